@@ -1,0 +1,1 @@
+"""OpenStreetMap road networks, snapping, travel-time matrices and route geometry."""

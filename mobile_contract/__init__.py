@@ -1,0 +1,1 @@
+"""The phone API's pydantic models (served under /mobile/v1)."""
