@@ -10,7 +10,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from api.cli import _errors, geo_commands, optimizer_commands, service_commands
+from api.cli import (
+    _errors,
+    bench_commands,
+    geo_commands,
+    optimizer_commands,
+    service_commands,
+)
 
 __all__ = ["main"]
 
@@ -24,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
     subcommands.required = True
     optimizer_commands.register(subcommands)
+    bench_commands.register(subcommands)
     geo_commands.register(subcommands)
     service_commands.register(subcommands)
     return parser

@@ -1,0 +1,12 @@
+"""`nachtroute` subcommands of benchmarks: bench solomon, bench nights."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(subcommands: argparse._SubParsersAction[Any]) -> None:
+    """Add the optimizer's subcommands."""
