@@ -147,8 +147,24 @@ class Nurse(_Frozen):
     profile: Identifier = "car"
     break_rule: BreakRule | None = None
     bag: dict[str, Annotated[int, Field(ge=0)]] = Field(
-        default_factory=dict, description="night bag (nachttas): item -> quantity carried"
+        default_factory=dict, description="night bag (nachttas): item -> quantity when full"
     )
+    bag_now: dict[str, Annotated[int, Field(ge=0)]] | None = Field(
+        default=None, description="live re-plan: what is left in the bag now (default: full)"
+    )
+    current_location: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="live re-plan: where she is now"
+    )
+    available_at: Seconds | None = Field(
+        default=None, description="live re-plan: when she can leave current_location"
+    )
+    break_taken: bool = Field(default=False, description="live re-plan: break already taken")
+
+    def contents_now(self, item: str) -> int:
+        """How many of ``item`` are in the bag at the start of (re-)planning."""
+        if self.bag_now is not None:
+            return self.bag_now.get(item, 0)
+        return self.bag.get(item, 0)
 
 
 class VisitState(StrEnum):
@@ -350,12 +366,15 @@ class Problem(_Frozen):
             ids.add(nurse.id)
             if nurse.profile not in profiles:
                 problems.append(f"{where}.profile: no travel matrix for {nurse.profile!r}")
-            for field in ("start_location", "end_location"):
+            for field in ("start_location", "end_location", "current_location"):
                 index = getattr(nurse, field)
-                if size is not None and index >= size:
+                if index is not None and size is not None and index >= size:
                     problems.append(f"{where}.{field}: index {index} out of range (0..{size - 1})")
             for skill in sorted(nurse.skills - self.skills):
                 problems.append(f"{where}.skills: unknown skill {skill!r}")
+            for item, quantity in (nurse.bag_now or {}).items():
+                if quantity > nurse.bag.get(item, 0):
+                    problems.append(f"{where}.bag_now.{item}: more than a full bag holds")
             if nurse.shift.end > self.night.horizon:
                 problems.append(f"{where}.shift.end: after the night's end")
             if nurse.break_rule is not None and not (
@@ -396,9 +415,7 @@ class Problem(_Frozen):
                 if nurse_id not in nurse_ids:
                     problems.append(f"{where}.assigned_nurses: unknown nurse {nurse_id!r}")
             if visit.published_nurse is not None and visit.published_nurse not in nurse_ids:
-                problems.append(
-                    f"{where}.published_nurse: unknown nurse {visit.published_nurse!r}"
-                )
+                problems.append(f"{where}.published_nurse: unknown nurse {visit.published_nurse!r}")
 
     # ----------------------------------------------------------------- lookups
 
