@@ -84,7 +84,7 @@ def generated_night(
     made = []
     for v in range(visits):
         unplanned = rng.random() < unplanned_share
-        kind, minutes, skills, materials = rng.choice(_ALARM if unplanned else _PLANNED_CARE)
+        _, minutes, skills, materials = rng.choice(_ALARM if unplanned else _PLANNED_CARE)
         needs_two = nurses >= 2 and not unplanned and rng.random() < two_person_share
         common = {
             "id": f"V{v + 1:04d}",
@@ -101,7 +101,7 @@ def generated_night(
         if unplanned:
             urgency = rng.choices(["acute", "urgent", "soon"], weights=[2, 3, 5])[0]
             call = rng.randrange(0, horizon - 3 * 3600)
-            made.append(Visit(urgency=urgency, call_time=call, **common))  # type: ignore[arg-type]
+            made.append(Visit(urgency=urgency, call_time=call, **common))
         else:
             begin = rng.randrange(0, horizon - 3600, 300)
             width = rng.choice([30, 60, 60, 90, 120]) * 60
@@ -110,7 +110,7 @@ def generated_night(
                     urgency="planned",
                     window=TimeWindow(start=begin, end=min(horizon - 1800, begin + width)),
                     nurses_needed=2 if needs_two else 1,
-                    **common,  # type: ignore[arg-type]
+                    **common,
                 )
             )
     return Problem(

@@ -174,7 +174,7 @@ class _Model:
     # ------------------------------------------------------------------ build
 
     def _build(self) -> None:
-        problem, routing, manager = self.problem, self.routing, self.manager
+        problem, routing = self.problem, self.routing
         locations = np.array([n.location for n in self.nodes], dtype=np.int64)
         service = np.array([n.service for n in self.nodes], dtype=np.int64)
         time_callbacks: dict[str, int] = {}
@@ -365,7 +365,11 @@ class _Model:
             for step in earlier.steps:
                 if step.type == StepType.VISIT and step.visit_id in free and free[step.visit_id]:
                     sequence.append(self._index(free[step.visit_id].pop(0)))
-                elif step.type == StepType.RESTOCK and restocks:
+                elif (
+                    step.type == StepType.RESTOCK
+                    and restocks
+                    and step.start >= (self.problem.now or 0)
+                ):
                     sequence.append(self._index(restocks.pop(0)))
             routes.append(sequence)
         return routes
@@ -414,8 +418,11 @@ def solve(
         routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION,
         routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC,
     ]
+    routing.CloseModelWithParameters(_parameters(time_limit, strategies[0]))
     if warm_start is not None:
         initial = routing.ReadAssignmentFromRoutes(model.initial_routes(warm_start), True)
+        if progress is not None and initial is None:
+            progress("the current plan no longer fits; planning afresh")
         if initial is not None:
             remaining = max(0.05, time_limit - (time.perf_counter() - began))
             solution = routing.SolveFromAssignmentWithParameters(
@@ -433,7 +440,7 @@ def solve(
         raise RuntimeError("the routing solver found no solution, not even an empty plan")
 
     sequences, starts, break_starts = _extract(model, solution)
-    plan = plan_from_routes(
+    return plan_from_routes(
         problem,
         sequences,
         not_before=starts,
@@ -446,7 +453,6 @@ def solve(
             status=str(routing.status()),
         ),
     )
-    return plan
 
 
 def _extract(
@@ -469,6 +475,7 @@ def _extract(
                 served[key] = served.get(key, 0) + 1
             index = solution.Value(routing.NextVar(index))
         sequences[nurse.id] = sequence
+    _drop_idle_restocks(model, sequences, starts)
     lone = {
         visit.id
         for visit in model.visits
@@ -485,6 +492,28 @@ def _extract(
         for v, interval in model.breaks.items()
     }
     return sequences, starts, break_starts
+
+
+def _drop_idle_restocks(
+    model: _Model, sequences: dict[str, list[str]], starts: dict[tuple[str, int], int]
+) -> None:
+    """Remove restocks that come before anything was used from the bag: they only cost time."""
+    problem = model.problem
+    for nurse in problem.nurses:
+        sequence = sequences[nurse.id]
+        used = any(nurse.contents_now(i) < nurse.bag.get(i, 0) for i in nurse.bag)
+        kept: list[tuple[int, str]] = []
+        for position, key in enumerate(sequence):
+            if key == _RESTOCK:
+                if not used:
+                    continue
+                used = False
+            elif any(q > 0 for q in problem.visit(key).materials.values()):
+                used = True
+            kept.append((position, key))
+        for new, (old, _) in enumerate(kept):
+            starts[(nurse.id, new)] = starts[(nurse.id, old)]
+        sequences[nurse.id] = [key for _, key in kept]
 
 
 def plan_from_routes(

@@ -45,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _errors.UserInputError as error:
         print(f"nachtroute: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: not an error of ours.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("nachtroute: interrupted", file=sys.stderr)
         return 130

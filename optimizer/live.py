@@ -1,0 +1,97 @@
+"""The live night: the state at a moment, and what changes when a call comes in.
+
+`state_at` turns "the plan as it was being followed" into a problem whose past is fixed:
+visits begun before ``now`` are started or done, every nurse stands where she is, the bag
+holds what is left. `solve(..., warm_start=plan)` then re-plans from there.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from optimizer.model import Problem, Visit, VisitState
+from optimizer.plan import Plan, StepType
+
+__all__ = ["state_at", "with_visit"]
+
+
+def state_at(problem: Problem, plan: Plan, now: int) -> Problem:
+    """``problem`` as it stands at ``now`` if every nurse has followed ``plan`` until then.
+
+    Visits whose service has begun are ``started`` (or ``done`` once over) with their
+    nurses; a nurse on her way to a visit is ``en_route`` to it; every planned visit is
+    published to its nurse, so moving it costs stability.
+    """
+    visits = {v.id: v for v in problem.visits}
+    updates: dict[str, dict[str, object]] = {}
+    nurses = []
+    for nurse in problem.nurses:
+        try:
+            route = plan.route(nurse.id)
+        except KeyError:
+            nurses.append(nurse)
+            continue
+        location, available = nurse.start_location, max(now, nurse.shift.start)
+        bag = dict(nurse.bag_now if nurse.bag_now is not None else nurse.bag)
+        break_taken = nurse.break_taken
+        for previous, step in pairwise(route.steps):
+            if step.type == StepType.END:
+                break
+            begun = step.start <= now
+            driving = previous.end <= now < step.start and step.arrival > now - 1
+            if step.type == StepType.VISIT and step.visit_id is not None:
+                visit = visits[step.visit_id]
+                if visit.is_locked:
+                    location = step.location
+                    available = max(available, step.end)
+                    continue
+                if begun:
+                    state = VisitState.DONE if step.end <= now else VisitState.STARTED
+                    updates.setdefault(visit.id, {}).update(
+                        state=state,
+                        started_at=step.start,
+                        assigned_nurses=_with(updates, visit, nurse.id),
+                    )
+                    location, available = step.location, max(now, step.end)
+                    for item, quantity in visit.materials.items():
+                        bag[item] = bag.get(item, 0) - quantity
+                elif driving and visit.nurses_needed == 1:
+                    updates.setdefault(visit.id, {}).update(
+                        state=VisitState.EN_ROUTE, assigned_nurses=(nurse.id,)
+                    )
+                if not begun:
+                    updates.setdefault(visit.id, {}).setdefault("published_nurse", nurse.id)
+            elif step.type == StepType.BREAK and begun:
+                break_taken = True
+                location, available = step.location, max(now, step.end)
+            elif step.type == StepType.RESTOCK and begun:
+                bag = dict(nurse.bag)
+                location, available = step.location, max(now, step.end)
+        nurses.append(
+            nurse.model_copy(
+                update={
+                    "current_location": location,
+                    "available_at": available,
+                    "bag_now": {item: max(0, q) for item, q in bag.items()},
+                    "break_taken": break_taken,
+                }
+            )
+        )
+    new_visits = [
+        visits[v.id].model_copy(update=updates[v.id]) if v.id in updates else v
+        for v in problem.visits
+    ]
+    return problem.model_copy(update={"nurses": nurses, "visits": new_visits, "now": now})
+
+
+def _with(updates: dict[str, dict[str, object]], visit: Visit, nurse_id: str) -> tuple[str, ...]:
+    already = updates.get(visit.id, {}).get("assigned_nurses", ())
+    assert isinstance(already, tuple)
+    if visit.state != VisitState.PLANNED or nurse_id in already:
+        return already or visit.assigned_nurses
+    return (*already, nurse_id)
+
+
+def with_visit(problem: Problem, visit: Visit) -> Problem:
+    """``problem`` with one more visit (its location must already be in the matrices)."""
+    return problem.model_copy(update={"visits": [*problem.visits, visit]})

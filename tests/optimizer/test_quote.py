@@ -1,0 +1,65 @@
+"""Insertion quotes answer "can a nurse be there in time?" without a full solve."""
+
+from __future__ import annotations
+
+from optimizer.live import with_visit
+from optimizer.model import Visit
+from optimizer.quote import quote
+from optimizer.solve import solve
+
+from .conftest import HOUR, MINUTE, line_problem, nurse, planned
+
+
+def test_quote_ranks_the_nearer_free_nurse_first() -> None:
+    """N2 sits next to the caller; N1 is far away: N2 comes first, with the right ETA."""
+    nurses = [nurse("N1"), nurse("N2", start_location=20, end_location=20)]
+    problem = line_problem(nurses, [planned("A", 2, HOUR, 2 * HOUR)], now=10 * MINUTE)
+    plan = solve(problem, time_limit=0.5)
+    call = Visit(
+        id="CALL",
+        client_ref="ref-call",
+        location=21,
+        service_seconds=15 * MINUTE,
+        urgency="acute",
+        call_time=10 * MINUTE,
+    )
+    options = quote(with_visit(problem, call), plan, call)
+    assert [o.nurse_id for o in options] == ["N2", "N1"]
+    best = options[0]
+    assert best.feasible
+    assert best.eta == 10 * MINUTE + 60  # leaves at the call, one minute away
+    assert best.lateness_seconds == 0
+
+
+def test_quote_refuses_what_breaks_a_planned_window() -> None:
+    """A one-hour visit that would push a tight planned window is infeasible there."""
+    problem = line_problem([nurse()], [planned("A", 1, HOUR, HOUR + 60)])
+    plan = solve(problem, time_limit=0.5)
+    call = Visit(
+        id="CALL",
+        client_ref="ref-call",
+        location=1,
+        service_seconds=2 * HOUR,
+        urgency="soon",
+        call_time=50 * MINUTE,
+    )
+    [option] = quote(with_visit(problem, call), plan, call)
+    assert option.position == 1  # after A, since before it would miss A's window
+    assert option.start >= HOUR + 10 * MINUTE
+
+
+def test_quote_skips_nurses_without_the_skill() -> None:
+    """Only nurses with the needed skill are quoted."""
+    nurses = [nurse("N1", skills=["basic"]), nurse("N2")]
+    problem = line_problem(nurses, [])
+    plan = solve(problem, time_limit=0.2)
+    call = Visit(
+        id="CALL",
+        client_ref="ref",
+        location=3,
+        service_seconds=600,
+        urgency="urgent",
+        call_time=0,
+        required_skills=frozenset({"iv"}),
+    )
+    assert [o.nurse_id for o in quote(with_visit(problem, call), plan, call)] == ["N2"]

@@ -1,0 +1,135 @@
+"""The solver keeps each rule of the night, shown on small problems worked out by hand."""
+
+from __future__ import annotations
+
+from optimizer.checker import check
+from optimizer.model import Problem
+from optimizer.plan import Plan, ReasonCode, StepType
+from optimizer.solve import solve
+
+from .conftest import HOUR, MINUTE, line_problem, nurse, planned, unplanned
+
+
+def _solve(problem: Problem, seconds: float = 1.0) -> Plan:
+    plan = solve(problem, time_limit=seconds)
+    assert check(problem, plan) == []
+    return plan
+
+
+def _start(plan: Plan, visit_id: str) -> list[int]:
+    return [s.start for r in plan.routes for s in r.steps if s.visit_id == visit_id]
+
+
+def test_planned_window_is_kept_with_waiting() -> None:
+    """A visit whose window opens at 01:00 starts at 01:00, the nurse waiting if early."""
+    plan = _solve(line_problem([nurse()], [planned("V1", 5, 2 * HOUR, 2 * HOUR + 30 * MINUTE)]))
+    assert _start(plan, "V1") == [2 * HOUR]
+    step = next(s for s in plan.routes[0].steps if s.visit_id == "V1")
+    assert step.arrival == 5 * MINUTE
+    assert step.waiting_seconds == 2 * HOUR - 5 * MINUTE
+
+
+def test_acute_call_goes_before_a_flexible_visit() -> None:
+    """An acute call is served within its 30 minutes even if that delays soon-care."""
+    visits = [
+        unplanned("SOON", 20, 0, "soon"),
+        unplanned("ACUTE", 10, 0, "acute", service_seconds=10 * MINUTE),
+    ]
+    plan = _solve(line_problem([nurse()], visits))
+    assert plan.routes[0].visit_ids() == ["ACUTE", "SOON"]
+    assert plan.summary.late_visits_by_urgency["acute"] == 0
+
+
+def test_missing_skill_is_unassigned_with_a_reason() -> None:
+    """No nurse with `iv` on shift: the visit is left out and the reason says so."""
+    visit = planned("IV", 3, 0, HOUR, required_skills=["iv"])
+    plan = _solve(line_problem([nurse(skills=["basic"])], [visit]))
+    assert plan.routes[0].visit_ids() == []
+    [left_out] = plan.unassigned
+    assert left_out.reason == ReasonCode.NO_SKILLED_NURSE
+    assert "no nurse with skill `iv` on shift" in left_out.message
+
+
+def test_skills_steer_the_visit_to_the_right_nurse() -> None:
+    """Only N2 can place a catheter, so N2 gets the catheter visit."""
+    nurses = [nurse("N1", skills=["basic"]), nurse("N2", skills=["basic", "catheter"])]
+    visit = planned("CATH", 2, 0, HOUR, required_skills=["catheter"])
+    plan = _solve(line_problem(nurses, [visit]))
+    assert plan.assignments() == {"CATH": ["N2"]}
+
+
+def test_two_person_visit_gets_two_nurses_in_step() -> None:
+    """A transfer needing two nurses is done by both, starting within two minutes."""
+    nurses = [nurse("N1"), nurse("N2", start_location=20, end_location=20)]
+    visits = [planned("LIFT", 10, HOUR, 2 * HOUR, nurses_needed=2)]
+    plan = _solve(line_problem(nurses, visits))
+    assert sorted(plan.assignments()["LIFT"]) == ["N1", "N2"]
+    first, second = _start(plan, "LIFT")
+    assert abs(first - second) <= 120
+
+
+def test_two_person_visit_with_one_nurse_is_left_out() -> None:
+    """With one nurse on shift, a two-person visit cannot be done and says why."""
+    plan = _solve(line_problem([nurse()], [planned("LIFT", 3, 0, HOUR, nurses_needed=2)]))
+    assert plan.unassigned[0].reason == ReasonCode.NOT_ENOUGH_NURSES
+
+
+def test_break_is_taken_inside_its_window() -> None:
+    """A 30-minute break between 02:00 and 04:00 (night time) appears once, inside it."""
+    rule = {"duration_seconds": 30 * MINUTE, "window": {"start": 3 * HOUR, "end": 5 * HOUR}}
+    visits = [planned(f"V{i}", i, i * 20 * MINUTE, 8 * HOUR - HOUR) for i in range(1, 10)]
+    plan = _solve(line_problem([nurse(break_rule=rule)], visits))
+    breaks = [s for s in plan.routes[0].steps if s.type == StepType.BREAK]
+    assert len(breaks) == 1
+    assert 3 * HOUR <= breaks[0].start and breaks[0].end <= 5 * HOUR
+
+
+def test_restock_when_the_bag_runs_out() -> None:
+    """Four catheter visits with two kits in the bag: she restocks at the base in between."""
+    visits = [planned(f"C{i}", 5 + i, 0, 7 * HOUR, materials={"catheter_kit": 1}) for i in range(4)]
+    plan = _solve(line_problem([nurse(bag={"catheter_kit": 2})], visits))
+    steps = plan.routes[0].steps
+    assert [s.type for s in steps].count(StepType.RESTOCK) == 1
+    assert all(v in plan.assignments() for v in ("C0", "C1", "C2", "C3"))
+    assert min(s.load.get("catheter_kit", 0) for s in steps if s.type == StepType.VISIT) >= 0
+
+
+def test_pinned_nurse_and_position_are_kept() -> None:
+    """A pin to N2 as her first stop holds even when N1 is closer."""
+    nurses = [nurse("N1"), nurse("N2", start_location=30, end_location=30)]
+    visits = [
+        planned("A", 1, 0, 7 * HOUR, pin={"nurse": "N2", "position": 0}),
+        planned("B", 25, 0, 7 * HOUR),
+    ]
+    plan = _solve(line_problem(nurses, visits))
+    assert plan.route("N2").visit_ids()[0] == "A"
+
+
+def test_shift_end_leaves_out_what_does_not_fit() -> None:
+    """A visit the nurse cannot reach and return from before her shift ends is unassigned."""
+    visits = [planned("FAR", 30, 0, HOUR, service_seconds=HOUR)]
+    plan = _solve(line_problem([nurse(shift={"start": 0, "end": HOUR})], visits))
+    assert plan.unassigned[0].reason == ReasonCode.UNREACHABLE_IN_WINDOW
+
+
+def test_overloaded_night_leaves_out_least_urgent_first() -> None:
+    """When not everything fits, acute care is kept and planned care goes."""
+    visits = [
+        planned(f"P{i}", 10, HOUR, HOUR + 10 * MINUTE, service_seconds=20 * MINUTE)
+        for i in range(3)
+    ]
+    visits.append(unplanned("ACUTE", 10, HOUR - 10 * MINUTE, "acute", service_seconds=20 * MINUTE))
+    plan = _solve(line_problem([nurse()], visits))
+    assert "ACUTE" in plan.assignments()
+    assert len(plan.unassigned) >= 2
+    assert all(u.urgency == "planned" and u.message for u in plan.unassigned)
+
+
+def test_plan_reports_estimated_travel() -> None:
+    """A matrix marked as an estimate is flagged in the summary."""
+    problem = line_problem([nurse()], [planned("V1", 1, 0, HOUR)])
+    estimated = problem.model_copy(
+        update={"travel": [problem.travel[0].model_copy(update={"estimated": True})]}
+    )
+    assert _solve(estimated).summary.travel_estimated
+    assert not _solve(problem).summary.travel_estimated
