@@ -36,9 +36,15 @@ def state_at(problem: Problem, plan: Plan, now: int) -> Problem:
         break_taken = nurse.break_taken
         for previous, step in pairwise(route.steps):
             if step.type == StepType.END:
+                if previous.end <= now:  # on her way home, or home
+                    location, available = step.location, max(now, step.arrival)
                 break
             begun = step.start <= now
-            driving = previous.end <= now < step.start and step.arrival > now - 1
+            # Between the previous step and this one: on the road, or waiting at the door.
+            # Either way she will be at this step's place at its planned arrival.
+            driving = previous.end <= now < step.start
+            if driving:
+                location, available = step.location, max(now, step.arrival)
             if step.type == StepType.VISIT and step.visit_id is not None:
                 visit = visits[step.visit_id]
                 if visit.is_locked:

@@ -19,7 +19,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "DEFAULT_SKILLS",
@@ -435,12 +442,35 @@ class Problem(_Frozen):
         """Whether any travel time is a straight-line estimate rather than road travel."""
         return any(matrix.estimated for matrix in self.travel)
 
+    # Lookups built once per visit list. model_copy() shares or replaces the list, so keying
+    # the cache on the list object itself keeps it right after copies with new visits.
+    _lookup: tuple[list[Visit], dict[str, Visit], dict[str, list[Visit]]] | None = PrivateAttr(
+        default=None
+    )
+
+    def _lookups(self) -> tuple[dict[str, Visit], dict[str, list[Visit]]]:
+        cached = self._lookup
+        if cached is not None and cached[0] is self.visits:
+            return cached[1], cached[2]
+        by_id = {visit.id: visit for visit in self.visits}
+        locked: dict[str, list[Visit]] = {}
+        for visit in self.visits:
+            if visit.is_locked:
+                for nurse_id in visit.assigned_nurses:
+                    locked.setdefault(nurse_id, []).append(visit)
+        for visits in locked.values():
+            visits.sort(key=lambda v: (v.started_at or 0, v.id))
+        self._lookup = (self.visits, by_id, locked)
+        return by_id, locked
+
+    @property
+    def locked_visits_by_nurse(self) -> dict[str, list[Visit]]:
+        """Started and finished visits per nurse, in the order she did them."""
+        return self._lookups()[1]
+
     def visit(self, visit_id: str) -> Visit:
         """The visit with ``visit_id``."""
-        for visit in self.visits:
-            if visit.id == visit_id:
-                return visit
-        raise KeyError(visit_id)
+        return self._lookups()[0][visit_id]
 
     def nurse(self, nurse_id: str) -> Nurse:
         """The nurse with ``nurse_id``."""

@@ -68,7 +68,8 @@ def _current_stops(problem: Problem, plan: Plan, nurse: Nurse) -> list[timeline.
     stops = []
     for step in route.steps:
         if step.type == StepType.RESTOCK:
-            stops.append(timeline.restock_stop(problem))
+            if step.start >= (problem.now or 0):
+                stops.append(timeline.restock_stop(problem))
         elif step.type == StepType.VISIT and step.visit_id is not None:
             visit = problem.visit(step.visit_id)
             if not visit.is_locked:

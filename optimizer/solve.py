@@ -73,9 +73,8 @@ def eligible_nurses(problem: Problem, visit: Visit) -> list[Nurse]:
     return result
 
 
-def _reachable(problem: Problem, nurse: Nurse, visit: Visit) -> bool:
+def _reachable(problem: Problem, nurse: Nurse, visit: Visit, leave: timeline.Departure) -> bool:
     """Whether ``nurse`` could do ``visit`` as her only remaining stop."""
-    leave = timeline.departure(problem, nurse)
     stop = timeline.stop_for(problem, visit)
     begin = max(
         leave.time + problem.travel_seconds(nurse.profile, leave.location, visit.location),
@@ -87,7 +86,9 @@ def _reachable(problem: Problem, nurse: Nurse, visit: Visit) -> bool:
     return begin + visit.service_seconds + home <= nurse.shift.end
 
 
-def _excluded(problem: Problem, visit: Visit) -> Unassigned | None:
+def _excluded(
+    problem: Problem, visit: Visit, departures: dict[str, timeline.Departure]
+) -> Unassigned | None:
     """Why ``visit`` cannot be planned at all, before any search; ``None`` if it might be."""
     candidates = eligible_nurses(problem, visit)
 
@@ -109,7 +110,7 @@ def _excluded(problem: Problem, visit: Visit) -> Unassigned | None:
         return unassigned(
             ReasonCode.NO_CAPACITY, "no nurse on shift carries enough of the materials it needs"
         )
-    reachable = [n for n in candidates if _reachable(problem, n, visit)]
+    reachable = [n for n in candidates if _reachable(problem, n, visit, departures[n.id])]
     if len(reachable) < visit.nurses_needed:
         if len(candidates) < visit.nurses_needed:
             return unassigned(
@@ -132,12 +133,14 @@ def _excluded(problem: Problem, visit: Visit) -> Unassigned | None:
 class _Model:
     """The OR-Tools model of one problem, with the maps back from nodes to visits."""
 
-    def __init__(self, problem: Problem, visits: list[Visit]) -> None:
+    def __init__(
+        self, problem: Problem, visits: list[Visit], departures: dict[str, timeline.Departure]
+    ) -> None:
         self.problem = problem
         self.visits = visits
         nurses = problem.nurses
         self.nodes: list[_Node] = []
-        self.departures = [timeline.departure(problem, n) for n in nurses]
+        self.departures = [departures[n.id] for n in nurses]
         for leave in self.departures:
             self.nodes.append(_Node(_START, leave.location, 0))
         for nurse in nurses:
@@ -212,7 +215,10 @@ class _Model:
         problem, routing, time_dim = self.problem, self.routing, self.time
         for v, nurse in enumerate(problem.nurses):
             leave = self.departures[v]
-            end = max(nurse.shift.end, leave.time)
+            # A nurse already past her shift end (a live re-plan late at night) still gets a
+            # route home rather than making the whole model infeasible.
+            home = problem.travel_seconds(nurse.profile, leave.location, nurse.end_location)
+            end = max(nurse.shift.end, leave.time + home)
             time_dim.CumulVar(routing.Start(v)).SetRange(leave.time, end)
             time_dim.CumulVar(routing.End(v)).SetRange(leave.time, end)
             routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(v)))
@@ -278,9 +284,13 @@ class _Model:
             if len(nodes) != 2:
                 continue
             a, b = (self._index(n) for n in nodes)
-            both_off = solver.IsEqualCstVar(routing.ActiveVar(a) + routing.ActiveVar(b), 0)
-            different = solver.IsDifferentVar(routing.VehicleVar(a), routing.VehicleVar(b))
-            solver.Add(different + both_off >= 1)
+            service = self.nodes[nodes[0]].service
+            if service <= tolerance:
+                # Otherwise starting within the tolerance already rules out one nurse doing
+                # both copies in turn, and the reified constraint slows every search move.
+                both_off = solver.IsEqualCstVar(routing.ActiveVar(a) + routing.ActiveVar(b), 0)
+                different = solver.IsDifferentVar(routing.VehicleVar(a), routing.VehicleVar(b))
+                solver.Add(different + both_off >= 1)
             start_a, start_b = self.time.CumulVar(a), self.time.CumulVar(b)
             solver.Add(start_a <= start_b + tolerance)
             solver.Add(start_b <= start_a + tolerance)
@@ -350,7 +360,7 @@ class _Model:
 
     # ---------------------------------------------------------------- search
 
-    def initial_routes(self, plan: Plan) -> list[list[int]]:
+    def initial_routes(self, plan: Plan, *, insert_new: bool = True) -> list[list[int]]:
         """Node sequences per nurse taken from an earlier plan, for a warm start."""
         free = {visit_id: list(nodes) for visit_id, nodes in self.visit_nodes.items()}
         restocks = list(self.restock_nodes)
@@ -372,11 +382,41 @@ class _Model:
                 ):
                     sequence.append(self._index(restocks.pop(0)))
             routes.append(sequence)
+        if insert_new:
+            self._insert_new_visits(plan, routes, free)
         return routes
 
+    def _insert_new_visits(
+        self, plan: Plan, routes: list[list[int]], free: dict[str, list[int]]
+    ) -> None:
+        """Put visits the earlier plan did not have (tonight's new calls) at their best
+        feasible place, most urgent first, so the search starts from a plan that has them."""
+        from optimizer.quote import quote  # quote builds on this module
 
-def _parameters(time_limit: float, strategy: int) -> pywrapcp.DefaultRoutingSearchParameters:
+        problem = self.problem
+        vehicle_of = {n.id: v for v, n in enumerate(problem.nurses)}
+        planned = set(plan.assignments())
+        new = [
+            v
+            for v in self.visits
+            if v.id not in planned and v.nurses_needed == 1 and len(free.get(v.id, [])) == 1
+        ]
+        new.sort(key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty)
+        for visit in new:
+            options = [o for o in quote(problem, plan, visit) if o.feasible]
+            if not options:
+                continue
+            best = options[0]
+            sequence = routes[vehicle_of[best.nurse_id]]
+            sequence.insert(min(best.position, len(sequence)), self._index(free[visit.id][0]))
+
+
+def _parameters(
+    time_limit: float, strategy: int, *, first_only: bool = False
+) -> pywrapcp.DefaultRoutingSearchParameters:
     parameters = pywrapcp.DefaultRoutingSearchParameters()
+    if first_only:
+        parameters.solution_limit = 1
     parameters.first_solution_strategy = strategy
     parameters.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
@@ -390,26 +430,29 @@ def solve(
     *,
     time_limit: float = 5.0,
     warm_start: Plan | None = None,
+    first_only: bool = False,
     progress: Progress | None = None,
 ) -> Plan:
     """Plan tonight's routes within ``time_limit`` seconds (anytime: the best found by then).
 
     ``warm_start`` (the current plan) makes a live re-plan start from what the nurses were
-    told. Started and finished visits never move; visits that cannot be planned come back in
-    ``Plan.unassigned`` with a reason.
+    told. ``first_only`` returns the first feasible plan without improving it (the quickest
+    answer). Started and finished visits never move; visits that cannot be planned come back
+    in ``Plan.unassigned`` with a reason.
     """
     began = time.perf_counter()
     unassigned: list[Unassigned] = []
     open_visits: list[Visit] = []
+    departures = {n.id: timeline.departure(problem, n) for n in problem.nurses}
     for visit in problem.visits:
         if visit.is_locked:
             continue
-        reason = _excluded(problem, visit)
+        reason = _excluded(problem, visit, departures)
         if reason is None:
             open_visits.append(visit)
         else:
             unassigned.append(reason)
-    model = _Model(problem, open_visits)
+    model = _Model(problem, open_visits, departures)
     routing = model.routing
     solution = None
     method = "or-tools: parallel cheapest insertion + guided local search"
@@ -421,12 +464,17 @@ def solve(
     routing.CloseModelWithParameters(_parameters(time_limit, strategies[0]))
     if warm_start is not None:
         initial = routing.ReadAssignmentFromRoutes(model.initial_routes(warm_start), True)
+        if initial is None:
+            # The quick insertion of new calls did not fit the model's view: start without.
+            initial = routing.ReadAssignmentFromRoutes(
+                model.initial_routes(warm_start, insert_new=False), True
+            )
         if progress is not None and initial is None:
             progress("the current plan no longer fits; planning afresh")
         if initial is not None:
             remaining = max(0.05, time_limit - (time.perf_counter() - began))
             solution = routing.SolveFromAssignmentWithParameters(
-                initial, _parameters(remaining, strategies[0])
+                initial, _parameters(remaining, strategies[0], first_only=first_only)
             )
             method = "or-tools: warm start from the current plan + guided local search"
     for strategy in strategies:
@@ -435,7 +483,9 @@ def solve(
         remaining = max(0.05, time_limit - (time.perf_counter() - began))
         if progress is not None:
             progress(f"searching ({remaining:.1f} s left)")
-        solution = routing.SolveWithParameters(_parameters(remaining, strategy))
+        solution = routing.SolveWithParameters(
+            _parameters(remaining, strategy, first_only=first_only)
+        )
     if solution is None:
         raise RuntimeError("the routing solver found no solution, not even an empty plan")
 

@@ -93,8 +93,7 @@ def restock_stop(problem: Problem, *, not_before: int = 0) -> Stop:
 
 def locked_prefix(problem: Problem, nurse: Nurse) -> list[Visit]:
     """The visits this nurse has started or finished tonight, in the order she did them."""
-    locked = [v for v in problem.visits if v.is_locked and nurse.id in v.assigned_nurses]
-    return sorted(locked, key=lambda v: (v.started_at or 0, v.id))
+    return problem.locked_visits_by_nurse.get(nurse.id, [])
 
 
 def departure(problem: Problem, nurse: Nurse) -> Departure:
