@@ -80,14 +80,14 @@ def _current_stops(problem: Problem, plan: Plan, nurse: Nurse) -> list[timeline.
 
 
 def _layout_cost(
-    problem: Problem, nurse: Nurse, stops: list[timeline.Stop]
+    problem: Problem, nurse: Nurse, stops: list[timeline.Stop], leave: timeline.Departure
 ) -> tuple[bool, list[int], int, int]:
     """Feasible?, start per stop, total travel, total lateness past soft targets."""
     matrix = problem.matrix(nurse.profile)
     rule = nurse.break_rule if not nurse.break_taken else None
     timed, placed, finish = timeline.simulate(
         matrix,
-        timeline.departure(problem, nurse),
+        leave,
         stops,
         break_duration=rule.duration_seconds if rule else 0,
         break_window=(rule.window.start, rule.window.end) if rule else None,
@@ -102,7 +102,7 @@ def _layout_cost(
             feasible = False
         if stop.target is not None:
             lateness += max(0, item.start - stop.target)
-    last = stops[-1].location if stops else timeline.departure(problem, nurse).location
+    last = stops[-1].location if stops else leave.location
     home = math.ceil(matrix[last][nurse.end_location])
     if max(finish, placed[1] if placed else 0) + home > nurse.shift.end:
         feasible = False
@@ -113,18 +113,20 @@ def _best_for(
     problem: Problem, plan: Plan, nurse: Nurse, new_stop: timeline.Stop
 ) -> InsertionOption:
     stops = _current_stops(problem, plan, nurse)
-    _, _, base_travel, base_lateness = _layout_cost(problem, nurse, stops)
+    leave = timeline.departure(problem, nurse)
+    _, _, base_travel, base_lateness = _layout_cost(problem, nurse, stops, leave)
     best: InsertionOption | None = None
     for position in range(len(stops) + 1):
         trial = [*stops[:position], new_stop, *stops[position:]]
-        feasible, starts, travel, lateness = _layout_cost(problem, nurse, trial)
+        feasible, starts, travel, lateness = _layout_cost(problem, nurse, trial, leave)
         start = starts[position]
         own = max(0, start - new_stop.target) if new_stop.target is not None else 0
         if new_stop.latest is not None and start > new_stop.latest:
             feasible = False
-        leave = timeline.departure(problem, nurse)
         previous = stops[position - 1].location if position else leave.location
-        eta = min(start, _arrival(problem, nurse, previous, new_stop, starts, stops, position))
+        eta = min(
+            start, _arrival(problem, nurse, leave, previous, new_stop, starts, stops, position)
+        )
         option = InsertionOption(
             nurse_id=nurse.id,
             position=position,
@@ -145,6 +147,7 @@ def _best_for(
 def _arrival(
     problem: Problem,
     nurse: Nurse,
+    leave: timeline.Departure,
     previous: int,
     new_stop: timeline.Stop,
     starts: list[int],
@@ -153,7 +156,7 @@ def _arrival(
 ) -> int:
     """When she would get to the new visit's door (before any wait for its window)."""
     if position == 0:
-        ready = timeline.departure(problem, nurse).time
+        ready = leave.time
     else:
         ready = starts[position - 1] + stops[position - 1].service_seconds
     return ready + problem.travel_seconds(nurse.profile, previous, new_stop.location)

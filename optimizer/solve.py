@@ -164,6 +164,7 @@ class _Model:
         )
         self.routing = pywrapcp.RoutingModel(self.manager)
         self.breaks: dict[int, object] = {}
+        self.new_visits_left_out = False  # set when a warm start could not place a new call
         self._build()
 
     def _restocks_may_help(self) -> bool:
@@ -395,16 +396,17 @@ class _Model:
 
         problem = self.problem
         vehicle_of = {n.id: v for v, n in enumerate(problem.nurses)}
-        planned = set(plan.assignments())
+        known = set(plan.assignments()) | {u.visit_id for u in plan.unassigned}
         new = [
             v
             for v in self.visits
-            if v.id not in planned and v.nurses_needed == 1 and len(free.get(v.id, [])) == 1
+            if v.id not in known and v.nurses_needed == 1 and len(free.get(v.id, [])) == 1
         ]
         new.sort(key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty)
         for visit in new:
             options = [o for o in quote(problem, plan, visit) if o.feasible]
             if not options:
+                self.new_visits_left_out = True
                 continue
             best = options[0]
             sequence = routes[vehicle_of[best.nurse_id]]
@@ -412,15 +414,18 @@ class _Model:
 
 
 def _parameters(
-    time_limit: float, strategy: int, *, first_only: bool = False
+    time_limit: float, strategy: int, *, first_only: bool = False, warm: bool = False
 ) -> pywrapcp.DefaultRoutingSearchParameters:
     parameters = pywrapcp.DefaultRoutingSearchParameters()
-    if first_only:
-        parameters.solution_limit = 1
     parameters.first_solution_strategy = strategy
-    parameters.local_search_metaheuristic = (
-        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    )
+    metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    if first_only and warm:
+        # From a warm start the quickest good answer is plain descent to a local optimum;
+        # a solution limit would not stop guided local search there.
+        metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
+    elif first_only:
+        parameters.solution_limit = 1
+    parameters.local_search_metaheuristic = metaheuristic
     parameters.time_limit.FromMilliseconds(max(1, int(time_limit * 1000)))
     return parameters
 
@@ -471,10 +476,21 @@ def solve(
             )
         if progress is not None and initial is None:
             progress("the current plan no longer fits; planning afresh")
+        if initial is not None and first_only and not model.new_visits_left_out:
+            quick = _plan_from_assignment(model, initial)
+            if not quick.violations:
+                return quick.model_copy(
+                    update={
+                        "stats": SolverStats(
+                            method="current plan with new calls inserted (no search yet)",
+                            seconds=round(time.perf_counter() - began, 3),
+                        )
+                    }
+                )
         if initial is not None:
             remaining = max(0.05, time_limit - (time.perf_counter() - began))
             solution = routing.SolveFromAssignmentWithParameters(
-                initial, _parameters(remaining, strategies[0], first_only=first_only)
+                initial, _parameters(remaining, strategies[0], first_only=first_only, warm=True)
             )
             method = "or-tools: warm start from the current plan + guided local search"
     for strategy in strategies:
@@ -503,6 +519,23 @@ def solve(
             status=str(routing.status()),
         ),
     )
+
+
+def _plan_from_assignment(model: _Model, assignment: pywrapcp.Assignment) -> Plan:
+    """Lay out the routes of an assignment with our own timeline, without searching."""
+    from optimizer.evaluate import evaluate  # evaluate builds on this module
+
+    routing, manager = model.routing, model.manager
+    routes: dict[str, list[str]] = {}
+    for v, nurse in enumerate(model.problem.nurses):
+        index = assignment.Value(routing.NextVar(routing.Start(v)))
+        sequence = []
+        while not routing.IsEnd(index):
+            node = model.nodes[manager.IndexToNode(index)]
+            sequence.append(node.visit.id if node.visit is not None else _RESTOCK)
+            index = assignment.Value(routing.NextVar(index))
+        routes[nurse.id] = sequence
+    return evaluate(model.problem, routes)
 
 
 def _extract(
