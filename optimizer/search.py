@@ -1,0 +1,168 @@
+"""Reusable OR-Tools search recipes and a multi-process portfolio runner.
+
+A :class:`SearchConfig` names one way to search (construction, metaheuristic, ruin and
+recreate); :func:`search_parameters` turns it into ``RoutingSearchParameters``;
+:func:`run_portfolio` runs several configurations at once, one process each, and keeps the
+best answer. Any routing model can use them: the worker is a module-level function that
+builds its own model, so only plain data crosses process boundaries.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any, Literal, TypeVar
+
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+__all__ = [
+    "PORTFOLIO_OVERHEAD_SECONDS",
+    "SearchConfig",
+    "baseline_config",
+    "default_portfolio",
+    "run_portfolio",
+    "search_parameters",
+]
+
+#: Wall-clock seconds a portfolio call keeps back for process start-up and collection.
+PORTFOLIO_OVERHEAD_SECONDS = 0.4
+
+Ruin = Literal["sisr", "random_walk", "spatially_close_routes"]
+Acceptance = Literal["simulated_annealing", "greedy_descent"]
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """One search recipe; every field has a default that works on its own."""
+
+    label: str = "gls-pci"
+    first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
+    #: Used when ``ils`` is false: GUIDED_LOCAL_SEARCH, SIMULATED_ANNEALING, TABU_SEARCH, ...
+    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    gls_lambda: float = 0.1
+    #: Iterated local search: ruin part of the solution, recreate it, improve, accept.
+    ils: bool = False
+    ruin: Ruin = "sisr"
+    ruin_visits: int = 10
+    sisr_max_sequence: int = 10
+    sisr_bypass_factor: float = 0.01
+    recreate: str = "LOCAL_CHEAPEST_INSERTION"
+    acceptance: Acceptance = "simulated_annealing"
+    improve_perturbed: bool = True
+    #: Seconds for each LNS operator's inner search; None keeps OR-Tools' default.
+    lns_time_limit: float | None = None
+    bandit: bool = False
+    #: Model hint for the builder: visits get a large drop penalty so a first solution exists.
+    optional_visits: bool = False
+    #: Extra local-search operators switched on (names of ``local_search_operators`` fields).
+    extra_operators: tuple[str, ...] = ()
+    #: OR-Tools routing has no random seed; builders use this to permute node order.
+    seed: int = 0
+
+    def with_seed(self, seed: int) -> SearchConfig:
+        """Return a copy with another seed."""
+        return replace(self, seed=seed)
+
+
+def baseline_config() -> SearchConfig:
+    """The plain setup most OR-Tools examples use: cheapest arc, then guided local search."""
+    return SearchConfig(label="baseline", first_solution="PATH_CHEAPEST_ARC")
+
+
+def default_portfolio() -> tuple[SearchConfig, ...]:
+    """The tuned pair run on two cores: two complementary searches."""
+    return (
+        SearchConfig(label="gls-pci", optional_visits=True),
+        SearchConfig(label="ils-sisr", ils=True, optional_visits=True, seed=1),
+    )
+
+
+def search_parameters(
+    *, time_limit: float, config: SearchConfig | None = None, log: bool = False
+) -> Any:
+    """Return ``RoutingSearchParameters`` for ``config`` stopping after ``time_limit`` s."""
+    config = config if config is not None else SearchConfig()
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.Value.Value(
+        config.first_solution
+    )
+    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.Value.Value(
+        config.metaheuristic
+    )
+    params.guided_local_search_lambda_coefficient = config.gls_lambda
+    params.time_limit.FromNanoseconds(int(time_limit * 1e9))
+    if config.lns_time_limit is not None:
+        params.lns_time_limit.FromNanoseconds(int(config.lns_time_limit * 1e9))
+    params.use_multi_armed_bandit_concatenate_operators = config.bandit
+    for name in config.extra_operators:
+        setattr(params.local_search_operators, name, True)  # OptionalBoolean BOOL_TRUE == 3
+    if config.ils:
+        _set_iterated_local_search(params, config)
+    params.log_search = log
+    return params
+
+
+def _set_iterated_local_search(params: Any, config: SearchConfig) -> None:
+    params.use_iterated_local_search = True
+    ils = params.iterated_local_search_parameters
+    ils.improve_perturbed_solution = config.improve_perturbed
+    rr = ils.ruin_recreate_parameters
+    del rr.ruin_strategies[:]
+    ruin = rr.ruin_strategies.add()
+    if config.ruin == "sisr":
+        ruin.sisr.max_removed_sequence_size = config.sisr_max_sequence
+        ruin.sisr.avg_num_removed_visits = config.ruin_visits
+        ruin.sisr.bypass_factor = config.sisr_bypass_factor
+    elif config.ruin == "random_walk":
+        ruin.random_walk.num_removed_visits = config.ruin_visits
+    else:
+        ruin.spatially_close_routes.num_ruined_routes = max(1, config.ruin_visits // 10)
+    rr.recreate_strategy.heuristic = routing_enums_pb2.FirstSolutionStrategy.Value.Value(
+        config.recreate
+    )
+    accept = ils.reference_solution_acceptance_strategy
+    if config.acceptance == "simulated_annealing":
+        accept.simulated_annealing.automatic_temperatures = True
+    else:
+        accept.greedy_descent.SetInParent()
+
+
+def run_portfolio(
+    worker: Callable[..., R],
+    jobs: Sequence[tuple[Any, ...]],
+    *,
+    key: Callable[[R], Any],
+    processes: int | None = None,
+) -> R:
+    """Run ``worker(*job)`` for every job in parallel processes and return the best result.
+
+    ``worker`` must be a module-level function and the jobs picklable. The best result has
+    the smallest ``key``. A worker that fails is ignored as long as another one answers.
+    With one job or one process, everything runs in this process.
+    """
+    if not jobs:
+        raise ValueError("run_portfolio needs at least one job")
+    workers = min(len(jobs), processes if processes is not None else (os.cpu_count() or 1))
+    if workers <= 1:
+        return min((worker(*job) for job in jobs), key=key)
+    # fork starts in milliseconds and needs no re-import; elsewhere spawn is the only choice.
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    context = multiprocessing.get_context(method)
+    results: list[R] = []
+    errors: list[BaseException] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(worker, *job) for job in jobs]
+        for future in futures:
+            try:
+                results.append(future.result())
+            except Exception as error:  # noqa: BLE001 - one worker failing must not sink all
+                errors.append(error)
+    if not results:
+        raise errors[0]
+    return min(results, key=key)
