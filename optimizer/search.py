@@ -26,6 +26,7 @@ __all__ = [
     "default_portfolio",
     "run_portfolio",
     "search_parameters",
+    "solve_routing",
 ]
 
 #: Wall-clock seconds a portfolio call keeps back for process start-up and collection.
@@ -35,6 +36,19 @@ Ruin = Literal["sisr", "random_walk", "spatially_close_routes"]
 Acceptance = Literal["simulated_annealing", "greedy_descent"]
 
 R = TypeVar("R")
+
+_BOOL_TRUE = 2  # ortools.util.optional_boolean_pb2.BOOL_TRUE
+_BOOL_FALSE = 3
+
+#: The insertion-LNS operators: each move re-runs a cheapest-insertion heuristic, which makes
+#: every local-search descent slow; iterated local search already ruins and recreates.
+INSERTION_LNS_OPERATORS = (
+    "use_global_cheapest_insertion_path_lns",
+    "use_local_cheapest_insertion_path_lns",
+    "use_relocate_path_global_cheapest_insertion_insert_unperformed",
+    "use_global_cheapest_insertion_visit_types_lns",
+    "use_local_cheapest_insertion_visit_types_lns",
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,8 @@ class SearchConfig:
     optional_visits: bool = False
     #: Extra local-search operators switched on (names of ``local_search_operators`` fields).
     extra_operators: tuple[str, ...] = ()
+    #: Local-search operators switched off, e.g. the slow insertion LNS ones.
+    disabled_operators: tuple[str, ...] = ()
     #: OR-Tools routing has no random seed; builders use this to permute node order.
     seed: int = 0
 
@@ -101,11 +117,25 @@ def search_parameters(
         params.lns_time_limit.FromNanoseconds(int(config.lns_time_limit * 1e9))
     params.use_multi_armed_bandit_concatenate_operators = config.bandit
     for name in config.extra_operators:
-        setattr(params.local_search_operators, name, True)  # OptionalBoolean BOOL_TRUE == 3
+        setattr(params.local_search_operators, name, _BOOL_TRUE)
+    for name in config.disabled_operators:
+        setattr(params.local_search_operators, name, _BOOL_FALSE)
     if config.ils:
         _set_iterated_local_search(params, config)
     params.log_search = log
     return params
+
+
+def solve_routing(routing: Any, config: SearchConfig, *, time_limit: float, log: bool = False) -> Any:
+    """Solve a closed-or-not ``RoutingModel`` with ``config``; the assignment or None.
+
+    Iterated local search has its own entry point in OR-Tools: with plain
+    ``SolveWithParameters`` the ILS parameters are silently ignored.
+    """
+    params = search_parameters(time_limit=time_limit, config=config, log=log)
+    if config.ils:
+        return routing.SolveWithIteratedLocalSearch(params)
+    return routing.SolveWithParameters(params)
 
 
 def _set_iterated_local_search(params: Any, config: SearchConfig) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "solve_solomon_once",
 ]
 
+_LOG_SEARCH = False  # flip while tuning to see OR-Tools' search log
 _COLUMNS = 7  # CUST NO., X, Y, DEMAND, READY TIME, DUE DATE, SERVICE TIME
 
 
@@ -236,10 +237,9 @@ def solve_solomon_once(
             routing.AddDisjunction([manager.NodeToIndex(node)], penalty)
 
     build_seconds = time.monotonic() - started
-    params = search.search_parameters(
-        time_limit=max(0.1, time_limit - build_seconds), config=config
+    solution = search.solve_routing(
+        routing, config, time_limit=max(0.1, time_limit - build_seconds), log=_LOG_SEARCH
     )
-    solution = routing.SolveWithParameters(params)
     routes: list[tuple[int, ...]] = []
     complete = False
     if solution is not None:
