@@ -17,7 +17,11 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
-from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.constraint_solver import (
+    pywrapcp,
+    routing_enums_pb2,
+    routing_heuristic_parameters_pb2,
+)
 
 __all__ = [
     "PORTFOLIO_OVERHEAD_SECONDS",
@@ -37,8 +41,8 @@ Acceptance = Literal["simulated_annealing", "greedy_descent"]
 
 R = TypeVar("R")
 
-_BOOL_TRUE = 2  # ortools.util.optional_boolean_pb2.BOOL_TRUE
-_BOOL_FALSE = 3
+_BOOL_TRUE = 3  # ortools.util.optional_boolean_pb2.BOOL_TRUE
+_BOOL_FALSE = 2
 
 #: The insertion-LNS operators: each move re-runs a cheapest-insertion heuristic, which makes
 #: every local-search descent slow; iterated local search already ruins and recreates.
@@ -67,11 +71,18 @@ class SearchConfig:
     sisr_max_sequence: int = 10
     sisr_bypass_factor: float = 0.01
     recreate: str = "LOCAL_CHEAPEST_INSERTION"
+    #: Order in which LOCAL_CHEAPEST_INSERTION re-inserts, e.g. ("SORTING_PROPERTY_RANDOM",).
+    recreate_sorting: tuple[str, ...] = ()
     acceptance: Acceptance = "simulated_annealing"
+    #: Simulated annealing (initial, final) temperature in cost units; None: automatic.
+    temperatures: tuple[float, float] | None = None
     improve_perturbed: bool = True
     #: Seconds for each LNS operator's inner search; None keeps OR-Tools' default.
     lns_time_limit: float | None = None
     bandit: bool = False
+    #: Granular neighbourhoods: operators only try each node's nearest neighbours.
+    neighbors_ratio: float = 1.0
+    min_neighbors: int = 1
     #: Model hint for the builder: visits get a large drop penalty so a first solution exists.
     optional_visits: bool = False
     #: Extra local-search operators switched on (names of ``local_search_operators`` fields).
@@ -116,6 +127,8 @@ def search_parameters(
     if config.lns_time_limit is not None:
         params.lns_time_limit.FromNanoseconds(int(config.lns_time_limit * 1e9))
     params.use_multi_armed_bandit_concatenate_operators = config.bandit
+    params.ls_operator_neighbors_ratio = config.neighbors_ratio
+    params.ls_operator_min_neighbors = config.min_neighbors
     for name in config.extra_operators:
         setattr(params.local_search_operators, name, _BOOL_TRUE)
     for name in config.disabled_operators:
@@ -156,9 +169,19 @@ def _set_iterated_local_search(params: Any, config: SearchConfig) -> None:
     rr.recreate_strategy.heuristic = routing_enums_pb2.FirstSolutionStrategy.Value.Value(
         config.recreate
     )
+    if config.recreate_sorting:
+        lci = rr.recreate_strategy.parameters.local_cheapest_insertion
+        sorting = routing_heuristic_parameters_pb2.LocalCheapestInsertionParameters
+        for name in config.recreate_sorting:
+            lci.insertion_sorting_properties.append(sorting.InsertionSortingProperty.Value(name))
     accept = ils.reference_solution_acceptance_strategy
     if config.acceptance == "simulated_annealing":
-        accept.simulated_annealing.automatic_temperatures = True
+        annealing = accept.simulated_annealing
+        if config.temperatures is None:
+            annealing.automatic_temperatures = True
+        else:
+            annealing.automatic_temperatures = False
+            annealing.initial_temperature, annealing.final_temperature = config.temperatures
     else:
         accept.greedy_descent.SetInParent()
 
