@@ -139,7 +139,9 @@ def search_parameters(
     return params
 
 
-def solve_routing(routing: Any, config: SearchConfig, *, time_limit: float, log: bool = False) -> Any:
+def solve_routing(
+    routing: Any, config: SearchConfig, *, time_limit: float, log: bool = False
+) -> Any:
     """Solve a closed-or-not ``RoutingModel`` with ``config``; the assignment or None.
 
     Iterated local search has its own entry point in OR-Tools: with plain
@@ -214,7 +216,7 @@ def run_portfolio(
         for future in futures:
             try:
                 results.append(future.result())
-            except Exception as error:  # noqa: BLE001 - one worker failing must not sink all
+            except Exception as error:
                 errors.append(error)
     if not results:
         raise errors[0]

@@ -9,6 +9,7 @@ depot (customer 0) within the depot's window.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import time
@@ -269,10 +270,12 @@ def distance_of_route(instance: SolomonInstance, route: Sequence[int]) -> float:
     """DIMACS distance of one route (depot to depot), rounded to one decimal."""
     stops = [0, *route, 0]
     tenths = sum(
-        math.isqrt(100 * ((instance.x[a] - instance.x[b]) ** 2 + (instance.y[a] - instance.y[b]) ** 2))
-        for a, b in zip(stops, stops[1:], strict=False)
+        math.isqrt(
+            100 * ((instance.x[a] - instance.x[b]) ** 2 + (instance.y[a] - instance.y[b]) ** 2)
+        )
+        for a, b in itertools.pairwise(stops)
     )
-    return tenths / 10
+    return round(tenths / 10, 1)
 
 
 def _result_key(result: SolomonResult) -> tuple[int, float]:
@@ -295,8 +298,10 @@ def solve_solomon(
     started = time.monotonic()
     chosen = list(configs) if configs is not None else list(search.default_portfolio())
     chosen = [cfg.with_seed(cfg.seed + seed) for cfg in chosen]
+    parallel = len(chosen) > 1 and processes != 1
     # Leave room for process start-up and collecting the answers.
-    budget = max(0.2, time_limit - search.PORTFOLIO_OVERHEAD_SECONDS)
+    overhead = search.PORTFOLIO_OVERHEAD_SECONDS if parallel else 0.05
+    budget = max(0.1, time_limit - overhead)
     jobs = [(instance, cfg, budget) for cfg in chosen]
     best = search.run_portfolio(solve_solomon_once, jobs, key=_result_key, processes=processes)
     report = check_solomon(instance, best.routes)
