@@ -396,9 +396,7 @@ class Problem(_Frozen):
                 if nurse_id not in nurse_ids:
                     problems.append(f"{where}.assigned_nurses: unknown nurse {nurse_id!r}")
             if visit.published_nurse is not None and visit.published_nurse not in nurse_ids:
-                problems.append(
-                    f"{where}.published_nurse: unknown nurse {visit.published_nurse!r}"
-                )
+                problems.append(f"{where}.published_nurse: unknown nurse {visit.published_nurse!r}")
 
     # ----------------------------------------------------------------- lookups
 

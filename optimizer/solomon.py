@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ortools.constraint_solver import pywrapcp
 
@@ -198,12 +199,10 @@ def _node_order(instance: SolomonInstance, seed: int) -> list[int]:
     return [0, *customers]
 
 
-def solve_solomon_once(
-    instance: SolomonInstance, config: search.SearchConfig, time_limit: float
-) -> SolomonResult:
-    """Build the OR-Tools model and run one search configuration (a portfolio worker)."""
-    started = time.monotonic()
-    order = _node_order(instance, config.seed)
+def _build_model(
+    instance: SolomonInstance, order: Sequence[int], *, optional_visits: bool
+) -> tuple[Any, Any]:
+    """The OR-Tools model of ``instance`` with nodes in ``order``: (manager, routing)."""
     size = len(order)
     distance = _tenths_matrix(instance, order)
     service = [10 * instance.service[i] for i in order]
@@ -230,21 +229,39 @@ def solve_solomon_once(
     for vehicle in range(instance.num_vehicles):
         time_dim.CumulVar(routing.Start(vehicle)).SetRange(10 * instance.ready[0], horizon)
         time_dim.CumulVar(routing.End(vehicle)).SetRange(10 * instance.ready[0], horizon)
-    if config.optional_visits:
+    if optional_visits:
         # A huge penalty keeps every customer in any solution that can hold it, but lets
         # the first solution exist when a construction cannot place a tight customer.
         penalty = 1000 * max(max(row) for row in distance) + 1
         for node in range(1, size):
             routing.AddDisjunction([manager.NodeToIndex(node)], penalty)
+    return manager, routing
 
-    build_seconds = time.monotonic() - started
+
+def solve_solomon_once(
+    instance: SolomonInstance, config: search.SearchConfig, time_limit: float
+) -> SolomonResult:
+    """Build the OR-Tools model and run one search configuration (a portfolio worker).
+
+    If the construction finds no solution at all (tight windows), the model is rebuilt with
+    every customer optional at a prohibitive penalty and searched for the time left.
+    """
+    started = time.monotonic()
+    order = _node_order(instance, config.seed)
+    optional = config.optional_visits
+    manager, routing = _build_model(instance, order, optional_visits=optional)
     solution = search.solve_routing(
-        routing, config, time_limit=max(0.1, time_limit - build_seconds), log=_LOG_SEARCH
+        routing,
+        config,
+        time_limit=max(0.1, time_limit - (time.monotonic() - started)),
+        log=_LOG_SEARCH,
     )
+    left = time_limit - (time.monotonic() - started)
+    if solution is None and not optional and left > 0.2:
+        manager, routing = _build_model(instance, order, optional_visits=True)
+        solution = search.solve_routing(routing, config, time_limit=left - 0.05, log=_LOG_SEARCH)
     routes: list[tuple[int, ...]] = []
-    complete = False
     if solution is not None:
-        visited = 0
         for vehicle in range(instance.num_vehicles):
             index = solution.Value(routing.NextVar(routing.Start(vehicle)))
             route: list[int] = []
@@ -253,15 +270,13 @@ def solve_solomon_once(
                 index = solution.Value(routing.NextVar(index))
             if route:
                 routes.append(tuple(route))
-                visited += len(route)
-        complete = visited == instance.num_customers
-    total = sum(distance_of_route(instance, route) for route in routes)
+    visited = sum(len(route) for route in routes)
     return SolomonResult(
         instance=instance.name,
         routes=tuple(routes),
-        distance=total,
+        distance=round(sum(distance_of_route(instance, route) for route in routes), 1),
         seconds=time.monotonic() - started,
-        feasible=complete,
+        feasible=visited == instance.num_customers,
         config=config.label,
     )
 
