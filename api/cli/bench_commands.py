@@ -1,12 +1,102 @@
-"""`nachtroute` subcommands of benchmarks: bench solomon, bench nights."""
+"""`nachtroute` subcommands of benchmarks: bench solomon, bench nights.
+
+``bench`` is a group: this module creates its sub-subparsers, one ``_register_*`` function
+each, so ``bench nights`` is added here beside ``bench solomon`` without touching the rest.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import sys
+from pathlib import Path
 from typing import Any
+
+from api.cli._errors import UserInputError
 
 __all__ = ["register"]
 
 
 def register(subcommands: argparse._SubParsersAction[Any]) -> None:
-    """Add the optimizer's subcommands."""
+    """Add the ``bench`` command group and its subcommands."""
+    bench = subcommands.add_parser(
+        "bench",
+        help="benchmarks of the solver",
+        description="Benchmarks of the solver against published and generated instances.",
+    )
+    group = bench.add_subparsers(dest="bench_command", metavar="BENCHMARK")
+    group.required = True
+    _register_solomon(group)
+
+
+def _register_solomon(group: argparse._SubParsersAction[Any]) -> None:
+    parser = group.add_parser(
+        "solomon",
+        help="solve Solomon VRPTW files (DIMACS distance convention)",
+        description=(
+            "Solve Solomon VRPTW instance files, distance only, each arc truncated to one "
+            "decimal (DIMACS convention). Prints one line per instance; every solution is "
+            "verified by the independent checker."
+        ),
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="Solomon .txt instance files")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        required=True,
+        metavar="S",
+        help="wall-clock seconds per instance",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="plain OR-Tools setup instead: PATH_CHEAPEST_ARC + guided local search, one core",
+    )
+    parser.set_defaults(handler=_run_solomon)
+
+
+def _run_solomon(args: argparse.Namespace) -> int:
+    # Imported here so that `nachtroute --help` does not load OR-Tools.
+    from optimizer import search, solomon
+
+    if not (math.isfinite(args.time_limit) and args.time_limit > 0):
+        raise UserInputError(f"--time-limit: must be a positive number, got {args.time_limit}")
+    instances = []
+    for name in args.files:
+        try:
+            instances.append(solomon.read_solomon(Path(name)))
+        except ValueError as error:
+            raise UserInputError(str(error)) from None
+    configs = [search.baseline_config()] if args.baseline else None
+    all_feasible = True
+    for number, instance in enumerate(instances, start=1):
+        print(
+            f"[{number}/{len(instances)}] {instance.name}: solving for {args.time_limit:g} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        result = solomon.solve_solomon(
+            instance, time_limit=args.time_limit, seed=args.seed, configs=configs
+        )
+        all_feasible = all_feasible and result.feasible
+        line = {
+            "instance": result.instance,
+            "vehicles": result.vehicles,
+            "distance": result.distance,
+            "seconds": round(result.seconds, 2),
+            "feasible": result.feasible,
+            "routes": [list(route) for route in result.routes],
+        }
+        if args.json:
+            print(json.dumps(line), flush=True)
+        else:
+            state = "feasible" if result.feasible else "INFEASIBLE"
+            print(
+                f"{result.instance:8s} vehicles {result.vehicles:3d}  distance "
+                f"{result.distance:9.1f}  {result.seconds:5.1f} s  {state}",
+                flush=True,
+            )
+    return 0 if all_feasible else 1
