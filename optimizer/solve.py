@@ -44,6 +44,8 @@ from optimizer.plan import (
 __all__ = ["eligible_nurses", "plan_from_routes", "solve"]
 
 _START, _END, _VISIT, _RESTOCK = "start", "end", "visit", "restock"
+#: Above this many open visits, two-person visits get a fixed start slot (see `_Model`).
+FIXED_SLOT_THRESHOLD = 300
 Progress = Callable[[str], None]
 
 
@@ -165,6 +167,10 @@ class _Model:
         self.routing = pywrapcp.RoutingModel(self.manager)
         self.breaks: dict[int, object] = {}
         self.new_visits_left_out = False  # set when a warm start could not place a new call
+        # Cross-route constraints keep two-person visits in step exactly, but every search
+        # move then needs full propagation: past a few hundred visits the first plan would
+        # not arrive in time. Large nights give each two-person visit a fixed slot instead.
+        self.fixed_slots = len(visits) > FIXED_SLOT_THRESHOLD
         self._build()
 
     def _restocks_may_help(self) -> bool:
@@ -228,6 +234,10 @@ class _Model:
             latest = stop.latest if stop.latest is not None else horizon
             urgency = problem.urgency_classes[visit.urgency]
             per_second = math.ceil(urgency.lateness_cost_per_minute / 60)
+            if visit.nurses_needed == 2 and self.fixed_slots:
+                # Both copies in one short slot: in step without a cross-route constraint.
+                slot_end = stop.earliest + problem.night.sync_tolerance_seconds
+                latest = min(max(stop.earliest, latest), slot_end)
             for node in self.visit_nodes[visit.id]:
                 index = self._index(node)
                 cumul = time_dim.CumulVar(index)
@@ -282,7 +292,7 @@ class _Model:
         solver, routing = self.routing.solver(), self.routing
         tolerance = self.problem.night.sync_tolerance_seconds
         for nodes in self.visit_nodes.values():
-            if len(nodes) != 2:
+            if len(nodes) != 2 or self.fixed_slots:
                 continue
             a, b = (self._index(n) for n in nodes)
             service = self.nodes[nodes[0]].service

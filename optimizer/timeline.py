@@ -234,6 +234,7 @@ def route(
         break_start=break_start,
     )
     load = {item: nurse.contents_now(item) for item in nurse.bag}
+    here = leave.location  # where she is now: the live position, not the last visit's door
     for item_stop in timed:
         stop = item_stop.stop
         travel, arrival = item_stop.travel_seconds, item_stop.arrival
@@ -243,7 +244,7 @@ def route(
                 steps.append(_break_step(stop.location, item_stop.break_before, travel, arrival))
                 travel, arrival = 0, item_stop.break_before[1]
             else:
-                steps.append(_break_step(steps[-1].location, item_stop.break_before))
+                steps.append(_break_step(here, item_stop.break_before))
         if stop.kind == StepType.RESTOCK:
             load = dict(nurse.bag)
         for item, quantity in stop.materials.items():
@@ -288,6 +289,7 @@ def route(
                 load=dict(load),
             )
         )
+        here = stop.location
     last_location = stops[-1].location if stops else leave.location
     if rule is not None:
         if placed is None:

@@ -28,6 +28,74 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
     group = bench.add_subparsers(dest="bench_command", metavar="BENCHMARK")
     group.required = True
     _register_solomon(group)
+    _register_nights(group)
+
+
+def _register_nights(group: argparse._SubParsersAction[Any]) -> None:
+    parser = group.add_parser(
+        "nights",
+        help="the night solver on generated nights (3x45, 10x200, 50x1000)",
+        description=(
+            "Generated nights of growing size: time to the first plan, objective after 1 s "
+            "and after --long-limit seconds, live re-plan latency after an alarm at 03:12, "
+            "insertion-quote latency and peak memory. Every plan is checked."
+        ),
+    )
+    parser.add_argument(
+        "--size",
+        action="append",
+        metavar="NURSESxVISITS",
+        help="a size such as 10x200 (repeatable; default: 3x45, 10x200, 50x1000)",
+    )
+    parser.add_argument("--long-limit", type=float, default=10.0, metavar="S")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.set_defaults(handler=_run_nights)
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    nurses, _, visits = text.lower().partition("x")
+    try:
+        size = (int(nurses), int(visits))
+    except ValueError:
+        raise UserInputError(
+            f"--size: expected NURSESxVISITS such as 10x200, got {text!r}"
+        ) from None
+    if not (1 <= size[0] <= 500 and 0 <= size[1] <= 20_000):
+        raise UserInputError(f"--size: {text} is out of range (1-500 nurses, 0-20000 visits)")
+    return size
+
+
+def _run_nights(args: argparse.Namespace) -> int:
+    from optimizer.night_benchmark import DEFAULT_SIZES, run_night_benchmark
+
+    if not (math.isfinite(args.long_limit) and args.long_limit > 0):
+        raise UserInputError(f"--long-limit: must be a positive number, got {args.long_limit}")
+    sizes = [_parse_size(s) for s in args.size] if args.size else list(DEFAULT_SIZES)
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    results = run_night_benchmark(
+        sizes, long_limit=args.long_limit, seed=args.seed, progress=progress
+    )
+    for row in results:
+        if args.json:
+            print(json.dumps(row))
+            continue
+        long_key = f"after_{args.long_limit:g}s"
+        print(
+            f"{row['nurses']:>3} nurses x {row['visits']:>4} visits: "
+            f"first plan {row['first_plan_seconds']:.2f} s "
+            f"(unassigned {row['first_plan']['unassigned']}), "
+            f"objective 1 s {row['after_1s']['objective']}, "
+            f"{args.long_limit:g} s {row[long_key]['objective']} "
+            f"(unassigned {row[long_key]['unassigned']}), "
+            f"re-plan first {row['replan_first_seconds']:.2f} s, "
+            f"quote {row['quote_ms_median']:.1f} ms (p95 {row['quote_ms_p95']:.1f}), "
+            f"peak {row['peak_rss_mb']} MB"
+        )
+    return 0
 
 
 def _register_solomon(group: argparse._SubParsersAction[Any]) -> None:

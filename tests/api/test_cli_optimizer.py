@@ -110,3 +110,21 @@ def test_evaluate_and_quote(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     code, out, _ = _run(capsys, "quote", str(EXAMPLE), str(plan_file), str(visit))
     assert code == 0
     assert out.splitlines()[0].startswith("ok")
+
+
+def test_bench_nights_small(capsys: pytest.CaptureFixture[str]) -> None:
+    """`bench nights` on a tiny size reports every figure, all plans checked."""
+    code, out, _ = _run(capsys, "bench", "nights", "--size", "2x8", "--long-limit", "0.3", "--json")
+    assert code == 0
+    row = json.loads(out.splitlines()[0])
+    assert row["nurses"] == 2 and row["visits"] == 8
+    assert row["first_plan"]["checker_violations"] == 0
+    assert row["after_0.3s"]["checker_violations"] == 0
+    assert row["replan"]["checker_violations"] == 0
+    assert row["quote_ms_median"] > 0
+
+
+def test_bench_nights_bad_size(capsys: pytest.CaptureFixture[str]) -> None:
+    """A malformed size names the option."""
+    code, _, err = _run(capsys, "bench", "nights", "--size", "ten-by-200")
+    assert code == 2 and "--size: expected NURSESxVISITS" in err
