@@ -75,13 +75,13 @@ class CchRouter:
         # The library releases the GIL while it works, so two threads use both cores.
         halves = [part for part in np.array_split(src, 2) if len(part)]
         if len(src) * len(dst) < 200_000 or len(halves) < 2:
-            ticks = self._cch.distances_many_to_many(src, dst)
+            ticks = np.asarray(self._cch.distances_many_to_many(src, dst))
         else:
             with ThreadPoolExecutor(len(halves)) as pool:
                 ticks = np.vstack(
                     list(pool.map(lambda part: self._cch.distances_many_to_many(part, dst), halves))
                 )
-        result = ticks.astype(np.float64) / _TICKS_PER_SECOND
+        result: np.ndarray = ticks.astype(np.float64) / _TICKS_PER_SECOND
         result[ticks >= self._inf] = np.inf
         return result
 
@@ -109,9 +109,7 @@ class DijkstraRouter:
 
     def path(self, source: int, target: int) -> list[int]:
         """Return the nodes of a fastest path."""
-        _, predecessors = dijkstra(
-            self._matrix, indices=int(source), return_predecessors=True, min_only=True
-        )
+        _, predecessors = dijkstra(self._matrix, indices=int(source), return_predecessors=True)
         nodes = [int(target)]
         while nodes[-1] != source:
             previous = int(predecessors[nodes[-1]])

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import osmium
 import osmium.filter
+import osmium.osm
 
 from geo._errors import ExtractError
 from geo.profiles import PROFILES, way_rule
@@ -70,13 +71,13 @@ def read_extract(path: Path, *, progress: Callable[[str], None] | None = None) -
             if progress is not None and seen % 20000 == 0:
                 progress(f"read {seen} tagged objects")
             tags = {tag.k: tag.v for tag in obj.tags}
-            if obj.is_node():
+            if isinstance(obj, osmium.osm.Node):
                 if "addr:housenumber" in tags and obj.location.valid():
                     addresses.append(
                         _address(tags, obj.location.lat, obj.location.lon, f"node/{obj.id}")
                     )
                 continue
-            if not obj.is_way():
+            if not isinstance(obj, osmium.osm.Way):
                 continue
             if "addr:housenumber" in tags:
                 point = _vertex_mean(obj)

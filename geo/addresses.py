@@ -28,7 +28,9 @@ __all__ = [
 _DUTCH = re.compile(
     r"^\s*(?P<digits>[1-9]\d{3})\s?(?P<letters>[A-Za-z]{2})[\s,]*(?P<number>\d+\s*[-/]?\s*[A-Za-z0-9]{0,4})\s*$"
 )
-_PORTUGUESE = re.compile(r"^\s*(?P<postcode>\d{4}-\d{3})[\s,]+(?P<number>\d+\s*[-/]?\s*[A-Za-z0-9]{0,4})\s*$")
+_PORTUGUESE = re.compile(
+    r"^\s*(?P<postcode>\d{4}-\d{3})[\s,]+(?P<number>\d+\s*[-/]?\s*[A-Za-z0-9]{0,4})\s*$"
+)
 _STREET = re.compile(
     r"^\s*(?P<street>\D+?)[\s,]+(?P<number>\d+(?:\s*[-/]\s*[A-Za-z0-9]{1,4}|[A-Za-z]{1,2}\b)?)"
     r"(?:[\s,]+(?P<town>\D.*?))?\s*$"

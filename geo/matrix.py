@@ -72,8 +72,12 @@ def travel_times(
     engine: str = "cch",
     cache: bool = True,
     data_dir_path: str | os.PathLike[str] | None = None,
+    labels: Sequence[str] | None = None,
 ) -> TravelTimes:
-    """Return the travel seconds between every pair of ``points`` on ``network``."""
+    """Return the travel seconds between every pair of ``points`` on ``network``.
+
+    ``labels`` name the points in errors (a point too far from any road), e.g. file lines.
+    """
     lat, lon = point_arrays(points)
     path = _cache_path(network, profile, engine, lat, lon, data_dir_path) if cache else None
     if path is not None and path.is_file():
@@ -83,7 +87,7 @@ def travel_times(
         return TravelTimes(
             network.name, network.version, profile, engine, lat, lon, snapped, seconds
         )
-    snapped = snap_points(network, lat, lon, profile=profile)
+    snapped = snap_points(network, lat, lon, profile=profile, labels=labels)
     seconds = _block(network, profile, engine, snapped, snapped)
     np.fill_diagonal(seconds, 0.0)
     times = TravelTimes(network.name, network.version, profile, engine, lat, lon, snapped, seconds)
