@@ -107,6 +107,10 @@ def snap_points(
     if len(lat_a) == 0:
         empty = np.zeros(0)
         return Snapped(np.zeros(0, dtype=np.int64), empty, empty, empty, empty)
+    if len(graph.chain_u) == 0:
+        raise TooFarFromRoadError(
+            f"network {network.name!r} has no {profile} roads to snap {len(lat_a)} point(s) to"
+        )
     x, y = network.project(lat_a, lon_a)
     points = shapely.points(x, y)
     lines = chain_lines(network, profile)
@@ -134,5 +138,4 @@ def snap_points(
     fraction = np.divide(along, length, out=np.zeros_like(along), where=length > 0)
     on_road = shapely.line_interpolate_point(chosen, along)
     snap_lat, snap_lon = network.unproject(shapely.get_x(on_road), shapely.get_y(on_road))
-    del graph
     return Snapped(chain, np.clip(fraction, 0.0, 1.0), distance, snap_lat, snap_lon)
