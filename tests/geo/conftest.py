@@ -26,6 +26,4 @@ def porto(data_dir: Path) -> Network:
 @pytest.fixture(scope="session")
 def testdorp(data_dir: Path) -> Network:
     """The fictional village with Dutch addresses."""
-    return import_network(
-        DATA / "fictional_addresses.osm", name="testdorp", data_dir_path=data_dir
-    )
+    return import_network(DATA / "fictional_addresses.osm", name="testdorp", data_dir_path=data_dir)

@@ -11,8 +11,16 @@ from geo.profiles import CAR_SPEEDS_KMH, MAXSPEED_FACTOR, parse_maxspeed, way_ru
 
 @pytest.mark.parametrize(
     ("tag", "kmh"),
-    [("50", 50.0), ("30 mph", 30 * 1.609344), ("PT:urban", 50.0), ("NL:rural", 80.0),
-     ("50;30", 30.0), ("none", None), ("", None), (None, None)],
+    [
+        ("50", 50.0),
+        ("30 mph", 30 * 1.609344),
+        ("PT:urban", 50.0),
+        ("NL:rural", 80.0),
+        ("50;30", 30.0),
+        ("none", None),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_maxspeed_tags(tag: str | None, kmh: float | None) -> None:
     """Numbers, mph, country zones and lists parse to km/h; unknown values to None."""
@@ -32,16 +40,22 @@ def test_car_respects_one_way_and_maxspeed() -> None:
     assert (rule.forward, rule.backward) == (True, False)
     assert rule.speed_kmh == pytest.approx(50 * MAXSPEED_FACTOR)
     reverse = way_rule("car", {"highway": "residential", "oneway": "-1"})
-    assert reverse is not None and (reverse.forward, reverse.backward) == (False, True)
+    assert reverse is not None
+    assert (reverse.forward, reverse.backward) == (False, True)
     plain = way_rule("car", {"highway": "residential"})
-    assert plain is not None and plain.speed_kmh == CAR_SPEEDS_KMH["residential"]
+    assert plain is not None
+    assert plain.speed_kmh == CAR_SPEEDS_KMH["residential"]
 
 
 @pytest.mark.parametrize(
     "tags",
-    [{"highway": "footway"}, {"highway": "residential", "access": "private"},
-     {"highway": "service", "service": "parking_aisle"}, {"highway": "cycleway"},
-     {"highway": "residential", "motor_vehicle": "no"}],
+    [
+        {"highway": "footway"},
+        {"highway": "residential", "access": "private"},
+        {"highway": "service", "service": "parking_aisle"},
+        {"highway": "cycleway"},
+        {"highway": "residential", "motor_vehicle": "no"},
+    ],
 )
 def test_car_refuses(tags: dict[str, str]) -> None:
     """Footways, private roads, parking aisles and cycleways are not for cars."""
@@ -52,10 +66,12 @@ def test_bike_rides_against_one_way_only_where_allowed() -> None:
     """oneway:bicycle=no or a contraflow cycle lane open the other direction to bikes."""
     one_way = {"highway": "residential", "oneway": "yes"}
     rule = way_rule("bike", one_way)
-    assert rule is not None and (rule.forward, rule.backward) == (True, False)
+    assert rule is not None
+    assert (rule.forward, rule.backward) == (True, False)
     for extra in ({"oneway:bicycle": "no"}, {"cycleway": "opposite_lane"}):
         rule = way_rule("bike", one_way | extra)
-        assert rule is not None and (rule.forward, rule.backward) == (True, True)
+        assert rule is not None
+        assert (rule.forward, rule.backward) == (True, True)
 
 
 def test_bike_road_types() -> None:
