@@ -6,10 +6,10 @@ key filter runs in libosmium, so the 300,000 untagged nodes of a city cost almos
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import osmium
@@ -17,7 +17,7 @@ import osmium.filter
 import osmium.osm
 
 from geo._errors import ExtractError
-from geo.profiles import PROFILES, way_rule
+from geo.profiles import PROFILES, WayRule, way_rule
 
 __all__ = ["RawAddress", "RawExtract", "read_extract"]
 
@@ -70,7 +70,8 @@ def read_extract(path: Path, *, progress: Callable[[str], None] | None = None) -
             seen += 1
             if progress is not None and seen % 20000 == 0:
                 progress(f"read {seen} tagged objects")
-            tags = {tag.k: tag.v for tag in obj.tags}
+            # TagList answers get() and `in` without copying the tags into a dict.
+            tags = cast(Mapping[str, str], obj.tags)
             if isinstance(obj, osmium.osm.Node):
                 if "addr:housenumber" in tags and obj.location.valid():
                     addresses.append(
@@ -85,21 +86,27 @@ def read_extract(path: Path, *, progress: Callable[[str], None] | None = None) -
                     addresses.append(_address(tags, point[0], point[1], f"way/{obj.id}"))
             if "highway" not in tags:
                 continue
-            way_rules = {p: way_rule(p, tags) for p in PROFILES}
-            if all(rule is None for rule in way_rules.values()):
+            way_rules = [way_rule(p, tags) for p in PROFILES]
+            if all(rule is None for rule in way_rules):
                 continue
-            for run in _valid_runs(obj):
-                for ref, lat, lon in run:
-                    ids.append(ref)
-                    lats.append(lat)
-                    lons.append(lon)
-                offsets.append(len(ids))
-                for profile, rule in way_rules.items():
-                    rules[profile].append(
-                        (False, False, 0.0)
-                        if rule is None
-                        else (rule.forward, rule.backward, rule.speed_kmh)
-                    )
+            # A node missing from the extract (a way cut at its edge) splits the way.
+            run_start = len(ids)
+            for node in obj.nodes:
+                location = node.location
+                if location.valid():
+                    ids.append(node.ref)
+                    lats.append(location.lat)
+                    lons.append(location.lon)
+                    continue
+                if len(ids) - run_start >= 2:
+                    _close_run(offsets, rules, way_rules, len(ids))
+                else:
+                    del ids[run_start:], lats[run_start:], lons[run_start:]
+                run_start = len(ids)
+            if len(ids) - run_start >= 2:
+                _close_run(offsets, rules, way_rules, len(ids))
+            else:
+                del ids[run_start:], lats[run_start:], lons[run_start:]
     except RuntimeError as error:  # libosmium reports unreadable input as RuntimeError
         raise ExtractError(f"{path}: cannot be read as OpenStreetMap data ({error})") from error
     if len(offsets) == 1:
@@ -119,16 +126,18 @@ def read_extract(path: Path, *, progress: Callable[[str], None] | None = None) -
     return extract
 
 
-def _valid_runs(way: Any) -> list[list[tuple[int, float, float]]]:
-    """The way's vertices split where a node is missing (ways cut at the extract's edge)."""
-    runs: list[list[tuple[int, float, float]]] = [[]]
-    for node in way.nodes:
-        location = node.location
-        if location.valid():
-            runs[-1].append((node.ref, location.lat, location.lon))
-        elif runs[-1]:
-            runs.append([])
-    return [run for run in runs if len(run) >= 2]
+def _close_run(
+    offsets: list[int],
+    rules: dict[str, list[tuple[bool, bool, float]]],
+    way_rules: list[WayRule | None],
+    end: int,
+) -> None:
+    """End a run of vertices at ``end``, with the way's rule per profile."""
+    offsets.append(end)
+    for profile, rule in zip(PROFILES, way_rules, strict=True):
+        rules[profile].append(
+            (False, False, 0.0) if rule is None else (rule.forward, rule.backward, rule.speed_kmh)
+        )
 
 
 def _vertex_mean(way: Any) -> tuple[float, float] | None:
@@ -143,7 +152,7 @@ def _vertex_mean(way: Any) -> tuple[float, float] | None:
     )
 
 
-def _address(tags: dict[str, str], lat: float, lon: float, osm: str) -> RawAddress:
+def _address(tags: Any, lat: float, lon: float, osm: str) -> RawAddress:
     values = {key: tags.get(key, "").strip() for key in _ADDRESS_KEYS}
     return RawAddress(
         postcode=values["addr:postcode"],
