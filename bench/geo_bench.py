@@ -25,10 +25,10 @@ from scipy.sparse.csgraph import dijkstra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo import _engines  # noqa: E402
-from geo.matrix import add_location, travel_times  # noqa: E402
-from geo.network import DEMO_EXTRACT, load_network  # noqa: E402
-from geo.snapping import snap_points  # noqa: E402
+from geo import _engines
+from geo.matrix import add_location, travel_times
+from geo.network import DEMO_EXTRACT, load_network
+from geo.snapping import snap_points
 
 _IMPORT = """
 import sys
@@ -88,8 +88,13 @@ def main() -> None:
         started = time.perf_counter()
         snapped = snap_points(network, points[:n, 0], points[:n, 1])
         snap_s = time.perf_counter() - started
-        rows.append((f"snap {n} points to edges (index built once: {tree_s:.2f} s)",
-                     f"{snap_s:.3f} s", "< 1 s"))
+        rows.append(
+            (
+                f"snap {n} points to edges (index built once: {tree_s:.2f} s)",
+                f"{snap_s:.3f} s",
+                "< 1 s",
+            )
+        )
 
         started = time.perf_counter()
         _engines.router(graph, "cch")
@@ -98,8 +103,13 @@ def main() -> None:
         started = time.perf_counter()
         times = travel_times(network, pairs, cache=False)
         matrix_s = time.perf_counter() - started
-        rows.append((f"{n}×{n} car matrix, CCH (hierarchy loaded once: {router_s:.2f} s)",
-                     f"{matrix_s:.2f} s", "< 3 s"))
+        rows.append(
+            (
+                f"{n}×{n} car matrix, CCH (hierarchy loaded once: {router_s:.2f} s)",
+                f"{matrix_s:.2f} s",
+                "< 3 s",
+            )
+        )
 
         # Baselines: one shortest-path tree per location from the junction it leaves by.
         sources = graph.chain_v[snapped.chain].astype(np.int64)
@@ -115,10 +125,20 @@ def main() -> None:
         started = time.perf_counter()
         dijkstra(graph.matrix, indices=sources[: args.scipy_origins])
         scipy_s = (time.perf_counter() - started) / args.scipy_origins * n
-        rows.append((f"networkx single-source Dijkstra ×{n} ({args.nx_origins} origins, scaled)",
-                     f"{nx_s:.0f} s", f"CCH is {nx_s / matrix_s:.0f}× faster (≥ 100×)"))
-        rows.append((f"scipy csgraph.dijkstra ×{n} ({args.scipy_origins} origins, scaled)",
-                     f"{scipy_s:.1f} s", f"CCH is {scipy_s / matrix_s:.1f}× faster"))
+        rows.append(
+            (
+                f"networkx single-source Dijkstra ×{n} ({args.nx_origins} origins, scaled)",
+                f"{nx_s:.0f} s",
+                f"CCH is {nx_s / matrix_s:.0f}× faster (≥ 100×)",
+            )
+        )
+        rows.append(
+            (
+                f"scipy csgraph.dijkstra ×{n} ({args.scipy_origins} origins, scaled)",
+                f"{scipy_s:.1f} s",
+                f"CCH is {scipy_s / matrix_s:.1f}× faster",
+            )
+        )
 
         base = travel_times(network, pairs[:-1], cache=False)
         samples = []
@@ -127,8 +147,13 @@ def main() -> None:
             started = time.perf_counter()
             add_location(base, network, extra, cache=False)
             samples.append(time.perf_counter() - started)
-        rows.append((f"add one location to a {n - 1}-point matrix (row + column, median of 15)",
-                     f"{statistics.median(samples) * 1000:.0f} ms", "< 50 ms"))
+        rows.append(
+            (
+                f"add one location to a {n - 1}-point matrix (row + column, median of 15)",
+                f"{statistics.median(samples) * 1000:.0f} ms",
+                "< 50 ms",
+            )
+        )
         grown = add_location(base, network, pairs[-1], cache=False)
         assert np.array_equal(grown.seconds, times.seconds), "incremental differs from full"
 

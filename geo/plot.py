@@ -59,6 +59,11 @@ def plot_plan(
                 xy = np.asarray(line.coords)
                 ax.plot(xy[:, 0], xy[:, 1], color=colour, linewidth=2.2, alpha=0.9)
             ax.plot([], [], color=colour, linewidth=2.2, label=f"nurse {nurse}")
+        # Where each nurse starts (the team's base, or home): a black square.
+        firsts = legs[legs["leg"] == 0]
+        if not firsts.empty:
+            xy = np.asarray([line.coords[0] for line in firsts.geometry])
+            ax.scatter(xy[:, 0], xy[:, 1], s=70, marker="s", c="black", zorder=6, label="start")
         visits = legs[legs["visit_id"].notna()]
         for urgency, (marker_colour, size) in URGENCY_STYLE.items():
             chosen = [

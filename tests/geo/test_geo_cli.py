@@ -115,3 +115,79 @@ def test_plot_bad_plan_exit_2(
         main(["plot", str(plan), "--problem", str(problem), "--out", str(tmp_path / "n.png")]) == 2
     )
     assert "plan.json" in capsys.readouterr().err
+
+
+def test_plot_draws_plan_and_writes_geojson(
+    env: Path, porto: Network, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`plot` draws a plan over the network and writes its legs as GeoJSON."""
+    from datetime import datetime
+
+    import geopandas as gpd
+    from test_geometry import _plan
+
+    from geo import estimated_matrix
+    from optimizer.model import Location, Night, Nurse, Problem, TimeWindow, Visit
+
+    locations = [Location(lat=lat, lon=lon) for lat, lon in road_points(porto, 5, seed=3)]
+    shift = TimeWindow(start=0, end=8 * 3600)
+    problem = Problem(
+        night=Night(
+            start=datetime.fromisoformat("2026-11-23T23:00:00+01:00"),
+            end=datetime.fromisoformat("2026-11-24T07:00:00+01:00"),
+        ),
+        locations=locations,
+        travel=[estimated_matrix(locations)],
+        nurses=[
+            Nurse(id="anna", shift=shift, start_location=0, end_location=0),
+            Nurse(id="bram", shift=shift, start_location=3, end_location=3),
+        ],
+        visits=[
+            Visit(
+                id="v1",
+                client_ref="c1",
+                location=1,
+                service_seconds=300,
+                urgency="acute",
+                call_time=0,
+            ),
+            Visit(
+                id="v2",
+                client_ref="c2",
+                location=2,
+                service_seconds=300,
+                window=TimeWindow(start=0, end=7200),
+            ),
+            Visit(
+                id="v4",
+                client_ref="c4",
+                location=4,
+                service_seconds=300,
+                window=TimeWindow(start=0, end=7200),
+            ),
+        ],
+    )
+    plan_path, problem_path = tmp_path / "plan.json", tmp_path / "problem.json"
+    plan_path.write_text(_plan().model_dump_json())
+    problem_path.write_text(problem.model_dump_json())
+    out, legs = tmp_path / "night.png", tmp_path / "legs.geojson"
+    assert (
+        main(
+            [
+                "plot",
+                str(plan_path),
+                "--problem",
+                str(problem_path),
+                "--network",
+                "porto",
+                "--out",
+                str(out),
+                "--geojson",
+                str(legs),
+            ]
+        )
+        == 0
+    )
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert len(gpd.read_file(legs)) == 5
+    assert "drew 5 legs" in capsys.readouterr().err
