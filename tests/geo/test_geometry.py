@@ -134,3 +134,15 @@ def test_estimate_is_flagged_and_plausible(porto: Network, locations: list[Locat
     assert np.all(np.diag(guess) == 0)
     ratio = guess[off] / road[off]
     assert 0.3 < np.median(ratio) < 3.0
+
+
+def test_travel_matrix_falls_back_to_a_flagged_estimate(
+    porto: Network, locations: list[Location]
+) -> None:
+    """Without a network the optimizer still gets a matrix, marked as an estimate."""
+    from geo import travel_matrix
+
+    assert travel_matrix(locations, network=None).estimated
+    road = travel_matrix(locations, network=porto)
+    assert not road.estimated
+    assert road.profile == "car"

@@ -90,3 +90,14 @@ def test_bad_network_name_is_refused(tmp_path: Path) -> None:
     """A name that is not a plain file name is refused before anything is read."""
     with pytest.raises(ValueError, match="network name"):
         import_network(DATA / "delft_station_nl.osm.pbf", name="../x", data_dir_path=tmp_path)
+
+
+def test_bzip2_xml_imports(tmp_path: Path) -> None:
+    """A .osm.bz2 extract imports like the plain XML it holds."""
+    import bz2
+
+    packed = tmp_path / "testdorp.osm.bz2"
+    packed.write_bytes(bz2.compress((DATA / "fictional_addresses.osm").read_bytes()))
+    network = import_network(packed, name="testdorp-bz2", data_dir_path=tmp_path)
+    assert network.graph("car").node_count == 5
+    assert len(network.addresses) == 5
