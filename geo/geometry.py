@@ -18,7 +18,8 @@ from shapely.geometry import LineString
 from shapely.ops import substring
 
 from geo import _engines
-from geo.matrix import PointLike, _ends, _same_chain, point_arrays
+from geo._access import access_ends, along_same_chain
+from geo.matrix import PointLike, point_arrays
 from geo.network import Network
 from geo.snapping import Snapped, chain_lines, snap_points
 from optimizer.model import Location
@@ -51,13 +52,13 @@ def _leg_xy(
     """Projected coordinates of the fastest path between two snapped points."""
     graph = network.graph(profile)
     lines = chain_lines(network, profile)
-    out_node, out_cost, _, _ = _ends(network, profile, start)
-    _, _, in_node, in_cost = _ends(network, profile, end)
+    out_node, out_cost, _, _ = access_ends(network, profile, start)
+    _, _, in_node, in_cost = access_ends(network, profile, end)
     router = _engines.router(graph, engine)
     middle = router.distances(out_node[0], in_node[0])
     totals = out_cost[0][:, None] + middle + in_cost[0][None, :]
     direct = np.array([[np.inf]])
-    _same_chain(graph, start, end, direct)
+    along_same_chain(graph, start, end, direct)
     start_chain, end_chain = int(start.chain[0]), int(end.chain[0])
     t0, t1 = float(start.fraction[0]), float(end.fraction[0])
     if direct[0, 0] <= totals.min():

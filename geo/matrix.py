@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from geo import _engines
-from geo.network import Graph, Network, data_dir
+from geo._access import access_ends, along_same_chain
+from geo.network import Network, data_dir
 from geo.snapping import Snapped, snap_points
 from optimizer.model import Location, TravelMatrix
 
@@ -141,38 +142,12 @@ def add_location(
     return result
 
 
-def _ends(
-    network: Network, profile: str, snapped: Snapped
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Exit and entry junctions of each snapped point, with the partial-chain seconds.
-
-    Returns ``(out_node, out_cost, in_node, in_cost)``, each ``n x 2``; a closed direction
-    has cost ``inf`` (and node 0, never used).
-    """
-    graph = network.graph(profile)
-    c, t = snapped.chain, snapped.fraction
-    u = graph.chain_u[c].astype(np.int64)
-    v = graph.chain_v[c].astype(np.int64)
-    forward = graph.chain_forward_seconds[c]
-    backward = graph.chain_backward_seconds[c]
-    out_node = np.column_stack([v, u])
-    in_node = np.column_stack([u, v])
-    # inf * 0 is nan where a point sits exactly on a closed direction's junction.
-    with np.errstate(invalid="ignore"):
-        out_cost = np.column_stack([(1.0 - t) * forward, t * backward])
-        in_cost = np.column_stack([t * forward, (1.0 - t) * backward])
-    is_open = np.isfinite(np.column_stack([forward, backward]))
-    out_cost = np.where(is_open, out_cost, np.inf)
-    in_cost = np.where(is_open, in_cost, np.inf)
-    return out_node, out_cost, in_node, in_cost
-
-
 def _block(
     network: Network, profile: str, engine: str, rows: Snapped, columns: Snapped
 ) -> np.ndarray:
     """Seconds from each point of ``rows`` to each point of ``columns``."""
-    out_node, out_cost, _, _ = _ends(network, profile, rows)
-    _, _, in_node, in_cost = _ends(network, profile, columns)
+    out_node, out_cost, _, _ = access_ends(network, profile, rows)
+    _, _, in_node, in_cost = access_ends(network, profile, columns)
     sources = np.unique(out_node[np.isfinite(out_cost)])
     targets = np.unique(in_node[np.isfinite(in_cost)])
     junction = _engines.router(network.graph(profile), engine).distances(sources, targets)
@@ -183,26 +158,8 @@ def _block(
         for b in range(2):
             middle = junction[np.ix_(source_at[:, a], target_at[:, b])]
             np.minimum(result, out_cost[:, a, None] + middle + in_cost[None, :, b], out=result)
-    _same_chain(network.graph(profile), rows, columns, result)
+    along_same_chain(network.graph(profile), rows, columns, result)
     return result
-
-
-def _same_chain(graph: Graph, rows: Snapped, columns: Snapped, result: np.ndarray) -> None:
-    """Let points on one chain drive straight along it, without a detour via a junction."""
-    ii, jj = np.nonzero(rows.chain[:, None] == columns.chain[None, :])
-    if len(ii) == 0:
-        return
-    chain = rows.chain[ii]
-    ahead = columns.fraction[jj] - rows.fraction[ii]
-    forward = graph.chain_forward_seconds[chain]
-    backward = graph.chain_backward_seconds[chain]
-    with np.errstate(invalid="ignore"):
-        direct = np.where(
-            ahead >= 0,
-            np.where(np.isfinite(forward), ahead * forward, np.inf),
-            np.where(np.isfinite(backward), -ahead * backward, np.inf),
-        )
-    result[ii, jj] = np.minimum(result[ii, jj], direct)
 
 
 def _cache_path(

@@ -160,6 +160,11 @@ class Network:
     def _to_degrees(self) -> pyproj.Transformer:
         return pyproj.Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
 
+    @functools.cached_property
+    def vertex_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every road vertex in projected metres, computed once."""
+        return self.project(self.vertex_lat, self.vertex_lon)
+
     def project(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(x, y)`` metres in :attr:`crs` for WGS84 ``lat``, ``lon``."""
         x, y = self._to_metres.transform(np.asarray(lon), np.asarray(lat))

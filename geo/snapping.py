@@ -58,7 +58,7 @@ def chain_lines(network: Network, profile: str) -> np.ndarray:
     graph = network.graph(profile)
     key = "chain_lines"
     if key not in graph.cache:
-        x, y = _projected_vertices(network)
+        x, y = network.vertex_xy
         counts = graph.chain_last - graph.chain_first + 1
         owner = np.repeat(np.arange(len(counts)), counts)
         starts = np.repeat(graph.chain_first - np.r_[0, np.cumsum(counts)[:-1]], counts)
@@ -75,14 +75,6 @@ def _tree(network: Network, profile: str) -> shapely.STRtree:
         graph.cache["strtree"] = shapely.STRtree(chain_lines(network, profile))
     tree: shapely.STRtree = graph.cache["strtree"]
     return tree
-
-
-def _projected_vertices(network: Network) -> tuple[np.ndarray, np.ndarray]:
-    cache = network.graph("car").cache
-    if "vertex_xy" not in cache:
-        cache["vertex_xy"] = network.project(network.vertex_lat, network.vertex_lon)
-    xy: tuple[np.ndarray, np.ndarray] = cache["vertex_xy"]
-    return xy
 
 
 def snap_points(
