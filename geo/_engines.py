@@ -67,7 +67,11 @@ class CchRouter:
             topology = _reversed_topology(topology)
         if topology is not None and (topology / "tail").is_file():
             self._cch.load_topology(str(topology))
-        else:
+        if self._cch.is_built and (
+            self._cch.node_count != graph.node_count or self._cch.arc_count != len(tail)
+        ):
+            self._cch = pyroutingkit.CCH()  # stored for another graph: order it anew
+        if not self._cch.is_built:
             self._cch.build_topology(
                 tail.astype(np.uint32),
                 head.astype(np.uint32),

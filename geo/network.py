@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -227,6 +228,9 @@ def import_network(
     target = data_dir(override=data_dir_path) / "networks" / name
     target.mkdir(parents=True, exist_ok=True)
     graphs = {p: dataclasses.replace(g, home=target) for p, g in graphs.items()}
+    # A hierarchy left by an earlier import of this name belongs to another graph.
+    for stale in target.glob("cch-*"):
+        shutil.rmtree(stale)
     arrays: dict[str, np.ndarray] = {"vertex_lat": raw.lat, "vertex_lon": raw.lon}
     for profile, graph in graphs.items():
         for key in _GRAPH_FIELDS:
