@@ -7,6 +7,8 @@ import time
 import numpy as np
 import pytest
 from helpers import one_way_chain, point_on_chain, road_points
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geo import TooFarFromRoadError, snap_points
 from geo.network import Network, haversine_metres
@@ -50,3 +52,26 @@ def test_point_two_km_from_any_road_is_refused(porto: Network) -> None:
     with pytest.raises(TooFarFromRoadError, match="point 0") as caught:
         snap_points(porto, [lat], [lon])
     assert "farther than 500 m" in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def junctions_xy(porto: Network) -> tuple[np.ndarray, np.ndarray]:
+    """The car graph's junctions in projected metres."""
+    graph = porto.graph("car")
+    return porto.project(graph.node_lat, graph.node_lon)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.floats(min_value=41.140, max_value=41.170),
+    st.floats(min_value=-8.630, max_value=-8.580),
+)
+def test_edge_snap_is_never_farther_than_the_nearest_junction(
+    porto: Network, junctions_xy: tuple[np.ndarray, np.ndarray], lat: float, lon: float
+) -> None:
+    """Snapping to edges is at least as close as snapping to junctions (central Porto)."""
+    snapped = snap_points(porto, [lat], [lon])
+    x, y = porto.project(np.array([lat]), np.array([lon]))
+    nearest_node = float(np.hypot(junctions_xy[0] - x[0], junctions_xy[1] - y[0]).min())
+    assert snapped.distance_m[0] <= nearest_node + 1e-6
+    assert 0.0 <= snapped.fraction[0] <= 1.0
