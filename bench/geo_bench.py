@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import dijkstra
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from geo import _engines
-from geo.matrix import add_location, travel_times
+from geo.matrix import add_location, prepare_routing, travel_times
 from geo.network import DEMO_EXTRACT, load_network
 from geo.snapping import snap_points
 
@@ -81,6 +81,22 @@ def main() -> None:
             file=sys.stderr,
         )
 
+        started = time.perf_counter()
+        prepare_routing(network)
+        prepare_s = time.perf_counter() - started
+        rows.append(
+            (
+                "order both hierarchies (car + bike, once per import, stored)",
+                f"{prepare_s:.1f} s",
+                "—",
+            )
+        )
+        # A fresh process (the service after a restart) loads the stored hierarchy:
+        started = time.perf_counter()
+        network = load_network("porto", data_dir_path=tmp)
+        graph = network.graph("car")
+        _engines.router(graph, "cch")
+        router_s = time.perf_counter() - started
         points = _points(network, n + 1, seed=11)
         started = time.perf_counter()
         snap_points(network, points[:1, 0], points[:1, 1])
@@ -96,16 +112,13 @@ def main() -> None:
             )
         )
 
-        started = time.perf_counter()
-        _engines.router(graph, "cch")
-        router_s = time.perf_counter() - started
         pairs = [tuple(p) for p in points[:n]]
         started = time.perf_counter()
         times = travel_times(network, pairs, cache=False)
         matrix_s = time.perf_counter() - started
         rows.append(
             (
-                f"{n}×{n} car matrix, CCH (hierarchy loaded once: {router_s:.2f} s)",
+                f"{n}×{n} car matrix, CCH (network + hierarchy loaded: {router_s:.2f} s)",
                 f"{matrix_s:.2f} s",
                 "< 3 s",
             )

@@ -3,6 +3,7 @@
 The calls a service needs::
 
     network = load_network("porto")                      # import_network(...) once first
+    prepare_routing(network)                             # at start-up: routing indexes ready
     times = travel_times(network, locations, profile="car")  # -> TravelTimes (.seconds)
     times = add_location(times, network, alarm_location)     # one new row and column
     matrix = times.to_travel_matrix()                        # optimizer.model.TravelMatrix
@@ -26,7 +27,7 @@ from geo._errors import (
 from geo.addresses import Address, AddressIndex, parse_address
 from geo.estimate import estimated_matrix, estimated_seconds
 from geo.geometry import leg_line, plan_legs, write_plan
-from geo.matrix import TravelTimes, add_location, travel_times
+from geo.matrix import TravelTimes, add_location, prepare_routing, travel_times
 from geo.network import Network, data_dir, import_network, load_network, network_names
 from geo.snapping import Snapped, snap_points
 from optimizer.model import Location, TravelMatrix
@@ -55,6 +56,7 @@ __all__ = [
     "network_names",
     "parse_address",
     "plan_legs",
+    "prepare_routing",
     "snap_points",
     "travel_matrix",
     "travel_times",

@@ -168,7 +168,7 @@ def router(graph: Graph, engine: str = "cch") -> Router:
     return found
 
 
-def prepare(graphs: list[Graph]) -> None:
-    """Build and store each graph's contraction hierarchy, both at once (import time)."""
+def prepare(graphs: list[Graph], *, engine: str = "cch") -> None:
+    """Load or build each graph's router, in parallel threads (the library frees the GIL)."""
     with ThreadPoolExecutor(max(1, len(graphs))) as pool:
-        list(pool.map(lambda g: router(g, "cch"), graphs))
+        list(pool.map(lambda g: router(g, engine), graphs))

@@ -27,7 +27,7 @@ from geo.network import Network, data_dir
 from geo.snapping import Snapped, snap_points
 from optimizer.model import Location, TravelMatrix
 
-__all__ = ["TravelTimes", "add_location", "point_arrays", "travel_times"]
+__all__ = ["TravelTimes", "add_location", "point_arrays", "prepare_routing", "travel_times"]
 
 PointLike = Location | tuple[float, float]
 
@@ -63,6 +63,16 @@ def point_arrays(points: Sequence[PointLike]) -> tuple[np.ndarray, np.ndarray]:
         else:
             lat[i], lon[i] = point
     return lat, lon
+
+
+def prepare_routing(
+    network: Network, *, profiles: Sequence[str] = ("car", "bike"), engine: str = "cch"
+) -> None:
+    """Load each profile's routing index, building and storing it the first time (~4 s).
+
+    A service calls this once at start-up, so no request pays for it.
+    """
+    _engines.prepare([network.graph(profile) for profile in profiles], engine=engine)
 
 
 def travel_times(

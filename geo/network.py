@@ -7,7 +7,9 @@ OSMnx does). Each graph keeps only its largest strongly connected component, so 
 location can reach every other. Between the same two junctions the fastest edge wins.
 
 Files, under ``<data dir>/networks/<name>/``: ``network.npz`` (plain arrays, loaded in well
-under a second) and ``meta.json``. The version is a hash of the extract and of
+under a second), ``meta.json`` and ``addresses.json``; each profile's contraction-hierarchy
+order (``cch-<profile>/``) is added on the first matrix of that profile, or by
+:func:`geo.matrix.prepare_routing`. The version is a hash of the extract and of
 ``BUILD_VERSION``, and keys every cached matrix.
 """
 
@@ -32,7 +34,7 @@ import pyproj
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from geo import _engines, _osm
+from geo import _osm
 from geo._errors import ExtractError, NetworkNotFoundError
 from geo.addresses import AddressIndex
 from geo.profiles import PROFILES
@@ -243,10 +245,6 @@ def import_network(
     tmp_addresses = target / "addresses.tmp.json"
     tmp_addresses.write_text(json.dumps(addresses.to_records(), ensure_ascii=False))
     tmp_addresses.replace(target / "addresses.json")
-    # The car's hierarchy (the default profile) is built now; the bike's on its first use,
-    # which keeps the import of a city within 15 s on two cores.
-    say("building the car's contraction hierarchy")
-    _engines.prepare([graphs["car"]])
     tmp_meta = target / "meta.json.tmp"
     tmp_meta.write_text(json.dumps(meta, indent=2, ensure_ascii=False))
     tmp_meta.replace(target / "meta.json")

@@ -60,12 +60,19 @@ def _progress(message: str) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from geo import GeoError, import_network
+    import time
+
+    from geo import GeoError, import_network, prepare_routing
 
     try:
         network = import_network(args.file, name=args.name, progress=_progress)
     except (GeoError, ValueError) as error:
         raise UserInputError(str(error)) from error
+    # Order the contraction hierarchies now, so no later matrix request waits for it.
+    _progress("preparing routing indexes (car, bike)")
+    started = time.perf_counter()
+    prepare_routing(network)
+    _progress(f"routing indexes ready in {time.perf_counter() - started:.1f} s")
     counts = network.meta["counts"]
     print(
         f"{network.name}: version {network.version}, car {counts['car']['nodes']} junctions, "
