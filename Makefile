@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= dev
+# Editable for development; the Dockerfile sets PIP_EDITABLE= for a regular install.
+PIP_EDITABLE ?= -e
 
 .PHONY: install demo test lint
 install: $(VENV)/.installed-$(EXTRAS)
@@ -11,11 +13,11 @@ install: $(VENV)/.installed-$(EXTRAS)
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
+	$(BIN)/pip install --quiet $(PIP_EDITABLE) '.[$(EXTRAS)]'
 	touch $@
 
 demo: install
-	$(BIN)/nachtroute demo
+	$(BIN)/nachtroute solve examples/assen-night.json --time-limit 5
 
 test: install
 	$(BIN)/pytest -n 2 --dist loadfile -q
