@@ -79,6 +79,7 @@ class ReasonCode(StrEnum):
     UNREACHABLE_IN_WINDOW = "unreachable_in_window"
     PIN_INFEASIBLE = "pin_infeasible"
     NO_CAPACITY = "no_capacity"
+    NO_PLAN_IN_TIME = "no_plan_in_time"
 
 
 class Unassigned(_Frozen):

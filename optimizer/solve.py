@@ -513,7 +513,25 @@ def solve(
             _parameters(remaining, strategy, first_only=first_only)
         )
     if solution is None:
-        raise RuntimeError("the routing solver found no solution, not even an empty plan")
+        # Out of time before the first plan (a very large night on a short budget): say so
+        # per visit rather than fail; the caller can ask again with more time.
+        message = f"no plan found within the time limit of {time_limit:g} s"
+        unassigned.extend(
+            Unassigned(
+                visit_id=v.id, urgency=v.urgency, reason=ReasonCode.NO_PLAN_IN_TIME, message=message
+            )
+            for v in open_visits
+        )
+        return plan_from_routes(
+            problem,
+            {},
+            unassigned=unassigned,
+            stats=SolverStats(
+                method=method,
+                seconds=round(time.perf_counter() - began, 3),
+                status="no solution within the time limit",
+            ),
+        )
 
     sequences, starts, break_starts = _extract(model, solution)
     return plan_from_routes(

@@ -133,3 +133,14 @@ def test_plan_reports_estimated_travel() -> None:
     )
     assert _solve(estimated).summary.travel_estimated
     assert not _solve(problem).summary.travel_estimated
+
+
+def test_a_tiny_budget_still_returns_a_checked_plan() -> None:
+    """A budget too short for a real search still answers: a valid plan, reasons for the rest."""
+    from optimizer.generate import generated_night
+
+    problem = generated_night(nurses=10, visits=200, seed=3)
+    plan = solve(problem, time_limit=0.001)
+    assert check(problem, plan) == []
+    assert len(plan.assignments()) + len(plan.unassigned) == len(problem.visits)
+    assert all(u.message for u in plan.unassigned)
