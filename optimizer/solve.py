@@ -467,6 +467,17 @@ def solve(
             open_visits.append(visit)
         else:
             unassigned.append(reason)
+    if warm_start is not None and first_only:
+        quick = _quick_replan(problem, warm_start, open_visits, unassigned)
+        if quick is not None:
+            return quick.model_copy(
+                update={
+                    "stats": SolverStats(
+                        method="current plan with new calls inserted (no search yet)",
+                        seconds=round(time.perf_counter() - began, 3),
+                    )
+                }
+            )
     model = _Model(problem, open_visits, departures)
     routing = model.routing
     solution = None
@@ -486,17 +497,6 @@ def solve(
             )
         if progress is not None and initial is None:
             progress("the current plan no longer fits; planning afresh")
-        if initial is not None and first_only and not model.new_visits_left_out:
-            quick = _plan_from_assignment(model, initial)
-            if not quick.violations:
-                return quick.model_copy(
-                    update={
-                        "stats": SolverStats(
-                            method="current plan with new calls inserted (no search yet)",
-                            seconds=round(time.perf_counter() - began, 3),
-                        )
-                    }
-                )
         if initial is not None:
             remaining = max(0.05, time_limit - (time.perf_counter() - began))
             solution = routing.SolveFromAssignmentWithParameters(
@@ -515,6 +515,21 @@ def solve(
     if solution is None:
         # Out of time before the first plan (a very large night on a short budget): say so
         # per visit rather than fail; the caller can ask again with more time.
+        if warm_start is not None:
+            from optimizer.evaluate import evaluate  # evaluate builds on this module
+
+            kept = evaluate(
+                problem, _warm_sequences(problem, warm_start, {v.id for v in open_visits})
+            )
+            if not kept.violations:
+                return kept.model_copy(
+                    update={
+                        "stats": SolverStats(
+                            method="current plan kept: no better plan within the time limit",
+                            seconds=round(time.perf_counter() - began, 3),
+                        )
+                    }
+                )
         message = f"no plan found within the time limit of {time_limit:g} s"
         unassigned.extend(
             Unassigned(
@@ -522,9 +537,19 @@ def solve(
             )
             for v in open_visits
         )
+        # A nurse already on her way keeps that visit (she is driving there).
+        en_route = {
+            nurse.id: [
+                v.id
+                for v in open_visits
+                if v.state == VisitState.EN_ROUTE and v.assigned_nurses == (nurse.id,)
+            ]
+            for nurse in problem.nurses
+        }
+        unassigned = [u for u in unassigned if not any(u.visit_id in s for s in en_route.values())]
         return plan_from_routes(
             problem,
-            {},
+            en_route,
             unassigned=unassigned,
             stats=SolverStats(
                 method=method,
@@ -549,21 +574,60 @@ def solve(
     )
 
 
-def _plan_from_assignment(model: _Model, assignment: pywrapcp.Assignment) -> Plan:
-    """Lay out the routes of an assignment with our own timeline, without searching."""
-    from optimizer.evaluate import evaluate  # evaluate builds on this module
+def _warm_sequences(problem: Problem, warm_start: Plan, open_ids: set[str]) -> dict[str, list[str]]:
+    """Per nurse, what is still to come of the current plan: open visits, later restocks."""
+    now = problem.now or 0
+    sequences: dict[str, list[str]] = {}
+    for nurse in problem.nurses:
+        try:
+            route = warm_start.route(nurse.id)
+        except KeyError:
+            sequences[nurse.id] = []
+            continue
+        sequences[nurse.id] = [
+            step.visit_id if step.visit_id is not None else _RESTOCK
+            for step in route.steps
+            if (step.type == StepType.VISIT and step.visit_id in open_ids)
+            or (step.type == StepType.RESTOCK and step.start >= now)
+        ]
+    return sequences
 
-    routing, manager = model.routing, model.manager
-    routes: dict[str, list[str]] = {}
-    for v, nurse in enumerate(model.problem.nurses):
-        index = assignment.Value(routing.NextVar(routing.Start(v)))
-        sequence = []
-        while not routing.IsEnd(index):
-            node = model.nodes[manager.IndexToNode(index)]
-            sequence.append(node.visit.id if node.visit is not None else _RESTOCK)
-            index = assignment.Value(routing.NextVar(index))
-        routes[nurse.id] = sequence
-    return evaluate(model.problem, routes)
+
+def _quick_replan(
+    problem: Problem, warm_start: Plan, open_visits: list[Visit], excluded: list[Unassigned]
+) -> Plan | None:
+    """The current plan with tonight's new calls put at their best feasible place, laid out
+    without any search; ``None`` when a new call does not fit or a rule would break.
+
+    This is the live re-plan's first answer: milliseconds, whatever the size of the night.
+    """
+    from optimizer.evaluate import evaluate  # both build on this module
+    from optimizer.quote import quote
+
+    sequences = _warm_sequences(problem, warm_start, {v.id for v in open_visits})
+    known = set(warm_start.assignments()) | {u.visit_id for u in warm_start.unassigned}
+    new = [v for v in open_visits if v.id not in known]
+    new.sort(key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty)
+    plan = warm_start
+    for visit in new:
+        if visit.nurses_needed != 1:
+            return None
+        options = [o for o in quote(problem, plan, visit) if o.feasible]
+        if not options:
+            return None
+        best = options[0]
+        sequence = sequences[best.nurse_id]
+        sequence.insert(min(best.position, len(sequence)), visit.id)
+        plan = evaluate(problem, sequences)
+    plan = evaluate(problem, sequences)
+    if plan.violations:
+        return None
+    earlier = {u.visit_id: u for u in warm_start.unassigned}
+    reasons = {u.visit_id: u for u in excluded}
+    left_out = [reasons.get(u.visit_id) or earlier.get(u.visit_id) or u for u in plan.unassigned]
+    return plan.model_copy(
+        update={"unassigned": left_out, "summary": summarise(problem, plan.routes, left_out)}
+    )
 
 
 def _extract(
