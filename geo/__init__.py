@@ -11,6 +11,7 @@ The calls a service needs::
     point = locate(network, "9401 AB 12")                    # -> optimizer.model.Location
     snapped = snap_points(network, lats, lons)               # nearest road edge, metres off
     legs = plan_legs(plan, locations, network=network)       # GeoDataFrame, a line per leg
+    legs_geojson(legs)                                       # FeatureCollection dict
     estimated_matrix(locations)                              # no network: flagged estimate
 """
 
@@ -26,7 +27,7 @@ from geo._errors import (
 )
 from geo.addresses import Address, AddressIndex, parse_address
 from geo.estimate import estimated_matrix, estimated_seconds
-from geo.geometry import leg_line, plan_legs, write_plan
+from geo.geometry import leg_line, legs_geojson, plan_legs, write_plan
 from geo.matrix import TravelTimes, add_location, prepare_routing, travel_times
 from geo.network import Network, data_dir, import_network, load_network, network_names
 from geo.snapping import Snapped, snap_points
@@ -51,6 +52,7 @@ __all__ = [
     "estimated_seconds",
     "import_network",
     "leg_line",
+    "legs_geojson",
     "load_network",
     "locate",
     "network_names",

@@ -6,6 +6,7 @@ Lines are WGS84 ``(lon, lat)``, the order GeoJSON and the phone's navigation exp
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,7 +26,7 @@ from geo.snapping import Snapped, chain_lines, snap_points
 from optimizer.model import Location
 from optimizer.plan import Plan
 
-__all__ = ["leg_line", "plan_legs", "write_plan"]
+__all__ = ["leg_line", "legs_geojson", "plan_legs", "write_plan"]
 
 _WGS84 = "EPSG:4326"
 
@@ -145,6 +146,12 @@ def plan_legs(
         "geometry",
     ]
     return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=_WGS84)
+
+
+def legs_geojson(legs: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Return legs as a GeoJSON FeatureCollection (a dict), e.g. for an HTTP response."""
+    collection: dict[str, Any] = json.loads(legs.to_json(drop_id=True))
+    return collection
 
 
 def write_plan(legs: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Path:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from helpers import road_points
 
-from geo import estimated_matrix, leg_line, plan_legs, travel_times, write_plan
+from geo import estimated_matrix, leg_line, legs_geojson, plan_legs, travel_times, write_plan
 from geo.network import Network, haversine_metres
 from geo.plot import plot_plan
 from optimizer.model import Location
@@ -102,6 +102,19 @@ def test_plan_geojson_has_one_line_per_leg(
     assert not read["estimated"].any()
     gpkg = gpd.read_file(write_plan(legs, tmp_path / "night.gpkg"), layer="legs")
     assert len(gpkg) == 5
+
+
+def test_legs_as_geojson_dict(porto: Network, locations: list[Location]) -> None:
+    """For an HTTP response: a FeatureCollection with a LineString per leg, lon/lat order."""
+    collection = legs_geojson(plan_legs(_plan(), locations, network=porto))
+    assert collection["type"] == "FeatureCollection"
+    assert len(collection["features"]) == 5
+    first = collection["features"][0]
+    assert first["geometry"]["type"] == "LineString"
+    lon, lat = first["geometry"]["coordinates"][0]
+    assert -9 < lon < -8
+    assert 41 < lat < 42
+    assert first["properties"]["nurse_id"] == "anna"
 
 
 def test_plan_without_network_is_straight_and_flagged(locations: list[Location]) -> None:
