@@ -13,14 +13,12 @@ import numpy as np
 from geo.matrix import PointLike, point_arrays
 from geo.network import haversine_metres
 from optimizer.model import TravelMatrix
+from optimizer.travel import DETOUR_FACTOR, NIGHT_SPEED_KMH
 
 __all__ = ["DETOUR_FACTOR", "ESTIMATE_SPEEDS_KMH", "estimated_matrix", "estimated_seconds"]
 
-#: Roads are rarely straight: a typical ratio of road to straight-line distance.
-DETOUR_FACTOR = 1.3
-
-#: Average door-to-door speeds at night, for the straight-line estimate.
-ESTIMATE_SPEEDS_KMH: Mapping[str, float] = {"car": 40.0, "bike": 14.0}
+# One source for the estimate's assumptions: the optimizer uses them when it has no matrix.
+ESTIMATE_SPEEDS_KMH: Mapping[str, float] = NIGHT_SPEED_KMH
 
 
 def estimated_seconds(points: Sequence[PointLike], *, profile: str = "car") -> np.ndarray:
