@@ -18,8 +18,16 @@ __all__ = ["RESTOCK", "evaluate"]
 RESTOCK = "restock"
 
 
-def evaluate(problem: Problem, routes: Mapping[str, Sequence[str]]) -> Plan:
+def evaluate(
+    problem: Problem,
+    routes: Mapping[str, Sequence[str]],
+    *,
+    break_starts: Mapping[str, int] | None = None,
+) -> Plan:
     """The plan for ``routes`` (nurse id -> visit ids in order, ``"restock"`` for a restock).
+
+    ``break_starts`` (nurse id -> second) keeps each break where an earlier plan had it;
+    otherwise a break is taken as soon as its window opens.
 
     Visits left out of every route are reported unassigned. Raises ``ValueError`` naming the
     route and position of an unknown nurse or visit.
@@ -36,7 +44,8 @@ def evaluate(problem: Problem, routes: Mapping[str, Sequence[str]]) -> Plan:
         # Started and finished visits are history: the timeline adds them itself.
         sequences[nurse_id] = [s for s in stops if s == RESTOCK or not problem.visit(s).is_locked]
     not_before: dict[tuple[str, int], int] = {}
-    plan = plan_from_routes(problem, sequences)
+    hints = dict(break_starts or {})
+    plan = plan_from_routes(problem, sequences, break_starts=hints)
     # Two-person visits: hold the earlier nurse until the later one can be there too.
     for _ in range(len(problem.visits) + 1):
         moved = False
@@ -60,7 +69,7 @@ def evaluate(problem: Problem, routes: Mapping[str, Sequence[str]]) -> Plan:
                     moved = True
         if not moved:
             break
-        plan = plan_from_routes(problem, sequences, not_before=not_before)
+        plan = plan_from_routes(problem, sequences, not_before=not_before, break_starts=hints)
     violations = list(plan.violations)
     seen = {(v.code, v.visit_id, v.nurse_id) for v in violations}
     for violation in check(problem, plan):

@@ -80,6 +80,7 @@ class ReasonCode(StrEnum):
     PIN_INFEASIBLE = "pin_infeasible"
     NO_CAPACITY = "no_capacity"
     NO_PLAN_IN_TIME = "no_plan_in_time"
+    DISPLACED = "displaced"
 
 
 class Unassigned(_Frozen):

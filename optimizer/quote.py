@@ -80,18 +80,29 @@ def _current_stops(problem: Problem, plan: Plan, nurse: Nurse) -> list[timeline.
 
 
 def _layout_cost(
-    problem: Problem, nurse: Nurse, stops: list[timeline.Stop], leave: timeline.Departure
+    problem: Problem,
+    nurse: Nurse,
+    stops: list[timeline.Stop],
+    leave: timeline.Departure,
+    break_hint: int | None,
 ) -> tuple[bool, list[int], int, int]:
     """Feasible?, start per stop, total travel, total lateness past soft targets."""
     matrix = problem.matrix(nurse.profile)
     rule = nurse.break_rule if not nurse.break_taken else None
-    timed, placed, finish = timeline.simulate(
-        matrix,
-        leave,
-        stops,
-        break_duration=rule.duration_seconds if rule else 0,
-        break_window=(rule.window.start, rule.window.end) if rule else None,
-    )
+    # The break where the plan has it, or else as soon as its window opens: the better one.
+    layouts = []
+    for hint in dict.fromkeys((break_hint, None)):
+        timed, placed, finish = timeline.simulate(
+            matrix,
+            leave,
+            stops,
+            break_duration=rule.duration_seconds if rule else 0,
+            break_window=(rule.window.start, rule.window.end) if rule else None,
+            break_start=hint,
+        )
+        late = any(t.stop.latest is not None and t.start > t.stop.latest for t in timed)
+        layouts.append((late or (rule is not None and placed is None), finish, timed, placed))
+    _, finish, timed, placed = min(layouts, key=lambda item: (item[0], item[1]))
     feasible = rule is None or placed is not None
     travel = 0
     lateness = 0
@@ -114,11 +125,12 @@ def _best_for(
 ) -> InsertionOption:
     stops = _current_stops(problem, plan, nurse)
     leave = timeline.departure(problem, nurse)
-    _, _, base_travel, base_lateness = _layout_cost(problem, nurse, stops, leave)
+    hint = _break_start(plan, nurse)
+    _, _, base_travel, base_lateness = _layout_cost(problem, nurse, stops, leave, hint)
     best: InsertionOption | None = None
     for position in range(len(stops) + 1):
         trial = [*stops[:position], new_stop, *stops[position:]]
-        feasible, starts, travel, lateness = _layout_cost(problem, nurse, trial, leave)
+        feasible, starts, travel, lateness = _layout_cost(problem, nurse, trial, leave, hint)
         start = starts[position]
         own = max(0, start - new_stop.target) if new_stop.target is not None else 0
         if new_stop.latest is not None and start > new_stop.latest:
@@ -160,6 +172,17 @@ def _arrival(
     else:
         ready = starts[position - 1] + stops[position - 1].service_seconds
     return ready + problem.travel_seconds(nurse.profile, previous, new_stop.location)
+
+
+def _break_start(plan: Plan, nurse: Nurse) -> int | None:
+    """When the plan has this nurse's break start, if it has one still to take."""
+    if nurse.break_rule is None or nurse.break_taken:
+        return None
+    try:
+        route = plan.route(nurse.id)
+    except KeyError:
+        return None
+    return next((s.start for s in route.steps if s.type == StepType.BREAK), None)
 
 
 def _rank(option: InsertionOption) -> tuple[bool, int, int, int]:

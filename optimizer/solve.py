@@ -24,6 +24,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -519,7 +520,14 @@ def solve(
             from optimizer.evaluate import evaluate  # evaluate builds on this module
 
             kept = evaluate(
-                problem, _warm_sequences(problem, warm_start, {v.id for v in open_visits})
+                problem,
+                _warm_sequences(problem, warm_start, {v.id for v in open_visits}),
+                break_starts={
+                    r.nurse_id: s.start
+                    for r in warm_start.routes
+                    for s in r.steps
+                    if s.type == StepType.BREAK and not problem.nurse(r.nurse_id).break_taken
+                },
             )
             if not kept.violations:
                 return kept.model_copy(
@@ -605,29 +613,127 @@ def _quick_replan(
     from optimizer.quote import quote
 
     sequences = _warm_sequences(problem, warm_start, {v.id for v in open_visits})
+    hints = {
+        route.nurse_id: step.start
+        for route in warm_start.routes
+        for step in route.steps
+        if step.type == StepType.BREAK and not problem.nurse(route.nurse_id).break_taken
+    }
     known = set(warm_start.assignments()) | {u.visit_id for u in warm_start.unassigned}
     new = [v for v in open_visits if v.id not in known]
     new.sort(key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty)
     plan = warm_start
+    displaced: dict[str, Unassigned] = {}
     for visit in new:
         if visit.nurses_needed != 1:
             return None
-        options = [o for o in quote(problem, plan, visit) if o.feasible]
-        if not options:
-            return None
-        best = options[0]
-        sequence = sequences[best.nurse_id]
-        sequence.insert(min(best.position, len(sequence)), visit.id)
-        plan = evaluate(problem, sequences)
-    plan = evaluate(problem, sequences)
+        options = quote(problem, plan, visit)
+        feasible = [o for o in options if o.feasible]
+        if feasible:
+            best = feasible[0]
+            sequence = sequences[best.nurse_id]
+            sequence.insert(min(best.position, len(sequence)), visit.id)
+        else:
+            room = _make_room(problem, sequences, visit, options[:_ROOM_TRIES], hints)
+            if room is None:
+                return None
+            sequences, left = room
+            displaced.update(left)
+        plan = evaluate(problem, sequences, break_starts=hints)
+    plan = evaluate(problem, sequences, break_starts=hints)
     if plan.violations:
         return None
     earlier = {u.visit_id: u for u in warm_start.unassigned}
     reasons = {u.visit_id: u for u in excluded}
-    left_out = [reasons.get(u.visit_id) or earlier.get(u.visit_id) or u for u in plan.unassigned]
+    left_out = [
+        reasons.get(u.visit_id) or displaced.get(u.visit_id) or earlier.get(u.visit_id) or u
+        for u in plan.unassigned
+    ]
     return plan.model_copy(
         update={"unassigned": left_out, "summary": summarise(problem, plan.routes, left_out)}
     )
+
+
+_ROOM_TRIES = 3  # nurses tried when a new call only fits by leaving out less urgent care
+_ROOM_REMOVALS = 4  # visits at most that one new call may push out of a route
+
+
+def _make_room(
+    problem: Problem,
+    sequences: dict[str, list[str]],
+    visit: Visit,
+    options: list[Any],
+    hints: dict[str, int],
+) -> tuple[dict[str, list[str]], dict[str, Unassigned]] | None:
+    """Insert ``visit`` where it fits by leaving out visits less urgent than it, the fewest
+    and least urgent first; ``None`` if no tried place works."""
+    from optimizer.evaluate import evaluate
+
+    urgency = problem.urgency_classes
+    rank = urgency[visit.urgency].omission_penalty
+    best: tuple[int, dict[str, list[str]], list[str]] | None = None
+    places = [
+        (option.nurse_id, position)
+        for option in options
+        for position in range(len(sequences[option.nurse_id]) + 1)
+    ]
+    for nurse_id, position in places:
+        trial = {nurse: list(seq) for nurse, seq in sequences.items()}
+        route = trial[nurse_id]
+        route.insert(position, visit.id)
+        removed: list[str] = []
+        for _ in range(_ROOM_REMOVALS + 1):
+            broken = [
+                v
+                for v in evaluate(problem, {nurse_id: route}, break_starts=hints).violations
+                if v.nurse_id == nurse_id
+            ]
+            if not broken:
+                break
+            candidates = [
+                key
+                for key in route
+                if key != _RESTOCK
+                and key != visit.id
+                and urgency[problem.visit(key).urgency].omission_penalty < rank
+                and problem.visit(key).state == VisitState.PLANNED
+            ]
+            named = [v.visit_id for v in broken if v.visit_id in candidates]
+            victim = named[0] if named else None
+            if victim is None and candidates:
+                # Shift or break overrun: drop the least urgent visit after the new one.
+                after = route[route.index(visit.id) + 1 :]
+                later = [key for key in candidates if key in after] or candidates
+                victim = min(
+                    later, key=lambda k: urgency[problem.visit(k).urgency].omission_penalty
+                )
+            if victim is None or len(removed) == _ROOM_REMOVALS:
+                break
+            route.remove(victim)
+            removed.append(victim)
+        else:
+            continue
+        if broken:
+            continue
+        cost = sum(urgency[problem.visit(k).urgency].omission_penalty for k in removed)
+        if best is None or cost < best[0]:
+            best = (cost, trial, removed)
+    if best is None:
+        return None
+    _, trial, removed = best
+    left = {
+        key: Unassigned(
+            visit_id=key,
+            urgency=problem.visit(key).urgency,
+            reason=ReasonCode.DISPLACED,
+            message=(
+                f"left out to make room for {visit.urgency} call {visit.id}: "
+                "ask the back-up partner or re-plan when the night quietens"
+            ),
+        )
+        for key in removed
+    }
+    return trial, left
 
 
 def _extract(

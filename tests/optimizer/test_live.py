@@ -69,3 +69,29 @@ def test_state_at_marks_history() -> None:
         else:
             assert visit.state in (VisitState.PLANNED, VisitState.EN_ROUTE)
     assert live.now == now
+
+
+def test_acute_call_displaces_planned_care_when_nothing_else_fits() -> None:
+    """A fully booked nurse gets an acute call: the quick re-plan takes it and leaves out a
+    planned visit with the reason `displaced`, rather than leaving the acute call out."""
+    from optimizer.plan import ReasonCode
+
+    from .conftest import line_problem, nurse, planned, unplanned
+
+    visits = [
+        planned("P1", 2, HOUR, HOUR, service_seconds=20 * MINUTE),
+        planned("P2", 3, HOUR + 25 * MINUTE, HOUR + 25 * MINUTE, service_seconds=20 * MINUTE),
+    ]
+    # Her shift ends at 02:30 night time: after P2 there is no time left for the call.
+    problem = line_problem(
+        [nurse(shift={"start": 0, "end": 150 * MINUTE})], visits, now=50 * MINUTE
+    )
+    plan = solve(problem, time_limit=0.5)
+    assert plan.unassigned == []
+    call = unplanned("ACUTE", 30, 50 * MINUTE, "acute", service_seconds=10 * MINUTE)
+    live = Problem.model_validate({**problem.model_dump(), "visits": [*visits, call]})
+    quick = solve(live, time_limit=1, warm_start=plan, first_only=True)
+    assert check(live, quick) == []
+    assert "ACUTE" in quick.assignments()
+    assert [(u.visit_id, u.reason) for u in quick.unassigned] == [("P2", ReasonCode.DISPLACED)]
+    assert all("ACUTE" in u.message for u in quick.unassigned)
