@@ -76,9 +76,10 @@ def eligible_nurses(problem: Problem, visit: Visit) -> list[Nurse]:
     return result
 
 
-def _reachable(problem: Problem, nurse: Nurse, visit: Visit, leave: timeline.Departure) -> bool:
-    """Whether ``nurse`` could do ``visit`` as her only remaining stop."""
-    stop = timeline.stop_for(problem, visit)
+def _reachable(
+    problem: Problem, nurse: Nurse, visit: Visit, stop: timeline.Stop, leave: timeline.Departure
+) -> bool:
+    """Whether ``nurse`` could do ``visit`` (as ``stop``) as her only remaining stop."""
     begin = max(
         leave.time + problem.travel_seconds(nurse.profile, leave.location, visit.location),
         stop.earliest,
@@ -113,8 +114,13 @@ def _excluded(
         return unassigned(
             ReasonCode.NO_CAPACITY, "no nurse on shift carries enough of the materials it needs"
         )
-    reachable = [n for n in candidates if _reachable(problem, n, visit, departures[n.id])]
-    if len(reachable) < visit.nurses_needed:
+    stop = timeline.stop_for(problem, visit)
+    reachable = 0
+    for nurse in candidates:
+        reachable += _reachable(problem, nurse, visit, stop, departures[nurse.id])
+        if reachable >= visit.nurses_needed:
+            return None
+    if reachable < visit.nurses_needed:
         if len(candidates) < visit.nurses_needed:
             return unassigned(
                 ReasonCode.NOT_ENOUGH_NURSES,
@@ -658,6 +664,20 @@ _ROOM_TRIES = 3  # nurses tried when a new call only fits by leaving out less ur
 _ROOM_REMOVALS = 4  # visits at most that one new call may push out of a route
 
 
+def _route_violations(
+    problem: Problem, nurse_id: str, sequence: list[str], break_start: int | None
+) -> list[Violation]:
+    """The rules one nurse's route would break, laid out on its own (cheap: no checker)."""
+    stops = [
+        timeline.restock_stop(problem)
+        if key == _RESTOCK
+        else timeline.stop_for(problem, problem.visit(key))
+        for key in sequence
+    ]
+    _, broken = timeline.route(problem, problem.nurse(nurse_id), stops, break_start=break_start)
+    return broken
+
+
 def _make_room(
     problem: Problem,
     sequences: dict[str, list[str]],
@@ -667,8 +687,6 @@ def _make_room(
 ) -> tuple[dict[str, list[str]], dict[str, Unassigned]] | None:
     """Insert ``visit`` where it fits by leaving out visits less urgent than it, the fewest
     and least urgent first; ``None`` if no tried place works."""
-    from optimizer.evaluate import evaluate
-
     urgency = problem.urgency_classes
     rank = urgency[visit.urgency].omission_penalty
     best: tuple[int, dict[str, list[str]], list[str]] | None = None
@@ -683,11 +701,7 @@ def _make_room(
         route.insert(position, visit.id)
         removed: list[str] = []
         for _ in range(_ROOM_REMOVALS + 1):
-            broken = [
-                v
-                for v in evaluate(problem, {nurse_id: route}, break_starts=hints).violations
-                if v.nurse_id == nurse_id
-            ]
+            broken = _route_violations(problem, nurse_id, route, hints.get(nurse_id))
             if not broken:
                 break
             candidates = [

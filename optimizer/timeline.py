@@ -141,7 +141,7 @@ def simulate(
         if needs_break and placed is None and break_window is not None:
             window_start, latest_start = break_window[0], break_window[1] - break_duration
             if break_start is not None:
-                take = break_start < max(stop.not_before, arrival)
+                take = break_start < max(stop.not_before, arrival, stop.earliest)
                 wanted = break_start
             else:
                 take = max(arrival, stop.earliest, stop.not_before) > window_start
@@ -233,6 +233,15 @@ def route(
         break_window=(rule.window.start, rule.window.end) if rule else None,
         break_start=break_start,
     )
+    if rule is not None and placed is None and break_start is not None:
+        # The hinted place no longer fits the new order: take it as soon as the window opens.
+        timed, placed, finish = simulate(
+            matrix,
+            leave,
+            stops,
+            break_duration=rule.duration_seconds,
+            break_window=(rule.window.start, rule.window.end),
+        )
     load = {item: nurse.contents_now(item) for item in nurse.bag}
     here = leave.location  # where she is now: the live position, not the last visit's door
     for item_stop in timed:
