@@ -65,7 +65,8 @@ def evaluate(
             latest = max(e[2] for e in entries)
             for nurse_id, position, start in entries:
                 if start < latest - problem.night.sync_tolerance_seconds:
-                    not_before[(nurse_id, position)] = latest
+                    # Within the tolerance is in step: hold her no longer than that needs.
+                    not_before[(nurse_id, position)] = latest - problem.night.sync_tolerance_seconds
                     moved = True
         if not moved:
             break

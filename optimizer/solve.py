@@ -474,10 +474,13 @@ def solve(
             open_visits.append(visit)
         else:
             unassigned.append(reason)
-    if warm_start is not None and first_only:
+    quick = None
+    if warm_start is not None:
+        # The first answer of a live re-plan, and the fallback should the search run out of
+        # time: the current plan with the new calls put in, no search needed.
         quick = _quick_replan(problem, warm_start, open_visits, unassigned)
         if quick is not None:
-            return quick.model_copy(
+            quick = quick.model_copy(
                 update={
                     "stats": SolverStats(
                         method="current plan with new calls inserted (no search yet)",
@@ -485,6 +488,8 @@ def solve(
                     )
                 }
             )
+            if first_only:
+                return quick
     model = _Model(problem, open_visits, departures)
     routing = model.routing
     solution = None
@@ -522,6 +527,8 @@ def solve(
     if solution is None:
         # Out of time before the first plan (a very large night on a short budget): say so
         # per visit rather than fail; the caller can ask again with more time.
+        if quick is not None:
+            return quick
         if warm_start is not None:
             from optimizer.evaluate import evaluate  # evaluate builds on this module
 
