@@ -269,16 +269,19 @@ def replan(
     the night has been published.
     """
     began = time.perf_counter()
+    report = progress or (lambda _message: None)
     night_problem = build_problem(session, region, night)
     base = night.plan_version if base_version is None else base_version
     current = current_plan(session, night_problem)
     problem = live_problem(session, night_problem, current, now)
+    report(f"planning {len(problem.visits)} visits for {len(problem.nurses)} nurses")
     if problem.nurses:
         plan = solve(problem, time_limit=time_limit, warm_start=current, progress=progress)
     else:
         plan = plan_from_routes(problem, {})
     if publish is None:
         publish = nights.any_published(session, night)
+    report(f"{plan.summary.visits_planned} planned, {plan.summary.visits_unassigned} left out")
     version, affected = nights.save_plan_version(
         session,
         night,
