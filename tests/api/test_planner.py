@@ -94,7 +94,7 @@ def test_move_answers_with_consequences(world: World) -> None:
     )
     assert saved.json()["saved"] is True and saved.json()["version"] == version + 1
     route = next(r for r in saved.json()["plan"]["routes"] if r["nurse_id"] == "N1")
-    assert [s["visit_id"] for s in route["steps"] if s["type"] == "visit"][0] == f"V{visit}"
+    assert next(s["visit_id"] for s in route["steps"] if s["type"] == "visit") == f"V{visit}"
     after = world.client.get(PLAN, headers=world.token("planner")).json()
     pinned = next(v for v in after["visits"] if v["id"] == visit)
     assert pinned["pinned_to_nurse_id"] == world.seeded.nurses["N1"]
