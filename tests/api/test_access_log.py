@@ -29,7 +29,9 @@ def test_every_personal_data_access_is_logged(any_world: World) -> None:
     key = world.key(org)
     world.client.get(f"/partner/v1/clients/{client_id}", headers=key)
     world.client.get("/partner/v1/clients", headers=key)
-    world.client.patch(f"/partner/v1/clients/{client_id}", json={"key_safe_present": False}, headers=key)
+    world.client.patch(
+        f"/partner/v1/clients/{client_id}", json={"key_safe_present": False}, headers=key
+    )
     world.client.get(f"/clients/{client_id}", headers=world.token("planner"))
     rows = _rows(world)
     assert [r.event for r in rows] == ["create", "read", "read", "update", "read"]
@@ -108,8 +110,11 @@ def test_postgres_refuses_update_and_delete(seeded_postgres_url: tuple[str, obje
                 "role, purpose) VALUES (now(), 'read', 1, 1, 'x', 'planner', 'test')"
             )
         )
-    for statement in ("UPDATE access_log SET actor = 'y'", "DELETE FROM access_log",
-                      "TRUNCATE access_log"):
+    for statement in (
+        "UPDATE access_log SET actor = 'y'",
+        "DELETE FROM access_log",
+        "TRUNCATE access_log",
+    ):
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
             connection.execute(text(statement))
     with engine.connect() as connection:

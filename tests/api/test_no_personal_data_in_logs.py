@@ -24,23 +24,47 @@ def test_logs_and_errors_carry_no_personal_data_or_secrets(
     bodies: list[str] = []
     made = world.client.post(
         "/partner/v1/clients",
-        json={"display_name": NAME, "address": ADDRESS, "lat": 52.99, "lon": 6.56,
-              "access_instructions": NOTE, "key_safe_present": True},
+        json={
+            "display_name": NAME,
+            "address": ADDRESS,
+            "lat": 52.99,
+            "lon": 6.56,
+            "access_instructions": NOTE,
+            "key_safe_present": True,
+        },
         headers=key,
     )
     client_id = made.json()["id"]
     # Errors of every kind, each carrying the personal data in its input.
     bad = [
-        world.client.post("/partner/v1/clients", json={"display_name": NAME, "address": ADDRESS,
-                          "lat": 1, "lon": 1, "access_instructions": NOTE}, headers=key),
-        world.client.patch(f"/partner/v1/clients/{client_id}", json={"display_name": NAME,
-                           "unknown": ADDRESS}, headers=key),
-        world.client.patch(f"/partner/v1/clients/{client_id}", json={"address": ADDRESS},
-                           headers=world.key(world.seeded.home_care[1])),
+        world.client.post(
+            "/partner/v1/clients",
+            json={
+                "display_name": NAME,
+                "address": ADDRESS,
+                "lat": 1,
+                "lon": 1,
+                "access_instructions": NOTE,
+            },
+            headers=key,
+        ),
+        world.client.patch(
+            f"/partner/v1/clients/{client_id}",
+            json={"display_name": NAME, "unknown": ADDRESS},
+            headers=key,
+        ),
+        world.client.patch(
+            f"/partner/v1/clients/{client_id}",
+            json={"address": ADDRESS},
+            headers=world.key(world.seeded.home_care[1]),
+        ),
         world.client.post("/auth/token", json={"username": NAME, "password": PASSWORD}),
         world.client.get("/auth/me", headers={"Authorization": "Bearer " + NAME.replace(" ", "")}),
-        world.client.post("/partner/v1/visit-requests",
-                          json={**planned_body(client_id), "care_task": NAME}, headers=key),
+        world.client.post(
+            "/partner/v1/visit-requests",
+            json={**planned_body(client_id), "care_task": NAME},
+            headers=key,
+        ),
         world.client.get("/auth/me", headers={"X-API-Key": key["X-API-Key"] + "x"}),
     ]
     for response in bad:
