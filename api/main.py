@@ -18,7 +18,17 @@ from api.core.config import Settings
 from api.core.problems import install_problem_handlers
 from api.db.engine import make_engine, make_session_factory
 from api.db.migrate import upgrade
-from api.routes import access_log, admin, auth, clients, health, nights, requests, triage
+from api.routes import (
+    access_log,
+    admin,
+    auth,
+    clients,
+    health,
+    nights,
+    planner_page,
+    requests,
+    triage,
+)
 from api.schemas.common import Problem
 from api.services.jobs import InProcessJobRunner
 
@@ -45,9 +55,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.resolved_database_url
+        engine = make_engine(url)  # first: it makes the SQLite file's folder
         if settings.migrate_on_start:
             upgrade(url)
-        engine = make_engine(url)
         app.state.session_factory = make_session_factory(engine)
         app.state.job_runner = InProcessJobRunner(app.state.session_factory)
         try:
@@ -77,6 +87,16 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock or _utcnow
     install_problem_handlers(app)
-    for module in (health, auth, admin, clients, requests, nights, triage, access_log):
+    for module in (
+        health,
+        auth,
+        admin,
+        clients,
+        requests,
+        nights,
+        triage,
+        access_log,
+        planner_page,
+    ):
         app.include_router(module.router)
     return app

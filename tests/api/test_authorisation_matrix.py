@@ -18,6 +18,7 @@ PUBLIC = "public"
 ALL = frozenset(Role)
 EXPECTED: dict[str, frozenset[Role] | str] = {
     "read_health": PUBLIC,
+    "planner_page": PUBLIC,
     "create_token": PUBLIC,
     "read_me": ALL,
     "create_organisation": frozenset({Role.ADMIN}),
