@@ -33,6 +33,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "Client",
+    "Device",
     "IdempotencyRecord",
     "Job",
     "Night",
@@ -185,6 +186,21 @@ class Nurse(Base):
     skills: Mapped[list[Any]] = mapped_column(default=list)
     profile: Mapped[str] = mapped_column(String(16), default="car")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Device(Base):
+    """A nurse's phone, registered for the phone contract (/mobile/v1, a separate issue).
+
+    Only what identifies the device and lets the server verify it: no codes live here.
+    """
+
+    __tablename__ = "devices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nurse_id: Mapped[int] = mapped_column(ForeignKey("nurses.id"), index=True)
+    label: Mapped[str] = mapped_column(String(80))
+    public_key: Mapped[str] = mapped_column(Text)  # the device's public key (PEM)
+    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Shift(Base):
@@ -342,8 +358,9 @@ class Job(Base):
 class AccessLogEntry(Base):
     """Who read or changed which client's data, when, in which role and organisation.
 
-    Append-only: PostgreSQL refuses UPDATE and DELETE by trigger (see the migration); on
-    SQLite the repository layer offers no way to change a row. Kept >= 5 years.
+    Append-only: the database refuses UPDATE and DELETE by trigger on PostgreSQL (also
+    TRUNCATE) and on SQLite (migrations 0001 and 0002), and the repository layer offers no way
+    to change a row. Kept at least five years; nothing in the service deletes rows.
     """
 
     __tablename__ = "access_log"

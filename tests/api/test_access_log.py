@@ -8,7 +8,7 @@ import io
 
 import pyotp
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from api.db.models import AccessLogEntry
@@ -84,39 +84,44 @@ def test_wrong_totp_is_refused(world: World) -> None:
     assert response.status_code == 401
 
 
-@pytest.mark.postgres
-def test_postgres_refuses_update_and_delete(seeded_postgres_url: tuple[str, object]) -> None:
-    """The trigger refuses UPDATE, DELETE and TRUNCATE of the access log."""
+def _one_log_row(url: str) -> Engine:
     from api.db.engine import make_engine
 
-    engine = make_engine(seeded_postgres_url[0])
+    engine = make_engine(url)
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO organisations (region_id, name, kind, created_at) "
-                "VALUES (1, 'x', 'home_care', now()) RETURNING id"
-            )
-        )
         connection.execute(
             text(
                 "INSERT INTO clients (organisation_id, display_name, address, lat, lon, "
                 "access_instructions, key_safe_present, created_at, updated_at) "
-                "VALUES (1, 'n', 'a', 52.9, 6.5, '', false, now(), now())"
-            )
+                "VALUES (1, 'n', 'a', 52.9, 6.5, '', false, :now, :now)"
+            ),
+            {"now": "2026-11-23 20:00:00"},
         )
         connection.execute(
             text(
                 "INSERT INTO access_log (at, event, client_id, client_organisation_id, actor, "
-                "role, purpose) VALUES (now(), 'read', 1, 1, 'x', 'planner', 'test')"
-            )
+                "role, purpose) VALUES (:now, 'read', 1, 1, 'x', 'planner', 'test')"
+            ),
+            {"now": "2026-11-23 20:00:00"},
         )
-    for statement in (
-        "UPDATE access_log SET actor = 'y'",
-        "DELETE FROM access_log",
-        "TRUNCATE access_log",
-    ):
+    return engine
+
+
+def test_database_refuses_update_and_delete(seeded_url: tuple[str, object]) -> None:
+    """Triggers on SQLite and PostgreSQL refuse UPDATE and DELETE of the access log."""
+    engine = _one_log_row(seeded_url[0])
+    for statement in ("UPDATE access_log SET actor = 'y'", "DELETE FROM access_log"):
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
             connection.execute(text(statement))
     with engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(AccessLogEntry)) == 1
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_truncate(seeded_postgres_url: tuple[str, object]) -> None:
+    """TRUNCATE is refused too on PostgreSQL."""
+    engine = _one_log_row(seeded_postgres_url[0])
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+        connection.execute(text("TRUNCATE access_log"))
     engine.dispose()
