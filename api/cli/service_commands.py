@@ -33,6 +33,31 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--visits", type=int, default=45, help="planned visits tonight (default 45)")
     p.set_defaults(handler=_demo)
 
+    p = subcommands.add_parser("openapi", help="print (or write) the service's OpenAPI document")
+    p.add_argument("--out", type=Path, metavar="FILE", help="e.g. docs/openapi.json")
+    p.set_defaults(handler=_openapi)
+
+
+def openapi_text() -> str:
+    """The OpenAPI document as committed in docs/openapi.json (stable, sorted keys)."""
+    import json
+
+    from api.main import create_app
+
+    return json.dumps(create_app(_settings()).openapi(), indent=2, sort_keys=True) + "\n"
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    text = openapi_text()
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UserInputError(f"{args.out}: cannot write ({error.strerror})") from None
+    return 0
+
 
 def _port(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:

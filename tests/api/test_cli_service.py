@@ -79,3 +79,13 @@ def test_serve_migrates_on_start(tmp_path: Path) -> None:
         process.wait(timeout=10)
         if process.stderr:
             process.stderr.close()
+
+
+def test_committed_openapi_is_current() -> None:
+    """docs/openapi.json matches the app; regenerate with `nachtroute openapi --out ...`."""
+    from api.cli.service_commands import openapi_text
+
+    committed = Path(__file__).parents[2] / "docs" / "openapi.json"
+    assert committed.read_text(encoding="utf-8") == openapi_text(), (
+        "run: nachtroute openapi --out docs/openapi.json"
+    )
