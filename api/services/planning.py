@@ -6,6 +6,7 @@ code, locations bare coordinates.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from optimizer.plan import Plan, StepType
 from optimizer.solve import plan_from_routes, solve
 
 __all__ = ["NightProblem", "build_problem", "current_plan", "replan", "visit_ref"]
+
+logger = logging.getLogger("nachtroute.planning")
 
 
 def visit_ref(visit_id: int) -> str:
@@ -276,7 +279,7 @@ def replan(
     problem = live_problem(session, night_problem, current, now)
     report(f"planning {len(problem.visits)} visits for {len(problem.nurses)} nurses")
     if problem.nurses:
-        plan = solve(problem, time_limit=time_limit, warm_start=current, progress=progress)
+        plan = _solve_or_keep(problem, current, time_limit=time_limit, progress=progress)
     else:
         plan = plan_from_routes(problem, {})
     if publish is None:
@@ -300,6 +303,27 @@ def replan(
         seconds=round(time.perf_counter() - began, 3),
         plan=plan,
     )
+
+
+def _solve_or_keep(
+    problem: om.Problem,
+    current: Plan | None,
+    *,
+    time_limit: float,
+    progress: Callable[[str], None] | None,
+) -> Plan:
+    """Solve; if the solver finds nothing, keep the current routes laid out on ``problem``."""
+    try:
+        return solve(problem, time_limit=time_limit, warm_start=current, progress=progress)
+    except RuntimeError:
+        # The night must go on: a re-plan that fails keeps what the nurses already have.
+        logger.warning("solver found no solution; keeping the current routes")
+        known = {v.id for v in problem.visits if not v.is_locked}
+        routes = {
+            nurse: [s for s in stops if s == RESTOCK or s in known]
+            for nurse, stops in (sequences_of(current) if current else {}).items()
+        }
+        return evaluate(problem, routes)
 
 
 @dataclass(frozen=True)
