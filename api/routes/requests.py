@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
 from api.core.roles import Principal, Role
+from api.db.models import VisitRequest
 from api.deps import ClockDep, SessionDep, SettingsDep, allow
 from api.repositories import accounts, nights, requests
 from api.schemas.requests import (
@@ -102,19 +104,37 @@ def read_visit_request(request_id: Id, session: SessionDep, partner: Partner) ->
 
 @router.patch("/visit-requests/{request_id}")
 def amend_visit_request(
-    request_id: Id, body: VisitRequestAmend, session: SessionDep, clock: ClockDep, partner: Partner
+    request_id: Id,
+    body: VisitRequestAmend,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    partner: Partner,
 ) -> VisitRequestPublic:
     """Change a request; its visits that have not begun follow."""
     region = accounts.get_region(session)
-    request = requests.amend_request(session, partner, region, request_id, body, now=clock())
+    now = clock()
+    request = requests.amend_request(session, partner, region, request_id, body, now=now)
+    _replan_running_night(session, settings, request, now=now, reason="request amended")
     return request_public(session, request)
 
 
 @router.post("/visit-requests/{request_id}/cancel")
 def cancel_visit_request(
-    request_id: Id, session: SessionDep, clock: ClockDep, partner: Partner
+    request_id: Id, session: SessionDep, settings: SettingsDep, clock: ClockDep, partner: Partner
 ) -> VisitRequestPublic:
-    """Cancel a request and its visits that have not begun."""
-    return request_public(
-        session, requests.cancel_request(session, partner, request_id, now=clock())
-    )
+    """Cancel a request and its visits that have not begun (tonight's plan follows at once)."""
+    now = clock()
+    request = requests.cancel_request(session, partner, request_id, now=now)
+    _replan_running_night(session, settings, request, now=now, reason="request cancelled")
+    return request_public(session, request)
+
+
+def _replan_running_night(
+    session: SessionDep, settings: SettingsDep, request: VisitRequest, *, now: datetime, reason: str
+) -> None:
+    """If the request has a visit in the night under way that is planned, re-plan that night."""
+    region = accounts.get_region(session)
+    for _visit, night in requests.request_visits(session, request):
+        if night.starts_at <= now < night.ends_at and night.plan_version > 0:
+            live.replan_now(session, region, night, reason=reason, now=now, settings=settings)

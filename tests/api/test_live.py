@@ -110,3 +110,32 @@ def test_event_outside_the_night_is_refused(world: World) -> None:
         headers=world.token("nurse-n2"),
     )
     assert response.status_code == 422
+
+
+def test_cancelling_an_alarm_replans_the_night(world: World) -> None:
+    """A partner cancels an unplanned request mid-night: it leaves the plan at once."""
+    seed_night(world, visits=6)
+    reoptimise(world)
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 5)
+    world.clock.set(2, 0)
+    made = world.client.post(
+        "/partner/v1/visit-requests",
+        json={
+            "kind": "unplanned",
+            "client_id": client_id,
+            "care_task": "pain",
+            "service_minutes": 15,
+            "urgency": "urgent",
+        },
+        headers=world.key(org),
+    ).json()
+    visit = made["visits"][0]["visit_id"]
+    cancelled = world.client.post(
+        f"/partner/v1/visit-requests/{made['id']}/cancel", headers=world.key(org)
+    )
+    assert cancelled.status_code == 200
+    plan = world.client.get(PLAN, headers=world.token("planner")).json()
+    assert plan["version"] == made["live_replan"]["plan_version"] + 1
+    planned = {s["visit_id"] for r in plan["plan"]["routes"] for s in r["steps"]}
+    assert f"V{visit}" not in planned
