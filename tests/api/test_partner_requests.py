@@ -154,3 +154,25 @@ def test_partner_cannot_see_or_change_another_organisations_data(any_world: Worl
     assert sneaky.status_code == 404
     mine = world.client.get(f"/partner/v1/visit-requests/{request_a}", headers=world.key(a))
     assert mine.json()["status"] == "active"
+
+
+def test_parallel_retries_make_one_visit(any_world: World) -> None:
+    """Four simultaneous retries with one key: one visit, every answer names the same request."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    world = any_world
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org)
+    headers = {**world.key(org), "Idempotency-Key": "parallel-1"}
+
+    def submit(_: int) -> tuple[int, int]:
+        response = world.client.post(
+            "/partner/v1/visit-requests", json=planned_body(client_id), headers=headers
+        )
+        return response.status_code, response.json().get("id", -1)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(submit, range(4)))
+    assert sorted(code for code, _ in answers) == [200, 200, 200, 201], answers
+    assert len({request_id for _, request_id in answers}) == 1
+    assert _visit_count(world) == 1
