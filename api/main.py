@@ -30,7 +30,7 @@ from api.routes import (
     triage,
 )
 from api.schemas.common import Problem
-from api.services.jobs import InProcessJobRunner
+from api.services.jobs import InProcessJobRunner, fail_interrupted_jobs
 
 __all__ = ["create_app"]
 
@@ -59,6 +59,8 @@ def create_app(
         if settings.migrate_on_start:
             upgrade(url)
         app.state.session_factory = make_session_factory(engine)
+        # In-process jobs die with the process: say so rather than show them running forever.
+        fail_interrupted_jobs(app.state.session_factory)
         app.state.job_runner = InProcessJobRunner(app.state.session_factory)
         try:
             yield

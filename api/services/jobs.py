@@ -101,3 +101,21 @@ class InProcessJobRunner:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def fail_interrupted_jobs(session_factory: sessionmaker[Session]) -> int:
+    """Mark jobs left queued or running by a stopped process as failed; returns how many."""
+    from sqlalchemy import update
+
+    with session_factory() as session:
+        result = session.execute(
+            update(Job)
+            .where(Job.status.in_(("queued", "running")))
+            .values(
+                status="failed",
+                error="interrupted: the service restarted",
+                finished_at=datetime.now(UTC),
+            )
+        )
+        session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -279,7 +279,9 @@ def replan(
     problem = live_problem(session, night_problem, current, now)
     report(f"planning {len(problem.visits)} visits for {len(problem.nurses)} nurses")
     if problem.nurses:
-        plan = _solve_or_keep(problem, current, time_limit=time_limit, progress=progress)
+        # The budget covers the whole re-plan, so what building the problem took is deducted.
+        left = max(0.1, time_limit - (time.perf_counter() - began))
+        plan = _solve_or_keep(problem, current, time_limit=left, progress=progress)
     else:
         plan = plan_from_routes(problem, {})
     if publish is None:
