@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = ["PLACEHOLDER_SECRET", "Settings"]
 
 #: The development default; refused anywhere else so no deployment signs tokens with it.
-PLACEHOLDER_SECRET = "change-me-development-only"  # noqa: S105 - refused outside dev
+PLACEHOLDER_SECRET = "change-me-development-only-never-in-production"  # noqa: S105 - refused outside dev
 
 
 class Settings(BaseSettings):
