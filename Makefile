@@ -17,7 +17,7 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	touch $@
 
 demo: install
-	$(BIN)/nachtroute solve examples/assen-night.json --time-limit 5
+	$(BIN)/nachtroute demo
 
 test: install
 	$(BIN)/pytest -n 2 --dist loadfile -q
