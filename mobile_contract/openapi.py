@@ -94,7 +94,6 @@ def build_openapi(endpoints: Iterable[Endpoint] = ENDPOINTS) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "nachtroute phone API", "version": "1", "description": _DESCRIPTION},
-        "servers": [{"url": PREFIX}],
         "paths": paths,
         "components": {
             "schemas": defs.get("$defs", {}),
