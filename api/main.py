@@ -31,6 +31,7 @@ from api.routes import (
 )
 from api.schemas.common import Problem
 from api.services.jobs import InProcessJobRunner, fail_interrupted_jobs
+from api.travel import use_network
 
 __all__ = ["create_app"]
 
@@ -59,6 +60,8 @@ def create_app(
         if settings.migrate_on_start:
             upgrade(url)
         app.state.session_factory = make_session_factory(engine)
+        # Road travel times if a network is configured (loaded once, before any request).
+        use_network(settings.network, data_dir=settings.data_dir)
         # In-process jobs die with the process: say so rather than show them running forever.
         fail_interrupted_jobs(app.state.session_factory)
         app.state.job_runner = InProcessJobRunner(app.state.session_factory)

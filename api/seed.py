@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -18,6 +20,8 @@ __all__ = ["DEMO_PASSWORD", "DEMO_TOTP_SECRET", "Seeded", "seed_region", "seed_r
 DEMO_PASSWORD = "nachtroute-demo"  # noqa: S105 - fictional demo logins, printed by the CLI
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DP"  # noqa: S105 - demo privacy officer's authenticator
 CENTRE = (52.9925, 6.5625)  # Assen
+#: The demo's roads: Porto, the only sizeable OSM extract available offline (docs/geo.md).
+PORTO_CENTRE = (41.1579, -8.6291)
 
 HOME_CARE = [
     "Thuiszorg De Linde",
@@ -62,10 +66,11 @@ def seed_region(
     password: str = DEMO_PASSWORD,
     organisations: int = 4,
     with_users: bool = True,
+    centre: tuple[float, float] = CENTRE,
 ) -> Seeded:
     """Region, partners (home care and triage), the three nurses on shift, users and keys."""
     region = accounts.create_region(
-        session, name="Drenthe-Noord night team (demo)", base_lat=CENTRE[0], base_lon=CENTRE[1]
+        session, name="Drenthe-Noord night team (demo)", base_lat=centre[0], base_lon=centre[1]
     )
     seeded = Seeded(region_id=region.id)
     for name in HOME_CARE[:organisations]:
@@ -123,8 +128,14 @@ def seed_requests(
     now: datetime,
     visits: int = 45,
     seed: int = 7,
+    centre: tuple[float, float] = CENTRE,
+    on_road: Callable[[float, float], tuple[float, float] | None] | None = None,
 ) -> None:
-    """Fictional clients around Assen, each with planned night care tonight."""
+    """Fictional clients around ``centre``, each with planned night care tonight.
+
+    ``on_road`` moves a point to the nearest road (``None`` when there is none near, e.g. in
+    a river), so clients sit where a nurse can drive to.
+    """
     rng = random.Random(seed)
     region = accounts.get_region(session)
     tasks = [
@@ -151,18 +162,23 @@ def seed_requests(
     for number in range(visits):
         org = seeded.home_care[number % len(seeded.home_care)]
         principal = partner_principal(org)
-        distance, bearing = 4.5 * rng.random() ** 0.7, rng.uniform(0, 6.283)
-        import math
-
-        lat = CENTRE[0] + distance / 111.2 * math.cos(bearing)
-        lon = CENTRE[1] + distance / (111.2 * 0.6) * math.sin(bearing)
+        while True:
+            distance, bearing = 4.5 * rng.random() ** 0.7, rng.uniform(0, 6.283)
+            lat = centre[0] + distance / 111.2 * math.cos(bearing)
+            lon = centre[1] + distance / (111.2 * math.cos(math.radians(centre[0]))) * math.sin(
+                bearing
+            )
+            placed = on_road(lat, lon) if on_road is not None else (lat, lon)
+            if placed is not None:
+                lat, lon = placed
+                break
         client = clients.create_client(
             session,
             principal,
             {
                 "external_ref": f"DEMO-{number + 1:03d}",
                 "display_name": f"Demo client {number + 1:03d}",
-                "address": f"{rng.choice(streets)} {rng.randint(1, 140)}, Assen (fictional)",
+                "address": f"{rng.choice(streets)} {rng.randint(1, 140)} (fictional)",
                 "lat": round(lat, 6),
                 "lon": round(lon, 6),
                 "access_instructions": "Back door; ring twice (fictional)",

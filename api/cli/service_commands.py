@@ -31,6 +31,14 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
         "--no-serve", action="store_true", help="seed, print the logins and exit (no server)"
     )
     p.add_argument("--visits", type=int, default=45, help="planned visits tonight (default 45)")
+    p.add_argument(
+        "--network",
+        default="porto-demo",
+        help=(
+            "road network for travel times; the default imports the bundled Porto extract "
+            "on first use; 'none' for straight-line estimates"
+        ),
+    )
     p.set_defaults(handler=_demo)
 
     p = subcommands.add_parser("openapi", help="print (or write) the service's OpenAPI document")
@@ -97,6 +105,42 @@ def _demo_night(now: datetime) -> date:
     return local.date()
 
 
+def _demo_network(name: str | None, data_dir: Path) -> tuple[Any, Any]:
+    """The demo's road network, imported from the bundled Porto extract the first time."""
+    import geo
+    from api.travel import use_network
+
+    if name is None:
+        return use_network(None), None
+    try:
+        if name not in geo.network_names(data_dir_path=data_dir):
+            if name != "porto-demo":
+                raise UserInputError(
+                    f"--network: no network {name!r} imported (nachtroute geo import FILE "
+                    f"--name {name}), or use the default, porto-demo"
+                )
+            extract = Path(geo.__file__).parent / "data" / "porto_portugal.osm.pbf"
+            print(
+                "nachtroute demo: importing the bundled Porto road network (once) ...",
+                file=sys.stderr,
+            )
+            geo.import_network(extract, name=name, data_dir_path=data_dir)
+        road = use_network(name, data_dir=data_dir)
+    except (geo.GeoError, OSError) as error:
+        raise UserInputError(f"--network {name}: {error}") from None
+    network = road.network
+    assert network is not None  # use_network loaded it or raised
+
+    def on_road(lat: float, lon: float) -> tuple[float, float] | None:
+        try:
+            snapped = geo.snap_points(network, [lat], [lon])
+        except geo.GeoError:
+            return None
+        return float(snapped.lat[0]), float(snapped.lon[0])
+
+    return road, on_road
+
+
 def _demo(args: argparse.Namespace) -> int:
     if not 1 <= args.visits <= 200:
         raise UserInputError("--visits: between 1 and 200")
@@ -104,7 +148,14 @@ def _demo(args: argparse.Namespace) -> int:
     from api.db.engine import make_engine, make_session_factory
     from api.db.migrate import upgrade
     from api.repositories import accounts, nights
-    from api.seed import DEMO_PASSWORD, DEMO_TOTP_SECRET, seed_region, seed_requests
+    from api.seed import (
+        CENTRE,
+        DEMO_PASSWORD,
+        DEMO_TOTP_SECRET,
+        PORTO_CENTRE,
+        seed_region,
+        seed_requests,
+    )
     from api.services.planning import replan
 
     base = _settings()
@@ -118,16 +169,31 @@ def _demo(args: argparse.Namespace) -> int:
         ) from None
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
-    settings = _settings(database_url=f"sqlite+pysqlite:///{database}", environment="development")
+    network = None if args.network.lower() == "none" else args.network
+    road, on_road = _demo_network(network, data_dir)
+    settings = _settings(
+        database_url=f"sqlite+pysqlite:///{database}", environment="development", network=network
+    )
     url = settings.resolved_database_url
     now = datetime.now(UTC)
     night_date = _demo_night(now)
     print(f"nachtroute demo: seeding a fictional region in {database} ...", file=sys.stderr)
     upgrade(url)
     engine = make_engine(url)
+    centre = PORTO_CENTRE if road.network is not None else CENTRE
     with make_session_factory(engine)() as session:
-        seeded = seed_region(session, settings, night_date=night_date, organisations=4)
-        seed_requests(session, seeded, night_date=night_date, now=now, visits=args.visits)
+        seeded = seed_region(
+            session, settings, night_date=night_date, organisations=4, centre=centre
+        )
+        seed_requests(
+            session,
+            seeded,
+            night_date=night_date,
+            now=now,
+            visits=args.visits,
+            centre=centre,
+            on_road=on_road,
+        )
         region = accounts.get_region(session)
         night = nights.get_or_create_night(session, region, night_date)
         session.commit()
@@ -146,7 +212,12 @@ def _demo(args: argparse.Namespace) -> int:
     lines = [
         f"Night of {night_date.isoformat()} (23:00-07:00): {result.plan.summary.visits_planned} "
         f"visits planned for 3 nurses, {result.plan.summary.visits_unassigned} left out "
-        "(travel: straight-line estimates until the road network is imported).",
+        + (
+            "(travel: straight-line estimates; no road network)."
+            if result.plan.summary.travel_estimated
+            else f"(travel: road network {network!r}; demo clients are fictional, on Porto's "
+            "roads. Road data (c) OpenStreetMap contributors, ODbL 1.0)."
+        ),
         "",
         f"API docs:      {base_url}/docs",
         f"Planner page:  {base_url}/planner   (sign in as planner)",

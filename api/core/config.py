@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     )
     access_log_retention_years: int = Field(default=5, ge=5, description="NEN 7513: >= 5 years")
     migrate_on_start: bool = Field(default=True, description="alembic upgrade head on start")
+    network: str | None = Field(
+        default=None,
+        description=(
+            "road network for travel times, as imported by `nachtroute geo import`; "
+            "unset: straight-line estimates, flagged as such"
+        ),
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> Self:

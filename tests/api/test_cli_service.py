@@ -21,13 +21,34 @@ def test_demo_no_serve_seeds_and_prints(
     """The demo seeds four organisations and three nurses, plans the night and prints logins."""
     monkeypatch.setenv("NACHTROUTE_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("NACHTROUTE_DATABASE_URL", raising=False)
-    code = main(["demo", "--no-serve", "--visits", "12", "--port", "8123"])
+    code = main(["demo", "--no-serve", "--visits", "12", "--port", "8123", "--network", "none"])
     out = capsys.readouterr().out
     assert code == 0
     assert "http://127.0.0.1:8123/docs" in out and "http://127.0.0.1:8123/planner" in out
     assert "12 visits planned" in out
     assert "partner4" in out and "nurse-n3" in out and "nrk_" in out
     assert (tmp_path / "demo.sqlite").exists()
+
+
+def test_demo_runs_on_the_bundled_road_network(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By default the demo imports the bundled Porto extract and plans on road travel times,
+    with the OpenStreetMap attribution; an unknown network is one clear error."""
+    monkeypatch.setenv("NACHTROUTE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("NACHTROUTE_DATABASE_URL", raising=False)
+    try:
+        code = main(["demo", "--no-serve", "--visits", "8"])
+        out = capsys.readouterr().out
+        assert code == 0
+        assert "road network 'porto-demo'" in out
+        assert "OpenStreetMap contributors" in out
+        assert main(["demo", "--no-serve", "--network", "atlantis"]) == 2
+        assert "no network 'atlantis' imported" in capsys.readouterr().err
+    finally:
+        from api.travel import use_network
+
+        use_network(None)  # other tests in this process expect estimates
 
 
 def test_serve_refuses_placeholder_secret_in_production(
