@@ -201,8 +201,11 @@ def _node_order(instance: SolomonInstance, seed: int) -> list[int]:
 
 def _build_model(
     instance: SolomonInstance, order: Sequence[int], *, optional_visits: bool
-) -> tuple[Any, Any]:
-    """The OR-Tools model of ``instance`` with nodes in ``order``: (manager, routing)."""
+) -> tuple[Any, Any, float]:
+    """The OR-Tools model of ``instance`` with nodes in ``order``.
+
+    Returns (manager, routing, mean arc cost in tenths).
+    """
     size = len(order)
     distance = _tenths_matrix(instance, order)
     service = [10 * instance.service[i] for i in order]
@@ -235,7 +238,8 @@ def _build_model(
         penalty = 1000 * max(max(row) for row in distance) + 1
         for node in range(1, size):
             routing.AddDisjunction([manager.NodeToIndex(node)], penalty)
-    return manager, routing
+    mean_arc = sum(map(sum, distance)) / max(1, size * size - size)
+    return manager, routing, mean_arc
 
 
 def solve_solomon_once(
@@ -249,17 +253,20 @@ def solve_solomon_once(
     started = time.monotonic()
     order = _node_order(instance, config.seed)
     optional = config.optional_visits
-    manager, routing = _build_model(instance, order, optional_visits=optional)
+    manager, routing, mean_arc = _build_model(instance, order, optional_visits=optional)
     solution = search.solve_routing(
         routing,
         config,
         time_limit=max(0.1, time_limit - (time.monotonic() - started)),
+        mean_arc_cost=mean_arc,
         log=_LOG_SEARCH,
     )
     left = time_limit - (time.monotonic() - started)
     if solution is None and not optional and left > 0.2:
-        manager, routing = _build_model(instance, order, optional_visits=True)
-        solution = search.solve_routing(routing, config, time_limit=left - 0.05, log=_LOG_SEARCH)
+        manager, routing, mean_arc = _build_model(instance, order, optional_visits=True)
+        solution = search.solve_routing(
+            routing, config, time_limit=left - 0.05, mean_arc_cost=mean_arc, log=_LOG_SEARCH
+        )
     routes: list[tuple[int, ...]] = []
     if solution is not None:
         for vehicle in range(instance.num_vehicles):
