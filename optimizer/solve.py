@@ -718,6 +718,8 @@ def _make_room(
                 and key != visit.id
                 and urgency[problem.visit(key).urgency].omission_penalty < rank
                 and problem.visit(key).state == VisitState.PLANNED
+                # Leaving out one nurse's half of a two-person visit would strand the other.
+                and problem.visit(key).nurses_needed == 1
             ]
             named = [v.visit_id for v in broken if v.visit_id in candidates]
             victim = named[0] if named else None

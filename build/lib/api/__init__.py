@@ -1,0 +1,1 @@
+"""The nachtroute service: FastAPI, database, auth, jobs and the one `nachtroute` CLI."""

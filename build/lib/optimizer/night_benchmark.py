@@ -1,0 +1,140 @@
+"""`nachtroute bench nights`: the night solver on generated nights of growing size.
+
+Each size runs in a fresh process (so peak memory is its own) and reports: time to the first
+plan, the objective after 1 s and 10 s, the live re-plan latency after an alarm at 03:12,
+and insertion-quote latency, with the full re-plan as the baseline the quote is compared to.
+Every plan is verified by the independent checker.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import resource
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from optimizer.checker import check
+from optimizer.generate import generated_night
+from optimizer.live import state_at, with_visit
+from optimizer.model import Visit
+from optimizer.plan import Plan
+from optimizer.quote import quote
+from optimizer.solve import solve
+
+__all__ = ["DEFAULT_SIZES", "measure_night", "run_night_benchmark"]
+
+#: (nurses, visits) as in the issue: the pilot, a region, and a large city.
+DEFAULT_SIZES: tuple[tuple[int, int], ...] = ((3, 45), (10, 200), (50, 1000))
+ALARM_AT = 4 * 3600 + 12 * 60  # 03:12 in a night that starts at 23:00
+
+
+def _record(plan: Plan, problem: Any) -> dict[str, Any]:
+    return {
+        "objective": plan.stats.objective if plan.stats else None,
+        "unassigned": len(plan.unassigned),
+        "acute_late": plan.summary.late_visits_by_urgency.get("acute", 0),
+        "checker_violations": len(check(problem, plan)),
+    }
+
+
+def measure_night(
+    nurses: int, visits: int, *, long_limit: float = 10.0, seed: int = 0
+) -> dict[str, Any]:
+    """All figures for one generated night of ``nurses`` x ``visits``."""
+    problem = generated_night(nurses=nurses, visits=visits, seed=seed)
+    result: dict[str, Any] = {"nurses": nurses, "visits": visits}
+
+    began = time.perf_counter()
+    first = solve(problem, time_limit=max(60.0, long_limit), first_only=True)
+    result["first_plan_seconds"] = round(time.perf_counter() - began, 3)
+    result["first_plan"] = _record(first, problem)
+
+    plan = first
+    for limit in (1.0, long_limit):
+        began = time.perf_counter()
+        found = solve(problem, time_limit=limit)
+        result[f"after_{limit:g}s"] = {
+            **_record(found, problem),
+            "wall_seconds": round(time.perf_counter() - began, 3),
+        }
+        if (
+            found.stats
+            and found.stats.objective is not None
+            and (
+                plan.stats is None
+                or plan.stats.objective is None
+                or found.stats.objective <= plan.stats.objective
+            )
+        ):
+            plan = found
+
+    alarm = Visit(
+        id="ALARM",
+        client_ref="bench-alarm",
+        location=1 + random.Random(seed).randrange(visits),
+        service_seconds=20 * 60,
+        urgency="acute",
+        call_time=ALARM_AT,
+    )
+    live = with_visit(state_at(problem, plan, ALARM_AT), alarm)
+    began = time.perf_counter()
+    replanned = solve(live, time_limit=0.9, warm_start=plan, first_only=True)
+    result["replan_first_seconds"] = round(time.perf_counter() - began, 3)
+    began = time.perf_counter()
+    improved = solve(live, time_limit=0.9, warm_start=plan)
+    result["replan_0.9s_seconds"] = round(time.perf_counter() - began, 3)
+    result["replan"] = {
+        **_record(improved, live),
+        "alarm_planned_first": "ALARM" in replanned.assignments(),
+        "alarm_planned": "ALARM" in improved.assignments(),
+    }
+
+    rng = random.Random(seed + 1)
+    latencies = []
+    for k in range(30):
+        call = Visit(
+            id=f"Q{k}",
+            client_ref="bench-quote",
+            location=1 + rng.randrange(visits),
+            service_seconds=20 * 60,
+            urgency=rng.choice(["acute", "urgent", "soon"]),
+            call_time=ALARM_AT,
+        )
+        asked = with_visit(live, call)
+        began = time.perf_counter()
+        quote(asked, improved, call)
+        latencies.append((time.perf_counter() - began) * 1000)
+    latencies.sort()
+    result["quote_ms_median"] = round(statistics.median(latencies), 2)
+    result["quote_ms_p95"] = round(latencies[int(0.95 * (len(latencies) - 1))], 2)
+    result["quote_vs_replan_speedup"] = round(
+        result["replan_first_seconds"] * 1000 / max(result["quote_ms_median"], 1e-3), 1
+    )
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return result
+
+
+def _child(args: tuple[int, int, float, int]) -> dict[str, Any]:
+    nurses, visits, long_limit, seed = args
+    return measure_night(nurses, visits, long_limit=long_limit, seed=seed)
+
+
+def run_night_benchmark(
+    sizes: Sequence[tuple[int, int]] = DEFAULT_SIZES,
+    *,
+    long_limit: float = 10.0,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Measure every size, each in its own process; results in the order of ``sizes``."""
+    results = []
+    context = multiprocessing.get_context("spawn")
+    for nurses, visits in sizes:
+        if progress is not None:
+            progress(f"night of {nurses} nurses x {visits} visits ...")
+        with context.Pool(1) as pool:
+            results.append(pool.apply(_child, ((nurses, visits, long_limit, seed),)))
+    return results

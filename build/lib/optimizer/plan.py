@@ -1,0 +1,149 @@
+"""The answer: a plan of routes made of typed steps, unassigned visits with reasons, a summary.
+
+Same units as the problem: seconds from the night's start, durations in seconds.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Plan",
+    "ReasonCode",
+    "Route",
+    "SolverStats",
+    "Step",
+    "StepType",
+    "Summary",
+    "Unassigned",
+    "Violation",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StepType(StrEnum):
+    """What a nurse does at a step of her route."""
+
+    START = "start"
+    VISIT = "visit"
+    BREAK = "break"
+    RESTOCK = "restock"
+    END = "end"
+
+
+class Step(_Frozen):
+    """One step: travel to ``location``, maybe wait, then spend ``start``..``end`` there.
+
+    ``travel_seconds`` is the drive from the previous step's location; ``lateness_seconds``
+    is past the urgency target (unplanned care) or past the window (a violation).
+    """
+
+    type: StepType
+    visit_id: str | None = None
+    location: int
+    travel_seconds: int = 0
+    arrival: int
+    waiting_seconds: int = 0
+    start: int
+    end: int
+    lateness_seconds: int = 0
+    load: dict[str, int] = Field(
+        default_factory=dict, description="bag contents after this step (item -> quantity)"
+    )
+
+
+class Route(_Frozen):
+    """A nurse's night as ordered steps, from `start` to `end`."""
+
+    nurse_id: str
+    steps: list[Step]
+    travel_seconds: int
+    visit_count: int
+
+    def visit_ids(self) -> list[str]:
+        """The visits of this route, in order."""
+        return [s.visit_id for s in self.steps if s.type == StepType.VISIT and s.visit_id]
+
+
+class ReasonCode(StrEnum):
+    """Why a visit is not in the plan."""
+
+    NO_SKILLED_NURSE = "no_skilled_nurse"
+    NOT_ENOUGH_NURSES = "not_enough_nurses"
+    OUTSIDE_SHIFTS = "outside_shifts"
+    UNREACHABLE_IN_WINDOW = "unreachable_in_window"
+    PIN_INFEASIBLE = "pin_infeasible"
+    NO_CAPACITY = "no_capacity"
+    NO_PLAN_IN_TIME = "no_plan_in_time"
+    DISPLACED = "displaced"
+
+
+class Unassigned(_Frozen):
+    """A visit left out, with a code for machines and a sentence for the planner."""
+
+    visit_id: str
+    urgency: str
+    reason: ReasonCode
+    message: str
+
+
+class Violation(_Frozen):
+    """A broken rule, as found by the checker or by evaluating a hand-made plan."""
+
+    code: str
+    message: str
+    visit_id: str | None = None
+    nurse_id: str | None = None
+
+
+class SolverStats(_Frozen):
+    """How the plan was found."""
+
+    method: str
+    seconds: float
+    objective: int | None = None
+    status: str = ""
+
+
+class Summary(_Frozen):
+    """What the routes add up to."""
+
+    travel_seconds: int
+    visits_planned: int
+    visits_unassigned: int
+    visits_per_nurse: dict[str, int]
+    lateness_seconds_by_urgency: dict[str, int]
+    late_visits_by_urgency: dict[str, int]
+    travel_estimated: bool = Field(
+        description="true when travel times are straight-line estimates, not road travel"
+    )
+
+
+class Plan(_Frozen):
+    """A night's plan: routes, unassigned visits, a summary and any violated rules."""
+
+    routes: list[Route]
+    unassigned: list[Unassigned]
+    summary: Summary
+    violations: list[Violation] = Field(default_factory=list)
+    stats: SolverStats | None = None
+
+    def route(self, nurse_id: str) -> Route:
+        """The route of ``nurse_id``."""
+        for route in self.routes:
+            if route.nurse_id == nurse_id:
+                return route
+        raise KeyError(nurse_id)
+
+    def assignments(self) -> dict[str, list[str]]:
+        """Visit id -> the nurses who perform it."""
+        result: dict[str, list[str]] = {}
+        for route in self.routes:
+            for visit_id in route.visit_ids():
+                result.setdefault(visit_id, []).append(route.nurse_id)
+        return result

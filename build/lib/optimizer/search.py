@@ -1,0 +1,297 @@
+"""Reusable OR-Tools search recipes and a multi-process portfolio runner.
+
+A :class:`SearchConfig` names one way to search (construction, metaheuristic, ruin and
+recreate); :func:`search_parameters` turns it into ``RoutingSearchParameters``;
+:func:`run_portfolio` runs several configurations at once, one process each, and keeps the
+best answer. Any routing model can use them: the worker is a module-level function that
+builds its own model, so only plain data crosses process boundaries.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any, Literal, TypeVar
+
+from ortools.constraint_solver import (
+    pywrapcp,
+    routing_enums_pb2,
+    routing_heuristic_parameters_pb2,
+    routing_ils_pb2,
+)
+
+__all__ = [
+    "INSERTION_LNS_OPERATORS",
+    "PORTFOLIO_OVERHEAD_SECONDS",
+    "SLOW_OPERATORS",
+    "SearchConfig",
+    "baseline_config",
+    "default_portfolio",
+    "run_portfolio",
+    "search_parameters",
+    "solve_routing",
+    "tuned_config",
+]
+
+#: Wall-clock seconds a portfolio call keeps back for process start-up and collection.
+PORTFOLIO_OVERHEAD_SECONDS = 0.4
+
+Ruin = Literal["sisr", "random_walk", "spatially_close_routes"]
+Acceptance = Literal["simulated_annealing", "greedy_descent"]
+
+R = TypeVar("R")
+
+_BOOL_TRUE = 3  # ortools.util.optional_boolean_pb2.BOOL_TRUE
+_BOOL_FALSE = 2
+
+#: The insertion-LNS operators: each move re-runs a cheapest-insertion heuristic, which makes
+#: every local-search descent slow; iterated local search already ruins and recreates.
+INSERTION_LNS_OPERATORS = (
+    "use_global_cheapest_insertion_path_lns",
+    "use_local_cheapest_insertion_path_lns",
+    "use_relocate_path_global_cheapest_insertion_insert_unperformed",
+    "use_global_cheapest_insertion_visit_types_lns",
+    "use_local_cheapest_insertion_visit_types_lns",
+)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """One search recipe; every field has a default that works on its own."""
+
+    label: str = "gls-pci"
+    first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
+    #: Used when ``ils`` is false: GUIDED_LOCAL_SEARCH, SIMULATED_ANNEALING, TABU_SEARCH, ...
+    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    gls_lambda: float = 0.1
+    #: Iterated local search: ruin part of the solution, recreate it, improve, accept.
+    ils: bool = False
+    #: Several ruins: one of them, drawn at random, per perturbation.
+    ruins: tuple[Ruin, ...] = ("sisr",)
+    ruin_visits: int = 10
+    ruined_routes: int = 2
+    sisr_max_sequence: int = 10
+    sisr_bypass_factor: float = 0.01
+    recreate: str = "LOCAL_CHEAPEST_INSERTION"
+    #: Order in which LOCAL_CHEAPEST_INSERTION re-inserts, e.g. ("SORTING_PROPERTY_RANDOM",).
+    recreate_sorting: tuple[str, ...] = ()
+    acceptance: Acceptance = "simulated_annealing"
+    #: Simulated annealing (initial, final) temperature in cost units; None: automatic.
+    temperatures: tuple[float, float] | None = None
+    #: The same as multiples of the model's mean arc cost (scale-free, so one setting fits
+    #: instances of any size or unit); used when the caller passes ``mean_arc_cost``.
+    relative_temperatures: tuple[float, float] | None = None
+    improve_perturbed: bool = True
+    #: Seconds for each LNS operator's inner search; None keeps OR-Tools' default.
+    lns_time_limit: float | None = None
+    bandit: bool = False
+    #: Granular neighbourhoods: operators only try each node's nearest neighbours. Measured
+    #: in OR-Tools 9.15 with iterated local search: descents became 30x slower, so keep 1.0.
+    neighbors_ratio: float = 1.0
+    min_neighbors: int = 1
+    #: Model hint for the builder: visits get a large drop penalty so a first solution exists.
+    optional_visits: bool = False
+    #: Extra local-search operators switched on (names of ``local_search_operators`` fields).
+    extra_operators: tuple[str, ...] = ()
+    #: Local-search operators switched off, e.g. the slow insertion LNS ones.
+    disabled_operators: tuple[str, ...] = ()
+    #: OR-Tools routing has no random seed; builders use this to permute node order.
+    seed: int = 0
+
+    def with_seed(self, seed: int) -> SearchConfig:
+        """Return a copy with another seed."""
+        return replace(self, seed=seed)
+
+
+def baseline_config() -> SearchConfig:
+    """The plain setup most OR-Tools examples use: cheapest arc, then guided local search."""
+    return SearchConfig(label="baseline", first_solution="PATH_CHEAPEST_ARC")
+
+
+#: Operators whose moves cost much and rarely pay within a few seconds of iterated local
+#: search on 100-customer VRPTW; measured with ``bench/solomon_tune.py``. Pickup-and-delivery
+#: and inactive-chain operators are among them: a model that uses those features (pairs,
+#: optional visits) should measure before it reuses this list.
+SLOW_OPERATORS = (
+    *INSERTION_LNS_OPERATORS,
+    "use_relocate_expensive_chain",
+    "use_relocate_subtrip",
+    "use_exchange_subtrip",
+    "use_shortest_path_swap_active",
+    "use_shortest_path_two_opt",
+    "use_swap_active_chain",
+    "use_lin_kernighan",
+    "use_make_chain_inactive",
+    "use_relocate_pair",
+    "use_light_relocate_pair",
+    "use_exchange_pair",
+)
+
+
+def tuned_config(seed: int = 0, *, temperature: float = 0.75) -> SearchConfig:
+    """Iterated local search: SISR ruin, random-order cheapest insertion, simulated
+    annealing acceptance, a lean set of local-search operators after each perturbation.
+
+    ``temperature`` is the starting annealing temperature as a multiple of the mean arc
+    cost (it cools to a hundredth of that); OR-Tools' automatic choice (0.1) accepted too
+    few worse solutions to leave local optima within seconds.
+    """
+    return SearchConfig(
+        label=f"ils-sisr-t{temperature:g}-s{seed}",
+        first_solution="PARALLEL_CHEAPEST_INSERTION",
+        metaheuristic="GREEDY_DESCENT",
+        ils=True,
+        ruins=("sisr",),
+        recreate_sorting=("SORTING_PROPERTY_RANDOM",),
+        relative_temperatures=(temperature, temperature / 100),
+        disabled_operators=SLOW_OPERATORS,
+        seed=seed,
+    )
+
+
+def default_portfolio() -> tuple[SearchConfig, ...]:
+    """The tuned pair run on two cores: one recipe at a moderate and a high temperature,
+    from two node orders.
+
+    Runs of one recipe differ by seed more than recipes differ on average, so the pair is
+    chosen to differ in behaviour: which temperature wins changes from instance to instance.
+    """
+    return (tuned_config(1, temperature=0.75), tuned_config(0, temperature=2.5))
+
+
+def search_parameters(
+    *,
+    time_limit: float,
+    config: SearchConfig | None = None,
+    mean_arc_cost: float | None = None,
+    log: bool = False,
+) -> Any:
+    """Return ``RoutingSearchParameters`` for ``config`` stopping after ``time_limit`` s.
+
+    ``mean_arc_cost`` (the model's average arc cost) turns ``relative_temperatures`` into
+    absolute ones; without it they are ignored.
+    """
+    config = config if config is not None else SearchConfig()
+    if config.relative_temperatures is not None and mean_arc_cost is not None:
+        high, low = config.relative_temperatures
+        config = replace(config, temperatures=(high * mean_arc_cost, low * mean_arc_cost))
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.Value.Value(
+        config.first_solution
+    )
+    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.Value.Value(
+        config.metaheuristic
+    )
+    params.guided_local_search_lambda_coefficient = config.gls_lambda
+    params.time_limit.FromNanoseconds(int(time_limit * 1e9))
+    if config.lns_time_limit is not None:
+        params.lns_time_limit.FromNanoseconds(int(config.lns_time_limit * 1e9))
+    params.use_multi_armed_bandit_concatenate_operators = config.bandit
+    params.ls_operator_neighbors_ratio = config.neighbors_ratio
+    params.ls_operator_min_neighbors = config.min_neighbors
+    for name in config.extra_operators:
+        setattr(params.local_search_operators, name, _BOOL_TRUE)
+    for name in config.disabled_operators:
+        setattr(params.local_search_operators, name, _BOOL_FALSE)
+    if config.ils:
+        _set_iterated_local_search(params, config)
+    params.log_search = log
+    return params
+
+
+def solve_routing(
+    routing: Any,
+    config: SearchConfig,
+    *,
+    time_limit: float,
+    mean_arc_cost: float | None = None,
+    log: bool = False,
+) -> Any:
+    """Solve a ``RoutingModel`` with ``config``; the assignment, or None if none was found.
+
+    Iterated local search has its own entry point in OR-Tools: with plain
+    ``SolveWithParameters`` the ILS parameters are silently ignored.
+    """
+    params = search_parameters(
+        time_limit=time_limit, config=config, mean_arc_cost=mean_arc_cost, log=log
+    )
+    if config.ils:
+        return routing.SolveWithIteratedLocalSearch(params)
+    return routing.SolveWithParameters(params)
+
+
+def _set_iterated_local_search(params: Any, config: SearchConfig) -> None:
+    params.use_iterated_local_search = True
+    ils = params.iterated_local_search_parameters
+    ils.improve_perturbed_solution = config.improve_perturbed
+    rr = ils.ruin_recreate_parameters
+    del rr.ruin_strategies[:]
+    for name in config.ruins:
+        ruin = rr.ruin_strategies.add()
+        if name == "sisr":
+            ruin.sisr.max_removed_sequence_size = config.sisr_max_sequence
+            ruin.sisr.avg_num_removed_visits = config.ruin_visits
+            ruin.sisr.bypass_factor = config.sisr_bypass_factor
+        elif name == "random_walk":
+            ruin.random_walk.num_removed_visits = config.ruin_visits
+        else:
+            ruin.spatially_close_routes.num_ruined_routes = config.ruined_routes
+    if len(config.ruins) > 1:
+        rr.ruin_composition_strategy = routing_ils_pb2.RuinCompositionStrategy.RUN_ONE_RANDOMLY
+    rr.recreate_strategy.heuristic = routing_enums_pb2.FirstSolutionStrategy.Value.Value(
+        config.recreate
+    )
+    if config.recreate_sorting:
+        lci = rr.recreate_strategy.parameters.local_cheapest_insertion
+        sorting = routing_heuristic_parameters_pb2.LocalCheapestInsertionParameters
+        for prop in config.recreate_sorting:
+            lci.insertion_sorting_properties.append(sorting.InsertionSortingProperty.Value(prop))
+    accept = ils.reference_solution_acceptance_strategy
+    if config.acceptance == "simulated_annealing":
+        annealing = accept.simulated_annealing
+        if config.temperatures is None:
+            annealing.automatic_temperatures = True
+        else:
+            annealing.automatic_temperatures = False
+            annealing.initial_temperature, annealing.final_temperature = config.temperatures
+    else:
+        accept.greedy_descent.SetInParent()
+
+
+def run_portfolio(
+    worker: Callable[..., R],
+    jobs: Sequence[tuple[Any, ...]],
+    *,
+    key: Callable[[R], Any],
+    processes: int | None = None,
+) -> R:
+    """Run ``worker(*job)`` for every job in parallel processes and return the best result.
+
+    ``worker`` must be a module-level function and the jobs picklable. The best result has
+    the smallest ``key``. A worker that fails is ignored as long as another one answers.
+    With one job or one process, everything runs in this process.
+    """
+    if not jobs:
+        raise ValueError("run_portfolio needs at least one job")
+    workers = min(len(jobs), processes if processes is not None else (os.cpu_count() or 1))
+    if workers <= 1:
+        return min((worker(*job) for job in jobs), key=key)
+    # fork starts in milliseconds and needs no re-import; elsewhere spawn is the only choice.
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    context = multiprocessing.get_context(method)
+    results: list[R] = []
+    errors: list[BaseException] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(worker, *job) for job in jobs]
+        for future in futures:
+            try:
+                results.append(future.result())
+            except Exception as error:
+                errors.append(error)
+    if not results:
+        raise errors[0]
+    return min(results, key=key)

@@ -1,0 +1,365 @@
+"""From an ordered list of stops to a timed route: the one place that turns order into times.
+
+The solver, `evaluate` and the insertion quote all lay out routes here, so a plan's times mean
+the same wherever they come from. The independent checker (`checker.py`) does not use this
+module: it re-derives every rule from the problem on its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from optimizer.model import Nurse, Problem, Visit
+from optimizer.plan import Route, Step, StepType, Violation
+
+__all__ = ["Departure", "Stop", "TimedStop", "departure", "locked_prefix", "route", "simulate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """A stop to lay out: a visit, or a restock at the base."""
+
+    kind: StepType
+    location: int
+    service_seconds: int
+    earliest: int
+    latest: int | None = None
+    target: int | None = None
+    visit_id: str | None = None
+    materials: dict[str, int] = field(default_factory=dict)
+    not_before: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TimedStop:
+    """A stop with its times."""
+
+    stop: Stop
+    travel_seconds: int
+    arrival: int
+    start: int
+    break_before: tuple[int, int] | None
+    break_at_arrival: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """Where and when a nurse's open (re-plannable) part of the night begins."""
+
+    location: int
+    time: int
+
+
+def stop_for(problem: Problem, visit: Visit, *, not_before: int = 0) -> Stop:
+    """The stop for ``visit``: its hard window (planned care) or soft target (unplanned)."""
+    now = problem.now or 0
+    if problem.is_planned_care(visit):
+        assert visit.window is not None
+        return Stop(
+            kind=StepType.VISIT,
+            location=visit.location,
+            service_seconds=visit.service_seconds,
+            earliest=max(visit.window.start, now),
+            latest=visit.window.end,
+            visit_id=visit.id,
+            materials=dict(visit.materials),
+            not_before=not_before,
+        )
+    target = problem.target(visit)
+    return Stop(
+        kind=StepType.VISIT,
+        location=visit.location,
+        service_seconds=visit.service_seconds,
+        earliest=max(target.start, now),
+        target=target.end,
+        visit_id=visit.id,
+        materials=dict(visit.materials),
+        not_before=not_before,
+    )
+
+
+def restock_stop(problem: Problem, *, not_before: int = 0) -> Stop:
+    """A restock stop at the team's base."""
+    return Stop(
+        kind=StepType.RESTOCK,
+        location=problem.night.base_location,
+        service_seconds=problem.night.restock_seconds,
+        earliest=0,
+        not_before=not_before,
+    )
+
+
+def locked_prefix(problem: Problem, nurse: Nurse) -> list[Visit]:
+    """The visits this nurse has started or finished tonight, in the order she did them."""
+    return problem.locked_visits_by_nurse.get(nurse.id, [])
+
+
+def departure(problem: Problem, nurse: Nurse) -> Departure:
+    """Where and when the nurse's re-plannable night begins (live state, or her shift start)."""
+    prefix = locked_prefix(problem, nurse)
+    location = nurse.start_location
+    time = nurse.shift.start
+    if prefix:
+        last = prefix[-1]
+        location = last.location
+        time = max(time, (last.started_at or 0) + last.service_seconds)
+    if nurse.current_location is not None:
+        location = nurse.current_location
+    if nurse.available_at is not None:
+        time = max(time, nurse.available_at)
+    if problem.now is not None:
+        time = max(time, problem.now)
+    return Departure(location=location, time=time)
+
+
+def simulate(
+    matrix: Sequence[Sequence[float]],
+    start: Departure,
+    stops: Sequence[Stop],
+    *,
+    break_duration: int = 0,
+    break_window: tuple[int, int] | None = None,
+    break_start: int | None = None,
+) -> tuple[list[TimedStop], tuple[int, int] | None, int]:
+    """Lay out ``stops`` as early as their rules allow.
+
+    Returns the timed stops, the break interval (or ``None`` if it could not be placed), and
+    the moment the last stop ends. With ``break_start`` given (the solver's choice) the break
+    goes into the gap that holds it; otherwise it is taken as soon as its window opens.
+    """
+    timed: list[TimedStop] = []
+    location, clock = start.location, start.time
+    placed: tuple[int, int] | None = None
+    needs_break = break_window is not None
+    for stop in stops:
+        travel = math.ceil(matrix[location][stop.location])
+        arrival = clock + travel
+        break_here: tuple[int, int] | None = None
+        at_arrival = False
+        if needs_break and placed is None and break_window is not None:
+            window_start, latest_start = break_window[0], break_window[1] - break_duration
+            if break_start is not None:
+                take = break_start < max(stop.not_before, arrival, stop.earliest)
+                wanted = break_start
+            else:
+                take = max(arrival, stop.earliest, stop.not_before) > window_start
+                wanted = window_start
+            if take:
+                # Before the drive (at the previous stop) or after it (waiting at this stop):
+                # whichever lets this visit start earlier; the solver may have chosen either.
+                before = max(
+                    clock, window_start, min(wanted, stop.not_before - travel - break_duration)
+                )
+                after = max(arrival, window_start, min(wanted, stop.not_before - break_duration))
+                begin_before = max(before + break_duration + travel, stop.earliest, stop.not_before)
+                begin_after = max(after + break_duration, stop.earliest, stop.not_before)
+                options = [
+                    (begin_before, 0, before, False),
+                    (begin_after, 1, after, True),
+                ]
+                valid = [o for o in options if o[2] <= latest_start]
+                if valid:
+                    _, _, at, at_arrival = min(valid)
+                    break_here = (at, at + break_duration)
+                    placed = break_here
+                    arrival = arrival if at_arrival else break_here[1] + travel
+        ready = break_here[1] if (break_here is not None and at_arrival) else arrival
+        begin = max(ready, stop.earliest, stop.not_before)
+        timed.append(TimedStop(stop, travel, arrival, begin, break_here, at_arrival))
+        clock = begin + stop.service_seconds
+        location = stop.location
+    if needs_break and placed is None and break_window is not None:
+        at = max(clock, break_window[0] if break_start is None else max(break_start, clock))
+        if at + break_duration <= break_window[1]:
+            placed = (at, at + break_duration)
+    return timed, placed, clock
+
+
+def route(
+    problem: Problem,
+    nurse: Nurse,
+    stops: Sequence[Stop],
+    *,
+    break_start: int | None = None,
+) -> tuple[Route, list[Violation]]:
+    """The full timed route of ``nurse``: start, locked history, ``stops``, break, end.
+
+    Rules broken by the layout (a missed window, past the shift end, an empty bag, a break
+    that does not fit) come back as violations; nothing is silently moved.
+    """
+    violations: list[Violation] = []
+    matrix = problem.matrix(nurse.profile)
+    steps: list[Step] = [
+        Step(
+            type=StepType.START,
+            location=nurse.start_location,
+            arrival=nurse.shift.start,
+            start=nurse.shift.start,
+            end=nurse.shift.start,
+            load=dict(nurse.bag),
+        )
+    ]
+    travel_total = 0
+    location = nurse.start_location
+    clock = nurse.shift.start
+    for visit in locked_prefix(problem, nurse):
+        travel = math.ceil(matrix[location][visit.location])
+        travel_total += travel
+        begun = visit.started_at or 0
+        steps.append(
+            Step(
+                type=StepType.VISIT,
+                visit_id=visit.id,
+                location=visit.location,
+                travel_seconds=travel,
+                arrival=min(begun, clock + travel),
+                waiting_seconds=max(0, begun - (clock + travel)),
+                start=begun,
+                end=begun + visit.service_seconds,
+                lateness_seconds=_lateness(problem, visit, begun),
+            )
+        )
+        location, clock = visit.location, begun + visit.service_seconds
+
+    leave = departure(problem, nurse)
+    rule = nurse.break_rule if not nurse.break_taken else None
+    timed, placed, finish = simulate(
+        matrix,
+        leave,
+        stops,
+        break_duration=rule.duration_seconds if rule else 0,
+        break_window=(rule.window.start, rule.window.end) if rule else None,
+        break_start=break_start,
+    )
+    if rule is not None and placed is None and break_start is not None:
+        # The hinted place no longer fits the new order: take it as soon as the window opens.
+        timed, placed, finish = simulate(
+            matrix,
+            leave,
+            stops,
+            break_duration=rule.duration_seconds,
+            break_window=(rule.window.start, rule.window.end),
+        )
+    load = {item: nurse.contents_now(item) for item in nurse.bag}
+    here = leave.location  # where she is now: the live position, not the last visit's door
+    for item_stop in timed:
+        stop = item_stop.stop
+        travel, arrival = item_stop.travel_seconds, item_stop.arrival
+        if item_stop.break_before is not None:
+            if item_stop.break_at_arrival:
+                # She drives there first and takes the break while waiting at the door.
+                steps.append(_break_step(stop.location, item_stop.break_before, travel, arrival))
+                travel, arrival = 0, item_stop.break_before[1]
+            else:
+                steps.append(_break_step(here, item_stop.break_before))
+        if stop.kind == StepType.RESTOCK:
+            load = dict(nurse.bag)
+        for item, quantity in stop.materials.items():
+            load[item] = load.get(item, 0) - quantity
+            if load[item] < 0:
+                violations.append(
+                    Violation(
+                        code="bag_empty",
+                        message=f"the night bag has no {item} left for visit {stop.visit_id}",
+                        visit_id=stop.visit_id,
+                        nurse_id=nurse.id,
+                    )
+                )
+        lateness = 0
+        if stop.target is not None:
+            lateness = max(0, item_stop.start - stop.target)
+        if stop.latest is not None and item_stop.start > stop.latest:
+            lateness = item_stop.start - stop.latest
+            violations.append(
+                Violation(
+                    code="window_missed",
+                    message=(
+                        f"visit {stop.visit_id} starts {problem.night.clock(item_stop.start)}, "
+                        f"after its window closes at {problem.night.clock(stop.latest)}"
+                    ),
+                    visit_id=stop.visit_id,
+                    nurse_id=nurse.id,
+                )
+            )
+        travel_total += item_stop.travel_seconds
+        steps.append(
+            Step(
+                type=stop.kind,
+                visit_id=stop.visit_id,
+                location=stop.location,
+                travel_seconds=travel,
+                arrival=arrival,
+                waiting_seconds=item_stop.start - arrival,
+                start=item_stop.start,
+                end=item_stop.start + stop.service_seconds,
+                lateness_seconds=lateness,
+                load=dict(load),
+            )
+        )
+        here = stop.location
+    last_location = stops[-1].location if stops else leave.location
+    if rule is not None:
+        if placed is None:
+            violations.append(
+                Violation(
+                    code="break_missed",
+                    message=(
+                        f"no room for {nurse.id}'s {rule.duration_seconds // 60}-minute break "
+                        f"between {problem.night.clock(rule.window.start)} and "
+                        f"{problem.night.clock(rule.window.end)}"
+                    ),
+                    nurse_id=nurse.id,
+                )
+            )
+        elif not any(t.break_before for t in timed):
+            steps.append(_break_step(last_location, placed))
+            finish = max(finish, placed[1])
+    travel_home = math.ceil(matrix[last_location][nurse.end_location])
+    travel_total += travel_home
+    back = max(finish, leave.time) + travel_home
+    steps.append(
+        Step(
+            type=StepType.END,
+            location=nurse.end_location,
+            travel_seconds=travel_home,
+            arrival=back,
+            start=back,
+            end=back,
+        )
+    )
+    if back > nurse.shift.end:
+        violations.append(
+            Violation(
+                code="shift_overrun",
+                message=(
+                    f"{nurse.id} is back at {problem.night.clock(back)}, after her shift ends "
+                    f"at {problem.night.clock(nurse.shift.end)}"
+                ),
+                nurse_id=nurse.id,
+            )
+        )
+    visits = sum(1 for s in steps if s.type == StepType.VISIT)
+    result = Route(nurse_id=nurse.id, steps=steps, travel_seconds=travel_total, visit_count=visits)
+    return result, violations
+
+
+def _break_step(
+    location: int, interval: tuple[int, int], travel: int = 0, arrival: int | None = None
+) -> Step:
+    arrived = interval[0] if arrival is None else arrival
+    return Step(
+        type=StepType.BREAK,
+        location=location,
+        travel_seconds=travel,
+        arrival=arrived,
+        waiting_seconds=interval[0] - arrived,
+        start=interval[0],
+        end=interval[1],
+    )
+
+
+def _lateness(problem: Problem, visit: Visit, start: int) -> int:
+    target = problem.target(visit)
+    return max(0, start - target.end)
