@@ -1,12 +1,150 @@
-"""`nachtroute` subcommands of the service package."""
+"""`nachtroute` subcommands of the service: serve, demo."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
+
+from api.cli._errors import UserInputError, describe
 
 __all__ = ["register"]
 
 
 def register(subcommands: argparse._SubParsersAction[Any]) -> None:
-    """Add this package's subcommands (none yet)."""
+    """Add the service's subcommands."""
+    p = subcommands.add_parser("serve", help="run the API (database from NACHTROUTE_DATABASE_URL)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=_port, default=8000)
+    p.set_defaults(handler=_serve)
+
+    p = subcommands.add_parser(
+        "demo", help="a seeded demo region (fictional) and the service, on a local SQLite file"
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=_port, default=8000)
+    p.add_argument(
+        "--no-serve", action="store_true", help="seed, print the logins and exit (no server)"
+    )
+    p.add_argument("--visits", type=int, default=45, help="planned visits tonight (default 45)")
+    p.set_defaults(handler=_demo)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
+    return int(text)
+
+
+def _settings(**overrides: Any) -> Any:
+    from api.core.config import Settings
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise UserInputError(f"settings (NACHTROUTE_* / .env):\n  {describe(error)}") from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.main import create_app
+
+    settings = _settings()
+    app = create_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _demo_night(now: datetime) -> date:
+    """The night under way, else the next one."""
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo("Europe/Amsterdam"))
+    if local.hour >= 12:
+        return local.date()
+    if local.hour < 7:
+        return local.date() - timedelta(days=1)
+    return local.date()
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if not 1 <= args.visits <= 200:
+        raise UserInputError("--visits: between 1 and 200")
+    from api.core.roles import Role
+    from api.db.engine import make_engine, make_session_factory
+    from api.db.migrate import upgrade
+    from api.repositories import accounts, nights
+    from api.seed import DEMO_PASSWORD, DEMO_TOTP_SECRET, seed_region, seed_requests
+    from api.services.planning import replan
+
+    base = _settings()
+    data_dir = Path(base.data_dir)
+    database = data_dir / "demo.sqlite"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserInputError(
+            f"{data_dir}: cannot create the data folder ({error.strerror})"
+        ) from None
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    settings = _settings(database_url=f"sqlite+pysqlite:///{database}", environment="development")
+    url = settings.resolved_database_url
+    now = datetime.now(UTC)
+    night_date = _demo_night(now)
+    print(f"nachtroute demo: seeding a fictional region in {database} ...", file=sys.stderr)
+    upgrade(url)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        seeded = seed_region(session, settings, night_date=night_date, organisations=4)
+        seed_requests(session, seeded, night_date=night_date, now=now, visits=args.visits)
+        region = accounts.get_region(session)
+        night = nights.get_or_create_night(session, region, night_date)
+        session.commit()
+        result = replan(
+            session,
+            region,
+            night,
+            reason="demo: first plan",
+            now=now,
+            time_limit=3.0,
+            publish=True,
+        )
+    engine.dispose()
+    base_url = f"http://{args.host}:{args.port}"
+    users = sorted(seeded.users.items(), key=lambda item: (item[1][1].value, item[0]))
+    lines = [
+        f"Night of {night_date.isoformat()} (23:00-07:00): {result.plan.summary.visits_planned} "
+        f"visits planned for 3 nurses, {result.plan.summary.visits_unassigned} left out "
+        "(travel: straight-line estimates until the road network is imported).",
+        "",
+        f"API docs:      {base_url}/docs",
+        f"Planner page:  {base_url}/planner   (sign in as planner)",
+        "",
+        f"Demo logins (password for all: {DEMO_PASSWORD}):",
+    ]
+    lines += [f"  {role.value:<16} {name}" for name, (_, role) in users if role != Role.NURSE]
+    lines += [f"  {'nurse':<16} " + ", ".join(n for n, (_, r) in users if r == Role.NURSE)]
+    lines += [
+        f"  privacy officers sign in with a TOTP code for secret {DEMO_TOTP_SECRET}",
+        "",
+        "Partner API keys (X-API-Key):",
+    ]
+    with make_session_factory(make_engine(url))() as session:
+        names = {o.id: o.name for o in accounts.list_organisations(session)}
+    lines += [f"  {names[org]:<36} {key}" for org, key in seeded.api_keys.items()]
+    print("\n".join(lines))
+    if args.no_serve:
+        return 0
+    import uvicorn
+
+    from api.main import create_app
+
+    print(f"\nServing on {base_url} (Ctrl-C to stop)", file=sys.stderr)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return 0

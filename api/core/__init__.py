@@ -1,0 +1,1 @@
+"""Settings, security and error handling shared by the whole service."""

@@ -1,0 +1,58 @@
+"""One `Settings` class: ``NACHTROUTE_*`` environment variables and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+
+import platformdirs
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["PLACEHOLDER_SECRET", "Settings"]
+
+#: The development default; refused anywhere else so no deployment signs tokens with it.
+PLACEHOLDER_SECRET = "change-me-development-only"  # noqa: S105 - refused outside dev
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="NACHTROUTE_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("nachtroute")))
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: a SQLite file in data_dir"
+    )
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    api_key_pepper: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    live_replan_seconds: float = Field(
+        default=0.8, gt=0, le=10, description="solver budget of a live re-plan (answer < 1 s)"
+    )
+    reoptimise_seconds: float = Field(default=10.0, gt=0, le=600)
+    recurrence_days_ahead: int = Field(
+        default=14, ge=1, le=366, description="how far ahead recurring care becomes visits"
+    )
+    access_log_retention_years: int = Field(default=5, ge=5, description="NEN 7513: >= 5 years")
+    migrate_on_start: bool = Field(default=True, description="alembic upgrade head on start")
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets(self) -> Self:
+        if self.environment != "development":
+            for name in ("secret_key", "api_key_pepper"):
+                value = getattr(self, name).get_secret_value()
+                if value == PLACEHOLDER_SECRET or len(value) < 32:
+                    raise ValueError(
+                        f"NACHTROUTE_{name.upper()}: set a random secret of 32+ characters "
+                        f"outside development (environment is {self.environment!r})"
+                    )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to ``data_dir/nachtroute.sqlite``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+pysqlite:///{self.data_dir / 'nachtroute.sqlite'}"

@@ -1,0 +1,98 @@
+"""Dependencies as `Annotated` aliases: the session, settings, clock and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.core.config import Settings
+from api.core.problems import Forbidden, Unauthorised
+from api.core.roles import Principal, Role
+from api.repositories import accounts
+from api.services.jobs import JobRunner
+
+__all__ = [
+    "ClockDep",
+    "JobRunnerDep",
+    "PrincipalDep",
+    "SessionDep",
+    "SettingsDep",
+    "allow",
+]
+
+Clock = Callable[[], datetime]
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request; repository functions commit, anything else rolls back."""
+    with request.app.state.session_factory() as session:
+        yield session
+
+
+def get_clock(request: Request) -> Clock:
+    """The clock (a fake in tests, so "03:12" can be now)."""
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_job_runner(request: Request) -> JobRunner:
+    """The job runner (in-process by default)."""
+    runner: JobRunner = request.app.state.job_runner
+    return runner
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+JobRunnerDep = Annotated[JobRunner, Depends(get_job_runner)]
+
+_bearer = HTTPBearer(auto_error=False, description="a token from POST /auth/token")
+_api_key = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="a partner system's key (nrk_...)"
+)
+
+
+def get_principal(
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    api_key: Annotated[str | None, Security(_api_key)],
+) -> Principal:
+    """The caller, from a bearer token or an API key; 401 when neither is valid."""
+    principal: Principal | None = None
+    if api_key:
+        principal = accounts.principal_from_api_key(session, api_key, settings=settings)
+    elif bearer is not None:
+        principal = accounts.principal_from_token(
+            session, bearer.credentials, settings=settings, now=clock()
+        )
+    if principal is None:
+        raise Unauthorised("a valid bearer token or X-API-Key is required")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def allow(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that lets only ``roles`` through (403 for every other role)."""
+    allowed = frozenset(roles)
+
+    def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden("your role may not do this")
+        return principal
+
+    return check

@@ -1,0 +1,102 @@
+"""The FastAPI application: `create_app(settings)` gathers the routers.
+
+Nothing is built at import time: the engine, the session factory and the job runner are made
+when the app starts, from the settings it was given, so tests hand in their own database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from api.core.config import Settings
+from api.core.problems import install_problem_handlers
+from api.db.engine import make_engine, make_session_factory
+from api.db.migrate import upgrade
+from api.routes import (
+    access_log,
+    admin,
+    auth,
+    clients,
+    health,
+    nights,
+    planner_page,
+    requests,
+    triage,
+)
+from api.schemas.common import Problem
+from api.services.jobs import InProcessJobRunner
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger("nachtroute.api")
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Stable operation ids: the endpoint function's name, so generated clients keep theirs."""
+    return route.name
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
+    """The app for ``settings`` (default: from the environment)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.resolved_database_url
+        engine = make_engine(url)  # first: it makes the SQLite file's folder
+        if settings.migrate_on_start:
+            upgrade(url)
+        app.state.session_factory = make_session_factory(engine)
+        app.state.job_runner = InProcessJobRunner(app.state.session_factory)
+        try:
+            yield
+        finally:
+            app.state.job_runner.shutdown()
+            engine.dispose()
+
+    app = FastAPI(
+        title="nachtroute",
+        version="1",
+        summary="Shared regional night team: partners' requests, night plans, triage answers.",
+        description=(
+            "Units: times are ISO 8601 with offset, or `HH:MM` Europe/Amsterdam wall-clock "
+            "inside a night (times before noon belong to the next morning); durations in "
+            "minutes where a person types them, seconds where the optimizer speaks. Windows "
+            "are inclusive at both ends. Errors are RFC 9457 problem details."
+        ),
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        responses={
+            401: {"model": Problem, "description": "not signed in"},
+            403: {"model": Problem, "description": "role not allowed"},
+            422: {"model": Problem, "description": "invalid request"},
+        },
+    )
+    app.state.settings = settings
+    app.state.clock = clock or _utcnow
+    install_problem_handlers(app)
+    for module in (
+        health,
+        auth,
+        admin,
+        clients,
+        requests,
+        nights,
+        triage,
+        access_log,
+        planner_page,
+    ):
+        app.include_router(module.router)
+    return app

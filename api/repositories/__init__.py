@@ -1,0 +1,1 @@
+"""Every query and commit of the service lives here; routes call these functions."""

@@ -1,0 +1,384 @@
+"""Nights, their visits, plan versions, route versions, events and jobs.
+
+Inside a night, times are seconds from the night's start (the optimizer's unit); wall-clock
+``HH:MM`` times before noon belong to the next morning.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.core.problems import Conflict, NotFound, Unprocessable
+from api.db.models import (
+    Job,
+    Night,
+    NightEvent,
+    Nurse,
+    PlanVersion,
+    Region,
+    RouteVersion,
+    Shift,
+    Visit,
+    VisitRequest,
+)
+
+__all__ = [
+    "clock_to_seconds",
+    "get_or_create_night",
+    "night_date_for",
+    "save_plan_version",
+]
+
+
+def _clock(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def night_bounds(region: Region, night_date: date) -> tuple[datetime, datetime]:
+    """When the night of ``night_date`` starts and ends (aware, the region's zone)."""
+    zone = ZoneInfo(region.timezone)
+    start_clock, end_clock = _clock(region.night_start), _clock(region.night_end)
+    start = datetime.combine(night_date, start_clock, tzinfo=zone)
+    end_day = night_date + timedelta(days=1) if end_clock <= start_clock else night_date
+    return start, datetime.combine(end_day, end_clock, tzinfo=zone)
+
+
+def night_date_for(region: Region, moment: datetime) -> date:
+    """The night a moment belongs to: before noon it is the previous evening's night."""
+    local = moment.astimezone(ZoneInfo(region.timezone))
+    return local.date() if local.hour >= 12 else local.date() - timedelta(days=1)
+
+
+def clock_to_seconds(region: Region, night: Night, text: str) -> int:
+    """Seconds from the night's start of wall-clock ``HH:MM`` in that night."""
+    moment = _clock(text)
+    day = night.night_date if moment.hour >= 12 else night.night_date + timedelta(days=1)
+    local = datetime.combine(day, moment, tzinfo=ZoneInfo(region.timezone))
+    return int((local - night.starts_at).total_seconds())
+
+
+def seconds_since_start(night: Night, moment: datetime) -> int:
+    """``moment`` in seconds from the night's start (negative before it)."""
+    return int((moment - night.starts_at).total_seconds())
+
+
+def horizon(night: Night) -> int:
+    """The night's length in seconds."""
+    return int((night.ends_at - night.starts_at).total_seconds())
+
+
+def get_night(session: Session, region: Region, night_date: date) -> Night | None:
+    """The night of ``night_date`` if it has been opened."""
+    return session.scalars(
+        select(Night).where(Night.region_id == region.id, Night.night_date == night_date)
+    ).first()
+
+
+def get_or_create_night(session: Session, region: Region, night_date: date) -> Night:
+    """The night of ``night_date``, opened (and filled with recurring care) when new."""
+    night = get_night(session, region, night_date)
+    if night is not None:
+        return night
+    starts_at, ends_at = night_bounds(region, night_date)
+    night = Night(region_id=region.id, night_date=night_date, starts_at=starts_at, ends_at=ends_at)
+    try:
+        with session.begin_nested():
+            session.add(night)
+    except IntegrityError:
+        found = get_night(session, region, night_date)
+        assert found is not None
+        return found
+    from api.repositories.requests import expand_recurring_into  # the two modules meet here
+
+    expand_recurring_into(session, region, night)
+    return night
+
+
+def require_night(session: Session, region: Region, night_date: date) -> Night:
+    """The night of ``night_date``, or 404 when nothing was ever planned for it."""
+    night = get_night(session, region, night_date)
+    if night is None:
+        raise NotFound(f"no night opened for {night_date.isoformat()}")
+    return night
+
+
+def night_visits(session: Session, night: Night, *, include_closed: bool = False) -> list[Visit]:
+    """The visits of a night (without cancelled and failed ones unless asked)."""
+    query = select(Visit).where(Visit.night_id == night.id)
+    if not include_closed:
+        query = query.where(Visit.status.in_(("open", "started", "done")))
+    return list(session.scalars(query.order_by(Visit.id)))
+
+
+def shifts_of(session: Session, night: Night) -> list[tuple[Nurse, Shift]]:
+    """The nurses on shift that night, with their shifts."""
+    rows = session.execute(
+        select(Nurse, Shift)
+        .join(Shift, Shift.nurse_id == Nurse.id)
+        .where(Shift.night_date == night.night_date, Nurse.active)
+        .order_by(Nurse.code)
+    )
+    return [(nurse, shift) for nurse, shift in rows.tuples()]
+
+
+def get_visit(session: Session, night: Night, visit_id: int) -> Visit:
+    """A visit of this night, or 404."""
+    visit = session.get(Visit, visit_id)
+    if visit is None or visit.night_id != night.id:
+        raise NotFound("no such visit tonight")
+    return visit
+
+
+# ----------------------------------------------------------------- plan versions
+
+
+def current_plan_version(session: Session, night: Night) -> PlanVersion | None:
+    """The night's current plan version."""
+    if night.plan_version == 0:
+        return None
+    return session.scalars(
+        select(PlanVersion).where(
+            PlanVersion.night_id == night.id, PlanVersion.version == night.plan_version
+        )
+    ).first()
+
+
+def plan_versions(session: Session, night: Night, *, after: int = 0) -> list[PlanVersion]:
+    """Every plan version of a night after ``after``, oldest first."""
+    return list(
+        session.scalars(
+            select(PlanVersion)
+            .where(PlanVersion.night_id == night.id, PlanVersion.version > after)
+            .order_by(PlanVersion.version)
+        )
+    )
+
+
+def get_plan_version(session: Session, night: Night, version: int) -> PlanVersion:
+    """One plan version, or 404."""
+    found = session.scalars(
+        select(PlanVersion).where(PlanVersion.night_id == night.id, PlanVersion.version == version)
+    ).first()
+    if found is None:
+        raise NotFound(f"no plan version {version} for this night")
+    return found
+
+
+def stale(session: Session, night: Night, given: int) -> Conflict:
+    """A 409 naming what changed since version ``given``."""
+    session.refresh(night)
+    changes = [
+        {
+            "version": v.version,
+            "reason": v.reason,
+            "created_at": v.created_at.isoformat(),
+            "created_by_user_id": v.created_by_user_id,
+        }
+        for v in plan_versions(session, night, after=given)
+    ]
+    return Conflict(
+        f"the plan is at version {night.plan_version}, not {given}: reload and try again",
+        extra={"current_version": night.plan_version, "changes": changes},
+    )
+
+
+def check_version(session: Session, night: Night, given: int) -> None:
+    """Raise 409 when ``given`` is not the night's current plan version."""
+    if given != night.plan_version:
+        raise stale(session, night, given)
+
+
+def save_plan_version(
+    session: Session,
+    night: Night,
+    plan: dict[str, Any],
+    routes: dict[int, list[dict[str, Any]]],
+    *,
+    base_version: int,
+    reason: str,
+    user_id: int | None,
+    now: datetime,
+    publish: bool,
+) -> tuple[PlanVersion, list[int]]:
+    """Store a new plan version on top of ``base_version`` (else 409) and new route versions
+    for the nurses whose visits changed; returns the version and those nurses' ids.
+    """
+    bumped = session.execute(
+        update(Night)
+        .where(Night.id == night.id, Night.plan_version == base_version)
+        .values(plan_version=base_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(bumped, "rowcount", 0) != 1:
+        session.rollback()
+        raise stale(session, night, base_version)
+    version = PlanVersion(
+        night_id=night.id,
+        version=base_version + 1,
+        reason=reason,
+        plan=plan,
+        created_by_user_id=user_id,
+        created_at=now,
+    )
+    session.add(version)
+    affected: list[int] = []
+    for nurse_id, steps in routes.items():
+        latest = latest_route(session, night, nurse_id)
+        if latest is not None and _sequence(latest.steps) == _sequence(steps):
+            continue
+        affected.append(nurse_id)
+        session.add(
+            RouteVersion(
+                night_id=night.id,
+                nurse_id=nurse_id,
+                version=(latest.version if latest else 0) + 1,
+                plan_version=base_version + 1,
+                steps=steps,
+                published_at=now if publish else None,
+                created_at=now,
+            )
+        )
+    session.commit()
+    session.refresh(night)
+    return version, affected
+
+
+def _sequence(steps: list[dict[str, Any]]) -> list[tuple[str, int | None]]:
+    # A nurse's route "changes" when her stops change, not when an ETA shifts a minute.
+    return [(s["type"], s.get("visit_id")) for s in steps if s["type"] in ("visit", "restock")]
+
+
+def latest_route(session: Session, night: Night, nurse_id: int) -> RouteVersion | None:
+    """A nurse's newest route version tonight."""
+    return session.scalars(
+        select(RouteVersion)
+        .where(RouteVersion.night_id == night.id, RouteVersion.nurse_id == nurse_id)
+        .order_by(RouteVersion.version.desc())
+        .limit(1)
+    ).first()
+
+
+def latest_published_route(session: Session, night: Night, nurse_id: int) -> RouteVersion | None:
+    """The newest route version her phone may show (the phone contract serves this)."""
+    return session.scalars(
+        select(RouteVersion)
+        .where(
+            RouteVersion.night_id == night.id,
+            RouteVersion.nurse_id == nurse_id,
+            RouteVersion.published_at.is_not(None),
+        )
+        .order_by(RouteVersion.version.desc())
+        .limit(1)
+    ).first()
+
+
+def latest_routes(session: Session, night: Night) -> list[RouteVersion]:
+    """Every nurse's newest route version tonight."""
+    result = []
+    for nurse_id in session.scalars(
+        select(RouteVersion.nurse_id).where(RouteVersion.night_id == night.id).distinct()
+    ):
+        route = latest_route(session, night, nurse_id)
+        if route is not None:
+            result.append(route)
+    return sorted(result, key=lambda r: r.nurse_id)
+
+
+def publish_routes(session: Session, night: Night, *, now: datetime) -> list[RouteVersion]:
+    """Mark every nurse's newest route version published; returns those newly published."""
+    published = []
+    for route in latest_routes(session, night):
+        if route.published_at is None:
+            route.published_at = now
+            published.append(route)
+    session.commit()
+    return published
+
+
+def any_published(session: Session, night: Night) -> bool:
+    """Whether any route of this night was ever sent to a phone."""
+    return (
+        session.scalars(
+            select(RouteVersion.id)
+            .where(RouteVersion.night_id == night.id, RouteVersion.published_at.is_not(None))
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+# ----------------------------------------------------------------- events and jobs
+
+
+def add_event(
+    session: Session,
+    night: Night,
+    *,
+    kind: str,
+    at: datetime,
+    nurse_id: int | None = None,
+    visit_id: int | None = None,
+    delay_minutes: int | None = None,
+    user_id: int | None = None,
+) -> NightEvent:
+    """Record what happened (committed with the caller's changes)."""
+    event = NightEvent(
+        night_id=night.id,
+        kind=kind,
+        at=at,
+        nurse_id=nurse_id,
+        visit_id=visit_id,
+        delay_minutes=delay_minutes,
+        recorded_by_user_id=user_id,
+    )
+    session.add(event)
+    return event
+
+
+def delays(session: Session, night: Night) -> dict[int, datetime]:
+    """Per nurse, when her latest reported delay ends."""
+    result: dict[int, datetime] = {}
+    for event in session.scalars(
+        select(NightEvent)
+        .where(NightEvent.night_id == night.id, NightEvent.kind == "delayed")
+        .order_by(NightEvent.id)
+    ):
+        if event.nurse_id is not None and event.delay_minutes:
+            result[event.nurse_id] = event.at + timedelta(minutes=event.delay_minutes)
+    return result
+
+
+def get_job(session: Session, job_id: str) -> Job:
+    """A job, or 404."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound("no such job")
+    return job
+
+
+def requests_by_id(session: Session, ids: set[int]) -> dict[int, VisitRequest]:
+    """Visit requests by id."""
+    if not ids:
+        return {}
+    return {r.id: r for r in session.scalars(select(VisitRequest).where(VisitRequest.id.in_(ids)))}
+
+
+def window_seconds(region: Region, night: Night, start: str, end: str) -> tuple[int, int]:
+    """A wall-clock window as seconds in the night; 422 when it is not inside the night."""
+    begin, finish = clock_to_seconds(region, night, start), clock_to_seconds(region, night, end)
+    if begin < 0 or finish > horizon(night) or finish < begin:
+        raise Unprocessable(
+            f"window {start}-{end} is not inside the night "
+            f"({region.night_start}-{region.night_end}, times before noon are the next morning)",
+            extra={
+                "errors": [{"field": "window", "message": "outside the night", "code": "window"}]
+            },
+        )
+    return begin, finish

@@ -1,0 +1,316 @@
+"""Visit requests: submit (idempotent), expand recurring care into nights, amend, cancel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.core.problems import NotFound, Unprocessable
+from api.core.roles import Principal
+from api.db.models import IdempotencyRecord, Night, Region, Visit, VisitRequest
+from api.repositories import clients, nights
+from api.schemas.requests import (
+    WEEKDAYS,
+    PlannedRequestCreate,
+    UnplannedRequestCreate,
+    VisitRequestAmend,
+)
+
+__all__ = [
+    "amend_request",
+    "cancel_request",
+    "expand_recurring_into",
+    "get_request",
+    "list_requests",
+    "submit_request",
+]
+
+_URGENCY_PLANNED = "planned"
+
+
+def body_hash(body: dict[str, Any]) -> str:
+    """A stable hash of a request body (key order does not matter)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(session: Session, principal: Principal, key: str, digest: str) -> int | None:
+    record = session.scalars(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.organisation_id == principal.organisation_id,
+            IdempotencyRecord.key == key,
+        )
+    ).first()
+    if record is None:
+        return None
+    if record.body_hash != digest:
+        raise Unprocessable(
+            "this Idempotency-Key was used with a different request body; use a new key",
+            extra={"errors": [{"field": "Idempotency-Key", "message": "reused", "code": "reused"}]},
+        )
+    request_id: int = record.response["request_id"]
+    return request_id
+
+
+def submit_request(
+    session: Session,
+    principal: Principal,
+    region: Region,
+    body: PlannedRequestCreate | UnplannedRequestCreate,
+    *,
+    idempotency_key: str | None,
+    now: datetime,
+    days_ahead: int,
+) -> tuple[VisitRequest, bool]:
+    """Take a request once: returns it and whether it is new (``False`` for a replayed key)."""
+    assert principal.organisation_id is not None
+    digest = body_hash(body.model_dump(mode="json"))
+    if idempotency_key is not None:
+        earlier = _replay(session, principal, idempotency_key, digest)
+        if earlier is not None:
+            return get_request(session, principal, earlier), False
+    client = clients.find_client_for_partner(session, principal, body.client_id)
+    current_night = nights.night_date_for(region, now)
+    request = VisitRequest(
+        organisation_id=principal.organisation_id,
+        client_id=client.id,
+        kind=body.kind,
+        care_task=body.care_task,
+        service_minutes=body.service_minutes,
+        required_skills=sorted(set(body.required_skills)),
+        nurses_needed=body.nurses_needed,
+        status="active",
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    if isinstance(body, PlannedRequestCreate):
+        if body.night < current_night:
+            raise Unprocessable("night is in the past")
+        request.urgency = _URGENCY_PLANNED
+        request.first_night = body.night
+        request.window_start, request.window_end = body.window.start, body.window.end
+        if body.recurrence is not None:
+            request.recurrence = body.recurrence.model_dump(mode="json")
+        dates = _dates(
+            request, body.night, min(_until(request), current_night + timedelta(days=days_ahead))
+        )
+    else:
+        call = body.call_time or now
+        if call > now + timedelta(minutes=5):
+            raise Unprocessable("call_time is in the future")
+        night_date = nights.night_date_for(region, call)
+        starts_at, ends_at = nights.night_bounds(region, night_date)
+        if not starts_at <= call < ends_at:
+            raise Unprocessable(
+                f"the night team works {region.night_start}-{region.night_end}; "
+                "this call falls outside a night"
+            )
+        request.urgency = body.urgency
+        request.first_night = night_date
+        request.call_time = call
+        dates = [night_date]
+    session.add(request)
+    try:
+        session.flush()
+        for night_date in dates:
+            _make_visit(
+                session, region, request, nights.get_or_create_night(session, region, night_date)
+            )
+        if idempotency_key is not None:
+            with session.begin_nested():
+                session.add(
+                    IdempotencyRecord(
+                        organisation_id=principal.organisation_id,
+                        key=idempotency_key,
+                        body_hash=digest,
+                        status_code=201,
+                        response={"request_id": request.id},
+                        created_at=now,
+                    )
+                )
+    except IntegrityError:
+        # The same key raced in from a parallel retry: the first one wins, this one replays.
+        session.rollback()
+        if idempotency_key is not None:
+            earlier = _replay(session, principal, idempotency_key, digest)
+            if earlier is not None:
+                return get_request(session, principal, earlier), False
+        raise
+    except Unprocessable:
+        session.rollback()
+        raise
+    session.commit()
+    return request, True
+
+
+def _until(request: VisitRequest) -> date:
+    if request.recurrence is None:
+        return request.first_night
+    return date.fromisoformat(request.recurrence["until"])
+
+
+def _applies(request: VisitRequest, night_date: date) -> bool:
+    if request.status != "active" or not request.first_night <= night_date <= _until(request):
+        return False
+    if request.recurrence is None:
+        return night_date == request.first_night
+    weekdays = request.recurrence.get("weekdays")
+    return weekdays is None or WEEKDAYS[night_date.weekday()] in weekdays
+
+
+def _dates(request: VisitRequest, first: date, last: date) -> list[date]:
+    days = (last - first).days
+    candidates = [first + timedelta(days=d) for d in range(max(0, days) + 1)]
+    return [d for d in candidates if _applies(request, d)]
+
+
+def _make_visit(
+    session: Session, region: Region, request: VisitRequest, night: Night
+) -> Visit | None:
+    if not _applies(request, night.night_date):
+        return None
+    existing = session.scalars(
+        select(Visit).where(Visit.request_id == request.id, Visit.night_id == night.id)
+    ).first()
+    if existing is not None:  # opening the night already expanded this request
+        return existing
+    visit = Visit(
+        night_id=night.id,
+        request_id=request.id,
+        organisation_id=request.organisation_id,
+        client_id=request.client_id,
+        urgency=request.urgency,
+        service_seconds=request.service_minutes * 60,
+        required_skills=list(request.required_skills),
+        nurses_needed=request.nurses_needed,
+    )
+    if request.kind == "planned":
+        assert request.window_start is not None
+        assert request.window_end is not None
+        visit.window_start, visit.window_end = nights.window_seconds(
+            region, night, request.window_start, request.window_end
+        )
+    else:
+        assert request.call_time is not None
+        visit.call_time = max(0, nights.seconds_since_start(night, request.call_time))
+    session.add(visit)
+    session.flush()
+    return visit
+
+
+def expand_recurring_into(session: Session, region: Region, night: Night) -> None:
+    """Add a newly opened night's visits for every recurring request that covers it."""
+    candidates = session.scalars(
+        select(VisitRequest).where(
+            VisitRequest.status == "active",
+            VisitRequest.kind == "planned",
+            VisitRequest.recurrence.is_not(None),
+            VisitRequest.first_night <= night.night_date,
+        )
+    )
+    for request in candidates:
+        if _applies(request, night.night_date):
+            _make_visit(session, region, request, night)
+
+
+def get_request(session: Session, principal: Principal, request_id: int) -> VisitRequest:
+    """One of the caller's organisation's requests (another organisation's: 404)."""
+    request = session.get(VisitRequest, request_id)
+    if request is None or request.organisation_id != principal.organisation_id:
+        raise NotFound("no such visit request")
+    return request
+
+
+def list_requests(
+    session: Session, principal: Principal, *, offset: int = 0, limit: int = 100
+) -> list[VisitRequest]:
+    """The caller's organisation's requests, newest first."""
+    return list(
+        session.scalars(
+            select(VisitRequest)
+            .where(VisitRequest.organisation_id == principal.organisation_id)
+            .order_by(VisitRequest.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+
+
+def request_visits(session: Session, request: VisitRequest) -> list[tuple[Visit, Night]]:
+    """A request's visits with their nights."""
+    rows = session.execute(
+        select(Visit, Night)
+        .join(Night, Night.id == Visit.night_id)
+        .where(Visit.request_id == request.id)
+        .order_by(Night.night_date)
+    )
+    return [(visit, night) for visit, night in rows.tuples()]
+
+
+def amend_request(
+    session: Session,
+    principal: Principal,
+    region: Region,
+    request_id: int,
+    body: VisitRequestAmend,
+    *,
+    now: datetime,
+) -> VisitRequest:
+    """Change a request and its visits that have not begun."""
+    request = get_request(session, principal, request_id)
+    if request.status != "active":
+        raise Unprocessable("the request is cancelled")
+    if body.window is not None:
+        if request.kind != "planned":
+            raise Unprocessable("only planned care has a window")
+        request.window_start, request.window_end = body.window.start, body.window.end
+    if body.service_minutes is not None:
+        request.service_minutes = body.service_minutes
+    if body.required_skills is not None:
+        request.required_skills = sorted(set(body.required_skills))
+    if body.recurrence_until is not None:
+        if request.recurrence is None:
+            raise Unprocessable("the request does not recur")
+        if body.recurrence_until < request.first_night:
+            raise Unprocessable("recurrence_until is before the first night")
+        request.recurrence = {**request.recurrence, "until": body.recurrence_until.isoformat()}
+    request.version += 1
+    request.updated_at = now
+    for visit, night in request_visits(session, request):
+        if visit.status != "open":
+            continue
+        if not _applies(request, night.night_date):
+            visit.status = "cancelled"
+            continue
+        visit.service_seconds = request.service_minutes * 60
+        visit.required_skills = list(request.required_skills)
+        if request.kind == "planned" and request.window_start and request.window_end:
+            visit.window_start, visit.window_end = nights.window_seconds(
+                region, night, request.window_start, request.window_end
+            )
+    session.commit()
+    return request
+
+
+def cancel_request(
+    session: Session, principal: Principal, request_id: int, *, now: datetime
+) -> VisitRequest:
+    """Cancel a request and every visit of it that has not begun."""
+    request = get_request(session, principal, request_id)
+    if request.status == "cancelled":
+        return request
+    request.status = "cancelled"
+    request.version += 1
+    request.updated_at = now
+    for visit, _night in request_visits(session, request):
+        if visit.status == "open":
+            visit.status = "cancelled"
+    session.commit()
+    return request

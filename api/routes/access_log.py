@@ -1,0 +1,69 @@
+"""The access log export (NEN 7513), for the organisation's privacy officer with TOTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import AwareDatetime, BaseModel
+
+from api.core.problems import Forbidden
+from api.core.roles import Principal, Role
+from api.deps import SessionDep, allow
+from api.repositories import access_log
+
+router = APIRouter(tags=["access log"])
+PrivacyOfficer = Annotated[Principal, Depends(allow(Role.PRIVACY_OFFICER))]
+
+
+class AccessLogRow(BaseModel):
+    """One access: what, when, which client, who, responsible user, role, organisation."""
+
+    id: int
+    at: datetime
+    event: str
+    client_id: int
+    actor: str
+    user_id: int | None
+    api_key_id: int | None
+    responsible_user_id: int | None
+    role: str
+    acting_organisation_id: int | None
+    purpose: str
+
+
+_COLUMNS = list(AccessLogRow.model_fields)
+
+
+@router.get(
+    "/access-log",
+    response_model=list[AccessLogRow],
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export_access_log(
+    session: SessionDep,
+    officer: PrivacyOfficer,
+    since: Annotated[AwareDatetime | None, Query()] = None,
+    until: Annotated[AwareDatetime | None, Query()] = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Response | list[AccessLogRow]:
+    """Who accessed your organisation's clients. Sign in with your TOTP code to open it."""
+    if not officer.second_factor:
+        raise Forbidden("the access log needs a second factor: sign in with your TOTP code")
+    assert officer.organisation_id is not None
+    entries = access_log.entries_for_organisation(
+        session, officer.organisation_id, since=since, until=until
+    )
+    rows = [AccessLogRow.model_validate(e, from_attributes=True) for e in entries]
+    if format == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row.model_dump(mode="json"))
+        return Response(buffer.getvalue(), media_type="text/csv")
+    return rows

@@ -1,0 +1,100 @@
+"""Setting up the team: organisations, their API keys, users, nurses and shifts (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, status
+
+from api.core.roles import Principal, Role
+from api.deps import SessionDep, SettingsDep, allow
+from api.repositories import accounts
+from api.schemas.accounts import (
+    ApiKeyCreated,
+    NurseCreate,
+    NursePublic,
+    OrganisationCreate,
+    OrganisationPublic,
+    ShiftSet,
+    UserCreate,
+    UserPublic,
+)
+
+router = APIRouter(tags=["admin"])
+Admin = Annotated[Principal, Depends(allow(Role.ADMIN))]
+AdminOrPlanner = Annotated[Principal, Depends(allow(Role.ADMIN, Role.PLANNER))]
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.post("/admin/organisations", status_code=status.HTTP_201_CREATED)
+def create_organisation(
+    body: OrganisationCreate, session: SessionDep, _: Admin
+) -> OrganisationPublic:
+    """Add a partner organisation."""
+    organisation = accounts.create_organisation(session, name=body.name, kind=body.kind)
+    return OrganisationPublic.model_validate(organisation)
+
+
+@router.get("/admin/organisations")
+def list_organisations(session: SessionDep, _: Admin) -> list[OrganisationPublic]:
+    """All partner organisations."""
+    return [OrganisationPublic.model_validate(o) for o in accounts.list_organisations(session)]
+
+
+@router.post("/admin/organisations/{organisation_id}/api-keys", status_code=status.HTTP_201_CREATED)
+def create_api_key(
+    organisation_id: Id, session: SessionDep, settings: SettingsDep, admin: Admin
+) -> ApiKeyCreated:
+    """A system-to-system key for the organisation, shown once."""
+    key, token = accounts.create_api_key(
+        session, organisation_id, settings=settings, responsible_user_id=admin.user_id
+    )
+    return ApiKeyCreated(
+        id=key.id,
+        organisation_id=key.organisation_id,
+        prefix=key.prefix,
+        role=Role(key.role),
+        key=token,
+    )
+
+
+@router.post("/admin/users", status_code=status.HTTP_201_CREATED)
+def create_user(body: UserCreate, session: SessionDep, _: Admin) -> UserPublic:
+    """Add a user in one role."""
+    user = accounts.create_user(
+        session,
+        username=body.username,
+        password=body.password,
+        role=body.role,
+        organisation_id=body.organisation_id,
+        nurse_id=body.nurse_id,
+        totp_secret=body.totp_secret,
+    )
+    return UserPublic.model_validate(user)
+
+
+@router.post("/admin/nurses", status_code=status.HTTP_201_CREATED)
+def create_nurse(body: NurseCreate, session: SessionDep, _: Admin) -> NursePublic:
+    """Add a night nurse."""
+    nurse = accounts.create_nurse(
+        session,
+        code=body.code,
+        display_name=body.display_name,
+        skills=list(body.skills),
+        profile=body.profile,
+    )
+    return NursePublic.model_validate(nurse)
+
+
+@router.get("/nurses")
+def list_nurses(session: SessionDep, _: AdminOrPlanner) -> list[NursePublic]:
+    """The night team."""
+    return [NursePublic.model_validate(n) for n in accounts.list_nurses(session)]
+
+
+@router.put("/nurses/{nurse_id}/shifts", status_code=status.HTTP_204_NO_CONTENT)
+def set_shift(nurse_id: Id, body: ShiftSet, session: SessionDep, _: AdminOrPlanner) -> None:
+    """Put a nurse on a night."""
+    accounts.set_shift(
+        session, nurse_id, night_date=body.night_date, start=body.start, end=body.end
+    )

@@ -1,0 +1,282 @@
+"""The planner's night: the plan, re-optimising, moves and pins, publishing, nurse events."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Response, status
+
+from api.core.problems import ProblemError
+from api.core.roles import Principal, Role
+from api.deps import ClockDep, JobRunnerDep, SessionDep, SettingsDep, allow
+from api.repositories import accounts, nights
+from api.schemas.nights import (
+    EventCreate,
+    EventRecorded,
+    JobPublic,
+    MoveRequest,
+    MoveResult,
+    NightPlan,
+    PlanVersionSummary,
+    PublishResult,
+    ReoptimiseRequest,
+    RoutePublic,
+    VisitPublic,
+)
+from api.services import live
+from api.services.jobs import JobContext
+from api.services.planning import consequences, move_visit, replan, stored_plan
+from optimizer.plan import Plan
+
+router = APIRouter(tags=["planner: nights"])
+Planner = Annotated[Principal, Depends(allow(Role.PLANNER))]
+Reporter = Annotated[Principal, Depends(allow(Role.PLANNER, Role.NURSE))]
+NightDate = Annotated[date, Path(ge=date(2000, 1, 1), le=date(2200, 1, 1))]
+
+
+class PreconditionRequired(ProblemError):
+    status, slug, title = 428, "precondition-required", "If-Match required"
+
+
+def _version(if_match: str | None) -> int:
+    """The plan version from an ``If-Match: "7"`` header (quotes and W/ optional)."""
+    if if_match is None:
+        raise PreconditionRequired("send If-Match with the plan version you are changing")
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 9:
+        raise PreconditionRequired('If-Match must be a plan version, e.g. "3"')
+    return int(text)
+
+
+IfMatch = Annotated[
+    str | None, Header(alias="If-Match", max_length=32, description='plan version, e.g. "3"')
+]
+
+
+def _visit_public(visit: object) -> VisitPublic:
+    return VisitPublic(
+        id=visit.id,  # type: ignore[attr-defined]
+        request_id=visit.request_id,  # type: ignore[attr-defined]
+        organisation_id=visit.organisation_id,  # type: ignore[attr-defined]
+        client_id=visit.client_id,  # type: ignore[attr-defined]
+        urgency=visit.urgency,  # type: ignore[attr-defined]
+        window_start=visit.window_start,  # type: ignore[attr-defined]
+        window_end=visit.window_end,  # type: ignore[attr-defined]
+        call_time=visit.call_time,  # type: ignore[attr-defined]
+        service_seconds=visit.service_seconds,  # type: ignore[attr-defined]
+        required_skills=list(visit.required_skills),  # type: ignore[attr-defined]
+        nurses_needed=visit.nurses_needed,  # type: ignore[attr-defined]
+        status=visit.status,  # type: ignore[attr-defined]
+        pinned_to_nurse_id=visit.pin_nurse_id,  # type: ignore[attr-defined]
+    )
+
+
+@router.get("/nights/{night_date}/plan")
+def read_night_plan(
+    night_date: NightDate, response: Response, session: SessionDep, _: Planner
+) -> NightPlan:
+    """The night's current plan and its visits; the ETag is the plan version."""
+    region = accounts.get_region(session)
+    night = nights.get_or_create_night(session, region, night_date)
+    session.commit()
+    response.headers["ETag"] = f'"{night.plan_version}"'
+    return NightPlan(
+        night=night.night_date,
+        starts_at=night.starts_at,
+        ends_at=night.ends_at,
+        version=night.plan_version,
+        plan=stored_plan(session, night),
+        visits=[_visit_public(v) for v in nights.night_visits(session, night, include_closed=True)],
+    )
+
+
+@router.get("/nights/{night_date}/plan/versions")
+def list_plan_versions(
+    night_date: NightDate, session: SessionDep, _: Planner
+) -> list[PlanVersionSummary]:
+    """Every plan the night has had, oldest first (all kept for the record)."""
+    night = nights.require_night(session, accounts.get_region(session), night_date)
+    return [
+        PlanVersionSummary(
+            version=v.version,
+            reason=v.reason,
+            created_at=v.created_at,
+            created_by_user_id=v.created_by_user_id,
+        )
+        for v in nights.plan_versions(session, night)
+    ]
+
+
+@router.get("/nights/{night_date}/plan/versions/{version}")
+def read_plan_version(
+    night_date: NightDate,
+    version: Annotated[int, Path(ge=1, le=10**6)],
+    session: SessionDep,
+    _: Planner,
+) -> Plan:
+    """One earlier (or the current) plan."""
+    night = nights.require_night(session, accounts.get_region(session), night_date)
+    return Plan.model_validate(nights.get_plan_version(session, night, version).plan)
+
+
+@router.post("/nights/{night_date}/plan/reoptimise", status_code=status.HTTP_202_ACCEPTED)
+def reoptimise_night(
+    night_date: NightDate,
+    body: ReoptimiseRequest,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    runner: JobRunnerDep,
+    planner: Planner,
+    if_match: IfMatch = None,
+) -> JobPublic:
+    """Re-optimise the night in the background; follow the job for progress and outcome."""
+    region = accounts.get_region(session)
+    night = nights.get_or_create_night(session, region, night_date)
+    session.commit()
+    base = _version(if_match)
+    nights.check_version(session, night, base)
+    time_limit = min(body.time_limit_seconds, settings.reoptimise_seconds)
+    region_id, night_id, user_id = region.id, night.id, planner.user_id
+
+    def job(context: JobContext) -> dict[str, object]:
+        with context.session_factory() as job_session:
+            job_region = job_session.get(type(region), region_id)
+            job_night = job_session.get(type(night), night_id)
+            assert job_region is not None
+            assert job_night is not None
+            result = replan(
+                job_session,
+                job_region,
+                job_night,
+                reason="re-optimised",
+                now=clock(),
+                time_limit=time_limit,
+                base_version=base,
+                user_id=user_id,
+                progress=context.progress,
+            )
+            return {
+                "plan_version": result.version,
+                "affected_nurses": result.affected_nurses,
+                "visits_unassigned": result.plan.summary.visits_unassigned,
+            }
+
+    job_id = runner.submit("reoptimise", night.id, job)
+    response.headers["Location"] = f"/jobs/{job_id}"
+    return JobPublic.model_validate(nights.get_job(session, job_id), from_attributes=True)
+
+
+@router.get("/jobs/{job_id}")
+def read_job(
+    job_id: Annotated[str, Path(min_length=36, max_length=36)], session: SessionDep, _: Planner
+) -> JobPublic:
+    """A background job's progress and outcome."""
+    job = nights.get_job(session, job_id)
+    session.refresh(job)
+    return JobPublic.model_validate(job, from_attributes=True)
+
+
+@router.post("/nights/{night_date}/plan/moves")
+def move_night_visit(
+    night_date: NightDate,
+    body: MoveRequest,
+    session: SessionDep,
+    clock: ClockDep,
+    planner: Planner,
+    if_match: IfMatch = None,
+) -> MoveResult:
+    """Move (and maybe pin) a visit by hand; answered with what it costs. Stale If-Match: 409."""
+    region = accounts.get_region(session)
+    night = nights.require_night(session, region, night_date)
+    result = move_visit(
+        session,
+        region,
+        night,
+        visit_id=body.visit_id,
+        nurse_code=body.nurse,
+        position=body.position,
+        pin=body.pin,
+        base_version=_version(if_match),
+        dry_run=body.dry_run,
+        user_id=planner.user_id,
+        now=clock(),
+    )
+    return MoveResult(
+        saved=result.version is not None,
+        version=result.version,
+        affected_nurses=result.affected_nurses,
+        consequences=consequences(result.before, result.plan),
+        plan=result.plan,
+    )
+
+
+@router.post("/nights/{night_date}/plan/publish")
+def publish_night_plan(
+    night_date: NightDate,
+    session: SessionDep,
+    clock: ClockDep,
+    _: Planner,
+    if_match: IfMatch = None,
+) -> PublishResult:
+    """Send the current plan to the nurses' phones (each nurse's newest route version)."""
+    night = nights.require_night(session, accounts.get_region(session), night_date)
+    nights.check_version(session, night, _version(if_match))
+    published = nights.publish_routes(session, night, now=clock())
+    return PublishResult(
+        version=night.plan_version, published_nurse_ids=[r.nurse_id for r in published]
+    )
+
+
+@router.get("/nights/{night_date}/routes")
+def list_night_routes(night_date: NightDate, session: SessionDep, _: Planner) -> list[RoutePublic]:
+    """Each nurse's newest route version and which version her phone has."""
+    night = nights.require_night(session, accounts.get_region(session), night_date)
+    result = []
+    for route in nights.latest_routes(session, night):
+        published = nights.latest_published_route(session, night, route.nurse_id)
+        result.append(
+            RoutePublic(
+                nurse_id=route.nurse_id,
+                version=route.version,
+                plan_version=route.plan_version,
+                published=route.published_at is not None,
+                published_version=published.version if published else None,
+                steps=route.steps,
+            )
+        )
+    return result
+
+
+@router.post("/nights/{night_date}/events", status_code=status.HTTP_201_CREATED)
+def report_night_event(
+    night_date: NightDate,
+    body: EventCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    reporter: Reporter,
+) -> EventRecorded:
+    """A nurse's report (done, delayed, could not get in): the rest of the night is re-planned."""
+    region = accounts.get_region(session)
+    night = nights.require_night(session, region, night_date)
+    event_id, result = live.record_nurse_event(
+        session,
+        reporter,
+        region,
+        night,
+        kind=body.kind,
+        nurse_code=body.nurse,
+        visit_id=body.visit_id,
+        delay_minutes=body.delay_minutes,
+        now=clock(),
+        settings=settings,
+    )
+    return EventRecorded(
+        event_id=event_id,
+        plan_version=result.version,
+        affected_nurses=result.affected_nurses,
+        seconds=result.seconds,
+    )

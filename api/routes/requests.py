@@ -1,0 +1,120 @@
+"""Partners' visit requests (system to system, with an API key)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+
+from api.core.roles import Principal, Role
+from api.deps import ClockDep, SessionDep, SettingsDep, allow
+from api.repositories import accounts, nights, requests
+from api.schemas.requests import (
+    LiveReplan,
+    VisitRequestAmend,
+    VisitRequestCreate,
+    VisitRequestPublic,
+)
+from api.services import live
+from api.services.outcomes import request_public
+
+router = APIRouter(prefix="/partner/v1", tags=["partner: visit requests"])
+Partner = Annotated[Principal, Depends(allow(Role.PARTNER))]
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="a unique key per request: a retry with the same key and body is taken once",
+    ),
+]
+
+
+@router.post(
+    "/visit-requests",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": VisitRequestPublic, "description": "a replayed Idempotency-Key"}},
+)
+def submit_visit_request(
+    body: VisitRequestCreate,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    partner: Partner,
+    idempotency_key: IdempotencyKey = None,
+) -> VisitRequestPublic:
+    """Hand a visit to the night team: planned care in a window, or unplanned care.
+
+    Unplanned care during the night is planned in at once (a live re-plan, under a second).
+    """
+    now = clock()
+    region = accounts.get_region(session)
+    request, created = requests.submit_request(
+        session,
+        partner,
+        region,
+        body,
+        idempotency_key=idempotency_key,
+        now=now,
+        days_ahead=settings.recurrence_days_ahead,
+    )
+    replanned = None
+    if created and request.kind == "unplanned":
+        night = nights.require_night(session, region, request.first_night)
+        replanned = live.replan_now(
+            session, region, night, reason="unplanned request", now=now, settings=settings
+        )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    result = request_public(session, request)
+    if replanned is not None:
+        result.live_replan = LiveReplan(
+            plan_version=replanned.version,
+            affected_nurses=replanned.affected_nurses,
+            seconds=replanned.seconds,
+        )
+    response.headers["Location"] = f"/partner/v1/visit-requests/{request.id}"
+    return result
+
+
+@router.get("/visit-requests")
+def list_visit_requests(
+    session: SessionDep,
+    partner: Partner,
+    offset: Annotated[int, Query(ge=0, le=10**6)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[VisitRequestPublic]:
+    """Your organisation's requests, newest first, with their outcomes."""
+    found = requests.list_requests(session, partner, offset=offset, limit=limit)
+    return [request_public(session, r) for r in found]
+
+
+@router.get("/visit-requests/{request_id}")
+def read_visit_request(request_id: Id, session: SessionDep, partner: Partner) -> VisitRequestPublic:
+    """Status and outcome of one of your requests (another organisation's: 404)."""
+    return request_public(session, requests.get_request(session, partner, request_id))
+
+
+@router.patch("/visit-requests/{request_id}")
+def amend_visit_request(
+    request_id: Id, body: VisitRequestAmend, session: SessionDep, clock: ClockDep, partner: Partner
+) -> VisitRequestPublic:
+    """Change a request; its visits that have not begun follow."""
+    region = accounts.get_region(session)
+    request = requests.amend_request(session, partner, region, request_id, body, now=clock())
+    return request_public(session, request)
+
+
+@router.post("/visit-requests/{request_id}/cancel")
+def cancel_visit_request(
+    request_id: Id, session: SessionDep, clock: ClockDep, partner: Partner
+) -> VisitRequestPublic:
+    """Cancel a request and its visits that have not begun."""
+    return request_public(
+        session, requests.cancel_request(session, partner, request_id, now=clock())
+    )

@@ -1,0 +1,1 @@
+"""Request and response bodies, grouped per resource as Base / Create / Update / Public."""

@@ -1,0 +1,139 @@
+"""Sign-in, organisations, API keys, users, nurses and shifts."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from api.core.roles import Role
+from api.schemas.common import ClockTime, Strict
+from optimizer.model import DEFAULT_SKILLS
+
+__all__ = [
+    "ApiKeyCreated",
+    "Me",
+    "NurseCreate",
+    "NursePublic",
+    "OrganisationCreate",
+    "OrganisationPublic",
+    "ShiftSet",
+    "TokenRequest",
+    "TokenResponse",
+    "UserCreate",
+    "UserPublic",
+]
+
+Name = Annotated[str, Field(min_length=1, max_length=120)]
+Skill = Literal[
+    "basic",
+    "medication",
+    "injection",
+    "catheter",
+    "stoma",
+    "wound",
+    "iv",
+    "palliative",
+    "transfer",
+    "diabetes",
+]
+assert set(Skill.__args__) == set(DEFAULT_SKILLS)  # type: ignore[attr-defined]
+
+
+class TokenRequest(Strict):
+    """A sign-in; privacy officers add the code from their authenticator app."""
+
+    username: Annotated[str, Field(min_length=1, max_length=80)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+    totp_code: Annotated[str, Field(pattern=r"^\d{6}$")] | None = None
+
+
+class TokenResponse(BaseModel):
+    """A short-lived bearer token."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme, not a secret
+    expires_in: int = Field(description="seconds")
+    role: Role
+    second_factor: bool
+
+
+class Me(BaseModel):
+    """Who the caller is."""
+
+    actor: str
+    role: Role
+    organisation_id: int | None
+    nurse_id: int | None
+    second_factor: bool
+
+
+class OrganisationCreate(Strict):
+    """A partner organisation: home care (thuiszorg) or triage (alarm centre, GP post)."""
+
+    name: Name
+    kind: Literal["home_care", "triage"]
+
+
+class OrganisationPublic(Strict):
+    id: int
+    name: str
+    kind: str
+
+
+class ApiKeyCreated(BaseModel):
+    """The new key, shown this once."""
+
+    id: int
+    organisation_id: int
+    prefix: str
+    role: Role
+    key: str = Field(description="send as X-API-Key; it is not stored and cannot be shown again")
+
+
+class UserCreate(Strict):
+    username: Annotated[str, Field(min_length=3, max_length=80, pattern=r"^[A-Za-z0-9_.@\-]+$")]
+    password: Annotated[str, Field(min_length=12, max_length=256)]
+    role: Role
+    organisation_id: int | None = None
+    nurse_id: int | None = None
+    totp_secret: Annotated[str, Field(pattern=r"^[A-Z2-7]{16,64}$")] | None = None
+
+
+class UserPublic(Strict):
+    id: int
+    username: str
+    role: Role
+    organisation_id: int | None
+    nurse_id: int | None
+
+
+class NurseCreate(Strict):
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,16}$")]
+    display_name: Name
+    skills: list[Skill] = Field(default_factory=lambda: list[Skill](["basic"]))
+    profile: Literal["car", "bike"] = "car"
+
+
+class NursePublic(Strict):
+    id: int
+    code: str
+    display_name: str
+    skills: list[str]
+    profile: str
+
+
+class ShiftSet(Strict):
+    """A nurse's shift on the night of ``night_date`` (the evening's date)."""
+
+    night_date: date
+    start: ClockTime = "23:00"
+    end: ClockTime = "07:00"
+
+    @field_validator("night_date")
+    @classmethod
+    def _sane_date(cls, value: date) -> date:
+        if not 2000 <= value.year <= 2200:
+            raise ValueError("year out of range")
+        return value

@@ -1,0 +1,40 @@
+"""Shared field types."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ClockTime", "Problem", "Strict"]
+
+#: A wall-clock time ``HH:MM`` (24 h, Europe/Amsterdam); inside a night, times before noon
+#: belong to the next morning.
+ClockTime = Annotated[
+    str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["23:30"], description="HH:MM")
+]
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused, so a typo is an error and not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+
+class FieldError(BaseModel):
+    """One invalid field."""
+
+    field: str
+    message: str
+    code: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None

@@ -1,0 +1,138 @@
+"""The planner's view of a night: plan versions, visits, moves, jobs, nurse events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from api.schemas.common import Strict
+from optimizer.plan import Plan, Violation
+
+__all__ = [
+    "EventCreate",
+    "EventRecorded",
+    "JobPublic",
+    "MoveRequest",
+    "MoveResult",
+    "NightPlan",
+    "PlanVersionSummary",
+    "ReoptimiseRequest",
+    "RoutePublic",
+    "VisitPublic",
+]
+
+
+class VisitPublic(BaseModel):
+    """A visit of the night (no personal data: the client is a reference)."""
+
+    id: int
+    request_id: int
+    organisation_id: int
+    client_id: int
+    urgency: str
+    window_start: int | None = Field(description="seconds from the night's start")
+    window_end: int | None
+    call_time: int | None
+    service_seconds: int
+    required_skills: list[str]
+    nurses_needed: int
+    status: str
+    pinned_to_nurse_id: int | None
+
+
+class NightPlan(BaseModel):
+    """The night's current plan (seconds from ``starts_at``) and its visits."""
+
+    night: date
+    starts_at: datetime
+    ends_at: datetime
+    version: int = Field(description="send as If-Match with every change")
+    plan: Plan | None
+    visits: list[VisitPublic]
+
+
+class PlanVersionSummary(BaseModel):
+    version: int
+    reason: str
+    created_at: datetime
+    created_by_user_id: int | None
+
+
+class ReoptimiseRequest(Strict):
+    time_limit_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
+
+
+class JobPublic(BaseModel):
+    id: str
+    kind: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    progress: list[str]
+    result: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class MoveRequest(Strict):
+    """Move a visit to a nurse (at a stop position, or last), or out of the plan (nurse null)."""
+
+    visit_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    nurse: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,16}$")] | None
+    position: Annotated[int, Field(ge=0, le=500)] | None = None
+    pin: bool = Field(default=False, description="keep it with this nurse in later re-plans")
+    dry_run: bool = Field(default=False, description="only show the consequences")
+
+
+class Consequences(BaseModel):
+    """What a hand-made change does to the night."""
+
+    violations: list[Violation]
+    travel_seconds_change: int
+    late_visits_change: int
+    lateness_seconds_change: int
+    unassigned_change: int
+    later_visits: dict[str, int] = Field(description="visit id -> seconds later than before")
+
+
+class MoveResult(BaseModel):
+    saved: bool
+    version: int | None
+    affected_nurses: list[str]
+    consequences: Consequences
+    plan: Plan
+
+
+class RoutePublic(BaseModel):
+    """A nurse's newest route version and what her phone was last sent."""
+
+    nurse_id: int
+    version: int
+    plan_version: int
+    published: bool
+    published_version: int | None
+    steps: list[dict[str, Any]]
+
+
+class EventCreate(Strict):
+    """A nurse's report: started, done, delayed (minutes), could not get in."""
+
+    kind: Literal["started", "done", "delayed", "could_not_get_in"]
+    visit_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    nurse: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,16}$")] | None = Field(
+        default=None, description="the nurse's code (planners reporting for her)"
+    )
+    delay_minutes: Annotated[int, Field(ge=1, le=240)] | None = None
+
+
+class EventRecorded(BaseModel):
+    event_id: int
+    plan_version: int
+    affected_nurses: list[str]
+    seconds: float
+
+
+class PublishResult(BaseModel):
+    version: int
+    published_nurse_ids: list[int]

@@ -1,0 +1,131 @@
+"""Partners' visit requests: planned care (a window, maybe recurring) or unplanned care."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from api.schemas.accounts import Skill
+from api.schemas.common import ClockTime, Strict
+
+__all__ = [
+    "PlannedRequestCreate",
+    "Recurrence",
+    "UnplannedRequestCreate",
+    "VisitOutcome",
+    "VisitRequestAmend",
+    "VisitRequestCreate",
+    "VisitRequestPublic",
+    "Window",
+]
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CareTask = Annotated[str, Field(pattern=r"^[a-z_]{1,32}$", examples=["medication", "turn"])]
+Minutes = Annotated[int, Field(ge=1, le=240, description="minutes of care at the door")]
+NightDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2200, 1, 1))]
+
+
+class Window(Strict):
+    """When care must start, wall-clock; ``00:30`` in the night of the 23rd is the 24th."""
+
+    start: ClockTime
+    end: ClockTime
+
+
+class Recurrence(Strict):
+    """Night care that repeats: every night, or on the given weekdays (of the evening)."""
+
+    weekdays: list[Weekday] | None = Field(
+        default=None, description="evenings the care is given; null = every night"
+    )
+    until: NightDate = Field(description="last night (inclusive)")
+
+
+class _RequestBase(Strict):
+    client_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    care_task: CareTask
+    service_minutes: Minutes
+    required_skills: list[Skill] = Field(default_factory=list)
+    nurses_needed: Literal[1, 2] = 1
+
+
+class PlannedRequestCreate(_RequestBase):
+    """Planned night care in an agreed window, on ``night`` (and recurring if asked)."""
+
+    kind: Literal["planned"]
+    night: NightDate = Field(description="the evening's date of the (first) night")
+    window: Window
+    recurrence: Recurrence | None = None
+
+    @model_validator(mode="after")
+    def _until_after_first(self) -> Self:
+        if self.recurrence is not None and self.recurrence.until < self.night:
+            raise ValueError("recurrence.until is before the first night")
+        return self
+
+
+class UnplannedRequestCreate(_RequestBase):
+    """Unplanned care: as soon as the urgency asks (acute 30 min, urgent 60, soon 120)."""
+
+    kind: Literal["unplanned"]
+    urgency: Literal["acute", "urgent", "soon"]
+    call_time: AwareDatetime | None = Field(default=None, description="default: now")
+
+
+VisitRequestCreate = Annotated[
+    PlannedRequestCreate | UnplannedRequestCreate, Field(discriminator="kind")
+]
+
+
+class VisitRequestAmend(Strict):
+    """What a partner may change; left out means unchanged."""
+
+    window: Window | None = None
+    service_minutes: Minutes | None = None
+    required_skills: list[Skill] | None = None
+    recurrence_until: NightDate | None = None
+
+
+class VisitOutcome(BaseModel):
+    """One night's visit of a request and what became of it."""
+
+    visit_id: int
+    night: date
+    status: str = Field(description="open, started, done, could_not_get_in, cancelled")
+    planned: bool = Field(description="in the current plan")
+    nurse: str | None = Field(default=None, description="the nurse's code (not her name)")
+    expected_start: datetime | None = None
+    not_planned_reason: str | None = None
+
+
+class VisitRequestPublic(BaseModel):
+    """A request, its status, and the outcome of each of its visits."""
+
+    id: int
+    organisation_id: int
+    client_id: int
+    kind: str
+    urgency: str
+    care_task: str
+    status: str
+    version: int
+    first_night: date
+    window: Window | None
+    recurrence: Recurrence | None
+    service_minutes: int
+    required_skills: list[str]
+    nurses_needed: int
+    created_at: datetime
+    visits: list[VisitOutcome]
+    live_replan: LiveReplan | None = None
+
+
+class LiveReplan(BaseModel):
+    """What the live re-plan did with this request."""
+
+    plan_version: int
+    affected_nurses: list[str]
+    seconds: float

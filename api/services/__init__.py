@@ -1,0 +1,1 @@
+"""Work that spans repositories: planning, live re-planning, triage answers, jobs."""

@@ -1,0 +1,110 @@
+"""Triage capacity answers: "can a night nurse be at this address within N minutes?"
+
+An insertion quote (`optimizer.quote`) on the current plan, no full solve, so the caller hears
+yes or no while still on the phone. Nothing about the caller is stored: the location is used
+for this answer only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from api.repositories import nights
+from api.services.planning import build_problem, current_plan, live_problem
+from optimizer import model as om
+from optimizer.live import with_visit
+from optimizer.quote import quote
+
+__all__ = ["CapacityAnswer", "capacity"]
+
+
+@dataclass(frozen=True)
+class CapacityAnswer:
+    """Yes with the nurse and ETA, or no with a reason code and a sentence."""
+
+    available: bool
+    reason: str
+    message: str
+    nurse: str | None = None
+    eta: datetime | None = None
+    eta_minutes: int | None = None
+    best_eta_minutes: int | None = None
+
+
+def capacity(
+    session: Session,
+    *,
+    location: om.Location,
+    within_minutes: int,
+    urgency: str,
+    service_minutes: int,
+    required_skills: list[str],
+    now: datetime,
+) -> CapacityAnswer:
+    """Whether a nurse can be at ``location`` within ``within_minutes`` of ``now``."""
+    from api.repositories import accounts
+
+    region = accounts.get_region(session)
+    night_date = nights.night_date_for(region, now)
+    night = nights.get_night(session, region, night_date)
+    starts_at, ends_at = nights.night_bounds(region, night_date)
+    if not starts_at <= now < ends_at:
+        return CapacityAnswer(
+            False,
+            "outside_night_hours",
+            f"the night team works {region.night_start}-{region.night_end}",
+        )
+    if night is None:
+        return CapacityAnswer(False, "no_nurses_on_shift", "no night team is on shift now")
+    night_problem = build_problem(session, region, night, extra_locations=[location])
+    if not night_problem.problem.nurses:
+        return CapacityAnswer(False, "no_nurses_on_shift", "no night team is on shift now")
+    plan = current_plan(session, night_problem)
+    problem = live_problem(session, night_problem, plan, now)
+    moment = nights.seconds_since_start(night, now)
+    visit = om.Visit(
+        id="TRIAGE",
+        client_ref="triage",
+        location=night_problem.extra_locations[0],
+        service_seconds=service_minutes * 60,
+        required_skills=frozenset(required_skills),
+        urgency=urgency,
+        call_time=moment,
+    )
+    trial = with_visit(problem, visit)
+    if plan is None:
+        from optimizer.solve import plan_from_routes
+
+        plan = plan_from_routes(trial, {})
+    options = quote(trial, plan, visit)
+    if not options:
+        return CapacityAnswer(False, "no_skilled_nurse", "no nurse on shift has the skills asked")
+    deadline = moment + within_minutes * 60
+    feasible = [o for o in options if o.feasible]
+    in_time = [o for o in feasible if o.eta <= deadline]
+    if in_time:
+        best = min(in_time, key=lambda o: (o.eta, o.added_lateness_others_seconds))
+        eta = night.starts_at + timedelta(seconds=best.eta)
+        return CapacityAnswer(
+            True,
+            "in_time",
+            f"nurse {best.nurse_id} can be there in {max(0, best.eta - moment) // 60} minutes",
+            nurse=best.nurse_id,
+            eta=eta,
+            eta_minutes=max(0, best.eta - moment) // 60,
+        )
+    if feasible:
+        soonest = min(o.eta for o in feasible)
+        minutes = max(0, soonest - moment) // 60
+        return CapacityAnswer(
+            False,
+            "not_in_time",
+            f"the soonest a nurse can be there is in {minutes} minutes; send the back-up",
+            best_eta_minutes=minutes,
+        )
+    return CapacityAnswer(
+        False, "no_capacity", "no nurse can fit this in without breaking her shift or planned care"
+    )

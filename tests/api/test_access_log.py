@@ -1,0 +1,122 @@
+"""NEN 7513: every read or change of a client's data leaves a row; only the organisation's
+privacy officer, signed in with TOTP, may export it; the log cannot be changed."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pyotp
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from api.db.models import AccessLogEntry
+from api.seed import DEMO_TOTP_SECRET
+from tests.api.conftest import PASSWORD, World, new_client
+
+
+def _rows(world: World) -> list[AccessLogEntry]:
+    with world.sessions()() as session:
+        return list(session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.id)))
+
+
+def test_every_personal_data_access_is_logged(any_world: World) -> None:
+    """Create, read, list, update and a planner's read each add a row with who and why."""
+    world = any_world
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org)
+    key = world.key(org)
+    world.client.get(f"/partner/v1/clients/{client_id}", headers=key)
+    world.client.get("/partner/v1/clients", headers=key)
+    world.client.patch(
+        f"/partner/v1/clients/{client_id}", json={"key_safe_present": False}, headers=key
+    )
+    world.client.get(f"/clients/{client_id}", headers=world.token("planner"))
+    rows = _rows(world)
+    assert [r.event for r in rows] == ["create", "read", "read", "update", "read"]
+    assert all(r.client_id == client_id and r.client_organisation_id == org for r in rows)
+    assert rows[0].actor.startswith("api-key:") and rows[0].api_key_id is not None
+    assert rows[0].responsible_user_id == world.seeded.users["admin"][0]
+    assert rows[0].acting_organisation_id == org and rows[0].role == "partner"
+    planner = rows[-1]
+    assert planner.role == "planner" and planner.user_id == world.seeded.users["planner"][0]
+    assert planner.acting_organisation_id is None
+
+
+def test_a_refused_read_is_not_a_read(world: World) -> None:
+    """Another organisation's 404 does not log an access to the client (nothing was shown)."""
+    a, b = world.seeded.home_care
+    client_id = new_client(world, a)
+    world.client.get(f"/partner/v1/clients/{client_id}", headers=world.key(b))
+    assert [r.event for r in _rows(world)] == ["create"]
+
+
+def test_export_needs_totp_and_is_scoped(world: World) -> None:
+    """Without the second factor: 403. With it: only the officer's organisation's rows."""
+    a, b = world.seeded.home_care
+    new_client(world, a, 1)
+    new_client(world, b, 2)
+    login = world.client.post("/auth/token", json={"username": "privacy1", "password": PASSWORD})
+    assert login.status_code == 200
+    assert login.json()["second_factor"] is False
+    plain = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    assert world.client.get("/access-log", headers=plain).status_code == 403
+    code = pyotp.TOTP(DEMO_TOTP_SECRET).at(world.clock())
+    login = world.client.post(
+        "/auth/token", json={"username": "privacy1", "password": PASSWORD, "totp_code": code}
+    )
+    assert login.json()["second_factor"] is True
+    strong = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    rows = world.client.get("/access-log", headers=strong).json()
+    assert len(rows) == 1 and rows[0]["event"] == "create"
+    exported = world.client.get("/access-log", params={"format": "csv"}, headers=strong)
+    assert exported.headers["content-type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(exported.text)))
+    assert table[0]["event"] == "create" and "responsible_user_id" in table[0]
+
+
+def test_wrong_totp_is_refused(world: World) -> None:
+    """A wrong one-time code fails the sign-in."""
+    response = world.client.post(
+        "/auth/token", json={"username": "privacy1", "password": PASSWORD, "totp_code": "000000"}
+    )
+    assert response.status_code == 401
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_update_and_delete(seeded_postgres_url: tuple[str, object]) -> None:
+    """The trigger refuses UPDATE, DELETE and TRUNCATE of the access log."""
+    from api.db.engine import make_engine
+
+    engine = make_engine(seeded_postgres_url[0])
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO organisations (region_id, name, kind, created_at) "
+                "VALUES (1, 'x', 'home_care', now()) RETURNING id"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO clients (organisation_id, display_name, address, lat, lon, "
+                "access_instructions, key_safe_present, created_at, updated_at) "
+                "VALUES (1, 'n', 'a', 52.9, 6.5, '', false, now(), now())"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO access_log (at, event, client_id, client_organisation_id, actor, "
+                "role, purpose) VALUES (now(), 'read', 1, 1, 'x', 'planner', 'test')"
+            )
+        )
+    for statement in (
+        "UPDATE access_log SET actor = 'y'",
+        "DELETE FROM access_log",
+        "TRUNCATE access_log",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+            connection.execute(text(statement))
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(AccessLogEntry)) == 1
+    engine.dispose()
