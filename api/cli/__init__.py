@@ -14,6 +14,7 @@ from api.cli import (
     _errors,
     bench_commands,
     geo_commands,
+    mobile_commands,
     optimizer_commands,
     service_commands,
 )
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_commands.register(subcommands)
     geo_commands.register(subcommands)
     service_commands.register(subcommands)
+    mobile_commands.register(subcommands)
     return parser
 
 

@@ -1,0 +1,390 @@
+"""Offline-first events: each stored once under its phone-made UUID, the shift's state replayed.
+
+A phone offline for two hours sends its batches late, twice, or out of order. So the server
+never updates state event by event: it stores each event once, keyed by ``event_id``, and
+derives the shift's state by replaying every stored event sorted by ``(device_time,
+event_id)``. The state is then a function of the *set* of events; repeats and arrival order
+cannot change it, and nothing is doubled or lost.
+
+Where the order of the phone's clock could still matter, the rules do not depend on it: a
+visit's progress only moves forward (a late-arriving ``arrived`` does not undo
+``completed``), and a visit completed twice counts the later completion only.
+
+Storage is passed in as an `EventStore`; `InMemoryEventStore` is the reference
+implementation the tests use (the API's repository does the same with a unique index on
+``event_id`` and ``INSERT ... ON CONFLICT DO NOTHING``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from mobile_contract._base import ItemQuantity
+from mobile_contract.bag import BagCheck
+from mobile_contract.events import (
+    ArrivedEvent,
+    BackupUrgency,
+    BreakEvent,
+    CouldNotGetInEvent,
+    CouldNotGetInReason,
+    DepartedEvent,
+    Event,
+    EventBatch,
+    EventOutcome,
+    EventResult,
+    NeedsBackupEvent,
+    PositionEvent,
+    RejectReason,
+    ShiftEndEvent,
+    ShiftStartEvent,
+    VisitCompletedEvent,
+    VisitStartedEvent,
+)
+from mobile_contract.route import VisitProgress
+
+__all__ = [
+    "BackupRequest",
+    "EventStore",
+    "InMemoryEventStore",
+    "ShiftState",
+    "StoredEvent",
+    "VisitCheck",
+    "VisitRecord",
+    "apply_batch",
+    "derive_state",
+    "fingerprint",
+]
+
+#: How far each progress is along; progress only moves forward, whatever the arrival order.
+_RANK: dict[VisitProgress, int] = {
+    VisitProgress.PLANNED: 0,
+    VisitProgress.EN_ROUTE: 1,
+    VisitProgress.ARRIVED: 2,
+    VisitProgress.COULD_NOT_GET_IN: 3,
+    VisitProgress.STARTED: 4,
+    VisitProgress.COMPLETED: 5,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as stored: whose, from which phone, for which shift, and its fingerprint."""
+
+    nurse_id: str
+    device_id: str
+    shift_id: str
+    received_at: datetime
+    event: Event
+    fingerprint: str
+
+
+def fingerprint(event: Event) -> str:
+    """A hash of the event's content, to tell a resend from a different event reusing an id."""
+    return hashlib.sha256(event.model_dump_json().encode()).hexdigest()
+
+
+class EventStore(Protocol):
+    """Where events are kept (the API's repository implements this over its database)."""
+
+    def insert_if_absent(self, stored: StoredEvent) -> StoredEvent | None:
+        """Store ``stored`` unless its ``event_id`` is taken; the stored one if it is.
+
+        Must be atomic (a unique index on ``event_id``), so two uploads of the same batch
+        at once still store each event once.
+        """
+        ...
+
+    def for_shift(self, nurse_id: str, shift_id: str) -> Sequence[StoredEvent]:
+        """Every stored event of the nurse's shift, in any order."""
+        ...
+
+
+@dataclass
+class InMemoryEventStore:
+    """An `EventStore` in a dict: the reference behaviour, for tests."""
+
+    events: dict[UUID, StoredEvent] = field(default_factory=dict)
+
+    def insert_if_absent(self, stored: StoredEvent) -> StoredEvent | None:
+        """Store unless the id is taken; the stored event if it is."""
+        existing = self.events.get(stored.event.event_id)
+        if existing is None:
+            self.events[stored.event.event_id] = stored
+        return existing
+
+    def for_shift(self, nurse_id: str, shift_id: str) -> list[StoredEvent]:
+        """The nurse's events of the shift."""
+        return [
+            e for e in self.events.values() if e.nurse_id == nurse_id and e.shift_id == shift_id
+        ]
+
+
+#: Checks a visit id named by an event: None when the nurse may record events on it, else why
+#: not (`RejectReason.UNKNOWN_VISIT`, `RejectReason.NOT_YOUR_VISIT`). A visit re-planned to a
+#: colleague while the nurse was offline must still pass: what she did there is history.
+VisitCheck = Callable[[str], RejectReason | None]
+
+
+def _visit_of(event: Event) -> str | None:
+    if isinstance(event, DepartedEvent):
+        return event.to_visit_id
+    if isinstance(event, NeedsBackupEvent):
+        return event.visit_id
+    if isinstance(
+        event, ArrivedEvent | VisitStartedEvent | VisitCompletedEvent | CouldNotGetInEvent
+    ):
+        return event.visit_id
+    return None
+
+
+def apply_batch(
+    store: EventStore,
+    events: EventBatch | Iterable[tuple[int, Event]],
+    *,
+    nurse_id: str,
+    device_id: str,
+    shift_id: str,
+    received_at: datetime,
+    check_visit: VisitCheck,
+) -> list[EventResult]:
+    """Store a batch's events, each once; one result per event, by its index in the batch.
+
+    ``accepted``: newly stored. ``duplicate``: the same event was stored before (the phone
+    may forget it). ``rejected``: an event id reused for different content or by another
+    nurse (``id_reused``), or a visit the check refuses. Pair with
+    `mobile_contract.events.parse_batch` so unreadable events are rejected one by one.
+    """
+    indexed = enumerate(events.events) if isinstance(events, EventBatch) else events
+    results: list[EventResult] = []
+    for index, event in indexed:
+        visit_id = _visit_of(event)
+        problem = check_visit(visit_id) if visit_id is not None else None
+        if problem is not None:
+            results.append(_result(index, event, EventOutcome.REJECTED, problem, visit_id))
+            continue
+        stored = StoredEvent(
+            nurse_id=nurse_id,
+            device_id=device_id,
+            shift_id=shift_id,
+            received_at=received_at,
+            event=event,
+            fingerprint=fingerprint(event),
+        )
+        existing = store.insert_if_absent(stored)
+        if existing is None:
+            results.append(_result(index, event, EventOutcome.ACCEPTED))
+        elif existing.nurse_id == nurse_id and existing.fingerprint == stored.fingerprint:
+            results.append(_result(index, event, EventOutcome.DUPLICATE))
+        else:
+            results.append(_result(index, event, EventOutcome.REJECTED, RejectReason.ID_REUSED))
+    return results
+
+
+def _result(
+    index: int,
+    event: Event,
+    outcome: EventOutcome,
+    reason: RejectReason | None = None,
+    visit_id: str | None = None,
+) -> EventResult:
+    message = {
+        None: "",
+        RejectReason.ID_REUSED: "this event_id was already used for a different event",
+        RejectReason.UNKNOWN_VISIT: f"no visit {visit_id} tonight",
+        RejectReason.NOT_YOUR_VISIT: f"visit {visit_id} is not one you may record",
+        RejectReason.INVALID: "the event does not match the contract",
+    }[reason]
+    return EventResult(
+        index=index, event_id=event.event_id, outcome=outcome, reason=reason, message=message
+    )
+
+
+# --------------------------------------------------------------------------- derived state
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRecord:
+    """What the events say about one visit; timestamps UTC (the phone's clock)."""
+
+    visit_id: str
+    progress: VisitProgress = VisitProgress.PLANNED
+    departed_at: datetime | None = None
+    arrived_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    tasks_done: tuple[str, ...] = ()
+    materials_used: Mapping[str, int] = field(default_factory=dict)
+    handover_note: str = ""
+    could_not_get_in: tuple[CouldNotGetInReason, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BackupRequest:
+    """A call for back-up, for the planner's screen."""
+
+    event_id: UUID
+    at: datetime
+    visit_id: str | None
+    urgency: BackupUrgency
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftState:
+    """A shift as its events tell it. Equal sets of events give equal states.
+
+    ``materials_used`` totals what the latest completion of each visit used (counts);
+    ``key_safe_flags`` are visits where the code did not work (for the client's
+    organisation); ``last_position`` is ``(device_time, [lon, lat], accuracy metres)``.
+    """
+
+    event_count: int = 0
+    shift_started_at: datetime | None = None
+    shift_ended_at: datetime | None = None
+    bag_check: BagCheck | None = None
+    bag_counted_at_end: tuple[ItemQuantity, ...] | None = None
+    visits: Mapping[str, VisitRecord] = field(default_factory=dict)
+    breaks: tuple[tuple[datetime, datetime | None], ...] = ()
+    backup_requests: tuple[BackupRequest, ...] = ()
+    last_position: tuple[datetime, tuple[float, float], float] | None = None
+    materials_used: Mapping[str, int] = field(default_factory=dict)
+    key_safe_flags: tuple[str, ...] = ()
+
+    @property
+    def on_break(self) -> bool:
+        """Whether the last break has begun and not ended."""
+        return bool(self.breaks) and self.breaks[-1][1] is None
+
+
+def derive_state(events: Iterable[StoredEvent | Event]) -> ShiftState:
+    """Replay ``events`` (duplicates by ``event_id`` ignored) into the shift's state."""
+    unique: dict[UUID, Event] = {}
+    for item in events:
+        event = item.event if isinstance(item, StoredEvent) else item
+        unique.setdefault(event.event_id, event)
+    ordered = sorted(unique.values(), key=lambda e: (e.device_time, e.event_id))
+
+    replay = _Replay()
+    for event in ordered:
+        replay.apply(event)
+    return replay.state(len(ordered))
+
+
+@dataclass
+class _Visit:
+    progress: VisitProgress = VisitProgress.PLANNED
+    departed_at: datetime | None = None
+    arrived_at: datetime | None = None
+    started_at: datetime | None = None
+    completion: VisitCompletedEvent | None = None
+    could_not_get_in: list[CouldNotGetInReason] = field(default_factory=list)
+
+    def advance(self, progress: VisitProgress) -> None:
+        if _RANK[progress] > _RANK[self.progress]:
+            self.progress = progress
+
+
+@dataclass
+class _Replay:
+    """Applies events in (device_time, event_id) order; `state` freezes the result."""
+
+    started: datetime | None = None
+    ended: datetime | None = None
+    bag_check: BagCheck | None = None
+    bag_at_end: tuple[ItemQuantity, ...] | None = None
+    visits: dict[str, _Visit] = field(default_factory=dict)
+    breaks: list[tuple[datetime, datetime | None]] = field(default_factory=list)
+    backups: list[BackupRequest] = field(default_factory=list)
+    position: tuple[datetime, tuple[float, float], float] | None = None
+
+    def visit(self, visit_id: str) -> _Visit:
+        return self.visits.setdefault(visit_id, _Visit())
+
+    def apply(self, event: Event) -> None:
+        at = event.device_time
+        if isinstance(event, ShiftStartEvent):
+            self.started = self.started or at
+            self.bag_check = event.bag_check  # a recount replaces the first count
+        elif isinstance(event, DepartedEvent):
+            if event.to_visit_id is not None:
+                visit = self.visit(event.to_visit_id)
+                visit.departed_at = at
+                visit.advance(VisitProgress.EN_ROUTE)
+        elif isinstance(event, ArrivedEvent):
+            visit = self.visit(event.visit_id)
+            visit.arrived_at = visit.arrived_at or at
+            visit.advance(VisitProgress.ARRIVED)
+        elif isinstance(event, VisitStartedEvent):
+            visit = self.visit(event.visit_id)
+            visit.started_at = visit.started_at or at
+            visit.advance(VisitProgress.STARTED)
+        elif isinstance(event, VisitCompletedEvent):
+            visit = self.visit(event.visit_id)
+            visit.completion = event  # the later completion replaces the earlier one
+            visit.advance(VisitProgress.COMPLETED)
+        elif isinstance(event, CouldNotGetInEvent):
+            visit = self.visit(event.visit_id)
+            visit.could_not_get_in.append(event.reason)
+            visit.advance(VisitProgress.COULD_NOT_GET_IN)
+        elif isinstance(event, NeedsBackupEvent):
+            self.backups.append(
+                BackupRequest(event.event_id, at, event.visit_id, event.urgency, event.note)
+            )
+        elif isinstance(event, BreakEvent):
+            if event.phase == "start":
+                self.breaks.append((at, None))
+            elif self.breaks and self.breaks[-1][1] is None:
+                self.breaks[-1] = (self.breaks[-1][0], at)
+            else:
+                # An end without its start (the start event is not here yet, or was lost).
+                self.breaks.append((at, at))
+        elif isinstance(event, ShiftEndEvent):
+            self.ended = at
+            if event.bag_counted is not None:
+                self.bag_at_end = tuple(event.bag_counted)
+        elif isinstance(event, PositionEvent):
+            self.position = (at, event.position, event.accuracy_metres)
+
+    def state(self, count: int) -> ShiftState:
+        visits: dict[str, VisitRecord] = {}
+        used: dict[str, int] = {}
+        flags: list[str] = []
+        for visit_id in sorted(self.visits):
+            v = self.visits[visit_id]
+            done = v.completion
+            materials: dict[str, int] = {}
+            for line in done.materials_used if done else ():
+                materials[line.item_id] = materials.get(line.item_id, 0) + line.quantity
+                used[line.item_id] = used.get(line.item_id, 0) + line.quantity
+            if CouldNotGetInReason.KEY_SAFE_CODE_WRONG in v.could_not_get_in:
+                flags.append(visit_id)
+            visits[visit_id] = VisitRecord(
+                visit_id=visit_id,
+                progress=v.progress,
+                departed_at=v.departed_at,
+                arrived_at=v.arrived_at,
+                started_at=v.started_at,
+                completed_at=done.device_time if done else None,
+                tasks_done=tuple(done.tasks_done) if done else (),
+                materials_used=materials,
+                handover_note=done.handover_note if done else "",
+                could_not_get_in=tuple(v.could_not_get_in),
+            )
+        return ShiftState(
+            event_count=count,
+            shift_started_at=self.started,
+            shift_ended_at=self.ended,
+            bag_check=self.bag_check,
+            bag_counted_at_end=self.bag_at_end,
+            visits=visits,
+            breaks=tuple(self.breaks),
+            backup_requests=tuple(self.backups),
+            last_position=self.position,
+            materials_used=dict(sorted(used.items())),
+            key_safe_flags=tuple(flags),
+        )

@@ -1,0 +1,88 @@
+"""Shared building blocks of the phone contract: units, identifiers and the base model.
+
+Conventions, stated once for every model of the contract:
+
+- moments are **UTC ISO 8601 timestamps** (``2026-11-23T22:00:00Z``); a timestamp with
+  another offset is accepted and converted to UTC, one without an offset is refused;
+- durations are whole **seconds**, distances whole or decimal **metres**;
+- a coordinate is ``[lon, lat]`` in WGS84 degrees (GeoJSON order); the one exception is the
+  encoded polyline of a leg, whose format fixes (lat, lon) order itself;
+- windows are inclusive at both ends.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Self
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "ApiError",
+    "ContractModel",
+    "Identifier",
+    "ItemQuantity",
+    "LonLat",
+    "Metres",
+    "Seconds",
+    "UtcDateTime",
+    "UtcWindow",
+]
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDateTime = Annotated[
+    AwareDatetime,
+    AfterValidator(_to_utc),
+    Field(description="UTC ISO 8601 timestamp, e.g. 2026-11-23T22:00:00Z"),
+]
+Seconds = Annotated[int, Field(ge=0, description="seconds")]
+Metres = Annotated[float, Field(ge=0, allow_inf_nan=False, description="metres")]
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+LonLat = Annotated[
+    tuple[Longitude, Latitude], Field(description="[lon, lat] in WGS84 degrees (GeoJSON order)")
+]
+
+
+class ContractModel(BaseModel):
+    """Base of every contract model: immutable, and unknown fields refused."""
+
+    # Serialization schemas list defaulted fields as required: the server always sends them.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_serialization_defaults_required=True
+    )
+
+
+class UtcWindow(ContractModel):
+    """An inclusive interval of UTC timestamps ``[start, end]``."""
+
+    start: UtcDateTime
+    end: UtcDateTime
+
+    @model_validator(mode="after")
+    def _end_not_before_start(self) -> Self:
+        if self.end < self.start:
+            raise ValueError("window end is before its start")
+        return self
+
+
+class ItemQuantity(ContractModel):
+    """Units: a count of one night-bag item (nachttas), by its id in the team's template."""
+
+    item_id: Identifier
+    quantity: Annotated[int, Field(ge=0, le=10_000)]
+
+
+class ApiError(ContractModel):
+    """Every error body but a key-safe refusal: a code for machines and a sentence for people.
+
+    The message never echoes the request (no positions, notes or codes in error texts).
+    """
+
+    code: str = Field(max_length=64, examples=["not_found"])
+    message: str = Field(max_length=300)
