@@ -24,6 +24,13 @@ def state_at(problem: Problem, plan: Plan, now: int) -> Problem:
     """
     visits = {v.id: v for v in problem.visits}
     updates: dict[str, dict[str, object]] = {}
+    # A visit has begun once all its nurses have begun it: a two-person visit with one nurse
+    # at the door is still to come (she waits there for her colleague).
+    begun_by: dict[str, list[tuple[str, int]]] = {}
+    for route in plan.routes:
+        for step in route.steps:
+            if step.type == StepType.VISIT and step.visit_id and step.start <= now:
+                begun_by.setdefault(step.visit_id, []).append((route.nurse_id, step.start))
     nurses = []
     for nurse in problem.nurses:
         try:
@@ -40,6 +47,11 @@ def state_at(problem: Problem, plan: Plan, now: int) -> Problem:
                     location, available = step.location, max(now, step.arrival)
                 break
             begun = step.start <= now
+            if step.type == StepType.VISIT and step.visit_id is not None:
+                needed = visits[step.visit_id].nurses_needed
+                if begun and len(begun_by.get(step.visit_id, [])) < needed:
+                    begun = False
+                    location, available = step.location, now
             # Between the previous step and this one: on the road, or waiting at the door.
             # Either way she will be at this step's place at its planned arrival.
             driving = previous.end <= now < step.start
@@ -53,10 +65,11 @@ def state_at(problem: Problem, plan: Plan, now: int) -> Problem:
                     continue
                 if begun:
                     state = VisitState.DONE if step.end <= now else VisitState.STARTED
+                    together = begun_by[visit.id]
                     updates.setdefault(visit.id, {}).update(
                         state=state,
-                        started_at=step.start,
-                        assigned_nurses=_with(updates, visit, nurse.id),
+                        started_at=min(start for _, start in together),
+                        assigned_nurses=tuple(nurse_id for nurse_id, _ in together),
                     )
                     location, available = step.location, max(now, step.end)
                     for item, quantity in visit.materials.items():
@@ -88,14 +101,6 @@ def state_at(problem: Problem, plan: Plan, now: int) -> Problem:
         for v in problem.visits
     ]
     return problem.model_copy(update={"nurses": nurses, "visits": new_visits, "now": now})
-
-
-def _with(updates: dict[str, dict[str, object]], visit: Visit, nurse_id: str) -> tuple[str, ...]:
-    already = updates.get(visit.id, {}).get("assigned_nurses", ())
-    assert isinstance(already, tuple)
-    if visit.state != VisitState.PLANNED or nurse_id in already:
-        return already or visit.assigned_nurses
-    return (*already, nurse_id)
 
 
 def with_visit(problem: Problem, visit: Visit) -> Problem:
