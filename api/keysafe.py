@@ -45,7 +45,9 @@ from mobile_contract.keysafe import KeySafeRefusal, KeySafeRevealResponse, Refus
 
 __all__ = [
     "ACTIVE_KEY_ENV",
+    "FORGET_AFTER",
     "KEYS_ENV",
+    "MAX_ACCURACY_CREDIT_M",
     "REVEAL_CLOSES_AFTER_END",
     "REVEAL_OPENS_BEFORE_ETA",
     "AccessLog",
@@ -412,7 +414,9 @@ def decide_reveal(
     """
     if revoked:
         return Refused(RefusalReason.DEVICE_REVOKED, "this phone has been revoked")
-    if registered_device is None or not hmac.compare_digest(registered_device, device_id):
+    if registered_device is None or not hmac.compare_digest(
+        registered_device.encode(), device_id.encode()
+    ):
         return Refused(RefusalReason.DEVICE_NOT_REGISTERED, "this is not your registered phone")
     if assignment is None or nurse_id not in assignment.nurse_ids:
         return Refused(RefusalReason.NOT_ASSIGNED, "you are not assigned to this visit tonight")

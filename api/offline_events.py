@@ -46,6 +46,7 @@ from mobile_contract.events import (
     VisitStartedEvent,
 )
 from mobile_contract.route import VisitProgress
+from optimizer.model import VisitState
 
 __all__ = [
     "BackupRequest",
@@ -58,6 +59,7 @@ __all__ = [
     "apply_batch",
     "derive_state",
     "fingerprint",
+    "optimizer_visit_updates",
 ]
 
 #: How far each progress is along; progress only moves forward, whatever the arrival order.
@@ -388,3 +390,30 @@ class _Replay:
             materials_used=dict(sorted(used.items())),
             key_safe_flags=tuple(flags),
         )
+
+
+def optimizer_visit_updates(
+    state: ShiftState, *, nurse_id: str, night_start: datetime
+) -> dict[str, dict[str, object]]:
+    """What the events say for the live re-plan: per visit, fields for ``Visit.model_copy``.
+
+    Units: ``started_at`` in seconds from ``night_start`` (the optimizer's timeline).
+    Completed → ``done``, started → ``started``, on her way or at the door → ``en_route``.
+    A visit she could not get into is left out: the planner decides what happens to it.
+    For a two-person visit the caller merges both nurses' ``assigned_nurses``.
+    """
+    updates: dict[str, dict[str, object]] = {}
+    for visit_id, record in state.visits.items():
+        if record.progress in (VisitProgress.COMPLETED, VisitProgress.STARTED):
+            begun = record.started_at or record.arrived_at or record.completed_at
+            assert begun is not None  # a completed or started visit has at least that moment
+            updates[visit_id] = {
+                "state": VisitState.DONE
+                if record.progress == VisitProgress.COMPLETED
+                else VisitState.STARTED,
+                "started_at": max(0, int((begun - night_start).total_seconds())),
+                "assigned_nurses": (nurse_id,),
+            }
+        elif record.progress in (VisitProgress.EN_ROUTE, VisitProgress.ARRIVED):
+            updates[visit_id] = {"state": VisitState.EN_ROUTE, "assigned_nurses": (nurse_id,)}
+    return updates

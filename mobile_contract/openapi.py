@@ -94,7 +94,6 @@ def build_openapi(endpoints: Iterable[Endpoint] = ENDPOINTS) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "nachtroute phone API", "version": "1", "description": _DESCRIPTION},
-        "servers": [{"url": PREFIX}],
         "paths": paths,
         "components": {
             "schemas": defs.get("$defs", {}),
@@ -225,8 +224,9 @@ class _Checker:
 
         if "const" in old and old.get("const") != new.get("const"):
             self.problems.append(f"{where}: value {old['const']!r} removed")
+        # A schema that drops its enum altogether accepts any value: not a removal.
         for value in old.get("enum", []):
-            if value not in new.get("enum", [value] if "enum" not in new else []):
+            if value not in new.get("enum", [value]):
                 self.problems.append(f"{where}: enum value {value!r} removed")
 
         self._properties(where, old, new, way)

@@ -12,7 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from api.offline_events import InMemoryEventStore, apply_batch, derive_state
+from api.offline_events import (
+    InMemoryEventStore,
+    apply_batch,
+    derive_state,
+    optimizer_visit_updates,
+)
 from mobile_contract.events import (
     Event,
     EventBatch,
@@ -21,6 +26,7 @@ from mobile_contract.events import (
     parse_batch,
 )
 from mobile_contract.route import VisitProgress
+from optimizer.model import Visit, VisitState
 
 START = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)
 RECEIVED = START + timedelta(hours=3)
@@ -294,3 +300,20 @@ def test_any_order_and_any_repeats_give_the_same_state(events: list[Event], data
     assert set(store.events) == {e.event_id for e in events}
     assert derive_state(store.for_shift("N1", "S1")) == derive_state(events)
     assert derive_state(store.for_shift("N1", "S1")).event_count == len(events)
+
+
+def test_events_feed_the_live_replan() -> None:
+    """Completed visits become done with their start in night seconds; V003 is left out."""
+    state = derive_state(two_hours_offline())
+    updates = optimizer_visit_updates(state, nurse_id="N1", night_start=START)
+    assert "V003" not in updates
+    first = state.visits["V001"].started_at
+    assert first is not None
+    assert updates["V001"] == {
+        "state": VisitState.DONE,
+        "started_at": int((first - START).total_seconds()),
+        "assigned_nurses": ("N1",),
+    }
+    visit = Visit(id="V001", client_ref="c1", location=1, service_seconds=600, window=None)
+    replanned = Visit.model_validate({**visit.model_dump(), **updates["V001"]})
+    assert replanned.is_locked

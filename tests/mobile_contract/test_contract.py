@@ -83,6 +83,14 @@ def test_new_required_request_field_is_flagged(current: dict[str, Any]) -> None:
     assert any("'pin' is now required" in p for p in problems)
 
 
+def test_response_field_no_longer_always_sent_is_flagged(current: dict[str, Any]) -> None:
+    """A field the phone always got (the route version) becoming optional breaks it."""
+    changed = copy.deepcopy(current)
+    changed["components"]["schemas"]["MyRoute"]["required"].remove("version")
+    problems = breaking_changes(current, changed)
+    assert any("'version' is no longer always present" in p for p in problems)
+
+
 def test_changed_type_is_flagged(current: dict[str, Any]) -> None:
     """A number that becomes a string breaks the phone's parser."""
     changed = copy.deepcopy(current)
