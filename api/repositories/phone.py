@@ -34,6 +34,7 @@ __all__ = [
     "device",
     "flag_code",
     "keysafe_record",
+    "open_keysafe_store",
     "register_device",
     "revoke_device",
     "set_code",
@@ -159,6 +160,15 @@ def _sealed(record: KeySafeRecord) -> EncryptedCode:
         nonce=bytes(record.nonce),
         ciphertext=bytes(record.ciphertext),
     )
+
+
+def open_keysafe_store() -> SqlKeySafeStore:
+    """The key-safe store of the configured database (``nachtroute keys rotate``)."""
+    from api.core.config import Settings
+    from api.db.engine import make_engine, make_session_factory
+
+    engine = make_engine(Settings().resolved_database_url)
+    return SqlKeySafeStore(make_session_factory(engine)())
 
 
 class SqlKeySafeStore:
