@@ -22,7 +22,15 @@ def register_phone(world: World, username: str = "nurse-n1") -> dict[str, str]:
     signed_in = world.token(username, second_factor=True)
     response = world.client.post("/mobile/v1/devices", json=PHONE, headers=signed_in)
     assert response.status_code == 201, response.text
-    return {**signed_in, "X-Device-Id": response.json()["device_id"]}
+    user_id = str(world.seeded.users[username][0])
+    return {**signed_in, "X-Device-Id": response.json()["device_id"], "X-User": user_id}
+
+
+def fresh(world: World, phone: dict[str, str]) -> dict[str, str]:
+    """The phone's headers with a token issued now (tokens last minutes; tests move the clock)."""
+    user_id = int(phone["X-User"])
+    username = next(name for name, (uid, _role) in world.seeded.users.items() if uid == user_id)
+    return {**phone, **world.token(username, second_factor=True)}
 
 
 def publish(world: World) -> int:
@@ -51,4 +59,12 @@ def set_code(world: World, client_id: int, code: str = FAKE_CODE) -> None:
     assert response.status_code == 204, response.text
 
 
-__all__ = ["FAKE_CODE", "NIGHT", "publish", "published_night", "register_phone", "set_code"]
+__all__ = [
+    "FAKE_CODE",
+    "NIGHT",
+    "fresh",
+    "publish",
+    "published_night",
+    "register_phone",
+    "set_code",
+]
