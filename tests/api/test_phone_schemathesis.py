@@ -37,9 +37,12 @@ def test_mobile_api_has_no_server_errors(world: World) -> None:
         def check(case: schemathesis.Case) -> None:
             response = case.call(headers={**(case.headers or {}), **phone})
             statuses[response.status_code] += 1
+            if case.path.endswith("/devices") and response.status_code == 201:
+                # Registering a phone revokes the earlier one: carry on with the new one.
+                phone["X-Device-Id"] = response.json()["device_id"]
             if response.status_code >= 500:
                 failures.append(f"{case.method} {case.formatted_path}: {response.status_code}")
 
         check()
     assert not failures, failures
-    assert any(200 <= code < 300 for code in statuses), statuses
+    assert statuses[200] >= 10, statuses
