@@ -71,9 +71,10 @@ def _night_of_events(visit_ids: list[str], start: datetime) -> list[dict[str, An
     return events
 
 
-def test_fifty_events_twice_out_of_order_give_exactly_the_right_state(world: World) -> None:
+def test_fifty_events_twice_out_of_order_give_exactly_the_right_state(any_world: World) -> None:
     """Batches shuffled and then resent: each event stored once, visits done once, the bag
     counted down once, the same state as replaying the events in order."""
+    world = any_world
     published_night(world, visits=10)
     phone = register_phone(world)
     route = world.client.get("/mobile/v1/me/route", headers=phone).json()

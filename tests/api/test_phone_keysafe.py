@@ -51,10 +51,11 @@ def _reveal_rows(world: World, client_id: int) -> list[str]:
 
 
 def test_reveal_rules_refuse_with_the_reason_and_log_everything(
-    world: World, captured_logs: pytest.LogCaptureFixture
+    any_world: World, captured_logs: pytest.LogCaptureFixture
 ) -> None:
     """Another nurse, too early, too late, too far, a revoked phone: refused and logged;
     the assigned nurse in her window gets the code, not cached; the code is never logged."""
+    world = any_world
     published_night(world, visits=8)
     phone = register_phone(world, "nurse-n1")
     other = register_phone(world, "nurse-n2")
