@@ -129,9 +129,10 @@ class DbMobileBackend:
         template = repo.bag_template(self._session, nn.region)
         state = service.shift_state(self._session, nn)
         route, clients = service.build_route(self._session, nn, template, state, now=now)
-        logged: dict[str, str] = self._request.app.state.__dict__.setdefault(
-            "phone_route_logged", {}
-        )
+        state_of_app = self._request.app.state
+        logged: dict[str, str] | None = getattr(state_of_app, "phone_route_logged", None)
+        if logged is None:
+            logged = state_of_app.phone_route_logged = {}
         etag = route_etag(route)
         if logged.get(caller.nurse_id) != etag:
             unique = list({c.id: c for c in clients}.values())

@@ -53,6 +53,7 @@ EXPECTED: dict[str, frozenset[Role] | str] = {
     "set_key_safe_code": frozenset({Role.PARTNER}),
     "read_key_safe_status": frozenset({Role.PARTNER}),
     "revoke_phone": frozenset({Role.ADMIN, Role.PLANNER}),
+    "read_night_phones": frozenset({Role.PLANNER}),
     # The phone API: a nurse on her registered phone (see `_headers`).
     "register_device": frozenset({Role.NURSE}),
     "get_my_route": frozenset({Role.NURSE}),

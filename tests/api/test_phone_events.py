@@ -17,7 +17,7 @@ from api.offline_events import derive_state
 from api.repositories.phone import DEFAULT_BAG
 from mobile_contract.bag import BagTemplate
 from mobile_contract.events import Event
-from tests.api.conftest import World
+from tests.api.conftest import NIGHT, World
 from tests.api.phone_helpers import fresh, published_night, register_phone
 from tests.api.test_planner import PLAN
 
@@ -135,6 +135,11 @@ def test_fifty_events_twice_out_of_order_give_exactly_the_right_state(any_world:
     assert any(
         line["item_id"] == "catheter_set" and line["below_minimum"] for line in restock["lines"]
     )
+    reports = world.client.get(f"/nights/{NIGHT}/phones", headers=world.token("planner"))
+    assert reports.status_code == 200, reports.text
+    mine = next(r for r in reports.json() if r["nurse"] == "N1")
+    assert [s["item_id"] for s in mine["bag_shortages"]] == [c.item_id for c in expected.shortages]
+    assert "catheter_set" in [s["item_id"] for s in mine["bag_shortages"]]
     after = world.client.get("/mobile/v1/me/route", headers=phone).json()
     progress = {s["visit_id"]: s["progress"] for s in after["steps"] if s["type"] == "visit"}
     assert all(progress.get(v, "completed") == "completed" for v in visit_ids)
