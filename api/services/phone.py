@@ -400,21 +400,28 @@ def _bring_visits_up_to_date(
         if _DB_RANK[target] <= _DB_RANK[visit.status]:
             continue
         at = record.completed_at or record.started_at or record.arrived_at or now
-        begun = record.started_at or (
-            record.completed_at - timedelta(seconds=visit.service_seconds)
-            if record.completed_at
-            else None
-        )
         if target in ("started", "done"):
             visit.done_by_nurse_id = nn.nurse.id
-            if visit.started_at is None and begun is not None:
-                visit.started_at = max(0, nights.seconds_since_start(nn.night, begun))
+            if visit.started_at is None:
+                visit.started_at = _began(nn.night, record, visit.service_seconds)
         visit.status = target
         nights.add_event(
             session, nn.night, kind=target, at=at, nurse_id=nn.nurse.id, visit_id=visit.id
         )
         moves.append(f"phone: {target}")
     return moves
+
+
+def _began(night: Night, record: Any, service_seconds: int) -> int | None:
+    """When care began, in seconds of the night, kept inside the night (a phone's clock
+    can be far off)."""
+    if record.started_at is not None:
+        moment = nights.seconds_since_start(night, record.started_at)
+    elif record.completed_at is not None:
+        moment = nights.seconds_since_start(night, record.completed_at) - service_seconds
+    else:
+        return None
+    return min(max(0, moment), nights.horizon(night))
 
 
 def _record_new_events(
@@ -468,8 +475,8 @@ def _replan(
         return
     try:
         replan_now(session, nn.region, nn.night, reason=reason[:40], now=now, settings=settings)
-    except ProblemError as error:
-        # The events are stored; the planner's next re-plan picks them up.
+    except Exception as error:  # the events are stored whatever happens here
+        # The planner's next re-plan picks them up; the phone must not resend for this.
         session.rollback()
         logger.warning("live re-plan after phone events failed: %s", type(error).__name__)
 

@@ -166,3 +166,26 @@ def test_one_bad_event_is_rejected_alone(world: World) -> None:
     assert [r["outcome"] for r in results] == ["accepted", "rejected", "rejected"]
     assert [r["reason"] for r in results[1:]] == ["invalid", "unknown_visit"]
     assert "yesterday" not in response.text
+
+
+def test_a_phone_clock_far_off_does_not_break_the_upload(world: World) -> None:
+    """A completion stamped years off is stored; the visit's start stays inside the night."""
+    published_night(world, visits=4)
+    phone = register_phone(world)
+    route = world.client.get("/mobile/v1/me/route", headers=phone).json()
+    visit_id = next(s["visit_id"] for s in route["steps"] if s["type"] == "visit")
+    event = {
+        "type": "visit_completed",
+        "event_id": str(uuid.uuid4()),
+        "device_time": "2001-01-01T00:00:00Z",
+        "visit_id": visit_id,
+        "tasks_done": [],
+        "materials_used": [],
+    }
+    response = world.client.post(
+        EVENTS, json={"sent_at": "2001-01-01T00:00:00Z", "events": [event]}, headers=phone
+    )
+    assert response.status_code == 200, response.text
+    with world.sessions()() as session:
+        visit = session.get(Visit, int(visit_id))
+        assert visit is not None and visit.status == "done" and visit.started_at == 0
