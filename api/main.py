@@ -24,6 +24,7 @@ from api.routes import (
     admin,
     auth,
     clients,
+    handover,
     health,
     keysafe_codes,
     mobile_wiring,
@@ -102,6 +103,7 @@ def create_app(
         access_log,
         planner_page,
         keysafe_codes,
+        handover,
         phones,
     ):
         app.include_router(module.router)

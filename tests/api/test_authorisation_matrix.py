@@ -52,6 +52,7 @@ EXPECTED: dict[str, frozenset[Role] | str] = {
     "export_access_log": frozenset({Role.PRIVACY_OFFICER}),
     "set_key_safe_code": frozenset({Role.PARTNER}),
     "read_key_safe_status": frozenset({Role.PARTNER}),
+    "read_handover_notes": frozenset({Role.PARTNER}),
     "revoke_phone": frozenset({Role.ADMIN, Role.PLANNER}),
     "read_night_phones": frozenset({Role.PLANNER}),
     # The phone API: a nurse on her registered phone (see `_headers`).

@@ -140,6 +140,16 @@ def test_fifty_events_twice_out_of_order_give_exactly_the_right_state(any_world:
     mine = next(r for r in reports.json() if r["nurse"] == "N1")
     assert [s["item_id"] for s in mine["bag_shortages"]] == [c.item_id for c in expected.shortages]
     assert "catheter_set" in [s["item_id"] for s in mine["bag_shortages"]]
+    with world.sessions()() as session:
+        first_client = session.get(Visit, int(visit_ids[0])).client_id  # type: ignore[union-attr]
+    org = next(o for o, ids in world.seeded.clients.items() if first_client in ids)
+    notes = world.client.get(
+        f"/partner/v1/clients/{first_client}/handover-notes", headers=world.key(org)
+    )
+    assert notes.status_code == 200, notes.text
+    assert [(n["visit_id"], n["note"]) for n in notes.json()] == [
+        (int(visit_ids[0]), "Slept well.")
+    ]
     after = world.client.get("/mobile/v1/me/route", headers=phone).json()
     progress = {s["visit_id"]: s["progress"] for s in after["steps"] if s["type"] == "visit"}
     assert all(progress.get(v, "completed") == "completed" for v in visit_ids)
