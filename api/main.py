@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 
 from api.core.config import Settings
@@ -23,8 +24,12 @@ from api.routes import (
     admin,
     auth,
     clients,
+    handover,
     health,
+    keysafe_codes,
+    mobile_wiring,
     nights,
+    phones,
     planner_page,
     requests,
     triage,
@@ -102,6 +107,11 @@ def create_app(
         triage,
         access_log,
         planner_page,
+        keysafe_codes,
+        handover,
+        phones,
     ):
         app.include_router(module.router)
+    app.include_router(mobile_wiring.router_for(app))  # the phone API, /mobile/v1
+    app.add_middleware(GZipMiddleware, minimum_size=1000)  # leaves text/event-stream alone
     return app

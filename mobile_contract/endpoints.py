@@ -53,6 +53,9 @@ class Endpoint:
 
 
 _AUTH_ERRORS: dict[int, type[BaseModel] | None] = {401: ApiError, 403: ApiError}
+#: The registered phone's id, sent with the token on every call after `register_device`
+#: (401 ``device_not_registered`` or ``device_revoked`` without a registered, active phone).
+_DEVICE = Header("X-Device-Id", "the device_id register_device returned for this phone")
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
@@ -70,7 +73,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         summary="The nurse's route tonight (304 when If-None-Match names its ETag)",
         request=None,
         responses={200: MyRoute, 304: None, 404: ApiError, **_AUTH_ERRORS},
-        headers=(Header("If-None-Match", "the ETag of the route the phone holds"),),
+        headers=(
+            _DEVICE,
+            Header("If-None-Match", "the ETag of the route the phone holds"),
+        ),
         response_headers=("ETag",),
         description="Served gzip-compressed when the phone accepts it; a 20-visit route "
         "stays under 20 KB compressed. Polling this with If-None-Match is the fallback "
@@ -83,7 +89,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         summary="Server-sent events: a route_changed notice for each new route version",
         request=None,
         responses={200: RouteChangedNotice, **_AUTH_ERRORS},
-        headers=(Header("Last-Event-ID", "resume after this notice's event_id"),),
+        headers=(
+            _DEVICE,
+            Header("Last-Event-ID", "resume after this notice's event_id"),
+        ),
         media_type="text/event-stream",
         description="Each message: `id: <event_id>`, `event: route_changed`, "
         "`data: <RouteChangedNotice JSON>`. A phone reconnecting with Last-Event-ID gets "
@@ -94,6 +103,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         method="post",
         path="/me/events",
         summary="Upload a batch of events; idempotent by event_id, order does not matter",
+        headers=(_DEVICE,),
         request=EventBatch,
         responses={200: BatchResult, 422: ApiError, **_AUTH_ERRORS},
         description="One malformed event is rejected on its own (reason invalid); the "
@@ -104,6 +114,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         method="post",
         path="/me/keysafe/reveal",
         summary="Reveal a visit's key-safe (sleutelkluis) code, if allowed now",
+        headers=(_DEVICE,),
         request=KeySafeRevealRequest,
         responses={200: KeySafeRevealResponse, 403: KeySafeRefusal, 401: ApiError, 422: ApiError},
         no_store=True,
@@ -117,6 +128,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         method="get",
         path="/me/bag/template",
         summary="The team's night bag (nachttas) template: items, minimum and full quantities",
+        headers=(_DEVICE,),
         request=None,
         responses={200: BagTemplate, **_AUTH_ERRORS},
     ),
@@ -125,6 +137,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         method="get",
         path="/me/bag",
         summary="The bag now: counted at shift start minus materials used, and shortages",
+        headers=(_DEVICE,),
         request=None,
         responses={200: BagStatus, 404: ApiError, **_AUTH_ERRORS},
     ),
@@ -133,6 +146,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         method="get",
         path="/me/bag/restock",
         summary="At shift end: what to refill to make the bag full again",
+        headers=(_DEVICE,),
         request=None,
         responses={200: RestockList, 404: ApiError, **_AUTH_ERRORS},
     ),

@@ -18,6 +18,7 @@ from api.cli import (
     optimizer_commands,
     service_commands,
 )
+from api.keysafe import KeySafeStore
 
 __all__ = ["main"]
 
@@ -34,8 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench_commands.register(subcommands)
     geo_commands.register(subcommands)
     service_commands.register(subcommands)
-    mobile_commands.register(subcommands)
+    mobile_commands.register(subcommands, keysafe_store=_keysafe_store)
     return parser
+
+
+def _keysafe_store() -> KeySafeStore:
+    from api.repositories.phone import open_keysafe_store  # the database only when asked
+
+    return open_keysafe_store()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from api.db import phone_models  # noqa: F401  (the phone's tables)
 from api.db.models import Base
 
 config = context.config

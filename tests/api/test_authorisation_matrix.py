@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from api.core.roles import Role
 from api.main import create_app
 from tests.api.conftest import World
+from tests.api.phone_helpers import register_phone
 
 PUBLIC = "public"
 ALL = frozenset(Role)
@@ -49,6 +50,20 @@ EXPECTED: dict[str, frozenset[Role] | str] = {
     "report_night_event": frozenset({Role.PLANNER, Role.NURSE}),
     "ask_capacity": frozenset({Role.TRIAGE}),
     "export_access_log": frozenset({Role.PRIVACY_OFFICER}),
+    "set_key_safe_code": frozenset({Role.PARTNER}),
+    "read_key_safe_status": frozenset({Role.PARTNER}),
+    "read_handover_notes": frozenset({Role.PARTNER}),
+    "revoke_phone": frozenset({Role.ADMIN, Role.PLANNER}),
+    "read_night_phones": frozenset({Role.PLANNER}),
+    # The phone API: a nurse on her registered phone (see `_headers`).
+    "register_device": frozenset({Role.NURSE}),
+    "get_my_route": frozenset({Role.NURSE}),
+    "stream_route_changes": frozenset({Role.NURSE}),
+    "upload_events": frozenset({Role.NURSE}),
+    "reveal_key_safe_code": frozenset({Role.NURSE}),
+    "get_bag_template": frozenset({Role.NURSE}),
+    "get_bag_status": frozenset({Role.NURSE}),
+    "get_restock_list": frozenset({Role.NURSE}),
 }
 USERS = {
     Role.ADMIN: "admin",
@@ -104,6 +119,8 @@ def test_route_answers_each_role(world: World, name: str, method: str, path: str
     assert anonymous.headers["content-type"] == "application/problem+json"
     for role, username in USERS.items():
         headers = world.token(username, second_factor=role == Role.PRIVACY_OFFICER)
+        if role == Role.NURSE and path.startswith("/mobile/v1"):
+            headers = register_phone(world, username)  # her token and registered phone
         response = world.client.request(method, path, json={}, headers=headers)
         if role in expected:
             assert response.status_code not in (401, 403), (name, role, response.text)

@@ -72,10 +72,13 @@ def test_keys_generate_bad_id(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and "key id" in err
 
 
-def test_keys_rotate_without_a_store_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    """Until the service wires its store in, rotate explains itself instead of failing oddly."""
+def test_keys_rotate_without_keys_says_so(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service's store is wired in; without keys, rotate explains itself (exit 2)."""
+    monkeypatch.delenv("NACHTROUTE_KEYSAFE_KEYS", raising=False)
     code, _, err = _run(capsys, "keys", "rotate", "--to", "k2")
-    assert code == 2 and "no key-safe store" in err
+    assert code == 2 and "NACHTROUTE_KEYSAFE_KEYS" in err
 
 
 def test_keys_rotate_with_a_store(

@@ -1,0 +1,293 @@
+"""The phone's data: registered devices, key-safe records, stored events and the bag template.
+
+The key-safe functions handle only `api.keysafe.EncryptedCode` records and `KeySafeCode`
+objects (which print as ``****``); nothing here logs or formats a code. Setting a code is
+written to the access log (NEN 7513) like any other change of a client's data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from pydantic import TypeAdapter
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.core.roles import Principal
+from api.db.models import Client, Nurse, Region
+from api.db.phone_models import BagTemplateRow, KeySafeRecord, PhoneDevice, PhoneEvent
+from api.keysafe import EncryptedCode, Keyring, KeySafeCode, encrypt
+from api.offline_events import StoredEvent
+from api.repositories import access_log
+from mobile_contract.bag import BagItem, BagTemplate
+from mobile_contract.devices import DeviceRegistrationRequest
+from mobile_contract.events import Event
+
+__all__ = [
+    "DEFAULT_BAG",
+    "SqlEventStore",
+    "SqlKeySafeStore",
+    "bag_template",
+    "device",
+    "flag_code",
+    "keysafe_record",
+    "open_keysafe_store",
+    "register_device",
+    "revoke_device",
+    "set_code",
+]
+
+# ----------------------------------------------------------------- devices
+
+
+def register_device(
+    session: Session,
+    principal: Principal,
+    nurse: Nurse,
+    body: DeviceRegistrationRequest,
+    *,
+    now: datetime,
+) -> PhoneDevice:
+    """Register the nurse's phone; her earlier phones are revoked (one phone per nurse)."""
+    assert principal.user_id is not None
+    for old in session.scalars(
+        select(PhoneDevice).where(
+            PhoneDevice.nurse_id == nurse.id, PhoneDevice.revoked_at.is_(None)
+        )
+    ):
+        old.revoked_at = now
+        old.revoked_by_user_id = principal.user_id
+    device = PhoneDevice(
+        id=str(uuid.uuid4()),
+        nurse_id=nurse.id,
+        user_id=principal.user_id,
+        platform=body.platform.value,
+        app_version=body.app_version,
+        label=body.label,
+        public_key=body.public_key,
+        push_token=body.push_token,
+        registered_at=now,
+    )
+    session.add(device)
+    session.commit()
+    return device
+
+
+def device(session: Session, device_id: str | None) -> PhoneDevice | None:
+    """A registered device by id (revoked or not)."""
+    if not device_id or len(device_id) > 36:
+        return None
+    return session.get(PhoneDevice, device_id)
+
+
+def active_device_of(session: Session, nurse_id: int) -> PhoneDevice | None:
+    """The nurse's registered, non-revoked phone."""
+    return session.scalars(
+        select(PhoneDevice)
+        .where(PhoneDevice.nurse_id == nurse_id, PhoneDevice.revoked_at.is_(None))
+        .order_by(PhoneDevice.registered_at.desc())
+        .limit(1)
+    ).first()
+
+
+def revoke_device(
+    session: Session, found: PhoneDevice, *, user_id: int | None, now: datetime
+) -> None:
+    """Revoke a lost phone: from now on its requests and reveals are refused."""
+    if found.revoked_at is None:
+        found.revoked_at = now
+        found.revoked_by_user_id = user_id
+    session.commit()
+
+
+# ----------------------------------------------------------------- key-safe codes
+
+
+def keysafe_record(session: Session, client_id: int) -> KeySafeRecord | None:
+    """The client's stored (encrypted) code record."""
+    return session.get(KeySafeRecord, client_id)
+
+
+def set_code(
+    session: Session,
+    principal: Principal,
+    client: Client,
+    code: KeySafeCode,
+    keyring: Keyring,
+    *,
+    now: datetime,
+) -> KeySafeRecord:
+    """Store (or replace) the client's code, encrypted; clears a could-not-get-in flag."""
+    sealed = encrypt(code, str(client.id), keyring)
+    record = session.get(KeySafeRecord, client.id)
+    if record is None:
+        record = KeySafeRecord(client_id=client.id)
+        session.add(record)
+    record.ciphertext = sealed.ciphertext
+    record.nonce = sealed.nonce
+    record.key_id = sealed.key_id
+    record.set_by = principal.actor[:120]
+    record.set_at = now
+    record.flagged_could_not_get_in = False
+    record.flagged_at = None
+    client.key_safe_present = True
+    client.updated_at = now
+    access_log.record(
+        session, principal, [client], event="update", purpose="set key-safe code", at=now
+    )
+    session.commit()
+    return record
+
+
+def flag_code(session: Session, client_id: int, *, now: datetime) -> bool:
+    """Flag the client's code as not working (a nurse could not get in); False if none."""
+    record = session.get(KeySafeRecord, client_id)
+    if record is None:
+        return False
+    if not record.flagged_could_not_get_in:
+        record.flagged_could_not_get_in = True
+        record.flagged_at = now
+    return True
+
+
+def _sealed(record: KeySafeRecord) -> EncryptedCode:
+    return EncryptedCode(
+        client_id=str(record.client_id),
+        key_id=record.key_id,
+        nonce=bytes(record.nonce),
+        ciphertext=bytes(record.ciphertext),
+    )
+
+
+def open_keysafe_store() -> SqlKeySafeStore:
+    """The key-safe store of the configured database (``nachtroute keys rotate``)."""
+    from api.core.config import Settings
+    from api.db.engine import make_engine, make_session_factory
+
+    engine = make_engine(Settings().resolved_database_url)
+    return SqlKeySafeStore(make_session_factory(engine)())
+
+
+class SqlKeySafeStore:
+    """`api.keysafe.KeySafeStore` and `CodeStore` over the ``keysafe_codes`` table."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def all_records(self) -> Sequence[EncryptedCode]:
+        """Every stored record."""
+        rows = self._session.scalars(select(KeySafeRecord).order_by(KeySafeRecord.client_id))
+        return [_sealed(row) for row in rows]
+
+    def replace_all(self, records: Sequence[EncryptedCode]) -> None:
+        """Replace each record (matched by client id) in one transaction."""
+        for sealed in records:
+            row = self._session.get(KeySafeRecord, int(sealed.client_id))
+            if row is None:
+                continue
+            row.ciphertext, row.nonce, row.key_id = sealed.ciphertext, sealed.nonce, sealed.key_id
+        self._session.commit()
+
+    def record_for(self, client_id: str) -> EncryptedCode | None:
+        """The client's record, or None when no code is on file."""
+        row = self._session.get(KeySafeRecord, int(client_id))
+        return _sealed(row) if row is not None else None
+
+
+# ----------------------------------------------------------------- phone events
+
+_EVENT: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def _stored(row: PhoneEvent) -> StoredEvent:
+    return StoredEvent(
+        nurse_id=str(row.nurse_id),
+        device_id=row.device_id,
+        shift_id=str(row.night_id),
+        received_at=row.received_at,
+        event=_EVENT.validate_python(row.payload),
+        fingerprint=row.fingerprint,
+    )
+
+
+class SqlEventStore:
+    """`api.offline_events.EventStore` over ``phone_events`` (the event UUID is the key)."""
+
+    def __init__(self, session: Session, night_id: int) -> None:
+        self._session = session
+        self._night_id = night_id
+
+    def insert_if_absent(self, stored: StoredEvent) -> StoredEvent | None:
+        """Store unless the event id is taken (atomic: the primary key decides)."""
+        key = str(stored.event.event_id)
+        existing = self._session.get(PhoneEvent, key)
+        if existing is not None:
+            return _stored(existing)
+        row = PhoneEvent(
+            event_id=key,
+            night_id=self._night_id,
+            nurse_id=int(stored.nurse_id),
+            device_id=stored.device_id,
+            device_time=stored.event.device_time,
+            received_at=stored.received_at,
+            type=stored.event.type,
+            fingerprint=stored.fingerprint,
+            payload=stored.event.model_dump(mode="json"),
+        )
+        try:
+            with self._session.begin_nested():
+                self._session.add(row)
+        except IntegrityError:
+            # Another upload of the same batch stored it a moment ago.
+            found = self._session.get(PhoneEvent, key)
+            return _stored(found) if found is not None else None
+        return None
+
+    def for_shift(self, nurse_id: str, shift_id: str) -> Sequence[StoredEvent]:
+        """The nurse's events of the night (``shift_id`` is the night's id here)."""
+        rows = self._session.scalars(
+            select(PhoneEvent).where(
+                PhoneEvent.night_id == int(shift_id), PhoneEvent.nurse_id == int(nurse_id)
+            )
+        )
+        return [_stored(row) for row in rows]
+
+
+# ----------------------------------------------------------------- night bag
+
+#: The team's bag until a planner stores another (fictional quantities).
+DEFAULT_BAG: tuple[BagItem, ...] = (
+    BagItem(item_id="gloves", label="Handschoenen (paar) / gloves (pair)", minimum=20, full=40),
+    BagItem(
+        item_id="insulin_needles", label="Insulinenaalden / insulin needles", minimum=6, full=12
+    ),
+    BagItem(item_id="catheter_set", label="Katheterset / catheter set", minimum=2, full=4),
+    BagItem(item_id="wound_dressing", label="Wondverband / wound dressing", minimum=4, full=10),
+    BagItem(item_id="saline", label="Fysiologisch zout / saline", minimum=2, full=6),
+    BagItem(item_id="incontinence_pad", label="Incontinentiemateriaal / pads", minimum=4, full=10),
+)
+
+#: What a visit of each care task takes from the bag (the request's ``care_task``).
+CARE_TASK_MATERIALS: dict[str, dict[str, int]] = {
+    "medication": {"gloves": 1},
+    "injection": {"gloves": 1, "insulin_needles": 1},
+    "catheter": {"gloves": 2, "catheter_set": 1},
+    "wound": {"gloves": 2, "wound_dressing": 1, "saline": 1},
+    "turn": {"gloves": 1, "incontinence_pad": 1},
+    "palliative": {"gloves": 2},
+}
+
+
+def bag_template(session: Session, region: Region) -> BagTemplate:
+    """The team's night bag template (the default until one is stored)."""
+    row = session.get(BagTemplateRow, region.id)
+    if row is None:
+        return BagTemplate(team_id=f"region-{region.id}", version=1, items=list(DEFAULT_BAG))
+    return BagTemplate(
+        team_id=f"region-{region.id}",
+        version=row.version,
+        items=[BagItem.model_validate(item) for item in row.items],
+    )

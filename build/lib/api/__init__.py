@@ -1,1 +1,0 @@
-"""The nachtroute service: FastAPI, database, auth, jobs and the one `nachtroute` CLI."""

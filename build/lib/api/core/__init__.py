@@ -1,1 +1,0 @@
-"""Settings, security and error handling shared by the whole service."""

@@ -1,1 +1,0 @@
-"""Every query and commit of the service lives here; routes call these functions."""

@@ -1,1 +1,0 @@
-"""One router per resource; `api.main` gathers them."""

@@ -1,1 +1,0 @@
-"""Request and response bodies, grouped per resource as Base / Create / Update / Public."""

@@ -1,1 +1,0 @@
-"""Work that spans repositories: planning, live re-planning, triage answers, jobs."""

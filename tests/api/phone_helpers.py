@@ -1,0 +1,70 @@
+"""Helpers for the phone API's tests: a published night and a registered phone.
+
+Everything is fictional: codes look like ``TEST0000``, clients are test clients.
+"""
+
+from __future__ import annotations
+
+from tests.api.conftest import NIGHT, World
+from tests.api.test_planner import PLAN, reoptimise, seed_night
+
+FAKE_CODE = "TEST0000"
+PHONE = {
+    "platform": "android",
+    "app_version": "1.0.0",
+    "label": "test phone",
+    "public_key": '{"kty":"EC","crv":"P-256","x":"test","y":"test"}',
+}
+
+
+def register_phone(world: World, username: str = "nurse-n1") -> dict[str, str]:
+    """Register a phone for the nurse; the headers her phone then sends."""
+    signed_in = world.token(username, second_factor=True)
+    response = world.client.post("/mobile/v1/devices", json=PHONE, headers=signed_in)
+    assert response.status_code == 201, response.text
+    user_id = str(world.seeded.users[username][0])
+    return {**signed_in, "X-Device-Id": response.json()["device_id"], "X-User": user_id}
+
+
+def fresh(world: World, phone: dict[str, str]) -> dict[str, str]:
+    """The phone's headers with a token issued now (tokens last minutes; tests move the clock)."""
+    user_id = int(phone["X-User"])
+    username = next(name for name, (uid, _role) in world.seeded.users.items() if uid == user_id)
+    return {**phone, **world.token(username, second_factor=True)}
+
+
+def publish(world: World) -> int:
+    """Publish the current plan to the phones; the plan version."""
+    version: int = world.client.get(PLAN, headers=world.token("planner")).json()["version"]
+    response = world.client.post(
+        f"{PLAN}/publish", headers={**world.token("planner"), "If-Match": f'"{version}"'}
+    )
+    assert response.status_code == 200, response.text
+    return version
+
+
+def published_night(world: World, visits: int = 12) -> None:
+    """Planned care for tonight, optimised and published to the phones."""
+    seed_night(world, visits=visits)
+    reoptimise(world)
+    publish(world)
+
+
+def set_code(world: World, client_id: int, code: str = FAKE_CODE) -> None:
+    """The client's organisation sets a (fake) key-safe code through the partners' API."""
+    org = next(org for org, ids in world.seeded.clients.items() if client_id in ids)
+    response = world.client.put(
+        f"/partner/v1/clients/{client_id}/keysafe", json={"code": code}, headers=world.key(org)
+    )
+    assert response.status_code == 204, response.text
+
+
+__all__ = [
+    "FAKE_CODE",
+    "NIGHT",
+    "fresh",
+    "publish",
+    "published_night",
+    "register_phone",
+    "set_code",
+]
