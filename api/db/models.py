@@ -33,7 +33,6 @@ __all__ = [
     "ApiKey",
     "Base",
     "Client",
-    "Device",
     "IdempotencyRecord",
     "Job",
     "Night",
@@ -186,21 +185,6 @@ class Nurse(Base):
     skills: Mapped[list[Any]] = mapped_column(default=list)
     profile: Mapped[str] = mapped_column(String(16), default="car")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-
-
-class Device(Base):
-    """A nurse's phone, registered for the phone contract (/mobile/v1, a separate issue).
-
-    Only what identifies the device and lets the server verify it: no codes live here.
-    """
-
-    __tablename__ = "devices"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    nurse_id: Mapped[int] = mapped_column(ForeignKey("nurses.id"), index=True)
-    label: Mapped[str] = mapped_column(String(80))
-    public_key: Mapped[str] = mapped_column(Text)  # the device's public key (PEM)
-    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Shift(Base):
