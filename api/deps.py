@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -14,6 +14,7 @@ from api.core.config import Settings
 from api.core.problems import Forbidden, Unauthorised
 from api.core.roles import Principal, Role
 from api.repositories import accounts
+from api.repositories import phone as phone_repo
 from api.services.jobs import JobRunner
 
 __all__ = [
@@ -63,7 +64,13 @@ _api_key = APIKeyHeader(
 )
 
 
+#: Calls under here go through `api.phone_deps.get_caller`, which binds the token to the
+#: phone named in ``X-Device-Id`` (and lets the reveal rules refuse a revoked one, logged).
+_DEVICE_BOUND_PREFIX = "/mobile/v1/me/"
+
+
 def get_principal(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
@@ -80,7 +87,33 @@ def get_principal(
         )
     if principal is None:
         raise Unauthorised("a valid bearer token or X-API-Key is required")
+    if not request.url.path.startswith(_DEVICE_BOUND_PREFIX):
+        _refuse_tokens_of_revoked_phones(session, principal)
     return principal
+
+
+def _refuse_tokens_of_revoked_phones(session: Session, principal: Principal) -> None:
+    """401 for a nurse's token issued before one of her phones was revoked.
+
+    Away from her phone's own calls a token names no phone, so any token that may have been
+    on the lost phone (issued while it was still live) is refused: revoking a phone ends its
+    tokens everywhere at once. She signs in again; a token issued in the second of the
+    revocation or later is hers.
+    """
+    if principal.role != Role.NURSE or principal.nurse_id is None:
+        return
+    if principal.token_issued_at is None:
+        return
+    revoked = phone_repo.latest_revocation(session, principal.nurse_id)
+    if revoked is None:
+        return
+    if revoked.tzinfo is None:
+        revoked = revoked.replace(tzinfo=UTC)
+    if principal.token_issued_at < int(revoked.timestamp()):
+        raise Unauthorised(
+            "this token was issued before a phone of yours was revoked: sign in again",
+            extra={"code": "device_revoked", "message": "sign in again"},
+        )
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

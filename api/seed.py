@@ -15,10 +15,19 @@ from api.core.roles import Principal, Role
 from api.repositories import accounts, clients, nights, requests
 from api.schemas.requests import PlannedRequestCreate, Window
 
-__all__ = ["DEMO_PASSWORD", "DEMO_TOTP_SECRET", "Seeded", "seed_region", "seed_requests"]
+__all__ = [
+    "DEMO_NURSE_TOTP_SECRET",
+    "DEMO_PASSWORD",
+    "DEMO_TOTP_SECRET",
+    "Seeded",
+    "seed_region",
+    "seed_requests",
+]
 
 DEMO_PASSWORD = "nachtroute-demo"  # noqa: S105 - fictional demo logins, printed by the CLI
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DP"  # noqa: S105 - demo privacy officer's authenticator
+#: Demo nurses' second factor: registering a phone needs it (fictional, printed by the CLI).
+DEMO_NURSE_TOTP_SECRET = "DEMONURSEPHONEDEMONURSE2"  # noqa: S105
 CENTRE = (52.9925, 6.5625)  # Assen
 #: The demo's roads: Porto, the only sizeable OSM extract available offline (docs/geo.md).
 PORTO_CENTRE = (41.1579, -8.6291)
@@ -97,7 +106,12 @@ def seed_region(
         user("planner", Role.PLANNER)
         user("planner2", Role.PLANNER)
         for code, nurse_id in seeded.nurses.items():
-            user(f"nurse-{code.lower()}", Role.NURSE, nurse_id=nurse_id)
+            user(
+                f"nurse-{code.lower()}",
+                Role.NURSE,
+                nurse_id=nurse_id,
+                totp_secret=DEMO_NURSE_TOTP_SECRET,
+            )
         for number, org in enumerate(seeded.home_care, start=1):
             user(f"partner{number}", Role.PARTNER, organisation_id=org)
             user(

@@ -37,6 +37,7 @@ __all__ = [
     "BreakEvent",
     "CouldNotGetInEvent",
     "CouldNotGetInReason",
+    "DelayedEvent",
     "DepartedEvent",
     "Event",
     "EventBatch",
@@ -68,6 +69,7 @@ class EventType(StrEnum):
     BREAK = "break"
     SHIFT_END = "shift_end"
     POSITION = "position"
+    DELAYED = "delayed"
 
 
 def _type_required(schema: dict[str, Any]) -> None:
@@ -187,6 +189,17 @@ class PositionEvent(_EventBase):
     accuracy_metres: Metres
 
 
+class DelayedEvent(_EventBase):
+    """Units: minutes. Held up (a visit running over, a road closed): she can go on only
+    ``delay_minutes`` after ``device_time``, so the rest of her night is re-planned.
+
+    Added in v1 after the first phones: an older phone never sends it.
+    """
+
+    type: Literal["delayed"] = "delayed"
+    delay_minutes: int = Field(ge=1, le=240, description="minutes from device_time until free")
+
+
 Event = Annotated[
     ShiftStartEvent
     | DepartedEvent
@@ -197,7 +210,8 @@ Event = Annotated[
     | NeedsBackupEvent
     | BreakEvent
     | ShiftEndEvent
-    | PositionEvent,
+    | PositionEvent
+    | DelayedEvent,
     Field(discriminator="type"),
 ]
 

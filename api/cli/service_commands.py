@@ -150,6 +150,7 @@ def _demo(args: argparse.Namespace) -> int:
     from api.repositories import accounts, nights
     from api.seed import (
         CENTRE,
+        DEMO_NURSE_TOTP_SECRET,
         DEMO_PASSWORD,
         DEMO_TOTP_SECRET,
         PORTO_CENTRE,
@@ -228,6 +229,7 @@ def _demo(args: argparse.Namespace) -> int:
     lines += [f"  {'nurse':<16} " + ", ".join(n for n, (_, r) in users if r == Role.NURSE)]
     lines += [
         f"  privacy officers sign in with a TOTP code for secret {DEMO_TOTP_SECRET}",
+        f"  nurses register a phone signed in with a TOTP code for {DEMO_NURSE_TOTP_SECRET}",
         "",
         "Partner API keys (X-API-Key):",
     ]

@@ -34,3 +34,5 @@ class Principal:
     nurse_id: int | None = None
     responsible_user_id: int | None = None
     second_factor: bool = False
+    #: A bearer token's issue time (seconds since the epoch); ``None`` for an API key.
+    token_issued_at: int | None = None

@@ -59,6 +59,8 @@ class TokenClaims:
     role: str
     organisation_id: int | None
     second_factor: bool
+    #: When the token was issued (seconds since the epoch); set when decoding.
+    issued_at: int | None = None
 
 
 def issue_token(claims: TokenClaims, *, secret: str, minutes: int, now: datetime) -> str:
@@ -91,6 +93,7 @@ def decode_token(token: str, *, secret: str, now: datetime) -> TokenClaims | Non
             role=str(payload["role"]),
             organisation_id=int(org) if org is not None else None,
             second_factor=bool(payload.get("mfa", False)),
+            issued_at=int(payload["iat"]),
         )
     except (jwt.PyJWTError, KeyError, ValueError, TypeError):
         return None

@@ -151,6 +151,7 @@ def principal_from_token(
         nurse_id=user.nurse_id,
         responsible_user_id=user.id,
         second_factor=claims.second_factor,
+        token_issued_at=claims.issued_at,
     )
 
 

@@ -348,7 +348,7 @@ def delays(session: Session, night: Night) -> dict[int, datetime]:
     for event in session.scalars(
         select(NightEvent)
         .where(NightEvent.night_id == night.id, NightEvent.kind == "delayed")
-        .order_by(NightEvent.id)
+        .order_by(NightEvent.at, NightEvent.id)  # a phone's reports may come in late
     ):
         if event.nurse_id is not None and event.delay_minutes:
             result[event.nurse_id] = event.at + timedelta(minutes=event.delay_minutes)

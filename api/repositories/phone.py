@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import TypeAdapter
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ __all__ = [
     "device",
     "flag_code",
     "keysafe_record",
+    "latest_revocation",
     "open_keysafe_store",
     "register_device",
     "revoke_device",
@@ -90,6 +91,13 @@ def active_device_of(session: Session, nurse_id: int) -> PhoneDevice | None:
         .where(PhoneDevice.nurse_id == nurse_id, PhoneDevice.revoked_at.is_(None))
         .order_by(PhoneDevice.registered_at.desc())
         .limit(1)
+    ).first()
+
+
+def latest_revocation(session: Session, nurse_id: int) -> datetime | None:
+    """When one of the nurse's phones was last revoked (``None``: never)."""
+    return session.scalars(
+        select(func.max(PhoneDevice.revoked_at)).where(PhoneDevice.nurse_id == nurse_id)
     ).first()
 
 

@@ -30,6 +30,7 @@ from mobile_contract.bag import BagTemplate
 from mobile_contract.events import (
     CouldNotGetInEvent,
     CouldNotGetInReason,
+    DelayedEvent,
     Event,
     EventOutcome,
     EventResult,
@@ -372,13 +373,13 @@ def process_events(
     new_events = [event for index, event in events if index in accepted]
     state = derive_state(store.for_shift(str(nn.nurse.id), str(night.id)))
     moved = _bring_visits_up_to_date(session, nn, state, now=now)
-    asked_backup = _record_new_events(session, nn, new_events, template, now=now)
+    reported = _record_new_events(session, nn, new_events, template, now=now)
     session.commit()
-    if moved or asked_backup:
+    if moved or reported:
         _replan(
             session,
             nn,
-            reason=moved[0] if moved else "phone: needs back-up",
+            reason=moved[0] if moved else reported[0],
             now=now,
             settings=settings,
         )
@@ -431,9 +432,10 @@ def _record_new_events(
     template: BagTemplate,
     *,
     now: datetime,
-) -> bool:
-    """Night events the planner sees (back-up calls, bag shortages); flag key-safe codes."""
-    asked_backup = False
+) -> list[str]:
+    """Night events the planner sees (back-up calls, delays, bag shortages); flag key-safe
+    codes. What calls for a re-plan, as re-plan reasons."""
+    replan_for: list[str] = []
     for event in new_events:
         if isinstance(event, NeedsBackupEvent):
             visit_id = int(event.visit_id) if event.visit_id and event.visit_id.isdigit() else None
@@ -445,7 +447,18 @@ def _record_new_events(
                 nurse_id=nn.nurse.id,
                 visit_id=visit_id,
             )
-            asked_backup = True
+            replan_for.append("phone: needs back-up")
+        elif isinstance(event, DelayedEvent):
+            # Free again delay_minutes after she said so (a phone clock ahead counts as now).
+            nights.add_event(
+                session,
+                nn.night,
+                kind="delayed",
+                at=min(event.device_time, now),
+                nurse_id=nn.nurse.id,
+                delay_minutes=event.delay_minutes,
+            )
+            replan_for.append("phone: delayed")
         elif isinstance(event, ShiftStartEvent):
             counted = {line.item_id: line.quantity for line in event.bag_check.counted}
             if shortages(template, counted):
@@ -463,7 +476,7 @@ def _record_new_events(
             visit = session.get(Visit, int(event.visit_id))
             if visit is not None:
                 repo.flag_code(session, visit.client_id, now=now)
-    return asked_backup
+    return replan_for
 
 
 def _replan(

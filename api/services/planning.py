@@ -18,7 +18,10 @@ from sqlalchemy.orm import Session
 from api.core.problems import Unprocessable
 from api.db.models import Client, Night, Nurse, Region, Visit
 from api.db.models import Shift as ShiftRow
+from api.nightbag import full_bag, optimizer_bag_now, remaining
+from api.offline_events import derive_state
 from api.repositories import nights
+from api.repositories import phone as phone_repo
 from api.travel import travel_matrices
 from optimizer import model as om
 from optimizer.evaluate import RESTOCK, evaluate
@@ -88,9 +91,13 @@ def build_problem(
     client_rows = {c.id: c for c in _clients(session, {v.client_id for v in rows})}
     team = nights.shifts_of(session, night)
     nurse_by_id = {nurse.id: nurse for nurse, _ in team}
+    template = phone_repo.bag_template(session, region)
+    bag, events = full_bag(template), phone_repo.SqlEventStore(session, night.id)
     opt_nurses = []
     for nurse, shift in team:
         window = _shift_window(region, night, shift)
+        # What her phone says is left in the bag (bag check, materials used); full if silent.
+        state = derive_state(events.for_shift(str(nurse.id), str(night.id)))
         opt_nurses.append(
             om.Nurse(
                 id=nurse.code,
@@ -100,8 +107,14 @@ def build_problem(
                 end_location=0,
                 profile=nurse.profile,
                 break_rule=_break_rule(window),
+                bag=bag,
+                bag_now=optimizer_bag_now(template, remaining(template, state)),
             )
         )
+    tasks = {
+        r.id: r.care_task
+        for r in nights.requests_by_id(session, {v.request_id for v in rows}).values()
+    }
     opt_visits = []
     by_ref: dict[str, Visit] = {}
     for visit in rows:
@@ -134,6 +147,15 @@ def build_problem(
             data["assigned_nurses"] = (doer.code,)
         elif visit.status in ("started", "done"):
             continue  # history we cannot place on a route; it no longer needs planning
+        else:
+            # What it takes from the bag; a begun visit's use is in bag_now already.
+            data["materials"] = {
+                item: quantity
+                for item, quantity in phone_repo.CARE_TASK_MATERIALS.get(
+                    tasks.get(visit.request_id, ""), {}
+                ).items()
+                if item in bag
+            }
         opt_visits.append(om.Visit(**data))
         by_ref[data["id"]] = visit
     extra = []

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from api.cli import main
+from api.seed import DEMO_NURSE_TOTP_SECRET
 
 
 def test_demo_no_serve_seeds_and_prints(
@@ -27,6 +28,7 @@ def test_demo_no_serve_seeds_and_prints(
     assert "http://127.0.0.1:8123/docs" in out and "http://127.0.0.1:8123/planner" in out
     assert "12 visits planned" in out
     assert "partner4" in out and "nurse-n3" in out and "nrk_" in out
+    assert f"nurses register a phone signed in with a TOTP code for {DEMO_NURSE_TOTP_SECRET}" in out
     assert (tmp_path / "demo.sqlite").exists()
 
 
