@@ -7,9 +7,7 @@ key-safe reveal instead lets the reveal rules refuse it, so the refusal is logge
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -20,9 +18,10 @@ from api.core.problems import Forbidden, ProblemError, Unauthorised
 from api.core.roles import Principal, Role
 from api.db.models import Nurse
 from api.deps import PrincipalDep, SessionDep, SettingsDep
-from api.keysafe import KEYS_ENV, Keyring
+from api.keysafe import KEYS_ENV, Keyring, KeyringError
 from api.repositories import phone as repo
 from api.routes.mobile import Caller
+from api.totp_vault import keyring_for
 
 __all__ = [
     "DeviceIdHeader",
@@ -79,15 +78,10 @@ def get_keyring(request: Request, settings: SettingsDep) -> Keyring:
     found = getattr(request.app.state, "keyring", None)
     if isinstance(found, Keyring):
         return found
-    if os.environ.get(KEYS_ENV, "").strip():
-        keyring = Keyring.from_env()
-    elif settings.environment != "production":
-        secret = settings.secret_key.get_secret_value().encode()
-        key = hashlib.sha256(b"nachtroute/keysafe/development\x00" + secret).digest()
-        keyring = Keyring({"dev": key}, "dev")
-        logger.warning("key-safe codes use a development key: set %s", KEYS_ENV)
-    else:
-        raise KeysNotConfigured(f"set {KEYS_ENV} (make a key: nachtroute keys generate)")
+    try:
+        keyring = keyring_for(settings)  # the one keyring: key-safe codes and TOTP secrets
+    except KeyringError:
+        raise KeysNotConfigured(f"set {KEYS_ENV} (make a key: nachtroute keys generate)") from None
     request.app.state.keyring = keyring
     return keyring
 

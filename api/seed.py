@@ -98,7 +98,14 @@ def seed_region(
     if with_users:
 
         def user(name: str, role: Role, **kw: object) -> int:
-            made = accounts.create_user(session, username=name, password=password, role=role, **kw)  # type: ignore[arg-type]
+            made = accounts.create_user(
+                session,
+                username=name,
+                password=password,
+                role=role,
+                settings=settings,
+                **kw,  # type: ignore[arg-type]
+            )
             seeded.users[name] = (made.id, role)
             return made.id
 

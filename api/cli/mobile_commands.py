@@ -112,8 +112,20 @@ def _rotate(args: argparse.Namespace, keysafe_store: StoreFactory | None) -> int
         raise UserInputError("keys rotate: no key-safe store is wired in (needs the service)")
     try:
         keyring = Keyring.from_env()
-        count = rotate_store(keysafe_store(), keyring, args.key_id)
+        store = keysafe_store()
+        # The same keyring seals users' TOTP secrets: they move with the codes.
+        reseal = getattr(store, "reseal_totp_secrets", None)
+        totp = reseal(keyring.with_active(args.key_id)) if reseal is not None else None
+        count = rotate_store(store, keyring, args.key_id)
     except KeySafeError as error:
         raise UserInputError(f"keys rotate: {error}") from None
     print(f"nachtroute: {count} key-safe codes now encrypted under key {args.key_id}")
+    if totp is not None:
+        print(f"nachtroute: {totp[0]} TOTP secrets now sealed under key {args.key_id}")
+        if totp[1]:
+            print(
+                f"nachtroute: {totp[1]} TOTP secrets are under a key not in the keyring "
+                "(left as they are; those users need a new TOTP secret)",
+                file=sys.stderr,
+            )
     return 0

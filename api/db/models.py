@@ -144,7 +144,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(24))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     nurse_id: Mapped[int | None] = mapped_column(ForeignKey("nurses.id"))
-    totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: Sealed with the keyring (`api.totp_vault`), never stored in the clear.
+    totp_secret: Mapped[str | None] = mapped_column(String(255), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -8,11 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api import totp_vault
 from api.core import security
 from api.core.config import Settings
-from api.core.problems import Conflict, NotFound, Unauthorised, Unprocessable
+from api.core.problems import Conflict, NotFound, ProblemError, Unauthorised, Unprocessable
 from api.core.roles import ORGANISATION_ROLES, Principal, Role
 from api.db.models import ApiKey, Nurse, Organisation, Region, Shift, User
+from api.keysafe import Keyring, KeyringError
 
 __all__ = [
     "authenticate",
@@ -89,6 +91,7 @@ def create_user(
     organisation_id: int | None = None,
     nurse_id: int | None = None,
     totp_secret: str | None = None,
+    settings: Settings | None = None,
 ) -> User:
     """A user; organisation-scoped roles must name their organisation, nurses their nurse."""
     if role in ORGANISATION_ROLES and organisation_id is None:
@@ -112,22 +115,47 @@ def create_user(
         role=role.value,
         organisation_id=organisation_id,
         nurse_id=nurse_id,
-        totp_secret=totp_secret,
     )
     session.add(user)
+    if totp_secret:
+        if settings is None:
+            raise ValueError("a TOTP secret is sealed with the keyring: pass settings")
+        session.flush()  # the user's id binds the sealed secret to her
+        user.totp_secret = totp_vault.seal(totp_secret, user_id=user.id, keyring=_keyring(settings))
     _commit_unique(session, "this username is taken")
     return user
 
 
+class KeysNotConfigured(ProblemError):
+    status, slug, title = 503, "keysafe-keys-missing", "Keys not configured"
+
+
+def _keyring(settings: Settings) -> Keyring:
+    try:
+        return totp_vault.keyring_for(settings)
+    except KeyringError:
+        raise KeysNotConfigured("the keyring is not configured (NACHTROUTE_KEYSAFE_KEYS)") from None
+
+
 def authenticate(
-    session: Session, *, username: str, password: str, totp_code: str | None, now: datetime
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    totp_code: str | None,
+    now: datetime,
+    settings: Settings,
 ) -> tuple[User, bool]:
     """The user and whether a valid second factor was given; 401 on a wrong password."""
     user = session.scalars(select(User).where(User.username == username)).first()
     ok = security.verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         raise Unauthorised("unknown user or wrong password")
-    second = security.verify_totp(user.totp_secret, totp_code, now=now)
+    secret = None
+    if totp_code and user.totp_secret:
+        keyring = _keyring(settings)
+        secret = totp_vault.unseal(user.totp_secret, user_id=user.id, keyring=keyring)
+    second = security.verify_totp(secret, totp_code, now=now)
     if totp_code and not second:
         raise Unauthorised("the one-time code is wrong or expired")
     return user, second

@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api import totp_vault
 from api.core.roles import Principal
-from api.db.models import Client, Nurse, Region
+from api.db.models import Client, Nurse, Region, User
 from api.db.phone_models import BagTemplateRow, KeySafeRecord, PhoneDevice, PhoneEvent
 from api.keysafe import EncryptedCode, Keyring, KeySafeCode, encrypt
 from api.offline_events import StoredEvent
@@ -198,6 +199,19 @@ class SqlKeySafeStore:
                 continue
             row.ciphertext, row.nonce, row.key_id = sealed.ciphertext, sealed.nonce, sealed.key_id
         self._session.commit()
+
+    def reseal_totp_secrets(self, target: Keyring) -> tuple[int, int]:
+        """Stage every user's TOTP secret re-sealed under ``target``'s active key (committed
+        by `replace_all`, so with the codes or not at all); (resealed, left: did not open)."""
+        done = left = 0
+        for user in self._session.scalars(select(User).where(User.totp_secret.is_not(None))):
+            plain = totp_vault.unseal(user.totp_secret, user_id=user.id, keyring=target)
+            if plain is None:
+                left += 1
+                continue
+            user.totp_secret = totp_vault.seal(plain, user_id=user.id, keyring=target)
+            done += 1
+        return done, left
 
     def record_for(self, client_id: str) -> EncryptedCode | None:
         """The client's record, or None when no code is on file."""

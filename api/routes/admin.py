@@ -59,7 +59,9 @@ def create_api_key(
 
 
 @router.post("/admin/users", status_code=status.HTTP_201_CREATED)
-def create_user(body: UserCreate, session: SessionDep, _: Admin) -> UserPublic:
+def create_user(
+    body: UserCreate, session: SessionDep, settings: SettingsDep, _: Admin
+) -> UserPublic:
     """Add a user in one role."""
     user = accounts.create_user(
         session,
@@ -69,6 +71,7 @@ def create_user(body: UserCreate, session: SessionDep, _: Admin) -> UserPublic:
         organisation_id=body.organisation_id,
         nurse_id=body.nurse_id,
         totp_secret=body.totp_secret,
+        settings=settings,
     )
     return UserPublic.model_validate(user)
 

@@ -24,6 +24,7 @@ def create_token(
         password=body.password,
         totp_code=body.totp_code,
         now=clock(),
+        settings=settings,
     )
     claims = security.TokenClaims(
         user_id=user.id,

@@ -125,3 +125,18 @@ def test_postgres_refuses_truncate(seeded_postgres_url: tuple[str, object]) -> N
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
         connection.execute(text("TRUNCATE access_log"))
     engine.dispose()
+
+
+def test_totp_secrets_are_sealed_at_rest(world: World) -> None:
+    """The users table holds no TOTP secret in the clear; sign-in opens it transparently."""
+    from api.db.models import User
+    from api.totp_vault import is_sealed
+
+    with world.sessions()() as session:
+        stored = [u.totp_secret for u in session.scalars(select(User)) if u.totp_secret]
+    assert stored and all(is_sealed(s) and DEMO_TOTP_SECRET not in s for s in stored)
+    code = pyotp.TOTP(DEMO_TOTP_SECRET).at(world.clock())
+    login = world.client.post(
+        "/auth/token", json={"username": "privacy1", "password": PASSWORD, "totp_code": code}
+    )
+    assert login.status_code == 200 and login.json()["second_factor"] is True

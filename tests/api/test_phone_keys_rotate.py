@@ -53,3 +53,54 @@ def test_rotate_re_encrypts_the_database_and_codes_still_open(
     )
     assert reveal.status_code == 200, reveal.text
     assert reveal.json()["code"] == FAKE_CODE
+
+
+def test_rotate_moves_totp_secrets_to_the_new_key(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A TOTP secret sealed under k1 is sealed under k2 after rotation, and signing in with
+    the second factor works with k1 gone."""
+    import pyotp
+
+    from api.db.models import User
+    from tests.api.conftest import PASSWORD
+
+    secret = "TESTTESTTESTTESTTESTTEST"
+    k1, k2 = generate_key("k1"), generate_key("k2")
+    monkeypatch.setenv(KEYS_ENV, f"{k1},{k2}")
+    monkeypatch.setenv(ACTIVE_KEY_ENV, "k1")
+    made = world.client.post(
+        "/admin/users",
+        json={
+            "username": "test-officer",
+            "password": PASSWORD,
+            "role": "privacy_officer",
+            "organisation_id": world.seeded.home_care[0],
+            "totp_secret": secret,
+        },
+        headers=world.token("admin"),
+    )
+    assert made.status_code == 201, made.text
+
+    def stored() -> str:
+        with world.sessions()() as session:
+            user = session.scalars(select(User).where(User.username == "test-officer")).one()
+            return str(user.totp_secret)
+
+    assert stored().startswith("aesgcm1:k1:") and secret not in stored()
+    monkeypatch.setenv("NACHTROUTE_DATABASE_URL", world.url)
+    monkeypatch.setenv(ACTIVE_KEY_ENV, "k2")
+    assert main(["keys", "rotate", "--to", "k2"]) == 0
+    out, _err = capsys.readouterr()
+    assert "TOTP secrets now sealed under key k2" in out
+    assert stored().startswith("aesgcm1:k2:")
+
+    monkeypatch.setenv(KEYS_ENV, k2)
+    monkeypatch.delenv(ACTIVE_KEY_ENV)
+    code = pyotp.TOTP(secret).at(world.clock())
+    login = world.client.post(
+        "/auth/token",
+        json={"username": "test-officer", "password": PASSWORD, "totp_code": code},
+    )
+    assert login.status_code == 200, login.text
+    assert login.json()["second_factor"] is True
