@@ -1,8 +1,8 @@
 """The night's problem model and its OR-Tools solver. No HTTP, no database, no OSM here.
 
-    from optimizer import Problem, solve, check
-    plan = solve(Problem.model_validate_json(text), time_limit=5)
-    assert check(problem, plan) == []
+from optimizer import Problem, solve, check
+plan = solve(Problem.model_validate_json(text), time_limit=5)
+assert check(problem, plan) == []
 """
 
 from optimizer.checker import check
