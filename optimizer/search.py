@@ -42,6 +42,7 @@ PORTFOLIO_OVERHEAD_SECONDS = 0.4
 
 Ruin = Literal["sisr", "random_walk", "spatially_close_routes"]
 Acceptance = Literal["simulated_annealing", "greedy_descent"]
+Cooling = Literal["exponential", "linear"]
 
 R = TypeVar("R")
 
@@ -85,6 +86,8 @@ class SearchConfig:
     #: The same as multiples of the model's mean arc cost (scale-free, so one setting fits
     #: instances of any size or unit); used when the caller passes ``mean_arc_cost``.
     relative_temperatures: tuple[float, float] | None = None
+    #: How the annealing temperature falls from initial to final over the time limit.
+    cooling: Cooling = "exponential"
     improve_perturbed: bool = True
     #: Seconds for each LNS operator's inner search; None keeps OR-Tools' default.
     lns_time_limit: float | None = None
@@ -258,6 +261,9 @@ def _set_iterated_local_search(params: Any, config: SearchConfig) -> None:
         else:
             annealing.automatic_temperatures = False
             annealing.initial_temperature, annealing.final_temperature = config.temperatures
+        annealing.cooling_schedule_strategy = routing_ils_pb2.CoolingScheduleStrategy.Value.Value(
+            config.cooling.upper()
+        )
     else:
         accept.greedy_descent.SetInParent()
 
