@@ -89,10 +89,13 @@ def main() -> int:
             if row["source"] == "dimacs"
         }
 
+    load_before = os.getloadavg()
     print(f"tuned portfolio, {args.time_limit:g} s per instance ...", file=sys.stderr)
     tuned = run_cli(files, args.time_limit, baseline=False)
+    load_tuned = os.getloadavg()
     print(f"baseline, {args.time_limit:g} s per instance ...", file=sys.stderr)
     base = run_cli(files, args.time_limit, baseline=True)
+    load_after = os.getloadavg()
 
     rows = [
         "| instance | BKS (veh / dist) | tuned (veh / dist) | tuned gap | s "
@@ -136,7 +139,9 @@ search on one core. Tuned: all {len(files)} solved feasibly: {"yes" if all_feasi
 
 Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() or "this machine"}
 ({os.cpu_count()} cores, shared with other work, so figures move by a few tenths of a
-percent from run to run). Command:
+percent from run to run). Load average (1 / 5 / 15 min) before the run
+{_load(load_before)}, after the tuned runs {_load(load_tuned)}, at the end {_load(load_after)};
+the tuned portfolio itself keeps 2 cores busy. Command:
 
     python bench/solomon_bench.py --time-limit {args.time_limit:g}
 
@@ -151,8 +156,16 @@ which runs `nachtroute bench solomon ../shared/bench/solomon/*.txt --time-limit
     return 0
 
 
+def _load(values: tuple[float, float, float]) -> str:
+    return " / ".join(f"{v:.2f}" for v in values)
+
+
 def write_section(path: Path, section: str) -> None:
-    """Replace (or append) the Solomon section of the benchmarks page, leaving the rest."""
+    """Replace (or append) the Solomon section of the benchmarks page, leaving the rest.
+
+    Hand-written ``### `` subsections at the end of the section (tuning notes, earlier
+    figures) are kept below the new table.
+    """
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     lines = text.splitlines(keepends=True)
     start = next((i for i, line in enumerate(lines) if line.strip() == HEADING), None)
@@ -163,8 +176,18 @@ def write_section(path: Path, section: str) -> None:
             (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
             len(lines),
         )
+        notes = next(
+            (i for i in range(start + 1, end) if lines[i].startswith("### ")),
+            end,
+        )
+        kept = "".join(lines[notes:end]).rstrip("\n")
         tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + section + ("\n" + tail if tail else "")
+        new = (
+            "".join(lines[:start])
+            + section
+            + ("\n" + kept + "\n" if kept else "")
+            + ("\n" + tail if tail else "")
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(new)
 

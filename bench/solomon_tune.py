@@ -5,10 +5,11 @@ time on a two-core machine. Prints each recipe's gaps to the ``dimacs`` best kno
 solutions and, for every pair of recipes, the mean gap of the better of the two per
 instance: what a two-process portfolio of that pair would get.
 
-    python bench/solomon_tune.py [--time-limit 9.6] [--seeds 0 1]
+    python bench/solomon_tune.py [--time-limit 9.6] [--seeds 0 1 2] [--candidates tuned hot]
 
-Edit ``candidates()`` to try other recipes. Runs of one recipe differ by seed (node order)
-by several percent on the type-2 instances, so compare over several seeds.
+``--candidates`` names recipes of ``candidates()``; edit it to add others. Runs of one
+recipe differ by seed (node order) by several percent on the type-2 instances, so compare
+over several seeds.
 """
 
 from __future__ import annotations
@@ -28,14 +29,29 @@ sys.path.insert(0, str(ROOT))
 from optimizer import search, solomon  # noqa: E402
 
 
-def candidates() -> list[search.SearchConfig]:
-    """The recipes to compare."""
+def candidates() -> dict[str, search.SearchConfig]:
+    """The recipes that can be compared, by name (``--candidates`` picks some)."""
     tuned = search.tuned_config()
-    return [
-        replace(tuned, label="tuned"),
-        replace(search.baseline_config(), label="baseline"),
-        replace(tuned, label="tuned+routes-ruin", ruins=("sisr", "spatially_close_routes")),
-    ]
+    hot = search.tuned_config(temperature=2.5)
+    gls = search.SearchConfig(
+        label="gls-pci-lean",
+        first_solution="PARALLEL_CHEAPEST_INSERTION",
+        disabled_operators=search.SLOW_OPERATORS,
+    )
+    recipes = {
+        "tuned": tuned,
+        "hot": hot,
+        "baseline": search.baseline_config(),
+        "gls": gls,
+        "linear": replace(tuned, cooling="linear"),
+        "hot-linear": replace(hot, cooling="linear"),
+        "no-improve": replace(tuned, improve_perturbed=False),
+        "ruin15": replace(tuned, ruin_visits=15),
+        "ruin6": replace(tuned, ruin_visits=6),
+        "linear-ruin15": replace(tuned, cooling="linear", ruin_visits=15),
+        "routes-ruin": replace(tuned, ruins=("sisr", "spatially_close_routes")),
+    }
+    return {name: replace(config, label=name) for name, config in recipes.items()}
 
 
 def one(path: Path, config: search.SearchConfig, time_limit: float, best: float) -> float:
@@ -50,6 +66,9 @@ def main() -> int:
     parser.add_argument("--time-limit", type=float, default=9.6)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument(
+        "--candidates", nargs="+", default=["tuned", "hot"], help="names in candidates()"
+    )
+    parser.add_argument(
         "--shared", type=Path, default=ROOT.parent.parent / "shared" / "bench" / "solomon"
     )
     args = parser.parse_args()
@@ -62,7 +81,7 @@ def main() -> int:
     files = sorted(args.shared.glob("*.txt"))
     configs = [
         replace(c, label=f"{c.label}/s{seed}", seed=seed)
-        for c in candidates()
+        for c in (candidates()[name] for name in args.candidates)
         for seed in args.seeds
     ]
     jobs = [(f, c, args.time_limit, bks[f.stem]) for c in configs for f in files]
@@ -78,10 +97,31 @@ def main() -> int:
     for c in configs:
         row = [table[(c.label, n)] for n in names]
         cells = " ".join(f"{n}:{g:+.2f}" for n, g in zip(names, row, strict=True))
-        print(f"{c.label:32s} mean {sum(row) / len(row):+6.2f} | {cells}")
-    for a, b in itertools.combinations(configs, 2):
-        row = [min(table[(a.label, n)], table[(b.label, n)]) for n in names]
-        print(f"  best of {a.label} + {b.label}: mean {sum(row) / len(row):+.2f}")
+        print(f"{c.label:24s} mean {sum(row) / len(row):+6.2f} | {cells}")
+
+    def over_seeds(label: str, name: str) -> list[float]:
+        return [table[(f"{label}/s{seed}", name)] for seed in args.seeds]
+
+    print("mean over seeds:")
+    for label in args.candidates:
+        row = [sum(over_seeds(label, n)) / len(args.seeds) for n in names]
+        cells = " ".join(f"{n}:{g:+.2f}" for n, g in zip(names, row, strict=True))
+        print(f"  {label:22s} mean {sum(row) / len(row):+6.2f} | {cells}")
+    # A portfolio of two recipes runs them from two different node orders: pair every run of
+    # one with every run of the other from another seed (or of itself, for one recipe twice).
+    print("two-process portfolio (better of a pair of runs from different seeds), mean:")
+    for a, b in itertools.combinations_with_replacement(args.candidates, 2):
+        pairs = [(i, j) for i in args.seeds for j in args.seeds if i != j]
+        if not pairs:
+            continue
+        means = [
+            sum(min(table[(f"{a}/s{i}", n)], table[(f"{b}/s{j}", n)]) for n in names) / len(names)
+            for i, j in pairs
+        ]
+        print(
+            f"  {a} + {b}: {sum(means) / len(means):+.2f} "
+            f"(min {min(means):+.2f}, max {max(means):+.2f})"
+        )
     return 0
 
 

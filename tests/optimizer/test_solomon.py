@@ -133,6 +133,18 @@ def test_baseline_config_finds_the_same_kind_of_answer(tiny: solomon.SolomonInst
     assert result.feasible
 
 
+def test_search_parameters_carry_the_iterated_local_search_settings() -> None:
+    """Relative temperatures scale by the mean arc cost; the cooling schedule is passed on."""
+    config = dataclasses.replace(search.tuned_config(temperature=2.0), cooling="linear")
+    params = search.search_parameters(time_limit=1.0, config=config, mean_arc_cost=50.0)
+    ils = params.iterated_local_search_parameters
+    annealing = ils.reference_solution_acceptance_strategy.simulated_annealing
+    assert annealing.initial_temperature == pytest.approx(100.0)
+    assert annealing.final_temperature == pytest.approx(1.0)
+    assert annealing.cooling_schedule_strategy == 2  # LINEAR
+    assert ils.ruin_recreate_parameters.ruin_strategies[0].sisr.avg_num_removed_visits == 10
+
+
 @st.composite
 def instances(draw: st.DrawFn) -> solomon.SolomonInstance:
     """Random small VRPTW instances in which every customer can be served alone."""
