@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -81,9 +80,7 @@ def test_incremental_row_and_column_equal_full(
 ) -> None:
     """Adding one location computes the same row and column as the whole matrix would."""
     base = travel_times(porto, points[:-1], cache=False)
-    started = time.perf_counter()
     grown = add_location(base, porto, points[-1], cache=False)
-    assert time.perf_counter() - started < 0.5  # the benchmark holds the 50 ms target
     np.testing.assert_array_equal(grown.seconds, seconds)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +46,8 @@ def test_parallel_edges_keep_the_fastest(porto: Network) -> None:
 
 
 def test_cached_network_loads_fast_and_equal(porto: Network, data_dir: Path) -> None:
-    """Loading the cached network takes under a second and gives the same graph."""
-    started = time.perf_counter()
+    """Loading the cached network gives the same graph (its speed is in bench/geo_bench.py)."""
     loaded = load_network("porto", data_dir_path=data_dir)
-    assert time.perf_counter() - started < 1.0
     assert loaded.version == porto.version
     np.testing.assert_array_equal(loaded.graph("car").chain_u, porto.graph("car").chain_u)
     assert "porto" in network_names(data_dir_path=data_dir)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from helpers import one_way_chain, point_on_chain, road_points
@@ -24,14 +22,12 @@ def test_snaps_to_the_edge_not_the_junction(porto: Network) -> None:
     assert snapped.distance_m[0] < 1.0
 
 
-def test_thousand_points_in_under_a_second(porto: Network) -> None:
-    """1000 points snap in under a second once the spatial index exists."""
+def test_thousand_points_snap_to_their_roads(porto: Network) -> None:
+    """1000 points snap at once (the speed target is in bench/geo_bench.py)."""
     points = road_points(porto, 1000)
     lat, lon = np.array(points).T
     snap_points(porto, lat[:1], lon[:1])  # builds the index
-    started = time.perf_counter()
     snapped = snap_points(porto, lat, lon)
-    assert time.perf_counter() - started < 1.0
     assert len(snapped) == 1000
     moved = haversine_metres(lat, lon, snapped.lat, snapped.lon)
     np.testing.assert_allclose(moved, snapped.distance_m, rtol=0.01, atol=0.5)

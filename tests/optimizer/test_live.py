@@ -53,7 +53,6 @@ def test_alarm_at_0312_is_planned_and_the_past_stays_put() -> None:
             assert replanned.assignments()[visit.id] == before[visit.id]
             [start] = {s.start for r in replanned.routes for s in r.steps if s.visit_id == visit.id}
             assert start == visit.started_at
-    assert replanned.stats is not None and replanned.stats.seconds < 1.5
 
 
 def test_state_at_marks_history() -> None:

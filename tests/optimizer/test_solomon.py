@@ -122,7 +122,6 @@ def test_portfolio_solves_cut_of_r101_feasibly() -> None:
     result = solomon.solve_solomon(instance, time_limit=2.0)
     assert result.feasible
     assert solomon.check_solomon(instance, result.routes).feasible
-    assert result.seconds < 3.0
 
 
 def test_baseline_config_finds_the_same_kind_of_answer(tiny: solomon.SolomonInstance) -> None:
