@@ -64,9 +64,9 @@ _api_key = APIKeyHeader(
 )
 
 
-#: Calls under here go through `api.phone_deps.get_caller`, which binds the token to the
-#: phone named in ``X-Device-Id`` (and lets the reveal rules refuse a revoked one, logged).
-_DEVICE_BOUND_PREFIX = "/mobile/v1/me/"
+#: The key-safe reveal: there the reveal rules refuse a token from before a revocation
+#: (``device_revoked``), so the refusal is written to the access log.
+_REVEAL_PATH = "/mobile/v1/me/keysafe/reveal"
 
 
 def get_principal(
@@ -87,7 +87,8 @@ def get_principal(
         )
     if principal is None:
         raise Unauthorised("a valid bearer token or X-API-Key is required")
-    if not request.url.path.startswith(_DEVICE_BOUND_PREFIX):
+    if request.url.path != _REVEAL_PATH:
+        # Under /mobile/v1 too: such a token works for no phone, not even the new one.
         _refuse_tokens_of_revoked_phones(session, principal)
     return principal
 

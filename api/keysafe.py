@@ -45,6 +45,7 @@ from mobile_contract.keysafe import KeySafeRefusal, KeySafeRevealResponse, Refus
 
 __all__ = [
     "ACTIVE_KEY_ENV",
+    "ARRIVAL_NEAR_M",
     "FORGET_AFTER",
     "KEYS_ENV",
     "MAX_ACCURACY_CREDIT_M",
@@ -85,6 +86,8 @@ ACTIVE_KEY_ENV: Final = "NACHTROUTE_KEYSAFE_ACTIVE_KEY"
 REVEAL_OPENS_BEFORE_ETA: Final = timedelta(minutes=30)
 #: ... until this long after the visit ends (to put the key back).
 REVEAL_CLOSES_AFTER_END: Final = timedelta(minutes=15)
+#: Where the team sets no distance rule, a recorded arrival opens the window this near.
+ARRIVAL_NEAR_M: Final = 200.0
 #: The phone forgets a revealed code after at most this long; asking again is logged again.
 FORGET_AFTER: Final = timedelta(minutes=60)
 
@@ -403,14 +406,21 @@ def decide_reveal(
     revoked: bool,
     distance_m: float | None,
     max_distance_m: float | None,
+    night_end: datetime | None = None,
+    arrived_at: datetime | None = None,
 ) -> Allowed | Refused:
     """Whether ``nurse_id`` on ``device_id`` may see the visit's code at ``now``.
 
     Units: datetimes timezone-aware, distances metres. In this order: the device must be
     the nurse's registered, non-revoked device; she must be assigned to the visit tonight;
-    the visit must have a key safe; ``now`` must lie from 30 minutes before ``eta`` until
-    15 minutes after ``visit_end`` (both included); and where ``max_distance_m`` is set, she
-    must report a position within it of the address.
+    the visit must have a key safe; ``now`` must lie in the window (both ends included);
+    and where ``max_distance_m`` is set, she must report a position within it of the address.
+
+    The window opens 30 minutes before ``eta`` (the published plan's, see
+    `api.services.phone.reveal_facts`), or at ``arrived_at``, her recorded arrival, when she
+    reports a position within ``max_distance_m`` (else `ARRIVAL_NEAR_M`) of the address. It
+    closes 15 minutes after ``visit_end`` and never later than 15 minutes after
+    ``night_end``, whatever the phone reported.
     """
     if revoked:
         return Refused(RefusalReason.DEVICE_REVOKED, "this phone has been revoked")
@@ -423,7 +433,11 @@ def decide_reveal(
     if not assignment.key_safe_present:
         return Refused(RefusalReason.NO_KEY_SAFE, "this address has no key safe on file")
     opens_at = eta - REVEAL_OPENS_BEFORE_ETA
-    closes_at = visit_end + REVEAL_CLOSES_AFTER_END
+    near = max_distance_m if max_distance_m is not None else ARRIVAL_NEAR_M
+    if arrived_at is not None and distance_m is not None and distance_m <= near:
+        opens_at = min(opens_at, arrived_at)
+    end = visit_end if night_end is None else min(visit_end, night_end)
+    closes_at = end + REVEAL_CLOSES_AFTER_END
     if now < opens_at:
         return Refused(
             RefusalReason.TOO_EARLY,
@@ -522,6 +536,10 @@ class RevealFacts:
     registered_device: str | None
     revoked: bool
     distance_m: float | None
+    #: The night's end: the window never closes later than 15 minutes after it.
+    night_end: datetime | None = None
+    #: Her recorded arrival at the address (at the latest when the server received it).
+    arrived_at: datetime | None = None
 
 
 def handle_reveal(
@@ -555,6 +573,8 @@ def handle_reveal(
         revoked=facts.revoked,
         distance_m=facts.distance_m,
         max_distance_m=max_distance_m,
+        night_end=facts.night_end,
+        arrived_at=facts.arrived_at,
     )
     record = None
     if isinstance(decision, Allowed) and facts.assignment is not None:

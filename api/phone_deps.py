@@ -115,17 +115,25 @@ _REVEAL_PATH = "/me/keysafe/reveal"
 
 
 def get_caller(
-    request: Request, nurse: NurseDep, session: SessionDep, x_device_id: DeviceIdHeader = None
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    x_device_id: DeviceIdHeader = None,
 ) -> Caller:
     """The nurse on her registered, active phone; 401 for another phone or a revoked one.
 
     The token must be a nurse's and ``X-Device-Id`` her registered phone's id; revoking the
     phone ends every call from it at once. Only the key-safe reveal is let through with any
-    phone, so its refusal (``device_revoked``, ``device_not_registered``) is logged.
+    phone and any role, so its refusal (``device_revoked``, ``device_not_registered``, a
+    caller of the wrong role) is written to the access log.
     """
-    _principal, row = nurse
+    device_id = (x_device_id or "-")[:64]
     if request.url.path.endswith(_REVEAL_PATH):
-        return Caller(nurse_id=row.code, device_id=(x_device_id or "-")[:64])
+        row = session.get(Nurse, principal.nurse_id) if principal.nurse_id else None
+        if principal.role != Role.NURSE or row is None or not row.active:
+            return Caller(nurse_id="", device_id=device_id, role=principal.role.value)
+        return Caller(nurse_id=row.code, device_id=device_id)
+    _principal, row = get_nurse(principal, session)
     found = repo.device(session, x_device_id)
     if found is None or found.nurse_id != row.id:
         raise api_error(

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -43,6 +44,7 @@ __all__ = [
     "Region",
     "RouteVersion",
     "Shift",
+    "SignInThrottle",
     "User",
     "Visit",
     "VisitRequest",
@@ -146,6 +148,8 @@ class User(Base):
     nurse_id: Mapped[int | None] = mapped_column(ForeignKey("nurses.id"))
     #: Sealed with the keyring (`api.totp_vault`), never stored in the clear.
     totp_secret: Mapped[str | None] = mapped_column(String(255), default=None)
+    #: The last accepted TOTP time step (unix time // 30): a code is accepted once.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -353,8 +357,9 @@ class AccessLogEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     event: Mapped[str] = mapped_column(String(32))
-    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
-    client_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    #: Empty only for a key-safe refusal that names no client (unknown visit, wrong role).
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    client_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), default=None)
     actor: Mapped[str] = mapped_column(String(120))
@@ -364,3 +369,17 @@ class AccessLogEntry(Base):
         ForeignKey("organisations.id"), default=None
     )
     purpose: Mapped[str] = mapped_column(String(80))
+    #: Key-safe attempts: the phone, the visit as asked for, and the key id of a reveal.
+    device_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    visit_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    key_id: Mapped[str | None] = mapped_column(String(32), default=None)
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins in the current window, per account or per address (`api.repositories.
+    accounts`). ``key`` is a keyed hash, so neither a username nor an address is stored."""
+
+    __tablename__ = "sign_in_throttle"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column()

@@ -52,6 +52,8 @@ class Caller:
 
     nurse_id: str
     device_id: str
+    #: The caller's role: only the key-safe reveal lets another role through, to log it.
+    role: str = "nurse"
 
 
 class MobileBackend(Protocol):
@@ -85,6 +87,10 @@ class MobileBackend(Protocol):
         """Decide, log and answer (`api.keysafe.handle_reveal`)."""
         ...
 
+    def refuse_caller(self, caller: Caller, visit_id: str | None, now: datetime) -> None:
+        """Write the access-log row of a reveal asked for by a caller who is no nurse."""
+        ...
+
     def bag_template(self, caller: Caller) -> BagTemplate:
         """The nurse's team's night bag template."""
         ...
@@ -96,6 +102,9 @@ class MobileBackend(Protocol):
     def restock_list(self, caller: Caller) -> RestockList | None:
         """What to refill (`api.nightbag.restock_list`)."""
         ...
+
+
+_NOT_A_NURSE = "only a nurse's phone uses this API"
 
 
 def _utc_now() -> datetime:
@@ -232,7 +241,13 @@ def build_router(
         try:
             body = await _read(request, KeySafeRevealRequest)
         except _BadBody as error:
+            if who.role != "nurse":
+                await run_in_threadpool(b.refuse_caller, who, None, clock())
+                return _error(403, "forbidden", _NOT_A_NURSE, dict(NO_STORE_HEADERS))
             return _error(422, "invalid", error.message, dict(NO_STORE_HEADERS))
+        if who.role != "nurse":
+            await run_in_threadpool(b.refuse_caller, who, body.visit_id, clock())
+            return _error(403, "forbidden", _NOT_A_NURSE, dict(NO_STORE_HEADERS))
         answer = await run_in_threadpool(b.reveal, who, body, clock())
         status = 200 if isinstance(answer, KeySafeRevealResponse) else 403
         return _json(answer, status, dict(NO_STORE_HEADERS))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter, FastAPI, Request
@@ -49,25 +49,26 @@ __all__ = ["DbMobileBackend", "get_backend", "router_for"]
 class _AccessLog:
     """`api.keysafe.AccessLog` over the service's access log: a row per reveal or refusal.
 
-    The row is committed before the code leaves the server; an attempt on a visit that is
-    not tonight's has no client to log against and is logged as a line without personal data.
+    Every attempt gets a row, also one for a visit that is not tonight's (no client named);
+    the row names the phone, the visit as asked for and the key id, and is committed before
+    the code leaves the server.
     """
 
     def __init__(self, session: Session, principal: Principal, client: Client | None) -> None:
         self._session, self._principal, self._client = session, principal, client
 
     def write(self, entry: AccessLogEntry) -> None:
-        purpose = f"keysafe {entry.outcome} {entry.reason or ''} {entry.reveal_id}"
-        if self._client is None:
-            service.logger.info("key-safe reveal for no visit of tonight: %s", purpose)
-            return
-        access_log.record(
+        access_log.record_keysafe_attempt(
             self._session,
             self._principal,
-            [self._client],
-            event="keysafe.reveal",
-            purpose=" ".join(purpose.split())[:80],
+            self._client,
             at=entry.at,
+            outcome=entry.outcome,
+            reason=entry.reason,
+            device_id=entry.device_id,
+            visit_id=entry.visit_id,
+            key_id=entry.key_id,
+            reveal_id=entry.reveal_id,
         )
         self._session.commit()
 
@@ -211,6 +212,7 @@ class DbMobileBackend:
             position=request.position,
             accuracy_metres=request.accuracy_metres,
             now=now,
+            stale_token=_token_predates_revocation(session, self._principal, nurse.id),
         )
         return handle_reveal(
             reveal_id=uuid.uuid4(),
@@ -224,6 +226,21 @@ class DbMobileBackend:
             keyring=get_keyring(self._request, self._settings),
             access_log=_AccessLog(session, self._principal, client),
         )
+
+    def refuse_caller(self, caller: Caller, visit_id: str | None, now: datetime) -> None:
+        """The access-log row of a reveal asked for by a caller who is no (active) nurse."""
+        access_log.record_keysafe_attempt(
+            self._session,
+            self._principal,
+            None,
+            at=now,
+            outcome="refused",
+            reason="wrong_role",
+            device_id=caller.device_id,
+            visit_id=visit_id,
+            key_id=None,
+        )
+        self._session.commit()
 
     def bag_template(self, caller: Caller) -> BagTemplate:
         """The team's night bag template."""
@@ -246,6 +263,17 @@ class DbMobileBackend:
         template = repo.bag_template(self._session, nn.region)
         state = service.shift_state(self._session, nn)
         return restock_list(template, remaining(template, state), generated_at=now)
+
+
+def _token_predates_revocation(session: Session, principal: Principal, nurse_id: int) -> bool:
+    """Whether the token was issued before one of the nurse's phones was revoked or replaced
+    (registering a phone revokes her earlier ones): such a token works for no phone."""
+    revoked = repo.latest_revocation(session, nurse_id)
+    if revoked is None or principal.token_issued_at is None:
+        return False
+    if revoked.tzinfo is None:
+        revoked = revoked.replace(tzinfo=UTC)
+    return principal.token_issued_at < int(revoked.timestamp())
 
 
 def get_backend(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from api.core.config import Settings
 from api.core.problems import ProblemError
-from api.db.models import Client, Night, Nurse, Region, RouteVersion, Shift, Visit
+from api.db.models import Client, Night, NightEvent, Nurse, Region, RouteVersion, Shift, Visit
 from api.keysafe import Assignment, RevealFacts, distance_metres, effective_visit_end
 from api.nightbag import materials_to_take, remaining, shortages
 from api.offline_events import ShiftState, apply_batch, derive_state
@@ -497,6 +497,46 @@ def _replan(
 # ----------------------------------------------------------------- key-safe reveal
 
 
+#: Phone events that say she reached, began, finished or stood at a visit.
+_PROGRESS_TYPES = frozenset({"arrived", "visit_started", "visit_completed", "could_not_get_in"})
+_ARRIVAL_TYPES = frozenset({"arrived", "visit_started"})
+_NIGHT_PROGRESS_KINDS = ("started", "done", "could_not_get_in")
+
+
+def _step_of(route: RouteVersion, visit_id: int) -> dict[str, Any] | None:
+    return next((s for s in route.steps if s.get("visit_id") == visit_id), None)
+
+
+def _anchor_step(
+    session: Session, nn: NurseNight, visit: Visit, first_progress: datetime | None
+) -> dict[str, Any] | None:
+    """The visit's step in the published plan the reveal window is anchored to.
+
+    Her newest published route version from before she first reported progress on this
+    visit: a re-plan her own report triggered (marking it started hours early puts its ETA
+    at "now") does not move the window. Failing that, the first version that gave it to her.
+    """
+    versions = session.scalars(
+        select(RouteVersion)
+        .where(
+            RouteVersion.night_id == nn.night.id,
+            RouteVersion.nurse_id == nn.nurse.id,
+            RouteVersion.published_at.is_not(None),
+        )
+        .order_by(RouteVersion.version)
+    ).all()
+    containing = [(v, step) for v in versions if (step := _step_of(v, visit.id)) is not None]
+    before = [
+        step
+        for v, step in containing
+        if first_progress is None
+        or (v.published_at is not None and v.published_at < first_progress)
+    ]
+    if before:
+        return before[-1]
+    return containing[0][1] if containing else None
+
+
 def reveal_facts(
     session: Session,
     nn: NurseNight | None,
@@ -509,32 +549,49 @@ def reveal_facts(
     position: tuple[float, float] | None,
     accuracy_metres: float | None,
     now: datetime,
+    stale_token: bool = False,
 ) -> RevealFacts:
-    """What the reveal rules need, from tonight's published routes and the nurse's phone."""
-    revoked = registered is not None and registered.id == device_id and registered.revoked_at
+    """What the reveal rules need, from tonight's published routes and the nurse's phone.
+
+    The ETA is the published plan's, as it stood before her own reports on the visit (see
+    `_anchor_step`); the phone's times count at the latest when the server received them;
+    ``stale_token``: her token was issued before one of her phones was revoked or replaced
+    (then it works for no phone: refused as ``device_revoked``).
+    """
+    revoked = stale_token or bool(
+        registered is not None and registered.id == device_id and registered.revoked_at
+    )
     registered_id = registered.id if registered is not None else None
     assignment = None
     eta, planned_end = now, now
+    arrived_at: datetime | None = None
+    completed_at: datetime | None = None
+    night_end = nn.night.ends_at if nn is not None else None
     if nn is not None and visit is not None and client is not None:
         assigned: set[str] = set()
+        current: dict[str, Any] | None = None
         for other, _shift in nights.shifts_of(session, nn.night):
             route = nights.latest_published_route(session, nn.night, other.id)
-            for step in route.steps if route is not None else ():
-                if step.get("visit_id") == visit.id:
-                    assigned.add(other.code)
-                    if other.id == nurse.id:
-                        eta = _at(nn.night, int(step["arrival"]))
-                        planned_end = _at(nn.night, int(step["end"]))
+            step = _step_of(route, visit.id) if route is not None else None
+            if step is not None:
+                assigned.add(other.code)
+                if other.id == nurse.id:
+                    current = step
         assignment = Assignment(
             visit_id=str(visit.id),
             client_id=str(client.id),
             nurse_ids=frozenset(assigned),
             key_safe_present=client.key_safe_present,
         )
-    completed_at = None
-    if nn is not None and visit is not None:
-        record = shift_state(session, nn).visits.get(str(visit.id))
-        completed_at = record.completed_at if record is not None else None
+        progress, arrivals, completions = _her_reports(session, nn, visit)
+        anchor = _anchor_step(session, nn, visit, min(progress, default=None))
+        if anchor is not None:
+            eta = _at(nn.night, int(anchor["arrival"]))
+            planned_end = _at(nn.night, int(anchor["end"]))
+        if current is not None:
+            planned_end = max(planned_end, _at(nn.night, int(current["end"])))
+        arrived_at = min(arrivals, default=None)
+        completed_at = completions[-1] if completions else None
         if completed_at is None and visit.status == "done":
             completed_at = planned_end
     end = effective_visit_end(
@@ -553,9 +610,47 @@ def reveal_facts(
         eta=eta,
         visit_end=end,
         registered_device=registered_id,
-        revoked=bool(revoked),
+        revoked=revoked,
         distance_m=distance,
+        night_end=night_end,
+        arrived_at=arrived_at,
     )
+
+
+def _her_reports(
+    session: Session, nn: NurseNight, visit: Visit
+) -> tuple[list[datetime], list[datetime], list[datetime]]:
+    """Her reports on ``visit``: when the server received each progress report, when she
+    arrived, and her completions (oldest first). A phone's time counts at the latest when
+    the server received it, so a clock set ahead stretches nothing."""
+    progress: list[datetime] = []
+    arrivals: list[datetime] = []
+    completions: list[tuple[datetime, datetime]] = []
+    store = repo.SqlEventStore(session, nn.night.id)
+    for stored in store.for_shift(str(nn.nurse.id), str(nn.night.id)):
+        event = stored.event
+        if event.type not in _PROGRESS_TYPES or getattr(event, "visit_id", None) != str(visit.id):
+            continue
+        at = min(event.device_time, stored.received_at)
+        progress.append(stored.received_at)
+        if event.type in _ARRIVAL_TYPES:
+            arrivals.append(at)
+        elif event.type == "visit_completed":
+            completions.append((event.device_time, at))
+    # Reports entered through /nights/{date}/events (at the server's time).
+    for kind, at in session.execute(
+        select(NightEvent.kind, NightEvent.at).where(
+            NightEvent.night_id == nn.night.id,
+            NightEvent.visit_id == visit.id,
+            NightEvent.nurse_id == nn.nurse.id,
+            NightEvent.kind.in_(_NIGHT_PROGRESS_KINDS),
+        )
+    ):
+        progress.append(at)
+        if kind == "started":
+            arrivals.append(at)
+    completions.sort()
+    return progress, arrivals, [at for _device, at in completions]
 
 
 # ----------------------------------------------------------------- route-changed notices

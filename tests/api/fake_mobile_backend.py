@@ -51,6 +51,7 @@ class FakeBackend:
         self.notices: list[RouteChangedNotice] = []
         self.events = InMemoryEventStore()
         self.access_log: list[AccessLogEntry] = []
+        self.refused_callers: list[tuple[str, str | None]] = []
         self.devices = {"D1": ("N1", False)}
         self.codes: dict[str, EncryptedCode] = {
             f"C-{s.visit_id}": encrypt(KeySafeCode(CODE), f"C-{s.visit_id}", KEYRING)
@@ -91,6 +92,9 @@ class FakeBackend:
             results=sorted([*results, *batch.rejected], key=lambda r: r.index),
             route_version=self.route.version,
         )
+
+    def refuse_caller(self, caller: Caller, visit_id: str | None, now: datetime) -> None:
+        self.refused_callers.append((caller.role, visit_id))
 
     def reveal(
         self, caller: Caller, request: KeySafeRevealRequest, now: datetime
