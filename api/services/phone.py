@@ -499,7 +499,8 @@ def _replan(
 
 #: Phone events that say she reached, began, finished or stood at a visit.
 _PROGRESS_TYPES = frozenset({"arrived", "visit_started", "visit_completed", "could_not_get_in"})
-_ARRIVAL_TYPES = frozenset({"arrived", "visit_started"})
+#: Only "arrived" records an arrival: marking a visit started opens nothing by itself.
+_ARRIVAL_TYPES = frozenset({"arrived"})
 _NIGHT_PROGRESS_KINDS = ("started", "done", "could_not_get_in")
 
 
@@ -638,8 +639,8 @@ def _her_reports(
         elif event.type == "visit_completed":
             completions.append((event.device_time, at))
     # Reports entered through /nights/{date}/events (at the server's time).
-    for kind, at in session.execute(
-        select(NightEvent.kind, NightEvent.at).where(
+    for at in session.scalars(
+        select(NightEvent.at).where(
             NightEvent.night_id == nn.night.id,
             NightEvent.visit_id == visit.id,
             NightEvent.nurse_id == nn.nurse.id,
@@ -647,8 +648,6 @@ def _her_reports(
         )
     ):
         progress.append(at)
-        if kind == "started":
-            arrivals.append(at)
     completions.sort()
     return progress, arrivals, [at for _device, at in completions]
 

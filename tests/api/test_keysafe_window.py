@@ -1,0 +1,240 @@
+"""Key-safe rules that cannot be stretched, over HTTP on the simulated clock (issue 10).
+
+The window is anchored to the published plan's ETA as it stood before the nurse's own
+reports; it closes 15 minutes after the visit and never later than 15 minutes after the
+night, whatever the phone says; every refusal is in the access log, also for an unknown
+visit or a caller of the wrong role; a token from before a phone was revoked or replaced
+works for no phone. Codes are fictional (``TEST0000``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from api.db.models import AccessLogEntry, Client, Night, Visit
+from tests.api.conftest import NIGHT, World, new_client, planned_body
+from tests.api.phone_helpers import FAKE_CODE, PHONE, fresh, publish, register_phone, set_code
+from tests.api.test_planner import reoptimise, seed_night
+
+REVEAL = "/mobile/v1/me/keysafe/reveal"
+ROUTE = "/mobile/v1/me/route"
+EVENTS = "/mobile/v1/me/events"
+NURSES = ("nurse-n1", "nurse-n2", "nurse-n3")
+
+
+def _late_visit_night(world: World) -> tuple[str, str, int]:
+    """A published night with one visit asked for between 05:00 and 06:00: its id, the
+    nurse (username) it went to, and its client."""
+    seed_night(world, visits=6)
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, number=41)
+    response = world.client.post(
+        "/partner/v1/visit-requests",
+        json=planned_body(client_id, start="06:00", end="06:30"),
+        headers=world.key(org),
+    )
+    assert response.status_code == 201, response.text
+    world.seeded.clients.setdefault(org, []).append(client_id)
+    reoptimise(world)
+    publish(world)
+    with world.sessions()() as session:
+        visit = session.scalars(select(Visit).where(Visit.client_id == client_id)).one()
+        visit_id = str(visit.id)
+    for username in NURSES:
+        route = world.client.get(ROUTE, headers=register_phone(world, username)).json()
+        if any(s.get("visit_id") == visit_id for s in route.get("steps", [])):
+            return visit_id, username, client_id
+    raise AssertionError("the 05:00 visit was not planned")
+
+
+def _step(world: World, phone: dict[str, str], visit_id: str) -> dict[str, Any]:
+    route = world.client.get(ROUTE, headers=fresh(world, phone)).json()
+    return next(s for s in route["steps"] if s.get("visit_id") == visit_id)
+
+
+def _send(world: World, phone: dict[str, str], kind: str, visit_id: str, at: datetime) -> None:
+    event: dict[str, Any] = {
+        "type": kind,
+        "event_id": str(uuid.uuid4()),
+        "device_time": at.isoformat(),
+        "visit_id": visit_id,
+    }
+    if kind == "visit_completed":
+        event.update(tasks_done=[], materials_used=[])
+    batch = {"sent_at": at.isoformat(), "events": [event]}
+    response = world.client.post(EVENTS, json=batch, headers=fresh(world, phone))
+    assert response.status_code == 200, response.text
+    assert response.json()["results"][0]["outcome"] == "accepted", response.text
+
+
+def _reveal(world: World, phone: dict[str, str], visit_id: str, **extra: object) -> Any:
+    return world.client.post(
+        REVEAL, json={"visit_id": visit_id, **extra}, headers=fresh(world, phone)
+    )
+
+
+def _keysafe_rows(world: World) -> list[AccessLogEntry]:
+    with world.sessions()() as session:
+        rows = session.scalars(
+            select(AccessLogEntry)
+            .where(AccessLogEntry.event == "keysafe.reveal")
+            .order_by(AccessLogEntry.id)
+        ).all()
+        session.expunge_all()
+        return list(rows)
+
+
+def test_a_visit_marked_started_five_hours_early_is_still_too_early(any_world: World) -> None:
+    """Started at ETA - 5 h: her own re-plan moves the visit to "now", yet the reveal is
+    too_early until 30 minutes before the published ETA; a recorded arrival with her phone
+    at the door opens it."""
+    world = any_world
+    visit_id, nurse, client_id = _late_visit_night(world)
+    set_code(world, client_id)
+    phone = register_phone(world, nurse)
+    eta = datetime.fromisoformat(_step(world, phone, visit_id)["eta"])
+    assert eta - timedelta(hours=5) >= datetime.fromisoformat(f"{NIGHT}T23:00:00+01:00")
+
+    world.clock.now = eta - timedelta(hours=5)
+    _send(world, phone, "visit_started", visit_id, world.clock.now)
+    replanned = datetime.fromisoformat(_step(world, phone, visit_id)["eta"])
+    assert replanned < eta - timedelta(hours=4), "her report re-planned the visit to now"
+
+    refused = _reveal(world, phone, visit_id)
+    assert refused.status_code == 403
+    assert refused.json()["reason"] == "too_early"
+    assert datetime.fromisoformat(refused.json()["retry_after"]) == eta - timedelta(minutes=30)
+    assert FAKE_CODE not in refused.text
+
+    world.clock.now = eta - timedelta(minutes=31)
+    assert _reveal(world, phone, visit_id).json()["reason"] == "too_early"
+    world.clock.now = eta - timedelta(minutes=30)
+    assert _reveal(world, phone, visit_id).status_code == 200
+
+    # Before the window, at the door: a recorded arrival and a position near the address
+    # (being marked started, even at the door, is no arrival).
+    world.clock.now = eta - timedelta(hours=2)
+    with world.sessions()() as session:
+        client = session.get(Client, client_id)
+        assert client is not None
+        door, far = [client.lon, client.lat], [client.lon + 0.05, client.lat]
+    assert _reveal(world, phone, visit_id, position=door).json()["reason"] == "too_early"
+    _send(world, phone, "arrived", visit_id, world.clock.now)
+    assert _reveal(world, phone, visit_id, position=far).json()["reason"] == "too_early"
+    opened = _reveal(world, phone, visit_id, position=door)
+    assert opened.status_code == 200 and opened.json()["code"] == FAKE_CODE
+
+
+def test_the_window_closes_whatever_the_phone_reports(any_world: World) -> None:
+    """A completion dated hours ahead closes the window 15 minutes after it was received;
+    a visit never completed closes at the latest 15 minutes after the night's end."""
+    world = any_world
+    visit_id, nurse, client_id = _late_visit_night(world)
+    set_code(world, client_id)
+    phone = register_phone(world, nurse)
+    eta = datetime.fromisoformat(_step(world, phone, visit_id)["eta"])
+    with world.sessions()() as session:
+        night_end = session.scalars(select(Night.ends_at)).one()
+
+    world.clock.now = eta
+    _send(world, phone, "visit_started", visit_id, eta)
+    world.clock.now = night_end + timedelta(minutes=10)  # under way, overrunning
+    assert _reveal(world, phone, visit_id).status_code == 200
+    world.clock.now = night_end + timedelta(minutes=15)
+    assert _reveal(world, phone, visit_id).status_code == 200
+    world.clock.now = night_end + timedelta(minutes=16)
+    late = _reveal(world, phone, visit_id)
+    assert (late.status_code, late.json()["reason"]) == (403, "too_late")
+
+    # A completion dated in the future by the phone: received at eta + 10 min, it counts then.
+    world.clock.now = eta + timedelta(minutes=10)
+    _send(world, phone, "visit_completed", visit_id, eta + timedelta(hours=4))
+    world.clock.now = eta + timedelta(minutes=25)
+    assert _reveal(world, phone, visit_id).status_code == 200
+    world.clock.now = eta + timedelta(minutes=26)
+    assert _reveal(world, phone, visit_id).json()["reason"] == "too_late"
+
+
+def test_every_attempt_is_in_the_access_log(any_world: World) -> None:
+    """An unknown visit id, a planner, an admin and a partner's key: refused and logged
+    (without a client); a reveal's row names the phone, the visit and the key id."""
+    world = any_world
+    visit_id, nurse, client_id = _late_visit_night(world)
+    set_code(world, client_id)
+    phone = register_phone(world, nurse)
+    eta = datetime.fromisoformat(_step(world, phone, visit_id)["eta"])
+    world.clock.now = eta
+    before = len(_keysafe_rows(world))
+
+    unknown = _reveal(world, phone, "999999")
+    assert (unknown.status_code, unknown.json()["reason"]) == (403, "not_assigned")
+    for headers in (
+        world.token("planner"),
+        world.token("admin", second_factor=True),
+        world.key(world.seeded.home_care[0]),
+    ):
+        response = world.client.post(REVEAL, json={"visit_id": visit_id}, headers=headers)
+        assert response.status_code == 403, response.text
+    garbled = world.client.post(REVEAL, json={}, headers=world.token("planner"))
+    assert garbled.status_code == 403
+    revealed = _reveal(world, phone, visit_id)
+    assert revealed.status_code == 200
+
+    rows = _keysafe_rows(world)[before:]
+    summary = [(r.role, r.purpose.split()[1:3], r.visit_id, r.client_id) for r in rows]
+    assert summary == [
+        ("nurse", ["refused", "not_assigned"], "999999", None),
+        ("planner", ["refused", "wrong_role"], visit_id, None),
+        ("admin", ["refused", "wrong_role"], visit_id, None),
+        ("partner", ["refused", "wrong_role"], visit_id, None),
+        ("planner", ["refused", "wrong_role"], None, None),
+        ("nurse", ["revealed", revealed.json()["reveal_id"]], visit_id, client_id),
+    ]
+    assert rows[0].device_id == rows[-1].device_id == phone["X-Device-Id"]
+    assert rows[-1].key_id and rows[0].key_id is None
+    assert rows[3].api_key_id is not None
+    assert all(FAKE_CODE not in (r.purpose or "") for r in rows)
+
+
+def test_a_token_from_before_a_phone_was_replaced_or_revoked_works_for_no_phone(
+    any_world: World,
+) -> None:
+    """Phone A's token, once she registers phone B, opens neither A nor B (401; the reveal
+    is refused as device_revoked and logged); after a planner revokes B, B's token is dead."""
+    world = any_world
+    visit_id, nurse, client_id = _late_visit_night(world)
+    set_code(world, client_id)
+    phone_a = register_phone(world, nurse)
+    eta = datetime.fromisoformat(_step(world, phone_a, visit_id)["eta"])
+    world.clock.now = eta
+    old_token = {"Authorization": fresh(world, phone_a)["Authorization"]}
+
+    world.clock.now = eta + timedelta(minutes=1)
+    new_token = world.token(nurse, second_factor=True)
+    registered = world.client.post("/mobile/v1/devices", json=PHONE, headers=new_token)
+    assert registered.status_code == 201, registered.text
+    phone_b = {**new_token, "X-Device-Id": registered.json()["device_id"]}
+    assert world.client.get(ROUTE, headers=phone_b).status_code == 200
+
+    stale_on_b = {**phone_b, **old_token}
+    assert world.client.get(ROUTE, headers=stale_on_b).status_code == 401
+    assert world.client.get(ROUTE, headers={**phone_a, **old_token}).status_code == 401
+    refused = world.client.post(REVEAL, json={"visit_id": visit_id}, headers=stale_on_b)
+    assert (refused.status_code, refused.json()["reason"]) == (403, "device_revoked")
+    assert _keysafe_rows(world)[-1].purpose.split()[1:3] == ["refused", "device_revoked"]
+    assert world.client.post(REVEAL, json={"visit_id": visit_id}, headers=phone_b).status_code == (
+        200
+    )
+
+    world.clock.now = eta + timedelta(minutes=2)
+    revoked = world.client.post(
+        f"/phones/{phone_b['X-Device-Id']}/revoke", headers=world.token("planner")
+    )
+    assert revoked.status_code == 200
+    assert world.client.get(ROUTE, headers=phone_b).status_code == 401
+    again = world.client.post(REVEAL, json={"visit_id": visit_id}, headers=phone_b)
+    assert (again.status_code, again.json()["reason"]) == (403, "device_revoked")
