@@ -1,13 +1,15 @@
-"""Passwords (argon2), short-lived tokens (JWT, HS256), partner API keys and TOTP.
+"""Passwords (argon2), short-lived tokens (JWT, HS256), partner API keys, TOTP, sign-in limits.
 
 API keys are long random secrets, so a keyed SHA-256 (HMAC with a server pepper) is enough
-and fast on every request; people's passwords get argon2.
+and fast on every request; people's passwords get argon2. A TOTP code is matched to its
+time step (`totp_step`) so the caller can accept each step once (`api.repositories.accounts`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,13 +22,19 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 __all__ = [
     "ApiKeyParts",
+    "SignInLimits",
     "TokenClaims",
     "decode_token",
     "hash_api_secret",
     "hash_password",
     "issue_token",
     "new_api_key",
+    "new_totp_secret",
     "parse_api_key",
+    "retry_after_seconds",
+    "throttle_key",
+    "totp_step",
+    "totp_uri",
     "verify_api_secret",
     "verify_password",
     "verify_totp",
@@ -141,3 +149,60 @@ def verify_totp(secret: str | None, code: str | None, *, now: datetime | None = 
         return False
     moment = now or datetime.now(UTC)
     return pyotp.TOTP(secret).verify(code, for_time=moment, valid_window=1)
+
+
+def totp_step(secret: str | None, code: str | None, *, now: datetime) -> int | None:
+    """The time step (unix seconds // 30) whose code ``code`` is, among the one before, at
+    and after ``now`` (a phone's clock may be off by one step); ``None`` when it is none.
+
+    Compared in constant time. The caller accepts a step only once (a code is single-use).
+    """
+    if not secret or not code:
+        return None
+    try:
+        totp = pyotp.TOTP(secret)
+        current = totp.timecode(now)
+        found = None
+        for step in (current - 1, current, current + 1):
+            if hmac.compare_digest(totp.generate_otp(step).encode(), code.encode()):
+                found = step
+        return found
+    except (ValueError, TypeError):  # a malformed stored secret: no second factor
+        return None
+
+
+def new_totp_secret() -> str:
+    """A fresh random TOTP secret (base32, 160 bits) for an authenticator app."""
+    return pyotp.random_base32(32)
+
+
+@dataclass(frozen=True, slots=True)
+class SignInLimits:
+    """Units: counts per ``window``. Failed sign-ins (wrong password or wrong, reused or
+    expired TOTP code) allowed per account and per client address within ``window``; beyond
+    them sign-in answers 429 until the window that began with the first failure ends.
+
+    Per account is kept low against guessing one nurse's password; per address is higher, as
+    a ward's NAT may put a team behind one address.
+    """
+
+    per_account: int = 10
+    per_address: int = 50
+    window: timedelta = timedelta(minutes=15)
+
+
+def throttle_key(kind: str, value: str, *, pepper: str) -> str:
+    """The stored key of an account or an address: a keyed hash (no username or address is
+    kept in the throttle table)."""
+    message = f"{kind}\x00{value.strip().lower()}".encode()
+    return hmac.new(pepper.encode(), message, hashlib.sha256).hexdigest()
+
+
+def retry_after_seconds(until: datetime, now: datetime) -> int:
+    """Whole seconds from ``now`` until ``until``, at least 1 (the ``Retry-After`` value)."""
+    return max(1, math.ceil((until - now).total_seconds()))
+
+
+def totp_uri(secret: str, *, username: str) -> str:
+    """The ``otpauth://`` URI an authenticator app reads (as a QR code) for ``secret``."""
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="nachtroute")

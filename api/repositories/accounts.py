@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, case, delete, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,15 +16,17 @@ from api.core import security
 from api.core.config import Settings
 from api.core.problems import Conflict, NotFound, ProblemError, Unauthorised, Unprocessable
 from api.core.roles import ORGANISATION_ROLES, Principal, Role
-from api.db.models import ApiKey, Nurse, Organisation, Region, Shift, User
+from api.db.models import ApiKey, Nurse, Organisation, Region, Shift, SignInThrottle, User
 from api.keysafe import Keyring, KeyringError
 
 __all__ = [
+    "TooManyAttempts",
     "authenticate",
     "create_api_key",
     "create_nurse",
     "create_organisation",
     "create_user",
+    "enrol_totp",
     "get_region",
     "list_nurses",
     "list_organisations",
@@ -107,6 +112,12 @@ def create_user(
             raise Unprocessable(f"role {role.value} belongs to a {wanted} organisation")
     if nurse_id is not None and session.get(Nurse, nurse_id) is None:
         raise NotFound("no such nurse")
+    if role == Role.NURSE and session.scalars(
+        select(User.id).where(User.nurse_id == nurse_id, User.active)
+    ).first():
+        # One login per nurse: a second one (made by an admin, with a second factor the
+        # admin enrolled) could otherwise register a phone as her and reveal codes.
+        raise Conflict("this nurse has a login already")
     if role == Role.PRIVACY_OFFICER and not totp_secret:
         raise Unprocessable("a privacy officer needs a TOTP secret (second factor)")
     user = User(
@@ -137,6 +148,75 @@ def _keyring(settings: Settings) -> Keyring:
         raise KeysNotConfigured("the keyring is not configured (NACHTROUTE_KEYSAFE_KEYS)") from None
 
 
+class TooManyAttempts(ProblemError):
+    """429: too many failed sign-ins for this account or from this address; ``retry_after``
+    in seconds (the route sends it as ``Retry-After``)."""
+
+    status, slug, title = 429, "too-many-sign-in-attempts", "Too many sign-in attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many failed sign-ins: try again in {retry_after} s",
+            extra={"retry_after": retry_after},
+        )
+        self.retry_after = retry_after
+
+
+def _throttle_keys(username: str, address: str | None, settings: Settings) -> list[str]:
+    pepper = settings.secret_key.get_secret_value()
+    keys = [security.throttle_key("account", username, pepper=pepper)]
+    if address:
+        keys.append(security.throttle_key("address", address, pepper=pepper))
+    return keys
+
+
+def _check_throttle(
+    session: Session, keys: list[str], *, now: datetime, limits: security.SignInLimits
+) -> None:
+    """429 when the account (``keys[0]``) or the address (``keys[1]``) is over its limit."""
+    caps = [limits.per_account, limits.per_address]
+    rows = {
+        r.key: r
+        for r in session.scalars(select(SignInThrottle).where(SignInThrottle.key.in_(keys)))
+    }
+    wait = 0
+    for key, cap in zip(keys, caps, strict=False):
+        row = rows.get(key)
+        if row is None or row.failures < cap:
+            continue
+        until = row.window_started_at + limits.window
+        if until > now:
+            wait = max(wait, security.retry_after_seconds(until, now))
+    if wait:
+        raise TooManyAttempts(wait)
+
+
+def _count_failure(
+    session: Session, keys: list[str], *, now: datetime, limits: security.SignInLimits
+) -> None:
+    """Add one failure to each key, in one atomic statement per key (no read-modify-write,
+    so concurrent server processes on PostgreSQL never lose a count); a window that has run
+    out starts again at ``now``. Committed at once."""
+    table = cast(Table, SignInThrottle.__table__)
+    moment_type = table.c.window_started_at.type
+    expired = table.c.window_started_at <= literal(now - limits.window, moment_type)
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for key in keys:
+        statement = insert(table).values(key=key, failures=1, window_started_at=now)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[table.c.key],
+                set_={
+                    "failures": case((expired, 1), else_=table.c.failures + 1),
+                    "window_started_at": case(
+                        (expired, literal(now, moment_type)), else_=table.c.window_started_at
+                    ),
+                },
+            )
+        )
+    session.commit()
+
+
 def authenticate(
     session: Session,
     *,
@@ -145,20 +225,110 @@ def authenticate(
     totp_code: str | None,
     now: datetime,
     settings: Settings,
+    address: str | None = None,
+    limits: security.SignInLimits | None = None,
 ) -> tuple[User, bool]:
-    """The user and whether a valid second factor was given; 401 on a wrong password."""
+    """The user and whether a valid second factor was given.
+
+    Errors: 429 `TooManyAttempts` when the account or ``address`` (the client's) has too many
+    recent failures (checked first, so a locked account is not probed even with the right
+    password); 401 on a wrong password, and on a wrong, expired or already used TOTP code;
+    each 401 counts toward both limits. A TOTP code is accepted once: the user's last used
+    time step is kept, and only a later step is accepted (atomically, across processes).
+    """
+    limits = limits or security.SignInLimits()
+    keys = _throttle_keys(username, address, settings)
+    _check_throttle(session, keys, now=now, limits=limits)
     user = session.scalars(select(User).where(User.username == username)).first()
     ok = security.verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
+        _count_failure(session, keys, now=now, limits=limits)
         raise Unauthorised("unknown user or wrong password")
-    secret = None
-    if totp_code and user.totp_secret:
-        keyring = _keyring(settings)
-        secret = totp_vault.unseal(user.totp_secret, user_id=user.id, keyring=keyring)
-    second = security.verify_totp(secret, totp_code, now=now)
-    if totp_code and not second:
-        raise Unauthorised("the one-time code is wrong or expired")
+    second = False
+    if totp_code:
+        secret = None
+        if user.totp_secret:
+            secret = totp_vault.unseal(
+                user.totp_secret, user_id=user.id, keyring=_keyring(settings)
+            )
+        step = security.totp_step(secret, totp_code, now=now)
+        if step is None or not _use_totp_step(session, user.id, step):
+            _count_failure(session, keys, now=now, limits=limits)
+            raise Unauthorised("the one-time code is wrong, expired or already used")
+        second = True
+    session.execute(delete(SignInThrottle).where(SignInThrottle.key == keys[0]))
+    session.commit()
     return user, second
+
+
+def _use_totp_step(session: Session, user_id: int, step: int) -> bool:
+    """Record ``step`` as the user's last used one, if it is later than the last (one
+    conditional UPDATE: of two sign-ins with the same code, exactly one wins)."""
+    result = session.execute(
+        update(User)
+        .where(
+            User.id == user_id,
+            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return getattr(result, "rowcount", 0) == 1
+
+
+def enrol_totp(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    new_password: str,
+    now: datetime,
+    settings: Settings,
+    address: str | None = None,
+    limits: security.SignInLimits | None = None,
+) -> str:
+    """A user's own TOTP enrolment at her first sign-in; the new secret, shown to her once.
+
+    She proves her password (the one the admin gave her) and replaces it, so what the admin
+    knew opens nothing afterwards; the secret is made here and sealed at once, never shown
+    to or set by an admin. Only a user without a second factor enrols (409 otherwise: an
+    enrolment someone else made is visible to her, as she can no longer enrol). Throttled
+    and counted like a sign-in.
+    """
+    user, _second = authenticate(
+        session,
+        username=username,
+        password=password,
+        totp_code=None,
+        now=now,
+        settings=settings,
+        address=address,
+        limits=limits,
+    )
+    if user.totp_secret:
+        raise Conflict(
+            "a second factor is already enrolled for this login (ask the admin to reset it)"
+        )
+    if new_password == password:
+        raise Unprocessable("new_password: choose a password other than the one you were given")
+    secret = security.new_totp_secret()
+    sealed = totp_vault.seal(secret, user_id=user.id, keyring=_keyring(settings))
+    result = session.execute(
+        update(User)
+        .where(User.id == user.id, User.totp_secret.is_(None))
+        .values(
+            totp_secret=sealed,
+            totp_last_step=None,
+            password_hash=security.hash_password(new_password),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        session.rollback()
+        raise Conflict("a second factor is already enrolled for this login")
+    session.commit()
+    return secret
 
 
 def principal_from_token(

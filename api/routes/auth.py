@@ -1,31 +1,76 @@
-"""Sign-in: short-lived bearer tokens; privacy officers add a TOTP code."""
+"""Sign-in: short-lived bearer tokens with a TOTP second factor; a user's own TOTP enrolment.
+
+Failed sign-ins are throttled per account and per client address (429 with ``Retry-After``,
+state in the database so every server process shares it); a TOTP code is accepted once.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
 from api.core import security
+from api.core.problems import problem_response
 from api.core.roles import Role
 from api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from api.repositories import accounts
-from api.schemas.accounts import Me, TokenRequest, TokenResponse
+from api.schemas.accounts import Me, TokenRequest, TokenResponse, TotpEnrolment, TotpEnrolRequest
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
+_THROTTLED = {
+    429: {
+        "description": "too many failed sign-ins for this account or from this address",
+        "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}},
+    }
+}
 
-@router.post("/token", response_model=TokenResponse)
-def create_token(
-    body: TokenRequest, session: SessionDep, settings: SettingsDep, clock: ClockDep
-) -> TokenResponse:
-    """Sign in with username and password (and TOTP code) for a token of a few minutes."""
-    user, second = accounts.authenticate(
-        session,
-        username=body.username,
-        password=body.password,
-        totp_code=body.totp_code,
-        now=clock(),
-        settings=settings,
+
+def _address(request: Request) -> str | None:
+    return request.client.host if request.client is not None else None
+
+
+def _limits(request: Request) -> security.SignInLimits:
+    """The app's sign-in limits (``app.state.sign_in_limits``; the defaults otherwise)."""
+    found = getattr(request.app.state, "sign_in_limits", None)
+    return found if isinstance(found, security.SignInLimits) else security.SignInLimits()
+
+
+def _too_many(request: Request, error: accounts.TooManyAttempts) -> JSONResponse:
+    return problem_response(
+        error.status,
+        error.slug,
+        error.title,
+        error.detail,
+        instance=request.url.path,
+        headers={"Retry-After": str(error.retry_after)},
+        retry_after=error.retry_after,
     )
+
+
+@router.post("/token", response_model=TokenResponse, responses=_THROTTLED)  # type: ignore[arg-type]
+def create_token(
+    body: TokenRequest,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> TokenResponse | JSONResponse:
+    """Sign in with username and password (and TOTP code) for a token of a few minutes."""
+    now = clock()
+    try:
+        user, second = accounts.authenticate(
+            session,
+            username=body.username,
+            password=body.password,
+            totp_code=body.totp_code,
+            now=now,
+            settings=settings,
+            address=_address(request),
+            limits=_limits(request),
+        )
+    except accounts.TooManyAttempts as error:
+        return _too_many(request, error)
     claims = security.TokenClaims(
         user_id=user.id,
         role=user.role,
@@ -36,13 +81,44 @@ def create_token(
         claims,
         secret=settings.secret_key.get_secret_value(),
         minutes=settings.access_token_minutes,
-        now=clock(),
+        now=now,
     )
     return TokenResponse(
         access_token=token,
         expires_in=settings.access_token_minutes * 60,
         role=Role(user.role),
         second_factor=second,
+    )
+
+
+@router.post("/totp/enrol", status_code=201, response_model=TotpEnrolment, responses=_THROTTLED)  # type: ignore[arg-type]
+def enrol_totp(
+    body: TotpEnrolRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> TotpEnrolment | JSONResponse:
+    """Enrol your own second factor at your first sign-in: your password (the one you were
+    given) and a new one; the TOTP secret is shown to you once, here, and to nobody else."""
+    try:
+        secret = accounts.enrol_totp(
+            session,
+            username=body.username,
+            password=body.password,
+            new_password=body.new_password,
+            now=clock(),
+            settings=settings,
+            address=_address(request),
+            limits=_limits(request),
+        )
+    except accounts.TooManyAttempts as error:
+        return _too_many(request, error)
+    response.headers["Cache-Control"] = "no-store"
+    return TotpEnrolment(
+        secret=secret,
+        otpauth_uri=security.totp_uri(secret, username=body.username),
     )
 
 

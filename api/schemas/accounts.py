@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from api.core.roles import Role
 from api.schemas.common import ClockTime, Strict
@@ -21,6 +21,8 @@ __all__ = [
     "ShiftSet",
     "TokenRequest",
     "TokenResponse",
+    "TotpEnrolRequest",
+    "TotpEnrolment",
     "UserCreate",
     "UserPublic",
 ]
@@ -47,6 +49,23 @@ class TokenRequest(Strict):
     username: Annotated[str, Field(min_length=1, max_length=80)]
     password: Annotated[str, Field(min_length=1, max_length=256)]
     totp_code: Annotated[str, Field(pattern=r"^\d{6}$")] | None = None
+
+
+class TotpEnrolRequest(Strict):
+    """Your own second factor, at your first sign-in: the password you were given and a new
+    one (so the one the admin chose opens nothing afterwards)."""
+
+    username: Annotated[str, Field(min_length=1, max_length=80)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+    new_password: Annotated[str, Field(min_length=12, max_length=256)]
+
+
+class TotpEnrolment(BaseModel):
+    """The new TOTP secret, shown this once to the user herself: add it to your
+    authenticator app (the URI as a QR code), then sign in with its code."""
+
+    secret: str
+    otpauth_uri: str
 
 
 class TokenResponse(BaseModel):
@@ -99,6 +118,18 @@ class UserCreate(Strict):
     organisation_id: int | None = None
     nurse_id: int | None = None
     totp_secret: Annotated[str, Field(pattern=r"^[A-Z2-7]{16,64}$")] | None = None
+
+    @field_validator("totp_secret")
+    @classmethod
+    def _nurse_enrols_herself(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # An admin who set a nurse's TOTP secret could sign in as her with a second factor
+        # and reveal key-safe codes: she enrols it herself (POST /auth/totp/enrol).
+        if value is not None and info.data.get("role") == Role.NURSE:
+            raise ValueError(
+                "a nurse enrols her own second factor at her first sign-in "
+                "(POST /auth/totp/enrol); an admin never sets or sees it"
+            )
+        return value
 
 
 class UserPublic(Strict):
