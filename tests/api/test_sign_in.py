@@ -1,0 +1,178 @@
+"""Hardened sign-in over HTTP on the simulated clock (issue 10): throttled per account and per
+address with 429 + Retry-After (state in the database, shared by server processes), a TOTP
+code accepted once, wrong codes counted, and a nurse's second factor enrolled by herself.
+Every login and secret here is fictional.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pyotp
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.core.security import SignInLimits
+from api.db.models import User
+from api.main import create_app
+from api.seed import DEMO_TOTP_SECRET
+from tests.api.conftest import PASSWORD, World
+from tests.api.phone_helpers import PHONE
+
+TOKEN = "/auth/token"
+ENROL = "/auth/totp/enrol"
+WRONG = "not the password at all"
+
+
+def _sign_in(
+    client: TestClient, username: str, password: str, code: str | None = None
+) -> httpx.Response:
+    body: dict[str, str] = {"username": username, "password": password}
+    if code is not None:
+        body["totp_code"] = code
+    return client.post(TOKEN, json=body)
+
+
+def _assert_throttled(response: httpx.Response) -> int:
+    assert response.status_code == 429, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    retry = int(response.headers["Retry-After"])
+    assert 1 <= retry <= 15 * 60
+    assert response.json()["retry_after"] == retry
+    return retry
+
+
+def test_sixty_wrong_passwords_get_429_with_retry_after(any_world: World) -> None:
+    """Ten wrong passwords for one account, then 429 (even with the right password) until
+    the window ends; then the right password signs in and the count starts again."""
+    world = any_world
+    statuses = [_sign_in(world.client, "planner", WRONG).status_code for _ in range(60)]
+    assert statuses[:10] == [401] * 10 and statuses[10:] == [429] * 50
+    retry = _assert_throttled(_sign_in(world.client, "planner", PASSWORD))
+    assert "planner" not in _sign_in(world.client, "planner", PASSWORD).text
+
+    world.clock.now += timedelta(seconds=retry - 1)
+    _assert_throttled(_sign_in(world.client, "planner", PASSWORD))
+    world.clock.now += timedelta(seconds=1)
+    assert _sign_in(world.client, "planner", PASSWORD).status_code == 200
+    # Another account from the same address is not locked by this one's failures.
+    assert _sign_in(world.client, "planner2", PASSWORD).status_code == 200
+
+
+def test_one_address_trying_many_accounts_is_throttled(any_world: World) -> None:
+    """Failures spread over many usernames from one address reach the per-address limit."""
+    world = any_world
+    world.client.app.state.sign_in_limits = SignInLimits(per_account=10, per_address=6)  # type: ignore[attr-defined]
+    statuses = [_sign_in(world.client, f"guess{n}", WRONG).status_code for n in range(8)]
+    assert statuses == [401] * 6 + [429] * 2
+    _assert_throttled(_sign_in(world.client, "planner", PASSWORD))
+
+
+def test_the_count_is_shared_by_server_processes(any_world: World) -> None:
+    """Two app instances on one database (two server processes): failures add up."""
+    world = any_world
+    other_app = create_app(world.settings, clock=world.clock)
+    with TestClient(other_app) as other:
+        for number in range(10):
+            client = world.client if number % 2 else other
+            assert _sign_in(client, "planner", WRONG).status_code == 401
+        _assert_throttled(_sign_in(other, "planner", PASSWORD))
+        _assert_throttled(_sign_in(world.client, "planner", PASSWORD))
+
+
+def test_a_totp_code_is_accepted_once_and_wrong_codes_count(any_world: World) -> None:
+    """The same code twice: the second is refused; wrong codes count toward the limit."""
+    world = any_world
+    totp = pyotp.TOTP(DEMO_TOTP_SECRET)
+    code = totp.at(world.clock())
+    first = _sign_in(world.client, "privacy1", PASSWORD, code)
+    assert first.status_code == 200 and first.json()["second_factor"] is True
+    again = _sign_in(world.client, "privacy1", PASSWORD, code)
+    assert again.status_code == 401, again.text
+    world.clock.now += timedelta(seconds=30)
+    later = _sign_in(world.client, "privacy1", PASSWORD, totp.at(world.clock()))
+    assert later.status_code == 200 and later.json()["second_factor"] is True
+    # The code of the step before the one used is refused too (steps only move forward).
+    stale = totp.at(world.clock() - timedelta(seconds=30))
+    assert _sign_in(world.client, "privacy1", PASSWORD, stale).status_code == 401
+
+    # A success clears the account's count: the stale code and nine wrong ones reach ten.
+    for _ in range(9):
+        assert _sign_in(world.client, "privacy1", PASSWORD, "000000").status_code == 401
+    world.clock.now += timedelta(seconds=30)
+    _assert_throttled(_sign_in(world.client, "privacy1", PASSWORD, totp.at(world.clock())))
+
+
+@pytest.fixture
+def admin_made_nurse(any_world: World) -> tuple[World, str]:
+    """A new nurse and her login, made by the admin through the API (no second factor)."""
+    world = any_world
+    admin = world.token("admin")
+    nurse = world.client.post(
+        "/admin/nurses", json={"code": "N9", "display_name": "Test nurse nine"}, headers=admin
+    )
+    assert nurse.status_code == 201, nurse.text
+    nurse_id = nurse.json()["id"]
+    body = {
+        "username": "test-nurse-nine",
+        "password": "first password from admin",
+        "role": "nurse",
+        "nurse_id": nurse_id,
+    }
+    with_secret = world.client.post(
+        "/admin/users", json={**body, "totp_secret": "JBSWY3DPEHPK3PXP"}, headers=admin
+    )
+    assert with_secret.status_code == 422, with_secret.text
+    assert with_secret.json()["errors"][0]["field"] == "body.totp_secret"
+    made = world.client.post("/admin/users", json=body, headers=admin)
+    assert made.status_code == 201, made.text
+    assert "totp" not in made.text
+    second_login = world.client.post(
+        "/admin/users", json={**body, "username": "test-nurse-nine-b"}, headers=admin
+    )
+    assert second_login.status_code == 409, second_login.text
+    return world, str(body["password"])
+
+
+def test_an_admin_made_nurse_enrols_her_own_second_factor(
+    admin_made_nurse: tuple[World, str],
+) -> None:
+    """The admin cannot set or read her TOTP secret; she enrols it with her password,
+    which she replaces; only then does she get a second factor and register a phone."""
+    world, first_password = admin_made_nurse
+    no_factor = _sign_in(world.client, "test-nurse-nine", first_password)
+    assert no_factor.status_code == 200 and no_factor.json()["second_factor"] is False
+    headers = {"Authorization": f"Bearer {no_factor.json()['access_token']}"}
+    refused = world.client.post("/mobile/v1/devices", json=PHONE, headers=headers)
+    assert refused.status_code == 401
+
+    new_password = "her own new password"
+    enrol = {"username": "test-nurse-nine", "password": first_password}
+    same = world.client.post(ENROL, json={**enrol, "new_password": first_password})
+    assert same.status_code == 422
+    enrolled = world.client.post(ENROL, json={**enrol, "new_password": new_password})
+    assert enrolled.status_code == 201, enrolled.text
+    assert enrolled.headers["Cache-Control"] == "no-store"
+    secret = enrolled.json()["secret"]
+    assert enrolled.json()["otpauth_uri"].startswith("otpauth://totp/")
+    with world.sessions()() as session:
+        stored = session.scalars(
+            select(User.totp_secret).where(User.username == "test-nurse-nine")
+        ).one()
+        assert stored and secret not in stored
+
+    # What the admin knew opens nothing now; enrolling again (e.g. by the admin) is refused.
+    assert _sign_in(world.client, "test-nurse-nine", first_password).status_code == 401
+    again = world.client.post(
+        ENROL, json={**enrol, "password": new_password, "new_password": "x" * 12}
+    )
+    assert again.status_code == 409
+
+    code = pyotp.TOTP(secret).at(world.clock())
+    signed_in = _sign_in(world.client, "test-nurse-nine", new_password, code)
+    assert signed_in.status_code == 200 and signed_in.json()["second_factor"] is True
+    headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+    registered = world.client.post("/mobile/v1/devices", json=PHONE, headers=headers)
+    assert registered.status_code == 201, registered.text
