@@ -112,9 +112,10 @@ def create_user(
             raise Unprocessable(f"role {role.value} belongs to a {wanted} organisation")
     if nurse_id is not None and session.get(Nurse, nurse_id) is None:
         raise NotFound("no such nurse")
-    if role == Role.NURSE and session.scalars(
-        select(User.id).where(User.nurse_id == nurse_id, User.active)
-    ).first():
+    if (
+        role == Role.NURSE
+        and session.scalars(select(User.id).where(User.nurse_id == nurse_id, User.active)).first()
+    ):
         # One login per nurse: a second one (made by an admin, with a second factor the
         # admin enrolled) could otherwise register a phone as her and reveal codes.
         raise Conflict("this nurse has a login already")
