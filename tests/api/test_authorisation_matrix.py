@@ -21,6 +21,7 @@ EXPECTED: dict[str, frozenset[Role] | str] = {
     "read_health": PUBLIC,
     "planner_page": PUBLIC,
     "create_token": PUBLIC,
+    "enrol_totp": PUBLIC,
     "read_me": ALL,
     "create_organisation": frozenset({Role.ADMIN}),
     "list_organisations": frozenset({Role.ADMIN}),
