@@ -11,6 +11,7 @@ import pickle
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -318,6 +319,51 @@ def test_second_nurse_of_a_two_person_visit_is_allowed() -> None:
     assert isinstance(
         _decide(assignment=two, nurse_id="N2", device_id="D2", registered_device="D2"), Allowed
     )
+
+
+def test_the_window_never_closes_after_the_night() -> None:
+    """However late the visit runs (a phone never completing it), the window closes at the
+    latest 15 minutes after the night's end."""
+    night_end = VISIT_END + 10 * MINUTE
+    late = VISIT_END + 3 * 60 * MINUTE
+    assert isinstance(
+        _decide(now=night_end + 15 * MINUTE, visit_end=late, night_end=night_end), Allowed
+    )
+    decision = _decide(now=night_end + 16 * MINUTE, visit_end=late, night_end=night_end)
+    assert isinstance(decision, Refused) and decision.reason == RefusalReason.TOO_LATE
+
+
+def test_a_recorded_arrival_near_the_door_opens_the_window_early() -> None:
+    """Arrived and within reach of the door: open before the ETA window; far away, or no
+    arrival, or no position: still too early."""
+    early = ETA - 2 * 60 * MINUTE
+    arrived = early - 5 * MINUTE
+    assert isinstance(_decide(now=early, arrived_at=arrived, distance_m=50.0), Allowed)
+    for overrides in (
+        {"arrived_at": arrived, "distance_m": 900.0},
+        {"arrived_at": arrived, "distance_m": None},
+        {"arrived_at": None, "distance_m": 10.0},
+        {"arrived_at": arrived, "distance_m": 150.0, "max_distance_m": 100.0},
+    ):
+        decision = _decide(now=early, **overrides)
+        assert isinstance(decision, Refused), overrides
+        assert decision.reason in (RefusalReason.TOO_EARLY, RefusalReason.TOO_FAR)
+
+
+def test_only_the_reveal_call_decrypts_a_code() -> None:
+    """One decision function for every path: outside `api.keysafe` no module decrypts a
+    code, and `handle_reveal` (which calls `decide_reveal`) is the only way to one."""
+    root = Path(__file__).parents[2] / "api"
+    users = {
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if "handle_reveal(" in path.read_text() or "keysafe.decrypt" in path.read_text()
+    }
+    assert users == {"keysafe.py", "routes/mobile_wiring.py"}
+    for path in root.rglob("*.py"):
+        if path.name != "keysafe.py":
+            text = path.read_text()
+            assert "decrypt(record" not in text and "import decrypt" not in text, path
 
 
 def test_visit_end_for_the_window() -> None:
