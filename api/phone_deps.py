@@ -130,8 +130,10 @@ def get_caller(
     device_id = (x_device_id or "-")[:64]
     if request.url.path.endswith(_REVEAL_PATH):
         row = session.get(Nurse, principal.nurse_id) if principal.nurse_id else None
-        if principal.role != Role.NURSE or row is None or not row.active:
+        if principal.role != Role.NURSE:
             return Caller(nurse_id="", device_id=device_id, role=principal.role.value)
+        if row is None or not row.active:
+            return Caller(nurse_id="", device_id=device_id, role="nurse_inactive")
         return Caller(nurse_id=row.code, device_id=device_id)
     _principal, row = get_nurse(principal, session)
     found = repo.device(session, x_device_id)
