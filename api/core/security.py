@@ -12,7 +12,7 @@ import hmac
 import math
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
@@ -37,7 +37,6 @@ __all__ = [
     "totp_uri",
     "verify_api_secret",
     "verify_password",
-    "verify_totp",
 ]
 
 _hasher = PasswordHasher()
@@ -141,14 +140,6 @@ def hash_api_secret(secret: str, *, pepper: str) -> str:
 def verify_api_secret(secret: str, stored_hash: str, *, pepper: str) -> bool:
     """Constant-time comparison of a presented secret with the stored hash."""
     return hmac.compare_digest(hash_api_secret(secret, pepper=pepper), stored_hash)
-
-
-def verify_totp(secret: str | None, code: str | None, *, now: datetime | None = None) -> bool:
-    """Whether ``code`` is the current (or adjacent) TOTP code for ``secret``."""
-    if not secret or not code:
-        return False
-    moment = now or datetime.now(UTC)
-    return pyotp.TOTP(secret).verify(code, for_time=moment, valid_window=1)
 
 
 def totp_step(secret: str | None, code: str | None, *, now: datetime) -> int | None:
