@@ -238,3 +238,23 @@ def test_a_token_from_before_a_phone_was_replaced_or_revoked_works_for_no_phone(
     assert world.client.get(ROUTE, headers=phone_b).status_code == 401
     again = world.client.post(REVEAL, json={"visit_id": visit_id}, headers=phone_b)
     assert (again.status_code, again.json()["reason"]) == (403, "device_revoked")
+
+
+def test_started_through_the_planner_route_five_hours_early_is_still_too_early(
+    world: World,
+) -> None:
+    """The same through POST /nights/{date}/events (the nurse's own report there)."""
+    visit_id, nurse, client_id = _late_visit_night(world)
+    set_code(world, client_id)
+    phone = register_phone(world, nurse)
+    eta = datetime.fromisoformat(_step(world, phone, visit_id)["eta"])
+    world.clock.now = eta - timedelta(hours=5)
+    started = world.client.post(
+        f"/nights/{NIGHT}/events",
+        json={"kind": "started", "visit_id": int(visit_id)},
+        headers=world.token(nurse),
+    )
+    assert started.status_code == 201, started.text
+    assert datetime.fromisoformat(_step(world, phone, visit_id)["eta"]) < eta - timedelta(hours=4)
+    refused = _reveal(world, phone, visit_id)
+    assert (refused.status_code, refused.json()["reason"]) == (403, "too_early")
