@@ -87,8 +87,11 @@ class MobileBackend(Protocol):
         """Decide, log and answer (`api.keysafe.handle_reveal`)."""
         ...
 
-    def refuse_caller(self, caller: Caller, visit_id: str | None, now: datetime) -> None:
-        """Write the access-log row of a reveal asked for by a caller who is no nurse."""
+    def refuse_caller(
+        self, caller: Caller, visit_id: str | None, now: datetime, reason: str
+    ) -> None:
+        """Write the access-log row of a reveal refused before the rules: a caller who is
+        no nurse (``wrong_role``), or a request that does not parse (``invalid_request``)."""
         ...
 
     def bag_template(self, caller: Caller) -> BagTemplate:
@@ -242,11 +245,12 @@ def build_router(
             body = await _read(request, KeySafeRevealRequest)
         except _BadBody as error:
             if who.role != "nurse":
-                await run_in_threadpool(b.refuse_caller, who, None, clock())
+                await run_in_threadpool(b.refuse_caller, who, None, clock(), "wrong_role")
                 return _error(403, "forbidden", _NOT_A_NURSE, dict(NO_STORE_HEADERS))
+            await run_in_threadpool(b.refuse_caller, who, None, clock(), "invalid_request")
             return _error(422, "invalid", error.message, dict(NO_STORE_HEADERS))
         if who.role != "nurse":
-            await run_in_threadpool(b.refuse_caller, who, body.visit_id, clock())
+            await run_in_threadpool(b.refuse_caller, who, body.visit_id, clock(), "wrong_role")
             return _error(403, "forbidden", _NOT_A_NURSE, dict(NO_STORE_HEADERS))
         answer = await run_in_threadpool(b.reveal, who, body, clock())
         status = 200 if isinstance(answer, KeySafeRevealResponse) else 403

@@ -227,15 +227,18 @@ class DbMobileBackend:
             access_log=_AccessLog(session, self._principal, client),
         )
 
-    def refuse_caller(self, caller: Caller, visit_id: str | None, now: datetime) -> None:
-        """The access-log row of a reveal asked for by a caller who is no (active) nurse."""
+    def refuse_caller(
+        self, caller: Caller, visit_id: str | None, now: datetime, reason: str
+    ) -> None:
+        """The access-log row of a reveal refused before the rules (``reason``: a caller who
+        is no active nurse, or a request that does not parse)."""
         access_log.record_keysafe_attempt(
             self._session,
             self._principal,
             None,
             at=now,
             outcome="refused",
-            reason="wrong_role",
+            reason=reason,
             device_id=caller.device_id,
             visit_id=visit_id,
             key_id=None,

@@ -93,8 +93,10 @@ class FakeBackend:
             route_version=self.route.version,
         )
 
-    def refuse_caller(self, caller: Caller, visit_id: str | None, now: datetime) -> None:
-        self.refused_callers.append((caller.role, visit_id))
+    def refuse_caller(
+        self, caller: Caller, visit_id: str | None, now: datetime, reason: str
+    ) -> None:
+        self.refused_callers.append((reason, visit_id))
 
     def reveal(
         self, caller: Caller, request: KeySafeRevealRequest, now: datetime

@@ -181,6 +181,8 @@ def test_every_attempt_is_in_the_access_log(any_world: World) -> None:
         assert response.status_code == 403, response.text
     garbled = world.client.post(REVEAL, json={}, headers=world.token("planner"))
     assert garbled.status_code == 403
+    malformed = world.client.post(REVEAL, json={"visit_id": "x y"}, headers=fresh(world, phone))
+    assert malformed.status_code == 422
     revealed = _reveal(world, phone, visit_id)
     assert revealed.status_code == 200
 
@@ -192,6 +194,7 @@ def test_every_attempt_is_in_the_access_log(any_world: World) -> None:
         ("admin", ["refused", "wrong_role"], visit_id, None),
         ("partner", ["refused", "wrong_role"], visit_id, None),
         ("planner", ["refused", "wrong_role"], None, None),
+        ("nurse", ["refused", "invalid_request"], None, None),
         ("nurse", ["revealed", revealed.json()["reveal_id"]], visit_id, client_id),
     ]
     assert rows[0].device_id == rows[-1].device_id == phone["X-Device-Id"]
