@@ -38,7 +38,7 @@ from api.routes.mobile import Caller, build_router
 from api.services import phone as service
 from mobile_contract.bag import BagStatus, BagTemplate, RestockList
 from mobile_contract.devices import DeviceRegistration, DeviceRegistrationRequest, DeviceStatus
-from mobile_contract.events import BatchResult, ParsedBatch
+from mobile_contract.events import BatchResult, EventOutcome, ParsedBatch, VisitCompletedEvent
 from mobile_contract.http import route_etag
 from mobile_contract.keysafe import KeySafeRefusal, KeySafeRevealRequest, KeySafeRevealResponse
 from mobile_contract.route import MyRoute, RouteChangedNotice
@@ -175,6 +175,24 @@ class DbMobileBackend:
             now=now,
             settings=self._settings,
         )
+        # A hand-over note is a write of the client's data (NEN 7513), logged as such.
+        noted = {r.index for r in results if r.outcome == EventOutcome.ACCEPTED}
+        access_log.record_for_visits(
+            self._session,
+            self._principal,
+            [
+                int(event.visit_id)
+                for index, event in batch.events
+                if index in noted
+                and isinstance(event, VisitCompletedEvent)
+                and event.handover_note.strip()
+                and event.visit_id.isdigit()
+            ],
+            event="write",
+            purpose="hand-over note",
+            at=now,
+        )
+        self._session.commit()
         after = self._night(caller, now)
         version = after.route.version if after is not None and after.route is not None else 0
         return BatchResult(
