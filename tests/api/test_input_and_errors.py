@@ -244,8 +244,7 @@ def test_an_unexpected_error_logs_request_id_and_class_only(
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert any(request_id in r.getMessage() for r in errors)
     assert any(
-        "OperationalError" in r.getMessage() or "ProgrammingError" in r.getMessage()
-        for r in errors
+        "OperationalError" in r.getMessage() or "ProgrammingError" in r.getMessage() for r in errors
     )
     logged = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
     assert NAME not in logged
