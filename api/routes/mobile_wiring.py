@@ -32,7 +32,7 @@ from api.phone_deps import (
     get_phone_settings,
     get_registering_nurse,
 )
-from api.repositories import access_log, accounts
+from api.repositories import access_log, accounts, nights
 from api.repositories import phone as repo
 from api.routes.mobile import Caller, build_router
 from api.services import phone as service
@@ -193,8 +193,8 @@ class DbMobileBackend:
             at=now,
         )
         self._session.commit()
-        after = self._night(caller, now)
-        version = after.route.version if after is not None and after.route is not None else 0
+        after = nights.latest_published_route(self._session, nn.night, nn.nurse.id)
+        version = after.version if after is not None else 0
         return BatchResult(
             received_at=now,
             results=sorted([*results, *batch.rejected], key=lambda r: r.index),

@@ -149,7 +149,12 @@ def _travel_seconds(session: Session, nn: NurseNight) -> list[int] | None:
     """Per step, the drive to it, from the plan the route was made from (None if unknown)."""
     assert nn.route is not None
     # The database, the row and when it was written: a row id alone repeats across databases.
-    key = (str(session.get_bind().url), nn.route.id, nn.route.plan_version, nn.route.created_at)
+    key = (
+        str(session.get_bind().engine.url),
+        nn.route.id,
+        nn.route.plan_version,
+        nn.route.created_at,
+    )
     if key in _TRAVEL_CACHE:
         return _TRAVEL_CACHE[key]
     found: list[int] | None = None
@@ -199,7 +204,10 @@ def build_route(
         else {}
     )
     requests = nights.requests_by_id(session, {v.request_id for v in visits.values()})
-    partners = _colleagues(session, nn, set(visit_ids))
+    # Only two-person visits have a colleague to name: no query at all for a usual route.
+    partners = _colleagues(
+        session, nn, {v.id for v in visits.values() if (v.nurses_needed or 1) > 1}
+    )
     travel = _travel_seconds(session, nn)
     bag_now = remaining(template, state)
 
