@@ -338,7 +338,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     phones = sign_in_phones(base_url, facts["nurses"], facts["base"])
                     config = folder / "bench.json"
                     config.write_text(
-                        json.dumps({**facts, "phones": phones, "clock": now.isoformat()}),
+                        json.dumps(
+                            {
+                                **facts,
+                                "phones": phones,
+                                "clock": now.isoformat(),
+                                "alarms": not args.no_alarms,
+                            }
+                        ),
                         encoding="utf-8",
                     )
                     locust = subprocess.run(
@@ -348,7 +355,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             str(LOCUSTFILE),
                             "--headless",
                             "--users",
-                            "51",
+                            "50" if args.no_alarms else "51",
                             "--spawn-rate",
                             "51",
                             "--run-time",
@@ -448,6 +455,9 @@ def main() -> None:
     parser.add_argument("--visits", type=int, default=45)
     parser.add_argument("--port", type=int, default=8731)
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument(
+        "--no-alarms", action="store_true", help="phones only (to see what the re-plans cost)"
+    )
     args = parser.parse_args()
     if not 10 <= args.seconds <= 600:
         parser.error("--seconds: between 10 and 600")

@@ -121,7 +121,7 @@ class EventPoster(HttpUser):
 class AlarmCentre(HttpUser):
     """A partner sending an acute call every 3 s; the answer comes after the live re-plan."""
 
-    fixed_count = 1
+    fixed_count = 1 if CONFIG.get("alarms", True) else 0
     wait_time = constant_pacing(3)
 
     @task
