@@ -348,6 +348,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         ),
                         encoding="utf-8",
                     )
+                    cpu_before = _cpu_seconds(server.pid)
                     locust = subprocess.run(
                         [
                             _bin("locust"),
@@ -376,6 +377,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         text=True,
                         check=False,
                     )
+                    server_cpu = _cpu_seconds(server.pid) - cpu_before
+                    load = os.getloadavg()[0]
                 finally:
                     server.terminate()
                     try:
@@ -392,7 +395,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for line in server_log.read_text(encoding="utf-8", errors="replace").splitlines()
                 if " ERROR " in line or "Traceback" in line
             ]
-    return _report(args, stats, server_errors)
+    return _report(args, stats, server_errors, server_cpu=server_cpu, load=load)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds the server process has used (user + system), NaN without psutil."""
+    try:
+        import psutil
+    except ImportError:
+        return float("nan")
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def _ms(row: dict[str, str], column: str) -> float:
@@ -401,7 +414,12 @@ def _ms(row: dict[str, str], column: str) -> float:
 
 
 def _report(
-    args: argparse.Namespace, stats: dict[str, dict[str, str]], server_errors: list[str]
+    args: argparse.Namespace,
+    stats: dict[str, dict[str, str]],
+    server_errors: list[str],
+    *,
+    server_cpu: float,
+    load: float,
 ) -> dict[str, Any]:
     route = stats.get("route read", {})
     events = stats.get("event batch", {})
@@ -422,6 +440,8 @@ def _report(
         "replan_p50_ms": _ms(replans, "50%"),
         "replan_max_ms": _ms(replans, "Max Response Time"),
         "server_error_lines": len(server_errors),
+        "server_cpu_seconds": round(server_cpu, 1),
+        "load_average_1min": round(load, 1),
     }
     met = {
         "route_p99_ms": result["route_p99_ms"] < TARGETS["route_p99_ms"],
@@ -440,7 +460,9 @@ def _report(
         f"live re-plans {result['replans']}: p50 {result['replan_p50_ms']:.0f} ms, "
         f"max {result['replan_max_ms']:.0f} ms "
         f"(each < {TARGETS['replan_max_ms']}: {'met' if met['replan_max_ms'] else 'MISSED'}); "
-        f"server ERROR lines {result['server_error_lines']}"
+        f"server ERROR lines {result['server_error_lines']}; server CPU "
+        f"{result['server_cpu_seconds']} s during the run, "
+        f"load average {result['load_average_1min']}"
     )
     for line in server_errors[:5]:
         print(f"  server: {line[:200]}", file=sys.stderr)
