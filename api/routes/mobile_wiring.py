@@ -177,22 +177,24 @@ class DbMobileBackend:
         )
         # A hand-over note is a write of the client's data (NEN 7513), logged as such.
         noted = {r.index for r in results if r.outcome == EventOutcome.ACCEPTED}
-        access_log.record_for_visits(
-            self._session,
-            self._principal,
-            [
-                int(event.visit_id)
-                for index, event in batch.events
-                if index in noted
-                and isinstance(event, VisitCompletedEvent)
-                and event.handover_note.strip()
-                and event.visit_id.isdigit()
-            ],
-            event="write",
-            purpose="hand-over note",
-            at=now,
-        )
-        self._session.commit()
+        written = [
+            int(event.visit_id)
+            for index, event in batch.events
+            if index in noted
+            and isinstance(event, VisitCompletedEvent)
+            and event.handover_note.strip()
+            and event.visit_id.isdigit()
+        ]
+        if written:
+            access_log.record_for_visits(
+                self._session,
+                self._principal,
+                written,
+                event="write",
+                purpose="hand-over note",
+                at=now,
+            )
+            self._session.commit()
         after = nights.latest_published_route(self._session, nn.night, nn.nurse.id)
         version = after.version if after is not None else 0
         return BatchResult(
