@@ -16,6 +16,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 
 from api.core.config import Settings
+from api.core.middleware import RequestGuard
 from api.core.problems import install_problem_handlers
 from api.db.engine import make_engine, make_session_factory
 from api.db.migrate import upgrade
@@ -114,4 +115,6 @@ def create_app(
         app.include_router(module.router)
     app.include_router(mobile_wiring.router_for(app))  # the phone API, /mobile/v1
     app.add_middleware(GZipMiddleware, minimum_size=1000)  # leaves text/event-stream alone
+    # Outermost: request id, body limit before anything reads the body, the last catch.
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     return app

@@ -26,6 +26,7 @@ logger = logging.getLogger("nachtroute.totp")
 PREFIX = "aesgcm1"
 _AAD = b"nachtroute/totp/v1"
 _NONCE_BYTES = 12
+_warned_development_key = False
 
 
 def keyring_for(settings: Settings) -> Keyring:
@@ -37,7 +38,10 @@ def keyring_for(settings: Settings) -> Keyring:
         raise KeyringError(f"set {KEYS_ENV} (make a key: nachtroute keys generate)")
     secret = settings.secret_key.get_secret_value().encode()
     key = hashlib.sha256(b"nachtroute/keysafe/development\x00" + secret).digest()
-    logger.warning("secrets use a development key: set %s", KEYS_ENV)
+    global _warned_development_key  # once per process, not once per sign-in or seeded user
+    if not _warned_development_key:
+        _warned_development_key = True
+        logger.warning("secrets use a development key: set %s", KEYS_ENV)
     return Keyring({"dev": key}, "dev")
 
 

@@ -85,11 +85,12 @@ def _settings(**overrides: Any) -> Any:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.core.log import uvicorn_log_config
     from api.main import create_app
 
     settings = _settings()
     app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(app, host=args.host, port=args.port, log_config=uvicorn_log_config("info"))
     return 0
 
 
@@ -241,8 +242,14 @@ def _demo(args: argparse.Namespace) -> int:
         return 0
     import uvicorn
 
+    from api.core.log import uvicorn_log_config
     from api.main import create_app
 
     print(f"\nServing on {base_url} (Ctrl-C to stop)", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=uvicorn_log_config("warning"),
+    )
     return 0

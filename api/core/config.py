@@ -36,6 +36,18 @@ class Settings(BaseSettings):
         default=14, ge=1, le=366, description="how far ahead recurring care becomes visits"
     )
     access_log_retention_years: int = Field(default=5, ge=5, description="NEN 7513: >= 5 years")
+    max_body_bytes: int = Field(
+        default=1_000_000,
+        ge=1024,
+        le=100_000_000,
+        description="largest request body in bytes; a larger one is refused (413) unread",
+    )
+    region_radius_km: float = Field(
+        default=60.0,
+        gt=0,
+        le=500,
+        description="a client's location must lie this near the region's base (its area)",
+    )
     migrate_on_start: bool = Field(default=True, description="alembic upgrade head on start")
     network: str | None = Field(
         default=None,

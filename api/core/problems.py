@@ -21,7 +21,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.core.middleware import request_id_var
 
 __all__ = [
     "Conflict",
@@ -165,12 +168,43 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=dict(error.headers) if error.headers else None,
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        # Log the class only: the message of a driver error may quote personal data.
-        logger.error(
-            "unexpected %s on %s %s", type(error).__name__, request.method, request.url.path
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, error: IntegrityError) -> JSONResponse:
+        # A race the repository did not foresee (two requests, one unique key): the data
+        # already stored wins, the request may be retried. Class only: the message quotes it.
+        logger.warning(
+            "request %s: %s on %s %s",
+            request_id_var.get(),
+            type(error.orig).__name__,
+            request.method,
+            request.url.path,
         )
         return problem_response(
-            500, "internal-error", "Internal error", "Something went wrong on our side."
+            409,
+            "conflict",
+            "Conflict",
+            "the request conflicts with data stored meanwhile; read it again and retry",
+            instance=request.url.path,
         )
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, error: DataError) -> JSONResponse:
+        # A value the database cannot store that validation let through (the schemas refuse
+        # the known kinds, e.g. NUL characters, naming the field).
+        logger.warning(
+            "request %s: %s on %s %s",
+            request_id_var.get(),
+            type(error.orig).__name__,
+            request.method,
+            request.url.path,
+        )
+        return problem_response(
+            422,
+            "unstorable-value",
+            "Request refused",
+            "a value in the request cannot be stored",
+            instance=request.url.path,
+        )
+
+    # Unexpected errors are answered by `api.core.middleware.RequestGuard` (outermost), which
+    # logs the request id and the class only and re-raises nothing to the server.

@@ -13,13 +13,20 @@ __all__ = ["make_engine", "make_session_factory"]
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get their folder, foreign keys and a busy timeout."""
+    """An engine for ``url``; SQLite files get their folder, foreign keys and a busy timeout.
+
+    ``hide_parameters``: an error's text never quotes the statement's parameters (they are
+    names, addresses, hashes), wherever it ends up.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_pre_ping=True,
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
@@ -30,7 +37,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from api.core.roles import Principal
-from api.db.models import AccessLogEntry, Client
+from api.db.models import AccessLogEntry, Client, Visit
 
-__all__ = ["entries_for_organisation", "record", "record_keysafe_attempt"]
+__all__ = ["entries_for_organisation", "record", "record_for_visits", "record_keysafe_attempt"]
 
 
 def record(
@@ -28,23 +28,52 @@ def record(
     purpose: str,
     at: datetime,
 ) -> None:
-    """Add one row per client (flushed with the caller's commit, so it cannot be skipped)."""
-    for client in clients:
-        session.add(
-            AccessLogEntry(
-                at=at,
-                event=event,
-                client_id=client.id,
-                client_organisation_id=client.organisation_id,
-                user_id=principal.user_id,
-                api_key_id=principal.api_key_id,
-                actor=principal.actor,
-                responsible_user_id=principal.responsible_user_id,
-                role=principal.role.value,
-                acting_organisation_id=principal.organisation_id,
-                purpose=purpose,
-            )
-        )
+    """One row per client, in one INSERT statement, in the caller's transaction (committed
+    with the caller's commit, so it cannot be skipped)."""
+    rows = [
+        {
+            "at": at,
+            "event": event,
+            "client_id": client.id,
+            "client_organisation_id": client.organisation_id,
+            "user_id": principal.user_id,
+            "api_key_id": principal.api_key_id,
+            "actor": principal.actor,
+            "responsible_user_id": principal.responsible_user_id,
+            "role": principal.role.value,
+            "acting_organisation_id": principal.organisation_id,
+            "purpose": purpose,
+        }
+        for client in clients
+    ]
+    if rows:
+        session.execute(insert(AccessLogEntry), rows)
+
+
+def record_for_visits(
+    session: Session,
+    principal: Principal,
+    visit_ids: Iterable[int],
+    *,
+    event: str,
+    purpose: str,
+    at: datetime,
+) -> None:
+    """`record` for the clients of ``visit_ids`` (one row per client; unknown ids skipped)."""
+    wanted = set(visit_ids)
+    if not wanted:
+        return
+    found = session.scalars(
+        select(Client).join(Visit, Visit.client_id == Client.id).where(Visit.id.in_(wanted))
+    )
+    record(
+        session,
+        principal,
+        {c.id: c for c in found}.values(),
+        event=event,
+        purpose=purpose,
+        at=at,
+    )
 
 
 def entries_for_organisation(
@@ -53,10 +82,14 @@ def entries_for_organisation(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
-    limit: int = 10_000,
+    after_id: int = 0,
+    limit: int = 1000,
 ) -> list[AccessLogEntry]:
-    """The log rows about ``organisation_id``'s clients, oldest first."""
-    query = select(AccessLogEntry).where(AccessLogEntry.client_organisation_id == organisation_id)
+    """A page of the log rows about ``organisation_id``'s clients, oldest first: at most
+    ``limit`` rows with ids above ``after_id`` (the cursor: the last id of the page before)."""
+    query = select(AccessLogEntry).where(
+        AccessLogEntry.client_organisation_id == organisation_id, AccessLogEntry.id > after_id
+    )
     if since is not None:
         query = query.where(AccessLogEntry.at >= since)
     if until is not None:

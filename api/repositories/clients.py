@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -9,12 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.core.problems import Conflict, NotFound
+from api.core.problems import Conflict, NotFound, Unprocessable
 from api.core.roles import Principal, Role
-from api.db.models import Client
+from api.db.models import Client, Region
 from api.repositories import access_log
 
-__all__ = ["create_client", "get_client", "list_clients", "update_client"]
+#: Default reach of a region around its base (`Settings.region_radius_km`).
+AREA_KM = 60.0
+
+__all__ = ["check_in_area", "create_client", "get_client", "list_clients", "update_client"]
 
 
 def _visible(principal: Principal, client: Client | None) -> Client:
@@ -26,11 +30,46 @@ def _visible(principal: Principal, client: Client | None) -> Client:
     return client
 
 
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
+
+
+def check_in_area(session: Session, lat: float, lon: float, *, area_km: float) -> None:
+    """422 naming ``lat`` and ``lon`` when the point lies outside the region's area: more
+    than ``area_km`` from its base (the night team cannot drive there)."""
+    region = session.scalars(select(Region).order_by(Region.id)).first()
+    if region is None:
+        return
+    if _km((region.base_lat, region.base_lon), (lat, lon)) <= area_km:
+        return
+    message = f"outside the region's area (more than {area_km:g} km from its base)"
+    raise Unprocessable(
+        f"lat, lon: {message}",
+        extra={
+            "errors": [
+                {"field": f"body.{name}", "message": message, "code": "outside_region"}
+                for name in ("lat", "lon")
+            ]
+        },
+    )
+
+
 def create_client(
-    session: Session, principal: Principal, values: dict[str, Any], *, now: datetime
+    session: Session,
+    principal: Principal,
+    values: dict[str, Any],
+    *,
+    now: datetime,
+    area_km: float = AREA_KM,
 ) -> Client:
-    """A new client of the caller's organisation."""
+    """A new client of the caller's organisation; 422 outside the region's area."""
     assert principal.organisation_id is not None
+    check_in_area(session, values["lat"], values["lon"], area_km=area_km)
     client = Client(organisation_id=principal.organisation_id, **values)
     session.add(client)
     try:
@@ -78,10 +117,19 @@ def list_clients(
 
 
 def update_client(
-    session: Session, principal: Principal, client_id: int, values: dict[str, Any], *, now: datetime
+    session: Session,
+    principal: Principal,
+    client_id: int,
+    values: dict[str, Any],
+    *,
+    now: datetime,
+    area_km: float = AREA_KM,
 ) -> Client:
-    """Change the caller's own client; the change is logged."""
+    """Change the caller's own client; the change is logged; 422 outside the region's area."""
     client = _visible(principal, session.get(Client, client_id))
+    if "lat" in values or "lon" in values:
+        lat, lon = values.get("lat", client.lat), values.get("lon", client.lon)
+        check_in_area(session, lat, lon, area_km=area_km)
     for name, value in values.items():
         setattr(client, name, value)
     client.updated_at = now

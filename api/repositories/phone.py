@@ -13,7 +13,8 @@ from datetime import datetime
 
 from pydantic import TypeAdapter
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from api import totp_vault
@@ -248,33 +249,50 @@ class SqlEventStore:
         existing = self._session.get(PhoneEvent, key)
         if existing is not None:
             return _stored(existing)
-        row = PhoneEvent(
-            event_id=key,
-            night_id=self._night_id,
-            nurse_id=int(stored.nurse_id),
-            device_id=stored.device_id,
-            device_time=stored.event.device_time,
-            received_at=stored.received_at,
-            type=stored.event.type,
-            fingerprint=stored.fingerprint,
-            payload=stored.event.model_dump(mode="json"),
+        values = {
+            "event_id": key,
+            "night_id": self._night_id,
+            "nurse_id": int(stored.nurse_id),
+            "device_id": stored.device_id,
+            "device_time": stored.event.device_time,
+            "received_at": stored.received_at,
+            "type": stored.event.type,
+            "fingerprint": stored.fingerprint,
+            "payload": stored.event.model_dump(mode="json"),
+        }
+        # INSERT ... ON CONFLICT DO NOTHING: the primary key decides between two uploads of
+        # the same event, without a savepoint (on SQLite each one was a commit of its own).
+        dialect = self._session.get_bind().dialect.name
+        insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+        done = self._session.execute(
+            insert(PhoneEvent).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
         )
-        try:
-            with self._session.begin_nested():
-                self._session.add(row)
-        except IntegrityError:
+        if getattr(done, "rowcount", 1) == 0:
             # Another upload of the same batch stored it a moment ago.
             found = self._session.get(PhoneEvent, key)
             return _stored(found) if found is not None else None
         return None
 
     def for_shift(self, nurse_id: str, shift_id: str) -> Sequence[StoredEvent]:
-        """The nurse's events of the night (``shift_id`` is the night's id here)."""
-        rows = self._session.scalars(
-            select(PhoneEvent).where(
-                PhoneEvent.night_id == int(shift_id), PhoneEvent.nurse_id == int(nurse_id)
-            )
+        """The nurse's events of the night (``shift_id`` is the night's id here) that decide
+        her shift's state: every event but positions, and of those only the newest (by
+        device time, then event id, the order `api.offline_events.derive_state` replays in).
+
+        Positions come every few seconds all night; the state keeps only the last one, so a
+        route read or an event batch does work bounded by the night's visits, not its hours.
+        """
+        mine = (PhoneEvent.night_id == int(shift_id), PhoneEvent.nurse_id == int(nurse_id))
+        rows = list(
+            self._session.scalars(select(PhoneEvent).where(*mine, PhoneEvent.type != "position"))
         )
+        newest = self._session.scalars(
+            select(PhoneEvent)
+            .where(*mine, PhoneEvent.type == "position")
+            .order_by(PhoneEvent.device_time.desc(), PhoneEvent.event_id.desc())
+            .limit(1)
+        ).first()
+        if newest is not None:
+            rows.append(newest)
         return [_stored(row) for row in rows]
 
 

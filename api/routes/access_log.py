@@ -7,7 +7,7 @@ import io
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel
 
@@ -39,31 +39,59 @@ class AccessLogRow(BaseModel):
 _COLUMNS = list(AccessLogRow.model_fields)
 
 
+#: Rows per page by default, and at most.
+PAGE_ROWS, MAX_PAGE_ROWS = 1000, 10_000
+
+
 @router.get(
     "/access-log",
     response_model=list[AccessLogRow],
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={
+        200: {
+            "content": {"text/csv": {}},
+            "headers": {
+                "Link": {
+                    "description": 'the next page, `<...>; rel="next"`; absent on the last page',
+                    "schema": {"type": "string"},
+                }
+            },
+        }
+    },
 )
 def export_access_log(
+    request: Request,
+    response: Response,
     session: SessionDep,
     officer: PrivacyOfficer,
     since: Annotated[AwareDatetime | None, Query()] = None,
     until: Annotated[AwareDatetime | None, Query()] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
+    after: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="cursor: the last id of the page before")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_ROWS)] = PAGE_ROWS,
 ) -> Response | list[AccessLogRow]:
-    """Who accessed your organisation's clients. Sign in with your TOTP code to open it."""
+    """Who accessed your organisation's clients, oldest first, a page at a time. Sign in with
+    your TOTP code to open it. Follow the ``Link: <...>; rel="next"`` header until there is
+    none: every row is on exactly one page, none is left out."""
     if not officer.second_factor:
         raise Forbidden("the access log needs a second factor: sign in with your TOTP code")
     assert officer.organisation_id is not None
     entries = access_log.entries_for_organisation(
-        session, officer.organisation_id, since=since, until=until
+        session, officer.organisation_id, since=since, until=until, after_id=after, limit=limit + 1
     )
-    rows = [AccessLogRow.model_validate(e, from_attributes=True) for e in entries]
+    more = len(entries) > limit
+    rows = [AccessLogRow.model_validate(e, from_attributes=True) for e in entries[:limit]]
+    headers: dict[str, str] = {}
+    if more:
+        following = str(request.url.include_query_params(after=rows[-1].id, limit=limit))
+        headers["Link"] = f'<{following}>; rel="next"'
     if format == "csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=_COLUMNS)
         writer.writeheader()
         for row in rows:
             writer.writerow(row.model_dump(mode="json"))
-        return Response(buffer.getvalue(), media_type="text/csv")
+        return Response(buffer.getvalue(), media_type="text/csv", headers=headers)
+    response.headers.update(headers)
     return rows

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, status
 
 from api.core.roles import Principal, Role
-from api.deps import ClockDep, SessionDep, allow
+from api.deps import ClockDep, SessionDep, SettingsDep, allow
 from api.repositories import clients
 from api.schemas.clients import ClientCreate, ClientPublic, ClientUpdate
 
@@ -19,10 +19,16 @@ Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 @router.post("/partner/v1/clients", status_code=status.HTTP_201_CREATED)
 def create_client(
-    body: ClientCreate, session: SessionDep, clock: ClockDep, partner: Partner
+    body: ClientCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    partner: Partner,
 ) -> ClientPublic:
-    """Register a client of your organisation."""
-    client = clients.create_client(session, partner, body.model_dump(), now=clock())
+    """Register a client of your organisation (its location in the region's area)."""
+    client = clients.create_client(
+        session, partner, body.model_dump(), now=clock(), area_km=settings.region_radius_km
+    )
     return ClientPublic.model_validate(client)
 
 
@@ -50,11 +56,18 @@ def read_client(
 
 @router.patch("/partner/v1/clients/{client_id}")
 def update_client(
-    client_id: Id, body: ClientUpdate, session: SessionDep, clock: ClockDep, partner: Partner
+    client_id: Id,
+    body: ClientUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    partner: Partner,
 ) -> ClientPublic:
     """Change one of your clients."""
     values = body.model_dump(exclude_unset=True)
-    client = clients.update_client(session, partner, client_id, values, now=clock())
+    client = clients.update_client(
+        session, partner, client_id, values, now=clock(), area_km=settings.region_radius_km
+    )
     return ClientPublic.model_validate(client)
 
 

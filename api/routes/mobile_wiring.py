@@ -32,13 +32,13 @@ from api.phone_deps import (
     get_phone_settings,
     get_registering_nurse,
 )
-from api.repositories import access_log, accounts
+from api.repositories import access_log, accounts, nights
 from api.repositories import phone as repo
 from api.routes.mobile import Caller, build_router
 from api.services import phone as service
 from mobile_contract.bag import BagStatus, BagTemplate, RestockList
 from mobile_contract.devices import DeviceRegistration, DeviceRegistrationRequest, DeviceStatus
-from mobile_contract.events import BatchResult, ParsedBatch
+from mobile_contract.events import BatchResult, EventOutcome, ParsedBatch, VisitCompletedEvent
 from mobile_contract.http import route_etag
 from mobile_contract.keysafe import KeySafeRefusal, KeySafeRevealRequest, KeySafeRevealResponse
 from mobile_contract.route import MyRoute, RouteChangedNotice
@@ -176,8 +176,28 @@ class DbMobileBackend:
             now=now,
             settings=self._settings,
         )
-        after = self._night(caller, now)
-        version = after.route.version if after is not None and after.route is not None else 0
+        # A hand-over note is a write of the client's data (NEN 7513), logged as such.
+        noted = {r.index for r in results if r.outcome == EventOutcome.ACCEPTED}
+        written = [
+            int(event.visit_id)
+            for index, event in batch.events
+            if index in noted
+            and isinstance(event, VisitCompletedEvent)
+            and event.handover_note.strip()
+            and event.visit_id.isdigit()
+        ]
+        if written:
+            access_log.record_for_visits(
+                self._session,
+                self._principal,
+                written,
+                event="write",
+                purpose="hand-over note",
+                at=now,
+            )
+            self._session.commit()
+        after = nights.latest_published_route(self._session, nn.night, nn.nurse.id)
+        version = after.version if after is not None else 0
         return BatchResult(
             received_at=now,
             results=sorted([*results, *batch.rejected], key=lambda r: r.index),

@@ -76,10 +76,17 @@ def _visit_public(visit: object) -> VisitPublic:
 def read_night_plan(
     night_date: NightDate, response: Response, session: SessionDep, _: Planner
 ) -> NightPlan:
-    """The night's current plan and its visits; the ETag is the plan version."""
+    """The night's current plan and its visits; the ETag is the plan version.
+
+    A night nothing was planned for yet reads as empty (version 0): a read never opens it."""
     region = accounts.get_region(session)
-    night = nights.get_or_create_night(session, region, night_date)
-    session.commit()
+    night = nights.get_night(session, region, night_date)
+    if night is None:
+        starts_at, ends_at = nights.night_bounds(region, night_date)
+        response.headers["ETag"] = '"0"'
+        return NightPlan(
+            night=night_date, starts_at=starts_at, ends_at=ends_at, version=0, plan=None, visits=[]
+        )
     response.headers["ETag"] = f'"{night.plan_version}"'
     return NightPlan(
         night=night.night_date,

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from api.core.roles import Role
-from api.schemas.common import ClockTime, Strict
+from api.schemas.common import ClockTime, FreeText, NameText, Strict
 from optimizer.model import DEFAULT_SKILLS
 
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
     "UserPublic",
 ]
 
-Name = Annotated[str, Field(min_length=1, max_length=120)]
+Name = Annotated[NameText, Field(min_length=1, max_length=120)]
 Skill = Literal[
     "basic",
     "medication",
@@ -46,8 +46,8 @@ assert set(Skill.__args__) == set(DEFAULT_SKILLS)  # type: ignore[attr-defined]
 class TokenRequest(Strict):
     """A sign-in; privacy officers add the code from their authenticator app."""
 
-    username: Annotated[str, Field(min_length=1, max_length=80)]
-    password: Annotated[str, Field(min_length=1, max_length=256)]
+    username: Annotated[FreeText, Field(min_length=1, max_length=80)]
+    password: Annotated[FreeText, Field(min_length=1, max_length=256)]
     totp_code: Annotated[str, Field(pattern=r"^\d{6}$")] | None = None
 
 
@@ -113,7 +113,7 @@ class ApiKeyCreated(BaseModel):
 
 class UserCreate(Strict):
     username: Annotated[str, Field(min_length=3, max_length=80, pattern=r"^[A-Za-z0-9_.@\-]+$")]
-    password: Annotated[str, Field(min_length=12, max_length=256)]
+    password: Annotated[FreeText, Field(min_length=12, max_length=256)]
     role: Role
     organisation_id: int | None = None
     nurse_id: int | None = None

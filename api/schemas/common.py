@@ -4,9 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-__all__ = ["ClockTime", "Problem", "Strict"]
+__all__ = ["ClockTime", "FreeText", "NameText", "Problem", "Strict"]
+
+
+def _storable(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refused here so the error names the field.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters (\\u0000)")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+#: Any free text a request carries: every character the database can store (no NUL).
+FreeText = Annotated[str, AfterValidator(_storable)]
+#: A name, address or reference: free text that is not blank (kept without outer spaces).
+NameText = Annotated[str, AfterValidator(_storable), AfterValidator(_not_blank)]
 
 #: A wall-clock time ``HH:MM`` (24 h, Europe/Amsterdam); inside a night, times before noon
 #: belong to the next morning.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.core.config import Settings
@@ -139,9 +139,25 @@ _PROGRESS_RANK = {
 }
 
 
+#: Per published route version (immutable, fixed by its plan version): the drive to each
+#: step. Filled on the first read, so a phone's poll does not load the night's whole plan.
+_TRAVEL_CACHE: dict[tuple[object, ...], list[int] | None] = {}
+_TRAVEL_CACHE_SIZE = 512
+
+
 def _travel_seconds(session: Session, nn: NurseNight) -> list[int] | None:
     """Per step, the drive to it, from the plan the route was made from (None if unknown)."""
     assert nn.route is not None
+    # The database, the row and when it was written: a row id alone repeats across databases.
+    key = (
+        str(session.get_bind().engine.url),
+        nn.route.id,
+        nn.route.plan_version,
+        nn.route.created_at,
+    )
+    if key in _TRAVEL_CACHE:
+        return _TRAVEL_CACHE[key]
+    found: list[int] | None = None
     try:
         stored = nights.get_plan_version(session, nn.night, nn.route.plan_version)
     except ProblemError:
@@ -150,8 +166,12 @@ def _travel_seconds(session: Session, nn: NurseNight) -> list[int] | None:
         if route.get("nurse_id") == nn.nurse.code:
             steps = route.get("steps", [])
             if len(steps) == len(nn.route.steps):
-                return [int(s.get("travel_seconds", 0)) for s in steps]
-    return None
+                found = [int(s.get("travel_seconds", 0)) for s in steps]
+            break
+    if len(_TRAVEL_CACHE) >= _TRAVEL_CACHE_SIZE:
+        _TRAVEL_CACHE.pop(next(iter(_TRAVEL_CACHE)))  # oldest first (insertion order)
+    _TRAVEL_CACHE[key] = found
+    return found
 
 
 def build_route(
@@ -184,7 +204,10 @@ def build_route(
         else {}
     )
     requests = nights.requests_by_id(session, {v.request_id for v in visits.values()})
-    partners = _colleagues(session, nn, set(visit_ids))
+    # Only two-person visits have a colleague to name: no query at all for a usual route.
+    partners = _colleagues(
+        session, nn, {v.id for v in visits.values() if (v.nurses_needed or 1) > 1}
+    )
     travel = _travel_seconds(session, nn)
     bag_now = remaining(template, state)
 
@@ -290,15 +313,40 @@ def build_route(
 
 
 def _colleagues(session: Session, nn: NurseNight, visit_ids: set[int]) -> dict[int, str]:
-    """Two-person visits: visit id -> the colleague's display name."""
+    """Two-person visits: visit id -> the colleague's display name (one query for all)."""
+    if not visit_ids:
+        return {}
+    newest = (
+        select(RouteVersion.nurse_id, func.max(RouteVersion.version).label("version"))
+        .where(
+            RouteVersion.night_id == nn.night.id,
+            RouteVersion.nurse_id != nn.nurse.id,
+            RouteVersion.published_at.is_not(None),
+        )
+        .group_by(RouteVersion.nurse_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Nurse.display_name, RouteVersion.steps)
+        .join(
+            newest,
+            (newest.c.nurse_id == RouteVersion.nurse_id)
+            & (newest.c.version == RouteVersion.version),
+        )
+        .join(Nurse, Nurse.id == RouteVersion.nurse_id)
+        .join(Shift, (Shift.nurse_id == Nurse.id) & (Shift.night_date == nn.night.night_date))
+        .where(
+            RouteVersion.night_id == nn.night.id,
+            RouteVersion.published_at.is_not(None),
+            Nurse.active,
+        )
+        .order_by(Nurse.code)
+    )
     found: dict[int, str] = {}
-    for nurse, _shift in nights.shifts_of(session, nn.night):
-        if nurse.id == nn.nurse.id:
-            continue
-        route = nights.latest_published_route(session, nn.night, nurse.id)
-        for step in route.steps if route is not None else ():
+    for name, steps in rows.tuples():
+        for step in steps:
             if step.get("visit_id") in visit_ids:
-                found.setdefault(int(step["visit_id"]), nurse.display_name[:80])
+                found.setdefault(int(step["visit_id"]), name[:80])
     return found
 
 

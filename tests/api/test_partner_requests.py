@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, select
 
 from api.db.models import Visit
+from api.repositories import accounts, nights
 from tests.api.conftest import World, new_client, planned_body
 
 
@@ -81,6 +84,14 @@ def test_recurring_care_reaches_nights_opened_later(world: World) -> None:
     client_id = new_client(world, org)
     body = planned_body(client_id, recurrence={"until": "2027-01-31"})
     world.client.post("/partner/v1/visit-requests", json=body, headers=world.key(org))
+    # A planner's read opens no night (issue 10): the night is still empty and unopened ...
+    plan = world.client.get("/nights/2027-01-20/plan", headers=world.token("planner")).json()
+    assert plan["version"] == 0 and plan["visits"] == []
+    # ... and when the night is opened, the recurring care is in it.
+    with world.sessions()() as session:
+        region = accounts.get_region(session)
+        nights.get_or_create_night(session, region, date(2027, 1, 20))
+        session.commit()
     plan = world.client.get("/nights/2027-01-20/plan", headers=world.token("planner")).json()
     assert len(plan["visits"]) == 1
 

@@ -1,0 +1,492 @@
+"""Night load run: 50 phones and a stream of acute calls against one `nachtroute serve`.
+
+    python -m bench.load_bench --db sqlite            [--seconds 60] [--port 8731]
+    python -m bench.load_bench --db postgres          [--postgres-url URL]
+
+What it does, on loopback only:
+
+1. Seeds a fictional region in a fresh database (a temporary SQLite file, or a new PostgreSQL
+   database that is dropped afterwards): 10 nurses on shift, 45 planned visits, a first plan
+   solved and published. The night is the one under way at the bench's clock: the standard
+   23:00-07:00 when the bench runs at night, otherwise a night window laid around the
+   current hour, so the clock is inside the night whether or not the server honours
+   ``NACHTROUTE_CLOCK``, which the bench sets to the same moment (speed 1).
+2. Starts ``nachtroute serve`` (one process) on that database and signs each nurse in with
+   her second factor; each registers a phone.
+3. Runs Locust headless (`bench/locust_night.py`), bounded to ``--seconds`` and 51 users:
+   40 phones reading their route, 10 posting event batches, one partner sending an acute
+   call every 3 s (each answered after its live re-plan).
+4. Prints errors, route read p50/p99, event batch p99 and the slowest live re-plan answer
+   against the targets (p99 < 200 ms, p99 < 300 ms, each < 1 s), and whether the server
+   logged anything at ERROR.
+
+Not a test: the figures go to docs/benchmarks.md. Locust's percentiles are its own
+(response times rounded to two significant digits above 100 ms); the maximum is exact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from api.core.config import Settings
+from api.core.roles import Role
+from api.db.engine import make_engine, make_session_factory
+from api.db.migrate import upgrade
+from api.repositories import accounts, clients, nights, requests
+from api.schemas.requests import PlannedRequestCreate, Window
+from api.seed import DEMO_NURSE_TOTP_SECRET, DEMO_PASSWORD, partner_principal, seed_region
+from api.services.planning import replan
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCUSTFILE = Path(__file__).resolve().parent / "locust_night.py"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+NURSES = 10
+ALL_SKILLS = ["basic", "medication", "injection", "catheter", "wound", "palliative", "iv"]
+PHONE = {
+    "platform": "android",
+    "app_version": "1.0.0",
+    "label": "bench phone (fictional)",
+    "public_key": '{"kty":"EC","crv":"P-256","x":"bench","y":"bench"}',
+}
+TARGETS = {"route_p99_ms": 200, "events_p99_ms": 300, "replan_max_ms": 1000}
+
+
+def night_window(local: datetime) -> tuple[str, str]:
+    """A night window (``HH:MM`` start, end) that is under way at ``local``.
+
+    The service files a moment before noon under the previous evening's night, so a window
+    for the morning starts at noon the day before.
+    """
+    if local.hour >= 23 or local.hour < 6:
+        return "23:00", "07:00"
+    if local.hour >= 12:
+        start = max(12, local.hour - 1)
+        return f"{start:02d}:00", f"{(start + 8) % 24:02d}:00"
+    return "12:00", "12:00"
+
+
+def seed(
+    url: str, settings: Settings, now: datetime, *, visits: int, alarms: int
+) -> dict[str, Any]:
+    """The region, nurses, visits and a published first plan; what the bench needs to know."""
+    rng = random.Random(3)
+    upgrade(url)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        seeded = seed_region(
+            session, settings, night_date=now.date(), organisations=2, with_users=True
+        )
+        region = accounts.get_region(session)
+        local = now.astimezone(_zone(region.timezone))
+        region.night_start, region.night_end = night_window(local)
+        session.commit()
+        night_date = nights.night_date_for(region, now)
+        starts_at, ends_at = nights.night_bounds(region, night_date)
+        assert starts_at <= now < ends_at, (starts_at, now, ends_at)
+        codes = dict(seeded.nurses)
+        for number in range(len(codes) + 1, NURSES + 1):
+            code = f"N{number}"
+            nurse = accounts.create_nurse(
+                session, code=code, display_name=f"Nurse {code} (bench)", skills=ALL_SKILLS
+            )
+            codes[code] = nurse.id
+            accounts.create_user(
+                session,
+                username=f"nurse-{code.lower()}",
+                password=DEMO_PASSWORD,
+                role=Role.NURSE,
+                nurse_id=nurse.id,
+                totp_secret=DEMO_NURSE_TOTP_SECRET,
+                settings=settings,
+            )
+        for nurse_id in codes.values():
+            accounts.set_shift(
+                session,
+                nurse_id,
+                night_date=night_date,
+                start=region.night_start,
+                end=region.night_end,
+            )
+        horizon = int((ends_at - starts_at).total_seconds())
+        elapsed = int((now - starts_at).total_seconds())
+        org = seeded.home_care[0]
+        principal = partner_principal(org)
+
+        def wall(seconds: int) -> str:
+            return (
+                (starts_at + timedelta(seconds=seconds)).astimezone(local.tzinfo).strftime("%H:%M")
+            )
+
+        def new_client(number: int, label: str) -> int:
+            distance, bearing = 4.0 * rng.random() ** 0.7, rng.uniform(0, 6.283)
+            lat = region.base_lat + distance / 111.2 * _cos(bearing)
+            lon = region.base_lon + distance / 72.0 * _sin(bearing)
+            made = clients.create_client(
+                session,
+                principal,
+                {
+                    "external_ref": f"BENCH-{label}-{number:03d}",
+                    "display_name": f"Bench client {label} {number:03d}",
+                    "address": f"Teststraat {number} (fictional)",
+                    "lat": round(lat, 6),
+                    "lon": round(lon, 6),
+                    "access_instructions": "ring twice (fictional)",
+                    "key_safe_present": False,
+                },
+                now=now,
+            )
+            return made.id
+
+        first = max(0, elapsed - 1800)
+        last = max(first + 3600, horizon - 2 * 3600)
+        for number in range(visits):
+            client_id = new_client(number, "V")
+            begin = rng.randrange(first, last, 300)
+            end = min(horizon - 600, begin + rng.choice([60, 90, 120]) * 60)
+            requests.submit_request(
+                session,
+                principal,
+                region,
+                PlannedRequestCreate(
+                    kind="planned",
+                    client_id=client_id,
+                    care_task=rng.choice(["turn", "medication", "wound"]),
+                    service_minutes=rng.choice([10, 15, 20]),
+                    night=night_date,
+                    window=Window(start=wall(begin), end=wall(end)),
+                ),
+                idempotency_key=f"bench-{number}",
+                now=now,
+                days_ahead=1,
+            )
+        alarm_clients = [new_client(number, "A") for number in range(alarms)]
+        night = nights.get_or_create_night(session, region, night_date)
+        session.commit()
+        replan(
+            session,
+            region,
+            night,
+            reason="bench: first plan",
+            now=now,
+            time_limit=3.0,
+            publish=True,
+        )
+        base = (region.base_lon, region.base_lat)
+    engine.dispose()
+    return {
+        "nurses": sorted(codes),
+        "partner_key": seeded.api_keys[org],
+        "alarm_clients": alarm_clients,
+        "base": list(base),
+        "window": [region.night_start, region.night_end],
+        "night": night_date.isoformat(),
+    }
+
+
+def _zone(name: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def _cos(x: float) -> float:
+    import math
+
+    return math.cos(x)
+
+
+def _sin(x: float) -> float:
+    import math
+
+    return math.sin(x)
+
+
+@contextmanager
+def database(kind: str, postgres_url: str, folder: Path) -> Iterator[str]:
+    """A fresh database URL: a SQLite file in ``folder`` or a new PostgreSQL database."""
+    if kind == "sqlite":
+        yield f"sqlite+pysqlite:///{folder / 'bench.sqlite'}"
+        return
+    name = f"nr_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _free_port(preferred: int) -> int:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _bin(name: str) -> str:
+    found = Path(sys.executable).parent / name
+    return str(found) if found.exists() else (shutil.which(name) or name)
+
+
+def sign_in_phones(base_url: str, nurses: list[str], base: list[float]) -> list[dict[str, Any]]:
+    """Each nurse signs in with her second factor and registers a phone."""
+    phones = []
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        for code in nurses:
+            login = http.post(
+                "/auth/token",
+                json={
+                    "username": f"nurse-{code.lower()}",
+                    "password": DEMO_PASSWORD,
+                    "totp_code": pyotp.TOTP(DEMO_NURSE_TOTP_SECRET).now(),
+                },
+            )
+            login.raise_for_status()
+            token = login.json()["access_token"]
+            device = http.post(
+                "/mobile/v1/devices", json=PHONE, headers={"Authorization": f"Bearer {token}"}
+            )
+            device.raise_for_status()
+            phones.append({"token": token, "device_id": device.json()["device_id"], "base": base})
+    return phones
+
+
+def _wait_healthy(base_url: str, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"nachtroute serve exited with {server.returncode}")
+        try:
+            if httpx.get(base_url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("nachtroute serve did not answer /health in time")
+
+
+def _stats(path: Path) -> dict[str, dict[str, str]]:
+    with path.open(encoding="utf-8") as file:
+        return {row["Name"]: row for row in csv.DictReader(file)}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    with tempfile.TemporaryDirectory(prefix="nachtroute-load-") as tmp:
+        folder = Path(tmp)
+        with database(args.db, args.postgres_url, folder) as url:
+            settings = Settings(
+                environment="development", database_url=url, data_dir=folder, network=None
+            )
+            started = time.perf_counter()
+            facts = seed(url, settings, now, visits=args.visits, alarms=args.seconds // 3 + 5)
+            print(
+                f"seeded in {time.perf_counter() - started:.1f} s: night {facts['night']} "
+                f"{facts['window'][0]}-{facts['window'][1]}, {len(facts['nurses'])} nurses, "
+                f"{args.visits} visits",
+                file=sys.stderr,
+            )
+            port = _free_port(args.port)
+            base_url = f"http://127.0.0.1:{port}"
+            env = {
+                **os.environ,
+                "NACHTROUTE_DATABASE_URL": url,
+                "NACHTROUTE_DATA_DIR": str(folder),
+                "NACHTROUTE_ENVIRONMENT": "development",
+                "NACHTROUTE_MIGRATE_ON_START": "false",
+                "NACHTROUTE_CLOCK": now.isoformat(),
+                "NACHTROUTE_CLOCK_SPEED": "1",
+            }
+            env.pop("NACHTROUTE_NETWORK", None)
+            server_log = folder / "server.log"
+            with server_log.open("wb") as log:
+                server = subprocess.Popen(
+                    [_bin("nachtroute"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=folder,
+                )
+                try:
+                    _wait_healthy(base_url, server)
+                    phones = sign_in_phones(base_url, facts["nurses"], facts["base"])
+                    config = folder / "bench.json"
+                    config.write_text(
+                        json.dumps(
+                            {
+                                **facts,
+                                "phones": phones,
+                                "clock": now.isoformat(),
+                                "alarms": not args.no_alarms,
+                            }
+                        ),
+                        encoding="utf-8",
+                    )
+                    cpu_before = _cpu_seconds(server.pid)
+                    locust = subprocess.run(
+                        [
+                            _bin("locust"),
+                            "-f",
+                            str(LOCUSTFILE),
+                            "--headless",
+                            "--users",
+                            "50" if args.no_alarms else "51",
+                            "--spawn-rate",
+                            "51",
+                            "--run-time",
+                            f"{args.seconds}s",
+                            "--stop-timeout",
+                            "5",
+                            "--host",
+                            base_url,
+                            "--csv",
+                            str(folder / "locust"),
+                            "--only-summary",
+                            "--loglevel",
+                            "WARNING",
+                        ],
+                        env={**os.environ, "NACHTROUTE_BENCH_CONFIG": str(config)},
+                        cwd=ROOT,
+                        capture_output=True,
+                        text=True,
+                        check=False,
+                    )
+                    server_cpu = _cpu_seconds(server.pid) - cpu_before
+                    load = os.getloadavg()[0]
+                finally:
+                    server.terminate()
+                    try:
+                        server.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        server.kill()
+            stats_file = folder / "locust_stats.csv"
+            if not stats_file.exists():
+                sys.stderr.write(locust.stdout[-3000:] + locust.stderr[-3000:])
+                raise SystemExit("locust wrote no statistics")
+            stats = _stats(stats_file)
+            server_errors = [
+                line
+                for line in server_log.read_text(encoding="utf-8", errors="replace").splitlines()
+                if " ERROR " in line or "Traceback" in line
+            ]
+    return _report(args, stats, server_errors, server_cpu=server_cpu, load=load)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds the server process has used (user + system), NaN without psutil."""
+    try:
+        import psutil
+    except ImportError:
+        return float("nan")
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def _ms(row: dict[str, str], column: str) -> float:
+    value = row.get(column, "N/A")
+    return float(value) if value not in ("", "N/A") else float("nan")
+
+
+def _report(
+    args: argparse.Namespace,
+    stats: dict[str, dict[str, str]],
+    server_errors: list[str],
+    *,
+    server_cpu: float,
+    load: float,
+) -> dict[str, Any]:
+    route = stats.get("route read", {})
+    events = stats.get("event batch", {})
+    replans = stats.get("live re-plan (acute call)", {})
+    total = stats.get("Aggregated", {})
+    result = {
+        "database": args.db,
+        "seconds": args.seconds,
+        "requests": int(total.get("Request Count", 0)),
+        "errors": int(total.get("Failure Count", 0)),
+        "route_reads": int(route.get("Request Count", 0)),
+        "route_p50_ms": _ms(route, "50%"),
+        "route_p99_ms": _ms(route, "99%"),
+        "event_batches": int(events.get("Request Count", 0)),
+        "events_p50_ms": _ms(events, "50%"),
+        "events_p99_ms": _ms(events, "99%"),
+        "replans": int(replans.get("Request Count", 0)),
+        "replan_p50_ms": _ms(replans, "50%"),
+        "replan_max_ms": _ms(replans, "Max Response Time"),
+        "server_error_lines": len(server_errors),
+        "server_cpu_seconds": round(server_cpu, 1),
+        "load_average_1min": round(load, 1),
+    }
+    met = {
+        "route_p99_ms": result["route_p99_ms"] < TARGETS["route_p99_ms"],
+        "events_p99_ms": result["events_p99_ms"] < TARGETS["events_p99_ms"],
+        "replan_max_ms": result["replan_max_ms"] < TARGETS["replan_max_ms"],
+        "errors": result["errors"] == 0,
+    }
+    print(
+        f"{args.db}: {result['requests']} requests in {args.seconds} s, "
+        f"{result['errors']} errors; route reads {result['route_reads']}: "
+        f"p50 {result['route_p50_ms']:.0f} ms, p99 {result['route_p99_ms']:.0f} ms "
+        f"(target < {TARGETS['route_p99_ms']}: {'met' if met['route_p99_ms'] else 'MISSED'}); "
+        f"event batches {result['event_batches']}: p50 {result['events_p50_ms']:.0f} ms, "
+        f"p99 {result['events_p99_ms']:.0f} ms "
+        f"(< {TARGETS['events_p99_ms']}: {'met' if met['events_p99_ms'] else 'MISSED'}); "
+        f"live re-plans {result['replans']}: p50 {result['replan_p50_ms']:.0f} ms, "
+        f"max {result['replan_max_ms']:.0f} ms "
+        f"(each < {TARGETS['replan_max_ms']}: {'met' if met['replan_max_ms'] else 'MISSED'}); "
+        f"server ERROR lines {result['server_error_lines']}; server CPU "
+        f"{result['server_cpu_seconds']} s during the run, "
+        f"load average {result['load_average_1min']}"
+    )
+    for line in server_errors[:5]:
+        print(f"  server: {line[:200]}", file=sys.stderr)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--postgres-url", default=PG_URL, help="an admin URL (creates a db)")
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--visits", type=int, default=45)
+    parser.add_argument("--port", type=int, default=8731)
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument(
+        "--no-alarms", action="store_true", help="phones only (to see what the re-plans cost)"
+    )
+    args = parser.parse_args()
+    if not 10 <= args.seconds <= 600:
+        parser.error("--seconds: between 10 and 600")
+    result = run(args)
+    if args.json:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Locust users of the night load run (`bench.load_bench` starts Locust with this file).
+
+Three kinds of client, the counts fixed (``-u 51``): 40 phones reading their route (with the
+ETag of their last read, as the app does), 10 phones posting event batches (positions), and
+one partner system sending an acute call every 3 s, each of which is planned live before the
+answer. The phones' tokens, device ids and the partner's key come from the JSON file named in
+``NACHTROUTE_BENCH_CONFIG`` (written by `bench.load_bench`; fictional demo data).
+
+`FastHttpUser` (geventhttpclient): the load generator shares the 2 cores with the server, so
+the cheaper client leaves more of them to what is measured.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from locust import FastHttpUser, between, constant_pacing, task
+
+with open(os.environ["NACHTROUTE_BENCH_CONFIG"], encoding="utf-8") as file:
+    CONFIG: dict[str, Any] = json.load(file)
+
+_phones = itertools.cycle(CONFIG["phones"])
+_posters = itertools.cycle(CONFIG["phones"])
+_alarm_clients = itertools.cycle(CONFIG["alarm_clients"])
+
+
+def _now() -> datetime:
+    # The server's clock (NACHTROUTE_CLOCK, speed 1) started at the bench's clock: device
+    # times stay near it.
+    started = datetime.fromisoformat(CONFIG["clock"])
+    return started + timedelta(seconds=_elapsed())
+
+
+_T0 = datetime.now(UTC)
+
+
+def _elapsed() -> float:
+    return (datetime.now(UTC) - _T0).total_seconds()
+
+
+class RouteReader(FastHttpUser):
+    """A nurse's phone polling her route."""
+
+    fixed_count = 40
+    wait_time = between(0.5, 1.5)
+
+    def on_start(self) -> None:
+        phone = next(_phones)
+        self.headers = {
+            "Authorization": f"Bearer {phone['token']}",
+            "X-Device-Id": phone["device_id"],
+        }
+        self.etag: str | None = None
+
+    @task
+    def read_route(self) -> None:
+        headers = dict(self.headers)
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        with self.client.get(
+            "/mobile/v1/me/route", headers=headers, name="route read", catch_response=True
+        ) as response:
+            if response.status_code == 200:
+                self.etag = response.headers.get("ETag")
+                response.success()
+            elif response.status_code == 304:
+                response.success()
+            else:
+                response.failure(f"HTTP {response.status_code}")
+
+
+class EventPoster(FastHttpUser):
+    """A nurse's phone sending its outbox: a few positions per batch."""
+
+    fixed_count = 10
+    wait_time = between(1.5, 2.5)
+
+    def on_start(self) -> None:
+        phone = next(_posters)
+        self.headers = {
+            "Authorization": f"Bearer {phone['token']}",
+            "X-Device-Id": phone["device_id"],
+        }
+        self.rng = random.Random(phone["device_id"])
+        self.where = phone["base"]
+
+    @task
+    def post_events(self) -> None:
+        now = _now()
+        events = [
+            {
+                "type": "position",
+                "event_id": str(uuid.uuid4()),
+                "device_time": (now - timedelta(seconds=5 * (4 - n))).isoformat(),
+                "position": [
+                    self.where[0] + self.rng.uniform(-0.01, 0.01),
+                    self.where[1] + self.rng.uniform(-0.01, 0.01),
+                ],
+                "accuracy_metres": 15,
+            }
+            for n in range(5)
+        ]
+        with self.client.post(
+            "/mobile/v1/me/events",
+            json={"sent_at": now.isoformat(), "events": events},
+            headers=self.headers,
+            name="event batch",
+            catch_response=True,
+        ) as response:
+            if response.status_code != 200:
+                response.failure(f"HTTP {response.status_code}")
+                return
+            outcomes = {r["outcome"] for r in response.json()["results"]}
+            if outcomes != {"accepted"}:
+                response.failure(f"outcomes {sorted(outcomes)}")
+
+
+class AlarmCentre(FastHttpUser):
+    """A partner sending an acute call every 3 s; the answer comes after the live re-plan."""
+
+    fixed_count = 1 if CONFIG.get("alarms", True) else 0
+    wait_time = constant_pacing(3)
+
+    @task
+    def acute_call(self) -> None:
+        client_id = next(_alarm_clients)
+        with self.client.post(
+            "/partner/v1/visit-requests",
+            json={
+                "kind": "unplanned",
+                "client_id": client_id,
+                "care_task": "fall",
+                "service_minutes": 20,
+                "urgency": "acute",
+            },
+            headers={"X-API-Key": CONFIG["partner_key"], "Idempotency-Key": str(uuid.uuid4())},
+            name="live re-plan (acute call)",
+            catch_response=True,
+        ) as response:
+            if response.status_code != 201:
+                response.failure(f"HTTP {response.status_code}")
+            elif response.json().get("live_replan") is None:
+                response.failure("answered without a live re-plan")

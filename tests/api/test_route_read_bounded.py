@@ -1,0 +1,106 @@
+"""Phones under load: a route read does the same work at 23:30 and at 06:30 (positions pile
+up all night; the shift state needs only the newest), and its access-log rows are written
+in one statement."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import event
+
+from api.db.models import Night
+from api.db.phone_models import PhoneEvent
+from api.offline_events import derive_state
+from api.repositories.phone import SqlEventStore
+from tests.api.conftest import World
+from tests.api.phone_helpers import fresh, published_night, register_phone
+
+ROUTE = "/mobile/v1/me/route"
+EVENTS = "/mobile/v1/me/events"
+
+
+@contextmanager
+def statements(world: World) -> Iterator[list[str]]:
+    """The SQL statements the app runs meanwhile (on its real engine)."""
+    engine = world.sessions().kw["bind"]
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def _positions(world: World, phone: dict[str, str], count: int, rng: random.Random) -> None:
+    now = world.clock()
+    events = [
+        {
+            "type": "position",
+            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "device_time": (now - timedelta(seconds=rng.randint(0, 1800))).isoformat(),
+            "position": [6.56 + rng.random() / 100, 52.99],
+            "accuracy_metres": 10,
+        }
+        for _ in range(count)
+    ]
+    response = world.client.post(
+        EVENTS, json={"sent_at": now.isoformat(), "events": events}, headers=phone
+    )
+    assert response.status_code == 200, response.text
+    assert {r["outcome"] for r in response.json()["results"]} == {"accepted"}
+
+
+def test_a_route_read_does_not_grow_with_the_night(any_world: World) -> None:
+    world = any_world
+    rng = random.Random(4)
+    published_night(world)
+    phone = register_phone(world)
+    world.clock.set(23, 40)
+    phone = fresh(world, phone)
+
+    with statements(world) as first_read:
+        first = world.client.get(ROUTE, headers=phone)
+    assert first.status_code == 200
+    access_log_inserts = [s for s in first_read if s.lstrip().upper().startswith("INSERT")]
+    assert len(access_log_inserts) == 1  # one statement for every client shown
+    assert "access_log" in access_log_inserts[0]
+
+    _positions(world, phone, 5, rng)
+    with statements(world) as early:
+        assert world.client.get(ROUTE, headers=phone).status_code == 200
+    for _ in range(6):
+        _positions(world, phone, 40, rng)
+    with statements(world) as late:
+        assert world.client.get(ROUTE, headers=phone).status_code == 200
+    assert len(late) == len(early)
+
+    with world.sessions()() as session:
+        store = SqlEventStore(session, _night_id(world))
+        nurse_id = world.seeded.nurses["N1"]
+        kept = store.for_shift(str(nurse_id), str(_night_id(world)))
+        assert [e.event.type for e in kept].count("position") == 1
+        everything = [
+            e
+            for e in session.query(PhoneEvent).filter(PhoneEvent.nurse_id == nurse_id).all()
+            if e.type == "position"
+        ]
+        assert len(everything) == 245
+        newest = max(everything, key=lambda e: (e.device_time, e.event_id))
+        state = derive_state(kept)
+        assert state.last_position is not None
+        assert state.last_position[1] == tuple(newest.payload["position"])
+
+
+def _night_id(world: World) -> int:
+    with world.sessions()() as session:
+        night = session.query(Night).one()
+        return night.id
