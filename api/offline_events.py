@@ -200,6 +200,7 @@ def _result(
         RejectReason.UNKNOWN_VISIT: f"no visit {visit_id} tonight",
         RejectReason.NOT_YOUR_VISIT: f"visit {visit_id} is not one you may record",
         RejectReason.INVALID: "the event does not match the contract",
+        RejectReason.VISIT_STATE: f"visit {visit_id} cannot change this way",
     }[reason]
     return EventResult(
         index=index, event_id=event.event_id, outcome=outcome, reason=reason, message=message

@@ -26,7 +26,7 @@ from api.travel import travel_matrices
 from optimizer import model as om
 from optimizer.evaluate import RESTOCK, evaluate
 from optimizer.live import state_at
-from optimizer.plan import Plan, StepType
+from optimizer.plan import Plan, ReasonCode, StepType, Unassigned
 from optimizer.solve import plan_from_routes, solve
 
 __all__ = ["NightProblem", "build_problem", "current_plan", "replan", "visit_ref"]
@@ -265,6 +265,33 @@ def live_problem(
     return live.model_copy(update={"nurses": nurses})
 
 
+def with_closed_visits(session: Session, night: Night, plan: Plan) -> Plan:
+    """``plan`` with every visit nobody could get into in ``unassigned``, with its reason.
+
+    Such a visit is no longer planned (a nurse tried; the planner decides what happens next),
+    but it must not vanish: every visit of the night that is not cancelled is in a route or
+    in ``unassigned``.
+    """
+    present = {u.visit_id for u in plan.unassigned} | {
+        ref for route in plan.routes for ref in route.visit_ids()
+    }
+    missed = [
+        Unassigned(
+            visit_id=visit_ref(visit.id),
+            urgency=visit.urgency,
+            reason=ReasonCode.COULD_NOT_GET_IN,
+            message="the nurse could not get in; the planner decides what happens next",
+        )
+        for visit in nights.night_visits(session, night, include_closed=True)
+        if visit.status == "could_not_get_in" and visit_ref(visit.id) not in present
+    ]
+    if not missed:
+        return plan
+    unassigned = [*plan.unassigned, *missed]
+    summary = plan.summary.model_copy(update={"visits_unassigned": len(unassigned)})
+    return plan.model_copy(update={"unassigned": unassigned, "summary": summary})
+
+
 @dataclass(frozen=True)
 class ReplanResult:
     """A stored re-plan."""
@@ -306,6 +333,7 @@ def replan(
         plan = _solve_or_keep(problem, current, time_limit=left, progress=progress)
     else:
         plan = plan_from_routes(problem, {})
+    plan = with_closed_visits(session, night, plan)
     if publish is None:
         publish = nights.any_published(session, night)
     report(f"{plan.summary.visits_planned} planned, {plan.summary.visits_unassigned} left out")
@@ -398,7 +426,7 @@ def move_visit(
         visit.pin_position = None
     session.flush()
     night_problem = build_problem(session, region, night)
-    plan = evaluate(night_problem.problem, routes)
+    plan = with_closed_visits(session, night, evaluate(night_problem.problem, routes))
     if dry_run:
         session.rollback()
         return MoveResult(plan=plan, before=before, version=None, affected_nurses=[])
