@@ -56,7 +56,8 @@ def record_report(
     delay_minutes: int | None,
     now: datetime,
 ) -> NightEvent:
-    """Check and apply a nurse's report (started, done, could_not_get_in, delayed); committed.
+    """Check and apply a nurse's report (started, done, could_not_get_in, delayed); the
+    caller commits (with the re-plan the report calls for).
 
     Errors: 422 outside the night or when a field is missing, 403 for a nurse reporting a
     colleague's visit, 404 for no such visit tonight, 409 for a change the state machine
@@ -69,7 +70,7 @@ def record_report(
     if kind == "delayed":
         if not delay_minutes:
             raise Unprocessable("a delay report gives delay_minutes")
-        event = nights.add_event(
+        return nights.add_event(
             session,
             night,
             kind=kind,
@@ -78,8 +79,6 @@ def record_report(
             delay_minutes=delay_minutes,
             user_id=principal.user_id,
         )
-        session.commit()
-        return event
     target = _TARGET.get(kind)
     if target is None:
         raise Unprocessable(f"unknown report kind {kind!r}")
@@ -99,5 +98,4 @@ def record_report(
         user_id=principal.user_id,
     )
     assert recorded is not None
-    session.commit()
     return recorded

@@ -72,6 +72,7 @@ def record_nurse_event(
         delay_minutes=delay_minutes,
         now=now,
     )
+    session.commit()
     result = replan_now(
         session,
         region,
