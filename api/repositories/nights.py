@@ -27,6 +27,8 @@ from api.db.models import (
     Visit,
     VisitRequest,
 )
+from api.night.stored import StoredStep, route_of, stored_steps
+from optimizer.plan import StepType
 
 __all__ = [
     "clock_to_seconds",
@@ -231,7 +233,7 @@ def save_plan_version(
     affected: list[int] = []
     for nurse_id, steps in routes.items():
         latest = latest_route(session, night, nurse_id)
-        if latest is not None and _sequence(latest.steps) == _sequence(steps):
+        if latest is not None and _sequence(route_of(latest)) == _sequence(stored_steps(steps)):
             continue
         affected.append(nurse_id)
         session.add(
@@ -250,9 +252,9 @@ def save_plan_version(
     return version, affected
 
 
-def _sequence(steps: list[dict[str, Any]]) -> list[tuple[str, int | None]]:
+def _sequence(steps: list[StoredStep]) -> list[tuple[str, int | None]]:
     # A nurse's route "changes" when her stops change, not when an ETA shifts a minute.
-    return [(s["type"], s.get("visit_id")) for s in steps if s["type"] in ("visit", "restock")]
+    return [(s.type, s.visit_id) for s in steps if s.type in (StepType.VISIT, StepType.RESTOCK)]
 
 
 def latest_route(session: Session, night: Night, nurse_id: int) -> RouteVersion | None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Path, Response, status
 from api.core.problems import ProblemError
 from api.core.roles import Principal, Role
 from api.deps import ClockDep, JobRunnerDep, SessionDep, SettingsDep, allow
+from api.night.stored import plan_of, route_of
 from api.repositories import accounts, nights
 from api.schemas.nights import (
     EventCreate,
@@ -117,7 +118,7 @@ def read_plan_version(
 ) -> Plan:
     """One earlier (or the current) plan."""
     night = nights.require_night(session, accounts.get_region(session), night_date)
-    return Plan.model_validate(nights.get_plan_version(session, night, version).plan)
+    return plan_of(nights.get_plan_version(session, night, version))
 
 
 @router.post("/nights/{night_date}/plan/reoptimise", status_code=status.HTTP_202_ACCEPTED)
@@ -244,7 +245,7 @@ def list_night_routes(night_date: NightDate, session: SessionDep, _: Planner) ->
                 plan_version=route.plan_version,
                 published=route.published_at is not None,
                 published_version=published.version if published else None,
-                steps=route.steps,
+                steps=route_of(route),
             )
         )
     return result

@@ -22,6 +22,7 @@ from api.db.models import Client, Night, Nurse, Region, RouteVersion, Shift, Vis
 from api.keysafe import Assignment, RevealFacts, distance_metres, effective_visit_end
 from api.night.authority import is_hers, visits_of_nurse
 from api.night.device_time import device_moment
+from api.night.stored import plan_of, route_of, visit_ids_of
 from api.night.visit_states import Decision, VisitStatus, change_visit, decide
 from api.nightbag import materials_to_take, remaining, shortages
 from api.offline_events import ShiftState, VisitRecord, apply_batch, derive_state
@@ -151,11 +152,10 @@ def _travel_seconds(session: Session, nn: NurseNight) -> list[int] | None:
         stored = nights.get_plan_version(session, nn.night, nn.route.plan_version)
     except ProblemError:
         return None
-    for route in stored.plan.get("routes", []):
-        if route.get("nurse_id") == nn.nurse.code:
-            steps = route.get("steps", [])
-            if len(steps) == len(nn.route.steps):
-                return [int(s.get("travel_seconds", 0)) for s in steps]
+    plan = plan_of(stored)
+    for route in plan.routes:
+        if route.nurse_id == nn.nurse.code and len(route.steps) == len(nn.route.steps):
+            return [step.travel_seconds for step in route.steps]
     return None
 
 
@@ -171,8 +171,8 @@ def build_route(
     assert nn.route is not None
     night, region = nn.night, nn.region
     base = (region.base_lon, region.base_lat)
-    raw: list[dict[str, Any]] = list(nn.route.steps)
-    visit_ids = [int(s["visit_id"]) for s in raw if s.get("visit_id") is not None]
+    raw = route_of(nn.route)
+    visit_ids = visit_ids_of(raw)
     visits = (
         {v.id: v for v in session.scalars(select(Visit).where(Visit.id.in_(visit_ids)))}
         if visit_ids
@@ -198,8 +198,8 @@ def build_route(
     previous: tuple[float, float] | None = None
     total_distance, total_travel = 0.0, 0
     for index, step in enumerate(raw):
-        kind = step["type"]
-        visit = visits.get(int(step["visit_id"])) if step.get("visit_id") is not None else None
+        kind = step.type
+        visit = visits.get(step.visit_id) if step.visit_id is not None else None
         client = clients.get(visit.client_id) if visit is not None else None
         location: tuple[float, float] | None
         if kind == "visit" and client is not None:
@@ -222,9 +222,9 @@ def build_route(
             total_distance += leg.distance_metres
             total_travel += leg.travel_seconds
         times = {
-            "eta": _at(night, int(step["arrival"])),
-            "start": _at(night, int(step["start"])),
-            "end": _at(night, int(step["end"])),
+            "eta": _at(night, step.arrival),
+            "start": _at(night, step.start),
+            "end": _at(night, step.end),
             "leg": leg,
         }
         if kind == "visit" and visit is not None and client is not None:
@@ -301,9 +301,9 @@ def _colleagues(session: Session, nn: NurseNight, visit_ids: set[int]) -> dict[i
         if nurse.id == nn.nurse.id:
             continue
         route = nights.latest_published_route(session, nn.night, nurse.id)
-        for step in route.steps if route is not None else ():
-            if step.get("visit_id") in visit_ids:
-                found.setdefault(int(step["visit_id"]), nurse.display_name[:80])
+        for visit_id in visit_ids_of(route_of(route)) if route is not None else ():
+            if visit_id in visit_ids:
+                found.setdefault(visit_id, nurse.display_name[:80])
     return found
 
 
@@ -579,12 +579,12 @@ def reveal_facts(
         assigned: set[str] = set()
         for other, _shift in nights.shifts_of(session, nn.night):
             route = nights.latest_published_route(session, nn.night, other.id)
-            for step in route.steps if route is not None else ():
-                if step.get("visit_id") == visit.id:
+            for step in route_of(route) if route is not None else ():
+                if step.visit_id == visit.id:
                     assigned.add(other.code)
                     if other.id == nurse.id:
-                        eta = _at(nn.night, int(step["arrival"]))
-                        planned_end = _at(nn.night, int(step["end"]))
+                        eta = _at(nn.night, step.arrival)
+                        planned_end = _at(nn.night, step.end)
         assignment = Assignment(
             visit_id=str(visit.id),
             client_id=str(client.id),
@@ -635,7 +635,7 @@ def route_notices(session: Session, night: Night, nurse: Nurse) -> list[RouteCha
     notices: list[RouteChangedNotice] = []
     before: list[int] | None = None
     for row in rows:
-        stops = [int(s["visit_id"]) for s in row.steps if s.get("visit_id") is not None]
+        stops = visit_ids_of(route_of(row))
         reason, changed = _change(before, stops)
         assert row.published_at is not None
         notices.append(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from api.core.problems import Unprocessable
 from api.db.models import Client, Night, Nurse, Region, Visit
 from api.db.models import Shift as ShiftRow
+from api.night.stored import StoredStep, plan_of
 from api.nightbag import full_bag, optimizer_bag_now, remaining
 from api.offline_events import derive_state
 from api.repositories import nights
@@ -208,7 +209,7 @@ def current_plan(session: Session, night_problem: NightProblem) -> Plan | None:
     stored = nights.current_plan_version(session, night_problem.night)
     if stored is None:
         return None
-    plan = Plan.model_validate(stored.plan)
+    plan = plan_of(stored)
     problem = night_problem.problem
     known = {v.id for v in problem.visits}
     nurses = {n.id for n in problem.nurses}
@@ -230,13 +231,13 @@ def route_steps(night_problem: NightProblem, plan: Plan) -> dict[int, list[dict[
         if nurse is None:
             continue
         result[nurse.id] = [
-            {
-                "type": step.type.value,
-                "visit_id": visit_id_of(step.visit_id) if step.visit_id else None,
-                "arrival": step.arrival,
-                "start": step.start,
-                "end": step.end,
-            }
+            StoredStep(
+                type=step.type,
+                visit_id=visit_id_of(step.visit_id) if step.visit_id else None,
+                arrival=step.arrival,
+                start=step.start,
+                end=step.end,
+            ).model_dump(mode="json")
             for step in route.steps
         ]
     return result
@@ -459,7 +460,7 @@ def visit_times(night: Night, plan: Plan) -> dict[int, tuple[str, datetime]]:
 def stored_plan(session: Session, night: Night) -> Plan | None:
     """The current plan exactly as stored."""
     stored = nights.current_plan_version(session, night)
-    return Plan.model_validate(stored.plan) if stored is not None else None
+    return plan_of(stored) if stored is not None else None
 
 
 def consequences(before: Plan | None, after: Plan) -> dict[str, Any]:
