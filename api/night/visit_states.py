@@ -1,22 +1,26 @@
 """The visit-status state machine: one set of transitions, one function that applies a change.
 
-Statuses (``Visit.status``)::
+Statuses (``Visit.status``), and the allowed changes (forward steps may be skipped)::
 
     open ──► could_not_get_in ──► started ──► done
-      │  ╲________________________▲  ╲_________▲     (forward steps may be skipped)
-      ├──► cancelled ◄── could_not_get_in
-      └──► started / done
+     │               │               ▲          ▲
+     └──► cancelled ◄┘               └──────────┴── cancelled (care given after all)
 
-- A visit only moves forward: nobody un-starts a visit or un-finishes it.
-- ``could_not_get_in`` is before ``started``: she may get in on a second try, but a visit
+- A visit moves forward only: nobody un-starts a visit or un-finishes it.
+- ``could_not_get_in`` comes before ``started``: she may get in on a second try, but a visit
   she has started (she is inside) cannot become could-not-get-in.
 - ``cancelled`` is for visits not begun (``open``, ``could_not_get_in``); a begun visit stays
-  what it is when its request is cancelled. ``done`` and ``cancelled`` are final.
+  what it is when its request is cancelled. A nurse who reports care given on a visit
+  cancelled while she was offline is believed (``started``/``done``): what was given is not
+  lost. ``done`` is final.
 
-`decide` answers *whether*; `change_visit` applies a change or raises `TransitionRefused`
-(409 problem+json naming the visit and both statuses). The phone's events use `decide` per
-event (an event the machine refuses is rejected with ``visit_state``; one that repeats or
-precedes what is known, e.g. ``started`` on a done visit, is history and changes nothing).
+`decide` answers *whether*: ``apply``, ``already`` (the change repeats or precedes what is
+known, e.g. ``started`` on a done visit: history, nothing to change) or ``refused``.
+`change_visit` applies a change or raises `TransitionRefused` (409 problem+json naming the
+visit and both statuses). A report through ``POST /nights/{date}/events`` must change
+something (``already`` is a 409 too); a phone's event that is ``already`` is accepted as
+history (phones resend and arrive out of order), one that is refused is rejected with
+``visit_state``.
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ ALLOWED: Mapping[VisitStatus, frozenset[VisitStatus]] = {
     ),
     VisitStatus.STARTED: frozenset({VisitStatus.DONE}),
     VisitStatus.DONE: frozenset(),
-    VisitStatus.CANCELLED: frozenset(),
+    VisitStatus.CANCELLED: frozenset({VisitStatus.STARTED, VisitStatus.DONE}),
 }
 
 #: Changes that repeat or precede what is already known: history, not a contradiction.
@@ -75,6 +79,7 @@ _HISTORY: frozenset[tuple[VisitStatus, VisitStatus]] = frozenset(
     {
         *((s, s) for s in VisitStatus),
         (VisitStatus.DONE, VisitStatus.STARTED),
+        (VisitStatus.CANCELLED, VisitStatus.COULD_NOT_GET_IN),
     }
 )
 

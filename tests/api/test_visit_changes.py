@@ -199,3 +199,38 @@ def test_a_phone_completion_dated_next_morning_does_not_stop_acute_calls(
     assert made.status_code == 201, made.text
     assert made.json()["visits"][0]["planned"] is True, made.json()
     _accounted(world)
+
+
+def test_care_given_on_a_visit_cancelled_meanwhile_is_kept(world: World) -> None:
+    """Offline, she did a visit its partner cancelled meanwhile: her report is believed, the
+    visit is done and in her route (nothing she gave is lost)."""
+    published_night(world, visits=8)
+    world.clock.set(1, 0)
+    phone = register_phone(world)
+    visit_id = _stops(world, "N1")[0]
+    visit = next(v for v in _plan(world)["visits"] if v["id"] == visit_id)
+    cancelled = world.client.post(
+        f"/partner/v1/visit-requests/{visit['request_id']}/cancel",
+        headers=world.key(visit["organisation_id"]),
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert next(v for v in _plan(world)["visits"] if v["id"] == visit_id)["status"] == "cancelled"
+    world.clock.set(1, 30)
+    began, ended = world.clock.set(0, 50).isoformat(), world.clock.set(1, 5).isoformat()
+    world.clock.set(1, 30)
+    events = [
+        _phone_event("visit_started", began, visit_id=str(visit_id)),
+        _phone_event(
+            "visit_completed", ended, visit_id=str(visit_id), tasks_done=[], materials_used=[]
+        ),
+    ]
+    batch = world.client.post(
+        PHONE_EVENTS,
+        json={"sent_at": world.clock().isoformat(), "events": events},
+        headers=fresh(world, phone),
+    )
+    assert batch.status_code == 200, batch.text
+    assert [r["outcome"] for r in batch.json()["results"]] == ["accepted", "accepted"]
+    assert next(v for v in _plan(world)["visits"] if v["id"] == visit_id)["status"] == "done"
+    assert visit_id in _stops(world, "N1")
+    _accounted(world)
