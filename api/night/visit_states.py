@@ -8,7 +8,8 @@ Statuses (``Visit.status``), and the allowed changes (forward steps may be skipp
 
 - A visit moves forward only: nobody un-starts a visit or un-finishes it.
 - ``could_not_get_in`` comes before ``started``: she may get in on a second try, but a visit
-  she has started (she is inside) cannot become could-not-get-in.
+  she has started (she is inside) cannot become could-not-get-in. A planner who sends a nurse
+  again (moves the visit onto a route) re-opens it: could_not_get_in → open.
 - ``cancelled`` is for visits not begun (``open``, ``could_not_get_in``); a begun visit stays
   what it is when its request is cancelled. A nurse who reports care given on a visit
   cancelled while she was offline is believed (``started``/``done``): what was given is not
@@ -67,7 +68,7 @@ ALLOWED: Mapping[VisitStatus, frozenset[VisitStatus]] = {
         }
     ),
     VisitStatus.COULD_NOT_GET_IN: frozenset(
-        {VisitStatus.STARTED, VisitStatus.DONE, VisitStatus.CANCELLED}
+        {VisitStatus.STARTED, VisitStatus.DONE, VisitStatus.CANCELLED, VisitStatus.OPEN}
     ),
     VisitStatus.STARTED: frozenset({VisitStatus.DONE}),
     VisitStatus.DONE: frozenset(),

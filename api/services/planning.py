@@ -19,6 +19,7 @@ from api.core.problems import Unprocessable
 from api.db.models import Client, Night, Nurse, Region, Visit
 from api.db.models import Shift as ShiftRow
 from api.night.stored import StoredStep, plan_of
+from api.night.visit_states import VisitStatus, change_visit
 from api.nightbag import full_bag, optimizer_bag_now, remaining
 from api.offline_events import derive_state
 from api.repositories import nights
@@ -406,7 +407,11 @@ def move_visit(
     """Move a visit to a nurse (at ``position``, else last), or out of the plan; maybe pin it."""
     nights.check_version(session, night, base_version)
     visit = nights.get_visit(session, night, visit_id)
-    if visit.status != "open":
+    if visit.status == VisitStatus.COULD_NOT_GET_IN and nurse_code is not None:
+        # The planner sends a nurse again: a second attempt re-opens the visit.
+        change_visit(session, night, visit, VisitStatus.OPEN, at=now, user_id=user_id)
+        session.flush()
+    elif visit.status != VisitStatus.OPEN:
         raise Unprocessable(f"the visit is {visit.status}; only open visits can be moved")
     night_problem = build_problem(session, region, night)
     ref = visit_ref(visit.id)

@@ -234,3 +234,29 @@ def test_care_given_on_a_visit_cancelled_meanwhile_is_kept(world: World) -> None
     assert next(v for v in _plan(world)["visits"] if v["id"] == visit_id)["status"] == "done"
     assert visit_id in _stops(world, "N1")
     _accounted(world)
+
+
+def test_a_planner_sends_a_nurse_again_to_a_visit_nobody_got_into(world: World) -> None:
+    """Moving a could-not-get-in visit onto a route re-opens it for a second attempt."""
+    published_night(world, visits=8)
+    world.clock.set(0, 40)
+    visit_id = _stops(world, "N2")[0]
+    missed = world.client.post(
+        EVENTS,
+        json={"kind": "could_not_get_in", "visit_id": visit_id, "nurse": "N2"},
+        headers=world.token("planner"),
+    )
+    assert missed.status_code == 201, missed.text
+    version = _plan(world)["version"]
+    moved = world.client.post(
+        f"{PLAN}/moves",
+        json={"visit_id": visit_id, "nurse": "N1", "position": 0},
+        headers={**world.token("planner"), "If-Match": f'"{version}"'},
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["saved"] is True
+    body = _plan(world)
+    assert next(v for v in body["visits"] if v["id"] == visit_id)["status"] == "open"
+    assert visit_id in _stops(world, "N1")
+    assert f"V{visit_id}" not in {u["visit_id"] for u in body["plan"]["unassigned"]}
+    _accounted(world)
