@@ -344,6 +344,20 @@ def add_event(
     return event
 
 
+def visit_event_at(session: Session, night: Night, visit_id: int, *, kind: str) -> datetime | None:
+    """When the night's first ``kind`` event of a visit was recorded (server-checked time)."""
+    return session.scalars(
+        select(NightEvent.at)
+        .where(
+            NightEvent.night_id == night.id,
+            NightEvent.visit_id == visit_id,
+            NightEvent.kind == kind,
+        )
+        .order_by(NightEvent.at)
+        .limit(1)
+    ).first()
+
+
 def delays(session: Session, night: Night) -> dict[int, datetime]:
     """Per nurse, when her latest reported delay ends."""
     result: dict[int, datetime] = {}

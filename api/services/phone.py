@@ -594,7 +594,13 @@ def reveal_facts(
     completed_at = None
     if nn is not None and visit is not None:
         record = shift_state(session, nn).visits.get(str(visit.id))
-        completed_at = record.completed_at if record is not None else None
+        if record is not None and record.completed_at is not None:
+            # A completion dated ahead by the phone's clock must not hold the window open: the
+            # server's record of it (clamped to when it arrived) bounds it.
+            completed_at = record.completed_at
+            recorded = nights.visit_event_at(session, nn.night, visit.id, kind="done")
+            if recorded is not None and recorded < completed_at:
+                completed_at = recorded
         if completed_at is None and visit.status == "done":
             completed_at = planned_end
     end = effective_visit_end(

@@ -5,11 +5,12 @@ night's events, partners' amend and cancel)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from api.db.models import Visit
 from tests.api.conftest import NIGHT, World, new_client
-from tests.api.phone_helpers import fresh, published_night, register_phone
+from tests.api.phone_helpers import FAKE_CODE, fresh, published_night, register_phone, set_code
 from tests.api.test_planner import PLAN
 
 EVENTS = f"/nights/{NIGHT}/events"
@@ -260,3 +261,43 @@ def test_a_planner_sends_a_nurse_again_to_a_visit_nobody_got_into(world: World) 
     assert visit_id in _stops(world, "N1")
     assert f"V{visit_id}" not in {u["visit_id"] for u in body["plan"]["unassigned"]}
     _accounted(world)
+
+
+def test_a_completion_dated_ahead_does_not_hold_the_key_safe_window_open(
+    any_world: World,
+) -> None:
+    """Completed 'at 09:00 tomorrow' by a phone's wrong clock: the code closes 15 minutes
+    after the server's moment of completion, not the phone's."""
+    world = any_world
+    published_night(world, visits=8)
+    phone = register_phone(world)
+    route = world.client.get("/mobile/v1/me/route", headers=phone).json()
+    step = next(s for s in route["steps"] if s["type"] == "visit")
+    visit_id = step["visit_id"]
+    with world.sessions()() as session:
+        visit = session.get(Visit, int(visit_id))
+        assert visit is not None
+        client_id = visit.client_id
+    set_code(world, client_id)
+    eta = datetime.fromisoformat(step["eta"])
+    world.clock.now = eta + timedelta(minutes=5)
+    morning = (world.clock.now + timedelta(hours=8)).isoformat()
+    events = [
+        _phone_event("visit_started", world.clock.now.isoformat(), visit_id=visit_id),
+        _phone_event(
+            "visit_completed", morning, visit_id=visit_id, tasks_done=[], materials_used=[]
+        ),
+    ]
+    batch = world.client.post(
+        PHONE_EVENTS,
+        json={"sent_at": world.clock.now.isoformat(), "events": events},
+        headers=fresh(world, phone),
+    )
+    assert batch.status_code == 200, batch.text
+    world.clock.now = eta + timedelta(minutes=25)
+    reveal = world.client.post(
+        "/mobile/v1/me/keysafe/reveal", json={"visit_id": visit_id}, headers=fresh(world, phone)
+    )
+    assert reveal.status_code == 403, reveal.text
+    assert reveal.json()["reason"] == "too_late"
+    assert FAKE_CODE not in reveal.text
