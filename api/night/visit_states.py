@@ -35,9 +35,13 @@ from sqlalchemy.orm import Session
 from api.core.problems import Conflict
 from api.db.models import Night, NightEvent, Visit
 from api.repositories import nights
+from mobile_contract.route import VisitProgress
 
 __all__ = [
     "ALLOWED",
+    "PROGRESS_RANK",
+    "PROGRESS_STATUS",
+    "STATUS_PROGRESS",
     "Decision",
     "TransitionRefused",
     "VisitStatus",
@@ -83,6 +87,33 @@ _HISTORY: frozenset[tuple[VisitStatus, VisitStatus]] = frozenset(
         (VisitStatus.CANCELLED, VisitStatus.COULD_NOT_GET_IN),
     }
 )
+
+
+#: The phone's view of the same rules: how far along a visit is (its progress only moves
+#: forward, whatever order its events arrive in). Could-not-get-in comes before started,
+#: as above; en route and at the door are steps the status does not record.
+PROGRESS_RANK: Mapping[VisitProgress, int] = {
+    VisitProgress.PLANNED: 0,
+    VisitProgress.EN_ROUTE: 1,
+    VisitProgress.ARRIVED: 2,
+    VisitProgress.COULD_NOT_GET_IN: 3,
+    VisitProgress.STARTED: 4,
+    VisitProgress.COMPLETED: 5,
+}
+
+#: Status -> the progress a phone shows, and back (progress the status does not record: none).
+STATUS_PROGRESS: Mapping[VisitStatus, VisitProgress] = {
+    VisitStatus.OPEN: VisitProgress.PLANNED,
+    VisitStatus.COULD_NOT_GET_IN: VisitProgress.COULD_NOT_GET_IN,
+    VisitStatus.STARTED: VisitProgress.STARTED,
+    VisitStatus.DONE: VisitProgress.COMPLETED,
+    VisitStatus.CANCELLED: VisitProgress.PLANNED,
+}
+PROGRESS_STATUS: Mapping[VisitProgress, VisitStatus] = {
+    VisitProgress.COULD_NOT_GET_IN: VisitStatus.COULD_NOT_GET_IN,
+    VisitProgress.STARTED: VisitStatus.STARTED,
+    VisitProgress.COMPLETED: VisitStatus.DONE,
+}
 
 
 class Decision(StrEnum):

@@ -23,7 +23,15 @@ from api.keysafe import Assignment, RevealFacts, distance_metres, effective_visi
 from api.night.authority import is_hers, visits_of_nurse
 from api.night.device_time import device_moment
 from api.night.stored import plan_of, route_of, visit_ids_of
-from api.night.visit_states import Decision, VisitStatus, change_visit, decide
+from api.night.visit_states import (
+    PROGRESS_RANK,
+    PROGRESS_STATUS,
+    STATUS_PROGRESS,
+    Decision,
+    VisitStatus,
+    change_visit,
+    decide,
+)
 from api.nightbag import materials_to_take, remaining, shortages
 from api.offline_events import ShiftState, VisitRecord, apply_batch, derive_state
 from api.repositories import nights
@@ -130,21 +138,6 @@ def _address(client: Client) -> Address:
     )
 
 
-_DB_PROGRESS = {
-    "started": VisitProgress.STARTED,
-    "done": VisitProgress.COMPLETED,
-    "could_not_get_in": VisitProgress.COULD_NOT_GET_IN,
-}
-_PROGRESS_RANK = {
-    VisitProgress.PLANNED: 0,
-    VisitProgress.EN_ROUTE: 1,
-    VisitProgress.ARRIVED: 2,
-    VisitProgress.COULD_NOT_GET_IN: 3,
-    VisitProgress.STARTED: 4,
-    VisitProgress.COMPLETED: 5,
-}
-
-
 def _travel_seconds(session: Session, nn: NurseNight) -> list[int] | None:
     """Per step, the drive to it, from the plan the route was made from (None if unknown)."""
     assert nn.route is not None
@@ -231,9 +224,9 @@ def build_route(
             shown.append(client)
             request = requests.get(visit.request_id)
             task = request.care_task if request is not None else "visit"
-            progress = _DB_PROGRESS.get(visit.status, VisitProgress.PLANNED)
+            progress = STATUS_PROGRESS.get(VisitStatus(visit.status), VisitProgress.PLANNED)
             record = state.visits.get(str(visit.id))
-            if record is not None and _PROGRESS_RANK[record.progress] > _PROGRESS_RANK[progress]:
+            if record is not None and PROGRESS_RANK[record.progress] > PROGRESS_RANK[progress]:
                 progress = record.progress
             window = None
             if visit.window_start is not None and visit.window_end is not None:
@@ -321,11 +314,6 @@ _EVENT_TARGET: dict[type[Event], VisitStatus] = {
     VisitStartedEvent: VisitStatus.STARTED,
     VisitCompletedEvent: VisitStatus.DONE,
     CouldNotGetInEvent: VisitStatus.COULD_NOT_GET_IN,
-}
-_PROGRESS_TARGET = {
-    VisitProgress.STARTED: VisitStatus.STARTED,
-    VisitProgress.COMPLETED: VisitStatus.DONE,
-    VisitProgress.COULD_NOT_GET_IN: VisitStatus.COULD_NOT_GET_IN,
 }
 
 
@@ -449,7 +437,7 @@ def _bring_visits_up_to_date(
     """
     moves: list[str] = []
     for visit_id, record in state.visits.items():
-        target = _PROGRESS_TARGET.get(record.progress)
+        target = PROGRESS_STATUS.get(record.progress)
         visit = session.get(Visit, int(visit_id))
         if target is None or visit is None:
             continue

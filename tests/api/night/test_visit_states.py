@@ -5,7 +5,16 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.night.visit_states import ALLOWED, Decision, VisitStatus, decide, may_follow_request
+from api.night.visit_states import (
+    ALLOWED,
+    PROGRESS_RANK,
+    PROGRESS_STATUS,
+    STATUS_PROGRESS,
+    Decision,
+    VisitStatus,
+    decide,
+    may_follow_request,
+)
 
 _ORDER = {
     VisitStatus.OPEN: 0,
@@ -53,3 +62,15 @@ def test_applying_any_requests_only_moves_forward(requests: list[VisitStatus]) -
             assert target not in ALLOWED[status]
     if VisitStatus.DONE in requests:
         assert status == VisitStatus.DONE
+
+
+def test_the_phones_progress_order_agrees_with_the_transitions() -> None:
+    """Between statuses a phone can report, a change is allowed exactly when it is a step
+    forward in the phone's progress (one set of rules for both)."""
+    reported = list(PROGRESS_STATUS.values())
+    for before in [VisitStatus.OPEN, *reported]:
+        for after in reported:
+            rank_before = PROGRESS_RANK[STATUS_PROGRESS[before]]
+            rank_after = PROGRESS_RANK[STATUS_PROGRESS[after]]
+            forward = rank_after > rank_before
+            assert (decide(before, after) == Decision.APPLY) == forward, (before, after)
