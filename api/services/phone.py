@@ -350,7 +350,7 @@ def process_events(
 
     store = repo.SqlEventStore(session, night.id)
     known = {stored.event.event_id for stored in store.for_shift(str(nn.nurse.id), str(night.id))}
-    refused = _refused_changes(session, night, events, known)
+    refused = _refused_changes(session, nn, events, known, mine)
     results = apply_batch(
         store,
         [(index, event) for index, event in events if index not in refused],
@@ -395,7 +395,11 @@ def _night_visit(session: Session, night: Night, visit_id: str) -> Visit | None:
 
 
 def _refused_changes(
-    session: Session, night: Night, events: Sequence[tuple[int, Event]], known: set[Any]
+    session: Session,
+    nn: NurseNight,
+    events: Sequence[tuple[int, Event]],
+    known: set[Any],
+    mine: set[int],
 ) -> dict[int, EventResult]:
     """New events whose change the state machine refuses, as rejected results by index.
 
@@ -409,9 +413,9 @@ def _refused_changes(
         visit_id = getattr(event, "visit_id", None)
         if target is None or event.event_id in known or not isinstance(visit_id, str):
             continue
-        visit = _night_visit(session, night, visit_id)
-        if visit is None:
-            continue  # the store's check rejects it as unknown
+        visit = _night_visit(session, nn.night, visit_id)
+        if visit is None or not is_hers(visit, nn.nurse.id, mine):
+            continue  # the store's check rejects it (unknown, not hers) before its state
         current = status.get(visit.id, visit.status)
         decision = decide(current, target)
         if decision == Decision.REFUSED:

@@ -81,6 +81,22 @@ def test_a_nurse_reporting_a_colleagues_visit_gets_403(world: World) -> None:
         headers=world.token("nurse-n1"),
     )
     assert named.status_code == 403, named.text
+    # Her phone says the same, per event, before anything about the visit's state.
+    phone = register_phone(world)
+    event = _phone_event(
+        "could_not_get_in", world.clock().isoformat(), visit_id=str(theirs), reason="no_answer"
+    )
+    batch = world.client.post(
+        PHONE_EVENTS,
+        json={"sent_at": world.clock().isoformat(), "events": [event]},
+        headers=fresh(world, phone),
+    )
+    assert batch.status_code == 200, batch.text
+    [result] = batch.json()["results"]
+    assert (result["outcome"], result["reason"]) == ("rejected", "not_your_visit"), result
+    with world.sessions()() as session:
+        visit = session.get(Visit, theirs)
+        assert visit is not None and visit.status == "open"
     _accounted(world)
 
 
