@@ -260,7 +260,12 @@ def report_night_event(
     clock: ClockDep,
     reporter: Reporter,
 ) -> EventRecorded:
-    """A nurse's report (done, delayed, could not get in): the rest of the night is re-planned."""
+    """A nurse's report (done, delayed, could not get in): the rest of the night is re-planned.
+
+    A nurse reports her own visits only (403 otherwise); planners report for any nurse. A
+    change the visit-status rules refuse (e.g. could-not-get-in on a started visit) is 409,
+    naming the visit and both statuses (`api.night.visit_states`).
+    """
     region = accounts.get_region(session)
     night = nights.require_night(session, region, night_date)
     event_id, result = live.record_nurse_event(
