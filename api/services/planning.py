@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from api.core.problems import Unprocessable
 from api.db.models import Client, Night, Nurse, Region, Visit
 from api.db.models import Shift as ShiftRow
-from api.night.stored import StoredStep, plan_of
+from api.night.stored import StoredStep, plan_of, route_of, visit_ids_of
 from api.night.visit_states import VisitStatus, change_visit
 from api.nightbag import full_bag, optimizer_bag_now, remaining
 from api.offline_events import derive_state
@@ -113,6 +113,14 @@ def build_problem(
                 bag_now=optimizer_bag_now(template, remaining(template, state)),
             )
         )
+    # Who has each visit on her newest route: the crew of a begun two-person visit.
+    on_routes: dict[int, list[str]] = {}
+    for route in nights.latest_routes(session, night):
+        holder = nurse_by_id.get(route.nurse_id)
+        if holder is None:
+            continue
+        for visit_id in visit_ids_of(route_of(route)):
+            on_routes.setdefault(visit_id, []).append(holder.code)
     tasks = {
         r.id: r.care_task
         for r in nights.requests_by_id(session, {v.request_id for v in rows}).values()
@@ -143,10 +151,11 @@ def build_problem(
                 nurse=nurse_by_id[visit.pin_nurse_id].code, position=visit.pin_position
             )
         doer = nurse_by_id.get(visit.done_by_nurse_id or 0)
-        if visit.status in ("started", "done") and doer is not None and visit.nurses_needed == 1:
+        crew = _crew(visit, doer, on_routes)
+        if visit.status in ("started", "done") and crew is not None:
             data["state"] = om.VisitState.DONE if visit.status == "done" else om.VisitState.STARTED
             data["started_at"] = visit.started_at or 0
-            data["assigned_nurses"] = (doer.code,)
+            data["assigned_nurses"] = crew
         elif visit.status in ("started", "done"):
             continue  # history we cannot place on a route; it no longer needs planning
         else:
@@ -180,6 +189,17 @@ def build_problem(
         nurses={n.code: n for n in nurse_by_id.values()},
         extra_locations=extra,
     )
+
+
+def _crew(
+    visit: Visit, doer: Nurse | None, on_routes: dict[int, list[str]]
+) -> tuple[str, ...] | None:
+    """The nurses of a begun visit: who reported it, and for a two-person visit the colleague
+    who has it on her route; None when they cannot be named (then it is history only)."""
+    if doer is None:
+        return None
+    crew = [doer.code, *(code for code in on_routes.get(visit.id, []) if code != doer.code)]
+    return tuple(crew[: visit.nurses_needed]) if len(crew) >= visit.nurses_needed else None
 
 
 def _clients(session: Session, ids: set[int]) -> list[Client]:

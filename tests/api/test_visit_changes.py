@@ -317,3 +317,43 @@ def test_a_completion_dated_ahead_does_not_hold_the_key_safe_window_open(
     assert reveal.status_code == 403, reveal.text
     assert reveal.json()["reason"] == "too_late"
     assert FAKE_CODE not in reveal.text
+
+
+def test_a_started_two_person_visit_stays_on_both_routes(world: World) -> None:
+    """One of the two nurses reports a two-person visit started: after the re-plan it is
+    still on both nurses' routes (her colleague is on her way or already there)."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 3)
+    made = world.client.post(
+        "/partner/v1/visit-requests",
+        json={
+            "kind": "planned",
+            "client_id": client_id,
+            "care_task": "transfer",
+            "service_minutes": 20,
+            "nurses_needed": 2,
+            "night": NIGHT.isoformat(),
+            "window": {"start": "23:30", "end": "01:00"},
+        },
+        headers=world.key(org),
+    )
+    assert made.status_code == 201, made.text
+    visit_id = made.json()["visits"][0]["visit_id"]
+    published_night(world, visits=4)
+    plan = _plan(world)["plan"]
+    crew = [r["nurse_id"] for r in plan["routes"] if f"V{visit_id}" in _refs(r)]
+    assert len(crew) == 2, plan["unassigned"]
+    world.clock.set(0, 50)
+    started = world.client.post(
+        EVENTS,
+        json={"kind": "started", "visit_id": visit_id, "nurse": crew[0]},
+        headers=world.token("planner"),
+    )
+    assert started.status_code == 201, started.text
+    plan = _plan(world)["plan"]
+    assert [r["nurse_id"] for r in plan["routes"] if f"V{visit_id}" in _refs(r)] == crew
+    _accounted(world)
+
+
+def _refs(route: dict[str, Any]) -> set[str]:
+    return {s["visit_id"] for s in route["steps"] if s["visit_id"]}
