@@ -1,4 +1,13 @@
-"""Dependencies as `Annotated` aliases: the session, settings, clock and the caller."""
+"""Dependencies as `Annotated` aliases: the session, settings, clock and the caller.
+
+The caller: `PrincipalDep` for every route (a bearer token or an API key; a nurse's token
+from before one of her phones was revoked is refused, under ``/mobile/v1`` too). The phone
+API binds a nurse's token to the phone named in ``X-Device-Id`` (`get_caller`: 401 for a
+phone not hers or revoked); only the key-safe reveal takes any token, role and phone
+(`get_reveal_caller`), so the reveal rules refuse it and the refusal is written to the
+access log. Which dependency a route uses says which rule applies: nothing here looks at
+the URL.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +15,43 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Header, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.orm import Session
 
 from api.core.config import Settings
-from api.core.problems import Forbidden, Unauthorised
+from api.core.problems import Forbidden, ProblemError, Unauthorised, api_error
 from api.core.roles import Principal, Role
+from api.db.models import Nurse
+from api.keysafe import KEYS_ENV, Keyring, KeyringError
 from api.repositories import accounts
 from api.repositories import phone as phone_repo
+from api.routes.mobile import Caller
 from api.services.jobs import JobRunner
+from api.services.mobile_backend import DbMobileBackend
+from api.totp_vault import keyring_for
 
 __all__ = [
     "ClockDep",
+    "DeviceIdHeader",
     "JobRunnerDep",
+    "KeyringDep",
+    "NurseDep",
+    "PhoneSettings",
+    "PhoneSettingsDep",
     "PrincipalDep",
     "SessionDep",
     "SettingsDep",
+    "TokenPrincipalDep",
     "allow",
+    "get_backend",
+    "get_caller",
+    "get_keyring",
+    "get_phone_settings",
+    "get_registering_nurse",
+    "get_reveal_caller",
 ]
 
 Clock = Callable[[], datetime]
@@ -64,20 +92,19 @@ _api_key = APIKeyHeader(
 )
 
 
-#: The key-safe reveal: there the reveal rules refuse a token from before a revocation
-#: (``device_revoked``), so the refusal is written to the access log.
-_REVEAL_PATH = "/mobile/v1/me/keysafe/reveal"
-
-
-def get_principal(
-    request: Request,
+def get_token_principal(
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     api_key: Annotated[str | None, Security(_api_key)],
 ) -> Principal:
-    """The caller, from a bearer token or an API key; 401 when neither is valid."""
+    """The caller, from a bearer token or an API key; 401 when neither is valid.
+
+    Only the key-safe reveal uses this alone (`get_reveal_caller`): there the reveal rules
+    refuse a token from before a revocation (``device_revoked``), so the refusal is written
+    to the access log. Everything else uses `get_principal`.
+    """
     principal: Principal | None = None
     if api_key:
         principal = accounts.principal_from_api_key(session, api_key, settings=settings)
@@ -87,10 +114,10 @@ def get_principal(
         )
     if principal is None:
         raise Unauthorised("a valid bearer token or X-API-Key is required")
-    if request.url.path != _REVEAL_PATH:
-        # Under /mobile/v1 too: such a token works for no phone, not even the new one.
-        _refuse_tokens_of_revoked_phones(session, principal)
     return principal
+
+
+TokenPrincipalDep = Annotated[Principal, Depends(get_token_principal)]
 
 
 def _refuse_tokens_of_revoked_phones(session: Session, principal: Principal) -> None:
@@ -117,6 +144,15 @@ def _refuse_tokens_of_revoked_phones(session: Session, principal: Principal) -> 
         )
 
 
+def get_principal(principal: TokenPrincipalDep, session: SessionDep) -> Principal:
+    """The caller (`get_token_principal`), whose token was not on a phone since revoked.
+
+    Under ``/mobile/v1`` too: such a token works for no phone, not even the new one.
+    """
+    _refuse_tokens_of_revoked_phones(session, principal)
+    return principal
+
+
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
@@ -130,3 +166,149 @@ def allow(*roles: Role) -> Callable[[Principal], Principal]:
         return principal
 
     return check
+
+
+# ----------------------------------------------------------------- the phone API
+
+
+class PhoneSettings(BaseSettings):
+    """The phone API's own settings (``NACHTROUTE_*``), beside the service's `Settings`."""
+
+    model_config = SettingsConfigDict(env_prefix="NACHTROUTE_", env_file=".env", extra="ignore")
+
+    keysafe_max_distance_m: float | None = Field(
+        default=None, gt=0, le=10_000, description="reveal codes only this near the address"
+    )
+    route_stream_seconds: float = Field(
+        default=300, ge=0, le=3600, description="how long one change stream stays open"
+    )
+
+
+def get_phone_settings(request: Request) -> PhoneSettings:
+    """The app's phone settings (tests set ``app.state.phone_settings``)."""
+    found = getattr(request.app.state, "phone_settings", None)
+    if found is None:
+        found = PhoneSettings()
+        request.app.state.phone_settings = found
+    assert isinstance(found, PhoneSettings)
+    return found
+
+
+PhoneSettingsDep = Annotated[PhoneSettings, Depends(get_phone_settings)]
+
+
+class KeysNotConfigured(ProblemError):
+    status, slug, title = 503, "keysafe-keys-missing", "Key-safe keys not configured"
+
+
+def get_keyring(request: Request, settings: SettingsDep) -> Keyring:
+    """The key-safe keyring: ``app.state.keyring``, else the environment.
+
+    Outside production, with no keys set, a key derived from the service's secret key is
+    used (so the demo and the tests run without setup); production refuses to start codes.
+    """
+    found = getattr(request.app.state, "keyring", None)
+    if isinstance(found, Keyring):
+        return found
+    try:
+        keyring = keyring_for(settings)  # the one keyring: key-safe codes and TOTP secrets
+    except KeyringError:
+        raise KeysNotConfigured(f"set {KEYS_ENV} (make a key: nachtroute keys generate)") from None
+    request.app.state.keyring = keyring
+    return keyring
+
+
+KeyringDep = Annotated[Keyring, Depends(get_keyring)]
+
+
+def get_nurse(principal: PrincipalDep, session: SessionDep) -> tuple[Principal, Nurse]:
+    """The signed-in nurse (403 for every other role)."""
+    if principal.role != Role.NURSE:
+        raise api_error(Forbidden, "forbidden", "only a nurse's phone uses this API")
+    nurse = session.get(Nurse, principal.nurse_id) if principal.nurse_id else None
+    if nurse is None or not nurse.active:
+        raise api_error(Forbidden, "forbidden", "your account is not linked to an active nurse")
+    return principal, nurse
+
+
+NurseDep = Annotated[tuple[Principal, Nurse], Depends(get_nurse)]
+DeviceIdHeader = Annotated[
+    str | None,
+    Header(alias="X-Device-Id", max_length=64, description="the registered phone's device_id"),
+]
+
+
+def get_caller(nurse: NurseDep, session: SessionDep, x_device_id: DeviceIdHeader = None) -> Caller:
+    """The nurse on her registered, active phone; 401 for another phone or a revoked one.
+
+    The token must be a nurse's, not from before a revocation (`get_principal`), and
+    ``X-Device-Id`` her registered phone's id; revoking the phone ends every call from it at
+    once.
+    """
+    _principal, row = nurse
+    found = phone_repo.device(session, x_device_id)
+    if found is None or found.nurse_id != row.id:
+        raise api_error(
+            Unauthorised, "device_not_registered", "register this phone first (X-Device-Id)"
+        )
+    if found.revoked_at is not None:
+        raise api_error(Unauthorised, "device_revoked", "this phone has been revoked")
+    return Caller(nurse_id=row.code, device_id=found.id)
+
+
+def get_reveal_caller(
+    principal: TokenPrincipalDep, session: SessionDep, x_device_id: DeviceIdHeader = None
+) -> Caller:
+    """Whoever asks for a key-safe code, on whatever phone and in whatever role.
+
+    The reveal rules refuse them (a revoked or foreign phone, a token from before a
+    revocation, a caller of the wrong role or an inactive nurse) and write the refusal to
+    the access log, so every valid token is let through here: a wrong role is named in
+    ``Caller.role`` (``nurse_inactive`` for a nurse login whose nurse is inactive).
+    """
+    device_id = (x_device_id or "-")[:64]
+    if principal.role != Role.NURSE:
+        return Caller(nurse_id="", device_id=device_id, role=principal.role.value)
+    row = session.get(Nurse, principal.nurse_id) if principal.nurse_id else None
+    if row is None or not row.active:
+        return Caller(nurse_id="", device_id=device_id, role="nurse_inactive")
+    return Caller(nurse_id=row.code, device_id=device_id)
+
+
+def get_registering_nurse(nurse: NurseDep) -> str:
+    """The nurse registering her phone: signed in with her second factor (else 401)."""
+    principal, row = nurse
+    if not principal.second_factor:
+        raise api_error(
+            Unauthorised, "second_factor_required", "sign in with your second factor first"
+        )
+    return row.code
+
+
+def get_backend(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    phone_settings: PhoneSettingsDep,
+    principal: TokenPrincipalDep,
+) -> DbMobileBackend:
+    """The phone API's database backend for this request (the caller is checked by the
+    route's `get_caller`, `get_reveal_caller` or `get_registering_nurse`)."""
+    return DbMobileBackend(
+        session,
+        settings,
+        principal,
+        clock=request.app.state.clock,
+        session_factory=request.app.state.session_factory,
+        route_log_marks=_route_log_marks(request),
+        keyring=lambda: get_keyring(request, settings),
+        max_distance_m=phone_settings.keysafe_max_distance_m,
+    )
+
+
+def _route_log_marks(request: Request) -> dict[str, str]:
+    """Per nurse, the route content last access-logged (kept for the app's lifetime)."""
+    marks: dict[str, str] | None = getattr(request.app.state, "phone_route_logged", None)
+    if marks is None:
+        marks = request.app.state.phone_route_logged = {}
+    return marks

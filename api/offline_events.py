@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from api.night.visit_states import PROGRESS_RANK
 from mobile_contract._base import ItemQuantity
 from mobile_contract.bag import BagCheck
 from mobile_contract.events import (
@@ -62,15 +63,9 @@ __all__ = [
     "optimizer_visit_updates",
 ]
 
-#: How far each progress is along; progress only moves forward, whatever the arrival order.
-_RANK: dict[VisitProgress, int] = {
-    VisitProgress.PLANNED: 0,
-    VisitProgress.EN_ROUTE: 1,
-    VisitProgress.ARRIVED: 2,
-    VisitProgress.COULD_NOT_GET_IN: 3,
-    VisitProgress.STARTED: 4,
-    VisitProgress.COMPLETED: 5,
-}
+#: How far each progress is along (the night's one set of rules); progress only moves
+#: forward, whatever the arrival order.
+_RANK = PROGRESS_RANK
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +195,7 @@ def _result(
         RejectReason.UNKNOWN_VISIT: f"no visit {visit_id} tonight",
         RejectReason.NOT_YOUR_VISIT: f"visit {visit_id} is not one you may record",
         RejectReason.INVALID: "the event does not match the contract",
+        RejectReason.VISIT_STATE: f"visit {visit_id} cannot change this way",
     }[reason]
     return EventResult(
         index=index, event_id=event.event_id, outcome=outcome, reason=reason, message=message

@@ -249,6 +249,7 @@ class RejectReason(StrEnum):
     UNKNOWN_VISIT = "unknown_visit"
     NOT_YOUR_VISIT = "not_your_visit"
     ID_REUSED = "id_reused"
+    VISIT_STATE = "visit_state"
 
 
 class EventResult(ContractModel):

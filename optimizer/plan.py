@@ -81,6 +81,7 @@ class ReasonCode(StrEnum):
     NO_CAPACITY = "no_capacity"
     NO_PLAN_IN_TIME = "no_plan_in_time"
     DISPLACED = "displaced"
+    COULD_NOT_GET_IN = "could_not_get_in"
 
 
 class Unassigned(_Frozen):

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         default=0.8, gt=0, le=10, description="solver budget of a live re-plan (answer < 1 s)"
     )
     reoptimise_seconds: float = Field(default=10.0, gt=0, le=600)
+    device_clock_tolerance_minutes: int = Field(
+        default=15,
+        ge=0,
+        le=120,
+        description="a phone's time further ahead of the server's clock is clamped, with a reason",
+    )
     recurrence_days_ahead: int = Field(
         default=14, ge=1, le=366, description="how far ahead recurring care becomes visits"
     )

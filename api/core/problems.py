@@ -33,6 +33,7 @@ __all__ = [
     "ProblemError",
     "Unauthorised",
     "Unprocessable",
+    "api_error",
     "install_problem_handlers",
     "problem_response",
 ]
@@ -73,6 +74,11 @@ class Conflict(ProblemError):
 
 class Unprocessable(ProblemError):
     status, slug, title = 422, "unprocessable", "Request refused"
+
+
+def api_error(error: type[ProblemError], code: str, message: str) -> ProblemError:
+    """A problem+json error that also carries the phone contract's ``ApiError`` fields."""
+    return error(message, extra={"code": code, "message": message})
 
 
 def problem_response(

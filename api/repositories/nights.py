@@ -27,6 +27,8 @@ from api.db.models import (
     Visit,
     VisitRequest,
 )
+from api.night.stored import StoredStep, route_of, stored_steps
+from optimizer.plan import StepType
 
 __all__ = [
     "clock_to_seconds",
@@ -231,7 +233,7 @@ def save_plan_version(
     affected: list[int] = []
     for nurse_id, steps in routes.items():
         latest = latest_route(session, night, nurse_id)
-        if latest is not None and _sequence(latest.steps) == _sequence(steps):
+        if latest is not None and _sequence(route_of(latest)) == _sequence(stored_steps(steps)):
             continue
         affected.append(nurse_id)
         session.add(
@@ -250,9 +252,9 @@ def save_plan_version(
     return version, affected
 
 
-def _sequence(steps: list[dict[str, Any]]) -> list[tuple[str, int | None]]:
+def _sequence(steps: list[StoredStep]) -> list[tuple[str, int | None]]:
     # A nurse's route "changes" when her stops change, not when an ETA shifts a minute.
-    return [(s["type"], s.get("visit_id")) for s in steps if s["type"] in ("visit", "restock")]
+    return [(s.type, s.visit_id) for s in steps if s.type in (StepType.VISIT, StepType.RESTOCK)]
 
 
 def latest_route(session: Session, night: Night, nurse_id: int) -> RouteVersion | None:
@@ -340,6 +342,20 @@ def add_event(
     )
     session.add(event)
     return event
+
+
+def visit_event_at(session: Session, night: Night, visit_id: int, *, kind: str) -> datetime | None:
+    """When the night's first ``kind`` event of a visit was recorded (server-checked time)."""
+    return session.scalars(
+        select(NightEvent.at)
+        .where(
+            NightEvent.night_id == night.id,
+            NightEvent.visit_id == visit_id,
+            NightEvent.kind == kind,
+        )
+        .order_by(NightEvent.at)
+        .limit(1)
+    ).first()
 
 
 def delays(session: Session, night: Night) -> dict[int, datetime]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from api.core.problems import NotFound, Unprocessable
 from api.core.roles import Principal
 from api.db.models import IdempotencyRecord, Night, Region, Visit, VisitRequest
+from api.night.visit_states import VisitStatus, change_visit, may_follow_request
 from api.repositories import clients, nights
 from api.schemas.requests import (
     WEEKDAYS,
@@ -284,10 +285,10 @@ def amend_request(
     request.version += 1
     request.updated_at = now
     for visit, night in request_visits(session, request):
-        if visit.status != "open":
-            continue
+        if not may_follow_request(visit.status):
+            continue  # begun or closed: it stays what it is
         if not _applies(request, night.night_date):
-            visit.status = "cancelled"
+            change_visit(session, night, visit, VisitStatus.CANCELLED, at=now)
             continue
         visit.service_seconds = request.service_minutes * 60
         visit.required_skills = list(request.required_skills)
@@ -309,8 +310,8 @@ def cancel_request(
     request.status = "cancelled"
     request.version += 1
     request.updated_at = now
-    for visit, _night in request_visits(session, request):
-        if visit.status == "open":
-            visit.status = "cancelled"
+    for visit, night in request_visits(session, request):
+        if may_follow_request(visit.status):  # a begun visit stays what it is
+            change_visit(session, night, visit, VisitStatus.CANCELLED, at=now)
     session.commit()
     return request

@@ -15,9 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from api.core.problems import Unprocessable
 from api.core.roles import Principal, Role
-from api.deps import ClockDep, SessionDep, allow
+from api.deps import ClockDep, KeyringDep, SessionDep, allow
 from api.keysafe import InvalidCodeError, KeySafeCode
-from api.phone_deps import KeyringDep
 from api.repositories import clients
 from api.repositories import phone as repo
 

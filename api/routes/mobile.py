@@ -145,6 +145,7 @@ def build_router(
     backend: Callable[..., MobileBackend],
     caller: Callable[..., Caller],
     nurse: Callable[..., str],
+    reveal_caller: Callable[..., Caller] | None = None,
     clock: Callable[[], datetime] = _utc_now,
     stream_seconds: float = 300.0,
     poll_seconds: float = 2.0,
@@ -154,15 +155,18 @@ def build_router(
 
     ``backend``, ``caller`` (the bearer token bound to a registered, active phone, else 401)
     and ``nurse`` (signed in with second factor, for `register_device`) are FastAPI
-    dependencies. The change stream closes after ``stream_seconds`` (the phone reconnects
-    with Last-Event-ID), polls the backend every ``poll_seconds`` and sends a comment line
-    every ``heartbeat_seconds`` so proxies keep it open.
+    dependencies; ``reveal_caller`` (default ``caller``) checks the key-safe reveal's caller,
+    which may let any phone through so the reveal rules refuse it, logged. The change stream
+    closes after ``stream_seconds`` (the phone reconnects with Last-Event-ID), polls the
+    backend every ``poll_seconds`` and sends a comment line every ``heartbeat_seconds`` so
+    proxies keep it open.
     """
     router = APIRouter(prefix=PREFIX, tags=["mobile"])
     spec = {e.operation_id: e for e in ENDPOINTS}
     # Aliases local to this router (FastAPI reads them when each handler is defined below).
     backend_dep = Annotated[MobileBackend, Depends(backend)]
     caller_dep = Annotated[Caller, Depends(caller)]
+    reveal_caller_dep = Annotated[Caller, Depends(reveal_caller or caller)]
     nurse_dep = Annotated[str, Depends(nurse)]
 
     def route(operation_id: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -240,7 +244,9 @@ def build_router(
         return _json(result)
 
     @route("reveal_key_safe_code")
-    async def reveal_key_safe_code(request: Request, who: caller_dep, b: backend_dep) -> Response:
+    async def reveal_key_safe_code(
+        request: Request, who: reveal_caller_dep, b: backend_dep
+    ) -> Response:
         try:
             body = await _read(request, KeySafeRevealRequest)
         except _BadBody as error:

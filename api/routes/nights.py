@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Path, Response, status
 from api.core.problems import ProblemError
 from api.core.roles import Principal, Role
 from api.deps import ClockDep, JobRunnerDep, SessionDep, SettingsDep, allow
+from api.night.stored import plan_of, route_of
 from api.repositories import accounts, nights
 from api.schemas.nights import (
     EventCreate,
@@ -124,7 +125,7 @@ def read_plan_version(
 ) -> Plan:
     """One earlier (or the current) plan."""
     night = nights.require_night(session, accounts.get_region(session), night_date)
-    return Plan.model_validate(nights.get_plan_version(session, night, version).plan)
+    return plan_of(nights.get_plan_version(session, night, version))
 
 
 @router.post("/nights/{night_date}/plan/reoptimise", status_code=status.HTTP_202_ACCEPTED)
@@ -251,7 +252,7 @@ def list_night_routes(night_date: NightDate, session: SessionDep, _: Planner) ->
                 plan_version=route.plan_version,
                 published=route.published_at is not None,
                 published_version=published.version if published else None,
-                steps=route.steps,
+                steps=route_of(route),
             )
         )
     return result
@@ -266,7 +267,12 @@ def report_night_event(
     clock: ClockDep,
     reporter: Reporter,
 ) -> EventRecorded:
-    """A nurse's report (done, delayed, could not get in): the rest of the night is re-planned."""
+    """A nurse's report (done, delayed, could not get in): the rest of the night is re-planned.
+
+    A nurse reports her own visits only (403 otherwise); planners report for any nurse. A
+    change the visit-status rules refuse (e.g. could-not-get-in on a started visit) is 409,
+    naming the visit and both statuses (`api.night.visit_states`).
+    """
     region = accounts.get_region(session)
     night = nights.require_night(session, region, night_date)
     event_id, result = live.record_nurse_event(

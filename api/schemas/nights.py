@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from api.night.stored import StoredStep
 from api.schemas.common import Strict
 from optimizer.plan import Plan, Violation
 
@@ -112,7 +113,7 @@ class RoutePublic(BaseModel):
     plan_version: int
     published: bool
     published_version: int | None
-    steps: list[dict[str, Any]]
+    steps: list[StoredStep] = Field(description="seconds from the night's start")
 
 
 class EventCreate(Strict):

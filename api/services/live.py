@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from api.core.config import Settings
-from api.core.problems import Conflict, Unprocessable
-from api.core.roles import Principal, Role
+from api.core.problems import Conflict
+from api.core.roles import Principal
 from api.db.models import Night, Region
-from api.repositories import nights
+from api.night.changes import record_report
 from api.services.planning import ReplanResult, replan
 
 __all__ = ["record_nurse_event", "replan_now"]
@@ -60,50 +60,17 @@ def record_nurse_event(
     now: datetime,
     settings: Settings,
 ) -> tuple[int, ReplanResult]:
-    """Record a nurse's report and re-plan the rest of the night from it."""
-    nurse = None
-    if principal.role == Role.NURSE:
-        nurse = next(
-            (n for n, _ in nights.shifts_of(session, night) if n.id == principal.nurse_id), None
-        )
-        if nurse is None:
-            raise Unprocessable("you are not on shift tonight")
-    elif nurse_code is not None:
-        nurse = next((n for n, _ in nights.shifts_of(session, night) if n.code == nurse_code), None)
-        if nurse is None:
-            raise Unprocessable(f"nurse {nurse_code!r} is not on shift tonight")
-    if nurse is None:
-        raise Unprocessable("name the nurse")
-    moment = nights.seconds_since_start(night, now)
-    if not 0 <= moment < nights.horizon(night):
-        raise Unprocessable("the night is not under way")
-    visit = None
-    if kind != "delayed":
-        if visit_id is None:
-            raise Unprocessable(f"a {kind} report names the visit")
-        visit = nights.get_visit(session, night, visit_id)
-        if visit.status not in ("open", "started"):
-            raise Unprocessable(f"the visit is already {visit.status}")
-    elif not delay_minutes:
-        raise Unprocessable("a delay report gives delay_minutes")
-    if visit is not None:
-        if kind == "started":
-            visit.status, visit.started_at, visit.done_by_nurse_id = "started", moment, nurse.id
-        elif kind == "done":
-            if visit.started_at is None:
-                visit.started_at = max(0, moment - visit.service_seconds)
-            visit.status, visit.done_by_nurse_id = "done", nurse.id
-        else:
-            visit.status = "could_not_get_in"
-    event = nights.add_event(
+    """Record a nurse's report by the night's rules (`api.night.changes.record_report`) and
+    re-plan the rest of the night from it."""
+    event = record_report(
         session,
+        principal,
         night,
         kind=kind,
-        at=now,
-        nurse_id=nurse.id,
-        visit_id=visit.id if visit else None,
+        nurse_code=nurse_code,
+        visit_id=visit_id,
         delay_minutes=delay_minutes,
-        user_id=principal.user_id,
+        now=now,
     )
     session.commit()
     result = replan_now(

@@ -20,8 +20,20 @@ from api.core.config import Settings
 from api.core.problems import ProblemError
 from api.db.models import Client, Night, NightEvent, Nurse, Region, RouteVersion, Shift, Visit
 from api.keysafe import Assignment, RevealFacts, distance_metres, effective_visit_end
+from api.night.authority import is_hers, visits_of_nurse
+from api.night.device_time import device_moment
+from api.night.stored import StoredStep, plan_of, route_of, stored_steps, visit_ids_of
+from api.night.visit_states import (
+    PROGRESS_RANK,
+    PROGRESS_STATUS,
+    STATUS_PROGRESS,
+    Decision,
+    VisitStatus,
+    change_visit,
+    decide,
+)
 from api.nightbag import materials_to_take, remaining, shortages
-from api.offline_events import ShiftState, apply_batch, derive_state
+from api.offline_events import ShiftState, VisitRecord, apply_batch, derive_state
 from api.repositories import nights
 from api.repositories import phone as repo
 from api.services.live import replan_now
@@ -37,6 +49,8 @@ from mobile_contract.events import (
     NeedsBackupEvent,
     RejectReason,
     ShiftStartEvent,
+    VisitCompletedEvent,
+    VisitStartedEvent,
 )
 from mobile_contract.polyline import encode
 from mobile_contract.route import (
@@ -124,21 +138,6 @@ def _address(client: Client) -> Address:
     )
 
 
-_DB_PROGRESS = {
-    "started": VisitProgress.STARTED,
-    "done": VisitProgress.COMPLETED,
-    "could_not_get_in": VisitProgress.COULD_NOT_GET_IN,
-}
-_PROGRESS_RANK = {
-    VisitProgress.PLANNED: 0,
-    VisitProgress.EN_ROUTE: 1,
-    VisitProgress.ARRIVED: 2,
-    VisitProgress.COULD_NOT_GET_IN: 3,
-    VisitProgress.STARTED: 4,
-    VisitProgress.COMPLETED: 5,
-}
-
-
 #: Per published route version (immutable, fixed by its plan version): the drive to each
 #: step. Filled on the first read, so a phone's poll does not load the night's whole plan.
 _TRAVEL_CACHE: dict[tuple[object, ...], list[int] | None] = {}
@@ -162,11 +161,10 @@ def _travel_seconds(session: Session, nn: NurseNight) -> list[int] | None:
         stored = nights.get_plan_version(session, nn.night, nn.route.plan_version)
     except ProblemError:
         return None
-    for route in stored.plan.get("routes", []):
-        if route.get("nurse_id") == nn.nurse.code:
-            steps = route.get("steps", [])
-            if len(steps) == len(nn.route.steps):
-                found = [int(s.get("travel_seconds", 0)) for s in steps]
+    for route in plan_of(stored).routes:
+        if route.nurse_id == nn.nurse.code:
+            if len(route.steps) == len(nn.route.steps):
+                found = [step.travel_seconds for step in route.steps]
             break
     if len(_TRAVEL_CACHE) >= _TRAVEL_CACHE_SIZE:
         _TRAVEL_CACHE.pop(next(iter(_TRAVEL_CACHE)))  # oldest first (insertion order)
@@ -186,8 +184,8 @@ def build_route(
     assert nn.route is not None
     night, region = nn.night, nn.region
     base = (region.base_lon, region.base_lat)
-    raw: list[dict[str, Any]] = list(nn.route.steps)
-    visit_ids = [int(s["visit_id"]) for s in raw if s.get("visit_id") is not None]
+    raw = route_of(nn.route)
+    visit_ids = visit_ids_of(raw)
     visits = (
         {v.id: v for v in session.scalars(select(Visit).where(Visit.id.in_(visit_ids)))}
         if visit_ids
@@ -216,8 +214,8 @@ def build_route(
     previous: tuple[float, float] | None = None
     total_distance, total_travel = 0.0, 0
     for index, step in enumerate(raw):
-        kind = step["type"]
-        visit = visits.get(int(step["visit_id"])) if step.get("visit_id") is not None else None
+        kind = step.type
+        visit = visits.get(step.visit_id) if step.visit_id is not None else None
         client = clients.get(visit.client_id) if visit is not None else None
         location: tuple[float, float] | None
         if kind == "visit" and client is not None:
@@ -240,18 +238,18 @@ def build_route(
             total_distance += leg.distance_metres
             total_travel += leg.travel_seconds
         times = {
-            "eta": _at(night, int(step["arrival"])),
-            "start": _at(night, int(step["start"])),
-            "end": _at(night, int(step["end"])),
+            "eta": _at(night, step.arrival),
+            "start": _at(night, step.start),
+            "end": _at(night, step.end),
             "leg": leg,
         }
         if kind == "visit" and visit is not None and client is not None:
             shown.append(client)
             request = requests.get(visit.request_id)
             task = request.care_task if request is not None else "visit"
-            progress = _DB_PROGRESS.get(visit.status, VisitProgress.PLANNED)
+            progress = STATUS_PROGRESS.get(VisitStatus(visit.status), VisitProgress.PLANNED)
             record = state.visits.get(str(visit.id))
-            if record is not None and _PROGRESS_RANK[record.progress] > _PROGRESS_RANK[progress]:
+            if record is not None and PROGRESS_RANK[record.progress] > PROGRESS_RANK[progress]:
                 progress = record.progress
             window = None
             if visit.window_start is not None and visit.window_end is not None:
@@ -344,9 +342,9 @@ def _colleagues(session: Session, nn: NurseNight, visit_ids: set[int]) -> dict[i
     )
     found: dict[int, str] = {}
     for name, steps in rows.tuples():
-        for step in steps:
-            if step.get("visit_id") in visit_ids:
-                found.setdefault(int(step["visit_id"]), name[:80])
+        for visit_id in visit_ids_of(stored_steps(steps)):
+            if visit_id in visit_ids:
+                found.setdefault(visit_id, name[:80])
     return found
 
 
@@ -359,23 +357,11 @@ def shift_state(session: Session, nn: NurseNight) -> ShiftState:
     return derive_state(store.for_shift(str(nn.nurse.id), str(nn.night.id)))
 
 
-def _my_visits(session: Session, nn: NurseNight) -> set[int]:
-    """Every visit on any of her route versions tonight (what she did there stays hers)."""
-    found: set[int] = set()
-    for steps in session.scalars(
-        select(RouteVersion.steps).where(
-            RouteVersion.night_id == nn.night.id, RouteVersion.nurse_id == nn.nurse.id
-        )
-    ):
-        found.update(int(s["visit_id"]) for s in steps if s.get("visit_id") is not None)
-    return found
-
-
-_DB_RANK = {"open": 0, "could_not_get_in": 1, "started": 2, "done": 3}
-_TARGET = {
-    VisitProgress.STARTED: "started",
-    VisitProgress.COMPLETED: "done",
-    VisitProgress.COULD_NOT_GET_IN: "could_not_get_in",
+#: The visit status each kind of phone event asks for (the others move no status).
+_EVENT_TARGET: dict[type[Event], VisitStatus] = {
+    VisitStartedEvent: VisitStatus.STARTED,
+    VisitCompletedEvent: VisitStatus.DONE,
+    CouldNotGetInEvent: VisitStatus.COULD_NOT_GET_IN,
 }
 
 
@@ -391,26 +377,31 @@ def process_events(
 ) -> list[EventResult]:
     """Store a batch once per event, bring the visits up to date, and re-plan if they moved.
 
-    The visits' state comes from replaying every stored event, so repeats and arrival
-    order change nothing; a visit's status only moves forward.
+    The night's rules decide: a visit that is not hers is ``not_your_visit``
+    (`api.night.authority`), a change the state machine refuses is ``visit_state``
+    (`api.night.visit_states`), and a device time outside the night or ahead of the server's
+    clock is clamped with a note in the event's result (`api.night.device_time`). The visits'
+    state comes from replaying every stored event, so repeats and arrival order change
+    nothing; a visit's status only moves forward.
     """
     night = nn.night
-    mine = _my_visits(session, nn)
+    mine = visits_of_nurse(session, night, nn.nurse.id)
+    tolerance = timedelta(minutes=settings.device_clock_tolerance_minutes)
 
     def check(visit_id: str) -> RejectReason | None:
-        if not visit_id.isdigit() or len(visit_id) > 9:
+        visit = _night_visit(session, night, visit_id)
+        if visit is None:
             return RejectReason.UNKNOWN_VISIT
-        visit = session.get(Visit, int(visit_id))
-        if visit is None or visit.night_id != night.id:
-            return RejectReason.UNKNOWN_VISIT
-        if visit.id not in mine and visit.done_by_nurse_id != nn.nurse.id:
+        if not is_hers(visit, nn.nurse.id, mine):
             return RejectReason.NOT_YOUR_VISIT
         return None
 
     store = repo.SqlEventStore(session, night.id)
+    known = {stored.event.event_id for stored in store.for_shift(str(nn.nurse.id), str(night.id))}
+    refused = _refused_changes(session, nn, events, known, mine)
     results = apply_batch(
         store,
-        events,
+        [(index, event) for index, event in events if index not in refused],
         nurse_id=str(nn.nurse.id),
         device_id=device_id,
         shift_id=str(night.id),
@@ -419,9 +410,18 @@ def process_events(
     )
     accepted = {r.index for r in results if r.outcome == EventOutcome.ACCEPTED}
     new_events = [event for index, event in events if index in accepted]
+    notes = {
+        index: device_moment(night, event.device_time, now=now, tolerance=tolerance).note
+        for index, event in events
+        if index in accepted
+    }
+    results = [
+        r.model_copy(update={"message": notes[r.index]}) if notes.get(r.index) else r
+        for r in [*results, *refused.values()]
+    ]
     state = derive_state(store.for_shift(str(nn.nurse.id), str(night.id)))
-    moved = _bring_visits_up_to_date(session, nn, state, now=now)
-    reported = _record_new_events(session, nn, new_events, template, now=now)
+    moved = _bring_visits_up_to_date(session, nn, state, now=now, tolerance=tolerance)
+    reported = _record_new_events(session, nn, new_events, template, now=now, tolerance=tolerance)
     session.commit()
     if moved or reported:
         _replan(
@@ -431,46 +431,96 @@ def process_events(
             now=now,
             settings=settings,
         )
-    return results
+    return sorted(results, key=lambda r: r.index)
+
+
+def _night_visit(session: Session, night: Night, visit_id: str) -> Visit | None:
+    """The visit of tonight an event names, if any."""
+    if not visit_id.isdigit() or len(visit_id) > 9:
+        return None
+    visit = session.get(Visit, int(visit_id))
+    return visit if visit is not None and visit.night_id == night.id else None
+
+
+def _refused_changes(
+    session: Session,
+    nn: NurseNight,
+    events: Sequence[tuple[int, Event]],
+    known: set[Any],
+    mine: set[int],
+) -> dict[int, EventResult]:
+    """New events whose change the state machine refuses, as rejected results by index.
+
+    Checked in the order the events happened (device time), from each visit's status now;
+    an event stored before is left to the store (a resend is a duplicate, whatever follows).
+    """
+    status: dict[int, str] = {}
+    refused: dict[int, EventResult] = {}
+    for index, event in sorted(events, key=lambda pair: (pair[1].device_time, pair[1].event_id)):
+        target = _EVENT_TARGET.get(type(event))
+        visit_id = getattr(event, "visit_id", None)
+        if target is None or event.event_id in known or not isinstance(visit_id, str):
+            continue
+        visit = _night_visit(session, nn.night, visit_id)
+        if visit is None or not is_hers(visit, nn.nurse.id, mine):
+            continue  # the store's check rejects it (unknown, not hers) before its state
+        current = status.get(visit.id, visit.status)
+        decision = decide(current, target)
+        if decision == Decision.REFUSED:
+            refused[index] = EventResult(
+                index=index,
+                event_id=event.event_id,
+                outcome=EventOutcome.REJECTED,
+                reason=RejectReason.VISIT_STATE,
+                message=f"visit {visit.id} is {current}; it cannot become {target.value}",
+            )
+        elif decision == Decision.APPLY:
+            status[visit.id] = target.value
+    return refused
 
 
 def _bring_visits_up_to_date(
-    session: Session, nn: NurseNight, state: ShiftState, *, now: datetime
+    session: Session, nn: NurseNight, state: ShiftState, *, now: datetime, tolerance: timedelta
 ) -> list[str]:
-    """Move each visit's status forward to what the events say; the kinds of the moves."""
+    """Move each visit's status forward to what the events say; the kinds of the moves.
+
+    A change the state machine does not allow (e.g. a visit cancelled meanwhile) leaves the
+    visit as it is: what the phone recorded stays in the event log as history.
+    """
     moves: list[str] = []
     for visit_id, record in state.visits.items():
-        target = _TARGET.get(record.progress)
-        if target is None:
-            continue
+        target = PROGRESS_STATUS.get(record.progress)
         visit = session.get(Visit, int(visit_id))
-        if visit is None or visit.status not in _DB_RANK:
-            continue  # cancelled meanwhile: history only
-        if _DB_RANK[target] <= _DB_RANK[visit.status]:
+        if target is None or visit is None:
             continue
-        at = record.completed_at or record.started_at or record.arrived_at or now
-        if target in ("started", "done"):
-            visit.done_by_nurse_id = nn.nurse.id
-            if visit.started_at is None:
-                visit.started_at = _began(nn.night, record, visit.service_seconds)
-        visit.status = target
-        nights.add_event(
-            session, nn.night, kind=target, at=at, nurse_id=nn.nurse.id, visit_id=visit.id
+        if decide(visit.status, target) != Decision.APPLY:
+            continue
+        happened = record.completed_at or record.started_at or record.arrived_at or now
+        at = device_moment(nn.night, happened, now=now, tolerance=tolerance)
+        change_visit(
+            session,
+            nn.night,
+            visit,
+            target,
+            at=at.at,
+            began=_began(nn.night, record, visit.service_seconds, now=now, tolerance=tolerance),
+            nurse_id=nn.nurse.id if target != VisitStatus.COULD_NOT_GET_IN else None,
         )
-        moves.append(f"phone: {target}")
+        moves.append(f"phone: {target.value}")
     return moves
 
 
-def _began(night: Night, record: Any, service_seconds: int) -> int | None:
-    """When care began, in seconds of the night, kept inside the night (a phone's clock
-    can be far off)."""
+def _began(
+    night: Night, record: VisitRecord, service_seconds: int, *, now: datetime, tolerance: timedelta
+) -> int | None:
+    """When care began, in seconds of the night, from validated device times: never before
+    the night, never after the server's clock (a phone's clock can be far off)."""
     if record.started_at is not None:
-        moment = nights.seconds_since_start(night, record.started_at)
-    elif record.completed_at is not None:
-        moment = nights.seconds_since_start(night, record.completed_at) - service_seconds
-    else:
-        return None
-    return min(max(0, moment), nights.horizon(night))
+        return device_moment(night, record.started_at, now=now, tolerance=tolerance).seconds
+    if record.completed_at is not None:
+        ended = device_moment(night, record.completed_at, now=now, tolerance=tolerance)
+        return max(0, ended.seconds - service_seconds)
+    return None
 
 
 def _record_new_events(
@@ -480,18 +530,20 @@ def _record_new_events(
     template: BagTemplate,
     *,
     now: datetime,
+    tolerance: timedelta,
 ) -> list[str]:
     """Night events the planner sees (back-up calls, delays, bag shortages); flag key-safe
     codes. What calls for a re-plan, as re-plan reasons."""
     replan_for: list[str] = []
     for event in new_events:
+        at = device_moment(nn.night, event.device_time, now=now, tolerance=tolerance).at
         if isinstance(event, NeedsBackupEvent):
             visit_id = int(event.visit_id) if event.visit_id and event.visit_id.isdigit() else None
             nights.add_event(
                 session,
                 nn.night,
                 kind="needs_backup",
-                at=event.device_time,
+                at=at,
                 nurse_id=nn.nurse.id,
                 visit_id=visit_id,
             )
@@ -502,7 +554,7 @@ def _record_new_events(
                 session,
                 nn.night,
                 kind="delayed",
-                at=min(event.device_time, now),
+                at=at,
                 nurse_id=nn.nurse.id,
                 delay_minutes=event.delay_minutes,
             )
@@ -514,7 +566,7 @@ def _record_new_events(
                     session,
                     nn.night,
                     kind="bag_shortage",
-                    at=event.device_time,
+                    at=at,
                     nurse_id=nn.nurse.id,
                 )
         elif (
@@ -552,13 +604,13 @@ _ARRIVAL_TYPES = frozenset({"arrived"})
 _NIGHT_PROGRESS_KINDS = ("started", "done", "could_not_get_in")
 
 
-def _step_of(route: RouteVersion, visit_id: int) -> dict[str, Any] | None:
-    return next((s for s in route.steps if s.get("visit_id") == visit_id), None)
+def _step_of(route: RouteVersion, visit_id: int) -> StoredStep | None:
+    return next((s for s in route_of(route) if s.visit_id == visit_id), None)
 
 
 def _anchor_step(
     session: Session, nn: NurseNight, visit: Visit, first_progress: datetime | None
-) -> dict[str, Any] | None:
+) -> StoredStep | None:
     """The visit's step in the published plan the reveal window is anchored to.
 
     Her newest published route version from before she first reported progress on this
@@ -618,7 +670,7 @@ def reveal_facts(
     night_end = nn.night.ends_at if nn is not None else None
     if nn is not None and visit is not None and client is not None:
         assigned: set[str] = set()
-        current: dict[str, Any] | None = None
+        current: StoredStep | None = None
         for other, _shift in nights.shifts_of(session, nn.night):
             route = nights.latest_published_route(session, nn.night, other.id)
             step = _step_of(route, visit.id) if route is not None else None
@@ -635,12 +687,18 @@ def reveal_facts(
         progress, arrivals, completions = _her_reports(session, nn, visit)
         anchor = _anchor_step(session, nn, visit, min(progress, default=None))
         if anchor is not None:
-            eta = _at(nn.night, int(anchor["arrival"]))
-            planned_end = _at(nn.night, int(anchor["end"]))
+            eta = _at(nn.night, anchor.arrival)
+            planned_end = _at(nn.night, anchor.end)
         if current is not None:
-            planned_end = max(planned_end, _at(nn.night, int(current["end"])))
+            planned_end = max(planned_end, _at(nn.night, current.end))
         arrived_at = min(arrivals, default=None)
         completed_at = completions[-1] if completions else None
+        if completed_at is not None:
+            # A completion dated ahead by the phone's clock must not hold the window open: the
+            # server's record of it (clamped to when it arrived) bounds it.
+            recorded = nights.visit_event_at(session, nn.night, visit.id, kind="done")
+            if recorded is not None and recorded < completed_at:
+                completed_at = recorded
         if completed_at is None and visit.status == "done":
             completed_at = planned_end
     end = effective_visit_end(
@@ -717,7 +775,7 @@ def route_notices(session: Session, night: Night, nurse: Nurse) -> list[RouteCha
     notices: list[RouteChangedNotice] = []
     before: list[int] | None = None
     for row in rows:
-        stops = [int(s["visit_id"]) for s in row.steps if s.get("visit_id") is not None]
+        stops = visit_ids_of(route_of(row))
         reason, changed = _change(before, stops)
         assert row.published_at is not None
         notices.append(

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from api.core.problems import Unprocessable
 from api.db.models import Client, Night, Nurse, Region, Visit
 from api.db.models import Shift as ShiftRow
+from api.night.stored import StoredStep, plan_of, route_of, visit_ids_of
+from api.night.visit_states import VisitStatus, change_visit
 from api.nightbag import full_bag, optimizer_bag_now, remaining
 from api.offline_events import derive_state
 from api.repositories import nights
@@ -26,7 +28,7 @@ from api.travel import travel_matrices
 from optimizer import model as om
 from optimizer.evaluate import RESTOCK, evaluate
 from optimizer.live import state_at
-from optimizer.plan import Plan, StepType
+from optimizer.plan import Plan, ReasonCode, StepType, Unassigned
 from optimizer.solve import plan_from_routes, solve
 
 __all__ = ["NightProblem", "build_problem", "current_plan", "replan", "visit_ref"]
@@ -111,6 +113,14 @@ def build_problem(
                 bag_now=optimizer_bag_now(template, remaining(template, state)),
             )
         )
+    # Who has each visit on her newest route: the crew of a begun two-person visit.
+    on_routes: dict[int, list[str]] = {}
+    for route in nights.latest_routes(session, night):
+        holder = nurse_by_id.get(route.nurse_id)
+        if holder is None:
+            continue
+        for visit_id in visit_ids_of(route_of(route)):
+            on_routes.setdefault(visit_id, []).append(holder.code)
     tasks = {
         r.id: r.care_task
         for r in nights.requests_by_id(session, {v.request_id for v in rows}).values()
@@ -141,10 +151,11 @@ def build_problem(
                 nurse=nurse_by_id[visit.pin_nurse_id].code, position=visit.pin_position
             )
         doer = nurse_by_id.get(visit.done_by_nurse_id or 0)
-        if visit.status in ("started", "done") and doer is not None and visit.nurses_needed == 1:
+        crew = _crew(visit, doer, on_routes)
+        if visit.status in ("started", "done") and crew is not None:
             data["state"] = om.VisitState.DONE if visit.status == "done" else om.VisitState.STARTED
             data["started_at"] = visit.started_at or 0
-            data["assigned_nurses"] = (doer.code,)
+            data["assigned_nurses"] = crew
         elif visit.status in ("started", "done"):
             continue  # history we cannot place on a route; it no longer needs planning
         else:
@@ -180,6 +191,17 @@ def build_problem(
     )
 
 
+def _crew(
+    visit: Visit, doer: Nurse | None, on_routes: dict[int, list[str]]
+) -> tuple[str, ...] | None:
+    """The nurses of a begun visit: who reported it, and for a two-person visit the colleague
+    who has it on her route; None when they cannot be named (then it is history only)."""
+    if doer is None:
+        return None
+    crew = [doer.code, *(code for code in on_routes.get(visit.id, []) if code != doer.code)]
+    return tuple(crew[: visit.nurses_needed]) if len(crew) >= visit.nurses_needed else None
+
+
 def _clients(session: Session, ids: set[int]) -> list[Client]:
     # Only coordinates are used here; the optimizer never sees names or addresses.
     from sqlalchemy import select
@@ -208,7 +230,7 @@ def current_plan(session: Session, night_problem: NightProblem) -> Plan | None:
     stored = nights.current_plan_version(session, night_problem.night)
     if stored is None:
         return None
-    plan = Plan.model_validate(stored.plan)
+    plan = plan_of(stored)
     problem = night_problem.problem
     known = {v.id for v in problem.visits}
     nurses = {n.id for n in problem.nurses}
@@ -230,13 +252,13 @@ def route_steps(night_problem: NightProblem, plan: Plan) -> dict[int, list[dict[
         if nurse is None:
             continue
         result[nurse.id] = [
-            {
-                "type": step.type.value,
-                "visit_id": visit_id_of(step.visit_id) if step.visit_id else None,
-                "arrival": step.arrival,
-                "start": step.start,
-                "end": step.end,
-            }
+            StoredStep(
+                type=step.type,
+                visit_id=visit_id_of(step.visit_id) if step.visit_id else None,
+                arrival=step.arrival,
+                start=step.start,
+                end=step.end,
+            ).model_dump(mode="json")
             for step in route.steps
         ]
     return result
@@ -263,6 +285,33 @@ def live_problem(
             nurse = nurse.model_copy(update={"available_at": max(nurse.available_at or 0, ready)})
         nurses.append(nurse)
     return live.model_copy(update={"nurses": nurses})
+
+
+def with_closed_visits(session: Session, night: Night, plan: Plan) -> Plan:
+    """``plan`` with every visit nobody could get into in ``unassigned``, with its reason.
+
+    Such a visit is no longer planned (a nurse tried; the planner decides what happens next),
+    but it must not vanish: every visit of the night that is not cancelled is in a route or
+    in ``unassigned``.
+    """
+    present = {u.visit_id for u in plan.unassigned} | {
+        ref for route in plan.routes for ref in route.visit_ids()
+    }
+    missed = [
+        Unassigned(
+            visit_id=visit_ref(visit.id),
+            urgency=visit.urgency,
+            reason=ReasonCode.COULD_NOT_GET_IN,
+            message="the nurse could not get in; the planner decides what happens next",
+        )
+        for visit in nights.night_visits(session, night, include_closed=True)
+        if visit.status == "could_not_get_in" and visit_ref(visit.id) not in present
+    ]
+    if not missed:
+        return plan
+    unassigned = [*plan.unassigned, *missed]
+    summary = plan.summary.model_copy(update={"visits_unassigned": len(unassigned)})
+    return plan.model_copy(update={"unassigned": unassigned, "summary": summary})
 
 
 @dataclass(frozen=True)
@@ -306,6 +355,7 @@ def replan(
         plan = _solve_or_keep(problem, current, time_limit=left, progress=progress)
     else:
         plan = plan_from_routes(problem, {})
+    plan = with_closed_visits(session, night, plan)
     if publish is None:
         publish = nights.any_published(session, night)
     report(f"{plan.summary.visits_planned} planned, {plan.summary.visits_unassigned} left out")
@@ -377,7 +427,11 @@ def move_visit(
     """Move a visit to a nurse (at ``position``, else last), or out of the plan; maybe pin it."""
     nights.check_version(session, night, base_version)
     visit = nights.get_visit(session, night, visit_id)
-    if visit.status != "open":
+    if visit.status == VisitStatus.COULD_NOT_GET_IN and nurse_code is not None:
+        # The planner sends a nurse again: a second attempt re-opens the visit.
+        change_visit(session, night, visit, VisitStatus.OPEN, at=now, user_id=user_id)
+        session.flush()
+    elif visit.status != VisitStatus.OPEN:
         raise Unprocessable(f"the visit is {visit.status}; only open visits can be moved")
     night_problem = build_problem(session, region, night)
     ref = visit_ref(visit.id)
@@ -398,7 +452,7 @@ def move_visit(
         visit.pin_position = None
     session.flush()
     night_problem = build_problem(session, region, night)
-    plan = evaluate(night_problem.problem, routes)
+    plan = with_closed_visits(session, night, evaluate(night_problem.problem, routes))
     if dry_run:
         session.rollback()
         return MoveResult(plan=plan, before=before, version=None, affected_nurses=[])
@@ -431,7 +485,7 @@ def visit_times(night: Night, plan: Plan) -> dict[int, tuple[str, datetime]]:
 def stored_plan(session: Session, night: Night) -> Plan | None:
     """The current plan exactly as stored."""
     stored = nights.current_plan_version(session, night)
-    return Plan.model_validate(stored.plan) if stored is not None else None
+    return plan_of(stored) if stored is not None else None
 
 
 def consequences(before: Plan | None, after: Plan) -> dict[str, Any]:

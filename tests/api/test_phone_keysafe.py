@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from api.db.models import AccessLogEntry, Client, Visit
 from api.db.phone_models import KeySafeRecord
-from api.phone_deps import PhoneSettings
+from api.deps import PhoneSettings
 from tests.api.conftest import World
 from tests.api.phone_helpers import (
     FAKE_CODE,

@@ -1,0 +1,295 @@
+"""The phone API's data: `DbMobileBackend`, a `api.routes.mobile.MobileBackend` over the
+service's tables (tonight's published route, stored phone events, the encrypted key-safe
+codes and the NEN 7513 access log).
+
+`api.routes.mobile.build_router` owns the HTTP rules of ``/mobile/v1``; `api.deps` builds
+this backend per request and checks the caller.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, MutableMapping, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.core.config import Settings
+from api.core.problems import Unprocessable, api_error
+from api.core.roles import Principal
+from api.db.models import Client, Nurse, Visit
+from api.keysafe import AccessLogEntry, Keyring, handle_reveal
+from api.nightbag import bag_status, remaining, restock_list
+from api.repositories import access_log, accounts, nights
+from api.repositories import phone as repo
+from api.routes.mobile import Caller
+from api.services import phone as service
+from mobile_contract.bag import BagStatus, BagTemplate, RestockList
+from mobile_contract.devices import DeviceRegistration, DeviceRegistrationRequest, DeviceStatus
+from mobile_contract.events import BatchResult, EventOutcome, ParsedBatch, VisitCompletedEvent
+from mobile_contract.http import route_etag
+from mobile_contract.keysafe import KeySafeRefusal, KeySafeRevealRequest, KeySafeRevealResponse
+from mobile_contract.route import MyRoute, RouteChangedNotice
+
+__all__ = ["DbMobileBackend"]
+
+
+class _AccessLog:
+    """`api.keysafe.AccessLog` over the service's access log: a row per reveal or refusal.
+
+    Every attempt gets a row, also one for a visit that is not tonight's (no client named);
+    the row names the phone, the visit as asked for and the key id, and is committed before
+    the code leaves the server.
+    """
+
+    def __init__(self, session: Session, principal: Principal, client: Client | None) -> None:
+        self._session, self._principal, self._client = session, principal, client
+
+    def write(self, entry: AccessLogEntry) -> None:
+        access_log.record_keysafe_attempt(
+            self._session,
+            self._principal,
+            self._client,
+            at=entry.at,
+            outcome=entry.outcome,
+            reason=entry.reason,
+            device_id=entry.device_id,
+            visit_id=entry.visit_id,
+            key_id=entry.key_id,
+            reveal_id=entry.reveal_id,
+        )
+        self._session.commit()
+
+
+class DbMobileBackend:
+    """`api.routes.mobile.MobileBackend` over the service's database, for one request.
+
+    ``route_log_marks``: per nurse code, the route content (ETag) last access-logged, kept
+    by the caller across requests; ``keyring``: resolves the key-safe keyring when a code is
+    revealed (503 when keys are not configured).
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        settings: Settings,
+        principal: Principal,
+        *,
+        clock: Callable[[], datetime],
+        session_factory: sessionmaker[Session],
+        route_log_marks: MutableMapping[str, str],
+        keyring: Callable[[], Keyring],
+        max_distance_m: float | None,
+    ) -> None:
+        self._session = session
+        self._settings = settings
+        self._principal = principal
+        self._clock = clock
+        self._session_factory = session_factory
+        self._route_log_marks = route_log_marks
+        self._keyring = keyring
+        self._max_distance_m = max_distance_m
+
+    # -- helpers
+
+    def _nurse(self, code: str) -> Nurse:
+        nurse = self._session.scalars(select(Nurse).where(Nurse.code == code)).first()
+        assert nurse is not None  # the caller dependency found her a moment ago
+        return nurse
+
+    def _night(self, caller: Caller, now: datetime) -> service.NurseNight | None:
+        region = accounts.get_region(self._session)
+        return service.nurse_night(self._session, region, self._nurse(caller.nurse_id), now)
+
+    def _now(self) -> datetime:
+        return self._clock()
+
+    # -- MobileBackend
+
+    def register_device(
+        self, nurse_id: str, request: DeviceRegistrationRequest, now: datetime
+    ) -> DeviceRegistration:
+        """Register the phone; the nurse's earlier phones are revoked."""
+        nurse = self._nurse(nurse_id)
+        device = repo.register_device(self._session, self._principal, nurse, request, now=now)
+        return DeviceRegistration(
+            device_id=device.id,
+            nurse_id=nurse.code,
+            registered_at=device.registered_at,
+            status=DeviceStatus.ACTIVE,
+        )
+
+    def my_route(self, caller: Caller) -> MyRoute | None:
+        """Her published route tonight; the clients it shows are access-logged once per
+        route content (a 304 poll of the same route adds no rows)."""
+        now = self._now()
+        nn = self._night(caller, now)
+        if nn is None or nn.route is None:
+            return None
+        template = repo.bag_template(self._session, nn.region)
+        state = service.shift_state(self._session, nn)
+        route, clients = service.build_route(self._session, nn, template, state, now=now)
+        etag = route_etag(route)
+        if self._route_log_marks.get(caller.nurse_id) != etag:
+            unique = list({c.id: c for c in clients}.values())
+            access_log.record(
+                self._session,
+                self._principal,
+                unique,
+                event="read",
+                purpose="nurse route",
+                at=now,
+            )
+            self._session.commit()
+            self._route_log_marks[caller.nurse_id] = etag
+        return route
+
+    def notices_after(self, caller: Caller, last_event_id: int) -> Sequence[RouteChangedNotice]:
+        """Route-changed notices after ``last_event_id`` (a fresh session per poll)."""
+        with self._session_factory() as session:
+            region = accounts.get_region(session)
+            nurse = session.scalars(select(Nurse).where(Nurse.code == caller.nurse_id)).first()
+            if nurse is None:
+                return []
+            nn = service.nurse_night(session, region, nurse, self._now())
+            if nn is None:
+                return []
+            notices = service.route_notices(session, nn.night, nurse)
+        return [n for n in notices if n.event_id > last_event_id]
+
+    def upload_events(self, caller: Caller, batch: ParsedBatch, now: datetime) -> BatchResult:
+        """Store the batch once per event; visits move forward; the night is re-planned."""
+        nn = self._night(caller, now)
+        if nn is None:
+            raise api_error(Unprocessable, "not_on_shift", "you are not on shift tonight")
+        results = service.process_events(
+            self._session,
+            nn,
+            batch.events,
+            device_id=caller.device_id,
+            template=repo.bag_template(self._session, nn.region),
+            now=now,
+            settings=self._settings,
+        )
+        # A hand-over note is a write of the client's data (NEN 7513), logged as such.
+        noted = {r.index for r in results if r.outcome == EventOutcome.ACCEPTED}
+        written = [
+            int(event.visit_id)
+            for index, event in batch.events
+            if index in noted
+            and isinstance(event, VisitCompletedEvent)
+            and event.handover_note.strip()
+            and event.visit_id.isdigit()
+        ]
+        if written:
+            access_log.record_for_visits(
+                self._session,
+                self._principal,
+                written,
+                event="write",
+                purpose="hand-over note",
+                at=now,
+            )
+            self._session.commit()
+        after = nights.latest_published_route(self._session, nn.night, nn.nurse.id)
+        version = after.version if after is not None else 0
+        return BatchResult(
+            received_at=now,
+            results=sorted([*results, *batch.rejected], key=lambda r: r.index),
+            route_version=version,
+        )
+
+    def reveal(
+        self, caller: Caller, request: KeySafeRevealRequest, now: datetime
+    ) -> KeySafeRevealResponse | KeySafeRefusal:
+        """Gather the facts, let `api.keysafe.handle_reveal` decide, log and answer."""
+        session = self._session
+        nurse = self._nurse(caller.nurse_id)
+        nn = self._night(caller, now)
+        visit = None
+        if request.visit_id.isdigit() and len(request.visit_id) <= 9:
+            visit = session.get(Visit, int(request.visit_id))
+            if visit is not None and (nn is None or visit.night_id != nn.night.id):
+                visit = None
+        client = session.get(Client, visit.client_id) if visit is not None else None
+        asked = repo.device(session, caller.device_id)
+        registered = asked if asked is not None and asked.nurse_id == nurse.id else None
+        if registered is None:
+            registered = repo.active_device_of(session, nurse.id)
+        facts = service.reveal_facts(
+            session,
+            nn,
+            nurse,
+            visit,
+            client,
+            device_id=caller.device_id,
+            registered=registered,
+            position=request.position,
+            accuracy_metres=request.accuracy_metres,
+            now=now,
+            stale_token=_token_predates_revocation(session, self._principal, nurse.id),
+        )
+        return handle_reveal(
+            reveal_id=uuid.uuid4(),
+            now=now,
+            nurse_id=nurse.code,
+            device_id=caller.device_id,
+            visit_id=request.visit_id,
+            facts=facts,
+            max_distance_m=self._max_distance_m,
+            codes=repo.SqlKeySafeStore(session),
+            keyring=self._keyring(),
+            access_log=_AccessLog(session, self._principal, client),
+        )
+
+    def refuse_caller(
+        self, caller: Caller, visit_id: str | None, now: datetime, reason: str
+    ) -> None:
+        """The access-log row of a reveal refused before the rules (``reason``: a caller who
+        is no active nurse, or a request that does not parse)."""
+        access_log.record_keysafe_attempt(
+            self._session,
+            self._principal,
+            None,
+            at=now,
+            outcome="refused",
+            reason=reason,
+            device_id=caller.device_id,
+            visit_id=visit_id,
+            key_id=None,
+        )
+        self._session.commit()
+
+    def bag_template(self, caller: Caller) -> BagTemplate:
+        """The team's night bag template."""
+        return repo.bag_template(self._session, accounts.get_region(self._session))
+
+    def bag_status(self, caller: Caller) -> BagStatus | None:
+        """The bag now, from the shift-start check and the materials used."""
+        nn = self._night(caller, self._now())
+        if nn is None:
+            return None
+        template = repo.bag_template(self._session, nn.region)
+        return bag_status(template, service.shift_state(self._session, nn))
+
+    def restock_list(self, caller: Caller) -> RestockList | None:
+        """What to refill to make the bag full again."""
+        now = self._now()
+        nn = self._night(caller, now)
+        if nn is None:
+            return None
+        template = repo.bag_template(self._session, nn.region)
+        state = service.shift_state(self._session, nn)
+        return restock_list(template, remaining(template, state), generated_at=now)
+
+
+def _token_predates_revocation(session: Session, principal: Principal, nurse_id: int) -> bool:
+    """Whether the token was issued before one of the nurse's phones was revoked or replaced
+    (registering a phone revokes her earlier ones): such a token works for no phone."""
+    revoked = repo.latest_revocation(session, nurse_id)
+    if revoked is None or principal.token_issued_at is None:
+        return False
+    if revoked.tzinfo is None:
+        revoked = revoked.replace(tzinfo=UTC)
+    return principal.token_issued_at < int(revoked.timestamp())
