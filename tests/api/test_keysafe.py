@@ -359,7 +359,7 @@ def test_only_the_reveal_call_decrypts_a_code() -> None:
         for path in root.rglob("*.py")
         if "handle_reveal(" in path.read_text() or "keysafe.decrypt" in path.read_text()
     }
-    assert users == {"keysafe.py", "routes/mobile_wiring.py"}
+    assert users == {"keysafe.py", "services/mobile_backend.py"}
     for path in root.rglob("*.py"):
         if path.name != "keysafe.py":
             text = path.read_text()
