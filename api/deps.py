@@ -16,11 +16,13 @@ from api.core.roles import Principal, Role
 from api.repositories import accounts
 from api.repositories import phone as phone_repo
 from api.services.jobs import JobRunner
+from api.services.live import ReplanWorker
 
 __all__ = [
     "ClockDep",
     "JobRunnerDep",
     "PrincipalDep",
+    "ReplannerDep",
     "SessionDep",
     "SettingsDep",
     "allow",
@@ -53,7 +55,14 @@ def get_job_runner(request: Request) -> JobRunner:
     return runner
 
 
+def get_replanner(request: Request) -> ReplanWorker:
+    """The app's re-plan worker (`api.services.live.ReplanWorker`)."""
+    replanner: ReplanWorker = request.app.state.replanner
+    return replanner
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ReplannerDep = Annotated[ReplanWorker, Depends(get_replanner)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 JobRunnerDep = Annotated[JobRunner, Depends(get_job_runner)]

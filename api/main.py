@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 
+from api.core.clock import clock_from_settings
 from api.core.config import Settings
 from api.core.problems import install_problem_handlers
 from api.db.engine import make_engine, make_session_factory
@@ -36,6 +37,7 @@ from api.routes import (
 )
 from api.schemas.common import Problem
 from api.services.jobs import InProcessJobRunner, fail_interrupted_jobs
+from api.services.live import ReplanWorker
 from api.travel import use_network
 
 __all__ = ["create_app"]
@@ -46,10 +48,6 @@ logger = logging.getLogger("nachtroute.api")
 def _operation_id(route: APIRoute) -> str:
     """Stable operation ids: the endpoint function's name, so generated clients keep theirs."""
     return route.name
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def create_app(
@@ -70,9 +68,13 @@ def create_app(
         # In-process jobs die with the process: say so rather than show them running forever.
         fail_interrupted_jobs(app.state.session_factory)
         app.state.job_runner = InProcessJobRunner(app.state.session_factory)
+        # Re-plans owed by a stopped process are drained first thing by the worker's thread.
+        app.state.replanner = ReplanWorker(app.state.session_factory, settings, app.state.clock)
+        app.state.replanner.start()
         try:
             yield
         finally:
+            app.state.replanner.stop()
             app.state.job_runner.shutdown()
             engine.dispose()
 
@@ -95,7 +97,8 @@ def create_app(
         },
     )
     app.state.settings = settings
-    app.state.clock = clock or _utcnow
+    # One clock for the whole service: the test's, else NACHTROUTE_CLOCK's, else the system's.
+    app.state.clock = clock or clock_from_settings(settings)
     install_problem_handlers(app)
     for module in (
         health,

@@ -1,4 +1,4 @@
-"""Dependencies of the phone API: the nurse and her registered phone, the keyring, settings.
+"""Dependencies of the phone API: the nurse and her registered phone, the keyring.
 
 A nurse's requests under ``/mobile/v1`` carry her bearer token and name her registered phone
 in ``X-Device-Id``; a phone that is not hers, or that was revoked, gets 401 at once (the
@@ -11,8 +11,6 @@ import logging
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.core.problems import Forbidden, ProblemError, Unauthorised
 from api.core.roles import Principal, Role
@@ -27,42 +25,13 @@ __all__ = [
     "DeviceIdHeader",
     "KeyringDep",
     "NurseDep",
-    "PhoneSettings",
-    "PhoneSettingsDep",
     "api_error",
     "get_caller",
     "get_keyring",
-    "get_phone_settings",
     "get_registering_nurse",
 ]
 
 logger = logging.getLogger("nachtroute.phone")
-
-
-class PhoneSettings(BaseSettings):
-    """The phone API's own settings (``NACHTROUTE_*``), beside the service's `Settings`."""
-
-    model_config = SettingsConfigDict(env_prefix="NACHTROUTE_", env_file=".env", extra="ignore")
-
-    keysafe_max_distance_m: float | None = Field(
-        default=None, gt=0, le=10_000, description="reveal codes only this near the address"
-    )
-    route_stream_seconds: float = Field(
-        default=300, ge=0, le=3600, description="how long one change stream stays open"
-    )
-
-
-def get_phone_settings(request: Request) -> PhoneSettings:
-    """The app's phone settings (tests set ``app.state.phone_settings``)."""
-    found = getattr(request.app.state, "phone_settings", None)
-    if found is None:
-        found = PhoneSettings()
-        request.app.state.phone_settings = found
-    assert isinstance(found, PhoneSettings)
-    return found
-
-
-PhoneSettingsDep = Annotated[PhoneSettings, Depends(get_phone_settings)]
 
 
 class KeysNotConfigured(ProblemError):

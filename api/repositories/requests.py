@@ -120,9 +120,11 @@ def submit_request(
     try:
         session.flush()
         for night_date in dates:
-            _make_visit(
-                session, region, request, nights.get_or_create_night(session, region, night_date)
-            )
+            night = nights.get_or_create_night(session, region, night_date)
+            made = _make_visit(session, region, request, night)
+            if made is not None and (request.kind == "unplanned" or _live(night, now)):
+                # Committed with the visit: a crash after the commit still re-plans it.
+                nights.mark_replan_needed(session, night, reason=f"{request.kind} request")
         if idempotency_key is not None:
             with session.begin_nested():
                 session.add(
@@ -148,6 +150,11 @@ def submit_request(
         raise
     session.commit()
     return request, True
+
+
+def _live(night: Night, now: datetime) -> bool:
+    """Whether a change to ``night`` re-plans it: it has a plan and has not ended."""
+    return night.plan_version > 0 and now < night.ends_at
 
 
 def _until(request: VisitRequest) -> date:
@@ -286,6 +293,8 @@ def amend_request(
     for visit, night in request_visits(session, request):
         if visit.status != "open":
             continue
+        if _live(night, now):
+            nights.mark_replan_needed(session, night, reason="request amended")
         if not _applies(request, night.night_date):
             visit.status = "cancelled"
             continue
@@ -309,8 +318,10 @@ def cancel_request(
     request.status = "cancelled"
     request.version += 1
     request.updated_at = now
-    for visit, _night in request_visits(session, request):
+    for visit, night in request_visits(session, request):
         if visit.status == "open":
             visit.status = "cancelled"
+            if _live(night, now):
+                nights.mark_replan_needed(session, night, reason="request cancelled")
     session.commit()
     return request

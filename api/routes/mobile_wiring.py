@@ -25,11 +25,9 @@ from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.keysafe import AccessLogEntry, handle_reveal
 from api.nightbag import bag_status, remaining, restock_list
 from api.phone_deps import (
-    PhoneSettings,
     api_error,
     get_caller,
     get_keyring,
-    get_phone_settings,
     get_registering_nurse,
 )
 from api.repositories import access_log, accounts
@@ -80,13 +78,11 @@ class DbMobileBackend:
         request: Request,
         session: Session,
         settings: Settings,
-        phone_settings: PhoneSettings,
         principal: Principal,
     ) -> None:
         self._request = request
         self._session = session
         self._settings = settings
-        self._phone_settings = phone_settings
         self._principal = principal
 
     # -- helpers
@@ -173,7 +169,7 @@ class DbMobileBackend:
             device_id=caller.device_id,
             template=repo.bag_template(self._session, nn.region),
             now=now,
-            settings=self._settings,
+            replanner=self._request.app.state.replanner,
         )
         after = self._night(caller, now)
         version = after.route.version if after is not None and after.route is not None else 0
@@ -219,7 +215,7 @@ class DbMobileBackend:
             device_id=caller.device_id,
             visit_id=request.visit_id,
             facts=facts,
-            max_distance_m=self._phone_settings.keysafe_max_distance_m,
+            max_distance_m=self._settings.keysafe_max_distance_m,
             codes=repo.SqlKeySafeStore(session),
             keyring=get_keyring(self._request, self._settings),
             access_log=_AccessLog(session, self._principal, client),
@@ -252,7 +248,7 @@ def get_backend(
     request: Request, session: SessionDep, settings: SettingsDep, principal: PrincipalDep
 ) -> DbMobileBackend:
     """The database backend for this request."""
-    return DbMobileBackend(request, session, settings, get_phone_settings(request), principal)
+    return DbMobileBackend(request, session, settings, principal)
 
 
 _Env = Literal["development", "test", "production"]
@@ -263,7 +259,7 @@ def router_for(app: FastAPI) -> APIRouter:
     once it has caught up (so a test never waits on it)."""
     settings: Settings = app.state.settings
     environment: _Env = settings.environment
-    stream = 0.0 if environment == "test" else PhoneSettings().route_stream_seconds
+    stream = 0.0 if environment == "test" else settings.route_stream_seconds
     return build_router(
         backend=get_backend,
         caller=get_caller,

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.core.config import Settings
 from api.core.problems import ProblemError
 from api.db.models import Client, Night, Nurse, Region, RouteVersion, Shift, Visit
 from api.keysafe import Assignment, RevealFacts, distance_metres, effective_visit_end
@@ -24,7 +23,8 @@ from api.nightbag import materials_to_take, remaining, shortages
 from api.offline_events import ShiftState, apply_batch, derive_state
 from api.repositories import nights
 from api.repositories import phone as repo
-from api.services.live import replan_now
+from api.services import live
+from api.services.live import ReplanWorker
 from mobile_contract._base import ItemQuantity, UtcWindow
 from mobile_contract.bag import BagTemplate
 from mobile_contract.events import (
@@ -339,9 +339,10 @@ def process_events(
     device_id: str,
     template: BagTemplate,
     now: datetime,
-    settings: Settings,
+    replanner: ReplanWorker,
 ) -> list[EventResult]:
-    """Store a batch once per event, bring the visits up to date, and re-plan if they moved.
+    """Store a batch once per event, bring the visits up to date, and re-plan if they moved
+    (the events and the re-plan they call for are committed together).
 
     The visits' state comes from replaying every stored event, so repeats and arrival
     order change nothing; a visit's status only moves forward.
@@ -374,15 +375,13 @@ def process_events(
     state = derive_state(store.for_shift(str(nn.nurse.id), str(night.id)))
     moved = _bring_visits_up_to_date(session, nn, state, now=now)
     reported = _record_new_events(session, nn, new_events, template, now=now)
+    replan = (moved or reported) and live.needs_live_replan(nn.night, now)
+    if replan:
+        live.request_replan(session, nn.night, reason=(moved or reported)[0])
     session.commit()
-    if moved or reported:
-        _replan(
-            session,
-            nn,
-            reason=moved[0] if moved else reported[0],
-            now=now,
-            settings=settings,
-        )
+    if replan:
+        # The events are stored whatever happens here; a failed re-plan stays pending.
+        live.replan_or_leave_pending(replanner, nn.night.id)
     return results
 
 
@@ -477,21 +476,6 @@ def _record_new_events(
             if visit is not None:
                 repo.flag_code(session, visit.client_id, now=now)
     return replan_for
-
-
-def _replan(
-    session: Session, nn: NurseNight, *, reason: str, now: datetime, settings: Settings
-) -> None:
-    """The live re-plan from the night as it now stands (skipped outside the night)."""
-    moment = nights.seconds_since_start(nn.night, now)
-    if nn.night.plan_version == 0 or not 0 <= moment < nights.horizon(nn.night):
-        return
-    try:
-        replan_now(session, nn.region, nn.night, reason=reason[:40], now=now, settings=settings)
-    except Exception as error:  # the events are stored whatever happens here
-        # The planner's next re-plan picks them up; the phone must not resend for this.
-        session.rollback()
-        logger.warning("live re-plan after phone events failed: %s", type(error).__name__)
 
 
 # ----------------------------------------------------------------- key-safe reveal
