@@ -36,6 +36,7 @@ from api.routes import (
     triage,
 )
 from api.schemas.common import Problem
+from api.services import solving
 from api.services.jobs import InProcessJobRunner, fail_interrupted_jobs
 from api.services.live import ReplanWorker
 from api.travel import use_network
@@ -71,6 +72,7 @@ def create_app(
         # Re-plans owed by a stopped process are drained first thing by the worker's thread.
         app.state.replanner = ReplanWorker(app.state.session_factory, settings, app.state.clock)
         app.state.replanner.start()
+        solving.warm_up()  # the live solver process starts now, not on the first call
         try:
             yield
         finally:

@@ -223,7 +223,13 @@ class ReplanWorker:
             raise Unprocessable("the night is gone")
         nights.check_version(session, night, base_version)
         solved = solve_night(
-            session, region, night, now=self._clock(), time_limit=time_limit, progress=progress
+            session,
+            region,
+            night,
+            now=self._clock(),
+            time_limit=time_limit,
+            progress=progress,
+            kind="job",
         )
         with self.night_lock(night_id):
             session.expire_all()

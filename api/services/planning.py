@@ -22,13 +22,14 @@ from api.nightbag import full_bag, optimizer_bag_now, remaining
 from api.offline_events import derive_state
 from api.repositories import nights
 from api.repositories import phone as phone_repo
+from api.services.solving import run_solve
 from api.travel import travel_matrices
 from optimizer import model as om
 from optimizer.evaluate import RESTOCK, evaluate
 from optimizer.live import state_at
 from optimizer.plan import Plan, ReasonCode, StepType, Unassigned
 from optimizer.quote import quote
-from optimizer.solve import plan_from_routes, solve
+from optimizer.solve import plan_from_routes
 
 __all__ = [
     "NightProblem",
@@ -308,6 +309,7 @@ def solve_night(
     time_limit: float,
     progress: Callable[[str], None] | None = None,
     warm_start: Plan | None = None,
+    kind: str = "live",
 ) -> Solved:
     """Solve the night from where it stands at ``now`` (warm start from the current plan).
 
@@ -331,7 +333,7 @@ def solve_night(
         # The budget covers the whole re-plan, so what building the problem took is deducted.
         left = max(0.1, time_limit - (time.perf_counter() - began))
         plan, fallback = _solve_or_keep(
-            problem, warm_start or current, time_limit=left, progress=progress
+            problem, warm_start or current, time_limit=left, progress=progress, kind=kind
         )
     else:
         plan = plan_from_routes(problem, {})
@@ -433,11 +435,16 @@ def _solve_or_keep(
     *,
     time_limit: float,
     progress: Callable[[str], None] | None,
+    kind: str = "live",
 ) -> tuple[Plan, str | None]:
-    """Solve; on any failure of the solver, keep the last good routes with the new calls
-    inserted where they fit. Returns the plan and why it is a fallback (``None``: solved)."""
+    """Solve (in a solver process, `api.services.solving`); on any failure of the solver,
+    keep the last good routes with the new calls inserted where they fit. Returns the plan
+    and why it is a fallback (``None``: solved)."""
+    if progress is not None:
+        progress(f"searching ({time_limit:.1f} s)")
     try:
-        return solve(problem, time_limit=time_limit, warm_start=current, progress=progress), None
+        plan = run_solve(problem, time_limit=time_limit, warm_start=current, kind=kind)
+        return plan, None
     except Exception as error:
         # The night must go on: a re-plan that fails keeps what the nurses already have.
         name = type(error).__name__
