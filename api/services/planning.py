@@ -94,8 +94,13 @@ def build_problem(
     night: Night,
     *,
     extra_locations: list[om.Location] | None = None,
+    now: datetime | None = None,
 ) -> NightProblem:
-    """The night as the optimizer sees it (visits not begun are free to plan)."""
+    """The night as the optimizer sees it (visits not begun are free to plan).
+
+    Times a phone reported are kept to what can be true (`_plausible_start`), so a device
+    clock far off never makes the night unplannable.
+    """
     locations = [om.Location(lat=region.base_lat, lon=region.base_lon)]
     index: dict[tuple[float, float], int] = {}
     rows = nights.night_visits(session, night)
@@ -154,7 +159,7 @@ def build_problem(
         doer = nurse_by_id.get(visit.done_by_nurse_id or 0)
         if visit.status in ("started", "done") and doer is not None and visit.nurses_needed == 1:
             data["state"] = om.VisitState.DONE if visit.status == "done" else om.VisitState.STARTED
-            data["started_at"] = visit.started_at or 0
+            data["started_at"] = _plausible_start(night, visit, now)
             data["assigned_nurses"] = (doer.code,)
         elif visit.status in ("started", "done"):
             continue  # history we cannot place on a route; it no longer needs planning
@@ -189,6 +194,21 @@ def build_problem(
         nurses={n.code: n for n in nurse_by_id.values()},
         extra_locations=extra,
     )
+
+
+def _plausible_start(night: Night, visit: Visit, now: datetime | None) -> int:
+    """A begun visit's start (seconds of the night) as the re-plan may believe it.
+
+    Stored starts come from phones whose clocks may be far off (a completion dated the next
+    morning): care that is done ended by ``now`` and inside the night, care that has started
+    began by ``now``. Left as reported, such a time would put the nurse past the night's end
+    and make every later re-plan infeasible.
+    """
+    latest = nights.horizon(night) - visit.service_seconds
+    if now is not None:
+        moment = nights.seconds_since_start(night, now)
+        latest = min(latest, moment - visit.service_seconds if visit.status == "done" else moment)
+    return max(0, min(visit.started_at or 0, latest))
 
 
 def _clients(session: Session, ids: set[int]) -> list[Client]:
@@ -319,7 +339,7 @@ def solve_night(
     began = time.perf_counter()
     report = progress or (lambda _message: None)
     requested = night.replan_requested
-    night_problem = build_problem(session, region, night)
+    night_problem = build_problem(session, region, night, now=now)
     current = current_plan(session, night_problem)
     fallback: str | None = None
     try:
