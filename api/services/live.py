@@ -79,7 +79,10 @@ class ReplanWorker:
         self._last: dict[int, ReplanResult] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._idle = threading.Event()
+        # Notices asked for, and the latest notice a drain that left nothing owed began after.
+        self._settled = threading.Condition()
+        self._asked = 0
+        self._covered = 0
         self._thread: threading.Thread | None = None
 
     # -- the worker's thread
@@ -96,26 +99,36 @@ class ReplanWorker:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def notify(self, night_id: int | None = None) -> None:
-        """Let the worker thread drain pending re-plans soon (``night_id`` is a hint)."""
-        self._idle.clear()
+    def notify(self, night_id: int | None = None) -> int:
+        """Let the worker thread drain pending re-plans soon (``night_id`` is a hint);
+        returns the notice's number."""
+        with self._settled:
+            self._asked += 1
+            asked = self._asked
         self._wake.set()
+        return asked
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until the worker thread has found nothing pending (tests and the CLI)."""
-        self.notify()
-        return self._idle.wait(timeout)
+        """Block until a drain begun after this call has left nothing owed (tests, the CLI);
+        ``False`` on timeout."""
+        asked = self.notify()
+        with self._settled:
+            return self._settled.wait_for(lambda: self._covered >= asked, timeout)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
+            with self._settled:
+                asked = self._asked
             try:
                 left = self.drain_pending()
             except Exception as error:  # never let the worker die; the poll tries again
                 logger.warning("draining re-plans failed: %s", type(error).__name__)
                 left = -1
             if left == 0:
-                self._idle.set()
+                with self._settled:
+                    self._covered = max(self._covered, asked)
+                    self._settled.notify_all()
             self._wake.wait(self._settings.replan_poll_seconds)
 
     def drain_pending(self) -> int:

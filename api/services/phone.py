@@ -380,8 +380,9 @@ def process_events(
         live.request_replan(session, nn.night, reason=(moved or reported)[0])
     session.commit()
     if replan:
-        # The events are stored whatever happens here; a failed re-plan stays pending.
-        live.replan_or_leave_pending(replanner, nn.night.id)
+        # The phone is answered now; the re-plan follows on the worker (its new route
+        # reaches her through the route notices). Committed above, it survives a crash.
+        replanner.notify(nn.night.id)
     return results
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +24,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.db.engine import make_engine, make_session_factory
 from api.db.models import Night, PlanVersion, Visit
 
-__all__ = ["assert_visits_placed", "pending_nights", "visit_problems", "wait_until_settled"]
+__all__ = [
+    "assert_visits_placed",
+    "pending_nights",
+    "settle",
+    "visit_problems",
+    "wait_until_settled",
+]
 
 Sessions = sessionmaker[Session] | str
 
@@ -102,3 +109,9 @@ def wait_until_settled(sessions: Sessions, *, timeout: float = 120.0) -> None:
     while pending_nights(factory):
         assert time.monotonic() < deadline, "re-plans still owed: the worker did not drain them"
         time.sleep(0.2)
+
+
+def settle(world: Any) -> None:
+    """Wait until the in-process app's re-plan worker has drained what is owed (a phone's
+    events are answered before their re-plan is made)."""
+    assert world.client.app.state.replanner.wait_idle(120), "re-plans still owed"
