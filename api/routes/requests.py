@@ -82,7 +82,8 @@ def submit_visit_request(
     result = request_public(session, request)
     if replanned is not None:
         result.live_replan = LiveReplan(
-            plan_version=replanned.version,
+            # The plan the outcome was read from (a later re-plan may have covered it too).
+            plan_version=max(replanned.version, night.plan_version),
             affected_nurses=replanned.affected_nurses,
             seconds=replanned.seconds,
             fallback=replanned.fallback,
