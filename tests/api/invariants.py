@@ -8,6 +8,11 @@ Use it after a test that changes a night (the database is the truth, read direct
     assert_visits_placed(world.sessions())            # every night with a plan
     assert_visits_placed(url)                          # a database URL (a served process)
 
+or for every test of a module that uses ``world`` or ``any_world``, import the autouse
+fixture into the module:
+
+    from tests.api.invariants import visits_placed_after_each_test  # noqa: F401
+
 A night with a re-plan still owed (``replan_requested > replan_done``) fails with that
 said; `wait_until_settled` polls a served process's database until nothing is owed.
 """
@@ -16,8 +21,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +36,7 @@ __all__ = [
     "pending_nights",
     "settle",
     "visit_problems",
+    "visits_placed_after_each_test",
     "wait_until_settled",
 ]
 
@@ -115,3 +123,17 @@ def settle(world: Any) -> None:
     """Wait until the in-process app's re-plan worker has drained what is owed (a phone's
     events are answered before their re-plan is made)."""
     assert world.client.app.state.replanner.wait_idle(120), "re-plans still owed"
+
+
+@pytest.fixture(autouse=True)
+def visits_placed_after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test with a ``world`` or ``any_world``: nothing owed, every visit placed."""
+    # Asked for before the test, so the world is torn down after this check.
+    world = next(
+        (request.getfixturevalue(n) for n in ("world", "any_world") if n in request.fixturenames),
+        None,
+    )
+    yield
+    if world is not None:
+        wait_until_settled(world.sessions())
+        assert_visits_placed(world.sessions())

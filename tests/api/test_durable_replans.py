@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +29,12 @@ from sqlalchemy import select
 from api.db.models import Night, Visit
 from tests.api.conftest import NIGHT, SECRET, World
 from tests.api.conftest import new_client as register_client
-from tests.api.invariants import assert_visits_placed, pending_nights, wait_until_settled
+from tests.api.invariants import (  # the fixture: the invariant after every test here
+    assert_visits_placed,
+    pending_nights,
+    visits_placed_after_each_test,  # noqa: F401
+    wait_until_settled,
+)
 from tests.api.phone_helpers import fresh, published_night, register_phone
 from tests.api.test_planner import PLAN
 
@@ -49,20 +53,6 @@ def acute(client_id: int) -> dict[str, object]:
         "service_minutes": 20,
         "urgency": "acute",
     }
-
-
-@pytest.fixture(autouse=True)
-def _invariant_after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
-    """The invariant, after every test of this module that has a world."""
-    # Asked for before the test, so the world is torn down after this check.
-    world = next(
-        (request.getfixturevalue(n) for n in ("world", "any_world") if n in request.fixturenames),
-        None,
-    )
-    yield
-    if world is not None:
-        wait_until_settled(world.sessions())
-        assert_visits_placed(world.sessions())
 
 
 # ----------------------------------------------------------------- a served process
