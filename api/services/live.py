@@ -229,7 +229,31 @@ class ReplanWorker:
         """The planner's long re-optimise: solved without any lock (calls keep being planned
         meanwhile), stored under the night's lock. Live re-plans stored meanwhile are laid
         under it (a short warm-started re-plan from the re-optimised routes takes in their
-        calls); a planner's edit since ``base_version`` makes it `Conflict`."""
+        calls); a planner's edit since ``base_version`` makes it `Conflict`, whose text the
+        job shows (versions only, nothing personal)."""
+        try:
+            return self._reoptimise(
+                session,
+                night_id,
+                base_version=base_version,
+                time_limit=time_limit,
+                user_id=user_id,
+                progress=progress,
+            )
+        except Conflict as conflict:
+            conflict.public = True  # type: ignore[attr-defined]
+            raise
+
+    def _reoptimise(
+        self,
+        session: Session,
+        night_id: int,
+        *,
+        base_version: int,
+        time_limit: float,
+        user_id: int | None,
+        progress: Callable[[str], None] | None = None,
+    ) -> ReplanResult:
         night = session.get(Night, night_id)
         region = session.get(Region, night.region_id) if night is not None else None
         if night is None or region is None:

@@ -356,3 +356,28 @@ def test_a_replan_that_cannot_run_stays_owed_and_is_made_later(
     assert not pending_nights(world.sessions())
     answer = world.client.get(f"{REQUESTS}/{call.json()['id']}", headers=world.key(org)).json()
     assert answer["visits"][0]["planned"] is True
+
+
+def test_a_planners_edit_during_a_reoptimise_still_wins_by_if_match(world: World) -> None:
+    """A hand move saved while a re-optimise runs makes the job fail with the 409 text
+    (the planner's versioning stays); the move is kept."""
+    published_night(world, visits=8)
+    planner = world.token("planner")
+    plan = world.client.get(PLAN, headers=planner).json()
+    version = plan["version"]
+    job = world.client.post(
+        f"{PLAN}/reoptimise",
+        json={"time_limit_seconds": 2},
+        headers={**planner, "If-Match": f'"{version}"'},
+    )
+    assert job.status_code == 202, job.text
+    moved = world.client.post(
+        f"{PLAN}/moves",
+        json={"visit_id": plan["visits"][0]["id"], "nurse": "N2", "pin": True},
+        headers={**planner, "If-Match": f'"{version}"'},
+    )
+    assert moved.status_code == 200, moved.text
+    world.client.app.state.job_runner.wait(job.json()["id"], timeout=120)
+    done = world.client.get(f"/jobs/{job.json()['id']}", headers=planner).json()
+    assert done["status"] == "failed" and "version" in done["error"], done
+    assert world.client.get(PLAN, headers=planner).json()["version"] == version + 1
