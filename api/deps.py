@@ -17,8 +17,6 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.orm import Session
 
 from api.core.config import Settings
@@ -30,6 +28,7 @@ from api.repositories import accounts
 from api.repositories import phone as phone_repo
 from api.routes.mobile import Caller
 from api.services.jobs import JobRunner
+from api.services.live import ReplanWorker
 from api.services.mobile_backend import DbMobileBackend
 from api.totp_vault import keyring_for
 
@@ -39,9 +38,8 @@ __all__ = [
     "JobRunnerDep",
     "KeyringDep",
     "NurseDep",
-    "PhoneSettings",
-    "PhoneSettingsDep",
     "PrincipalDep",
+    "ReplannerDep",
     "SessionDep",
     "SettingsDep",
     "TokenPrincipalDep",
@@ -49,7 +47,6 @@ __all__ = [
     "get_backend",
     "get_caller",
     "get_keyring",
-    "get_phone_settings",
     "get_registering_nurse",
     "get_reveal_caller",
 ]
@@ -81,7 +78,14 @@ def get_job_runner(request: Request) -> JobRunner:
     return runner
 
 
+def get_replanner(request: Request) -> ReplanWorker:
+    """The app's re-plan worker (`api.services.live.ReplanWorker`)."""
+    replanner: ReplanWorker = request.app.state.replanner
+    return replanner
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ReplannerDep = Annotated[ReplanWorker, Depends(get_replanner)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 JobRunnerDep = Annotated[JobRunner, Depends(get_job_runner)]
@@ -169,32 +173,6 @@ def allow(*roles: Role) -> Callable[[Principal], Principal]:
 
 
 # ----------------------------------------------------------------- the phone API
-
-
-class PhoneSettings(BaseSettings):
-    """The phone API's own settings (``NACHTROUTE_*``), beside the service's `Settings`."""
-
-    model_config = SettingsConfigDict(env_prefix="NACHTROUTE_", env_file=".env", extra="ignore")
-
-    keysafe_max_distance_m: float | None = Field(
-        default=None, gt=0, le=10_000, description="reveal codes only this near the address"
-    )
-    route_stream_seconds: float = Field(
-        default=300, ge=0, le=3600, description="how long one change stream stays open"
-    )
-
-
-def get_phone_settings(request: Request) -> PhoneSettings:
-    """The app's phone settings (tests set ``app.state.phone_settings``)."""
-    found = getattr(request.app.state, "phone_settings", None)
-    if found is None:
-        found = PhoneSettings()
-        request.app.state.phone_settings = found
-    assert isinstance(found, PhoneSettings)
-    return found
-
-
-PhoneSettingsDep = Annotated[PhoneSettings, Depends(get_phone_settings)]
 
 
 class KeysNotConfigured(ProblemError):
@@ -289,7 +267,6 @@ def get_backend(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    phone_settings: PhoneSettingsDep,
     principal: TokenPrincipalDep,
 ) -> DbMobileBackend:
     """The phone API's database backend for this request (the caller is checked by the
@@ -302,7 +279,8 @@ def get_backend(
         session_factory=request.app.state.session_factory,
         route_log_marks=_route_log_marks(request),
         keyring=lambda: get_keyring(request, settings),
-        max_distance_m=phone_settings.keysafe_max_distance_m,
+        max_distance_m=settings.keysafe_max_distance_m,
+        replanner=get_replanner(request),
     )
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 
+from api.core.clock import clock_from_settings
 from api.core.config import Settings
 from api.core.middleware import RequestGuard
 from api.core.problems import install_problem_handlers
@@ -36,7 +37,9 @@ from api.routes import (
     triage,
 )
 from api.schemas.common import Problem
+from api.services import solving
 from api.services.jobs import InProcessJobRunner, fail_interrupted_jobs
+from api.services.live import ReplanWorker
 from api.travel import use_network
 
 __all__ = ["create_app"]
@@ -47,10 +50,6 @@ logger = logging.getLogger("nachtroute.api")
 def _operation_id(route: APIRoute) -> str:
     """Stable operation ids: the endpoint function's name, so generated clients keep theirs."""
     return route.name
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def create_app(
@@ -71,9 +70,14 @@ def create_app(
         # In-process jobs die with the process: say so rather than show them running forever.
         fail_interrupted_jobs(app.state.session_factory)
         app.state.job_runner = InProcessJobRunner(app.state.session_factory)
+        # Re-plans owed by a stopped process are drained first thing by the worker's thread.
+        app.state.replanner = ReplanWorker(app.state.session_factory, settings, app.state.clock)
+        app.state.replanner.start()
+        solving.warm_up()  # the live solver process starts now, not on the first call
         try:
             yield
         finally:
+            app.state.replanner.stop()
             app.state.job_runner.shutdown()
             engine.dispose()
 
@@ -96,7 +100,8 @@ def create_app(
         },
     )
     app.state.settings = settings
-    app.state.clock = clock or _utcnow
+    # One clock for the whole service: the test's, else NACHTROUTE_CLOCK's, else the system's.
+    app.state.clock = clock or clock_from_settings(settings)
     install_problem_handlers(app)
     for module in (
         health,

@@ -30,10 +30,12 @@ _warned_development_key = False
 
 
 def keyring_for(settings: Settings) -> Keyring:
-    """The service's keyring: `KEYS_ENV`, else (outside production) a development key
-    derived from the secret key; `KeyringError` in production without keys."""
-    if os.environ.get(KEYS_ENV, "").strip():
-        return Keyring.from_env()
+    """The service's keyring: ``settings.keysafe_keys`` (`KEYS_ENV`), else (outside
+    production) a development key derived from the secret key; `KeyringError` in
+    production without keys."""
+    keys = settings.keysafe_keys.get_secret_value() if settings.keysafe_keys else ""
+    if keys.strip():
+        return Keyring.parse(keys, settings.keysafe_active_key or None)
     if settings.environment == "production":
         raise KeyringError(f"set {KEYS_ENV} (make a key: nachtroute keys generate)")
     secret = settings.secret_key.get_secret_value().encode()

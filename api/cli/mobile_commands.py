@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from api.cli._errors import UserInputError
+from api.cli._errors import UserInputError, describe
 from api.keysafe import Keyring, KeySafeError, KeySafeStore, generate_key, rotate_store
 from mobile_contract.openapi import (
     BASELINE_PATH,
@@ -111,7 +111,7 @@ def _rotate(args: argparse.Namespace, keysafe_store: StoreFactory | None) -> int
     if keysafe_store is None:
         raise UserInputError("keys rotate: no key-safe store is wired in (needs the service)")
     try:
-        keyring = Keyring.from_env()
+        keyring = _configured_keyring()
         store = keysafe_store()
         # The same keyring seals users' TOTP secrets: they move with the codes.
         reseal = getattr(store, "reseal_totp_secrets", None)
@@ -129,3 +129,19 @@ def _rotate(args: argparse.Namespace, keysafe_store: StoreFactory | None) -> int
                 file=sys.stderr,
             )
     return 0
+
+
+def _configured_keyring() -> Keyring:
+    """The keyring of the service's settings (``NACHTROUTE_KEYSAFE_KEYS``); no fallback."""
+    from pydantic import ValidationError
+
+    from api.core.config import Settings
+    from api.keysafe import KEYS_ENV, KeyringError
+
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise UserInputError(f"settings (NACHTROUTE_* / .env):\n  {describe(error)}") from None
+    if settings.keysafe_keys is None or not settings.keysafe_keys.get_secret_value().strip():
+        raise KeyringError(f"{KEYS_ENV} is not set (make a key: nachtroute keys generate)")
+    return Keyring.parse(settings.keysafe_keys.get_secret_value(), settings.keysafe_active_key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,13 @@ __all__ = ["register"]
 
 def register(subcommands: argparse._SubParsersAction[Any]) -> None:
     """Add the service's subcommands."""
-    p = subcommands.add_parser("serve", help="run the API (database from NACHTROUTE_DATABASE_URL)")
+    p = subcommands.add_parser(
+        "serve",
+        help=(
+            "run the API (database from NACHTROUTE_DATABASE_URL; NACHTROUTE_CLOCK and "
+            "NACHTROUTE_CLOCK_SPEED set a simulated clock outside production)"
+        ),
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_port, default=8000)
     p.set_defaults(handler=_serve)
@@ -177,7 +183,10 @@ def _demo(args: argparse.Namespace) -> int:
         database_url=f"sqlite+pysqlite:///{database}", environment="development", network=network
     )
     url = settings.resolved_database_url
-    now = datetime.now(UTC)
+    from api.core.clock import clock_from_settings
+
+    clock = clock_from_settings(settings)  # NACHTROUTE_CLOCK: try a night at any hour
+    now = clock()
     night_date = _demo_night(now)
     print(f"nachtroute demo: seeding a fictional region in {database} ...", file=sys.stderr)
     upgrade(url)
@@ -247,7 +256,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     print(f"\nServing on {base_url} (Ctrl-C to stop)", file=sys.stderr)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, clock=clock),
         host=args.host,
         port=args.port,
         log_config=uvicorn_log_config("warning"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal, Self
 
@@ -62,6 +63,47 @@ class Settings(BaseSettings):
             "unset: straight-line estimates, flagged as such"
         ),
     )
+
+    clock: datetime | None = Field(
+        default=None,
+        description=(
+            "simulated start time, ISO 8601 with offset (e.g. 2026-11-29T03:10:00+01:00): the "
+            "service's clock runs from this moment on; refused in production"
+        ),
+    )
+    clock_speed: float = Field(
+        default=1.0, gt=0, le=3600, description="simulated seconds per real second"
+    )
+    replan_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="how often the re-plan worker looks for nights whose re-plan is pending",
+    )
+    keysafe_keys: SecretStr | None = Field(
+        default=None,
+        description="key-safe keyring, KEY_ID:BASE64_KEY[,...] (nachtroute keys generate)",
+    )
+    keysafe_active_key: str | None = Field(
+        default=None, description="the key id new secrets are sealed under (several keys)"
+    )
+    keysafe_max_distance_m: float | None = Field(
+        default=None, gt=0, le=10_000, description="reveal codes only this near the address"
+    )
+    route_stream_seconds: float = Field(
+        default=300, ge=0, le=3600, description="how long one change stream stays open"
+    )
+
+    @model_validator(mode="after")
+    def _clock_rules(self) -> Self:
+        if self.clock is not None:
+            if self.clock.tzinfo is None:
+                raise ValueError("NACHTROUTE_CLOCK: give an offset, e.g. 2026-11-29T03:10:00+01:00")
+            if self.environment == "production":
+                raise ValueError("NACHTROUTE_CLOCK: a simulated clock is refused in production")
+        if self.clock_speed != 1.0 and self.environment == "production":
+            raise ValueError("NACHTROUTE_CLOCK_SPEED: a simulated clock is refused in production")
+        return self
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> Self:

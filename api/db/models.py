@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -256,6 +257,10 @@ class Night(Base):
     starts_at: Mapped[datetime] = mapped_column()
     ends_at: Mapped[datetime] = mapped_column()
     plan_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Durable re-plans (api.services.live): requested > done is a re-plan still owed.
+    replan_requested: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    replan_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    replan_reason: Mapped[str | None] = mapped_column(String(40), default=None)
 
 
 class Visit(Base):
@@ -295,6 +300,9 @@ class PlanVersion(Base):
     plan: Mapped[dict[str, Any]] = mapped_column()
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Why this plan is the last good one with the new calls inserted (the solver failed).
+    fallback: Mapped[str | None] = mapped_column(String(200), default=None)
+    live: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RouteVersion(Base):

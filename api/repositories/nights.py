@@ -208,14 +208,23 @@ def save_plan_version(
     user_id: int | None,
     now: datetime,
     publish: bool,
+    live: bool = False,
+    fallback: str | None = None,
+    replan_done: int | None = None,
 ) -> tuple[PlanVersion, list[int]]:
     """Store a new plan version on top of ``base_version`` (else 409) and new route versions
     for the nurses whose visits changed; returns the version and those nurses' ids.
+
+    ``replan_done`` (a re-plan's) records, in the same commit, how many requested re-plans
+    the plan covers; ``fallback`` says why it is not a solver's answer.
     """
+    values: dict[str, Any] = {"plan_version": base_version + 1}
+    if replan_done is not None:
+        values["replan_done"] = replan_done
     bumped = session.execute(
         update(Night)
         .where(Night.id == night.id, Night.plan_version == base_version)
-        .values(plan_version=base_version + 1)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     if getattr(bumped, "rowcount", 0) != 1:
@@ -228,6 +237,8 @@ def save_plan_version(
         plan=plan,
         created_by_user_id=user_id,
         created_at=now,
+        live=live,
+        fallback=fallback,
     )
     session.add(version)
     affected: list[int] = []
@@ -398,3 +409,31 @@ def window_seconds(region: Region, night: Night, start: str, end: str) -> tuple[
             },
         )
     return begin, finish
+
+
+# ----------------------------------------------------------------- durable re-plans
+
+
+def mark_replan_needed(session: Session, night: Night, *, reason: str) -> None:
+    """Record that ``night`` needs a re-plan, in the caller's transaction (not committed).
+
+    Committed together with the change that calls for it, so an accepted change is never
+    without its re-plan: a crash after the commit leaves it pending for the worker.
+    """
+    session.execute(
+        update(Night)
+        .where(Night.id == night.id)
+        .values(replan_requested=Night.replan_requested + 1, replan_reason=reason[:40])
+        .execution_options(synchronize_session=False)
+    )
+
+
+def pending_replans(session: Session) -> list[int]:
+    """Ids of the nights with a re-plan still owed, oldest night first."""
+    return list(
+        session.scalars(
+            select(Night.id)
+            .where(Night.replan_requested > Night.replan_done)
+            .order_by(Night.night_date)
+        )
+    )

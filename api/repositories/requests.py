@@ -121,9 +121,11 @@ def submit_request(
     try:
         session.flush()
         for night_date in dates:
-            _make_visit(
-                session, region, request, nights.get_or_create_night(session, region, night_date)
-            )
+            night = nights.get_or_create_night(session, region, night_date)
+            made = _make_visit(session, region, request, night)
+            if made is not None and (request.kind == "unplanned" or _live(night, now)):
+                # Committed with the visit: a crash after the commit still re-plans it.
+                nights.mark_replan_needed(session, night, reason=f"{request.kind} request")
         if idempotency_key is not None:
             with session.begin_nested():
                 session.add(
@@ -149,6 +151,11 @@ def submit_request(
         raise
     session.commit()
     return request, True
+
+
+def _live(night: Night, now: datetime) -> bool:
+    """Whether a change to ``night`` re-plans it: it has a plan and has not ended."""
+    return night.plan_version > 0 and now < night.ends_at
 
 
 def _until(request: VisitRequest) -> date:
@@ -287,6 +294,8 @@ def amend_request(
     for visit, night in request_visits(session, request):
         if not may_follow_request(visit.status):
             continue  # begun or closed: it stays what it is
+        if _live(night, now):
+            nights.mark_replan_needed(session, night, reason="request amended")
         if not _applies(request, night.night_date):
             change_visit(session, night, visit, VisitStatus.CANCELLED, at=now)
             continue
@@ -313,5 +322,7 @@ def cancel_request(
     for visit, night in request_visits(session, request):
         if may_follow_request(visit.status):  # a begun visit stays what it is
             change_visit(session, night, visit, VisitStatus.CANCELLED, at=now)
+            if _live(night, now):
+                nights.mark_replan_needed(session, night, reason="request cancelled")
     session.commit()
     return request

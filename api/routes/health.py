@@ -13,6 +13,6 @@ class Health(BaseModel):
 
 
 @router.get("/health")
-def read_health() -> Health:
-    """The service is up."""
+async def read_health() -> Health:
+    """The service is up (on the event loop itself: no worker thread needed to answer)."""
     return Health(status="ok")

@@ -7,7 +7,6 @@ from fastapi import APIRouter, FastAPI
 
 from api.core.config import Settings
 from api.deps import (
-    PhoneSettings,
     get_backend,
     get_caller,
     get_registering_nurse,
@@ -22,7 +21,7 @@ def router_for(app: FastAPI) -> APIRouter:
     """The ``/mobile/v1`` router on the app's clock; under test the change stream closes
     once it has caught up (so a test never waits on it)."""
     settings: Settings = app.state.settings
-    stream = 0.0 if settings.environment == "test" else PhoneSettings().route_stream_seconds
+    stream = 0.0 if settings.environment == "test" else settings.route_stream_seconds
     return build_router(
         backend=get_backend,
         caller=get_caller,

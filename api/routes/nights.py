@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Path, Response, status
 
 from api.core.problems import ProblemError
 from api.core.roles import Principal, Role
-from api.deps import ClockDep, JobRunnerDep, SessionDep, SettingsDep, allow
+from api.deps import ClockDep, JobRunnerDep, ReplannerDep, SessionDep, SettingsDep, allow
 from api.night.stored import plan_of, route_of
 from api.repositories import accounts, nights
 from api.schemas.nights import (
@@ -27,7 +27,7 @@ from api.schemas.nights import (
 )
 from api.services import live
 from api.services.jobs import JobContext
-from api.services.planning import consequences, move_visit, replan, stored_plan
+from api.services.planning import consequences, move_visit, stored_plan
 from optimizer.plan import Plan
 
 router = APIRouter(tags=["planner: nights"])
@@ -89,6 +89,7 @@ def read_night_plan(
             night=night_date, starts_at=starts_at, ends_at=ends_at, version=0, plan=None, visits=[]
         )
     response.headers["ETag"] = f'"{night.plan_version}"'
+    current = nights.current_plan_version(session, night)
     return NightPlan(
         night=night.night_date,
         starts_at=night.starts_at,
@@ -96,6 +97,8 @@ def read_night_plan(
         version=night.plan_version,
         plan=stored_plan(session, night),
         visits=[_visit_public(v) for v in nights.night_visits(session, night, include_closed=True)],
+        replan_pending=night.replan_requested > night.replan_done,
+        fallback=current.fallback if current is not None else None,
     )
 
 
@@ -111,6 +114,8 @@ def list_plan_versions(
             reason=v.reason,
             created_at=v.created_at,
             created_by_user_id=v.created_by_user_id,
+            live=v.live,
+            fallback=v.fallback,
         )
         for v in nights.plan_versions(session, night)
     ]
@@ -135,34 +140,31 @@ def reoptimise_night(
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
-    clock: ClockDep,
     runner: JobRunnerDep,
+    replanner: ReplannerDep,
     planner: Planner,
     if_match: IfMatch = None,
 ) -> JobPublic:
-    """Re-optimise the night in the background; follow the job for progress and outcome."""
+    """Re-optimise the night in the background; follow the job for progress and outcome.
+
+    Calls and reports keep being planned while it runs; their re-plans are taken into its
+    result. A hand edit of the plan meanwhile makes the job fail with the 409 text.
+    """
     region = accounts.get_region(session)
     night = nights.get_or_create_night(session, region, night_date)
     session.commit()
     base = _version(if_match)
     nights.check_version(session, night, base)
     time_limit = min(body.time_limit_seconds, settings.reoptimise_seconds)
-    region_id, night_id, user_id = region.id, night.id, planner.user_id
+    night_id, user_id = night.id, planner.user_id
 
     def job(context: JobContext) -> dict[str, object]:
         with context.session_factory() as job_session:
-            job_region = job_session.get(type(region), region_id)
-            job_night = job_session.get(type(night), night_id)
-            assert job_region is not None
-            assert job_night is not None
-            result = replan(
+            result = replanner.reoptimise(
                 job_session,
-                job_region,
-                job_night,
-                reason="re-optimised",
-                now=clock(),
-                time_limit=time_limit,
+                night_id,
                 base_version=base,
+                time_limit=time_limit,
                 user_id=user_id,
                 progress=context.progress,
             )
@@ -170,6 +172,7 @@ def reoptimise_night(
                 "plan_version": result.version,
                 "affected_nurses": result.affected_nurses,
                 "visits_unassigned": result.plan.summary.visits_unassigned,
+                "fallback": result.fallback,
             }
 
     job_id = runner.submit("reoptimise", night.id, job)
@@ -263,8 +266,8 @@ def report_night_event(
     night_date: NightDate,
     body: EventCreate,
     session: SessionDep,
-    settings: SettingsDep,
     clock: ClockDep,
+    replanner: ReplannerDep,
     reporter: Reporter,
 ) -> EventRecorded:
     """A nurse's report (done, delayed, could not get in): the rest of the night is re-planned.
@@ -285,11 +288,12 @@ def report_night_event(
         visit_id=body.visit_id,
         delay_minutes=body.delay_minutes,
         now=clock(),
-        settings=settings,
+        replanner=replanner,
     )
+    session.refresh(night)
     return EventRecorded(
         event_id=event_id,
-        plan_version=result.version,
-        affected_nurses=result.affected_nurses,
-        seconds=result.seconds,
+        plan_version=result.version if result is not None else night.plan_version,
+        affected_nurses=result.affected_nurses if result is not None else [],
+        seconds=result.seconds if result is not None else 0.0,
     )

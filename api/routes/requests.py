@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
 from api.core.roles import Principal, Role
 from api.db.models import VisitRequest
-from api.deps import ClockDep, SessionDep, SettingsDep, allow
+from api.deps import ClockDep, ReplannerDep, SessionDep, SettingsDep, allow
 from api.repositories import accounts, nights, requests
 from api.schemas.requests import (
     LiveReplan,
@@ -46,12 +45,17 @@ def submit_visit_request(
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
+    replanner: ReplannerDep,
     partner: Partner,
     idempotency_key: IdempotencyKey = None,
 ) -> VisitRequestPublic:
     """Hand a visit to the night team: planned care in a window, or unplanned care.
 
-    Unplanned care during the night is planned in at once (a live re-plan, under a second).
+    Unplanned care during the night is planned in before the answer (a live re-plan, under
+    a second): ``visits[0].planned`` and ``live_replan`` say where it went. Calls arriving
+    together are re-planned one night at a time, never refused for it. Should the re-plan
+    fail, the call is still taken (201), ``live_replan.pending`` is true and the re-plan
+    follows in the background.
     """
     now = clock()
     region = accounts.get_region(session)
@@ -64,21 +68,33 @@ def submit_visit_request(
         now=now,
         days_ahead=settings.recurrence_days_ahead,
     )
-    replanned = None
+    replanned, pending = None, False
     if created and request.kind == "unplanned":
         night = nights.require_night(session, region, request.first_night)
-        replanned = live.replan_now(
-            session, region, night, reason="unplanned request", now=now, settings=settings
-        )
+        replanned = live.replan_or_leave_pending(replanner, night.id)
+        session.expire_all()  # the outcome is read from the plan stored meanwhile
+        pending = night.id in nights.pending_replans(session)
+    elif created:
+        replanner.notify()
     if not created:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
     result = request_public(session, request)
     if replanned is not None:
         result.live_replan = LiveReplan(
-            plan_version=replanned.version,
+            # The plan the outcome was read from (a later re-plan may have covered it too).
+            plan_version=max(replanned.version, night.plan_version),
             affected_nurses=replanned.affected_nurses,
             seconds=replanned.seconds,
+            fallback=replanned.fallback,
+        )
+    elif created and request.kind == "unplanned":
+        # Another process covered it (or it is still owed, when ``pending``).
+        result.live_replan = LiveReplan(
+            plan_version=None if pending else night.plan_version,
+            affected_nurses=[],
+            seconds=0.0,
+            pending=pending,
         )
     response.headers["Location"] = f"/partner/v1/visit-requests/{request.id}"
     return result
@@ -109,32 +125,39 @@ def amend_visit_request(
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
+    replanner: ReplannerDep,
     partner: Partner,
 ) -> VisitRequestPublic:
-    """Change a request; its visits that have not begun follow."""
+    """Change a request; its visits that have not begun follow (tonight's plan at once)."""
     region = accounts.get_region(session)
     now = clock()
     request = requests.amend_request(session, partner, region, request_id, body, now=now)
-    _replan_running_night(session, settings, request, now=now, reason="request amended")
+    _replan_pending_nights(session, replanner, request)
     return request_public(session, request)
 
 
 @router.post("/visit-requests/{request_id}/cancel")
 def cancel_visit_request(
-    request_id: Id, session: SessionDep, settings: SettingsDep, clock: ClockDep, partner: Partner
+    request_id: Id,
+    session: SessionDep,
+    clock: ClockDep,
+    replanner: ReplannerDep,
+    partner: Partner,
 ) -> VisitRequestPublic:
     """Cancel a request and its visits that have not begun (tonight's plan follows at once)."""
     now = clock()
     request = requests.cancel_request(session, partner, request_id, now=now)
-    _replan_running_night(session, settings, request, now=now, reason="request cancelled")
+    _replan_pending_nights(session, replanner, request)
     return request_public(session, request)
 
 
-def _replan_running_night(
-    session: SessionDep, settings: SettingsDep, request: VisitRequest, *, now: datetime, reason: str
+def _replan_pending_nights(
+    session: SessionDep, replanner: ReplannerDep, request: VisitRequest
 ) -> None:
-    """If the request has a visit in the night under way that is planned, re-plan that night."""
-    region = accounts.get_region(session)
-    for _visit, night in requests.request_visits(session, request):
-        if night.starts_at <= now < night.ends_at and night.plan_version > 0:
-            live.replan_now(session, region, night, reason=reason, now=now, settings=settings)
+    """Drain the re-plans the change recorded for the request's nights (in this thread)."""
+    for night_id in sorted(
+        {n.id for _v, n in requests.request_visits(session, request)}
+        & set(nights.pending_replans(session))
+    ):
+        live.replan_or_leave_pending(replanner, night_id)
+    session.expire_all()

@@ -52,6 +52,16 @@ class NightPlan(BaseModel):
     version: int = Field(description="send as If-Match with every change")
     plan: Plan | None
     visits: list[VisitPublic]
+    replan_pending: bool = Field(
+        default=False, description="a change is taken and its re-plan is still to be stored"
+    )
+    fallback: str | None = Field(
+        default=None,
+        description=(
+            "the solver failed for the current plan: it is the last good plan with the new "
+            "calls inserted (check it by hand); null when the solver made it"
+        ),
+    )
 
 
 class PlanVersionSummary(BaseModel):
@@ -59,6 +69,8 @@ class PlanVersionSummary(BaseModel):
     reason: str
     created_at: datetime
     created_by_user_id: int | None
+    live: bool = Field(default=False, description="an automatic live re-plan")
+    fallback: str | None = Field(default=None, description="why the solver's answer is missing")
 
 
 class ReoptimiseRequest(Strict):

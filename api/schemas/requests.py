@@ -126,6 +126,13 @@ class VisitRequestPublic(BaseModel):
 class LiveReplan(BaseModel):
     """What the live re-plan did with this request."""
 
-    plan_version: int
+    plan_version: int | None = Field(description="the plan that has it; null while pending")
     affected_nurses: list[str]
     seconds: float
+    pending: bool = Field(
+        default=False, description="the re-plan failed for now; it follows in the background"
+    )
+    fallback: str | None = Field(
+        default=None,
+        description="the solver failed: the last good plan with the new call inserted is used",
+    )

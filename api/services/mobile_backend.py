@@ -25,6 +25,7 @@ from api.repositories import access_log, accounts, nights
 from api.repositories import phone as repo
 from api.routes.mobile import Caller
 from api.services import phone as service
+from api.services.live import ReplanWorker
 from mobile_contract.bag import BagStatus, BagTemplate, RestockList
 from mobile_contract.devices import DeviceRegistration, DeviceRegistrationRequest, DeviceStatus
 from mobile_contract.events import BatchResult, EventOutcome, ParsedBatch, VisitCompletedEvent
@@ -67,7 +68,8 @@ class DbMobileBackend:
 
     ``route_log_marks``: per nurse code, the route content (ETag) last access-logged, kept
     by the caller across requests; ``keyring``: resolves the key-safe keyring when a code is
-    revealed (503 when keys are not configured).
+    revealed (503 when keys are not configured); ``replanner``: the app's re-plan worker,
+    told after the events and their re-plan request are committed.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class DbMobileBackend:
         route_log_marks: MutableMapping[str, str],
         keyring: Callable[[], Keyring],
         max_distance_m: float | None,
+        replanner: ReplanWorker,
     ) -> None:
         self._session = session
         self._settings = settings
@@ -90,6 +93,7 @@ class DbMobileBackend:
         self._route_log_marks = route_log_marks
         self._keyring = keyring
         self._max_distance_m = max_distance_m
+        self._replanner = replanner
 
     # -- helpers
 
@@ -171,6 +175,7 @@ class DbMobileBackend:
             template=repo.bag_template(self._session, nn.region),
             now=now,
             settings=self._settings,
+            replanner=self._replanner,
         )
         # A hand-over note is a write of the client's data (NEN 7513), logged as such.
         noted = {r.index for r in results if r.outcome == EventOutcome.ACCEPTED}

@@ -36,7 +36,8 @@ from api.nightbag import materials_to_take, remaining, shortages
 from api.offline_events import ShiftState, VisitRecord, apply_batch, derive_state
 from api.repositories import nights
 from api.repositories import phone as repo
-from api.services.live import replan_now
+from api.services import live
+from api.services.live import ReplanWorker
 from mobile_contract._base import ItemQuantity, UtcWindow
 from mobile_contract.bag import BagTemplate
 from mobile_contract.events import (
@@ -374,8 +375,10 @@ def process_events(
     template: BagTemplate,
     now: datetime,
     settings: Settings,
+    replanner: ReplanWorker,
 ) -> list[EventResult]:
-    """Store a batch once per event, bring the visits up to date, and re-plan if they moved.
+    """Store a batch once per event, bring the visits up to date, and re-plan if they moved
+    (the events and the re-plan they call for are committed together).
 
     The night's rules decide: a visit that is not hers is ``not_your_visit``
     (`api.night.authority`), a change the state machine refuses is ``visit_state``
@@ -422,15 +425,14 @@ def process_events(
     state = derive_state(store.for_shift(str(nn.nurse.id), str(night.id)))
     moved = _bring_visits_up_to_date(session, nn, state, now=now, tolerance=tolerance)
     reported = _record_new_events(session, nn, new_events, template, now=now, tolerance=tolerance)
+    replan = (moved or reported) and live.needs_live_replan(nn.night, now)
+    if replan:
+        live.request_replan(session, nn.night, reason=(moved or reported)[0])
     session.commit()
-    if moved or reported:
-        _replan(
-            session,
-            nn,
-            reason=moved[0] if moved else reported[0],
-            now=now,
-            settings=settings,
-        )
+    if replan:
+        # The phone is answered now; the re-plan follows on the worker (its new route
+        # reaches her through the route notices). Committed above, it survives a crash.
+        replanner.notify(nn.night.id)
     return sorted(results, key=lambda r: r.index)
 
 
@@ -577,21 +579,6 @@ def _record_new_events(
             if visit is not None:
                 repo.flag_code(session, visit.client_id, now=now)
     return replan_for
-
-
-def _replan(
-    session: Session, nn: NurseNight, *, reason: str, now: datetime, settings: Settings
-) -> None:
-    """The live re-plan from the night as it now stands (skipped outside the night)."""
-    moment = nights.seconds_since_start(nn.night, now)
-    if nn.night.plan_version == 0 or not 0 <= moment < nights.horizon(nn.night):
-        return
-    try:
-        replan_now(session, nn.region, nn.night, reason=reason[:40], now=now, settings=settings)
-    except Exception as error:  # the events are stored whatever happens here
-        # The planner's next re-plan picks them up; the phone must not resend for this.
-        session.rollback()
-        logger.warning("live re-plan after phone events failed: %s", type(error).__name__)
 
 
 # ----------------------------------------------------------------- key-safe reveal

@@ -24,14 +24,25 @@ from api.nightbag import full_bag, optimizer_bag_now, remaining
 from api.offline_events import derive_state
 from api.repositories import nights
 from api.repositories import phone as phone_repo
+from api.services.solving import run_solve
 from api.travel import travel_matrices
 from optimizer import model as om
 from optimizer.evaluate import RESTOCK, evaluate
 from optimizer.live import state_at
 from optimizer.plan import Plan, ReasonCode, StepType, Unassigned
-from optimizer.solve import plan_from_routes, solve
+from optimizer.quote import quote
+from optimizer.solve import plan_from_routes
 
-__all__ = ["NightProblem", "build_problem", "current_plan", "replan", "visit_ref"]
+__all__ = [
+    "NightProblem",
+    "build_problem",
+    "current_plan",
+    "keep_with_new_calls",
+    "replan",
+    "solve_night",
+    "store_solved",
+    "visit_ref",
+]
 
 logger = logging.getLogger("nachtroute.planning")
 
@@ -85,8 +96,13 @@ def build_problem(
     night: Night,
     *,
     extra_locations: list[om.Location] | None = None,
+    now: datetime | None = None,
 ) -> NightProblem:
-    """The night as the optimizer sees it (visits not begun are free to plan)."""
+    """The night as the optimizer sees it (visits not begun are free to plan).
+
+    Times a phone reported are kept to what can be true (`_plausible_start`), so a device
+    clock far off never makes the night unplannable.
+    """
     locations = [om.Location(lat=region.base_lat, lon=region.base_lon)]
     index: dict[tuple[float, float], int] = {}
     rows = nights.night_visits(session, night)
@@ -154,7 +170,7 @@ def build_problem(
         crew = _crew(visit, doer, on_routes)
         if visit.status in ("started", "done") and crew is not None:
             data["state"] = om.VisitState.DONE if visit.status == "done" else om.VisitState.STARTED
-            data["started_at"] = visit.started_at or 0
+            data["started_at"] = _plausible_start(night, visit, now)
             data["assigned_nurses"] = crew
         elif visit.status in ("started", "done"):
             continue  # history we cannot place on a route; it no longer needs planning
@@ -200,6 +216,21 @@ def _crew(
         return None
     crew = [doer.code, *(code for code in on_routes.get(visit.id, []) if code != doer.code)]
     return tuple(crew[: visit.nurses_needed]) if len(crew) >= visit.nurses_needed else None
+
+
+def _plausible_start(night: Night, visit: Visit, now: datetime | None) -> int:
+    """A begun visit's start (seconds of the night) as the re-plan may believe it.
+
+    Stored starts come from phones whose clocks may be far off (a completion dated the next
+    morning): care that is done ended by ``now`` and inside the night, care that has started
+    began by ``now``. Left as reported, such a time would put the nurse past the night's end
+    and make every later re-plan infeasible.
+    """
+    latest = nights.horizon(night) - visit.service_seconds
+    if now is not None:
+        moment = nights.seconds_since_start(night, now)
+        latest = min(latest, moment - visit.service_seconds if visit.status == "done" else moment)
+    return max(0, min(visit.started_at or 0, latest))
 
 
 def _clients(session: Session, ids: set[int]) -> list[Client]:
@@ -316,12 +347,113 @@ def with_closed_visits(session: Session, night: Night, plan: Plan) -> Plan:
 
 @dataclass(frozen=True)
 class ReplanResult:
-    """A stored re-plan."""
+    """A stored re-plan; ``fallback`` says why it is the last good plan with the new calls
+    inserted instead of a solver's answer (``None``: solved)."""
 
     version: int
     affected_nurses: list[str]
     seconds: float
     plan: Plan
+    fallback: str | None = None
+
+
+@dataclass(frozen=True)
+class Solved:
+    """A night solved but not stored yet (a long re-optimise stores it under the night's
+    lock, after the solve)."""
+
+    night_problem: NightProblem
+    plan: Plan
+    fallback: str | None
+    began: float
+    replan_requested: int
+
+
+def solve_night(
+    session: Session,
+    region: Region,
+    night: Night,
+    *,
+    now: datetime,
+    time_limit: float,
+    progress: Callable[[str], None] | None = None,
+    warm_start: Plan | None = None,
+    kind: str = "live",
+) -> Solved:
+    """Solve the night from where it stands at ``now`` (warm start from the current plan).
+
+    Whatever the solver does (any exception), a plan comes back: the last good one with the
+    new calls inserted, with ``fallback`` saying why.
+    """
+    began = time.perf_counter()
+    report = progress or (lambda _message: None)
+    requested = night.replan_requested
+    night_problem = build_problem(session, region, night, now=now)
+    current = current_plan(session, night_problem)
+    fallback: str | None = None
+    try:
+        problem = live_problem(session, night_problem, current, now)
+    except Exception as error:  # the night must go on: plan it without the live state
+        name = type(error).__name__
+        logger.warning("the live state of the night failed (%s); planning it as it is", name)
+        problem = night_problem.problem
+    report(f"planning {len(problem.visits)} visits for {len(problem.nurses)} nurses")
+    if problem.nurses:
+        # The budget covers the whole re-plan, so what building the problem took is deducted.
+        left = max(0.1, time_limit - (time.perf_counter() - began))
+        plan, fallback = _solve_or_keep(
+            problem, warm_start or current, time_limit=left, progress=progress, kind=kind
+        )
+    else:
+        plan = plan_from_routes(problem, {})
+    report(f"{plan.summary.visits_planned} planned, {plan.summary.visits_unassigned} left out")
+    return Solved(night_problem, plan, fallback, began, requested)
+
+
+def store_solved(
+    session: Session,
+    night: Night,
+    solved: Solved,
+    *,
+    reason: str,
+    now: datetime,
+    base_version: int | None = None,
+    user_id: int | None = None,
+    publish: bool | None = None,
+    live: bool = False,
+    replan_done: int | None = None,
+) -> ReplanResult:
+    """Store ``solved`` as the night's next plan version on ``base_version`` (default: the
+    current one); `Conflict` when the night moved on.
+
+    Solved or fallen back, every visit nobody could get into is put in ``unassigned`` with
+    its reason before saving (`with_closed_visits`), read at store time."""
+    base = night.plan_version if base_version is None else base_version
+    if publish is None:
+        publish = nights.any_published(session, night)
+    plan = with_closed_visits(session, night, solved.plan)
+    version, affected = nights.save_plan_version(
+        session,
+        night,
+        plan.model_dump(mode="json"),
+        route_steps(solved.night_problem, plan),
+        base_version=base,
+        reason=reason,
+        user_id=user_id,
+        now=now,
+        publish=publish,
+        live=live,
+        fallback=solved.fallback,
+        replan_done=replan_done,
+    )
+    nurses = solved.night_problem.nurses.values()
+    return ReplanResult(
+        version=version.version,
+        affected_nurses=sorted(n.code for n in nurses if n.id in affected),
+        seconds=round(time.perf_counter() - solved.began, 3),
+        plan=plan,
+        fallback=solved.fallback,
+    )
 
 
 def replan(
@@ -336,46 +468,37 @@ def replan(
     user_id: int | None = None,
     publish: bool | None = None,
     progress: Callable[[str], None] | None = None,
+    live: bool = False,
+    replan_done: int | None = None,
+    warm_start: Plan | None = None,
 ) -> ReplanResult:
-    """Solve the night from where it stands (warm start from the current plan) and store it.
+    """Solve the night from where it stands and store it (`solve_night`, `store_solved`).
 
     A live re-plan (``publish`` unset) sends changed routes to the phones once any route of
-    the night has been published.
+    the night has been published. Raises `Conflict` when the night is no longer at
+    ``base_version``.
     """
-    began = time.perf_counter()
-    report = progress or (lambda _message: None)
-    night_problem = build_problem(session, region, night)
     base = night.plan_version if base_version is None else base_version
-    current = current_plan(session, night_problem)
-    problem = live_problem(session, night_problem, current, now)
-    report(f"planning {len(problem.visits)} visits for {len(problem.nurses)} nurses")
-    if problem.nurses:
-        # The budget covers the whole re-plan, so what building the problem took is deducted.
-        left = max(0.1, time_limit - (time.perf_counter() - began))
-        plan = _solve_or_keep(problem, current, time_limit=left, progress=progress)
-    else:
-        plan = plan_from_routes(problem, {})
-    plan = with_closed_visits(session, night, plan)
-    if publish is None:
-        publish = nights.any_published(session, night)
-    report(f"{plan.summary.visits_planned} planned, {plan.summary.visits_unassigned} left out")
-    version, affected = nights.save_plan_version(
+    solved = solve_night(
+        session,
+        region,
+        night,
+        now=now,
+        time_limit=time_limit,
+        progress=progress,
+        warm_start=warm_start,
+    )
+    return store_solved(
         session,
         night,
-        plan.model_dump(mode="json"),
-        route_steps(night_problem, plan),
-        base_version=base,
+        solved,
         reason=reason,
-        user_id=user_id,
         now=now,
+        base_version=base,
+        user_id=user_id,
         publish=publish,
-    )
-    codes = sorted(n.code for n in night_problem.nurses.values() if n.id in affected)
-    return ReplanResult(
-        version=version.version,
-        affected_nurses=codes,
-        seconds=round(time.perf_counter() - began, 3),
-        plan=plan,
+        live=live,
+        replan_done=replan_done,
     )
 
 
@@ -385,19 +508,76 @@ def _solve_or_keep(
     *,
     time_limit: float,
     progress: Callable[[str], None] | None,
-) -> Plan:
-    """Solve; if the solver finds nothing, keep the current routes laid out on ``problem``."""
+    kind: str = "live",
+) -> tuple[Plan, str | None]:
+    """Solve (in a solver process, `api.services.solving`); on any failure of the solver,
+    keep the last good routes with the new calls inserted where they fit. Returns the plan
+    and why it is a fallback (``None``: solved)."""
+    if progress is not None:
+        progress(f"searching ({time_limit:.1f} s)")
     try:
-        return solve(problem, time_limit=time_limit, warm_start=current, progress=progress)
-    except RuntimeError:
+        plan = run_solve(problem, time_limit=time_limit, warm_start=current, kind=kind)
+        return plan, None
+    except Exception as error:
         # The night must go on: a re-plan that fails keeps what the nurses already have.
-        logger.warning("solver found no solution; keeping the current routes")
-        known = {v.id for v in problem.visits if not v.is_locked}
-        routes = {
-            nurse: [s for s in stops if s == RESTOCK or s in known]
-            for nurse, stops in (sequences_of(current) if current else {}).items()
-        }
-        return evaluate(problem, routes)
+        name = type(error).__name__
+        logger.warning("solver failed (%s); keeping the last good routes", name)
+        why = f"solver failed ({name}): last good plan kept, new calls inserted"
+        return keep_with_new_calls(problem, current), why[:200]
+
+
+def keep_with_new_calls(problem: om.Problem, current: Plan | None) -> Plan:
+    """The routes of ``current`` laid out on ``problem``, with each visit they lack put at
+    its best feasible place (most urgent first); what fits nowhere is unassigned with its
+    reason. Never raises for a plan the service stored: the last resort is ``current`` as
+    it is with the missing visits unassigned (``no_plan_in_time``)."""
+    open_ids = {v.id for v in problem.visits if not v.is_locked}
+    routes = {
+        nurse: [s for s in stops if s == RESTOCK or s in open_ids]
+        for nurse, stops in (sequences_of(current) if current else {}).items()
+        if nurse in {n.id for n in problem.nurses}
+    }
+    try:
+        plan = evaluate(problem, routes)
+        placed = set(plan.assignments())
+        new = [v for v in problem.visits if v.id in open_ids and v.id not in placed]
+        new.sort(key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty)
+        for visit in new:
+            if visit.nurses_needed != 1:
+                continue
+            options = [o for o in quote(problem, plan, visit) if o.feasible]
+            if not options:
+                continue
+            best = options[0]
+            trial = {n: list(stops) for n, stops in routes.items()}
+            stops = trial.setdefault(best.nurse_id, [])
+            stops.insert(min(best.position, len(stops)), visit.id)
+            laid = evaluate(problem, trial)
+            if len(laid.violations) <= len(plan.violations):
+                routes, plan = trial, laid
+        return plan
+    except Exception as error:
+        logger.warning("laying out the last good plan failed (%s)", type(error).__name__)
+        return _as_stored_with_missing_unassigned(problem, current)
+
+
+def _as_stored_with_missing_unassigned(problem: om.Problem, current: Plan | None) -> Plan:
+    base = current if current is not None else plan_from_routes(problem, {})
+    open_ids = {v.id for v in problem.visits if not v.is_locked}
+    in_routes = set(base.assignments())
+    kept = [u for u in base.unassigned if u.visit_id in open_ids and u.visit_id not in in_routes]
+    listed = in_routes | {u.visit_id for u in kept}
+    missing = [
+        Unassigned(
+            visit_id=v.id,
+            urgency=v.urgency,
+            reason=ReasonCode.NO_PLAN_IN_TIME,
+            message="the re-plan failed; the planner places this visit by hand",
+        )
+        for v in problem.visits
+        if v.id in open_ids and v.id not in listed
+    ]
+    return base.model_copy(update={"unassigned": [*kept, *missing]})
 
 
 @dataclass(frozen=True)

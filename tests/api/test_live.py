@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.api.conftest import NIGHT, World, new_client
+from tests.api.invariants import visits_placed_after_each_test  # noqa: F401
 from tests.api.test_planner import PLAN, reoptimise, seed_night
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from api.db.models import NightEvent
 from api.repositories import accounts, nights
 from tests.api.conftest import NIGHT, World
+from tests.api.invariants import settle
 from tests.api.phone_helpers import fresh, published_night, register_phone
 from tests.api.test_planner import PLAN
 
@@ -37,6 +38,7 @@ def test_delayed_event_replans_her_night_from_when_she_is_free(world: World) -> 
     )
     assert sent.status_code == 200, sent.text
     assert sent.json()["results"][0]["outcome"] == "accepted"
+    settle(world)  # the re-plan follows the answer, on the worker
 
     after = world.client.get(PLAN, headers=world.token("planner")).json()
     assert after["version"] == before + 1

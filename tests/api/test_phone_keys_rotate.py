@@ -21,6 +21,7 @@ def test_rotate_re_encrypts_the_database_and_codes_still_open(
     """Codes set under k1 end up under k2 with new ciphertext; the nurse still gets the code."""
     monkeypatch.setenv(KEYS_ENV, f"{generate_key('k1')},{generate_key('k2')}")
     monkeypatch.setenv(ACTIVE_KEY_ENV, "k1")
+    _settings_from_env(world)
     published_night(world, visits=6)
     phone = register_phone(world)
     route = world.client.get("/mobile/v1/me/route", headers=phone).json()
@@ -69,6 +70,7 @@ def test_rotate_moves_totp_secrets_to_the_new_key(
     k1, k2 = generate_key("k1"), generate_key("k2")
     monkeypatch.setenv(KEYS_ENV, f"{k1},{k2}")
     monkeypatch.setenv(ACTIVE_KEY_ENV, "k1")
+    _settings_from_env(world)
     made = world.client.post(
         "/admin/users",
         json={
@@ -97,6 +99,7 @@ def test_rotate_moves_totp_secrets_to_the_new_key(
 
     monkeypatch.setenv(KEYS_ENV, k2)
     monkeypatch.delenv(ACTIVE_KEY_ENV)
+    _settings_from_env(world)
     code = pyotp.TOTP(secret).at(world.clock())
     login = world.client.post(
         "/auth/token",
@@ -104,3 +107,19 @@ def test_rotate_moves_totp_secrets_to_the_new_key(
     )
     assert login.status_code == 200, login.text
     assert login.json()["second_factor"] is True
+
+
+def _settings_from_env(world: World) -> None:
+    """The app's settings as a restart would read them now (the keyring is in Settings)."""
+    import os
+
+    from pydantic import SecretStr
+
+    app = world.client.app
+    app.state.settings = world.settings.model_copy(  # type: ignore[attr-defined]
+        update={
+            "keysafe_keys": SecretStr(os.environ[KEYS_ENV]),
+            "keysafe_active_key": os.environ.get(ACTIVE_KEY_ENV),
+        }
+    )
+    app.state.keyring = None  # type: ignore[attr-defined]

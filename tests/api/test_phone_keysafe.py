@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from api.db.models import AccessLogEntry, Client, Visit
 from api.db.phone_models import KeySafeRecord
-from api.deps import PhoneSettings
 from tests.api.conftest import World
 from tests.api.phone_helpers import (
     FAKE_CODE,
@@ -83,7 +82,8 @@ def test_reveal_rules_refuse_with_the_reason_and_log_everything(
     assert status == 200, body
     assert body["code"] == FAKE_CODE and body["visit_id"] == visit_id
 
-    world.client.app.state.phone_settings = PhoneSettings(keysafe_max_distance_m=200)
+    settings = world.client.app.state.settings
+    world.client.app.state.settings = settings.model_copy(update={"keysafe_max_distance_m": 200})
     status, body = reveal(phone)
     assert (status, body["reason"]) == (403, "position_required")
     status, body = reveal(phone, position=[6.0, 52.0])
@@ -94,7 +94,7 @@ def test_reveal_rules_refuse_with_the_reason_and_log_everything(
         near = [client.lon, client.lat]
     status, body = reveal(phone, position=near, accuracy_metres=10)
     assert status == 200 and body["code"] == FAKE_CODE
-    world.client.app.state.phone_settings = PhoneSettings()
+    world.client.app.state.settings = settings
 
     world.clock.now = end + timedelta(minutes=16)
     status, body = reveal(phone)

@@ -9,6 +9,7 @@ from typing import Any
 from api.repositories import accounts, nights
 from api.services.planning import build_problem
 from tests.api.conftest import NIGHT, World
+from tests.api.invariants import settle
 from tests.api.phone_helpers import fresh, published_night, register_phone
 from tests.api.test_planner import PLAN
 
@@ -56,6 +57,7 @@ def test_gloves_used_up_on_the_phone_plan_a_restock_before_the_next_visit(world:
     )
     assert sent.status_code == 200, sent.text
     assert {r["outcome"] for r in sent.json()["results"]} == {"accepted"}
+    settle(world)  # the re-plan follows the answer, on the worker
 
     with world.sessions()() as session:
         region = accounts.get_region(session)

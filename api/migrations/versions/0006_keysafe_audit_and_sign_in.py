@@ -1,7 +1,7 @@
 """Key-safe refusals of no client in the access log; sign-in throttle; TOTP codes used once
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-29
 
 - ``access_log``: ``client_id`` and ``client_organisation_id`` may be empty (a key-safe
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

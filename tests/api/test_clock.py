@@ -1,0 +1,93 @@
+"""The simulated clock: NACHTROUTE_CLOCK / NACHTROUTE_CLOCK_SPEED, refused in production."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from api.cli import main
+from api.core.clock import SimulatedClock, clock_from_settings, system_clock
+from api.core.config import Settings
+from api.main import create_app
+from tests.api.conftest import AMSTERDAM, SECRET
+
+START = datetime(2026, 11, 29, 3, 10, tzinfo=AMSTERDAM)
+
+
+@given(speed=st.floats(min_value=0.001, max_value=3600), reads=st.integers(2, 20))
+def test_simulated_clock_starts_at_its_moment_and_never_goes_back(speed: float, reads: int) -> None:
+    clock = SimulatedClock(START, speed)
+    moments = [clock() for _ in range(reads)]
+    assert moments[0] >= START
+    assert moments == sorted(moments)
+    assert all(m.utcoffset() == timedelta(hours=1) for m in moments)
+
+
+def test_settings_read_the_clock_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NACHTROUTE_CLOCK", "2026-11-29T03:10:00+01:00")
+    monkeypatch.setenv("NACHTROUTE_CLOCK_SPEED", "60")
+    settings = Settings()
+    clock = clock_from_settings(settings)
+    assert isinstance(clock, SimulatedClock)
+    assert clock.start == START and clock.speed == 60
+    assert clock() >= START
+    assert clock_from_settings(Settings(clock=None)) is system_clock
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"clock": "2026-11-29T03:10:00"}, "NACHTROUTE_CLOCK"),  # no offset
+        ({"clock": "2026-11-29T03:10:00+01:00", "environment": "production"}, "NACHTROUTE_CLOCK"),
+        ({"clock_speed": 10, "environment": "production"}, "NACHTROUTE_CLOCK_SPEED"),
+        ({"clock_speed": 0}, "clock_speed"),
+    ],
+)
+def test_bad_or_production_clocks_are_refused(values: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        Settings(secret_key=SECRET, api_key_pepper=SECRET, **values)
+    assert field in str(error.value)
+
+
+def test_serve_refuses_a_simulated_clock_in_production(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 2 with the setting named, before anything starts."""
+    monkeypatch.setenv("NACHTROUTE_ENVIRONMENT", "production")
+    monkeypatch.setenv("NACHTROUTE_SECRET_KEY", SECRET)
+    monkeypatch.setenv("NACHTROUTE_API_KEY_PEPPER", SECRET)
+    monkeypatch.setenv("NACHTROUTE_CLOCK", "2026-11-29T03:10:00+01:00")
+    for command in (["serve"], ["demo", "--no-serve", "--network", "none"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "NACHTROUTE_CLOCK" in err and "Traceback" not in err
+
+
+def test_the_app_runs_on_the_settings_clock(tmp_path: Path) -> None:
+    """One clock object for the whole app, made from the settings."""
+    settings = Settings(
+        environment="test",
+        data_dir=tmp_path,
+        secret_key=SECRET,
+        api_key_pepper=SECRET,
+        clock=START,
+    )
+    app = create_app(settings)
+    assert isinstance(app.state.clock, SimulatedClock)
+    assert app.state.clock() >= START
+
+
+def test_demo_seeds_the_night_of_the_simulated_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """At a simulated 03:10 on the 29th, the demo's night is the one that began on the 28th,
+    whatever the hour of the day the demo is tried."""
+    monkeypatch.setenv("NACHTROUTE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("NACHTROUTE_CLOCK", "2026-11-29T03:10:00+01:00")
+    assert main(["demo", "--no-serve", "--visits", "6", "--network", "none"]) == 0
+    assert "Night of 2026-11-28" in capsys.readouterr().out

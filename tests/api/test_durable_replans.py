@@ -1,0 +1,383 @@
+"""Durable, never-blocking live re-plans, through HTTP on the simulated clock.
+
+Served tests run a real ``nachtroute serve`` process (NACHTROUTE_CLOCK inside the night) on
+the test's seeded database; the in-process app that seeded it has its re-plan worker
+stopped, so only the served process plans. Every test ends with the invariant: every
+accepted visit is in the routes or unassigned with a reason (`tests.api.invariants`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from api.db.models import Night, Visit
+from tests.api.conftest import NIGHT, SECRET, World
+from tests.api.conftest import new_client as register_client
+from tests.api.invariants import (  # the fixture: the invariant after every test here
+    assert_visits_placed,
+    pending_nights,
+    visits_placed_after_each_test,  # noqa: F401
+    wait_until_settled,
+)
+from tests.api.phone_helpers import fresh, published_night, register_phone
+from tests.api.test_planner import PLAN
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUESTS = "/partner/v1/visit-requests"
+_SCRIPT = Path(sys.executable).parent / "nachtroute"
+#: The installed command, as an operator runs it.
+NACHTROUTE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "api.cli"]
+
+
+def acute(client_id: int) -> dict[str, object]:
+    return {
+        "kind": "unplanned",
+        "client_id": client_id,
+        "care_task": "fall",
+        "service_minutes": 20,
+        "urgency": "acute",
+    }
+
+
+# ----------------------------------------------------------------- a served process
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[bytes]
+    base: str
+    log: Path
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base, timeout=120)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def serve(world: World, tmp_path: Path, *, name: str, **settings: str) -> Served:
+    """``nachtroute serve`` on the world's database, its clock at the world's clock."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "NACHTROUTE_ENVIRONMENT": "test",
+        "NACHTROUTE_DATABASE_URL": world.url,
+        "NACHTROUTE_DATA_DIR": str(tmp_path),
+        "NACHTROUTE_SECRET_KEY": SECRET,
+        "NACHTROUTE_API_KEY_PEPPER": SECRET,
+        "NACHTROUTE_CLOCK": world.clock().isoformat(),
+        "NACHTROUTE_LIVE_REPLAN_SECONDS": "0.5",
+        "NACHTROUTE_REPLAN_POLL_SECONDS": "0.5",
+        **{f"NACHTROUTE_{k.upper()}": v for k, v in settings.items()},
+    }
+    log = tmp_path / f"{name}.log"
+    with log.open("wb") as out:  # the child keeps its own handle
+        process = subprocess.Popen(
+            [*NACHTROUTE, "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    served = Served(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + 90
+    while True:
+        assert process.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"{served.base}/health", timeout=2).status_code == 200:
+                return served
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the server did not come up"
+        time.sleep(0.2)
+
+
+def stop(served: Served) -> None:
+    if served.process.poll() is None:
+        served.process.send_signal(signal.SIGTERM)
+        try:
+            served.process.wait(30)
+        except subprocess.TimeoutExpired:
+            served.process.kill()
+            served.process.wait()
+
+
+@pytest.fixture
+def night_at_0310(any_world: World) -> World:
+    """A published night of 10 visits, the clock at 03:10, the in-process worker stopped."""
+    world = any_world
+    published_night(world, visits=10)
+    world.clock.set(3, 10)
+    return world
+
+
+def _quiet(world: World) -> None:
+    # From here on only the served process plans (the test's own app stays for reading).
+    world.client.app.state.replanner.stop()
+
+
+# ----------------------------------------------------------------- the faults
+
+
+def test_sigkill_during_the_replan_of_an_acute_call(night_at_0310: World, tmp_path: Path) -> None:
+    """Killed with SIGKILL while re-planning an accepted call; after the restart the call is
+    planned or unassigned with a reason, exactly once, and a retry is not taken twice."""
+    world = night_at_0310
+    org = world.seeded.home_care[0]
+    client_id = register_client(world, org, 41)
+    _quiet(world)
+    # A long live re-plan budget holds the server inside the re-plan when it is killed.
+    first = serve(world, tmp_path, name="first", live_replan_seconds="10")
+    key = f"alarm-{uuid.uuid4()}"
+    answers: list[Any] = []
+
+    def post() -> None:
+        try:
+            with first.http() as http:
+                answers.append(
+                    http.post(
+                        REQUESTS,
+                        json=acute(client_id),
+                        headers={**world.key(org), "Idempotency-Key": key},
+                    )
+                )
+        except httpx.HTTPError as error:
+            answers.append(error)
+
+    caller = threading.Thread(target=post)
+    caller.start()
+    deadline = time.monotonic() + 60
+    while not pending_nights(world.sessions()):  # the call is committed, its re-plan owed
+        assert time.monotonic() < deadline and caller.is_alive(), answers
+        time.sleep(0.05)
+    os.killpg(first.process.pid, signal.SIGKILL)
+    first.process.wait()
+    caller.join(30)
+    assert answers and isinstance(answers[0], httpx.HTTPError), "killed before answering"
+    assert pending_nights(world.sessions()), "killed during the re-plan, not after it"
+
+    second = serve(world, tmp_path, name="second")
+    try:
+        wait_until_settled(world.sessions())
+        with second.http() as http:
+            retry = http.post(
+                REQUESTS, json=acute(client_id), headers={**world.key(org), "Idempotency-Key": key}
+            )
+    finally:
+        stop(second)
+    assert retry.status_code == 200, retry.text  # the partner's retry replays, is not a copy
+    outcome = retry.json()["visits"]
+    assert len(outcome) == 1
+    assert outcome[0]["planned"] or outcome[0]["not_planned_reason"], outcome
+    with world.sessions()() as session:
+        visits = session.scalars(select(Visit).where(Visit.client_id == client_id)).all()
+        assert len(visits) == 1
+    assert_visits_placed(world.sessions())
+
+
+def test_six_acute_calls_at_once(night_at_0310: World, tmp_path: Path) -> None:
+    """Six different acute calls together: six 201s, each planned, never a 409."""
+    world = night_at_0310
+    org = world.seeded.home_care[1]
+    clients = [register_client(world, org, 50 + n) for n in range(6)]
+    _quiet(world)
+    served = serve(world, tmp_path, name="six")
+    try:
+
+        def post(client_id: int) -> httpx.Response:
+            with served.http() as http:
+                return http.post(REQUESTS, json=acute(client_id), headers=world.key(org))
+
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(post, clients))
+    finally:
+        stop(served)
+    assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers]
+    for answer in answers:
+        body = answer.json()
+        assert body["visits"][0]["planned"] is True, body
+        assert body["live_replan"]["pending"] is False
+        assert body["live_replan"]["fallback"] is None, "the solver process answered"
+    assert_visits_placed(world.sessions())
+
+
+def test_health_and_routes_answer_during_a_long_reoptimise(
+    night_at_0310: World, tmp_path: Path
+) -> None:
+    """A 10 s re-optimise is still running when /health and a route read have answered, and
+    an acute call meanwhile is planned (201) and stays in the re-optimised plan."""
+    world = night_at_0310
+    org = world.seeded.home_care[0]
+    client_id = register_client(world, org, 61)
+    _quiet(world)
+    served = serve(world, tmp_path, name="reopt", reoptimise_seconds="10")
+    planner = world.token("planner")
+    try:
+        with served.http() as http:
+            version = http.get(PLAN, headers=planner).json()["version"]
+            job = http.post(
+                f"{PLAN}/reoptimise",
+                json={"time_limit_seconds": 10},
+                headers={**planner, "If-Match": f'"{version}"'},
+            )
+            assert job.status_code == 202, job.text
+            job_url = f"/jobs/{job.json()['id']}"
+            while http.get(job_url, headers=planner).json()["status"] == "queued":
+                time.sleep(0.05)
+            health = http.get("/health")
+            routes = http.get(f"/nights/{NIGHT}/routes", headers=planner)
+            call = http.post(REQUESTS, json=acute(client_id), headers=world.key(org))
+            during = http.get(job_url, headers=planner).json()
+            assert (health.status_code, routes.status_code) == (200, 200)
+            assert during["status"] == "running", "answered while the re-optimise ran"
+            assert call.status_code == 201, call.text
+            assert call.json()["visits"][0]["planned"] is True
+            assert call.json()["live_replan"]["fallback"] is None
+            while (done := http.get(job_url, headers=planner).json())["status"] == "running":
+                time.sleep(0.2)
+            assert done["status"] == "succeeded", done
+            assert done["result"]["fallback"] is None
+            plan = http.get(PLAN, headers=planner).json()
+    finally:
+        stop(served)
+    visit_id = call.json()["visits"][0]["visit_id"]
+    placed = {s["visit_id"] for r in plan["plan"]["routes"] for s in r["steps"]}
+    assert f"V{visit_id}" in placed | {u["visit_id"] for u in plan["plan"]["unassigned"]}
+    assert_visits_placed(world.sessions())
+
+
+def test_a_completion_dated_next_morning_then_an_acute_call(any_world: World) -> None:
+    """A phone reports a visit completed at 09:00 the next morning (its clock is off); the
+    acute call after it is still planned (201) and re-plans keep working."""
+    world = any_world
+    published_night(world, visits=8)
+    phone = register_phone(world)
+    route = world.client.get("/mobile/v1/me/route", headers=phone).json()
+    visit_id = next(s["visit_id"] for s in route["steps"] if s["type"] == "visit")
+    world.clock.set(1, 30)
+    morning = datetime.combine(NIGHT + timedelta(days=1), datetime.min.time()) + timedelta(hours=9)
+    stamp = morning.replace(tzinfo=world.clock().tzinfo).isoformat()
+    event = {
+        "type": "visit_completed",
+        "event_id": str(uuid.uuid4()),
+        "device_time": stamp,
+        "visit_id": visit_id,
+        "tasks_done": [],
+        "materials_used": [],
+    }
+    response = world.client.post(
+        "/mobile/v1/me/events",
+        json={"sent_at": stamp, "events": [event]},
+        headers=fresh(world, phone),
+    )
+    assert response.status_code == 200, response.text
+    world.clock.set(3, 12)
+    org = world.seeded.home_care[0]
+    client_id = register_client(world, org, 71)
+    call = world.client.post(REQUESTS, json=acute(client_id), headers=world.key(org))
+    assert call.status_code == 201, call.text
+    assert call.json()["visits"][0]["planned"] is True, call.json()
+    assert call.json()["live_replan"]["fallback"] is None, "the solver planned it"
+    with world.sessions()() as session:
+        night = session.scalars(select(Night).where(Night.night_date == NIGHT)).one()
+        assert night.replan_requested == night.replan_done
+
+
+def test_any_solver_failure_falls_back_and_the_planner_sees_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The solver raising anything (a ValueError, injected where the solver process answers) keeps
+    the last good plan with the new call inserted; the plan and its version say so."""
+    published_night(world, visits=8)
+    world.clock.set(3, 10)
+    org = world.seeded.home_care[0]
+    client_id = register_client(world, org, 81)
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ValueError("injected solver fault")
+
+    monkeypatch.setattr("api.services.planning.run_solve", broken)
+    call = world.client.post(REQUESTS, json=acute(client_id), headers=world.key(org))
+    assert call.status_code == 201, call.text
+    body = call.json()
+    assert body["live_replan"]["fallback"] and "ValueError" in body["live_replan"]["fallback"]
+    outcome = body["visits"][0]
+    assert outcome["planned"] or outcome["not_planned_reason"], outcome
+    plan = world.client.get(PLAN, headers=world.token("planner")).json()
+    assert plan["fallback"] and plan["replan_pending"] is False
+    versions = world.client.get(f"{PLAN}/versions", headers=world.token("planner")).json()
+    assert versions[-1]["fallback"] and versions[-1]["live"] is True
+    assert versions[0]["fallback"] is None
+
+
+def test_a_replan_that_cannot_run_stays_owed_and_is_made_later(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-plan failing beyond the solver (the night's problem cannot even be built) still
+    takes the call (201, ``pending``); once the fault is gone the worker plans it."""
+    published_night(world, visits=6)
+    world.clock.set(3, 10)
+    org = world.seeded.home_care[0]
+    client_id = register_client(world, org, 91)
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise OSError("injected fault while building the problem")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("api.services.planning.build_problem", broken)
+        call = world.client.post(REQUESTS, json=acute(client_id), headers=world.key(org))
+        assert call.status_code == 201, call.text
+        assert call.json()["live_replan"]["pending"] is True
+        assert pending_nights(world.sessions())
+        plan = world.client.get(PLAN, headers=world.token("planner")).json()
+        assert plan["replan_pending"] is True
+    assert world.client.app.state.replanner.wait_idle(60)
+    assert not pending_nights(world.sessions())
+    answer = world.client.get(f"{REQUESTS}/{call.json()['id']}", headers=world.key(org)).json()
+    assert answer["visits"][0]["planned"] is True
+
+
+def test_a_planners_edit_during_a_reoptimise_still_wins_by_if_match(world: World) -> None:
+    """A hand move saved while a re-optimise runs makes the job fail with the 409 text
+    (the planner's versioning stays); the move is kept."""
+    published_night(world, visits=8)
+    planner = world.token("planner")
+    plan = world.client.get(PLAN, headers=planner).json()
+    version = plan["version"]
+    job = world.client.post(
+        f"{PLAN}/reoptimise",
+        json={"time_limit_seconds": 2},
+        headers={**planner, "If-Match": f'"{version}"'},
+    )
+    assert job.status_code == 202, job.text
+    moved = world.client.post(
+        f"{PLAN}/moves",
+        json={"visit_id": plan["visits"][0]["id"], "nurse": "N2", "pin": True},
+        headers={**planner, "If-Match": f'"{version}"'},
+    )
+    assert moved.status_code == 200, moved.text
+    world.client.app.state.job_runner.wait(job.json()["id"], timeout=120)
+    done = world.client.get(f"/jobs/{job.json()['id']}", headers=planner).json()
+    assert done["status"] == "failed" and "version" in done["error"], done
+    assert world.client.get(PLAN, headers=planner).json()["version"] == version + 1
