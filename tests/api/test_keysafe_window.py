@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from api.db.models import AccessLogEntry, Client, Night, Visit
 from tests.api.conftest import NIGHT, World, new_client, planned_body
+from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
 from tests.api.phone_helpers import FAKE_CODE, PHONE, fresh, publish, register_phone, set_code
 from tests.api.test_planner import reoptimise, seed_night
 
@@ -69,6 +70,7 @@ def _send(world: World, phone: dict[str, str], kind: str, visit_id: str, at: dat
     response = world.client.post(EVENTS, json=batch, headers=fresh(world, phone))
     assert response.status_code == 200, response.text
     assert response.json()["results"][0]["outcome"] == "accepted", response.text
+    settle(world)  # the batch is answered before its re-plan
 
 
 def _reveal(world: World, phone: dict[str, str], visit_id: str, **extra: object) -> Any:
