@@ -1,6 +1,7 @@
 """The live night's invariant, for any test to assert: every accepted visit of a planned
 night is in the current plan's routes or in its ``unassigned`` list (with a reason), and in
-exactly one of them, exactly once per nurse it needs.
+exactly one of them, exactly once per nurse it needs; a visit nobody could get into is in
+``unassigned`` (reason ``could_not_get_in``), never dropped.
 
 Use it after a test that changes a night (the database is the truth, read directly):
 
@@ -72,11 +73,18 @@ def visit_problems(session: Session, night: Night) -> list[str]:
     }
     problems = []
     visits = session.scalars(
-        select(Visit).where(Visit.night_id == night.id, Visit.status == "open")
+        select(Visit).where(
+            Visit.night_id == night.id, Visit.status.in_(("open", "could_not_get_in"))
+        )
     )
     for visit in visits:
         ref = f"V{visit.id}"
         routed, left = in_routes[ref], unassigned[ref]
+        if visit.status == "could_not_get_in":
+            # Nobody got in: no longer planned, but in ``unassigned`` with its reason.
+            if routed or left != 1 or not all(reasons[ref]):
+                problems.append(f"{ref}: could not get in, but not unassigned once with a reason")
+            continue
         if routed and left:
             problems.append(f"{ref}: both in a route and unassigned")
         elif routed and routed != visit.nurses_needed:
