@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from optimizer.assemble import plan_from_routes
 from optimizer.checker import check
 from optimizer.model import Problem
 from optimizer.plan import Plan, Violation
-from optimizer.solve import plan_from_routes
 
 __all__ = ["RESTOCK", "evaluate"]
 

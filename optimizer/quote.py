@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass
 
 from optimizer import timeline
+from optimizer.eligibility import eligible_nurses
 from optimizer.model import Nurse, Problem, Visit
 from optimizer.plan import Plan, StepType
-from optimizer.solve import eligible_nurses
 
 __all__ = ["InsertionOption", "quote"]
 

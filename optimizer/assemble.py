@@ -1,0 +1,177 @@
+"""From solver output to a `Plan`: the stop sequences read from an OR-Tools solution, the
+timed routes laid out by `timeline`, the summary and the reasons for visits left out."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from optimizer import timeline
+from optimizer.model import Problem, Visit
+from optimizer.plan import (
+    Plan,
+    ReasonCode,
+    Route,
+    SolverStats,
+    StepType,
+    Summary,
+    Unassigned,
+    Violation,
+)
+
+if TYPE_CHECKING:
+    from ortools.constraint_solver import pywrapcp
+
+    from optimizer.routing_model import NightModel
+
+__all__ = ["RESTOCK", "extract", "plan_from_routes", "summarise"]
+
+#: The key of a restock stop in a stop sequence.
+RESTOCK = "restock"
+
+
+def extract(
+    model: NightModel, solution: pywrapcp.Assignment
+) -> tuple[dict[str, list[str]], dict[tuple[str, int], int], dict[str, int]]:
+    """Per nurse the stop sequence (visit ids, ``"restock"``), start times and break start."""
+    routing, problem = model.routing, model.problem
+    sequences: dict[str, list[str]] = {}
+    starts: dict[tuple[str, int], int] = {}
+    served: dict[str, int] = {}
+    for v, nurse in enumerate(problem.nurses):
+        index = solution.Value(routing.NextVar(routing.Start(v)))
+        sequence: list[str] = []
+        while not routing.IsEnd(index):
+            node = model.nodes[model.manager.IndexToNode(index)]
+            key = node.visit.id if node.visit is not None else RESTOCK
+            starts[(nurse.id, len(sequence))] = solution.Value(model.time.CumulVar(index))
+            sequence.append(key)
+            if node.visit is not None:
+                served[key] = served.get(key, 0) + 1
+            index = solution.Value(routing.NextVar(index))
+        sequences[nurse.id] = sequence
+    _drop_idle_restocks(model, sequences, starts)
+    lone = {
+        visit.id
+        for visit in model.visits
+        if visit.nurses_needed == 2 and served.get(visit.id, 0) == 1
+    }
+    if lone:
+        for nurse_id, sequence in sequences.items():
+            kept = [(k, s) for k, s in enumerate(sequence) if s not in lone]
+            for new, (old, _) in enumerate(kept):
+                starts[(nurse_id, new)] = starts[(nurse_id, old)]
+            sequences[nurse_id] = [s for _, s in kept]
+    break_starts = {
+        problem.nurses[v].id: int(solution.StartValue(interval))
+        for v, interval in model.breaks.items()
+    }
+    return sequences, starts, break_starts
+
+
+def _drop_idle_restocks(
+    model: NightModel, sequences: dict[str, list[str]], starts: dict[tuple[str, int], int]
+) -> None:
+    """Remove restocks that come before anything was used from the bag: they only cost time."""
+    problem = model.problem
+    for nurse in problem.nurses:
+        sequence = sequences[nurse.id]
+        used = any(nurse.contents_now(i) < nurse.bag.get(i, 0) for i in nurse.bag)
+        kept: list[tuple[int, str]] = []
+        for position, key in enumerate(sequence):
+            if key == RESTOCK:
+                if not used:
+                    continue
+                used = False
+            elif any(q > 0 for q in problem.visit(key).materials.values()):
+                used = True
+            kept.append((position, key))
+        for new, (old, _) in enumerate(kept):
+            starts[(nurse.id, new)] = starts[(nurse.id, old)]
+        sequences[nurse.id] = [key for _, key in kept]
+
+
+def plan_from_routes(
+    problem: Problem,
+    sequences: dict[str, list[str]],
+    *,
+    not_before: dict[tuple[str, int], int] | None = None,
+    break_starts: dict[str, int] | None = None,
+    unassigned: list[Unassigned] | None = None,
+    stats: SolverStats | None = None,
+) -> Plan:
+    """A timed plan from stop sequences per nurse (visit ids, or ``"restock"``).
+
+    ``not_before`` holds the solver's start times, which keep two-person visits in step;
+    visits in no sequence and not already listed come back unassigned.
+    """
+    not_before = not_before or {}
+    break_starts = break_starts or {}
+    routes: list[Route] = []
+    violations: list[Violation] = []
+    for nurse in problem.nurses:
+        stops = []
+        for position, key in enumerate(sequences.get(nurse.id, [])):
+            at = not_before.get((nurse.id, position), 0)
+            if key == RESTOCK:
+                stops.append(timeline.restock_stop(problem, not_before=at))
+            else:
+                stops.append(timeline.stop_for(problem, problem.visit(key), not_before=at))
+        route, broken = timeline.route(
+            problem, nurse, stops, break_start=break_starts.get(nurse.id)
+        )
+        routes.append(route)
+        violations.extend(broken)
+    left_out = list(unassigned or [])
+    listed = {u.visit_id for u in left_out}
+    planned = {visit_id for route in routes for visit_id in route.visit_ids()}
+    for visit in problem.visits:
+        if visit.id not in planned and visit.id not in listed and not visit.is_locked:
+            left_out.append(_reason_left_out(problem, visit))
+    return Plan(
+        routes=routes,
+        unassigned=left_out,
+        summary=summarise(problem, routes, left_out),
+        violations=violations,
+        stats=stats,
+    )
+
+
+def _reason_left_out(problem: Problem, visit: Visit) -> Unassigned:
+    if problem.is_planned_care(visit):
+        message = "no nurse has room for it inside its agreed window tonight"
+    else:
+        message = (
+            f"no nurse can fit it in before her shift ends without breaking a planned window: "
+            f"ask the back-up partner ({visit.urgency})"
+        )
+    if visit.nurses_needed == 2:
+        message = "no two nurses can be there together in time"
+    return Unassigned(
+        visit_id=visit.id, urgency=visit.urgency, reason=ReasonCode.NO_CAPACITY, message=message
+    )
+
+
+def summarise(problem: Problem, routes: list[Route], unassigned: list[Unassigned]) -> Summary:
+    """Totals over the routes: travel, visits per nurse, lateness per urgency class."""
+    lateness = dict.fromkeys(problem.urgency_classes, 0)
+    late = dict.fromkeys(problem.urgency_classes, 0)
+    counted: set[str] = set()
+    for route in routes:
+        for step in route.steps:
+            if step.type != StepType.VISIT or step.visit_id is None:
+                continue
+            if step.visit_id in counted:
+                continue
+            counted.add(step.visit_id)
+            urgency = problem.visit(step.visit_id).urgency
+            lateness[urgency] += step.lateness_seconds
+            late[urgency] += 1 if step.lateness_seconds > 0 else 0
+    return Summary(
+        travel_seconds=sum(r.travel_seconds for r in routes),
+        visits_planned=len(counted),
+        visits_unassigned=len(unassigned),
+        visits_per_nurse={r.nurse_id: r.visit_count for r in routes},
+        lateness_seconds_by_urgency=lateness,
+        late_visits_by_urgency=late,
+        travel_estimated=problem.travel_estimated,
+    )
