@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from optimizer import timeline
+from optimizer.checker import check
 from optimizer.model import Problem, Visit
 from optimizer.plan import (
     Plan,
@@ -17,13 +18,14 @@ from optimizer.plan import (
     Unassigned,
     Violation,
 )
+from optimizer.reasons import why_left_out
 
 if TYPE_CHECKING:
     from ortools.constraint_solver import pywrapcp
 
     from optimizer.routing_model import NightModel
 
-__all__ = ["RESTOCK", "extract", "plan_from_routes", "summarise"]
+__all__ = ["RESTOCK", "extract", "plan_from_routes", "summarise", "with_own_check"]
 
 #: The key of a restock stop in a stop sequence.
 RESTOCK = "restock"
@@ -64,6 +66,15 @@ def extract(
     break_starts = {
         problem.nurses[v].id: int(solution.StartValue(interval))
         for v, interval in model.breaks.items()
+    }
+    # Only two-person visits need the solver's start times (to keep both nurses in step);
+    # anywhere else a later start than the rules allow would show as unexplained waiting.
+    starts = {
+        (nurse_id, position): start
+        for (nurse_id, position), start in starts.items()
+        if position < len(sequences[nurse_id])
+        and sequences[nurse_id][position] != RESTOCK
+        and problem.visit(sequences[nurse_id][position]).nurses_needed == 2
     }
     return sequences, starts, break_starts
 
@@ -124,16 +135,41 @@ def plan_from_routes(
     left_out = list(unassigned or [])
     listed = {u.visit_id for u in left_out}
     planned = {visit_id for route in routes for visit_id in route.visit_ids()}
-    for visit in problem.visits:
-        if visit.id not in planned and visit.id not in listed and not visit.is_locked:
-            left_out.append(_reason_left_out(problem, visit))
-    return Plan(
+    missing = [
+        visit
+        for visit in problem.visits
+        if visit.id not in planned and visit.id not in listed and not visit.is_locked
+    ]
+    explained = why_left_out(problem, sequences, break_starts, missing)
+    left_out.extend(
+        explained.get(visit.id) or _reason_left_out(problem, visit) for visit in missing
+    )
+    plan = Plan(
         routes=routes,
         unassigned=left_out,
         summary=summarise(problem, routes, left_out),
         violations=violations,
         stats=stats,
     )
+    return with_own_check(problem, plan)
+
+
+def with_own_check(problem: Problem, plan: Plan) -> Plan:
+    """``plan`` with every rule the independent checker finds broken listed in it.
+
+    Whatever builds a plan, it never leaves here looking valid when the checker would reject
+    it: a violation found only by the checker is added (same code, visit and nurse).
+    """
+    seen = {(v.code, v.visit_id, v.nurse_id) for v in plan.violations}
+    added = []
+    for violation in check(problem, plan):
+        key = (violation.code, violation.visit_id, violation.nurse_id)
+        if key not in seen:
+            seen.add(key)
+            added.append(violation)
+    if not added:
+        return plan
+    return plan.model_copy(update={"violations": [*plan.violations, *added]})
 
 
 def _reason_left_out(problem: Problem, visit: Visit) -> Unassigned:

@@ -25,7 +25,7 @@ def check(problem: Problem, plan: Plan) -> list[Violation]:
     different nurses as it needs; service inside planned windows and never before a call or
     before ``now``; skills; pins; shifts; travel times respected between steps; two-person
     visits in step; one break per nurse inside its window; the bag never below zero; started
-    and finished visits unchanged.
+    and finished visits unchanged; an en-route visit is its nurse's next stop.
     """
     found: list[Violation] = []
 
@@ -113,8 +113,10 @@ def _check_route(problem: Problem, nurse_id: str, steps: list[Step], fail: _Fail
         return
     if steps[0].location != nurse.start_location or steps[0].start < nurse.shift.start:
         fail("shift_start", f"{nurse_id} starts elsewhere or before her shift", nurse=nurse_id)
-    if steps[-1].location != nurse.end_location or steps[-1].arrival > nurse.shift.end:
-        fail("shift_end", f"{nurse_id} ends elsewhere or after her shift", nurse=nurse_id)
+    if steps[-1].location != nurse.end_location:
+        fail("shift_end", f"{nurse_id} ends her shift elsewhere", nurse=nurse_id)
+    if steps[-1].arrival > nurse.shift.end:
+        fail("shift_overrun", f"{nurse_id} is back after her shift ends", nurse=nurse_id)
     load = {item: nurse.bag.get(item, 0) for item in nurse.bag}
     if nurse.bag_now is not None:
         load = {item: nurse.bag_now.get(item, 0) for item in nurse.bag}
@@ -177,8 +179,41 @@ def _check_route(problem: Problem, nurse_id: str, steps: list[Step], fail: _Fail
             fail(
                 "route_shape", f"{nurse_id} has a {step.type.value} step mid-route", nurse=nurse_id
             )
-    if nurse.break_rule is not None and not nurse.break_taken and breaks != 1:
-        fail("break_missing", f"{nurse_id} takes {breaks} breaks, not one", nurse=nurse_id)
+    if nurse.break_rule is not None and not nurse.break_taken and breaks == 0:
+        fail("break_missed", f"{nurse_id} takes no break", nurse=nurse_id)
+    elif breaks > 1:
+        fail("break_count", f"{nurse_id} takes {breaks} breaks, not one", nurse=nurse_id)
+    _check_en_route(problem, nurse_id, steps, fail)
+
+
+def _check_en_route(problem: Problem, nurse_id: str, steps: list[Step], fail: _Fail) -> None:
+    """A nurse driving to a visit (en route) has it as her next stop after her history.
+
+    A break taken at that door on arrival is allowed; a restock or another visit first is not.
+    """
+    driving = [
+        v
+        for v in problem.visits
+        if v.state == VisitState.EN_ROUTE and nurse_id in v.assigned_nurses
+    ]
+    if not driving:
+        return
+    after_history = [
+        step
+        for step in steps[1:-1]
+        if not (step.visit_id is not None and problem.visit(step.visit_id).is_locked)
+    ]
+    for visit in driving:
+        ahead = [
+            s for s in after_history if s.type != StepType.BREAK or s.location != visit.location
+        ]
+        if not ahead or ahead[0].visit_id != visit.id:
+            fail(
+                "en_route_moved",
+                f"{nurse_id} is driving to {visit.id}, so it must be her next stop",
+                visit.id,
+                nurse_id,
+            )
 
 
 def _check_visit_time(problem: Problem, visit_id: str, start: int, nurse: str, fail: _Fail) -> None:

@@ -40,6 +40,13 @@ def _reachable(
     return begin + visit.service_seconds + home <= nurse.shift.end
 
 
+def _drivable(problem: Problem, nurse: Nurse, visit: Visit, leave: timeline.Departure) -> bool:
+    """Whether the road there and back fits her shift at all, whatever the window."""
+    there = problem.travel_seconds(nurse.profile, leave.location, visit.location)
+    back = problem.travel_seconds(nurse.profile, visit.location, nurse.end_location)
+    return leave.time + there + back <= nurse.shift.end
+
+
 def excluded(
     problem: Problem, visit: Visit, departures: dict[str, timeline.Departure]
 ) -> Unassigned | None:
@@ -49,6 +56,8 @@ def excluded(
     def unassigned(reason: ReasonCode, message: str) -> Unassigned:
         return Unassigned(visit_id=visit.id, urgency=visit.urgency, reason=reason, message=message)
 
+    if not problem.nurses:
+        return unassigned(ReasonCode.NOT_ENOUGH_NURSES, "no nurse on shift tonight")
     if not candidates:
         if visit.pin is not None:
             return unassigned(
@@ -71,6 +80,11 @@ def excluded(
         if reachable >= visit.nurses_needed:
             return None
     if reachable < visit.nurses_needed:
+        if not any(_drivable(problem, n, visit, departures[n.id]) for n in candidates):
+            return unassigned(
+                ReasonCode.UNREACHABLE_IN_WINDOW,
+                "unreachable: no nurse can drive there and back within her shift tonight",
+            )
         if len(candidates) < visit.nurses_needed:
             return unassigned(
                 ReasonCode.NOT_ENOUGH_NURSES,

@@ -176,11 +176,11 @@ class NightModel:
         positioned: list[tuple[int, int]] = []
         for visit in self.visits:
             allowed = [vehicle_of[n.id] for n in eligible_nurses(problem, visit)]
-            if len(allowed) == len(problem.nurses):
-                continue
-            for node in self.visit_nodes[visit.id]:
-                # SetAllowedVehiclesForIndex's Python binding rejects lists in ortools 9.15.
-                routing.VehicleVar(self.index(node)).SetValues([-1, *allowed])
+            if len(allowed) != len(problem.nurses):
+                for node in self.visit_nodes[visit.id]:
+                    # SetAllowedVehiclesForIndex's Python binding rejects lists in ortools 9.15.
+                    routing.VehicleVar(self.index(node)).SetValues([-1, *allowed])
+            # Positions hold even when every nurse may do the visit (a one-nurse night).
             if visit.state == VisitState.EN_ROUTE:
                 nurse = problem.nurse(visit.assigned_nurses[0])
                 positioned.append(
@@ -254,7 +254,11 @@ class NightModel:
             if rule is None or nurse.break_taken:
                 continue
             earliest = max(rule.window.start, self.departures[v].time)
-            latest = max(earliest, rule.latest_start)
+            if earliest > rule.latest_start:
+                # Its window has passed: the plan reports the break missed; modelling a break
+                # after its window would only hide as waiting at the next door.
+                continue
+            latest = rule.latest_start
             interval = solver.FixedDurationIntervalVar(
                 earliest, latest, rule.duration_seconds, False, f"break {v}"
             )

@@ -69,6 +69,14 @@ def solve(
             open_visits.append(visit)
         else:
             unassigned.append(reason)
+    if not open_visits:
+        # Nothing to search (no nurses, or every visit ruled out): no model to build.
+        return plan_from_routes(
+            problem,
+            {},
+            unassigned=unassigned,
+            stats=SolverStats(method="nothing to plan", seconds=0.0),
+        )
     quick = None
     if warm_start is not None:
         # The first answer of a live re-plan, and the fallback should the search run out of

@@ -135,7 +135,7 @@ def print_plan(problem: Problem, plan: Plan, *, file: Any = None) -> None:
     clock = problem.night.clock
     estimated = " (travel: straight-line estimates)" if plan.summary.travel_estimated else ""
     span = f"{clock(0)}-{clock(problem.night.horizon)}"
-    lines.append(f"Night of {problem.night.start:%Y-%m-%d}, {span}{estimated}")
+    lines.append(f"Night of {problem.night.moment(0):%Y-%m-%d}, {span}{estimated}")
     for route in plan.routes:
         driving = route.travel_seconds // 60
         lines.append(f"\n{route.nurse_id}: {route.visit_count} visits, {driving} min driving")
