@@ -245,3 +245,27 @@ def test_clock_uses_the_zone_even_when_start_is_given_in_utc() -> None:
     )
     assert problem.night.clock(0) == "23:00"
     assert problem.night.clock(HOUR) == "00:00"
+
+
+# --------------------------------------------------- reasons that do not mislead
+
+
+def test_a_visit_kept_out_by_a_break_says_so() -> None:
+    """The 01:00-01:30 break fills the only window V1 has: V1's reason names the break."""
+    problem = line_problem(
+        [
+            nurse(
+                "N1",
+                break_rule={
+                    "duration_seconds": 30 * MINUTE,
+                    "window": {"start": 2 * HOUR, "end": 2 * HOUR + 30 * MINUTE},
+                },
+            )
+        ],
+        [planned("V1", 1, 2 * HOUR, 2 * HOUR + 15 * MINUTE)],
+    )
+    plan = solve(problem, time_limit=0.3)
+    (left,) = plan.unassigned
+    assert left.visit_id == "V1"
+    assert "break" in left.message and "01:00" in left.message
+    assert check(problem, plan) == []
