@@ -3,6 +3,7 @@ timed routes laid out by `timeline`, the summary and the reasons for visits left
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from optimizer import timeline
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from optimizer.routing_model import NightModel
 
-__all__ = ["RESTOCK", "extract", "plan_from_routes", "summarise", "with_own_check"]
+__all__ = ["RESTOCK", "extract", "finish", "plan_from_routes", "summarise", "with_own_check"]
 
 #: The key of a restock stop in a stop sequence.
 RESTOCK = "restock"
@@ -67,15 +68,6 @@ def extract(
         problem.nurses[v].id: int(solution.StartValue(interval))
         for v, interval in model.breaks.items()
     }
-    # Only two-person visits need the solver's start times (to keep both nurses in step);
-    # anywhere else a later start than the rules allow would show as unexplained waiting.
-    starts = {
-        (nurse_id, position): start
-        for (nurse_id, position), start in starts.items()
-        if position < len(sequences[nurse_id])
-        and sequences[nurse_id][position] != RESTOCK
-        and problem.visit(sequences[nurse_id][position]).nurses_needed == 2
-    }
     return sequences, starts, break_starts
 
 
@@ -109,11 +101,13 @@ def plan_from_routes(
     break_starts: dict[str, int] | None = None,
     unassigned: list[Unassigned] | None = None,
     stats: SolverStats | None = None,
+    final: bool = True,
 ) -> Plan:
     """A timed plan from stop sequences per nurse (visit ids, or ``"restock"``).
 
     ``not_before`` holds the solver's start times, which keep two-person visits in step;
-    visits in no sequence and not already listed come back unassigned.
+    visits in no sequence and not already listed come back unassigned. ``final=False`` gives
+    a draft: no reasons looked for and no self-check (the caller calls `finish`).
     """
     not_before = not_before or {}
     break_starts = break_starts or {}
@@ -135,14 +129,10 @@ def plan_from_routes(
     left_out = list(unassigned or [])
     listed = {u.visit_id for u in left_out}
     planned = {visit_id for route in routes for visit_id in route.visit_ids()}
-    missing = [
-        visit
+    left_out.extend(
+        _reason_left_out(problem, visit)
         for visit in problem.visits
         if visit.id not in planned and visit.id not in listed and not visit.is_locked
-    ]
-    explained = why_left_out(problem, sequences, break_starts, missing)
-    left_out.extend(
-        explained.get(visit.id) or _reason_left_out(problem, visit) for visit in missing
     )
     plan = Plan(
         routes=routes,
@@ -151,6 +141,28 @@ def plan_from_routes(
         violations=violations,
         stats=stats,
     )
+    return finish(problem, plan, sequences, break_starts) if final else plan
+
+
+def finish(
+    problem: Problem,
+    plan: Plan,
+    sequences: Mapping[str, Sequence[str]],
+    break_starts: Mapping[str, int] | None = None,
+) -> Plan:
+    """The last touch on a plan laid out from ``sequences``: visits left out for no named
+    reason get the rule that keeps them out (a pin, a break) where one can be found, and
+    every rule the checker finds broken is listed (`with_own_check`)."""
+    general = [
+        problem.visit(u.visit_id)
+        for u in plan.unassigned
+        if u == _reason_left_out(problem, problem.visit(u.visit_id))
+    ]
+    explained = why_left_out(problem, sequences, break_starts or {}, general)
+    if explained:
+        plan = plan.model_copy(
+            update={"unassigned": [explained.get(u.visit_id, u) for u in plan.unassigned]}
+        )
     return with_own_check(problem, plan)
 
 

@@ -12,7 +12,7 @@ from collections import Counter
 from itertools import pairwise
 from typing import Protocol
 
-from optimizer.model import Problem, VisitState
+from optimizer.model import Problem, Visit, VisitState
 from optimizer.plan import Plan, Step, StepType, Violation
 
 __all__ = ["check"]
@@ -40,6 +40,11 @@ def check(problem: Problem, plan: Plan) -> list[Violation]:
         elif count > 1:
             fail("duplicate_route", f"{nurse_id} has {count} routes", nurse=nurse_id)
 
+    driving: dict[str, list[Visit]] = {}  # nurse id -> the visits she is driving to
+    for visit in problem.visits:
+        if visit.state == VisitState.EN_ROUTE:
+            for nurse_id in visit.assigned_nurses:
+                driving.setdefault(nurse_id, []).append(visit)
     performers: dict[str, list[str]] = {}
     starts: dict[str, list[int]] = {}
     for route in plan.routes:
@@ -49,7 +54,7 @@ def check(problem: Problem, plan: Plan) -> list[Violation]:
             if step.type == StepType.VISIT and step.visit_id is not None:
                 performers.setdefault(step.visit_id, []).append(route.nurse_id)
                 starts.setdefault(step.visit_id, []).append(step.start)
-        _check_route(problem, route.nurse_id, route.steps, fail)
+        _check_route(problem, route.nurse_id, route.steps, driving.get(route.nurse_id, []), fail)
 
     unassigned = Counter(u.visit_id for u in plan.unassigned)
     known_visits = {v.id for v in problem.visits}
@@ -105,7 +110,9 @@ def check(problem: Problem, plan: Plan) -> list[Violation]:
     return found
 
 
-def _check_route(problem: Problem, nurse_id: str, steps: list[Step], fail: _Fail) -> None:
+def _check_route(
+    problem: Problem, nurse_id: str, steps: list[Step], driving: list[Visit], fail: _Fail
+) -> None:
     nurse = problem.nurse(nurse_id)
     matrix = problem.matrix(nurse.profile)
     if not steps or steps[0].type != StepType.START or steps[-1].type != StepType.END:
@@ -183,19 +190,16 @@ def _check_route(problem: Problem, nurse_id: str, steps: list[Step], fail: _Fail
         fail("break_missed", f"{nurse_id} takes no break", nurse=nurse_id)
     elif breaks > 1:
         fail("break_count", f"{nurse_id} takes {breaks} breaks, not one", nurse=nurse_id)
-    _check_en_route(problem, nurse_id, steps, fail)
+    _check_en_route(problem, nurse_id, steps, driving, fail)
 
 
-def _check_en_route(problem: Problem, nurse_id: str, steps: list[Step], fail: _Fail) -> None:
+def _check_en_route(
+    problem: Problem, nurse_id: str, steps: list[Step], driving: list[Visit], fail: _Fail
+) -> None:
     """A nurse driving to a visit (en route) has it as her next stop after her history.
 
     A break taken at that door on arrival is allowed; a restock or another visit first is not.
     """
-    driving = [
-        v
-        for v in problem.visits
-        if v.state == VisitState.EN_ROUTE and nurse_id in v.assigned_nurses
-    ]
     if not driving:
         return
     after_history = [

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from optimizer.assemble import plan_from_routes
-from optimizer.checker import check
+from optimizer.assemble import finish, plan_from_routes
 from optimizer.model import Problem
 from optimizer.plan import Plan, Violation
 
@@ -45,7 +44,7 @@ def evaluate(
         sequences[nurse_id] = [s for s in stops if s == RESTOCK or not problem.visit(s).is_locked]
     not_before: dict[tuple[str, int], int] = {}
     hints = dict(break_starts or {})
-    plan = plan_from_routes(problem, sequences, break_starts=hints)
+    plan = plan_from_routes(problem, sequences, break_starts=hints, final=False)
     # Two-person visits: hold the earlier nurse until the later one can be there too.
     for _ in range(len(problem.visits) + 1):
         moved = False
@@ -70,15 +69,12 @@ def evaluate(
                     moved = True
         if not moved:
             break
-        plan = plan_from_routes(problem, sequences, not_before=not_before, break_starts=hints)
-    violations = list(plan.violations)
-    seen = {(v.code, v.visit_id, v.nurse_id) for v in violations}
-    for violation in check(problem, plan):
-        key = (violation.code, violation.visit_id, violation.nurse_id)
-        if key not in seen and violation.code != "missing":
-            seen.add(key)
-            violations.append(violation)
-    return plan.model_copy(update={"violations": _sorted(violations)})
+        plan = plan_from_routes(
+            problem, sequences, not_before=not_before, break_starts=hints, final=False
+        )
+    # Reasons for what is left out, and whatever the independent checker finds, listed.
+    plan = finish(problem, plan, sequences, hints)
+    return plan.model_copy(update={"violations": _sorted(list(plan.violations))})
 
 
 def _sorted(violations: list[Violation]) -> list[Violation]:

@@ -180,19 +180,18 @@ def _what_breaks(base: _Layout, trial: _Layout, position: int) -> str:
 def _moves_a_pin(
     problem: Problem, nurse: Nurse, stops: list[timeline.Stop], position: int, visit: Visit
 ) -> str:
-    """What the insertion at ``position`` moves off its place: a pinned stop or the visit she
-    is driving to (both must stay where they are); "" if nothing."""
+    """The stop the insertion at ``position`` moves off its place: a pinned visit, or the
+    visit she is driving to (both must stay where they are); "" if none."""
     done = len(timeline.locked_prefix(problem, nurse))
     ids = [s.visit_id for s in stops if s.kind == StepType.VISIT and s.visit_id is not None]
-    before = sum(1 for s in stops[:position] if s.kind == StepType.VISIT)
-    ids.insert(before, visit.id)
+    ids.insert(sum(1 for s in stops[:position] if s.kind == StepType.VISIT), visit.id)
     for index, visit_id in enumerate(ids):
         current = visit if visit_id == visit.id else problem.visit(visit_id)
         if current.state == VisitState.EN_ROUTE and index != 0:
-            return f"she is driving to {visit_id}: it stays her next stop"
+            return f"{visit_id}, which she is driving to"
         pin = current.pin
         if pin is not None and pin.position is not None and done + index != pin.position:
-            return f"{visit_id} is pinned as her stop {pin.position}"
+            return f"{visit_id}, pinned as her stop {pin.position}"
     return ""
 
 
@@ -210,9 +209,9 @@ def _best_for(
         )
         placed = trial.timed[position]
         own = max(0, placed.start - new_stop.target) if new_stop.target is not None else 0
-        broken = _what_breaks(base, trial, position) or _moves_a_pin(
-            problem, nurse, stops, position, visit
-        )
+        broken = _what_breaks(base, trial, position)
+        moved = "" if broken else _moves_a_pin(problem, nurse, stops, position, visit)
+        broken = broken or (f"it would move {moved}" if moved else "")
         # The arrival a plan shows: after a break taken at the door, when that break ends.
         eta = placed.arrival
         if placed.break_at_arrival and placed.break_before is not None:

@@ -1,10 +1,10 @@
 """Why a visit the search left out could not go in: the rule that keeps it out, by name.
 
-For each nurse who could do the visit, the visit is tried at every place in her final route
-(laid out by `timeline`, as the plan is). What breaks there names the reason: a visit that
-only fits by moving a pinned (or en-route) visit says which; one that only fits without the
-nurse's break says the break keeps it out. Bounded work: past a budget of laid-out stops the
-remaining visits keep the general reason.
+For each nurse who could do the visit, the visit is tried at every place in her final route,
+laid out as the plan is (the quote's layout). What breaks there names the reason: a visit
+that only fits by moving a pinned (or en-route) visit says which; one that only fits if the
+nurse skips her break says the break keeps it out. Bounded work: the most urgent visits are
+explained first, and past a budget of laid-out stops the rest keep the general reason.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from collections.abc import Mapping, Sequence
 
 from optimizer import timeline
 from optimizer.eligibility import eligible_nurses
-from optimizer.model import Nurse, Problem, Visit, VisitState
+from optimizer.model import Nurse, Problem, Visit
 from optimizer.plan import ReasonCode, Unassigned
+from optimizer.quote import _layout, _moves_a_pin, _what_breaks
 
 __all__ = ["why_left_out"]
 
-#: Stops laid out at most per plan to explain left-out visits (a few milliseconds).
-_BUDGET = 20_000
-_RESTOCK = "restock"
+#: Stops laid out at most per plan to explain left-out visits (some milliseconds).
+_BUDGET = 6_000
 
 
 def why_left_out(
@@ -36,19 +36,29 @@ def why_left_out(
     """
     budget = _BUDGET
     result: dict[str, Unassigned] = {}
-    for visit in visits:
-        if visit.nurses_needed != 1 or budget <= 0:
+    stops: dict[str, list[timeline.Stop]] = {}
+    urgent_first = sorted(
+        visits, key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty
+    )
+    for visit in urgent_first:
+        if visit.nurses_needed != 1:
             continue
         pins: list[str] = []
         breaks: list[str] = []
         for nurse in eligible_nurses(problem, visit):
-            sequence = list(sequences.get(nurse.id, []))
-            budget -= (len(sequence) + 1) ** 2
-            blocker = _blocker(problem, nurse, sequence, visit, break_starts.get(nurse.id))
-            if blocker is None:
-                continue
-            kind, detail = blocker
-            (pins if kind == "pin" else breaks).append(detail)
+            if nurse.id not in stops:
+                stops[nurse.id] = [
+                    timeline.restock_stop(problem)
+                    if key == "restock"
+                    else timeline.stop_for(problem, problem.visit(key))
+                    for key in sequences.get(nurse.id, [])
+                ]
+            budget -= (len(stops[nurse.id]) + 2) ** 2
+            if budget < 0:
+                return result
+            blocker = _blocker(problem, nurse, stops[nurse.id], visit, break_starts.get(nurse.id))
+            if blocker is not None:
+                (pins if blocker[0] == "pin" else breaks).append(blocker[1])
         if pins:
             result[visit.id] = Unassigned(
                 visit_id=visit.id,
@@ -67,19 +77,26 @@ def why_left_out(
 
 
 def _blocker(
-    problem: Problem, nurse: Nurse, sequence: list[str], visit: Visit, break_start: int | None
+    problem: Problem,
+    nurse: Nurse,
+    stops: list[timeline.Stop],
+    visit: Visit,
+    break_start: int | None,
 ) -> tuple[str, str] | None:
     """("pin", what) or ("break", what) if that alone keeps ``visit`` out of her route."""
-    base = {v.code for v in _layout(problem, nurse, sequence, break_start)}
-    found: tuple[str, str] | None = None
+    leave = timeline.departure(problem, nurse)
+    new_stop = timeline.stop_for(problem, visit)
+    base = _layout(problem, nurse, stops, leave, break_start)
     rule = nurse.break_rule if not nurse.break_taken else None
-    for position in range(len(sequence) + 1):
-        trial = [*sequence[:position], visit.id, *sequence[position:]]
-        broken = {v.code for v in _layout(problem, nurse, trial, break_start)} - base
-        if broken:
-            if found is None and rule is not None:
-                free = nurse.model_copy(update={"break_rule": None})
-                if not _layout(problem, free, trial, None):
+    free = nurse.model_copy(update={"break_rule": None}) if rule is not None else None
+    free_base = _layout(problem, free, stops, leave, None) if free is not None else None
+    found: tuple[str, str] | None = None
+    for position in range(len(stops) + 1):
+        trial_stops = [*stops[:position], new_stop, *stops[position:]]
+        if _what_breaks(base, _layout(problem, nurse, trial_stops, leave, break_start), position):
+            if found is None and free is not None and free_base is not None and rule is not None:
+                free_trial = _layout(problem, free, trial_stops, leave, None)
+                if not _what_breaks(free_base, free_trial, position):
                     found = (
                         "break",
                         f"{nurse.id}'s {rule.duration_seconds // 60}-minute break between "
@@ -87,36 +104,8 @@ def _blocker(
                         f"{problem.night.clock(rule.window.end)}",
                     )
             continue
-        moved = _moved_pin(problem, nurse, trial)
-        if moved is None:
+        moved = _moves_a_pin(problem, nurse, stops, position, visit)
+        if not moved:
             return None  # it fits here: nothing of hers keeps it out
-        if found is None or found[0] != "pin":
-            found = ("pin", moved)
+        found = ("pin", f"{moved} ({nurse.id})")
     return found
-
-
-def _layout(
-    problem: Problem, nurse: Nurse, sequence: list[str], break_start: int | None
-) -> list[object]:
-    stops = [
-        timeline.restock_stop(problem)
-        if key == _RESTOCK
-        else timeline.stop_for(problem, problem.visit(key))
-        for key in sequence
-    ]
-    _, broken = timeline.route(problem, nurse, stops, break_start=break_start)
-    return list(broken)
-
-
-def _moved_pin(problem: Problem, nurse: Nurse, sequence: list[str]) -> str | None:
-    """The pinned or en-route visit that ``sequence`` moves off its place, described."""
-    done = len(timeline.locked_prefix(problem, nurse))
-    visits = [key for key in sequence if key != _RESTOCK]
-    for index, key in enumerate(visits):
-        visit = problem.visit(key)
-        if visit.state == VisitState.EN_ROUTE and index != 0:
-            return f"{key}, which {nurse.id} is driving to"
-        pin = visit.pin
-        if pin is not None and pin.position is not None and done + index != pin.position:
-            return f"{key}, pinned as {nurse.id}'s stop {pin.position}"
-    return None
