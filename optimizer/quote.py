@@ -22,7 +22,9 @@ __all__ = ["InsertionOption", "quote"]
 
 @dataclass(frozen=True, slots=True)
 class InsertionOption:
-    """One nurse's best place for the new visit."""
+    """One nurse's best place for the new visit: before her ``position``-th open stop (visits
+    and restocks still to come), after a restock at the base when ``restock_before``; ``eta``
+    and ``start`` are the arrival and start a plan with it would show."""
 
     nurse_id: str
     position: int
@@ -33,6 +35,7 @@ class InsertionOption:
     added_lateness_others_seconds: int
     feasible: bool
     reason: str = ""
+    restock_before: bool = False
 
 
 def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
@@ -157,16 +160,18 @@ def _layout(
     )
 
 
-def _what_breaks(base: _Layout, trial: _Layout, position: int) -> str:
-    """The first rule the insertion at ``position`` breaks that the route kept; "" if none."""
-    was_short = {(i + (i >= position), item) for i, item in base.short}
+def _what_breaks(base: _Layout, trial: _Layout, position: int, inserted: int = 1) -> str:
+    """The first rule that inserting ``inserted`` stops at ``position`` (the new visit last)
+    breaks and the route kept; "" if none."""
+    new = position + inserted - 1
+    was_short = {(i + inserted * (i >= position), item) for i, item in base.short}
     for index, item in sorted(trial.short - was_short):
-        if index == position:
+        if index == new:
             return f"her night bag has no {item} left"
         return f"her night bag would run out of {item} for a later visit"
-    was_late = {i + (i >= position) for i in base.late}
+    was_late = {i + inserted * (i >= position) for i in base.late}
     for index in sorted(trial.late - was_late):
-        if index == position:
+        if index == new:
             return "she cannot be there inside its window"
         later = trial.timed[index].stop.visit_id or "a restock"
         return f"{later} would miss its window or its partner"
@@ -203,15 +208,28 @@ def _best_for(
     hint = _break_start(plan, nurse)
     base = _layout(problem, nurse, stops, leave, hint)
     best: InsertionOption | None = None
+    restock = timeline.restock_stop(problem)
     for position in range(len(stops) + 1):
         trial = _layout(
             problem, nurse, [*stops[:position], new_stop, *stops[position:]], leave, hint
         )
-        placed = trial.timed[position]
-        own = max(0, placed.start - new_stop.target) if new_stop.target is not None else 0
         broken = _what_breaks(base, trial, position)
+        inserted = 1
+        if broken.startswith("her night bag has no"):
+            # Empty-handed she cannot do it; after a restock at the base she might.
+            refilled = _layout(
+                problem,
+                nurse,
+                [*stops[:position], restock, new_stop, *stops[position:]],
+                leave,
+                hint,
+            )
+            if not _what_breaks(base, refilled, position, 2):
+                trial, broken, inserted = refilled, "", 2
         moved = "" if broken else _moves_a_pin(problem, nurse, stops, position, visit)
         broken = broken or (f"it would move {moved}" if moved else "")
+        placed = trial.timed[position + inserted - 1]
+        own = max(0, placed.start - new_stop.target) if new_stop.target is not None else 0
         # The arrival a plan shows: after a break taken at the door, when that break ends.
         eta = placed.arrival
         if placed.break_at_arrival and placed.break_before is not None:
@@ -226,6 +244,7 @@ def _best_for(
             added_lateness_others_seconds=max(0, trial.lateness - own - base.lateness),
             feasible=not broken,
             reason=broken,
+            restock_before=inserted == 2,
         )
         if best is None or _rank(option) < _rank(best):
             best = option

@@ -58,7 +58,8 @@ def _insert_new_visits(
     ]
     new.sort(key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty)
     for visit in new:
-        options = [o for o in quote(problem, plan, visit) if o.feasible]
+        # A place after a new restock is left to the search (it has the restock nodes).
+        options = [o for o in quote(problem, plan, visit) if o.feasible and not o.restock_before]
         if not options:
             model.new_visits_left_out = True
             continue
@@ -115,6 +116,8 @@ def quick_replan(
             best = feasible[0]
             sequence = sequences[best.nurse_id]
             sequence.insert(min(best.position, len(sequence)), visit.id)
+            if best.restock_before:
+                sequence.insert(min(best.position, len(sequence)), RESTOCK)
         else:
             room = _make_room(problem, sequences, visit, options[:_ROOM_TRIES], hints)
             if room is None:

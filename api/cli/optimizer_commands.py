@@ -107,8 +107,11 @@ def _quote(args: argparse.Namespace) -> int:
         ) from None
     for option in quote(with_visit, plan, visit):
         status = "ok  " if option.feasible else "no  "
+        where = f"at stop {option.position:<3}" + (
+            " after a restock" if option.restock_before else ""
+        )
         print(
-            f"{status}{option.nurse_id:<8} at stop {option.position:<3} "
+            f"{status}{option.nurse_id:<8} {where} "
             f"eta {problem.night.clock(option.eta)}  late {option.lateness_seconds // 60:>3} min  "
             f"+travel {option.added_travel_seconds // 60:>3} min  "
             f"others late +{option.added_lateness_others_seconds // 60} min  {option.reason}"

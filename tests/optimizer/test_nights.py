@@ -146,7 +146,8 @@ def test_quote_counts_the_night_bag() -> None:
     assert best.nurse_id == "FAR"
     assert best.eta == 20 * MINUTE
     near = next(o for o in options if o.nurse_id == "NEAR")
-    assert not near.feasible and "syringe" in near.reason
+    # Empty-handed she cannot; only after the long way round by the base, much later.
+    assert near.restock_before and near.eta > best.eta
     inserted = evaluate(problem, {"FAR": ["A1"]})
     assert inserted.violations == []
     assert _visit_step(inserted, "A1").arrival == best.eta
@@ -269,3 +270,26 @@ def test_a_visit_kept_out_by_a_break_says_so() -> None:
     assert left.visit_id == "V1"
     assert "break" in left.message and "01:00" in left.message
     assert check(problem, plan) == []
+
+
+def test_quote_offers_a_restock_first_with_its_later_eta() -> None:
+    """With the base on the way, the empty bag 3 min away restocks first: ETA 00:13, and the
+    re-plan does the same."""
+    bag = {"syringe": 2}
+    problem = line_problem(
+        [
+            nurse("NEAR", start_location=3, end_location=3, bag=bag, bag_now={"syringe": 0}),
+            nurse("FAR", start_location=20, end_location=20, bag=bag),
+        ],
+        [unplanned("A1", 0, 0, "acute", materials={"syringe": 1})],
+    )
+    plan = solve(problem.model_copy(update={"visits": []}), time_limit=0.3)
+    best = quote(problem, plan, problem.visit("A1"))[0]
+    assert (best.nurse_id, best.restock_before, best.feasible) == ("NEAR", True, True)
+    assert best.eta == 3 * MINUTE + problem.night.restock_seconds
+    inserted = evaluate(problem, {"NEAR": ["restock", "A1"]})
+    assert inserted.violations == []
+    assert _visit_step(inserted, "A1").arrival == best.eta
+    replanned = solve(problem, time_limit=0.5)
+    assert replanned.assignments()["A1"] == ["NEAR"]
+    assert _visit_step(replanned, "A1").start == best.start

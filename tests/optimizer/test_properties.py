@@ -193,6 +193,8 @@ def test_quote_agrees_with_evaluate(data: st.DataObject) -> None:
     before = evaluate(trial, sequences, break_starts=breaks)
     # ``position`` counts the stops of her open route (visits and later restocks).
     sequences[best.nurse_id].insert(best.position, visit.id)
+    if best.restock_before:
+        sequences[best.nurse_id].insert(best.position, RESTOCK)
     after = evaluate(trial, sequences, break_starts=breaks)
     old = {(v.code, v.visit_id, v.nurse_id) for v in before.violations}
     new = {(v.code, v.visit_id, v.nurse_id) for v in after.violations} - old
