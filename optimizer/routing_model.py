@@ -186,6 +186,14 @@ class NightModel:
                 positioned.append(
                     (self.visit_nodes[visit.id][0], len(timeline.locked_prefix(problem, nurse)))
                 )
+                if visit.nurses_needed == 1:
+                    # She is driving there: nothing (not even a restock) comes first.
+                    solver = routing.solver()
+                    node = self.index(self.visit_nodes[visit.id][0])
+                    start = routing.Start(vehicle_of[nurse.id])
+                    first = solver.IsEqualCstVar(routing.NextVar(start), node)
+                    dropped = solver.IsEqualCstVar(routing.ActiveVar(node), 0)
+                    solver.Add(first + dropped >= 1)
             elif visit.pin is not None and visit.pin.position is not None:
                 positioned.append((self.visit_nodes[visit.id][0], visit.pin.position))
         if not positioned:
