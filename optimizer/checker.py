@@ -167,6 +167,12 @@ def _check_route(
                 fail("restock_away", f"{nurse_id} restocks away from the base", nurse=nurse_id)
             if step.end - step.start < problem.night.restock_seconds:
                 fail("restock_short", f"{nurse_id}'s restock is too short", nurse=nurse_id)
+            if not problem.night.restocks_allowed:
+                fail(
+                    "restock_forbidden",
+                    f"{nurse_id} restocks on a night without restocks",
+                    nurse=nurse_id,
+                )
             load = {item: nurse.bag.get(item, 0) for item in nurse.bag}
         elif step.type == StepType.VISIT:
             if visit is None:

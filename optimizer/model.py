@@ -293,6 +293,10 @@ class Night(_Frozen):
     sync_tolerance_seconds: Annotated[int, Field(ge=0, le=1800)] = Field(
         default=120, description="two-person visits: both nurses start within this many seconds"
     )
+    restocks_allowed: bool = Field(
+        default=True,
+        description="whether a nurse may return to the base to refill her bag during the night",
+    )
     stability_cost: Annotated[int, Field(ge=0)] = Field(
         default=30 * 60,
         description="objective cost of moving a visit a nurse was already told about",

@@ -80,6 +80,7 @@ class NightModel:
         )
         self.routing = pywrapcp.RoutingModel(self.manager)
         self.breaks: dict[int, object] = {}
+        self.mean_arc_cost = 1.0
         self.new_visits_left_out = False  # set when a warm start could not place a new call
         # Cross-route constraints keep two-person visits in step exactly, but every search
         # move then needs full propagation: past a few hundred visits the first plan would
@@ -88,6 +89,10 @@ class NightModel:
         self._build()
 
     def _restocks_may_help(self) -> bool:
+        # Restock nodes are optional stops the search must keep moving in and out; build them
+        # only where a bag can run out and the night allows restocking at all.
+        if not self.problem.night.restocks_allowed:
+            return False
         for item in self.items:
             demand = sum(v.materials.get(item, 0) * v.nurses_needed for v in self.visits)
             on_hand = min(n.contents_now(item) for n in self.problem.nurses)
@@ -110,6 +115,10 @@ class NightModel:
             # A restock costs its time too, so the search adds one only where the bag runs out.
             cost[:, self.restock_nodes] += problem.night.restock_seconds
             cost_callbacks[profile] = routing.RegisterTransitMatrix(cost.tolist())
+            if profile == problem.nurses[0].profile:
+                # The scale of one move, for search temperatures given relative to it.
+                mean = float(travel.sum()) / max(1, travel.size - len(travel))
+                self.mean_arc_cost = max(1.0, mean)  # OR-Tools refuses a zero temperature
             time_callbacks[profile] = routing.RegisterTransitMatrix(
                 (travel + service[:, None]).tolist()
             )

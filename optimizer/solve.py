@@ -1,17 +1,23 @@
 """`solve(problem)`: tonight's routes from OR-Tools' vehicle-routing solver.
 
-The routing model is in `optimizer.routing_model`, reading a solution back into a plan in
-`optimizer.assemble`, the live re-plan's warm start and quick answer in `optimizer.replan`.
+The routing model is in `optimizer.routing_model`, the search recipes and the portfolio runner
+in `optimizer.search`, reading a solution back into a plan in `optimizer.assemble`, the live
+re-plan's warm start and quick answer in `optimizer.replan`.
 """
 
 from __future__ import annotations
 
+import os
+import random
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from optimizer import timeline
+from optimizer import search, timeline
 from optimizer.assemble import extract, plan_from_routes
 from optimizer.eligibility import eligible_nurses, excluded
 from optimizer.evaluate import evaluate
@@ -19,27 +25,204 @@ from optimizer.model import Problem, Visit, VisitState
 from optimizer.plan import Plan, ReasonCode, SolverStats, StepType, Unassigned
 from optimizer.replan import initial_routes, quick_replan, warm_sequences
 from optimizer.routing_model import NightModel
+from optimizer.search import SearchConfig
 
-__all__ = ["eligible_nurses", "plan_from_routes", "solve"]
+__all__ = ["PORTFOLIO_MIN_SECONDS", "eligible_nurses", "plan_from_routes", "solve"]
 
 Progress = Callable[[str], None]
 
+#: Below this time limit one search runs in this process instead of the two-core portfolio.
+#: Measured (bench/portfolio_overhead.py): forking a worker that already holds the model's
+#: data, and collecting its answer, costs little on a 2-core machine, but the second core is
+#: only worth having once the search itself has seconds to use; under that, the single run
+#: with all the budget is at least as good. The live re-plan (warm start, budgets of about
+#: 0.8 s) therefore never forks.
+PORTFOLIO_MIN_SECONDS = 2.0
+#: Wall-clock seconds kept back for forking, collecting and building the plan.
+_PORTFOLIO_MARGIN = 0.15
+#: Iterated local search runs only on nights with at least this many open visits per nurse:
+#: below it OR-Tools 9.15's ruin step can loop forever (seen with fewer visits than nurses),
+#: and such small nights gain nothing over guided local search anyway.
+_ILS_MIN_VISITS_PER_NURSE = 2
+#: Construction heuristics tried in turn when one finds no first solution in its time.
+_FALLBACKS = ("PARALLEL_CHEAPEST_INSERTION", "LOCAL_CHEAPEST_INSERTION", "PATH_CHEAPEST_ARC")
 
-def _parameters(
-    time_limit: float, strategy: int, *, first_only: bool = False, warm: bool = False
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """One search's answer as plain data (it crosses process boundaries)."""
+
+    method: str
+    objective: int | None = None
+    status: str = ""
+    sequences: dict[str, list[str]] | None = None
+    starts: dict[tuple[str, int], int] | None = None
+    break_starts: dict[str, int] | None = None
+
+
+def _found(model: NightModel, solution: Any, method: str) -> _Found:
+    sequences, starts, break_starts = extract(model, solution)
+    return _Found(
+        method=method,
+        objective=int(solution.ObjectiveValue()),
+        status=str(model.routing.status()),
+        sequences=sequences,
+        starts=starts,
+        break_starts=break_starts,
+    )
+
+
+def _warm_parameters(
+    time_limit: float, strategy: int, *, first_only: bool = False
 ) -> pywrapcp.DefaultRoutingSearchParameters:
     parameters = pywrapcp.DefaultRoutingSearchParameters()
     parameters.first_solution_strategy = strategy
     metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    if first_only and warm:
+    if first_only:
         # From a warm start the quickest good answer is plain descent to a local optimum;
         # a solution limit would not stop guided local search there.
         metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
-    elif first_only:
-        parameters.solution_limit = 1
     parameters.local_search_metaheuristic = metaheuristic
     parameters.time_limit.FromMilliseconds(max(1, int(time_limit * 1000)))
     return parameters
+
+
+def _search_once(
+    problem: Problem,
+    open_visits: Sequence[Visit],
+    departures: dict[str, timeline.Departure],
+    config: SearchConfig,
+    deadline: float,
+    first_only: bool,
+    solution_limit: int | None,
+) -> _Found:
+    """Build the model with visits in ``config.seed``'s order and run ``config`` until
+    ``deadline`` (``time.monotonic()``); a portfolio worker, so arguments and answer are plain.
+
+    OR-Tools' routing search has no random seed: the node order is what a seed changes.
+    """
+    order = list(open_visits)
+    if config.seed:
+        random.Random(config.seed).shuffle(order)
+    model = NightModel(problem, order, departures)
+    routing = model.routing
+    if first_only:
+        config = replace(config, ils=False, metaheuristic="GREEDY_DESCENT")
+    names = [config.first_solution, *(n for n in _FALLBACKS if n != config.first_solution)]
+    for name in names:
+        tried = replace(config, first_solution=name)
+        remaining = max(0.05, deadline - time.monotonic())
+        parameters = search.search_parameters(
+            time_limit=remaining, config=tried, mean_arc_cost=model.mean_arc_cost
+        )
+        if first_only:
+            parameters.solution_limit = 1
+        elif solution_limit is not None:
+            parameters.solution_limit = solution_limit
+        if tried.ils:
+            solution = routing.SolveWithIteratedLocalSearch(parameters)
+        else:
+            solution = routing.SolveWithParameters(parameters)
+        if solution is not None:
+            return _found(model, solution, f"or-tools: {tried.label}, first plan by {name}")
+    return _Found(method=f"or-tools: {config.label}", status="no solution within the time limit")
+
+
+_Shared = tuple[Problem, Sequence[Visit], dict[str, timeline.Departure]]
+#: The problem a forked portfolio worker searches, keyed by a token: fork hands it over
+#: without pickling a 1000 x 1000 matrix (about 0.1 s to unpickle per worker).
+_SHARED: dict[int, _Shared] = {}
+
+
+def _portfolio_worker(
+    token: int,
+    payload: _Shared | None,
+    config: SearchConfig,
+    deadline: float,
+    solution_limit: int | None,
+) -> _Found:
+    problem, open_visits, departures = payload if payload is not None else _SHARED[token]
+    return _search_once(problem, open_visits, departures, config, deadline, False, solution_limit)
+
+
+def _found_key(found: _Found) -> tuple[bool, int]:
+    return (found.objective is None, found.objective or 0)
+
+
+def _search_portfolio(
+    problem: Problem,
+    open_visits: Sequence[Visit],
+    departures: dict[str, timeline.Departure],
+    *,
+    time_limit: float,
+    first_only: bool,
+    seed: int,
+    configs: Sequence[SearchConfig] | None,
+    processes: int | None,
+    solution_limit: int | None,
+) -> _Found:
+    """The cold search: the tuned portfolio, one forked process per core, when it can pay;
+    otherwise guided local search in this process (see `PORTFOLIO_MIN_SECONDS`)."""
+    began = time.monotonic()
+    chosen = list(configs) if configs else list(search.default_portfolio())
+    chosen = [c.with_seed(c.seed + seed) for c in chosen]
+    cores = processes if processes is not None else (os.cpu_count() or 1)
+    chosen = chosen[: max(1, cores)]  # a second run on a shared core only halves both
+    ils_fits = (
+        time_limit >= PORTFOLIO_MIN_SECONDS
+        and processes != 1
+        and len(open_visits) >= _ILS_MIN_VISITS_PER_NURSE * len(problem.nurses)
+    )
+    if any(c.ils for c in chosen) and (first_only or not ils_fits):
+        chosen = [_fallback_config(chosen[0])]
+    if first_only or (not any(c.ils for c in chosen) and len(chosen) == 1):
+        return _search_once(
+            problem,
+            open_visits,
+            departures,
+            chosen[0],
+            began + time_limit,
+            first_only,
+            solution_limit,
+        )
+    deadline = began + time_limit - _PORTFOLIO_MARGIN
+    token = id(problem)
+    forked = sys.platform.startswith("linux")  # run_portfolio forks there, spawns elsewhere
+    payload = None if forked else (problem, open_visits, departures)
+    _SHARED[token] = (problem, open_visits, departures)
+    grace = max(0.5, 0.1 * time_limit)
+    try:
+        jobs = [(token, payload, c, deadline, solution_limit) for c in chosen]
+        best = search.run_portfolio(
+            _portfolio_worker,
+            jobs,
+            key=_found_key,
+            processes=cores,
+            timeout=deadline - time.monotonic() + grace,
+        )
+    finally:
+        del _SHARED[token]
+    if best is None:
+        # Every worker overran its limit and was killed (see `search.run_portfolio`): a
+        # short guided local search here, which always stops at its limit.
+        rescue = _search_once(
+            problem,
+            open_visits,
+            departures,
+            _fallback_config(chosen[0]),
+            time.monotonic() + grace,
+            False,
+            solution_limit,
+        )
+        return replace(rescue, method=f"{rescue.method} (after the portfolio overran)")
+    if len(chosen) == 1:
+        return best
+    return replace(best, method=f"{best.method} (best of {len(chosen)} in parallel)")
+
+
+def _fallback_config(config: SearchConfig) -> SearchConfig:
+    """Guided local search with ``config``'s seed: the search for short budgets."""
+    return SearchConfig(label="gls-pci", seed=config.seed)
 
 
 def solve(
@@ -49,6 +232,10 @@ def solve(
     warm_start: Plan | None = None,
     first_only: bool = False,
     progress: Progress | None = None,
+    seed: int = 0,
+    configs: Sequence[SearchConfig] | None = None,
+    processes: int | None = None,
+    solution_limit: int | None = None,
 ) -> Plan:
     """Plan tonight's routes within ``time_limit`` seconds (anytime: the best found by then).
 
@@ -56,6 +243,14 @@ def solve(
     told. ``first_only`` returns the first feasible plan without improving it (the quickest
     answer). Started and finished visits never move; visits that cannot be planned come back
     in ``Plan.unassigned`` with a reason.
+
+    Without a warm start the tuned search runs (``search.default_portfolio``: iterated local
+    search from two node orders, one process per core when ``time_limit`` is at least
+    ``PORTFOLIO_MIN_SECONDS``); ``configs`` replaces it, e.g. ``[search.baseline_config()]``.
+    ``seed`` changes the node order each search starts from: the same seed and problem repeat
+    a run exactly when ``solution_limit`` (improving solutions) stops it rather than the clock;
+    a time limit stops after however many moves the machine managed, so answers may differ.
+    ``processes`` caps the worker processes (1: never fork).
     """
     began = time.perf_counter()
     unassigned: list[Unassigned] = []
@@ -93,17 +288,14 @@ def solve(
             )
             if first_only:
                 return quick
-    model = NightModel(problem, open_visits, departures)
-    routing = model.routing
     solution = None
-    method = "or-tools: parallel cheapest insertion + guided local search"
-    strategies = [
-        routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION,
-        routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION,
-        routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC,
-    ]
-    routing.CloseModelWithParameters(_parameters(time_limit, strategies[0]))
+    found: _Found | None = None
+    method = ""
     if warm_start is not None:
+        model = NightModel(problem, open_visits, departures)
+        routing = model.routing
+        strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+        routing.CloseModelWithParameters(_warm_parameters(time_limit, strategy))
         initial = routing.ReadAssignmentFromRoutes(initial_routes(model, warm_start), True)
         if initial is None:
             # The quick insertion of new calls did not fit the model's view: start without.
@@ -115,19 +307,28 @@ def solve(
         if initial is not None:
             remaining = max(0.05, time_limit - (time.perf_counter() - began))
             solution = routing.SolveFromAssignmentWithParameters(
-                initial, _parameters(remaining, strategies[0], first_only=first_only, warm=True)
+                initial, _warm_parameters(remaining, strategy, first_only=first_only)
             )
             method = "or-tools: warm start from the current plan + guided local search"
-    for strategy in strategies:
         if solution is not None:
-            break
+            found = _found(model, solution, method)
+    if found is None:
         remaining = max(0.05, time_limit - (time.perf_counter() - began))
         if progress is not None:
             progress(f"searching ({remaining:.1f} s left)")
-        solution = routing.SolveWithParameters(
-            _parameters(remaining, strategy, first_only=first_only)
+        found = _search_portfolio(
+            problem,
+            open_visits,
+            departures,
+            time_limit=remaining,
+            first_only=first_only,
+            seed=seed,
+            configs=configs,
+            processes=processes,
+            solution_limit=solution_limit,
         )
-    if solution is None:
+        method = found.method
+    if found.sequences is None:
         # Out of time before the first plan (a very large night on a short budget): say so
         # per visit rather than fail; the caller can ask again with more time.
         if quick is not None:
@@ -180,17 +381,16 @@ def solve(
             ),
         )
 
-    sequences, starts, break_starts = extract(model, solution)
     return plan_from_routes(
         problem,
-        sequences,
-        not_before=starts,
-        break_starts=break_starts,
+        found.sequences,
+        not_before=found.starts,
+        break_starts=found.break_starts,
         unassigned=unassigned,
         stats=SolverStats(
-            method=method,
+            method=found.method,
             seconds=round(time.perf_counter() - began, 3),
-            objective=int(solution.ObjectiveValue()),
-            status=str(routing.status()),
+            objective=found.objective,
+            status=found.status,
         ),
     )
