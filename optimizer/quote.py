@@ -215,7 +215,7 @@ def _best_for(
         )
         broken = _what_breaks(base, trial, position)
         inserted = 1
-        if broken.startswith("her night bag has no"):
+        if broken.startswith("her night bag has no") and problem.night.restocks_allowed:
             # Empty-handed she cannot do it; after a restock at the base she might.
             refilled = _layout(
                 problem,

@@ -293,3 +293,25 @@ def test_quote_offers_a_restock_first_with_its_later_eta() -> None:
     replanned = solve(problem, time_limit=0.5)
     assert replanned.assignments()["A1"] == ["NEAR"]
     assert _visit_step(replanned, "A1").start == best.start
+
+
+def test_quote_without_restocks_names_the_empty_bag() -> None:
+    """On a night without restocks the empty bag is simply not an option, and says why."""
+    problem = line_problem(
+        [
+            nurse(
+                "NEAR", start_location=3, end_location=3, bag={"syringe": 2}, bag_now={"syringe": 0}
+            )
+        ],
+        [unplanned("A1", 0, 0, "acute", materials={"syringe": 1})],
+        night={
+            "start": NIGHT_START.isoformat(),
+            "end": "2026-11-24T07:00:00+01:00",
+            "restocks_allowed": False,
+        },
+    )
+    plan = solve(problem.model_copy(update={"visits": []}), time_limit=0.3)
+    (option,) = quote(problem, plan, problem.visit("A1"))
+    assert not option.feasible
+    assert option.reason == "her night bag has no syringe left"
+    assert not option.restock_before
