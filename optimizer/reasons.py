@@ -10,6 +10,7 @@ explained first, and past a budget of laid-out stops the rest keep the general r
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from optimizer import timeline
 from optimizer.eligibility import eligible_nurses
@@ -45,6 +46,7 @@ def why_left_out(
             continue
         pins: list[str] = []
         breaks: list[str] = []
+        bags: list[str] = []
         for nurse in eligible_nurses(problem, visit):
             if nurse.id not in stops:
                 stops[nurse.id] = [
@@ -58,7 +60,7 @@ def why_left_out(
                 return result
             blocker = _blocker(problem, nurse, stops[nurse.id], visit, break_starts.get(nurse.id))
             if blocker is not None:
-                (pins if blocker[0] == "pin" else breaks).append(blocker[1])
+                {"pin": pins, "break": breaks, "bag": bags}[blocker[0]].append(blocker[1])
         if pins:
             result[visit.id] = Unassigned(
                 visit_id=visit.id,
@@ -73,6 +75,13 @@ def why_left_out(
                 reason=ReasonCode.NO_CAPACITY,
                 message=f"kept out by {breaks[0]}: it only fits if she skips it",
             )
+        elif bags:
+            result[visit.id] = Unassigned(
+                visit_id=visit.id,
+                urgency=visit.urgency,
+                reason=ReasonCode.NO_CAPACITY,
+                message=f"it fits in time, but {bags[0]}",
+            )
     return result
 
 
@@ -83,7 +92,8 @@ def _blocker(
     visit: Visit,
     break_start: int | None,
 ) -> tuple[str, str] | None:
-    """("pin", what) or ("break", what) if that alone keeps ``visit`` out of her route."""
+    """("pin", what), ("break", what) or ("bag", what) if that alone keeps ``visit`` out of
+    her route."""
     leave = timeline.departure(problem, nurse)
     new_stop = timeline.stop_for(problem, visit)
     base = _layout(problem, nurse, stops, leave, break_start)
@@ -93,8 +103,25 @@ def _blocker(
     found: tuple[str, str] | None = None
     for position in range(len(stops) + 1):
         trial_stops = [*stops[:position], new_stop, *stops[position:]]
-        if _what_breaks(base, _layout(problem, nurse, trial_stops, leave, break_start), position):
-            if found is None and free is not None and free_base is not None and rule is not None:
+        broken = _what_breaks(
+            base, _layout(problem, nurse, trial_stops, leave, break_start), position
+        )
+        if broken:
+            empty_handed = [*stops[:position], replace(new_stop, materials={}), *stops[position:]]
+            if (
+                found is None
+                and broken.startswith("her night bag")
+                and not _what_breaks(
+                    base, _layout(problem, nurse, empty_handed, leave, break_start), position
+                )
+            ):
+                found = ("bag", f"{nurse.id}'s {broken.removeprefix('her ')}")
+            if (
+                (found is None or found[0] == "bag")
+                and free is not None
+                and free_base is not None
+                and rule is not None
+            ):
                 free_trial = _layout(problem, free, trial_stops, leave, None)
                 if not _what_breaks(free_base, free_trial, position):
                     found = (

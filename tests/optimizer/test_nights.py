@@ -315,3 +315,23 @@ def test_quote_without_restocks_names_the_empty_bag() -> None:
     assert not option.feasible
     assert option.reason == "her night bag has no syringe left"
     assert not option.restock_before
+
+
+def test_a_visit_kept_out_by_the_bag_says_so() -> None:
+    """No restocks tonight and one syringe: the second syringe visit names the empty bag."""
+    problem = line_problem(
+        [nurse("N1", bag={"syringe": 1})],
+        [
+            planned("V1", 1, 0, 4 * HOUR, materials={"syringe": 1}),
+            planned("V2", 2, 0, 4 * HOUR, materials={"syringe": 1}),
+        ],
+        night={
+            "start": NIGHT_START.isoformat(),
+            "end": "2026-11-24T07:00:00+01:00",
+            "restocks_allowed": False,
+        },
+    )
+    plan = solve(problem, time_limit=0.3)
+    (left,) = plan.unassigned
+    assert "syringe" in left.message
+    assert check(problem, plan) == []
