@@ -41,10 +41,11 @@ def _reachable(
 
 
 def _drivable(problem: Problem, nurse: Nurse, visit: Visit, leave: timeline.Departure) -> bool:
-    """Whether the road there and back fits her shift at all, whatever the window."""
+    """Whether the drive there and back fits in her whole shift: a road question, not one of
+    how late it is (that is `outside_shifts`)."""
     there = problem.travel_seconds(nurse.profile, leave.location, visit.location)
     back = problem.travel_seconds(nurse.profile, visit.location, nurse.end_location)
-    return leave.time + there + back <= nurse.shift.end
+    return there + back <= nurse.shift.end - nurse.shift.start
 
 
 def excluded(
@@ -83,7 +84,7 @@ def excluded(
         if not any(_drivable(problem, n, visit, departures[n.id]) for n in candidates):
             return unassigned(
                 ReasonCode.UNREACHABLE_IN_WINDOW,
-                "unreachable: no nurse can drive there and back within her shift tonight",
+                "unreachable: the drive there and back is longer than any nurse's shift",
             )
         if len(candidates) < visit.nurses_needed:
             return unassigned(
