@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from optimizer import timeline
 from optimizer.checker import check
-from optimizer.model import Problem, Visit
+from optimizer.model import Problem, Visit, VisitState
 from optimizer.plan import (
     Plan,
     ReasonCode,
@@ -64,11 +64,32 @@ def extract(
             for new, (old, _) in enumerate(kept):
                 starts[(nurse_id, new)] = starts[(nurse_id, old)]
             sequences[nurse_id] = [s for _, s in kept]
+    _en_route_first(model, sequences, starts)
     break_starts = {
         problem.nurses[v].id: int(solution.StartValue(interval))
         for v, interval in model.breaks.items()
     }
     return sequences, starts, break_starts
+
+
+def _en_route_first(
+    model: NightModel, sequences: dict[str, list[str]], starts: dict[tuple[str, int], int]
+) -> None:
+    """A nurse driving to a visit keeps it as her next stop, even where a short search left it
+    out or put something first: the layout then reports whatever that costs."""
+    for visit in model.visits:
+        if visit.state != VisitState.EN_ROUTE or visit.nurses_needed != 1:
+            continue
+        nurse_id = visit.assigned_nurses[0]
+        sequence = sequences.get(nurse_id, [])
+        if sequence[:1] == [visit.id]:
+            continue
+        order = [k for k, key in enumerate(sequence) if key != visit.id]
+        timed = {new + 1: starts.get((nurse_id, old)) for new, old in enumerate(order)}
+        for position in range(len(sequence) + 1):
+            starts.pop((nurse_id, position), None)
+        starts.update({(nurse_id, k): t for k, t in timed.items() if t is not None})
+        sequences[nurse_id] = [visit.id, *(sequence[k] for k in order)]
 
 
 def _drop_idle_restocks(
