@@ -14,6 +14,7 @@ import resource
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from optimizer.checker import check
@@ -135,6 +136,8 @@ def run_night_benchmark(
     for nurses, visits in sizes:
         if progress is not None:
             progress(f"night of {nurses} nurses x {visits} visits ...")
-        with context.Pool(1) as pool:
-            results.append(pool.apply(_child, ((nurses, visits, long_limit, seed),)))
+        # Not multiprocessing.Pool: its workers are daemonic and may not fork the solver's
+        # portfolio processes.
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            results.append(pool.submit(_child, (nurses, visits, long_limit, seed)).result())
     return results

@@ -116,8 +116,12 @@ class NightModel:
             cost[:, self.restock_nodes] += problem.night.restock_seconds
             cost_callbacks[profile] = routing.RegisterTransitMatrix(cost.tolist())
             if profile == problem.nurses[0].profile:
-                # The scale of one move, for search temperatures given relative to it.
-                mean = float(travel.sum()) / max(1, travel.size - len(travel))
+                # The scale of one move, for search temperatures given relative to it: over
+                # the visits and one start, as if one depot (the nurses' many start and end
+                # nodes would otherwise pull the mean towards zero).
+                kept = [0, *(i for i, node in enumerate(self.nodes) if node.kind == VISIT)]
+                sample = travel[np.ix_(kept, kept)]
+                mean = float(sample.sum()) / max(1, sample.size - len(sample))
                 self.mean_arc_cost = max(1.0, mean)  # OR-Tools refuses a zero temperature
             time_callbacks[profile] = routing.RegisterTransitMatrix(
                 (travel + service[:, None]).tolist()

@@ -7,6 +7,7 @@ re-plan's warm start and quick answer in `optimizer.replan`.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
 import sys
@@ -31,19 +32,23 @@ __all__ = ["PORTFOLIO_MIN_SECONDS", "eligible_nurses", "plan_from_routes", "solv
 
 Progress = Callable[[str], None]
 
-#: Below this time limit one search runs in this process instead of the two-core portfolio.
-#: Measured (bench/portfolio_overhead.py): forking a worker that already holds the model's
-#: data, and collecting its answer, costs little on a 2-core machine, but the second core is
-#: only worth having once the search itself has seconds to use; under that, the single run
-#: with all the budget is at least as good. The live re-plan (warm start, budgets of about
-#: 0.8 s) therefore never forks.
+#: Below this time limit one search runs in this process instead of the forked portfolio.
+#: Measured with bench/portfolio_overhead.py (2 cores, load average 11): forking two workers
+#: that hold a 50 x 1000 night and collecting their answers takes 0.16 s median, 0.33 s at
+#: worst, against nothing in process. From 2 s that is under a tenth of the budget, and the
+#: second core doubles the search; below it the overhead eats what the second run would add,
+#: and iterated local search needs seconds before it beats guided local search anyway. The
+#: live re-plan (warm start, budgets of about 0.8 s) therefore never forks.
 PORTFOLIO_MIN_SECONDS = 2.0
-#: Wall-clock seconds kept back for forking, collecting and building the plan.
-_PORTFOLIO_MARGIN = 0.15
+#: Wall-clock seconds kept back for forking and collecting (see above).
+_PORTFOLIO_MARGIN = 0.25
 #: Iterated local search runs only on nights with at least this many open visits per nurse:
 #: below it OR-Tools 9.15's ruin step can loop forever (seen with fewer visits than nurses),
 #: and such small nights gain nothing over guided local search anyway.
 _ILS_MIN_VISITS_PER_NURSE = 2
+#: Above this share of the budget spent on construction, ILS (which constructs again) is
+#: replaced by guided local search from the construction (see `_iterated`).
+_CONSTRUCTION_SHARE = 0.2
 #: Construction heuristics tried in turn when one finds no first solution in its time.
 _FALLBACKS = ("PARALLEL_CHEAPEST_INSERTION", "LOCAL_CHEAPEST_INSERTION", "PATH_CHEAPEST_ARC")
 
@@ -104,6 +109,10 @@ def _search_once(
     order = list(open_visits)
     if config.seed:
         random.Random(config.seed).shuffle(order)
+    if config.ils and not first_only:
+        return _iterated(
+            lambda: NightModel(problem, order, departures), config, deadline, solution_limit
+        )
     model = NightModel(problem, order, departures)
     routing = model.routing
     if first_only:
@@ -119,13 +128,74 @@ def _search_once(
             parameters.solution_limit = 1
         elif solution_limit is not None:
             parameters.solution_limit = solution_limit
-        if tried.ils:
-            solution = routing.SolveWithIteratedLocalSearch(parameters)
-        else:
-            solution = routing.SolveWithParameters(parameters)
+        solution = routing.SolveWithParameters(parameters)
         if solution is not None:
             return _found(model, solution, f"or-tools: {tried.label}, first plan by {name}")
     return _Found(method=f"or-tools: {config.label}", status="no solution within the time limit")
+
+
+def _iterated(
+    build: Callable[[], NightModel],
+    config: SearchConfig,
+    deadline: float,
+    solution_limit: int | None,
+) -> _Found:
+    """Iterated local search, anytime: construct first, then search with ILS on a fresh model
+    only if construction took a small part of the budget.
+
+    OR-Tools' ILS has no warm start and constructs again inside its own time limit; on a large
+    night or a loaded machine that construction can be cut short and ILS would answer with
+    every visit left out. So the first plan is built here; when it took more than
+    ``_CONSTRUCTION_SHARE`` of the budget, guided local search continues from it instead.
+    ILS runs on a model of its own: on the model that already ran the construction it was
+    measured clearly worse (RC208, 4 s: 885.8 against 815.5-823.4). The better of the
+    construction and the search is returned.
+    """
+    began = time.monotonic()
+    model = build()
+    routing = model.routing
+    first: Any = None
+    name = ""
+    for name in dict.fromkeys((config.first_solution, *_FALLBACKS)):
+        construction = replace(
+            config, first_solution=name, ils=False, metaheuristic="GREEDY_DESCENT"
+        )
+        parameters = search.search_parameters(
+            time_limit=max(0.05, deadline - time.monotonic()), config=construction
+        )
+        parameters.solution_limit = 1
+        first = routing.SolveWithParameters(parameters)
+        if first is not None:
+            break
+    if first is None:
+        return _Found(
+            method=f"or-tools: {config.label}", status="no solution within the time limit"
+        )
+    built = _found(model, first, f"or-tools: {name} (the search found nothing better)")
+    took = time.monotonic() - began
+    remaining = deadline - time.monotonic()
+    if remaining < 0.05:
+        return built
+    if took > _CONSTRUCTION_SHARE * (deadline - began):
+        gls = search.search_parameters(time_limit=remaining, config=_fallback_config(config))
+        if solution_limit is not None:
+            gls.solution_limit = solution_limit
+        solution = routing.SolveFromAssignmentWithParameters(first, gls)
+        method = f"or-tools: {name} + guided local search (construction too slow for ILS)"
+    else:
+        model = build()
+        parameters = search.search_parameters(
+            time_limit=max(0.05, deadline - time.monotonic()),
+            config=replace(config, first_solution=name),
+            mean_arc_cost=model.mean_arc_cost,
+        )
+        if solution_limit is not None:
+            parameters.solution_limit = solution_limit
+        solution = model.routing.SolveWithIteratedLocalSearch(parameters)
+        method = f"or-tools: {config.label}, first plan by {name}"
+    if solution is None or solution.ObjectiveValue() > built.objective:
+        return built
+    return _found(model, solution, method)
 
 
 _Shared = tuple[Problem, Sequence[Visit], dict[str, timeline.Departure]]
@@ -168,14 +238,16 @@ def _search_portfolio(
     chosen = [c.with_seed(c.seed + seed) for c in chosen]
     cores = processes if processes is not None else (os.cpu_count() or 1)
     chosen = chosen[: max(1, cores)]  # a second run on a shared core only halves both
+    # A daemonic process (a multiprocessing.Pool worker) may not fork; processes=1 asks not to.
+    may_fork = processes != 1 and not multiprocessing.current_process().daemon
     ils_fits = (
         time_limit >= PORTFOLIO_MIN_SECONDS
-        and processes != 1
+        and may_fork
         and len(open_visits) >= _ILS_MIN_VISITS_PER_NURSE * len(problem.nurses)
     )
     if any(c.ils for c in chosen) and (first_only or not ils_fits):
         chosen = [_fallback_config(chosen[0])]
-    if first_only or (not any(c.ils for c in chosen) and len(chosen) == 1):
+    if first_only or not may_fork or (not any(c.ils for c in chosen) and len(chosen) == 1):
         return _search_once(
             problem,
             open_visits,

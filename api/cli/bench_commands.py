@@ -103,9 +103,11 @@ def _register_solomon(group: argparse._SubParsersAction[Any]) -> None:
         "solomon",
         help="solve Solomon VRPTW files (DIMACS distance convention)",
         description=(
-            "Solve Solomon VRPTW instance files, distance only, each arc truncated to one "
-            "decimal (DIMACS convention). Prints one line per instance; every solution is "
-            "verified by the independent checker."
+            "Solve Solomon VRPTW instance files with the night solver (each instance becomes "
+            "a night: vehicles as nurses, demand as a night-bag item, quantities x 10 as "
+            "seconds, restocks forbidden), distance only, each arc truncated to one decimal "
+            "(DIMACS convention). Prints one line per instance; every solution is verified "
+            "by the independent checker."
         ),
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="Solomon .txt instance files")
@@ -121,7 +123,7 @@ def _register_solomon(group: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--baseline",
         action="store_true",
-        help="plain OR-Tools setup instead: PATH_CHEAPEST_ARC + guided local search, one core",
+        help="plain OR-Tools search instead: PATH_CHEAPEST_ARC + guided local search, one core",
     )
     parser.set_defaults(handler=_run_solomon)
 
@@ -135,7 +137,9 @@ def _run_solomon(args: argparse.Namespace) -> int:
     instances = []
     for name in args.files:
         try:
-            instances.append(solomon.read_solomon(Path(name)))
+            instance = solomon.read_solomon(Path(name))
+            solomon.problem_from_solomon(instance)  # refuses what cannot be a night (> 24 h)
+            instances.append(instance)
         except ValueError as error:
             raise UserInputError(str(error)) from None
     configs = [search.baseline_config()] if args.baseline else None
