@@ -110,7 +110,9 @@ def solve_pyvrp(
             tenths = math.isqrt(100 * (dx * dx + dy * dy))
             model.add_edge(locations[a], locations[b], distance=tenths, duration=tenths)
     result = model.solve(stop=MaxRuntime(time_limit), seed=seed, display=False)
-    return tuple(tuple(route.visits()) for route in result.best.routes() if route.visits())
+    # A route lists scheduled activities; a client's ``idx`` counts clients from 0.
+    routes = (tuple(a.idx + 1 for a in route if a.is_client()) for route in result.best.routes())
+    return tuple(route for route in routes if route)
 
 
 def main() -> int:

@@ -115,6 +115,10 @@ def measure_night(
         result["replan_first_seconds"] * 1000 / max(result["quote_ms_median"], 1e-3), 1
     )
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    # The portfolio's forked search processes: the largest one's peak.
+    result["peak_rss_search_process_mb"] = round(
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    )
     return result
 
 

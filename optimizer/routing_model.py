@@ -130,9 +130,14 @@ class NightModel:
             routing.SetArcCostEvaluatorOfVehicle(cost_callbacks[nurse.profile], v)
 
         horizon = problem.night.horizon
-        routing.AddDimensionWithVehicleTransits(
-            [time_callbacks[n.profile] for n in problem.nurses], horizon, horizon, False, "time"
-        )
+        if len(time_callbacks) == 1:
+            # One profile: one transit for all, which OR-Tools' filters handle as such.
+            (callback,) = time_callbacks.values()
+            routing.AddDimension(callback, horizon, horizon, False, "time")
+        else:
+            routing.AddDimensionWithVehicleTransits(
+                [time_callbacks[n.profile] for n in problem.nurses], horizon, horizon, False, "time"
+            )
         self.time = routing.GetDimensionOrDie("time")
         self._time_windows(horizon)
         self._disjunctions()

@@ -93,7 +93,7 @@ def _run_nights(args: argparse.Namespace) -> int:
             f"(unassigned {row[long_key]['unassigned']}), "
             f"re-plan first {row['replan_first_seconds']:.2f} s, "
             f"quote {row['quote_ms_median']:.1f} ms (p95 {row['quote_ms_p95']:.1f}), "
-            f"peak {row['peak_rss_mb']} MB"
+            f"peak {row['peak_rss_mb']} MB (search process {row['peak_rss_search_process_mb']} MB)"
         )
     return 0
 
