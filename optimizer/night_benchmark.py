@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from optimizer import search
 from optimizer.checker import check
 from optimizer.generate import generated_night
 from optimizer.live import state_at, with_visit
@@ -71,6 +72,15 @@ def measure_night(
             )
         ):
             plan = found
+
+    # The baseline in the same run: the same model and budget with plain guided local search
+    # (the search `solve` ran before the tuned portfolio), one process.
+    began = time.perf_counter()
+    plain = solve(problem, time_limit=long_limit, configs=[search.SearchConfig()], processes=1)
+    result[f"gls_after_{long_limit:g}s"] = {
+        **_record(plain, problem),
+        "wall_seconds": round(time.perf_counter() - began, 3),
+    }
 
     alarm = Visit(
         id="ALARM",
