@@ -50,9 +50,16 @@ class NightModel:
     """The OR-Tools model of one problem, with the maps back from nodes to visits."""
 
     def __init__(
-        self, problem: Problem, visits: list[Visit], departures: dict[str, timeline.Departure]
+        self,
+        problem: Problem,
+        visits: list[Visit],
+        departures: dict[str, timeline.Departure],
+        *,
+        visits_required: bool = False,
     ) -> None:
         self.problem = problem
+        #: No disjunctions for visits: every plan must perform them all (see solve._iterated).
+        self.visits_required = visits_required
         self.visits = visits
         nurses = problem.nurses
         self.nodes: list[Node] = []
@@ -181,7 +188,7 @@ class NightModel:
             routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(self.index(node)))
 
     def _disjunctions(self) -> None:
-        for visit in self.visits:
+        for visit in self.visits if not self.visits_required else ():
             penalty = self.problem.urgency_classes[visit.urgency].omission_penalty
             for node in self.visit_nodes[visit.id]:
                 self.routing.AddDisjunction([self.index(node)], penalty)
@@ -259,11 +266,15 @@ class NightModel:
                 for i, node in enumerate(self.nodes)
             ]
             callback = routing.RegisterUnaryTransitVector(demand)
-            routing.AddDimensionWithVehicleCapacity(callback, refill, capacities, False, item)
+            # Slack is the refill at a restock; without restock nodes there is none to model.
+            slack = refill if restocks else 0
+            routing.AddDimensionWithVehicleCapacity(callback, slack, capacities, False, item)
             dimension = routing.GetDimensionOrDie(item)
             for v, nurse in enumerate(problem.nurses):
                 used = nurse.bag.get(item, 0) - nurse.contents_now(item)
                 dimension.CumulVar(routing.Start(v)).SetValue(used)
+            if not restocks:
+                continue
             for i in range(len(self.nodes)):
                 if self.nodes[i].kind == END:
                     continue

@@ -102,3 +102,20 @@ def test_portfolio_watchdog_kills_a_worker_that_overruns() -> None:
     best = search.run_portfolio(_sleeper, [(60.0,), (0.01,)], key=lambda s: -s, timeout=1.0)
     assert best == 0.01
     assert search.run_portfolio(_sleeper, [(60.0,)], key=lambda s: s, timeout=0.2) is None
+
+
+def test_ils_requires_every_visit_only_when_leaving_one_out_cannot_pay() -> None:
+    """With every visit in the first plan and each omission penalty above that plan's whole
+    objective, ILS searches without the visits' disjunctions; a penalty below it keeps them
+    (dropping a visit might then pay). Both plans pass the checker with every visit."""
+    problem = solomon.problem_from_solomon(solomon.read_solomon(TINY))
+    plan = solve(problem, time_limit=2.2, configs=[search.tuned_config(1)])
+    assert plan.stats is not None and "every visit required" in plan.stats.method
+    assert not plan.unassigned and check(problem, plan) == []
+
+    classes = dict(problem.urgency_classes)
+    classes["planned"] = classes["planned"].model_copy(update={"omission_penalty": 1})
+    cheap = problem.model_copy(update={"urgency_classes": classes})
+    plan = solve(cheap, time_limit=2.2, configs=[search.tuned_config(1)])
+    assert plan.stats is not None and "every visit required" not in plan.stats.method
+    assert check(cheap, plan) == []
