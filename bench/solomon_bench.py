@@ -1,4 +1,4 @@
-"""Solomon VRPTW benchmark: the tuned portfolio against the plain OR-Tools setup.
+"""Solomon VRPTW benchmark through `optimizer.solve`: its tuned search against plain OR-Tools.
 
 Runs ``nachtroute bench solomon`` twice over the development instances (tuned, then
 ``--baseline``), both at the same wall-clock limit, compares each distance with the
@@ -131,11 +131,17 @@ def main() -> int:
 
 Development subset of Solomon's VRPTW instances (100 customers), distance only, DIMACS
 convention (each arc truncated to one decimal, vehicle count not minimised), gap to the
-`dimacs` best known solutions of `../shared/bench/solomon/bks.csv`. Every solution was
-verified by the independent checker (`optimizer.solomon.check_solomon`).
-{args.time_limit:g} s wall-clock per instance; tuned = two-process portfolio of iterated local
-search (`optimizer.search.default_portfolio()`), baseline = PATH_CHEAPEST_ARC + guided local
-search on one core. Tuned: all {len(files)} solved feasibly: {"yes" if all_feasible else "NO"}.
+`dimacs` best known solutions of `../shared/bench/solomon/bks.csv`. Each instance is solved
+by the product's own solver: `optimizer.solomon.problem_from_solomon` makes it a night
+(vehicles as nurses with shift = depot window, demand as a night-bag item with the vehicle
+capacity, hard windows, every quantity x 10 as integer seconds, restocks forbidden) and
+`optimizer.solve` plans it; the routes are read from the returned plan and verified by the
+independent checker (`optimizer.solomon.check_solomon`); distance = travel seconds / 10.
+{args.time_limit:g} s wall-clock per instance; tuned = `optimizer.solve`'s default search
+(`optimizer.search.default_portfolio()`: iterated local search from two node orders, one
+forked process each), baseline = the same model and path with `search.baseline_config()`
+(PATH_CHEAPEST_ARC + guided local search, one process). Tuned: all {len(files)} solved
+feasibly: {"yes" if all_feasible else "NO"}.
 
 Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() or "this machine"}
 ({os.cpu_count()} cores, shared with other work, so figures move by a few tenths of a

@@ -56,7 +56,7 @@ def candidates() -> dict[str, search.SearchConfig]:
 
 def one(path: Path, config: search.SearchConfig, time_limit: float, best: float) -> float:
     instance = solomon.read_solomon(path)
-    result = solomon.solve_solomon_once(instance, config, time_limit)
+    result = solomon.solve_solomon(instance, time_limit=time_limit, configs=[config], processes=2)
     report = solomon.check_solomon(instance, result.routes)
     return 100 * (report.distance / best - 1) if report.feasible else float("inf")
 

@@ -12,7 +12,7 @@ from collections import Counter
 from itertools import pairwise
 from typing import Protocol
 
-from optimizer.model import Problem, VisitState
+from optimizer.model import Problem, Visit, VisitState
 from optimizer.plan import Plan, Step, StepType, Violation
 
 __all__ = ["check"]
@@ -25,7 +25,7 @@ def check(problem: Problem, plan: Plan) -> list[Violation]:
     different nurses as it needs; service inside planned windows and never before a call or
     before ``now``; skills; pins; shifts; travel times respected between steps; two-person
     visits in step; one break per nurse inside its window; the bag never below zero; started
-    and finished visits unchanged.
+    and finished visits unchanged; an en-route visit is its nurse's next stop.
     """
     found: list[Violation] = []
 
@@ -40,6 +40,11 @@ def check(problem: Problem, plan: Plan) -> list[Violation]:
         elif count > 1:
             fail("duplicate_route", f"{nurse_id} has {count} routes", nurse=nurse_id)
 
+    driving: dict[str, list[Visit]] = {}  # nurse id -> the visits she is driving to
+    for visit in problem.visits:
+        if visit.state == VisitState.EN_ROUTE:
+            for nurse_id in visit.assigned_nurses:
+                driving.setdefault(nurse_id, []).append(visit)
     performers: dict[str, list[str]] = {}
     starts: dict[str, list[int]] = {}
     for route in plan.routes:
@@ -49,7 +54,7 @@ def check(problem: Problem, plan: Plan) -> list[Violation]:
             if step.type == StepType.VISIT and step.visit_id is not None:
                 performers.setdefault(step.visit_id, []).append(route.nurse_id)
                 starts.setdefault(step.visit_id, []).append(step.start)
-        _check_route(problem, route.nurse_id, route.steps, fail)
+        _check_route(problem, route.nurse_id, route.steps, driving.get(route.nurse_id, []), fail)
 
     unassigned = Counter(u.visit_id for u in plan.unassigned)
     known_visits = {v.id for v in problem.visits}
@@ -105,7 +110,9 @@ def check(problem: Problem, plan: Plan) -> list[Violation]:
     return found
 
 
-def _check_route(problem: Problem, nurse_id: str, steps: list[Step], fail: _Fail) -> None:
+def _check_route(
+    problem: Problem, nurse_id: str, steps: list[Step], driving: list[Visit], fail: _Fail
+) -> None:
     nurse = problem.nurse(nurse_id)
     matrix = problem.matrix(nurse.profile)
     if not steps or steps[0].type != StepType.START or steps[-1].type != StepType.END:
@@ -113,8 +120,10 @@ def _check_route(problem: Problem, nurse_id: str, steps: list[Step], fail: _Fail
         return
     if steps[0].location != nurse.start_location or steps[0].start < nurse.shift.start:
         fail("shift_start", f"{nurse_id} starts elsewhere or before her shift", nurse=nurse_id)
-    if steps[-1].location != nurse.end_location or steps[-1].arrival > nurse.shift.end:
-        fail("shift_end", f"{nurse_id} ends elsewhere or after her shift", nurse=nurse_id)
+    if steps[-1].location != nurse.end_location:
+        fail("shift_end", f"{nurse_id} ends her shift elsewhere", nurse=nurse_id)
+    if steps[-1].arrival > nurse.shift.end:
+        fail("shift_overrun", f"{nurse_id} is back after her shift ends", nurse=nurse_id)
     load = {item: nurse.bag.get(item, 0) for item in nurse.bag}
     if nurse.bag_now is not None:
         load = {item: nurse.bag_now.get(item, 0) for item in nurse.bag}
@@ -158,6 +167,12 @@ def _check_route(problem: Problem, nurse_id: str, steps: list[Step], fail: _Fail
                 fail("restock_away", f"{nurse_id} restocks away from the base", nurse=nurse_id)
             if step.end - step.start < problem.night.restock_seconds:
                 fail("restock_short", f"{nurse_id}'s restock is too short", nurse=nurse_id)
+            if not problem.night.restocks_allowed:
+                fail(
+                    "restock_forbidden",
+                    f"{nurse_id} restocks on a night without restocks",
+                    nurse=nurse_id,
+                )
             load = {item: nurse.bag.get(item, 0) for item in nurse.bag}
         elif step.type == StepType.VISIT:
             if visit is None:
@@ -177,8 +192,38 @@ def _check_route(problem: Problem, nurse_id: str, steps: list[Step], fail: _Fail
             fail(
                 "route_shape", f"{nurse_id} has a {step.type.value} step mid-route", nurse=nurse_id
             )
-    if nurse.break_rule is not None and not nurse.break_taken and breaks != 1:
-        fail("break_missing", f"{nurse_id} takes {breaks} breaks, not one", nurse=nurse_id)
+    if nurse.break_rule is not None and not nurse.break_taken and breaks == 0:
+        fail("break_missed", f"{nurse_id} takes no break", nurse=nurse_id)
+    elif breaks > 1:
+        fail("break_count", f"{nurse_id} takes {breaks} breaks, not one", nurse=nurse_id)
+    _check_en_route(problem, nurse_id, steps, driving, fail)
+
+
+def _check_en_route(
+    problem: Problem, nurse_id: str, steps: list[Step], driving: list[Visit], fail: _Fail
+) -> None:
+    """A nurse driving to a visit (en route) has it as her next stop after her history.
+
+    A break taken at that door on arrival is allowed; a restock or another visit first is not.
+    """
+    if not driving:
+        return
+    after_history = [
+        step
+        for step in steps[1:-1]
+        if not (step.visit_id is not None and problem.visit(step.visit_id).is_locked)
+    ]
+    for visit in driving:
+        ahead = [
+            s for s in after_history if s.type != StepType.BREAK or s.location != visit.location
+        ]
+        if not ahead or ahead[0].visit_id != visit.id:
+            fail(
+                "en_route_moved",
+                f"{nurse_id} is driving to {visit.id}, so it must be her next stop",
+                visit.id,
+                nurse_id,
+            )
 
 
 def _check_visit_time(problem: Problem, visit_id: str, start: int, nurse: str, fail: _Fail) -> None:

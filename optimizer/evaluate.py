@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from optimizer.checker import check
+from optimizer.assemble import finish, in_step
 from optimizer.model import Problem
 from optimizer.plan import Plan, Violation
-from optimizer.solve import plan_from_routes
 
 __all__ = ["RESTOCK", "evaluate"]
 
@@ -43,42 +42,11 @@ def evaluate(
                 raise ValueError(f"routes.{nurse_id}[{position}]: unknown visit {stop!r}")
         # Started and finished visits are history: the timeline adds them itself.
         sequences[nurse_id] = [s for s in stops if s == RESTOCK or not problem.visit(s).is_locked]
-    not_before: dict[tuple[str, int], int] = {}
     hints = dict(break_starts or {})
-    plan = plan_from_routes(problem, sequences, break_starts=hints)
-    # Two-person visits: hold the earlier nurse until the later one can be there too.
-    for _ in range(len(problem.visits) + 1):
-        moved = False
-        starts: dict[str, list[tuple[str, int, int]]] = {}
-        for route in plan.routes:
-            for position, visit_id in enumerate(sequences.get(route.nurse_id, [])):
-                step = (
-                    next(s for s in route.steps if s.visit_id == visit_id and visit_id != RESTOCK)
-                    if visit_id != RESTOCK
-                    else None
-                )
-                if step is not None:
-                    starts.setdefault(visit_id, []).append((route.nurse_id, position, step.start))
-        for entries in starts.values():
-            if len(entries) != 2:
-                continue
-            latest = max(e[2] for e in entries)
-            for nurse_id, position, start in entries:
-                if start < latest - problem.night.sync_tolerance_seconds:
-                    # Within the tolerance is in step: hold her no longer than that needs.
-                    not_before[(nurse_id, position)] = latest - problem.night.sync_tolerance_seconds
-                    moved = True
-        if not moved:
-            break
-        plan = plan_from_routes(problem, sequences, not_before=not_before, break_starts=hints)
-    violations = list(plan.violations)
-    seen = {(v.code, v.visit_id, v.nurse_id) for v in violations}
-    for violation in check(problem, plan):
-        key = (violation.code, violation.visit_id, violation.nurse_id)
-        if key not in seen and violation.code != "missing":
-            seen.add(key)
-            violations.append(violation)
-    return plan.model_copy(update={"violations": _sorted(violations)})
+    plan = in_step(problem, sequences, hints)
+    # Reasons for what is left out, and whatever the independent checker finds, listed.
+    plan = finish(problem, plan, sequences, hints)
+    return plan.model_copy(update={"violations": _sorted(list(plan.violations))})
 
 
 def _sorted(violations: list[Violation]) -> list[Violation]:

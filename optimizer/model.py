@@ -15,9 +15,10 @@ Nothing here identifies a person: a visit carries an opaque ``client_ref`` only.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -31,6 +32,8 @@ from pydantic import (
 __all__ = [
     "DEFAULT_SKILLS",
     "DEFAULT_URGENCY_CLASSES",
+    "MAX_LOCATIONS",
+    "MAX_TRAVEL_SECONDS",
     "BreakRule",
     "Location",
     "Night",
@@ -46,6 +49,12 @@ __all__ = [
 
 Seconds = Annotated[int, Field(ge=0, description="seconds")]
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+#: Bounds on what a problem may hold, so no input the schema accepts can overflow the solver's
+#: integer arithmetic or its memory: a week of travel (anything past the night is unreachable
+#: anyway) and a matrix of 10,000 places.
+MAX_TRAVEL_SECONDS = 7 * 24 * 3600
+MAX_LOCATIONS = 10_000
 
 #: The skills a region knows unless it lists its own; a visit asking for another is refused.
 DEFAULT_SKILLS: tuple[str, ...] = (
@@ -247,7 +256,21 @@ class TravelMatrix(_Frozen):
     """Travel seconds between every pair of locations for one profile (``car``, ``bike``)."""
 
     profile: Identifier
-    seconds: list[list[Annotated[float, Field(ge=0, allow_inf_nan=False)]]]
+    seconds: Annotated[
+        list[
+            Annotated[
+                list[Annotated[float, Field(ge=0, le=MAX_TRAVEL_SECONDS, allow_inf_nan=False)]],
+                Field(max_length=MAX_LOCATIONS),
+            ]
+        ],
+        Field(
+            max_length=MAX_LOCATIONS,
+            description=(
+                "seconds, matrix[from][to], at most a week; a trip longer than the night means "
+                "the place cannot be reached tonight (the visit comes back as unreachable)"
+            ),
+        ),
+    ]
     estimated: bool = Field(
         default=False,
         description="true when derived from straight-line distance, not a road network",
@@ -259,13 +282,20 @@ class Night(_Frozen):
 
     start: datetime = Field(description="shift start, with its UTC offset (Europe/Amsterdam)")
     end: datetime
-    timezone: str = "Europe/Amsterdam"
+    timezone: str = Field(
+        default="Europe/Amsterdam",
+        description="IANA zone of the night's wall clock (a night may cross a DST change)",
+    )
     base_location: Annotated[int, Field(ge=0)] = 0
     restock_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(
         default=600, description="time a restock stop at the base takes"
     )
     sync_tolerance_seconds: Annotated[int, Field(ge=0, le=1800)] = Field(
         default=120, description="two-person visits: both nurses start within this many seconds"
+    )
+    restocks_allowed: bool = Field(
+        default=True,
+        description="whether a nurse may return to the base to refill her bag during the night",
     )
     stability_cost: Annotated[int, Field(ge=0)] = Field(
         default=30 * 60,
@@ -277,6 +307,15 @@ class Night(_Frozen):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("needs a UTC offset, e.g. 2026-11-23T23:00:00+01:00")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Amsterdam)") from None
         return value
 
     @model_validator(mode="after")
@@ -292,10 +331,18 @@ class Night(_Frozen):
         """Seconds from the night's start to its end."""
         return int((self.end - self.start).total_seconds())
 
+    def moment(self, seconds: int) -> datetime:
+        """The aware datetime, in the night's ``timezone``, ``seconds`` after its start.
+
+        Counted in elapsed time (through UTC), so a night across the autumn DST change keeps
+        its real length: 25200 s after 23:00+02:00 on 24 October 2026 is 05:00+01:00.
+        """
+        elapsed = self.start.astimezone(UTC) + timedelta(seconds=seconds)
+        return elapsed.astimezone(ZoneInfo(self.timezone))
+
     def clock(self, seconds: int) -> str:
-        """The wall-clock time ``HH:MM`` of a moment given in seconds from the start."""
-        moment = self.start + timedelta(seconds=seconds)
-        return moment.strftime("%H:%M")
+        """The wall-clock time ``HH:MM`` (the night's time zone) ``seconds`` after the start."""
+        return self.moment(seconds).strftime("%H:%M")
 
 
 class Problem(_Frozen):

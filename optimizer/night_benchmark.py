@@ -14,8 +14,10 @@ import resource
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from optimizer import search
 from optimizer.checker import check
 from optimizer.generate import generated_night
 from optimizer.live import state_at, with_visit
@@ -71,6 +73,15 @@ def measure_night(
         ):
             plan = found
 
+    # The baseline in the same run: the same model and budget with plain guided local search
+    # (the search `solve` ran before the tuned portfolio), one process.
+    began = time.perf_counter()
+    plain = solve(problem, time_limit=long_limit, configs=[search.SearchConfig()], processes=1)
+    result[f"gls_after_{long_limit:g}s"] = {
+        **_record(plain, problem),
+        "wall_seconds": round(time.perf_counter() - began, 3),
+    }
+
     alarm = Visit(
         id="ALARM",
         client_ref="bench-alarm",
@@ -114,6 +125,10 @@ def measure_night(
         result["replan_first_seconds"] * 1000 / max(result["quote_ms_median"], 1e-3), 1
     )
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    # The portfolio's forked search processes: the largest one's peak.
+    result["peak_rss_search_process_mb"] = round(
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    )
     return result
 
 
@@ -135,6 +150,8 @@ def run_night_benchmark(
     for nurses, visits in sizes:
         if progress is not None:
             progress(f"night of {nurses} nurses x {visits} visits ...")
-        with context.Pool(1) as pool:
-            results.append(pool.apply(_child, ((nurses, visits, long_limit, seed),)))
+        # Not multiprocessing.Pool: its workers are daemonic and may not fork the solver's
+        # portfolio processes.
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            results.append(pool.submit(_child, (nurses, visits, long_limit, seed)).result())
     return results

@@ -8,20 +8,23 @@ tuples, because it runs on the request path.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 from optimizer import timeline
-from optimizer.model import Nurse, Problem, Visit
+from optimizer.eligibility import eligible_nurses
+from optimizer.model import Nurse, Problem, Visit, VisitState
 from optimizer.plan import Plan, StepType
-from optimizer.solve import eligible_nurses
 
 __all__ = ["InsertionOption", "quote"]
 
 
 @dataclass(frozen=True, slots=True)
 class InsertionOption:
-    """One nurse's best place for the new visit."""
+    """One nurse's best place for the new visit: before her ``position``-th open stop (visits
+    and restocks still to come), after a restock at the base when ``restock_before``; ``eta``
+    and ``start`` are the arrival and start a plan with it would show."""
 
     nurse_id: str
     position: int
@@ -32,6 +35,7 @@ class InsertionOption:
     added_lateness_others_seconds: int
     feasible: bool
     reason: str = ""
+    restock_before: bool = False
 
 
 def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
@@ -47,7 +51,15 @@ def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
     for nurse in problem.nurses:
         if nurse.id not in eligible:
             continue
-        options.append(_best_for(problem, plan, nurse, new_stop))
+        options.append(_best_for(problem, plan, nurse, new_stop, visit))
+    if visit.nurses_needed == 2 and sum(o.feasible for o in options) < 2:
+        # One nurse alone cannot do a two-person visit: no option is feasible on its own.
+        options = [
+            dataclasses.replace(
+                o, feasible=False, reason=o.reason or "needs a second nurse who can be there too"
+            )
+            for o in options
+        ]
     options.sort(
         key=lambda o: (
             not o.feasible,
@@ -79,99 +91,165 @@ def _current_stops(problem: Problem, plan: Plan, nurse: Nurse) -> list[timeline.
     return stops
 
 
-def _layout_cost(
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """One nurse's stops laid out as `timeline.route` lays them out, with what they break."""
+
+    timed: list[timeline.TimedStop]
+    travel: int
+    lateness: int
+    late: frozenset[int]  # stops past a hard window, or a two-person visit past its partner
+    short: frozenset[tuple[int, str]]  # (stop index, item) where the bag has none left
+    break_missed: bool
+    overrun: bool
+
+
+def _layout(
     problem: Problem,
     nurse: Nurse,
     stops: list[timeline.Stop],
     leave: timeline.Departure,
     break_hint: int | None,
-) -> tuple[bool, list[int], int, int]:
-    """Feasible?, start per stop, total travel, total lateness past soft targets."""
+) -> _Layout:
+    """Lay out ``stops`` exactly as a plan does (`timeline.route`): the break where the plan
+    has it or, if it no longer fits there, as soon as its window opens."""
     matrix = problem.matrix(nurse.profile)
     rule = nurse.break_rule if not nurse.break_taken else None
-    # The break where the plan has it, or else as soon as its window opens: the better one.
-    layouts = []
-    for hint in dict.fromkeys((break_hint, None)):
+    window = (rule.window.start, rule.window.end) if rule else None
+    duration = rule.duration_seconds if rule else 0
+    timed, placed, finish = timeline.simulate(
+        matrix, leave, stops, break_duration=duration, break_window=window, break_start=break_hint
+    )
+    if rule is not None and placed is None and break_hint is not None:
         timed, placed, finish = timeline.simulate(
-            matrix,
-            leave,
-            stops,
-            break_duration=rule.duration_seconds if rule else 0,
-            break_window=(rule.window.start, rule.window.end) if rule else None,
-            break_start=hint,
+            matrix, leave, stops, break_duration=duration, break_window=window
         )
-        late = any(t.stop.latest is not None and t.start > t.stop.latest for t in timed)
-        layouts.append((late or (rule is not None and placed is None), finish, timed, placed))
-    _, finish, timed, placed = min(layouts, key=lambda item: (item[0], item[1]))
-    feasible = rule is None or placed is not None
     travel = 0
     lateness = 0
-    for item in timed:
+    late: set[int] = set()
+    short: set[tuple[int, str]] = set()
+    load = {item: nurse.contents_now(item) for item in nurse.bag}
+    tolerance = problem.night.sync_tolerance_seconds
+    for index, item in enumerate(timed):
         travel += item.travel_seconds
         stop = item.stop
         if stop.latest is not None and item.start > stop.latest:
-            feasible = False
+            late.add(index)
+        if stop.not_before and item.start > stop.not_before + tolerance:
+            late.add(index)  # a two-person visit pushed past its partner: a re-plan matter
         if stop.target is not None:
             lateness += max(0, item.start - stop.target)
+        if stop.kind == StepType.RESTOCK:
+            load = dict(nurse.bag)
+        for name, quantity in stop.materials.items():
+            load[name] = load.get(name, 0) - quantity
+            if load[name] < 0:
+                short.add((index, name))
     last = stops[-1].location if stops else leave.location
-    home = math.ceil(matrix[last][nurse.end_location])
-    if max(finish, placed[1] if placed else 0) + home > nurse.shift.end:
-        feasible = False
-    return feasible, [t.start for t in timed], travel + home, lateness
+    if rule is not None and placed is not None and not any(t.break_before for t in timed):
+        finish = max(finish, placed[1])
+    back = max(finish, leave.time) + math.ceil(matrix[last][nurse.end_location])
+    return _Layout(
+        timed=timed,
+        travel=travel + math.ceil(matrix[last][nurse.end_location]),
+        lateness=lateness,
+        late=frozenset(late),
+        short=frozenset(short),
+        break_missed=rule is not None and placed is None,
+        overrun=back > nurse.shift.end,
+    )
+
+
+def _what_breaks(base: _Layout, trial: _Layout, position: int, inserted: int = 1) -> str:
+    """The first rule that inserting ``inserted`` stops at ``position`` (the new visit last)
+    breaks and the route kept; "" if none."""
+    new = position + inserted - 1
+    was_short = {(i + inserted * (i >= position), item) for i, item in base.short}
+    for index, item in sorted(trial.short - was_short):
+        if index == new:
+            return f"her night bag has no {item} left"
+        return f"her night bag would run out of {item} for a later visit"
+    was_late = {i + inserted * (i >= position) for i in base.late}
+    for index in sorted(trial.late - was_late):
+        if index == new:
+            return "she cannot be there inside its window"
+        later = trial.timed[index].stop.visit_id or "a restock"
+        return f"{later} would miss its window or its partner"
+    if trial.break_missed and not base.break_missed:
+        return "no room left for her break"
+    if trial.overrun and not base.overrun:
+        return "she would be back after her shift ends"
+    return ""
+
+
+def _moves_a_pin(
+    problem: Problem, nurse: Nurse, stops: list[timeline.Stop], position: int, visit: Visit
+) -> str:
+    """The stop the insertion at ``position`` moves off its place: a pinned visit, or the
+    visit she is driving to (both must stay where they are); "" if none."""
+    done = len(timeline.locked_prefix(problem, nurse))
+    ids = [s.visit_id for s in stops if s.kind == StepType.VISIT and s.visit_id is not None]
+    ids.insert(sum(1 for s in stops[:position] if s.kind == StepType.VISIT), visit.id)
+    for index, visit_id in enumerate(ids):
+        current = visit if visit_id == visit.id else problem.visit(visit_id)
+        if current.state == VisitState.EN_ROUTE and index != 0:
+            return f"{visit_id}, which she is driving to"
+        pin = current.pin
+        if pin is not None and pin.position is not None and done + index != pin.position:
+            return f"{visit_id}, pinned as her stop {pin.position}"
+    return ""
 
 
 def _best_for(
-    problem: Problem, plan: Plan, nurse: Nurse, new_stop: timeline.Stop
+    problem: Problem, plan: Plan, nurse: Nurse, new_stop: timeline.Stop, visit: Visit
 ) -> InsertionOption:
     stops = _current_stops(problem, plan, nurse)
     leave = timeline.departure(problem, nurse)
     hint = _break_start(plan, nurse)
-    _, _, base_travel, base_lateness = _layout_cost(problem, nurse, stops, leave, hint)
+    base = _layout(problem, nurse, stops, leave, hint)
     best: InsertionOption | None = None
+    restock = timeline.restock_stop(problem)
     for position in range(len(stops) + 1):
-        trial = [*stops[:position], new_stop, *stops[position:]]
-        feasible, starts, travel, lateness = _layout_cost(problem, nurse, trial, leave, hint)
-        start = starts[position]
-        own = max(0, start - new_stop.target) if new_stop.target is not None else 0
-        if new_stop.latest is not None and start > new_stop.latest:
-            feasible = False
-        previous = stops[position - 1].location if position else leave.location
-        eta = min(
-            start, _arrival(problem, nurse, leave, previous, new_stop, starts, stops, position)
+        trial = _layout(
+            problem, nurse, [*stops[:position], new_stop, *stops[position:]], leave, hint
         )
+        broken = _what_breaks(base, trial, position)
+        inserted = 1
+        if broken.startswith("her night bag has no") and problem.night.restocks_allowed:
+            # Empty-handed she cannot do it; after a restock at the base she might.
+            refilled = _layout(
+                problem,
+                nurse,
+                [*stops[:position], restock, new_stop, *stops[position:]],
+                leave,
+                hint,
+            )
+            if not _what_breaks(base, refilled, position, 2):
+                trial, broken, inserted = refilled, "", 2
+        moved = "" if broken else _moves_a_pin(problem, nurse, stops, position, visit)
+        broken = broken or (f"it would move {moved}" if moved else "")
+        placed = trial.timed[position + inserted - 1]
+        own = max(0, placed.start - new_stop.target) if new_stop.target is not None else 0
+        # The arrival a plan shows: after a break taken at the door, when that break ends.
+        eta = placed.arrival
+        if placed.break_at_arrival and placed.break_before is not None:
+            eta = placed.break_before[1]
         option = InsertionOption(
             nurse_id=nurse.id,
             position=position,
             eta=eta,
-            start=start,
+            start=placed.start,
             lateness_seconds=own,
-            added_travel_seconds=travel - base_travel,
-            added_lateness_others_seconds=max(0, lateness - own - base_lateness),
-            feasible=feasible,
-            reason="" if feasible else "would break a planned window, her break or her shift",
+            added_travel_seconds=trial.travel - base.travel,
+            added_lateness_others_seconds=max(0, trial.lateness - own - base.lateness),
+            feasible=not broken,
+            reason=broken,
+            restock_before=inserted == 2,
         )
         if best is None or _rank(option) < _rank(best):
             best = option
     assert best is not None
     return best
-
-
-def _arrival(
-    problem: Problem,
-    nurse: Nurse,
-    leave: timeline.Departure,
-    previous: int,
-    new_stop: timeline.Stop,
-    starts: list[int],
-    stops: list[timeline.Stop],
-    position: int,
-) -> int:
-    """When she would get to the new visit's door (before any wait for its window)."""
-    if position == 0:
-        ready = leave.time
-    else:
-        ready = starts[position - 1] + stops[position - 1].service_seconds
-    return ready + problem.travel_seconds(nurse.profile, previous, new_stop.location)
 
 
 def _break_start(plan: Plan, nurse: Nurse) -> int | None:

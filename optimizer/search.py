@@ -12,8 +12,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
@@ -276,30 +276,46 @@ def run_portfolio(
     *,
     key: Callable[[R], Any],
     processes: int | None = None,
-) -> R:
+    timeout: float | None = None,
+) -> R | None:
     """Run ``worker(*job)`` for every job in parallel processes and return the best result.
 
     ``worker`` must be a module-level function and the jobs picklable. The best result has
     the smallest ``key``. A worker that fails is ignored as long as another one answers.
-    With one job or one process, everything runs in this process.
+    With one job or one process and no ``timeout``, everything runs in this process.
+
+    ``timeout`` (seconds) is a watchdog: workers that have not answered by then are killed
+    and ``None`` is returned if none answered. OR-Tools 9.15's iterated local search can loop
+    in its ruin step without ever checking its time limit (e.g. one visit, two vehicles with
+    their own start and end nodes), so a search that must end needs a process it can kill.
     """
     if not jobs:
         raise ValueError("run_portfolio needs at least one job")
     workers = min(len(jobs), processes if processes is not None else (os.cpu_count() or 1))
-    if workers <= 1:
+    if workers <= 1 and timeout is None:
         return min((worker(*job) for job in jobs), key=key)
     # fork starts in milliseconds and needs no re-import; elsewhere spawn is the only choice.
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     context = multiprocessing.get_context(method)
     results: list[R] = []
     errors: list[BaseException] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(worker, *job) for job in jobs]
-        for future in futures:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pool = context.Pool(max(1, workers))
+    try:
+        pending = [pool.apply_async(worker, job) for job in jobs]
+        for future in pending:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                results.append(future.result())
+                results.append(future.get(left))
+            except multiprocessing.TimeoutError:
+                continue
             except Exception as error:
                 errors.append(error)
+    finally:
+        pool.terminate()  # kills a worker still searching; a no-op for finished ones
+        pool.join()
     if not results:
-        raise errors[0]
+        if errors:
+            raise errors[0]
+        return None
     return min(results, key=key)

@@ -1,4 +1,5 @@
-"""Solomon VRPTW instances: reader, OR-Tools solver and an independent checker.
+"""Solomon VRPTW instances: reader, the instance as a night for `optimizer.solve`, and an
+independent checker.
 
 Conventions (DIMACS 2021 / CVRPLIB): every arc's distance and travel time is the Euclidean
 distance truncated to one decimal, ``floor(10 * d) / 10``; the objective is total distance
@@ -11,28 +12,29 @@ from __future__ import annotations
 
 import itertools
 import math
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from ortools.constraint_solver import pywrapcp
 
 from optimizer import search
+from optimizer.model import Night, Nurse, Problem, TimeWindow, TravelMatrix, Visit
+from optimizer.plan import Plan
+from optimizer.solve import solve
 
 __all__ = [
     "CheckReport",
     "SolomonInstance",
     "SolomonResult",
     "check_solomon",
+    "distance_of_route",
+    "problem_from_solomon",
     "read_solomon",
+    "routes_from_plan",
     "solve_solomon",
-    "solve_solomon_once",
 ]
 
-_LOG_SEARCH = False  # flip while tuning to see OR-Tools' search log
 _COLUMNS = 7  # CUST NO., X, Y, DEMAND, READY TIME, DUE DATE, SERVICE TIME
 
 
@@ -178,113 +180,123 @@ def _is_int(text: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------
-# Solving
+# Solving: through the night solver itself, so the figures describe what the nurses get.
+
+#: A night needs a date; the instance's clock starts at its midnight.
+_EPOCH = datetime(2026, 1, 5, tzinfo=UTC)
+_ITEM = "load"  # the vehicle capacity becomes one night-bag item
 
 
-def _tenths_matrix(instance: SolomonInstance, order: Sequence[int]) -> list[list[int]]:
+def _tenths_matrix(instance: SolomonInstance) -> list[list[float]]:
     """Arc lengths in integer tenths, floor(10 * d), exact through the integer square root."""
-    xs = [instance.x[i] for i in order]
-    ys = [instance.y[i] for i in order]
+    xs, ys = instance.x, instance.y
     return [
-        [math.isqrt(100 * ((xa - xb) ** 2 + (ya - yb) ** 2)) for xb, yb in zip(xs, ys, strict=True)]
+        [
+            float(math.isqrt(100 * ((xa - xb) ** 2 + (ya - yb) ** 2)))
+            for xb, yb in zip(xs, ys, strict=True)
+        ]
         for xa, ya in zip(xs, ys, strict=True)
     ]
 
 
-def _node_order(instance: SolomonInstance, seed: int) -> list[int]:
-    """Depot first, customers permuted by seed: OR-Tools has no seed, node order breaks ties."""
-    customers = list(range(1, instance.num_customers + 1))
-    if seed:
-        random.Random(seed).shuffle(customers)
-    return [0, *customers]
+def problem_from_solomon(instance: SolomonInstance) -> Problem:
+    """The instance as a night: vehicles as nurses (shift = depot window, start and end at the
+    depot, location 0), demand as a night-bag item with the vehicle capacity, customers as
+    planned-care visits with hard windows, restocks forbidden. Every quantity is multiplied by
+    10 and read as whole seconds, so a travel second is a tenth of DIMACS distance.
 
-
-def _build_model(
-    instance: SolomonInstance, order: Sequence[int], *, optional_visits: bool
-) -> tuple[Any, Any, float]:
-    """The OR-Tools model of ``instance`` with nodes in ``order``.
-
-    Returns (manager, routing, mean arc cost in tenths).
+    A window that ends after the depot closes is cut at the closing time: service that starts
+    later could not be followed by the way back anyway.
     """
-    size = len(order)
-    distance = _tenths_matrix(instance, order)
-    service = [10 * instance.service[i] for i in order]
-    travel = [[distance[a][b] + service[a] for b in range(size)] for a in range(size)]
     horizon = 10 * instance.due[0]
-
-    manager = pywrapcp.RoutingIndexManager(size, instance.num_vehicles, 0)
-    routing = pywrapcp.RoutingModel(manager)
-    # Matrix and vector transits run in C++: no Python call per arc during the search.
-    distance_cb = routing.RegisterTransitMatrix(distance)
-    routing.SetArcCostEvaluatorOfAllVehicles(distance_cb)
-    demand_cb = routing.RegisterUnaryTransitVector([instance.demand[i] for i in order])
-    routing.AddDimensionWithVehicleCapacity(
-        demand_cb, 0, [instance.capacity] * instance.num_vehicles, True, "load"
-    )
-    time_cb = routing.RegisterTransitMatrix(travel)
-    routing.AddDimension(time_cb, horizon, horizon, False, "time")
-    time_dim = routing.GetDimensionOrDie("time")
-    for node in range(1, size):
-        customer = order[node]
-        time_dim.CumulVar(manager.NodeToIndex(node)).SetRange(
-            10 * instance.ready[customer], 10 * instance.due[customer]
+    if not 0 < horizon <= 24 * 3600:
+        raise ValueError(
+            f"{instance.name}: depot due date {instance.due[0]} gives a night of {horizon} s "
+            "(1 s to 24 h allowed)"
         )
-    for vehicle in range(instance.num_vehicles):
-        time_dim.CumulVar(routing.Start(vehicle)).SetRange(10 * instance.ready[0], horizon)
-        time_dim.CumulVar(routing.End(vehicle)).SetRange(10 * instance.ready[0], horizon)
-    if optional_visits:
-        # A huge penalty keeps every customer in any solution that can hold it, but lets
-        # the first solution exist when a construction cannot place a tight customer.
-        penalty = 1000 * max(max(row) for row in distance) + 1
-        for node in range(1, size):
-            routing.AddDisjunction([manager.NodeToIndex(node)], penalty)
-    mean_arc = sum(map(sum, distance)) / max(1, size * size - size)
-    return manager, routing, mean_arc
+    shift = TimeWindow(start=min(10 * instance.ready[0], horizon), end=horizon)
+    nurses = [
+        Nurse(
+            id=f"v{k + 1}",
+            shift=shift,
+            start_location=0,
+            end_location=0,
+            bag={_ITEM: instance.capacity},
+        )
+        for k in range(instance.num_vehicles)
+    ]
+    visits = []
+    for c in range(1, instance.num_customers + 1):
+        end = min(10 * instance.due[c], horizon)
+        visits.append(
+            Visit(
+                id=f"c{c}",
+                client_ref=f"solomon-{c}",
+                location=c,
+                service_seconds=10 * instance.service[c],
+                urgency="planned",
+                window=TimeWindow(start=min(10 * instance.ready[c], end), end=end),
+                materials={_ITEM: instance.demand[c]} if instance.demand[c] else {},
+            )
+        )
+    return Problem(
+        night=Night(
+            start=_EPOCH,
+            end=_EPOCH + timedelta(seconds=horizon),
+            timezone="UTC",
+            base_location=0,
+            restocks_allowed=False,
+        ),
+        travel=[TravelMatrix(profile="car", seconds=_tenths_matrix(instance))],
+        nurses=nurses,
+        visits=visits,
+    )
 
 
-def solve_solomon_once(
-    instance: SolomonInstance, config: search.SearchConfig, time_limit: float
+def routes_from_plan(plan: Plan) -> tuple[tuple[int, ...], ...]:
+    """The customer numbers of each non-empty route of a plan from `problem_from_solomon`."""
+    routes = []
+    for route in plan.routes:
+        customers = tuple(int(visit_id[1:]) for visit_id in route.visit_ids())
+        if customers:
+            routes.append(customers)
+    return tuple(routes)
+
+
+def solve_solomon(
+    instance: SolomonInstance,
+    *,
+    time_limit: float,
+    seed: int = 0,
+    configs: Sequence[search.SearchConfig] | None = None,
+    processes: int | None = None,
+    solution_limit: int | None = None,
 ) -> SolomonResult:
-    """Build the OR-Tools model and run one search configuration (a portfolio worker).
+    """Solve the instance with `optimizer.solve` on its night (`problem_from_solomon`).
 
-    If the construction finds no solution at all (tight windows), the model is rebuilt with
-    every customer optional at a prohibitive penalty and searched for the time left.
+    ``time_limit`` is the wall-clock budget of the whole call; ``configs`` replaces the
+    tuned portfolio (e.g. ``[search.baseline_config()]``). The routes are read from the
+    returned plan and verified by `check_solomon`, which also gives the distance.
     """
     started = time.monotonic()
-    order = _node_order(instance, config.seed)
-    optional = config.optional_visits
-    manager, routing, mean_arc = _build_model(instance, order, optional_visits=optional)
-    solution = search.solve_routing(
-        routing,
-        config,
-        time_limit=max(0.1, time_limit - (time.monotonic() - started)),
-        mean_arc_cost=mean_arc,
-        log=_LOG_SEARCH,
+    problem = problem_from_solomon(instance)
+    plan = solve(
+        problem,
+        time_limit=max(0.05, time_limit - (time.monotonic() - started)),
+        seed=seed,
+        configs=configs,
+        processes=processes,
+        solution_limit=solution_limit,
     )
-    left = time_limit - (time.monotonic() - started)
-    if solution is None and not optional and left > 0.2:
-        manager, routing, mean_arc = _build_model(instance, order, optional_visits=True)
-        solution = search.solve_routing(
-            routing, config, time_limit=left - 0.05, mean_arc_cost=mean_arc, log=_LOG_SEARCH
-        )
-    routes: list[tuple[int, ...]] = []
-    if solution is not None:
-        for vehicle in range(instance.num_vehicles):
-            index = solution.Value(routing.NextVar(routing.Start(vehicle)))
-            route: list[int] = []
-            while not routing.IsEnd(index):
-                route.append(order[manager.IndexToNode(index)])
-                index = solution.Value(routing.NextVar(index))
-            if route:
-                routes.append(tuple(route))
-    visited = sum(len(route) for route in routes)
+    routes = routes_from_plan(plan)
+    report = check_solomon(instance, routes)
     return SolomonResult(
         instance=instance.name,
-        routes=tuple(routes),
-        distance=round(sum(distance_of_route(instance, route) for route in routes), 1),
+        routes=routes,
+        distance=report.distance,
         seconds=time.monotonic() - started,
-        feasible=visited == instance.num_customers,
-        config=config.label,
+        feasible=report.feasible and not plan.violations,
+        config=plan.stats.method if plan.stats is not None else "",
     )
 
 
@@ -298,43 +310,6 @@ def distance_of_route(instance: SolomonInstance, route: Sequence[int]) -> float:
         for a, b in itertools.pairwise(stops)
     )
     return round(tenths / 10, 1)
-
-
-def _result_key(result: SolomonResult) -> tuple[int, float]:
-    return (0 if result.feasible else 1, result.distance)
-
-
-def solve_solomon(
-    instance: SolomonInstance,
-    *,
-    time_limit: float,
-    seed: int = 0,
-    configs: Sequence[search.SearchConfig] | None = None,
-    processes: int | None = None,
-) -> SolomonResult:
-    """Solve with a portfolio of search configurations in parallel processes; best wins.
-
-    ``time_limit`` is the wall-clock budget of the whole call; ``seed`` shifts every
-    configuration's seed, so two seeds give two independent runs.
-    """
-    started = time.monotonic()
-    chosen = list(configs) if configs is not None else list(search.default_portfolio())
-    chosen = [cfg.with_seed(cfg.seed + seed) for cfg in chosen]
-    parallel = len(chosen) > 1 and processes != 1
-    # Leave room for process start-up and collecting the answers.
-    overhead = search.PORTFOLIO_OVERHEAD_SECONDS if parallel else 0.05
-    budget = max(0.1, time_limit - overhead)
-    jobs = [(instance, cfg, budget) for cfg in chosen]
-    best = search.run_portfolio(solve_solomon_once, jobs, key=_result_key, processes=processes)
-    report = check_solomon(instance, best.routes)
-    return SolomonResult(
-        instance=best.instance,
-        routes=best.routes,
-        distance=report.distance,
-        seconds=time.monotonic() - started,
-        feasible=report.feasible,
-        config=best.config,
-    )
 
 
 # --------------------------------------------------------------------------------------

@@ -90,10 +90,11 @@ def _run_nights(args: argparse.Namespace) -> int:
             f"(unassigned {row['first_plan']['unassigned']}), "
             f"objective 1 s {row['after_1s']['objective']}, "
             f"{args.long_limit:g} s {row[long_key]['objective']} "
-            f"(unassigned {row[long_key]['unassigned']}), "
+            f"(unassigned {row[long_key]['unassigned']}; plain GLS "
+            f"{row['gls_' + long_key]['objective']}), "
             f"re-plan first {row['replan_first_seconds']:.2f} s, "
             f"quote {row['quote_ms_median']:.1f} ms (p95 {row['quote_ms_p95']:.1f}), "
-            f"peak {row['peak_rss_mb']} MB"
+            f"peak {row['peak_rss_mb']} MB (search process {row['peak_rss_search_process_mb']} MB)"
         )
     return 0
 
@@ -103,9 +104,11 @@ def _register_solomon(group: argparse._SubParsersAction[Any]) -> None:
         "solomon",
         help="solve Solomon VRPTW files (DIMACS distance convention)",
         description=(
-            "Solve Solomon VRPTW instance files, distance only, each arc truncated to one "
-            "decimal (DIMACS convention). Prints one line per instance; every solution is "
-            "verified by the independent checker."
+            "Solve Solomon VRPTW instance files with the night solver (each instance becomes "
+            "a night: vehicles as nurses, demand as a night-bag item, quantities x 10 as "
+            "seconds, restocks forbidden), distance only, each arc truncated to one decimal "
+            "(DIMACS convention). Prints one line per instance; every solution is verified "
+            "by the independent checker."
         ),
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="Solomon .txt instance files")
@@ -121,7 +124,7 @@ def _register_solomon(group: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--baseline",
         action="store_true",
-        help="plain OR-Tools setup instead: PATH_CHEAPEST_ARC + guided local search, one core",
+        help="plain OR-Tools search instead: PATH_CHEAPEST_ARC + guided local search, one core",
     )
     parser.set_defaults(handler=_run_solomon)
 
@@ -135,7 +138,9 @@ def _run_solomon(args: argparse.Namespace) -> int:
     instances = []
     for name in args.files:
         try:
-            instances.append(solomon.read_solomon(Path(name)))
+            instance = solomon.read_solomon(Path(name))
+            solomon.problem_from_solomon(instance)  # refuses what cannot be a night (> 24 h)
+            instances.append(instance)
         except ValueError as error:
             raise UserInputError(str(error)) from None
     configs = [search.baseline_config()] if args.baseline else None

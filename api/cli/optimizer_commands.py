@@ -107,8 +107,11 @@ def _quote(args: argparse.Namespace) -> int:
         ) from None
     for option in quote(with_visit, plan, visit):
         status = "ok  " if option.feasible else "no  "
+        where = f"at stop {option.position:<3}" + (
+            " after a restock" if option.restock_before else ""
+        )
         print(
-            f"{status}{option.nurse_id:<8} at stop {option.position:<3} "
+            f"{status}{option.nurse_id:<8} {where} "
             f"eta {problem.night.clock(option.eta)}  late {option.lateness_seconds // 60:>3} min  "
             f"+travel {option.added_travel_seconds // 60:>3} min  "
             f"others late +{option.added_lateness_others_seconds // 60} min  {option.reason}"
@@ -135,7 +138,7 @@ def print_plan(problem: Problem, plan: Plan, *, file: Any = None) -> None:
     clock = problem.night.clock
     estimated = " (travel: straight-line estimates)" if plan.summary.travel_estimated else ""
     span = f"{clock(0)}-{clock(problem.night.horizon)}"
-    lines.append(f"Night of {problem.night.start:%Y-%m-%d}, {span}{estimated}")
+    lines.append(f"Night of {problem.night.moment(0):%Y-%m-%d}, {span}{estimated}")
     for route in plan.routes:
         driving = route.travel_seconds // 60
         lines.append(f"\n{route.nurse_id}: {route.visit_count} visits, {driving} min driving")

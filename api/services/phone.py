@@ -10,7 +10,7 @@ import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -112,7 +112,8 @@ def nurse_night(session: Session, region: Region, nurse: Nurse, now: datetime) -
 
 
 def _at(night: Night, seconds: int) -> datetime:
-    return night.starts_at + timedelta(seconds=seconds)
+    # Elapsed seconds: UTC arithmetic, right across a DST change.
+    return night.starts_at.astimezone(UTC) + timedelta(seconds=seconds)
 
 
 def _haversine(a: tuple[float, float], b: tuple[float, float]) -> float:

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -657,7 +657,7 @@ def visit_times(night: Night, plan: Plan) -> dict[int, tuple[str, datetime]]:
     for route in plan.routes:
         for step in route.steps:
             if step.type == StepType.VISIT and step.visit_id:
-                moment = night.starts_at + timedelta(seconds=step.start)
+                moment = night.starts_at.astimezone(UTC) + timedelta(seconds=step.start)
                 result.setdefault(visit_id_of(step.visit_id), (route.nurse_id, moment))
     return result
 

@@ -8,7 +8,7 @@ for this answer only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -87,7 +87,7 @@ def capacity(
     in_time = [o for o in feasible if o.eta <= deadline]
     if in_time:
         best = min(in_time, key=lambda o: (o.eta, o.added_lateness_others_seconds))
-        eta = night.starts_at + timedelta(seconds=best.eta)
+        eta = night.starts_at.astimezone(UTC) + timedelta(seconds=best.eta)
         return CapacityAnswer(
             True,
             "in_time",

@@ -120,6 +120,7 @@ def test_bench_nights_small(capsys: pytest.CaptureFixture[str]) -> None:
     assert row["nurses"] == 2 and row["visits"] == 8
     assert row["first_plan"]["checker_violations"] == 0
     assert row["after_0.3s"]["checker_violations"] == 0
+    assert row["gls_after_0.3s"]["checker_violations"] == 0  # the baseline of the same run
     assert row["replan"]["checker_violations"] == 0
     assert row["quote_ms_median"] > 0
 

@@ -209,3 +209,28 @@ def test_cli_rejects_a_malformed_file_with_exit_code_2(
     assert code == 2
     assert err.startswith("nachtroute: error: ")
     assert "bad.txt" in err
+
+
+def test_cli_rejects_an_instance_too_long_for_a_night(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A depot due date beyond 24 hours (x 10 seconds) is exit 2 naming the instance."""
+    long = tmp_path / "long.txt"
+    long.write_text(
+        TINY.read_text().replace("0        100          0", "0       9000          0", 1)
+    )
+    code = main(["bench", "solomon", str(long), "--time-limit", "1"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "TINY6" in err
+    assert "night of 90000 s" in err
+
+
+def test_solomon_plan_is_the_night_solvers_plan(tiny: solomon.SolomonInstance) -> None:
+    """`solve_solomon` goes through `optimizer.solve`: its method names the night solver's
+    search, and the routes it reports are those of the plan."""
+    result = solomon.solve_solomon(tiny, time_limit=0.3, processes=1, solution_limit=20)
+    problem = solomon.problem_from_solomon(tiny)
+    assert problem.night.restocks_allowed is False
+    assert result.config.startswith("or-tools: ")
+    assert sorted(c for route in result.routes for c in route) == [1, 2, 3, 4, 5, 6]

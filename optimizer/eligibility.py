@@ -1,0 +1,104 @@
+"""Who could do a visit, and why a visit cannot be planned at all, before any search."""
+
+from __future__ import annotations
+
+from optimizer import timeline
+from optimizer.model import Nurse, Problem, Visit, VisitState
+from optimizer.plan import ReasonCode, Unassigned
+
+__all__ = ["eligible_nurses", "excluded"]
+
+
+def eligible_nurses(problem: Problem, visit: Visit) -> list[Nurse]:
+    """The nurses who could do ``visit``: skills, pin, bag size; shifts are checked later."""
+    result = []
+    pinned = visit.pin.nurse if visit.pin is not None else None
+    for nurse in problem.nurses:
+        if not visit.required_skills <= nurse.skills:
+            continue
+        if pinned is not None and nurse.id != pinned:
+            continue
+        if visit.state == VisitState.EN_ROUTE and nurse.id not in visit.assigned_nurses:
+            continue
+        if any(q > nurse.bag.get(item, 0) for item, q in visit.materials.items() if q):
+            continue
+        result.append(nurse)
+    return result
+
+
+def _reachable(
+    problem: Problem, nurse: Nurse, visit: Visit, stop: timeline.Stop, leave: timeline.Departure
+) -> bool:
+    """Whether ``nurse`` could do ``visit`` (as ``stop``) as her only remaining stop."""
+    begin = max(
+        leave.time + problem.travel_seconds(nurse.profile, leave.location, visit.location),
+        stop.earliest,
+    )
+    if stop.latest is not None and begin > stop.latest:
+        return False
+    home = problem.travel_seconds(nurse.profile, visit.location, nurse.end_location)
+    return begin + visit.service_seconds + home <= nurse.shift.end
+
+
+def _drivable(problem: Problem, nurse: Nurse, visit: Visit, leave: timeline.Departure) -> bool:
+    """Whether the drive there and back fits in her whole shift: a road question, not one of
+    how late it is (that is `outside_shifts`)."""
+    there = problem.travel_seconds(nurse.profile, leave.location, visit.location)
+    back = problem.travel_seconds(nurse.profile, visit.location, nurse.end_location)
+    return there + back <= nurse.shift.end - nurse.shift.start
+
+
+def excluded(
+    problem: Problem, visit: Visit, departures: dict[str, timeline.Departure]
+) -> Unassigned | None:
+    """Why ``visit`` cannot be planned at all, before any search; ``None`` if it might be."""
+    candidates = eligible_nurses(problem, visit)
+
+    def unassigned(reason: ReasonCode, message: str) -> Unassigned:
+        return Unassigned(visit_id=visit.id, urgency=visit.urgency, reason=reason, message=message)
+
+    if not problem.nurses:
+        return unassigned(ReasonCode.NOT_ENOUGH_NURSES, "no nurse on shift tonight")
+    if not candidates:
+        if visit.pin is not None:
+            return unassigned(
+                ReasonCode.PIN_INFEASIBLE,
+                f"pinned to {visit.pin.nurse}, who lacks a skill or bag item this visit needs",
+            )
+        skills = sorted(visit.required_skills)
+        missing = ", ".join(f"`{s}`" for s in skills) or "the items this visit needs"
+        if skills and not any(visit.required_skills <= n.skills for n in problem.nurses):
+            return unassigned(
+                ReasonCode.NO_SKILLED_NURSE, f"no nurse with skill {missing} on shift"
+            )
+        return unassigned(
+            ReasonCode.NO_CAPACITY, "no nurse on shift carries enough of the materials it needs"
+        )
+    stop = timeline.stop_for(problem, visit)
+    reachable = 0
+    for nurse in candidates:
+        reachable += _reachable(problem, nurse, visit, stop, departures[nurse.id])
+        if reachable >= visit.nurses_needed:
+            return None
+    if reachable < visit.nurses_needed:
+        if not any(_drivable(problem, n, visit, departures[n.id]) for n in candidates):
+            return unassigned(
+                ReasonCode.UNREACHABLE_IN_WINDOW,
+                "unreachable: the drive there and back is longer than any nurse's shift",
+            )
+        if len(candidates) < visit.nurses_needed:
+            return unassigned(
+                ReasonCode.NOT_ENOUGH_NURSES,
+                f"needs {visit.nurses_needed} nurses with the right skills; "
+                f"{len(candidates)} on shift",
+            )
+        if problem.is_planned_care(visit):
+            return unassigned(
+                ReasonCode.UNREACHABLE_IN_WINDOW,
+                "no nurse can be there inside its agreed window and back before her shift ends",
+            )
+        return unassigned(
+            ReasonCode.OUTSIDE_SHIFTS,
+            "no nurse can reach it and finish before her shift ends: ask the back-up partner",
+        )
+    return None

@@ -1,0 +1,138 @@
+"""Why a visit the search left out could not go in: the rule that keeps it out, by name.
+
+For each nurse who could do the visit, the visit is tried at every place in her final route,
+laid out as the plan is (the quote's layout). What breaks there names the reason: a visit
+that only fits by moving a pinned (or en-route) visit says which; one that only fits if the
+nurse skips her break says the break keeps it out. Bounded work: the most urgent visits are
+explained first, and past a budget of laid-out stops the rest keep the general reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from optimizer import timeline
+from optimizer.eligibility import eligible_nurses
+from optimizer.model import Nurse, Problem, Visit
+from optimizer.plan import ReasonCode, Unassigned
+from optimizer.quote import _layout, _moves_a_pin, _what_breaks
+
+__all__ = ["why_left_out"]
+
+#: Stops laid out at most per plan to explain left-out visits (some milliseconds).
+_BUDGET = 6_000
+
+
+def why_left_out(
+    problem: Problem,
+    sequences: Mapping[str, Sequence[str]],
+    break_starts: Mapping[str, int],
+    visits: Sequence[Visit],
+) -> dict[str, Unassigned]:
+    """Visit id -> a reason naming what keeps it out, for the ``visits`` it can explain.
+
+    ``sequences`` are the final stop sequences per nurse (visit ids, ``"restock"``). Visits it
+    cannot explain within its budget, and two-person visits, are not in the answer.
+    """
+    budget = _BUDGET
+    result: dict[str, Unassigned] = {}
+    stops: dict[str, list[timeline.Stop]] = {}
+    urgent_first = sorted(
+        visits, key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty
+    )
+    for visit in urgent_first:
+        if visit.nurses_needed != 1:
+            continue
+        pins: list[str] = []
+        breaks: list[str] = []
+        bags: list[str] = []
+        for nurse in eligible_nurses(problem, visit):
+            if nurse.id not in stops:
+                stops[nurse.id] = [
+                    timeline.restock_stop(problem)
+                    if key == "restock"
+                    else timeline.stop_for(problem, problem.visit(key))
+                    for key in sequences.get(nurse.id, [])
+                ]
+            budget -= (len(stops[nurse.id]) + 2) ** 2
+            if budget < 0:
+                return result
+            blocker = _blocker(problem, nurse, stops[nurse.id], visit, break_starts.get(nurse.id))
+            if blocker is not None:
+                {"pin": pins, "break": breaks, "bag": bags}[blocker[0]].append(blocker[1])
+        if pins:
+            result[visit.id] = Unassigned(
+                visit_id=visit.id,
+                urgency=visit.urgency,
+                reason=ReasonCode.PIN_INFEASIBLE,
+                message=f"it only fits where it would move {pins[0]}",
+            )
+        elif breaks:
+            result[visit.id] = Unassigned(
+                visit_id=visit.id,
+                urgency=visit.urgency,
+                reason=ReasonCode.NO_CAPACITY,
+                message=f"kept out by {breaks[0]}: it only fits if she skips it",
+            )
+        elif bags:
+            result[visit.id] = Unassigned(
+                visit_id=visit.id,
+                urgency=visit.urgency,
+                reason=ReasonCode.NO_CAPACITY,
+                message=f"it fits in time, but {bags[0]}",
+            )
+    return result
+
+
+def _blocker(
+    problem: Problem,
+    nurse: Nurse,
+    stops: list[timeline.Stop],
+    visit: Visit,
+    break_start: int | None,
+) -> tuple[str, str] | None:
+    """("pin", what), ("break", what) or ("bag", what) if that alone keeps ``visit`` out of
+    her route."""
+    leave = timeline.departure(problem, nurse)
+    new_stop = timeline.stop_for(problem, visit)
+    base = _layout(problem, nurse, stops, leave, break_start)
+    rule = nurse.break_rule if not nurse.break_taken else None
+    free = nurse.model_copy(update={"break_rule": None}) if rule is not None else None
+    free_base = _layout(problem, free, stops, leave, None) if free is not None else None
+    found: tuple[str, str] | None = None
+    for position in range(len(stops) + 1):
+        trial_stops = [*stops[:position], new_stop, *stops[position:]]
+        broken = _what_breaks(
+            base, _layout(problem, nurse, trial_stops, leave, break_start), position
+        )
+        if broken:
+            empty_handed = [*stops[:position], replace(new_stop, materials={}), *stops[position:]]
+            if (
+                found is None
+                and broken.startswith("her night bag")
+                and not _what_breaks(
+                    base, _layout(problem, nurse, empty_handed, leave, break_start), position
+                )
+            ):
+                found = ("bag", f"{nurse.id}'s {broken.removeprefix('her ')}")
+            if (
+                (found is None or found[0] == "bag")
+                and free is not None
+                and free_base is not None
+                and rule is not None
+            ):
+                free_trial = _layout(problem, free, trial_stops, leave, None)
+                if not _what_breaks(free_base, free_trial, position):
+                    found = (
+                        "break",
+                        f"{nurse.id}'s {rule.duration_seconds // 60}-minute break between "
+                        f"{problem.night.clock(rule.window.start)} and "
+                        f"{problem.night.clock(rule.window.end)}",
+                    )
+            continue
+        moved = _moves_a_pin(problem, nurse, stops, position, visit)
+        if not moved:
+            return None  # it fits here: nothing of hers keeps it out
+        found = ("pin", f"{moved} ({nurse.id})")
+    return found
