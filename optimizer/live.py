@@ -52,9 +52,12 @@ def state_at(problem: Problem, plan: Plan, now: int) -> Problem:
                 if begun and len(begun_by.get(step.visit_id, [])) < needed:
                     begun = False
                     location, available = step.location, now
-            # Between the previous step and this one: on the road, or waiting at the door.
-            # Either way she will be at this step's place at its planned arrival.
-            driving = previous.end <= now < step.start
+            # Between the previous step and this one. A timeline leaves at once and waits at
+            # the door, but she need not leave before the latest moment that still makes the
+            # start: until then she is free (to restock, or for another call) at the previous
+            # place; from then on she is on the road to this step and committed to it.
+            latest_departure = step.start - step.travel_seconds
+            driving = max(previous.end, latest_departure) <= now < step.start
             if driving:
                 location, available = step.location, max(now, step.arrival)
             if step.type == StepType.VISIT and step.visit_id is not None:

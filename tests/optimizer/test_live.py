@@ -94,3 +94,53 @@ def test_acute_call_displaces_planned_care_when_nothing_else_fits() -> None:
     assert "ACUTE" in quick.assignments()
     assert [(u.visit_id, u.reason) for u in quick.unassigned] == [("P2", ReasonCode.DISPLACED)]
     assert all("ACUTE" in u.message for u in quick.unassigned)
+
+
+def test_a_nurse_is_en_route_only_once_she_must_have_left() -> None:
+    """Between two visits she is free until the latest departure that still makes the next
+    start; only from then on is she on the road to it (and committed to it)."""
+    from .conftest import line_problem, nurse, planned
+
+    problem = line_problem(
+        [nurse("N1")],
+        [planned("A", 5, 10 * MINUTE, 20 * MINUTE), planned("B", 10, 3 * HOUR, 3 * HOUR)],
+    )
+    plan = solve(problem, time_limit=0.5)
+    assert plan.assignments() == {"A": ["N1"], "B": ["N1"]}
+    [a_step] = [s for r in plan.routes for s in r.steps if s.visit_id == "A"]
+    # B starts at 03:00 night time, five minutes' drive from A: she must leave by 2:55.
+    early = state_at(problem, plan, a_step.end + 5 * MINUTE)
+    assert early.visit("B").state == VisitState.PLANNED
+    assert early.nurse("N1").current_location == 5
+    late = state_at(problem, plan, 3 * HOUR - 2 * MINUTE)
+    assert late.visit("B").state == VisitState.EN_ROUTE
+    assert late.nurse("N1").current_location == 10
+
+
+def test_an_empty_bag_between_visits_means_a_restock_before_the_next() -> None:
+    """Her bag ran out at the first visit and the next one is hours away: the re-plan sends
+    her to restock first, instead of holding her to a visit she cannot do (issue 9 kind:
+    rules the solver drops without saying)."""
+    from .conftest import line_problem, nurse, planned
+
+    problem = line_problem(
+        [nurse("N1", bag={"gloves": 3})],
+        [
+            planned("A", 5, 10 * MINUTE, 20 * MINUTE, materials={"gloves": 2}),
+            planned("B", 10, 3 * HOUR, 3 * HOUR, materials={"gloves": 1}),
+        ],
+    )
+    plan = solve(problem, time_limit=0.5)
+    assert "restock" not in [s.type.value for s in plan.route("N1").steps]
+    [a_step] = [s for r in plan.routes for s in r.steps if s.visit_id == "A"]
+    live = state_at(problem, plan, a_step.end + 5 * MINUTE)
+    # Her phone counted the bag after A: she used more gloves than planned.
+    emptied = live.nurse("N1").model_copy(update={"bag_now": {"gloves": 0}})
+    live = live.model_copy(update={"nurses": [emptied]})
+    replanned = solve(live, time_limit=0.5, warm_start=plan)
+    assert check(live, replanned) == []
+    assert replanned.violations == []
+    steps = replanned.route("N1").steps
+    kinds = [s.type.value for s in steps]
+    assert "restock" in kinds
+    assert kinds.index("restock") < [s.visit_id for s in steps].index("B")
