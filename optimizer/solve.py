@@ -395,7 +395,8 @@ def solve(
 
     Without a warm start the tuned search runs (``search.default_portfolio``: iterated local
     search from two node orders, one process per core when ``time_limit`` is at least
-    ``PORTFOLIO_MIN_SECONDS``); ``configs`` replaces it, e.g. ``[search.baseline_config()]``.
+    ``PORTFOLIO_MIN_SECONDS``; on nights with urgency lateness costs guided local search from
+    two node orders instead); ``configs`` replaces it, e.g. ``[search.baseline_config()]``.
     ``seed`` changes the node order each search starts from: the same seed and problem repeat
     a run exactly when ``solution_limit`` (improving solutions) stops it rather than the clock;
     a time limit stops after however many moves the machine managed, so answers may differ.
