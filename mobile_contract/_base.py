@@ -31,7 +31,10 @@ __all__ = [
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 at +14:00: pydantic turns only ValueError into a 422
+        raise ValueError("is outside the range of dates") from None
 
 
 UtcDateTime = Annotated[

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
 
 from api.schemas.accounts import Skill
 from api.schemas.common import ClockTime, Strict
@@ -26,6 +26,13 @@ WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CareTask = Annotated[str, Field(pattern=r"^[a-z_]{1,32}$", examples=["medication", "turn"])]
 Minutes = Annotated[int, Field(ge=1, le=240, description="minutes of care at the door")]
 NightDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2200, 1, 1))]
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 at +14:00: pydantic turns only ValueError into a 422
+        raise ValueError("is outside the range of dates") from None
 
 
 class Window(Strict):
@@ -72,7 +79,9 @@ class UnplannedRequestCreate(_RequestBase):
 
     kind: Literal["unplanned"]
     urgency: Literal["acute", "urgent", "soon"]
-    call_time: AwareDatetime | None = Field(default=None, description="default: now")
+    call_time: Annotated[AwareDatetime, AfterValidator(_in_utc)] | None = Field(
+        default=None, description="default: now; a time in tonight's night"
+    )
 
 
 VisitRequestCreate = Annotated[

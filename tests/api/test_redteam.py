@@ -1,0 +1,95 @@
+"""Faults found by playing the night against the running service (the red team), each kept
+as a test through HTTP on the simulated clock."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.api.conftest import World, new_client
+from tests.api.invariants import visits_placed_after_each_test  # noqa: F401
+from tests.api.phone_helpers import published_night, register_phone
+
+EVENTS = "/mobile/v1/me/events"
+REQUESTS = "/partner/v1/visit-requests"
+
+# Aware times whose conversion to UTC leaves the datetime range (year 1 at +14:00, year 9999
+# at -14:00): Python raises OverflowError, not ValueError, so validation let them through.
+OUT_OF_RANGE = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
+
+
+@pytest.mark.parametrize("moment", OUT_OF_RANGE)
+def test_a_phone_time_outside_the_datetime_range_is_refused_not_a_500(
+    world: World, moment: str
+) -> None:
+    """``sent_at`` out of range: 422 naming the field; a ``device_time`` out of range: that
+    event alone is rejected as invalid, the rest of the batch is taken."""
+    published_night(world, visits=4)
+    phone = register_phone(world)
+    route = world.client.get("/mobile/v1/me/route", headers=phone).json()
+    visit_id = next(s["visit_id"] for s in route["steps"] if s["type"] == "visit")
+    now = world.clock().isoformat()
+    refused = world.client.post(EVENTS, json={"sent_at": moment, "events": []}, headers=phone)
+    assert refused.status_code == 422, refused.text
+    assert "sent_at" in refused.text
+    bad = {
+        "type": "arrived",
+        "event_id": str(uuid.uuid4()),
+        "device_time": moment,
+        "visit_id": visit_id,
+    }
+    good = {**bad, "event_id": str(uuid.uuid4()), "device_time": now}
+    response = world.client.post(
+        EVENTS, json={"sent_at": now, "events": [bad, good]}, headers=phone
+    )
+    assert response.status_code == 200, response.text
+    outcomes = [r["outcome"] for r in response.json()["results"]]
+    assert outcomes == ["rejected", "accepted"]
+    assert response.json()["results"][0]["reason"] == "invalid"
+
+
+def _acute(client_id: int, call_time: str) -> dict[str, object]:
+    return {
+        "kind": "unplanned",
+        "urgency": "acute",
+        "client_id": client_id,
+        "care_task": "fall",
+        "service_minutes": 20,
+        "call_time": call_time,
+    }
+
+
+@pytest.mark.parametrize(
+    "call_time", [*OUT_OF_RANGE, "1999-01-01T00:00:00+00:00", "2026-11-23T03:00:00+01:00"]
+)
+def test_an_acute_call_dated_outside_tonight_is_refused_naming_call_time(
+    world: World, call_time: str
+) -> None:
+    """At 03:12 a call dated years (or a night) ago used to be taken (201) into that past
+    night, where nobody would ever plan it; a time out of the datetime range was a 500.
+    Both are 422 naming ``call_time``, and nothing is stored."""
+    published_night(world, visits=4)
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 7)
+    world.clock.set(3, 12)
+    response = world.client.post(
+        REQUESTS, json=_acute(client_id, call_time), headers=world.key(org)
+    )
+    assert response.status_code == 422, response.text
+    assert "call_time" in response.text
+    listed = world.client.get(REQUESTS, headers=world.key(org)).json()
+    assert all(r["client_id"] != client_id for r in listed)
+
+
+def test_an_acute_call_dated_earlier_tonight_is_still_taken(world: World) -> None:
+    """The bound is the night, not the minute: a call at 02:50 sent at 03:12 is planned."""
+    published_night(world, visits=4)
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 7)
+    world.clock.set(3, 12)
+    response = world.client.post(
+        REQUESTS, json=_acute(client_id, "2026-11-24T02:50:00+01:00"), headers=world.key(org)
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["first_night"] == "2026-11-23"
