@@ -3,13 +3,19 @@ as a test through HTTP on the simulated clock."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import uuid
+from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.api.conftest import World, new_client
 from tests.api.invariants import visits_placed_after_each_test  # noqa: F401
 from tests.api.phone_helpers import published_night, register_phone
+from tests.api.test_durable_replans import serve, stop
 
 EVENTS = "/mobile/v1/me/events"
 REQUESTS = "/partner/v1/visit-requests"
@@ -93,3 +99,33 @@ def test_an_acute_call_dated_earlier_tonight_is_still_taken(world: World) -> Non
     )
     assert response.status_code == 201, response.text
     assert response.json()["first_night"] == "2026-11-23"
+
+
+def test_a_server_killed_with_sigkill_leaves_no_solver_process_behind(
+    world: World, tmp_path: Path
+) -> None:
+    """`kill -9` of the server alone (an OOM kill, an operator's kill of one pid) ran no
+    shutdown; its solver processes lived on as orphans, ~100 MB each, one set per restart.
+    They now leave once their server is gone. (The timeout bounds a hung test only.)"""
+    published_night(world, visits=4)
+    world.clock.set(3, 10)
+    world.client.app.state.replanner.stop()  # only the served process plans
+    served = serve(world, tmp_path, name="orphans")
+    try:
+        org = world.seeded.home_care[0]
+        client_id = new_client(world, org, 8)
+        with served.http() as http:  # a live re-plan: the live solver process is running
+            answer = http.post(
+                REQUESTS, json=_acute(client_id, world.clock().isoformat()), headers=world.key(org)
+            )
+        assert answer.status_code == 201, answer.text
+        solvers = psutil.Process(served.process.pid).children(recursive=True)
+        assert solvers, "the server started no solver process"
+        os.kill(served.process.pid, signal.SIGKILL)  # the server alone, not its group
+        served.process.wait()
+        _gone, alive = psutil.wait_procs(solvers, timeout=60)
+        assert not alive, f"{len(alive)} solver process(es) outlived the killed server"
+    finally:
+        stop(served)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(served.process.pid, signal.SIGKILL)
