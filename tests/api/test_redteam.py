@@ -129,3 +129,29 @@ def test_a_server_killed_with_sigkill_leaves_no_solver_process_behind(
         stop(served)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(served.process.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("where", [(41.16, -8.61), (6.56, 52.99)], ids=["far", "swapped"])
+def test_triage_for_a_place_outside_the_region_names_the_coordinates(
+    world: World, where: tuple[float, float]
+) -> None:
+    """A triage caller with a wrong (or lat/lon-swapped) coordinate was told "no_capacity:
+    no nurse can fit this in", as if the team were full: 422 naming lat and lon instead, by
+    the same area rule a client's address follows."""
+    published_night(world, visits=4)
+    world.clock.set(3, 12)
+    lat, lon = where
+    response = world.client.post(
+        "/triage/v1/capacity",
+        json={"lat": lat, "lon": lon},
+        headers=world.key(world.seeded.triage[0]),
+    )
+    assert response.status_code == 422, response.text
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert fields == {"body.lat", "body.lon"}
+    inside = world.client.post(
+        "/triage/v1/capacity",
+        json={"lat": 52.99, "lon": 6.56},
+        headers=world.key(world.seeded.triage[0]),
+    )
+    assert inside.status_code == 200, inside.text
