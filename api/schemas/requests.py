@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from api.schemas.accounts import Skill
-from api.schemas.common import ClockTime, Strict
+from api.schemas.common import ClockTime, Instant, Strict
 
 __all__ = [
     "PlannedRequestCreate",
@@ -26,13 +26,6 @@ WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CareTask = Annotated[str, Field(pattern=r"^[a-z_]{1,32}$", examples=["medication", "turn"])]
 Minutes = Annotated[int, Field(ge=1, le=240, description="minutes of care at the door")]
 NightDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2200, 1, 1))]
-
-
-def _in_utc(value: datetime) -> datetime:
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:  # year 1 at +14:00: pydantic turns only ValueError into a 422
-        raise ValueError("is outside the range of dates") from None
 
 
 class Window(Strict):
@@ -79,7 +72,7 @@ class UnplannedRequestCreate(_RequestBase):
 
     kind: Literal["unplanned"]
     urgency: Literal["acute", "urgent", "soon"]
-    call_time: Annotated[AwareDatetime, AfterValidator(_in_utc)] | None = Field(
+    call_time: Instant | None = Field(
         default=None, description="default: now; a time in tonight's night"
     )
 

@@ -55,6 +55,18 @@ def test_a_phone_time_outside_the_datetime_range_is_refused_not_a_500(
     assert response.json()["results"][0]["reason"] == "invalid"
 
 
+@pytest.mark.parametrize("moment", OUT_OF_RANGE)
+@pytest.mark.parametrize("name", ["since", "until"])
+def test_an_access_log_bound_outside_the_datetime_range_is_a_422(
+    world: World, name: str, moment: str
+) -> None:
+    """The same OverflowError in a query parameter: 422 naming it, not a 500."""
+    officer = world.token("privacy1", second_factor=True)
+    response = world.client.get("/access-log", params={name: moment}, headers=officer)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == f"query.{name}"
+
+
 def _acute(client_id: int, call_time: str) -> dict[str, object]:
     return {
         "kind": "unplanned",
