@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from tests.api.conftest import World, new_client
 from tests.api.invariants import visits_placed_after_each_test  # noqa: F401
 from tests.api.phone_helpers import published_night, register_phone
-from tests.api.test_durable_replans import serve, stop
+from tests.api.test_durable_replans import NACHTROUTE, _free_port, serve, stop
 
 EVENTS = "/mobile/v1/me/events"
 REQUESTS = "/partner/v1/visit-requests"
@@ -167,3 +168,37 @@ def test_triage_for_a_place_outside_the_region_names_the_coordinates(
         headers=world.key(world.seeded.triage[0]),
     )
     assert inside.status_code == 200, inside.text
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::"])
+def test_serve_beyond_loopback_refuses_the_public_placeholder_secret(
+    tmp_path: Path, host: str
+) -> None:
+    """`nachtroute serve --host 0.0.0.0` (the container's command) without
+    NACHTROUTE_ENVIRONMENT ran as development with the placeholder secret from the source,
+    so anyone on the network could sign an admin's token with it (tried: 200 on
+    /admin/organisations). It now exits 2 naming the setting; loopback stays as it was."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("NACHTROUTE_ENVIRONMENT", "NACHTROUTE_SECRET_KEY", "NACHTROUTE_API_KEY_PEPPER")
+    }
+    env.update(
+        NACHTROUTE_DATABASE_URL=f"sqlite+pysqlite:///{tmp_path / 'db.sqlite'}",
+        NACHTROUTE_DATA_DIR=str(tmp_path),
+    )
+    process = subprocess.Popen(
+        [*NACHTROUTE, "serve", "--host", host, "--port", str(_free_port())],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        _out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        pytest.fail(f"serve on {host} started with the placeholder secret")
+    assert process.returncode == 2
+    assert b"NACHTROUTE_SECRET_KEY" in err
