@@ -24,6 +24,7 @@ __all__ = [
     "ItemQuantity",
     "LonLat",
     "Metres",
+    "PhoneText",
     "Seconds",
     "UtcDateTime",
     "UtcWindow",
@@ -36,6 +37,16 @@ def _to_utc(value: datetime) -> datetime:
     except OverflowError:  # year 1 at +14:00: pydantic turns only ValueError into a 422
         raise ValueError("is outside the range of dates") from None
 
+
+def _storable(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and the partner and planner read these texts back.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters (\\u0000)")
+    return value
+
+
+#: Free text a phone sends: any character the service can store and show (no NUL).
+PhoneText = Annotated[str, AfterValidator(_storable)]
 
 UtcDateTime = Annotated[
     AwareDatetime,

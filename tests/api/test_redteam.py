@@ -15,7 +15,7 @@ import pytest
 
 from tests.api.conftest import World, new_client
 from tests.api.invariants import visits_placed_after_each_test  # noqa: F401
-from tests.api.phone_helpers import published_night, register_phone
+from tests.api.phone_helpers import PHONE, published_night, register_phone
 from tests.api.test_durable_replans import NACHTROUTE, _free_port, serve, stop
 
 EVENTS = "/mobile/v1/me/events"
@@ -202,3 +202,36 @@ def test_serve_beyond_loopback_refuses_the_public_placeholder_secret(
         pytest.fail(f"serve on {host} started with the placeholder secret")
     assert process.returncode == 2
     assert b"NACHTROUTE_SECRET_KEY" in err
+
+
+def test_a_nul_in_a_phones_free_text_is_refused_naming_the_field(world: World) -> None:
+    """A hand-over note with a NUL was taken and shown to the partner (and a phone's label
+    with one was a 422 that named no field on PostgreSQL): the event is rejected as invalid
+    naming ``handover_note``, the registration is 422 naming ``label``."""
+    published_night(world, visits=4)
+    signed_in = world.token("nurse-n1", second_factor=True)
+    refused = world.client.post(
+        "/mobile/v1/devices",
+        json={**PHONE, "label": "phone\x00one"},
+        headers=signed_in,
+    )
+    assert refused.status_code == 422, refused.text
+    assert "label" in refused.text
+    phone = register_phone(world)
+    route = world.client.get("/mobile/v1/me/route", headers=phone).json()
+    visit_id = next(s["visit_id"] for s in route["steps"] if s["type"] == "visit")
+    now = world.clock().isoformat()
+    event = {
+        "type": "visit_completed",
+        "event_id": str(uuid.uuid4()),
+        "device_time": now,
+        "visit_id": visit_id,
+        "tasks_done": [],
+        "materials_used": [],
+        "handover_note": "slept\x00well",
+    }
+    response = world.client.post(EVENTS, json={"sent_at": now, "events": [event]}, headers=phone)
+    assert response.status_code == 200, response.text
+    result = response.json()["results"][0]
+    assert (result["outcome"], result["reason"]) == ("rejected", "invalid")
+    assert "handover_note" in result["message"]
