@@ -13,9 +13,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from api.db.phone_models import PhoneEvent
 from tests.api.conftest import World, new_client
-from tests.api.invariants import visits_placed_after_each_test  # noqa: F401
-from tests.api.phone_helpers import PHONE, published_night, register_phone
+from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
+from tests.api.phone_helpers import PHONE, fresh, published_night, register_phone
 from tests.api.test_durable_replans import NACHTROUTE, _free_port, serve, stop
 
 EVENTS = "/mobile/v1/me/events"
@@ -235,3 +236,47 @@ def test_a_nul_in_a_phones_free_text_is_refused_naming_the_field(world: World) -
     result = response.json()["results"][0]
     assert (result["outcome"], result["reason"]) == ("rejected", "invalid")
     assert "handover_note" in result["message"]
+
+
+def test_an_event_stored_before_a_validation_rule_does_not_stop_the_nights_replans(
+    world: World,
+) -> None:
+    """A could-not-get-in note with a NUL, accepted before phones' texts refused NUL, is in
+    the database. Every re-plan re-reads the night's stored events under the current rules;
+    the old row failed them (ValidationError), so each re-plan failed and stayed owed, and an
+    acute call at 03:12 was never planned, with no reason. Stored events are read as they
+    were accepted."""
+    published_night(world, visits=4)
+    phone = register_phone(world)
+    route = world.client.get("/mobile/v1/me/route", headers=phone).json()
+    visit_id = [s["visit_id"] for s in route["steps"] if s["type"] == "visit"][-1]
+    world.clock.set(3, 5)
+    phone = fresh(world, phone)
+    now = world.clock().isoformat()
+    event = {
+        "type": "could_not_get_in",
+        "event_id": str(uuid.uuid4()),
+        "device_time": now,
+        "visit_id": visit_id,
+        "reason": "no_answer",
+        "note": "back door",
+    }
+    response = world.client.post(EVENTS, json={"sent_at": now, "events": [event]}, headers=phone)
+    assert response.status_code == 200, response.text
+    settle(world)
+    with world.sessions()() as session:  # the row as the earlier release accepted it
+        row = session.get(PhoneEvent, event["event_id"])
+        assert row is not None
+        row.payload = {**row.payload, "note": "back\x00door"}
+        session.commit()
+    world.clock.set(3, 12)
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 9)
+    response = world.client.post(
+        REQUESTS, json=_acute(client_id, world.clock().isoformat()), headers=world.key(org)
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["live_replan"]["pending"] is False, body
+    outcome = body["visits"][0]
+    assert outcome["planned"] or outcome["not_planned_reason"], body
