@@ -15,7 +15,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 
 __all__ = [
     "ApiError",
@@ -24,6 +32,7 @@ __all__ = [
     "ItemQuantity",
     "LonLat",
     "Metres",
+    "PhoneText",
     "Seconds",
     "UtcDateTime",
     "UtcWindow",
@@ -31,8 +40,23 @@ __all__ = [
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 at +14:00: pydantic turns only ValueError into a 422
+        raise ValueError("is outside the range of dates") from None
 
+
+def _storable(value: str, info: ValidationInfo) -> str:
+    # PostgreSQL text cannot hold NUL, and the partner and planner read these texts back.
+    # What was stored before this rule is read back as it is (context {"stored": True}):
+    # refusing it there would stop every re-plan of the night.
+    if "\x00" in value and not (info.context or {}).get("stored"):
+        raise ValueError("must not contain NUL characters (\\u0000)")
+    return value
+
+
+#: Free text a phone sends: any character the service can store and show (no NUL).
+PhoneText = Annotated[str, AfterValidator(_storable)]
 
 UtcDateTime = Annotated[
     AwareDatetime,

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from mobile_contract._base import ContractModel, Identifier, UtcDateTime
+from mobile_contract._base import ContractModel, Identifier, PhoneText, UtcDateTime
 
 __all__ = ["DeviceRegistration", "DeviceRegistrationRequest", "DeviceStatus", "Platform"]
 
@@ -29,10 +29,10 @@ class DeviceRegistrationRequest(ContractModel):
     """
 
     platform: Platform
-    app_version: str = Field(max_length=32, examples=["1.0.0"])
-    label: str = Field(max_length=60, description="the nurse's name for the phone")
-    public_key: str = Field(max_length=2000, description="JWK (P-256) as a JSON string")
-    push_token: str | None = Field(
+    app_version: PhoneText = Field(max_length=32, examples=["1.0.0"])
+    label: PhoneText = Field(max_length=60, description="the nurse's name for the phone")
+    public_key: PhoneText = Field(max_length=2000, description="JWK (P-256) as a JSON string")
+    push_token: PhoneText | None = Field(
         default=None, max_length=4096, description="to wake the app for a route change"
     )
 

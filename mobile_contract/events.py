@@ -26,6 +26,7 @@ from mobile_contract._base import (
     ItemQuantity,
     LonLat,
     Metres,
+    PhoneText,
     UtcDateTime,
 )
 from mobile_contract.bag import BagCheck
@@ -127,7 +128,7 @@ class VisitCompletedEvent(_EventBase):
     visit_id: Identifier
     tasks_done: list[Identifier] = Field(max_length=50)
     materials_used: list[ItemQuantity] = Field(max_length=50)
-    handover_note: str = Field(default="", max_length=1000)
+    handover_note: PhoneText = Field(default="", max_length=1000)
 
 
 class CouldNotGetInReason(StrEnum):
@@ -148,7 +149,7 @@ class CouldNotGetInEvent(_EventBase):
     type: Literal["could_not_get_in"] = "could_not_get_in"
     visit_id: Identifier
     reason: CouldNotGetInReason
-    note: str = Field(default="", max_length=500)
+    note: PhoneText = Field(default="", max_length=500)
 
 
 class BackupUrgency(StrEnum):
@@ -164,7 +165,7 @@ class NeedsBackupEvent(_EventBase):
     type: Literal["needs_backup"] = "needs_backup"
     visit_id: Identifier | None
     urgency: BackupUrgency
-    note: str = Field(default="", max_length=500)
+    note: PhoneText = Field(default="", max_length=500)
 
 
 class BreakEvent(_EventBase):

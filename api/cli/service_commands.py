@@ -88,6 +88,27 @@ def _settings(**overrides: Any) -> Any:
         raise UserInputError(f"settings (NACHTROUTE_* / .env):\n  {describe(error)}") from None
 
 
+def _refuse_public_placeholder(settings: Any, host: str) -> None:
+    """The development placeholder secret is in the source: anyone who can reach the
+    server could sign an admin's token with it. Beyond this machine it is refused."""
+    import ipaddress
+
+    from api.core.config import PLACEHOLDER_SECRET
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return
+    for name in ("secret_key", "api_key_pepper"):
+        if getattr(settings, name).get_secret_value() == PLACEHOLDER_SECRET:
+            raise UserInputError(
+                f"NACHTROUTE_{name.upper()}: the development placeholder is public; set a "
+                f"random secret of 32+ characters to serve on {host}"
+            )
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -95,6 +116,7 @@ def _serve(args: argparse.Namespace) -> int:
     from api.main import create_app
 
     settings = _settings()
+    _refuse_public_placeholder(settings, args.host)
     app = create_app(settings)
     uvicorn.run(app, host=args.host, port=args.port, log_config=uvicorn_log_config("info"))
     return 0

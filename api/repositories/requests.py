@@ -107,6 +107,9 @@ def submit_request(
         if call > now + timedelta(minutes=5):
             raise Unprocessable("call_time is in the future")
         night_date = nights.night_date_for(region, call)
+        if night_date != current_night:
+            # An earlier night's plan is never served again: the call would wait for nobody.
+            raise Unprocessable("call_time is not in tonight's night")
         starts_at, ends_at = nights.night_bounds(region, night_date)
         if not starts_at <= call < ends_at:
             raise Unprocessable(

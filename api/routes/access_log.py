@@ -9,12 +9,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from api.core.problems import Forbidden
 from api.core.roles import Principal, Role
 from api.deps import SessionDep, allow
 from api.repositories import access_log
+from api.schemas.common import Instant
 
 router = APIRouter(tags=["access log"])
 PrivacyOfficer = Annotated[Principal, Depends(allow(Role.PRIVACY_OFFICER))]
@@ -63,8 +64,8 @@ def export_access_log(
     response: Response,
     session: SessionDep,
     officer: PrivacyOfficer,
-    since: Annotated[AwareDatetime | None, Query()] = None,
-    until: Annotated[AwareDatetime | None, Query()] = None,
+    since: Annotated[Instant | None, Query()] = None,
+    until: Annotated[Instant | None, Query()] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
     after: Annotated[
         int, Query(ge=0, le=2**63 - 1, description="cursor: the last id of the page before")

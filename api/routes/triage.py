@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from api.core.roles import Principal, Role
-from api.deps import ClockDep, SessionDep, allow
+from api.deps import ClockDep, SessionDep, SettingsDep, allow
+from api.repositories.clients import check_in_area
 from api.schemas.accounts import Skill
 from api.schemas.clients import Lat, Lon
 from api.schemas.common import Strict
@@ -52,9 +53,16 @@ class CapacityAnswerPublic(BaseModel):
 
 @router.post("/capacity")
 def ask_capacity(
-    body: CapacityQuestion, session: SessionDep, clock: ClockDep, _: Triage
+    body: CapacityQuestion,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    _: Triage,
 ) -> CapacityAnswerPublic:
-    """Can a night nurse be at this location within N minutes for this urgency?"""
+    """Can a night nurse be at this location within N minutes for this urgency? A place
+    outside the region's area (a wrong or swapped coordinate) is 422 naming ``lat``, ``lon``."""
+    # Not "no capacity": the caller must learn the coordinate is wrong, not the team full.
+    check_in_area(session, body.lat, body.lon, area_km=settings.region_radius_km)
     answer = capacity(
         session,
         location=Location(lat=body.lat, lon=body.lon),

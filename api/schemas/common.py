@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-__all__ = ["ClockTime", "FreeText", "NameText", "Problem", "Strict"]
+__all__ = ["ClockTime", "FreeText", "Instant", "NameText", "Problem", "Strict"]
 
 
 def _storable(value: str) -> str:
@@ -26,6 +27,17 @@ def _not_blank(value: str) -> str:
 FreeText = Annotated[str, AfterValidator(_storable)]
 #: A name, address or reference: free text that is not blank (kept without outer spaces).
 NameText = Annotated[str, AfterValidator(_storable), AfterValidator(_not_blank)]
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 at +14:00: pydantic turns only ValueError into a 422
+        raise ValueError("is outside the range of dates") from None
+
+
+#: A moment with its offset, read as UTC; one outside the range of dates is a 422, not a 500.
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 #: A wall-clock time ``HH:MM`` (24 h, Europe/Amsterdam); inside a night, times before noon
 #: belong to the next morning.

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from api.schemas.accounts import Skill
-from api.schemas.common import ClockTime, Strict
+from api.schemas.common import ClockTime, Instant, Strict
 
 __all__ = [
     "PlannedRequestCreate",
@@ -72,7 +72,9 @@ class UnplannedRequestCreate(_RequestBase):
 
     kind: Literal["unplanned"]
     urgency: Literal["acute", "urgent", "soon"]
-    call_time: AwareDatetime | None = Field(default=None, description="default: now")
+    call_time: Instant | None = Field(
+        default=None, description="default: now; a time in tonight's night"
+    )
 
 
 VisitRequestCreate = Annotated[

@@ -29,7 +29,7 @@ def test_no_with_reason(world: World) -> None:
     reoptimise(world)
     world.clock.set(1, 30)
     headers = world.key(world.seeded.triage[0])
-    far = {"lat": 53.6, "lon": 7.2, "within_minutes": 5}
+    far = {"lat": 53.3, "lon": 6.9, "within_minutes": 5}  # inside the area (60 km), not 5 min
     body = world.client.post(ASK, json=far, headers=headers).json()
     assert body["available"] is False
     assert body["reason"] in {"not_in_time", "no_capacity"}
