@@ -51,8 +51,9 @@ def submit_visit_request(
 ) -> VisitRequestPublic:
     """Hand a visit to the night team: planned care in a window, or unplanned care.
 
-    Unplanned care during the night is planned in before the answer (a live re-plan, under
-    a second): ``visits[0].planned`` and ``live_replan`` say where it went. Calls arriving
+    Unplanned care during the night is planned in before the answer (the re-plan's first
+    answer, a quick insertion; the searched plan follows as the next version):
+    ``visits[0].planned`` and ``live_replan`` say where it went. Calls arriving
     together are re-planned one night at a time, never refused for it. Should the re-plan
     fail, the call is still taken (201), ``live_replan.pending`` is true and the re-plan
     follows in the background.
@@ -71,7 +72,7 @@ def submit_visit_request(
     replanned, pending = None, False
     if created and request.kind == "unplanned":
         night = nights.require_night(session, region, request.first_night)
-        replanned = live.replan_or_leave_pending(replanner, night.id)
+        replanned = live.replan_or_leave_pending(replanner, night.id, quick=True)
         session.expire_all()  # the outcome is read from the plan stored meanwhile
         pending = night.id in nights.pending_replans(session)
     elif created:

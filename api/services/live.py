@@ -28,7 +28,13 @@ from api.core.roles import Principal
 from api.db.models import Night, Region
 from api.night.changes import record_report
 from api.repositories import nights
-from api.services.planning import ReplanResult, replan, solve_night, store_solved
+from api.services.planning import (
+    ReplanResult,
+    quick_replan,
+    replan,
+    solve_night,
+    store_solved,
+)
 
 __all__ = [
     "ReplanWorker",
@@ -187,6 +193,35 @@ class ReplanWorker:
                     return result
         raise Conflict("the night kept changing during the re-plan; it stays pending")
 
+    def answer_now(self, night_id: int) -> ReplanResult | None:
+        """A partner's answer: the quick insertion (`quick_replan`) stored at once, and the
+        searched re-plan left to the worker thread (the record stays pending until it is
+        stored, so a crash in between is re-planned after the restart). When the insertion
+        cannot place every call, the search runs here (`replan_now`)."""
+        try:
+            with self.night_lock(night_id), self._sessions() as session:
+                night = session.get(Night, night_id)
+                if night is None:
+                    return None
+                if night.replan_requested <= night.replan_done:
+                    return self._last.get(night_id)
+                region = session.get(Region, night.region_id)
+                assert region is not None
+                result = quick_replan(
+                    session,
+                    region,
+                    night,
+                    reason=f"{night.replan_reason or 'live re-plan'} (first answer)",
+                    now=self._clock(),
+                )
+        except Exception as error:  # the search below answers instead
+            logger.warning("quick answer for night %s failed: %s", night_id, type(error).__name__)
+            result = None
+        if result is None:
+            return self.replan_now(night_id)
+        self.notify(night_id)
+        return result
+
     def last_result(self, night_id: int) -> ReplanResult | None:
         """The latest live re-plan this process stored for ``night_id``."""
         return self._last.get(night_id)
@@ -333,10 +368,15 @@ def record_nurse_event(
     return event.id, replan_or_leave_pending(replanner, night.id)
 
 
-def replan_or_leave_pending(replanner: ReplanWorker, night_id: int) -> ReplanResult | None:
-    """Drain the night's re-plan now; if that fails beyond the solver, leave it pending for
-    the worker thread (the change is committed either way) and answer ``None``."""
+def replan_or_leave_pending(
+    replanner: ReplanWorker, night_id: int, *, quick: bool = False
+) -> ReplanResult | None:
+    """Drain the night's re-plan now (``quick``: answer with the quick insertion and let the
+    worker search, `ReplanWorker.answer_now`); if that fails beyond the solver, leave it
+    pending for the worker thread (the change is committed either way) and answer ``None``."""
     try:
+        if quick:
+            return replanner.answer_now(night_id)
         return replanner.replan_now(night_id)
     except Exception as error:
         logger.warning("live re-plan of night %s left pending: %s", night_id, type(error).__name__)

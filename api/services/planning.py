@@ -38,6 +38,7 @@ __all__ = [
     "build_problem",
     "current_plan",
     "keep_with_new_calls",
+    "quick_replan",
     "replan",
     "solve_night",
     "store_solved",
@@ -500,6 +501,34 @@ def replan(
         live=live,
         replan_done=replan_done,
     )
+
+
+def quick_replan(
+    session: Session, region: Region, night: Night, *, reason: str, now: datetime
+) -> ReplanResult | None:
+    """The night's first answer to a change, in milliseconds: the current routes laid out
+    from where the night stands at ``now`` with each visit they lack inserted at its best
+    feasible place (`keep_with_new_calls`), stored as a live version that does not cover
+    the pending re-plan (the worker's search follows and stores its plan after it).
+
+    ``None`` (nothing stored) when the insertion leaves out a visit the current plan did not
+    (a two-person call, a call that fits nowhere without moving others) or adds a violation:
+    then only the search can answer.
+    """
+    began = time.perf_counter()
+    night_problem = build_problem(session, region, night, now=now)
+    current = current_plan(session, night_problem)
+    if current is None or not night_problem.problem.nurses:
+        return None
+    problem = live_problem(session, night_problem, current, now)
+    plan = keep_with_new_calls(problem, current)
+    left_out = {u.visit_id for u in current.unassigned}
+    if any(u.visit_id not in left_out for u in plan.unassigned):
+        return None
+    if len(plan.violations) > len(current.violations):
+        return None
+    solved = Solved(night_problem, plan, None, began, night.replan_requested)
+    return store_solved(session, night, solved, reason=reason, now=now, live=True)
 
 
 def _solve_or_keep(
