@@ -25,6 +25,7 @@ from api.routes import (
     access_log,
     admin,
     auth,
+    board,
     clients,
     handover,
     health,
@@ -116,6 +117,7 @@ def create_app(
         keysafe_codes,
         handover,
         phones,
+        board,  # the planner's board (issue 12)
     ):
         app.include_router(module.router)
     app.include_router(mobile_wiring.router_for(app))  # the phone API, /mobile/v1

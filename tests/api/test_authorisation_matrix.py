@@ -56,6 +56,10 @@ EXPECTED: dict[str, frozenset[Role] | str] = {
     "read_handover_notes": frozenset({Role.PARTNER}),
     "revoke_phone": frozenset({Role.ADMIN, Role.PLANNER}),
     "read_night_phones": frozenset({Role.PLANNER}),
+    # The planner's board (issue 12).
+    "read_night_board": frozenset({Role.PLANNER}),
+    "read_night_board_version": frozenset({Role.PLANNER}),
+    "read_board_roads": frozenset({Role.PLANNER}),
     # The phone API: a nurse on her registered phone (see `_headers`).
     "register_device": frozenset({Role.NURSE}),
     "get_my_route": frozenset({Role.NURSE}),

@@ -1,0 +1,182 @@
+"""A real service on a real port for the browser: the demo's Porto road network, a seeded
+night planned by the solver, uvicorn in a thread. No mocks: the page talks HTTP to it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import uvicorn
+
+from api.core.config import Settings
+from api.db.engine import make_engine, make_session_factory
+from api.db.migrate import upgrade
+from api.main import create_app
+from api.repositories import accounts, nights
+from api.seed import PORTO_CENTRE, seed_region, seed_requests
+from api.services.planning import replan
+from geo.network import DEMO_EXTRACT, import_network
+
+CHROMIUM = "/usr/bin/chromium"
+NIGHT = date(2026, 11, 23)
+PASSWORD = "correct horse battery staple"
+SECRET = "test-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+WEB = Path(__file__).resolve().parents[2] / "web" / "node_modules"
+
+
+def browser_or_skip() -> str:
+    """The Debian chromium's path; outside CI a missing browser or npm set-up skips, in CI
+    (``CI=true``) it fails: `.ci/run` installs both."""
+    missing = [
+        what
+        for what, there in (
+            (f"{CHROMIUM} (apt-get install chromium)", Path(CHROMIUM).exists()),
+            ("web/node_modules (make install runs npm ci)", (WEB / "leaflet").is_dir()),
+        )
+        if not there
+    ]
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        missing.append("the playwright Python package (make install)")
+    if missing:
+        reason = "end-to-end board tests need " + ", ".join(missing)
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return CHROMIUM
+
+
+class FixedClock:
+    """The service's clock, at 00:30 in the night: the night is under way."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 24, 0, 30, tzinfo=ZoneInfo("Europe/Amsterdam"))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Board:
+    url: str
+    night: date
+    password: str
+    settings: Settings
+
+    def token(self, username: str = "planner") -> str:
+        r = httpx.post(
+            f"{self.url}/auth/token", json={"username": username, "password": self.password}
+        )
+        r.raise_for_status()
+        token: str = r.json()["access_token"]
+        return token
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def porto_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder with the demo's Porto network imported (once per session)."""
+    folder = tmp_path_factory.mktemp("board-data")
+    import_network(DEMO_EXTRACT, name="porto-demo", data_dir_path=folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def seeded_template(porto_data: Path) -> Path:
+    """A seeded, planned night on the Porto roads (copied per test)."""
+    browser_or_skip()
+    path = porto_data / "board-template.sqlite"
+    url = f"sqlite+pysqlite:///{path}"
+    settings = _settings(url, porto_data)
+    upgrade(url)
+    from api.travel import use_network
+
+    road = use_network("porto-demo", data_dir=porto_data)
+    import geo
+
+    def on_road(lat: float, lon: float) -> tuple[float, float] | None:
+        assert road.network is not None
+        snapped = geo.snap_points(road.network, [lat], [lon])
+        return float(snapped.lat[0]), float(snapped.lon[0])
+
+    clock = FixedClock()
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        seeded = seed_region(
+            session,
+            settings,
+            night_date=NIGHT,
+            password=PASSWORD,
+            organisations=2,
+            centre=PORTO_CENTRE,
+        )
+        # Before the night: nothing begun, every visit free to move.
+        seed_requests(
+            session,
+            seeded,
+            night_date=NIGHT,
+            now=datetime(2026, 11, 23, 20, 0, tzinfo=ZoneInfo("Europe/Amsterdam")),
+            visits=18,
+            centre=PORTO_CENTRE,
+            on_road=on_road,
+        )
+        region = accounts.get_region(session)
+        night = nights.get_or_create_night(session, region, NIGHT)
+        session.commit()
+        replan(session, region, night, reason="first plan", now=clock(), time_limit=2.0)
+    engine.dispose()
+    return path
+
+
+def _settings(url: str, data_dir: Path) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=url,
+        data_dir=data_dir,
+        secret_key=SECRET,
+        api_key_pepper=SECRET,
+        migrate_on_start=False,
+        network="porto-demo",
+        live_replan_seconds=0.3,
+        reoptimise_seconds=2,
+    )
+
+
+@pytest.fixture
+def board(seeded_template: Path, porto_data: Path, tmp_path: Path) -> Iterator[Board]:
+    """The service on a copy of the seeded night, on a free port."""
+    path = tmp_path / "board.sqlite"
+    shutil.copyfile(seeded_template, path)
+    settings = _settings(f"sqlite+pysqlite:///{path}", porto_data)
+    app = create_app(settings, clock=FixedClock())
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the service did not start")
+        time.sleep(0.05)
+    yield Board(url=f"http://127.0.0.1:{port}", night=NIGHT, password=PASSWORD, settings=settings)
+    server.should_exit = True
+    thread.join(timeout=30)
