@@ -1,17 +1,44 @@
-"""The planner's page: one static HTML page on top of the JSON API (not in the OpenAPI)."""
+"""The planner's board: one static page, its script and style, and the map library from
+``web/node_modules`` (installed by `make install` with ``npm ci``; nothing is fetched at run
+time). None of it is in the OpenAPI; the page signs in and reads through the JSON API."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path as FilePath
+from typing import Annotated
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Path
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
 router = APIRouter(include_in_schema=False)
-_PAGE = Path(__file__).resolve().parents[1] / "static" / "planner.html"
+_STATIC = FilePath(__file__).resolve().parents[1] / "static"
+_PAGE = _STATIC / "planner.html"
+_ASSETS = {"planner.js": "text/javascript", "planner.css": "text/css"}
+#: Leaflet's distribution folder; absent when npm was not run (the page then says so).
+_LEAFLET = FilePath(__file__).resolve().parents[2] / "web" / "node_modules" / "leaflet" / "dist"
+_VENDOR_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 
 
 @router.get("/planner", response_class=HTMLResponse)
 def planner_page() -> HTMLResponse:
     """The page; it signs in and reads the plan through the API like any client."""
-    return HTMLResponse(_PAGE.read_text(encoding="utf-8"))
+    return HTMLResponse(_PAGE.read_text(encoding="utf-8"), headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/planner/assets/{name}")
+def planner_asset(name: Annotated[str, Path(max_length=32)]) -> Response:
+    """The board's own script and style (a fixed list: no path from the caller is opened)."""
+    media = _ASSETS.get(name)
+    if media is None:
+        return PlainTextResponse("not found", status_code=404)
+    return FileResponse(_STATIC / "board" / name, media_type=media)
+
+
+@router.get("/planner/vendor/leaflet/{name:path}")
+def planner_vendor(name: Annotated[str, Path(max_length=64)]) -> Response:
+    """Leaflet's files from ``web/node_modules/leaflet/dist`` (only files inside it)."""
+    target = (_LEAFLET / name).resolve()
+    media = _VENDOR_TYPES.get(target.suffix)
+    if media is None or not target.is_relative_to(_LEAFLET.resolve()) or not target.is_file():
+        return PlainTextResponse("not found", status_code=404)
+    return FileResponse(target, media_type=media)

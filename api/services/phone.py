@@ -37,6 +37,7 @@ from api.offline_events import ShiftState, VisitRecord, apply_batch, derive_stat
 from api.repositories import nights
 from api.repositories import phone as repo
 from api.services import live
+from api.services.legs import leg_points
 from api.services.live import ReplanWorker
 from mobile_contract._base import ItemQuantity, UtcWindow
 from mobile_contract.bag import BagTemplate
@@ -229,9 +230,21 @@ def build_route(
         leg = None
         if index > 0:
             here = location or previous
-            metres = _haversine(previous, here) * _DETOUR if previous and here else 0.0
             seconds = travel[index] if travel is not None else 0
-            points = [previous, here] if previous and here and previous != here else []
+            # Along the roads when the service has a network (the planner's board draws the
+            # same lines); otherwise the straight line, its length stretched by the detour.
+            points, on_roads = (
+                leg_points(previous, here, profile=nn.nurse.profile)
+                if previous and here
+                else ([], False)
+            )
+            metres = (
+                sum(_haversine(a, b) for a, b in zip(points, points[1:], strict=False))
+                if on_roads
+                else _haversine(previous, here) * _DETOUR
+                if previous and here
+                else 0.0
+            )
             leg = Leg(
                 distance_metres=round(metres, 1),
                 travel_seconds=max(0, seconds),

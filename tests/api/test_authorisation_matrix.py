@@ -20,6 +20,8 @@ ALL = frozenset(Role)
 EXPECTED: dict[str, frozenset[Role] | str] = {
     "read_health": PUBLIC,
     "planner_page": PUBLIC,
+    "planner_asset": PUBLIC,
+    "planner_vendor": PUBLIC,
     "create_token": PUBLIC,
     "enrol_totp": PUBLIC,
     "read_me": ALL,
@@ -81,6 +83,7 @@ USERS = {
 PATH_VALUES = {
     "night_date": "2026-11-23",
     "job_id": "00000000-0000-0000-0000-000000000000",
+    "name": "planner.js",
 }
 
 

@@ -23,7 +23,7 @@ from api.db.engine import make_engine, make_session_factory
 from api.db.migrate import upgrade
 from api.main import create_app
 from api.repositories import accounts, nights
-from api.seed import PORTO_CENTRE, seed_region, seed_requests
+from api.seed import PORTO_CENTRE, Seeded, seed_region, seed_requests
 from api.services.planning import replan
 from geo.network import DEMO_EXTRACT, import_network
 
@@ -73,6 +73,7 @@ class Board:
     night: date
     password: str
     settings: Settings
+    seeded: Seeded
 
     def token(self, username: str = "planner") -> str:
         r = httpx.post(
@@ -99,7 +100,7 @@ def porto_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def seeded_template(porto_data: Path) -> Path:
+def seeded_template(porto_data: Path) -> tuple[Path, Seeded]:
     """A seeded, planned night on the Porto roads (copied per test)."""
     browser_or_skip()
     path = porto_data / "board-template.sqlite"
@@ -142,7 +143,7 @@ def seeded_template(porto_data: Path) -> Path:
         session.commit()
         replan(session, region, night, reason="first plan", now=clock(), time_limit=2.0)
     engine.dispose()
-    return path
+    return path, seeded
 
 
 def _settings(url: str, data_dir: Path) -> Settings:
@@ -160,10 +161,12 @@ def _settings(url: str, data_dir: Path) -> Settings:
 
 
 @pytest.fixture
-def board(seeded_template: Path, porto_data: Path, tmp_path: Path) -> Iterator[Board]:
+def board(
+    seeded_template: tuple[Path, Seeded], porto_data: Path, tmp_path: Path
+) -> Iterator[Board]:
     """The service on a copy of the seeded night, on a free port."""
     path = tmp_path / "board.sqlite"
-    shutil.copyfile(seeded_template, path)
+    shutil.copyfile(seeded_template[0], path)
     settings = _settings(f"sqlite+pysqlite:///{path}", porto_data)
     app = create_app(settings, clock=FixedClock())
     port = _free_port()
@@ -177,6 +180,12 @@ def board(seeded_template: Path, porto_data: Path, tmp_path: Path) -> Iterator[B
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("the service did not start")
         time.sleep(0.05)
-    yield Board(url=f"http://127.0.0.1:{port}", night=NIGHT, password=PASSWORD, settings=settings)
+    yield Board(
+        url=f"http://127.0.0.1:{port}",
+        night=NIGHT,
+        password=PASSWORD,
+        settings=settings,
+        seeded=seeded_template[1],
+    )
     server.should_exit = True
     thread.join(timeout=30)

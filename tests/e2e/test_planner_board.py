@@ -1,0 +1,243 @@
+"""The planner's board in Debian's Chromium, against the real service on the Porto roads.
+
+Drives the page only through its `data-testid` hooks (issue 12); checks outcomes through the
+HTTP API (plan version, the phone's route version). No wall-clock assertions: waits are
+Playwright's, bounded by generous timeouts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from api.core import security
+from tests.e2e.conftest import SECRET, WEB, Board, browser_or_skip
+
+pytest.importorskip("playwright", reason="the playwright Python package (make install)")
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+TIMEOUT = 30_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    path = browser_or_skip()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object, board: Board) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 768})  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    yield page
+    context.close()
+
+
+def sign_in(page: Page, board: Board) -> None:
+    page.goto(f"{board.url}/planner?night={board.night.isoformat()}")
+    page.get_by_test_id("login-username").fill("planner")
+    page.get_by_test_id("login-password").fill(board.password)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("timeline-row")).to_have_count(3)
+
+
+def version(page: Page) -> int:
+    return int(page.get_by_test_id("plan-version").inner_text())
+
+
+def api_version(board: Board) -> int:
+    headers = {"Authorization": f"Bearer {board.token()}"}
+    r = httpx.get(f"{board.url}/nights/{board.night}/board/version", headers=headers)
+    number: int = r.json()["version"]
+    return number
+
+
+def test_sign_in_shows_three_routes_along_roads_and_three_rows(page: Page, board: Board) -> None:
+    sign_in(page, board)
+    routes = page.get_by_test_id("map-route")
+    expect(routes).to_have_count(3)
+    assert sorted(routes.nth(i).get_attribute("data-nurse-id") for i in range(3)) == [
+        "N1",
+        "N2",
+        "N3",
+    ]
+    # Along the roads: the lines have the road's many bends, not one segment per leg.
+    for i in range(3):
+        assert routes.nth(i).get_attribute("data-along-roads") == "true"
+    blocks = page.get_by_test_id("visit-block")
+    markers = page.get_by_test_id("map-visit")
+    assert blocks.count() >= 10
+    assert markers.count() == blocks.count() + page.get_by_test_id("unassigned-item").count()
+    for i in range(blocks.count()):
+        assert blocks.nth(i).get_attribute("data-late") in ("true", "false")
+    expect(page.get_by_test_id("map")).to_contain_text("OpenStreetMap")
+    assert version(page) == api_version(board)
+    # Selecting a block shows the client's details (access-logged by the board read).
+    blocks.first.click()
+    expect(page.locator("#detail")).to_contain_text("Demo client")
+    page.wait_for_timeout(800)  # let the canvas roads paint before the screenshots
+    DOCS.mkdir(exist_ok=True)
+    page.get_by_test_id("map").screenshot(path=str(DOCS / "planner-board-map.png"))
+    page.locator(".timeline-wrap").screenshot(path=str(DOCS / "planner-board-timeline.png"))
+    page.screenshot(path=str(DOCS / "planner-board.png"))
+
+
+def test_axe_finds_no_serious_violations(page: Page, board: Board) -> None:
+    sign_in(page, board)
+    page.get_by_test_id("visit-block").first.click()
+    page.add_script_tag(path=str(WEB / "axe-core" / "axe.min.js"))
+    result = page.evaluate("async () => await axe.run(document)")
+    serious = [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"][:3]]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == [], json.dumps(serious, indent=1)
+
+
+def test_drag_to_another_nurse_previews_then_confirms(page: Page, board: Board) -> None:
+    sign_in(page, board)
+    before = version(page)
+    block = page.locator(
+        '[data-testid="timeline-row"][data-nurse-id="N1"] [data-testid="visit-block"]'
+    ).first
+    moved = block.get_attribute("data-visit-id")
+    target = page.locator('[data-testid="timeline-row"][data-nurse-id="N3"] .track')
+    block.drag_to(target, target_position={"x": 40, "y": 20})
+    preview = page.get_by_test_id("move-preview")
+    expect(preview).to_be_visible()
+    expect(preview).to_contain_text(f"{moved} → N3")
+    expect(preview.locator("tr.moved")).to_have_count(1)  # her new ETAs, the moved visit among them
+    assert version(page) == before  # nothing saved yet
+    assert api_version(board) == before
+    page.get_by_test_id("move-confirm").click()
+    expect(page.get_by_test_id("plan-version")).to_have_text(str(before + 1))
+    expect(
+        page.locator(f'[data-testid="timeline-row"][data-nurse-id="N3"] [data-visit-id="{moved}"]')
+    ).to_have_count(1)
+    # Pin it there: a new version, the toggle says so.
+    page.locator(f'[data-testid="visit-block"][data-visit-id="{moved}"]').click()
+    page.get_by_test_id("pin-toggle").click()
+    expect(page.get_by_test_id("plan-version")).to_have_text(str(before + 2))
+    expect(page.get_by_test_id("pin-toggle")).to_have_attribute("aria-pressed", "true")
+
+
+def test_keyboard_move_preview(page: Page, board: Board) -> None:
+    sign_in(page, board)
+    block = page.locator(
+        '[data-testid="timeline-row"][data-nurse-id="N2"] [data-testid="visit-block"]'
+    ).first
+    block.focus()
+    page.keyboard.press("Enter")
+    page.locator("#move-nurse").select_option("N1")
+    page.locator("#move-nurse").press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("move-preview")).to_be_visible()
+    expect(page.get_by_test_id("move-confirm")).to_be_focused()
+
+
+def test_reoptimise_shows_progress_then_a_new_version(page: Page, board: Board) -> None:
+    sign_in(page, board)
+    before = version(page)
+    page.get_by_test_id("reoptimise").click()
+    expect(page.locator("#progress-wrap")).to_be_visible()
+    expect(page.locator("#progress-wrap")).to_be_hidden(timeout=90_000)
+    expect(page.get_by_test_id("plan-version")).not_to_have_text(str(before))
+    assert version(page) > before
+    expect(page.locator("#status")).to_contain_text(str(version(page)))
+
+
+def test_publish_raises_the_nurses_route_version_on_her_phone(page: Page, board: Board) -> None:
+    user_id = board.seeded.users["nurse-n1"][0]
+    now = datetime(2026, 11, 24, 0, 30, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    claims = security.TokenClaims(user_id, "nurse", None, True)
+    token = security.issue_token(claims, secret=SECRET, minutes=15, now=now)
+    phone = {"Authorization": f"Bearer {token}"}
+    r = httpx.post(
+        f"{board.url}/mobile/v1/devices",
+        headers=phone,
+        json={
+            "platform": "android",
+            "app_version": "1.0.0",
+            "label": "test phone",
+            "public_key": '{"kty":"EC","crv":"P-256","x":"test","y":"test"}',
+        },
+    )
+    assert r.status_code == 201, r.text
+    phone |= {"X-Device-Id": r.json()["device_id"]}
+
+    def phone_route_version() -> int | None:
+        r = httpx.get(f"{board.url}/mobile/v1/me/route", headers=phone)
+        if r.status_code == 404:
+            return None
+        assert r.status_code == 200, r.text
+        found: int = r.json()["version"]
+        return found
+
+    first = phone_route_version()
+    sign_in(page, board)
+    # Move one of her visits away so her route changes, then publish.
+    block = page.locator(
+        '[data-testid="timeline-row"][data-nurse-id="N1"] [data-testid="visit-block"]'
+    ).first
+    block.drag_to(page.locator('[data-testid="timeline-row"][data-nurse-id="N2"] .track'))
+    page.get_by_test_id("move-confirm").click()
+    expect(page.locator("#status")).to_contain_text(str(api_version(board)))
+    page.get_by_test_id("publish").click()
+    expect(page.locator("#status")).to_contain_text("telefoon")
+    after = phone_route_version()
+    assert after is not None and (first is None or after > first)
+    # Her phone's leg lines follow the roads: more than two points per leg somewhere.
+    legs = [
+        s["leg"]
+        for s in httpx.get(f"{board.url}/mobile/v1/me/route", headers=phone).json()["steps"]
+        if s.get("leg")
+    ]
+    assert any(len(leg["polyline"]) > 20 for leg in legs)
+
+
+def test_stale_edit_is_explained_and_reloads(page: Page, board: Board) -> None:
+    sign_in(page, board)
+    seen = version(page)
+    block = page.locator(
+        '[data-testid="timeline-row"][data-nurse-id="N2"] [data-testid="visit-block"]'
+    ).first
+    block.drag_to(page.locator('[data-testid="timeline-row"][data-nurse-id="N1"] .track'))
+    expect(page.get_by_test_id("move-preview")).to_be_visible()
+    # Meanwhile a colleague moves another visit (through the API, as her own board would).
+    other = page.locator(
+        '[data-testid="timeline-row"][data-nurse-id="N3"] [data-testid="visit-block"]'
+    ).first
+    other_id = int((other.get_attribute("data-visit-id") or "V0")[1:])
+    r = httpx.post(
+        f"{board.url}/nights/{board.night}/plan/moves",
+        headers={"Authorization": f"Bearer {board.token('planner2')}", "If-Match": f'"{seen}"'},
+        json={"visit_id": other_id, "nurse": "N2"},
+    )
+    assert r.status_code == 200, r.text
+    page.get_by_test_id("move-confirm").click()
+    notice = page.get_by_test_id("stale-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text(f"versie {seen}")
+    expect(notice).to_contain_text(f"v{seen + 1}: move")
+    notice.get_by_role("button").click()
+    expect(page.get_by_test_id("plan-version")).to_have_text(str(seen + 1))
+
+
+def test_english_is_available(page: Page, board: Board) -> None:
+    sign_in(page, board)
+    page.locator("#lang").click()
+    expect(page.get_by_test_id("reoptimise")).to_have_text("Re-optimise")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
