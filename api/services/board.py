@@ -238,7 +238,8 @@ def _road_lines(network_key: int, key: tuple[float, float, float], profile: str)
     from geo.snapping import chain_lines
 
     network = road_network().network
-    assert network is not None and id(network) == network_key
+    assert network is not None
+    assert id(network) == network_key
     lon, lat, radius = key
     x, y = network.project(np.array([lat]), np.array([lon]))
     area = shapely.Point(float(x[0]), float(y[0])).buffer(radius)

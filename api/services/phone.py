@@ -6,6 +6,7 @@ repositories. The route never carries a key-safe code: only whether a key safe i
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -239,7 +240,7 @@ def build_route(
                 else ([], False)
             )
             metres = (
-                sum(_haversine(a, b) for a, b in zip(points, points[1:], strict=False))
+                sum(_haversine(a, b) for a, b in itertools.pairwise(points))
                 if on_roads
                 else _haversine(previous, here) * _DETOUR
                 if previous and here

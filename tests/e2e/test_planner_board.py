@@ -20,7 +20,7 @@ from api.core import security
 from tests.e2e.conftest import SECRET, WEB, Board, browser_or_skip
 
 pytest.importorskip("playwright", reason="the playwright Python package (make install)")
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect, sync_playwright
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 TIMEOUT = 30_000
