@@ -12,6 +12,7 @@ COPY optimizer ./optimizer
 COPY geo ./geo
 COPY mobile_contract ./mobile_contract
 COPY examples ./examples
+COPY web/package.json web/package-lock.json ./web/
 RUN make install EXTRAS=runtime PIP_EDITABLE=
 
 FROM python:3.11-slim

@@ -14,8 +14,13 @@ router = APIRouter(include_in_schema=False)
 _STATIC = FilePath(__file__).resolve().parents[1] / "static"
 _PAGE = _STATIC / "planner.html"
 _ASSETS = {"planner.js": "text/javascript", "planner.css": "text/css"}
-#: Leaflet's distribution folder; absent when npm was not run (the page then says so).
-_LEAFLET = FilePath(__file__).resolve().parents[2] / "web" / "node_modules" / "leaflet" / "dist"
+#: Where Leaflet's distribution folder may be: the checkout's ``web/`` (editable install), or
+#: ``web/`` in the working directory (the Docker image's /app). Absent when npm was not run:
+#: the page then says the map library is missing.
+_LEAFLET_CANDIDATES = (
+    FilePath(__file__).resolve().parents[2] / "web" / "node_modules" / "leaflet" / "dist",
+    FilePath("web") / "node_modules" / "leaflet" / "dist",
+)
 _VENDOR_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 
 
@@ -37,8 +42,10 @@ def planner_asset(name: Annotated[str, Path(max_length=32)]) -> Response:
 @router.get("/planner/vendor/leaflet/{name:path}")
 def planner_vendor(name: Annotated[str, Path(max_length=64)]) -> Response:
     """Leaflet's files from ``web/node_modules/leaflet/dist`` (only files inside it)."""
-    target = (_LEAFLET / name).resolve()
-    media = _VENDOR_TYPES.get(target.suffix)
-    if media is None or not target.is_relative_to(_LEAFLET.resolve()) or not target.is_file():
-        return PlainTextResponse("not found", status_code=404)
-    return FileResponse(target, media_type=media)
+    for folder in _LEAFLET_CANDIDATES:
+        root = folder.resolve()
+        target = (root / name).resolve()
+        media = _VENDOR_TYPES.get(target.suffix)
+        if media is not None and target.is_relative_to(root) and target.is_file():
+            return FileResponse(target, media_type=media)
+    return PlainTextResponse("not found", status_code=404)
