@@ -4,14 +4,22 @@ read for live updates (the board polls it and reloads when the plan moved on).""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from pydantic import Field
 
 from api.core.roles import Principal, Role
-from api.deps import ClockDep, SessionDep, allow
+from api.deps import ClockDep, ReplannerDep, SessionDep, allow
 from api.repositories import accounts, nights
+from api.routes.nights import _version
+from api.schemas.accounts import Skill
+from api.schemas.common import Strict
+from api.schemas.requests import CareTask, Minutes
+from api.services import live
 from api.services.board import board_of, road_lines
+from api.services.planning import visit_ref
+from api.services.urgent_calls import CallDetails, quote_call, take_call
 
 router = APIRouter(tags=["planner: board"])
 Planner = Annotated[Principal, Depends(allow(Role.PLANNER))]
@@ -64,3 +72,78 @@ def read_board_roads(
     Road data (c) OpenStreetMap contributors, ODbL 1.0."""
     region = accounts.get_region(session)
     return road_lines((region.base_lon, region.base_lat), radius_km * 1000)
+
+
+class UrgentCall(Strict):
+    """An urgent call the planner types in: which client, how urgent, what care."""
+
+    client_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    urgency: Literal["acute", "urgent", "soon"] = "acute"
+    care_task: CareTask
+    service_minutes: Minutes = 20
+    required_skills: list[Skill] = Field(default_factory=list)
+
+    def details(self) -> CallDetails:
+        return CallDetails(
+            client_id=self.client_id,
+            urgency=self.urgency,
+            care_task=self.care_task,
+            service_minutes=self.service_minutes,
+            required_skills=list(self.required_skills),
+        )
+
+
+class UrgentCallTaken(UrgentCall):
+    """The call with the option the planner chose."""
+
+    nurse: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,16}$")]
+
+
+@router.post("/nights/{night_date}/board/urgent-calls/quote")
+def quote_urgent_call(
+    night_date: NightDate, body: UrgentCall, session: SessionDep, clock: ClockDep, who: Planner
+) -> dict[str, Any]:
+    """The triage quote's options for a call now: one per eligible nurse, best first (ETA and
+    start in seconds from the night's start, lateness past the target, added travel and
+    lateness caused to others, feasible and why not). Nothing is stored but the access-log
+    row for the client's place. 422 outside the night."""
+    region = accounts.get_region(session)
+    night = nights.require_night(session, region, night_date)
+    options = quote_call(session, who, region, night, body.details(), now=clock())
+    session.commit()
+    return {"options": options}
+
+
+@router.post("/nights/{night_date}/board/urgent-calls", status_code=201)
+def take_urgent_call(
+    night_date: NightDate,
+    body: UrgentCallTaken,
+    session: SessionDep,
+    clock: ClockDep,
+    replanner: ReplannerDep,
+    who: Planner,
+    if_match: Annotated[str | None, Header(alias="If-Match", max_length=32)] = None,
+) -> dict[str, Any]:
+    """Take the call with the chosen nurse: recorded as unplanned care for the client's
+    organisation, pinned to her, re-planned before the answer (the quick first answer).
+    Answers the new plan version and the visit's id; stale If-Match 409, none 428."""
+    region = accounts.get_region(session)
+    night = nights.require_night(session, region, night_date)
+    visit = take_call(
+        session,
+        who,
+        region,
+        night,
+        body.details(),
+        nurse_code=body.nurse,
+        base_version=_version(if_match),
+        now=clock(),
+    )
+    visit_id = visit.id
+    replanned = live.replan_or_leave_pending(replanner, night.id, quick=True)
+    session.expire_all()
+    return {
+        "visit_id": visit_ref(visit_id),
+        "plan_version": night.plan_version,
+        "pending": replanned is None,
+    }

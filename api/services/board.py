@@ -175,7 +175,11 @@ def board_of(
         visits.append(
             {
                 "id": ref,
-                "client": {"name": client.display_name, "location": [client.lon, client.lat]},
+                "client": {
+                    "id": client.id,
+                    "name": client.display_name,
+                    "location": [client.lon, client.lat],
+                },
                 "care_task": request.care_task if request is not None else None,
                 "kind": request.kind if request is not None else None,
                 "urgency": visit.urgency,

@@ -158,3 +158,47 @@ def test_legs_follow_the_roads(porto_roads: None) -> None:
     assert float(max(snapped.distance_m)) < 5.0
     assert leg_points(origin, destination) == (points, True)
     assert leg_points(origin, origin) == ([], False)
+
+
+def test_urgent_call_by_hand_refuses_what_it_cannot_take(world: World) -> None:
+    seed_night(world, visits=4)
+    version = reoptimise(world)
+    planner = world.token("planner")
+    client_id = next(iter(world.seeded.clients.values()))[0]
+    call = {"client_id": client_id, "urgency": "acute", "care_task": "fall"}
+    # 21:00: the night has not begun.
+    early = world.client.post(f"{BOARD}/urgent-calls/quote", json=call, headers=planner)
+    assert early.status_code == 422
+    assert "night is not under way" in early.json()["detail"]
+    world.clock.set(0, 30)
+    planner = world.token("planner")
+    unknown = world.client.post(
+        f"{BOARD}/urgent-calls/quote", json={**call, "client_id": 999999}, headers=planner
+    )
+    assert unknown.status_code == 404
+    assert "client_id" in unknown.json()["detail"]
+    options = world.client.post(f"{BOARD}/urgent-calls/quote", json=call, headers=planner)
+    assert options.status_code == 200, options.text
+    assert {o["nurse_id"] for o in options.json()["options"]} <= {"N1", "N2", "N3"}
+    take = {**call, "nurse": "N2"}
+    assert world.client.post(f"{BOARD}/urgent-calls", json=take, headers=planner).status_code == 428
+    stale = world.client.post(
+        f"{BOARD}/urgent-calls", json=take, headers={**planner, "If-Match": f'"{version - 1}"'}
+    )
+    assert stale.status_code == 409
+    nobody = world.client.post(
+        f"{BOARD}/urgent-calls",
+        json={**take, "nurse": "N9"},
+        headers={**planner, "If-Match": f'"{version}"'},
+    )
+    assert nobody.status_code == 422
+    assert "N9" in nobody.json()["detail"]
+    taken = world.client.post(
+        f"{BOARD}/urgent-calls", json=take, headers={**planner, "If-Match": f'"{version}"'}
+    )
+    assert taken.status_code == 201, taken.text
+    assert taken.json()["plan_version"] > version
+    board = world.client.get(BOARD, headers=planner).json()
+    new = next(v for v in board["visits"] if v["id"] == taken.json()["visit_id"])
+    assert new["pinned_to"] == "N2"
+    assert (new["planned"] or {}).get("nurse_id") == "N2" or new["unassigned"] is not None

@@ -241,3 +241,30 @@ def test_english_is_available(page: Page, board: Board) -> None:
     page.locator("#lang").click()
     expect(page.get_by_test_id("reoptimise")).to_have_text("Re-optimise")
     expect(page.locator("html")).to_have_attribute("lang", "en")
+
+
+def test_urgent_call_by_hand_with_a_chosen_option(page: Page, board: Board) -> None:
+    sign_in(page, board)
+    before = version(page)
+    page.get_by_test_id("urgent-call").click()
+    page.locator("#urgent-urgency").select_option("acute")
+    page.locator("#urgent button[type=submit]").click()
+    options = page.get_by_test_id("urgent-option")
+    expect(options).to_have_count(3)
+    feasible = [i for i in range(3) if options.nth(i).is_enabled()]
+    assert feasible, "a nurse can come"
+    # Choose the last feasible option, not the default best: the planner's choice counts.
+    chosen = options.nth(feasible[-1])
+    nurse = chosen.get_attribute("value")
+    chosen.check()
+    page.get_by_test_id("urgent-confirm").click()
+    expect(page.get_by_test_id("plan-version")).not_to_have_text(str(before))
+    status = page.locator("#status").inner_text()
+    visit_id = status.split()[1]
+    expect(
+        page.locator(
+            f'[data-testid="timeline-row"][data-nurse-id="{nurse}"] '
+            f'[data-testid="visit-block"][data-visit-id="{visit_id}"]'
+        )
+    ).to_have_count(1)
+    expect(page.locator(f'[data-testid="map-visit"][data-visit-id="{visit_id}"]')).to_have_count(1)

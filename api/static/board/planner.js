@@ -28,6 +28,10 @@ const TEXT = {
     legend_late: "te laat", legend_risk: "krap", position: "laatste positie", break_: "pauze",
     sign_in_failed: "Aanmelden mislukt", reason: "Reden", unplanned: "niet ingepland",
     lang_other: "English", status: "Status",
+    urgent_open: "Spoedmelding invoeren", urgent_title: "Spoedmelding", duration: "Duur (min)",
+    urgent_quote: "Opties opvragen", urgent_options: "Opties (beste eerst)",
+    urgent_take: "Inplannen bij gekozen verpleegkundige", not_possible: "niet mogelijk",
+    travel_more: "reistijd", others_later: "anderen later", urgent_taken: "Spoedmelding {id} ingepland bij {n}: planversie {v}",
   },
   en: {
     title: "Night plan", night: "Night", version: "Plan version", reoptimise: "Re-optimise",
@@ -54,6 +58,10 @@ const TEXT = {
     legend_late: "late", legend_risk: "at risk", position: "last position", break_: "break",
     sign_in_failed: "Sign-in failed", reason: "Reason", unplanned: "not planned",
     lang_other: "Nederlands", status: "Status",
+    urgent_open: "Enter an urgent call", urgent_title: "Urgent call", duration: "Duration (min)",
+    urgent_quote: "Get options", urgent_options: "Options (best first)",
+    urgent_take: "Plan with the chosen nurse", not_possible: "not possible",
+    travel_more: "travel", others_later: "others later", urgent_taken: "Urgent call {id} planned with {n}: plan version {v}",
   },
 };
 const URGENCY_COLOUR = {acute: "#C00000", urgent: "#E66100", soon: "#B8860B", planned: "#5D6D7E"};
@@ -125,6 +133,7 @@ function render() {
   $("plan-version").textContent = String(b.version);
   $("reopt").disabled = false;
   $("publish").disabled = !b.routes.length;
+  $("urgent-open").disabled = false;
   renderTimeline();
   renderUnassigned();
   renderDetail();
@@ -358,6 +367,49 @@ $("publish").onclick = async () => {
     const r = await api("POST", `/nights/${night()}/plan/publish`, null, ifMatch());
     await load(t("published", {v: r.version, n: r.published_nurse_ids.length}));
   } catch (e) { handleError(e); }
+};
+
+// ---------------------------------------------------------------- urgent call by hand
+$("urgent-open").onclick = () => {
+  const seen = new Map();
+  for (const v of state.board.visits) seen.set(v.client.id, v.client.name);
+  $("urgent-client").replaceChildren(...[...seen].sort((a, b) => a[1].localeCompare(b[1]))
+    .map(([id, name]) => el("option", {value: String(id)}, name)));
+  $("urgent-options").hidden = true;
+  $("urgent").hidden = false;
+  $("urgent-client").focus();
+};
+$("urgent-close").onclick = () => { $("urgent").hidden = true; };
+const urgentBody = () => ({client_id: Number($("urgent-client").value), urgency: $("urgent-urgency").value,
+  care_task: $("urgent-task").value, service_minutes: Number($("urgent-minutes").value)});
+$("urgent").onsubmit = async (e) => {
+  e.preventDefault();
+  try {
+    const r = await api("POST", `/nights/${night()}/board/urgent-calls/quote`, urgentBody());
+    const list = $("urgent-list");
+    list.replaceChildren();
+    const first = r.options.findIndex((o) => o.feasible);
+    r.options.forEach((o, i) => {
+      const text = o.feasible
+        ? `${o.nurse_id} · ${t("eta")} ${clock(o.eta)}${o.lateness_seconds ? ` (${t("late")} ${minutes(o.lateness_seconds)})` : ""} · ` +
+          `${t("travel_more")} ${minutes(o.added_travel_seconds)} · ${t("others_later")} ${minutes(o.added_lateness_others_seconds)}`
+        : `${o.nurse_id} · ${t("not_possible")}: ${o.reason}`;
+      list.append(el("label", {class: "option"}, el("input", {type: "radio", name: "urgent-option", value: o.nurse_id,
+        "data-testid": "urgent-option", disabled: !o.feasible, checked: i === first}), " " + text));
+    });
+    $("urgent-options").hidden = false;
+    $("urgent-take").disabled = first < 0;
+  } catch (err) { handleError(err); }
+};
+$("urgent-take").onclick = async () => {
+  const chosen = document.querySelector('input[name="urgent-option"]:checked');
+  if (!chosen) return;
+  try {
+    const r = await api("POST", `/nights/${night()}/board/urgent-calls`, {...urgentBody(), nurse: chosen.value}, ifMatch());
+    $("urgent").hidden = true;
+    await load(t("urgent_taken", {id: r.visit_id, n: chosen.value, v: r.plan_version}));
+    select(r.visit_id);
+  } catch (err) { handleError(err); }
 };
 
 // ---------------------------------------------------------------- live: poll the version
