@@ -18,6 +18,7 @@ import httpx
 import pytest
 import uvicorn
 
+from api.core import security
 from api.core.config import Settings
 from api.db.engine import make_engine, make_session_factory
 from api.db.migrate import upgrade
@@ -32,6 +33,8 @@ NIGHT = date(2026, 11, 23)
 PASSWORD = "correct horse battery staple"
 SECRET = "test-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 WEB = Path(__file__).resolve().parents[2] / "web" / "node_modules"
+#: Generous timeouts: the machine may be busy; a slow answer is not what these tests check.
+HTTP = httpx.Client(timeout=120)
 
 
 def browser_or_skip() -> str:
@@ -75,8 +78,31 @@ class Board:
     settings: Settings
     seeded: Seeded
 
+    def planner(self, username: str = "planner") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(username)}"}
+
+    def phone(self, username: str = "nurse-n1") -> dict[str, str]:
+        """Register a phone for the nurse (a token with her second factor, as after her TOTP
+        sign-in); the headers her phone then sends."""
+        user_id = self.seeded.users[username][0]
+        claims = security.TokenClaims(user_id, "nurse", None, True)
+        token = security.issue_token(claims, secret=SECRET, minutes=15, now=FixedClock()())
+        headers = {"Authorization": f"Bearer {token}"}
+        r = HTTP.post(
+            f"{self.url}/mobile/v1/devices",
+            headers=headers,
+            json={
+                "platform": "android",
+                "app_version": "1.0.0",
+                "label": "test phone",
+                "public_key": '{"kty":"EC","crv":"P-256","x":"test","y":"test"}',
+            },
+        )
+        assert r.status_code == 201, r.text
+        return headers | {"X-Device-Id": r.json()["device_id"]}
+
     def token(self, username: str = "planner") -> str:
-        r = httpx.post(
+        r = HTTP.post(
             f"{self.url}/auth/token", json={"username": username, "password": self.password}
         )
         r.raise_for_status()

@@ -27,7 +27,7 @@ const TEXT = {
     legend_acute: "acuut", legend_urgent: "urgent", legend_soon: "spoedig", legend_planned: "gepland",
     legend_late: "te laat", legend_risk: "krap", position: "laatste positie", break_: "pauze",
     sign_in_failed: "Aanmelden mislukt", reason: "Reden", unplanned: "niet ingepland",
-    lang_other: "English", status: "Status",
+    lang_other: "English", status: "Status", base: "post (start en einde)", pinned: "vastgezet",
     urgent_open: "Spoedmelding invoeren", urgent_title: "Spoedmelding", duration: "Duur (min)",
     urgent_quote: "Opties opvragen", urgent_options: "Opties (beste eerst)",
     urgent_take: "Inplannen bij gekozen verpleegkundige", not_possible: "niet mogelijk",
@@ -57,7 +57,7 @@ const TEXT = {
     legend_acute: "acute", legend_urgent: "urgent", legend_soon: "soon", legend_planned: "planned",
     legend_late: "late", legend_risk: "at risk", position: "last position", break_: "break",
     sign_in_failed: "Sign-in failed", reason: "Reason", unplanned: "not planned",
-    lang_other: "Nederlands", status: "Status",
+    lang_other: "Nederlands", status: "Status", base: "base (start and end)", pinned: "pinned",
     urgent_open: "Enter an urgent call", urgent_title: "Urgent call", duration: "Duration (min)",
     urgent_quote: "Get options", urgent_options: "Options (best first)",
     urgent_take: "Plan with the chosen nurse", not_possible: "not possible",
@@ -122,7 +122,7 @@ async function load(message) {
   state.board = await api("GET", `/nights/${night()}/board`);
   if (state.selected && !visit(state.selected)) state.selected = null;
   render();
-  if (message) say(message);
+  say(message || "");
 }
 const visit = (id) => state.board.visits.find((v) => v.id === id);
 const nurse = (id) => state.board.nurses.find((n) => n.id === id);
@@ -182,7 +182,7 @@ function renderTimeline() {
       const risk = v.planned && v.planned.at_risk;
       const shown = (late ? "! " : "") + v.id;
       const label = `${shown}: ${v.client.name}, ${v.care_task || ""}, ${t("eta")} ${clock(step.start)}` +
-        (late ? `, ${t("late")}` : risk ? `, ${t("at_risk")}` : "");
+        (late ? `, ${t("late")}` : risk ? `, ${t("at_risk")}` : "") + (v.pinned_to ? `, ${t("pinned")}` : "");
       const block = el("button", {
         type: "button", class: "block" + (late ? " late" : "") + (risk ? " risk" : "") +
           (v.pinned_to ? " pinned" : "") + (state.selected === v.id ? " selected" : ""),
@@ -466,16 +466,21 @@ function renderMap() {
   for (const n of b.nurses) {
     if (!n.last_position) continue;
     const [lon, lat] = n.last_position.location;
-    L.marker([lat, lon], {icon: L.divIcon({className: "", html: `<div class="nurse-pin" style="background:${n.colour}">${n.id}</div>`, iconSize: [26, 26]}),
-      title: `${n.id} ${t("position")} ${new Date(n.last_position.at).toLocaleTimeString("nl-NL", {timeZone: "Europe/Amsterdam"})}`}).addTo(state.layers);
+    const at = new Date(n.last_position.at).toLocaleTimeString("nl-NL", {hour: "2-digit", minute: "2-digit", timeZone: "Europe/Amsterdam"});
+    const pin = L.marker([lat, lon], {icon: L.divIcon({className: "", html: `<div class="nurse-pin" style="background:${n.colour}">${n.id}</div>`, iconSize: [26, 26]}),
+      keyboard: false}).bindTooltip(`${n.id} · ${t("position")} ${at}`).addTo(state.layers);
+    pin.getElement().setAttribute("data-testid", "map-nurse");
+    pin.getElement().setAttribute("data-nurse-id", n.id);
   }
-  L.circleMarker([b.base[1], b.base[0]], {radius: 6, color: "#000", fillColor: "#fff", fillOpacity: 1, weight: 3}).bindTooltip("base").addTo(state.layers);
+  L.marker([b.base[1], b.base[0]], {icon: L.divIcon({className: "", html: '<div class="base-pin">B</div>', iconSize: [20, 20]}),
+    keyboard: false}).bindTooltip(t("base")).addTo(state.layers);
   if (bounds.length && !state.fitted) { state.map.fitBounds(bounds, {padding: [20, 20]}); state.fitted = true; }
   const legend = $("legend");
   legend.replaceChildren(...["acute", "urgent", "soon", "planned"].map((u) =>
     el("li", {}, el("span", {class: "swatch", style: `background:${URGENCY_COLOUR[u]}`}), t("legend_" + u))),
     el("li", {}, el("span", {class: "swatch", style: "background:#fff;border:3px solid #000"}), t("legend_late")),
     el("li", {}, el("span", {class: "swatch", style: "background:#fff;border:3px dashed #7a5200"}), t("legend_risk")),
+    el("li", {}, el("span", {class: "swatch", style: "background:#fff;border-radius:0;border-top:4px solid #12324a"}), t("pinned")),
     ...b.nurses.map((n) => el("li", {}, el("span", {class: "swatch", style: `background:${n.colour};border-radius:2px`}), n.id)));
 }
 async function drawRoads() {
