@@ -336,3 +336,24 @@ def test_urgent_call_by_hand_with_a_chosen_option(page: Page, board: Board) -> N
         )
     ).to_have_count(1)
     expect(page.locator(f'[data-testid="map-visit"][data-visit-id="{visit_id}"]')).to_have_count(1)
+
+
+def test_a_colleagues_change_shows_without_reload(page: Page, board: Board) -> None:
+    sign_in(page, board)
+    seen = version(page)
+    page.evaluate("window.__same_page = true")  # gone if the page reloaded
+    block = page.locator(
+        '[data-testid="timeline-row"][data-nurse-id="N1"] [data-testid="visit-block"]'
+    ).first
+    moved = block.get_attribute("data-visit-id") or "V0"
+    r = HTTP.post(
+        f"{board.url}/nights/{board.night}/plan/moves",
+        headers=board.planner("planner2") | {"If-Match": f'"{seen}"'},
+        json={"visit_id": int(moved[1:]), "nurse": "N2"},
+    )
+    assert r.status_code == 200, r.text
+    expect(page.get_by_test_id("plan-version")).to_have_text(str(seen + 1))
+    expect(
+        page.locator(f'[data-testid="timeline-row"][data-nurse-id="N2"] [data-visit-id="{moved}"]')
+    ).to_have_count(1)
+    assert page.evaluate("window.__same_page") is True
