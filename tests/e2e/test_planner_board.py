@@ -153,7 +153,8 @@ def test_sign_in_shows_three_routes_along_roads_and_three_rows(page: Page, board
     page.locator(f'[data-testid="visit-block"]{late}').click()
     expect(page.locator("#detail")).to_contain_text("Demo client")
     expect(page.locator("#detail")).to_contain_text("te laat")
-    page.wait_for_timeout(800)  # let the canvas roads paint before the screenshots
+    expect(page.get_by_test_id("map")).to_have_attribute("data-roads", "drawn")
+    page.wait_for_timeout(300)  # the canvas paints on the next frame
     DOCS.mkdir(exist_ok=True)
     page.get_by_test_id("map").screenshot(path=str(DOCS / "planner-board-map.png"))
     page.locator(".timeline-wrap").screenshot(path=str(DOCS / "planner-board-timeline.png"))
@@ -172,7 +173,8 @@ def test_tablet_stacks_map_panel_and_timeline(browser: object, board: Board) -> 
     assert map_box is not None and timeline_box is not None
     assert timeline_box["y"] > map_box["y"] + map_box["height"]  # stacked, not side by side
     assert timeline_box["width"] <= 820
-    page.wait_for_timeout(500)
+    expect(page.get_by_test_id("map")).to_have_attribute("data-roads", "drawn")
+    page.wait_for_timeout(300)  # the canvas paints on the next frame
     page.screenshot(path=str(DOCS / "planner-board-tablet.png"), full_page=True)
     context.close()
 

@@ -489,6 +489,7 @@ async function drawRoads() {
     const canvas = L.canvas({padding: 0.2});
     L.geoJSON(roads, {renderer: canvas, interactive: false, style: {color: "#9a9a9a", weight: 1, opacity: 0.8}}).addTo(state.map).bringToBack();
     state.roadsDrawn = true;
+    $("map").dataset.roads = String(roads.features.length ? "drawn" : "none");
   } catch (e) { /* the routes still show */ }
 }
 
