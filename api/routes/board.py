@@ -3,14 +3,20 @@ read for live updates (the board polls it and reloads when the plan moved on).""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from pydantic import Field
 
 from api.core.roles import Principal, Role
-from api.deps import ClockDep, ReplannerDep, SessionDep, allow
+from api.deps import ClockDep, ReplannerDep, SessionDep, SettingsDep, allow
 from api.repositories import accounts, nights
 from api.routes.nights import _version
 from api.schemas.accounts import Skill
@@ -51,6 +57,10 @@ def read_night_board_version(
 ) -> dict[str, Any]:
     """The night's plan version and whether a re-plan is owed (no client data: not logged).
     The board polls this every few seconds and reloads when the version moved on."""
+    return _version_of(session, night_date)
+
+
+def _version_of(session: Any, night_date: date) -> dict[str, Any]:
     region = accounts.get_region(session)
     night = nights.get_night(session, region, night_date)
     if night is None:
@@ -59,6 +69,57 @@ def read_night_board_version(
         "version": night.plan_version,
         "replan_pending": night.replan_requested > night.replan_done,
     }
+
+
+@router.get(
+    "/nights/{night_date}/board/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_night_board(
+    night_date: NightDate,
+    request: Request,
+    settings: SettingsDep,
+    _: Planner,
+    seconds: Annotated[
+        int | None, Query(ge=0, le=3600, description="stream lifetime; default as the phones'")
+    ] = None,
+) -> StreamingResponse:
+    """Server-sent events for the board: ``event: plan`` with ``{"version", "replan_pending"}``
+    at once and whenever either changes (checked every second), ``: keep-alive`` every 15 s
+    of quiet; the stream ends after ``seconds`` and the board reconnects (it polls
+    ``/board/version`` when the stream fails). No client data: not access-logged."""
+    factory = request.app.state.session_factory
+    if seconds is None:  # as the phones' stream; in tests one message, so a test never hangs
+        seconds = 0 if settings.environment == "test" else int(settings.route_stream_seconds)
+    lifetime = seconds
+
+    def read() -> dict[str, Any]:
+        with factory() as session:
+            return _version_of(session, night_date)
+
+    async def messages() -> AsyncIterator[str]:
+        yield "retry: 3000\n\n"
+        deadline = time.monotonic() + lifetime
+        quiet_since = time.monotonic()
+        last: dict[str, Any] | None = None
+        while True:
+            now = await run_in_threadpool(read)
+            if now != last:
+                yield f"event: plan\ndata: {json.dumps(now)}\n\n"
+                last, quiet_since = now, time.monotonic()
+            if time.monotonic() >= deadline or await request.is_disconnected():
+                return
+            if time.monotonic() - quiet_since >= 15:
+                yield ": keep-alive\n\n"
+                quiet_since = time.monotonic()
+            await asyncio.sleep(1)
+
+    return StreamingResponse(
+        messages(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get("/board/roads")

@@ -62,6 +62,7 @@ EXPECTED: dict[str, frozenset[Role] | str] = {
     "read_night_board": frozenset({Role.PLANNER}),
     "read_night_board_version": frozenset({Role.PLANNER}),
     "read_board_roads": frozenset({Role.PLANNER}),
+    "stream_night_board": frozenset({Role.PLANNER}),
     "quote_urgent_call": frozenset({Role.PLANNER}),
     "take_urgent_call": frozenset({Role.PLANNER}),
     # The phone API: a nurse on her registered phone (see `_headers`).

@@ -202,3 +202,20 @@ def test_urgent_call_by_hand_refuses_what_it_cannot_take(world: World) -> None:
     new = next(v for v in board["visits"] if v["id"] == taken.json()["visit_id"])
     assert new["pinned_to"] == "N2"
     assert (new["planned"] or {}).get("nurse_id") == "N2" or new["unassigned"] is not None
+
+
+def test_stream_says_the_version_and_ends(world: World) -> None:
+    seed_night(world, visits=3)
+    version = reoptimise(world)
+    with world.client.stream(
+        "GET", f"{BOARD}/stream?seconds=1", headers=world.token("planner")
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        text = "".join(response.iter_text())
+    assert text.startswith("retry: 3000\n\n")
+    assert f'event: plan\ndata: {{"version": {version}, "replan_pending": false}}\n\n' in text
+    assert (
+        world.client.get(f"{BOARD}/stream?seconds=-1", headers=world.token("planner")).status_code
+        == 422
+    )

@@ -344,6 +344,7 @@ def test_a_colleagues_change_shows_without_reload(page: Page, board: Board) -> N
     sign_in(page, board)
     seen = version(page)
     page.evaluate("window.__same_page = true")  # gone if the page reloaded
+    expect(page.locator("#app")).to_have_attribute("data-live", "stream")  # not the polling
     block = page.locator(
         '[data-testid="timeline-row"][data-nurse-id="N1"] [data-testid="visit-block"]'
     ).first

@@ -412,15 +412,45 @@ $("urgent-take").onclick = async () => {
   } catch (err) { handleError(err); }
 };
 
-// ---------------------------------------------------------------- live: poll the version
+// ---------------------------------------------------------------- live: the stream, else polling
+async function seen(r) {
+  if (!state.board || state.busy || r.version === state.board.version) return;
+  if (state.pending) { say(t("changed_since", {v: r.version})); return; }  // keep the preview: confirming explains
+  await load(`${t("updated")} ${r.version}`);
+}
 async function pollVersion() {
-  if (!state.board || state.busy) return;
-  try {
-    const r = await api("GET", `/nights/${night()}/board/version`);
-    if (r.version === state.board.version) return;
-    if (state.pending) { say(t("changed_since", {v: r.version})); return; }  // keep the preview: confirming explains
-    await load(`${t("updated")} ${r.version}`);
-  } catch (e) { /* the next poll tries again */ }
+  if (!state.board || state.live === "stream") return;
+  try { await seen(await api("GET", `/nights/${night()}/board/version`)); } catch (e) { /* next time */ }
+}
+async function stream() {
+  // Server-sent events read with fetch (EventSource cannot send the Authorization header).
+  // The stream ends now and then; reconnect. On any failure the 3 s polling takes over.
+  for (;;) {
+    try {
+      const r = await fetch(`/nights/${night()}/board/stream?seconds=300`,
+        {headers: {Authorization: "Bearer " + state.token, Accept: "text/event-stream"}});
+      if (!r.ok || !r.body) throw new Error(String(r.status));
+      state.live = "stream";
+      $("app").dataset.live = "stream";
+      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const {value, done} = await reader.read();
+        if (done) break;
+        buffer += value;
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const message = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
+          const data = message.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("");
+          if (message.includes("event: plan") && data) await seen(JSON.parse(data));
+        }
+      }
+    } catch (e) {
+      state.live = "poll";
+      $("app").dataset.live = "poll";
+      await new Promise((ok) => setTimeout(ok, 10000));
+    }
+  }
 }
 
 // ---------------------------------------------------------------- map
@@ -508,7 +538,8 @@ $("login").onsubmit = async (e) => {
       if (err instanceof HttpError && err.status === 404) { say(t("no_plan")); $("reopt").disabled = false; return; }
       throw err;
     }
-    state.poll = setInterval(pollVersion, Number(new URLSearchParams(location.search).get("poll") || 3000));
+    state.poll = setInterval(pollVersion, 3000);
+    stream();
   } catch (err) { say(`${t("sign_in_failed")}: ${err.message}`); }
 };
 const params = new URLSearchParams(location.search);
