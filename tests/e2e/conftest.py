@@ -215,3 +215,9 @@ def board(
     )
     server.should_exit = True
     thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_http() -> Iterator[None]:
+    yield
+    HTTP.close()

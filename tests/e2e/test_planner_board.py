@@ -8,6 +8,7 @@ Playwright's, bounded by generous timeouts.
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,15 @@ pytest.importorskip("playwright", reason="the playwright Python package (make in
 from playwright.sync_api import Page, expect, sync_playwright
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def shots(tmp_path: Path) -> Path:
+    """Where screenshots go: ``docs/`` when refreshing them
+    (``NACHTROUTE_BOARD_SCREENSHOTS=1 pytest tests/e2e``), else the test's own folder, so a
+    test run leaves the checkout as it was."""
+    return DOCS if os.environ.get("NACHTROUTE_BOARD_SCREENSHOTS") == "1" else tmp_path
+
+
 TIMEOUT = 30_000
 expect.set_options(timeout=TIMEOUT)  # a busy machine is slow; slowness is not what is tested
 
@@ -119,7 +129,9 @@ def make_the_night_eventful(board: Board) -> dict[str, str]:
     return {"late": early["id"], "acute": acute}
 
 
-def test_sign_in_shows_three_routes_along_roads_and_three_rows(page: Page, board: Board) -> None:
+def test_sign_in_shows_three_routes_along_roads_and_three_rows(
+    page: Page, board: Board, tmp_path: Path
+) -> None:
     eventful = make_the_night_eventful(board)
     sign_in(page, board)
     routes = page.get_by_test_id("map-route")
@@ -155,13 +167,16 @@ def test_sign_in_shows_three_routes_along_roads_and_three_rows(page: Page, board
     expect(page.locator("#detail")).to_contain_text("te laat")
     expect(page.get_by_test_id("map")).to_have_attribute("data-roads", "drawn")
     page.wait_for_timeout(300)  # the canvas paints on the next frame
-    DOCS.mkdir(exist_ok=True)
-    page.get_by_test_id("map").screenshot(path=str(DOCS / "planner-board-map.png"))
-    page.locator(".timeline-wrap").screenshot(path=str(DOCS / "planner-board-timeline.png"))
-    page.screenshot(path=str(DOCS / "planner-board.png"))
+    folder = shots(tmp_path)
+    page.get_by_test_id("map").screenshot(path=str(folder / "planner-board-map.png"))
+    page.locator(".timeline-wrap").screenshot(path=str(folder / "planner-board-timeline.png"))
+    page.screenshot(path=str(folder / "planner-board.png"))
+    assert (folder / "planner-board-map.png").stat().st_size > 10_000
 
 
-def test_tablet_stacks_map_panel_and_timeline(browser: object, board: Board) -> None:
+def test_tablet_stacks_map_panel_and_timeline(
+    browser: object, board: Board, tmp_path: Path
+) -> None:
     context = browser.new_context(  # type: ignore[attr-defined]
         viewport={"width": 820, "height": 1180}, has_touch=True
     )
@@ -175,7 +190,7 @@ def test_tablet_stacks_map_panel_and_timeline(browser: object, board: Board) -> 
     assert timeline_box["width"] <= 820
     expect(page.get_by_test_id("map")).to_have_attribute("data-roads", "drawn")
     page.wait_for_timeout(300)  # the canvas paints on the next frame
-    page.screenshot(path=str(DOCS / "planner-board-tablet.png"), full_page=True)
+    page.screenshot(path=str(shots(tmp_path) / "planner-board-tablet.png"), full_page=True)
     context.close()
 
 
