@@ -375,3 +375,15 @@ def test_a_colleagues_change_shows_without_reload(page: Page, board: Board) -> N
         page.locator(f'[data-testid="timeline-row"][data-nurse-id="N2"] [data-visit-id="{moved}"]')
     ).to_have_count(1)
     assert page.evaluate("window.__same_page") is True
+
+
+def test_without_the_map_library_the_board_says_so_and_still_works(
+    page: Page, board: Board
+) -> None:
+    """As on a machine where npm was never run: the vendor files are missing."""
+    page.route("**/planner/vendor/**", lambda route: route.fulfill(status=404, body="not found"))
+    sign_in(page, board)
+    expect(page.get_by_test_id("map")).to_contain_text("make install")
+    expect(page.get_by_test_id("visit-block").first).to_be_visible()
+    page.get_by_test_id("visit-block").first.click()
+    expect(page.locator("#detail")).to_contain_text("Demo client")
