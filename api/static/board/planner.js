@@ -27,7 +27,8 @@ const TEXT = {
     legend_acute: "acuut", legend_urgent: "urgent", legend_soon: "spoedig", legend_planned: "gepland",
     legend_late: "te laat", legend_risk: "krap", position: "laatste positie", break_: "pauze",
     sign_in_failed: "Aanmelden mislukt", reason: "Reden", unplanned: "niet ingepland",
-    lang_other: "English", status: "Status", base: "post (start en einde)", pinned: "vastgezet", key_travel: "rijden", key_wait: "wachten", key_now: "nu",
+    lang_other: "English", status: "Status", base: "post (start en einde)", pinned: "vastgezet", status_open: "open", status_started: "begonnen", status_done: "klaar",
+    status_could_not_get_in: "kon niet naar binnen", status_cancelled: "geannuleerd", key_travel: "rijden", key_wait: "wachten", key_now: "nu",
     urgent_open: "Spoedmelding invoeren", urgent_title: "Spoedmelding", duration: "Duur (min)",
     urgent_quote: "Opties opvragen", urgent_options: "Opties (beste eerst)",
     urgent_take: "Inplannen bij gekozen verpleegkundige", not_possible: "niet mogelijk",
@@ -57,7 +58,8 @@ const TEXT = {
     legend_acute: "acute", legend_urgent: "urgent", legend_soon: "soon", legend_planned: "planned",
     legend_late: "late", legend_risk: "at risk", position: "last position", break_: "break",
     sign_in_failed: "Sign-in failed", reason: "Reason", unplanned: "not planned",
-    lang_other: "Nederlands", status: "Status", base: "base (start and end)", pinned: "pinned", key_travel: "driving", key_wait: "waiting", key_now: "now",
+    lang_other: "Nederlands", status: "Status", base: "base (start and end)", pinned: "pinned", status_open: "open", status_started: "started", status_done: "done",
+    status_could_not_get_in: "could not get in", status_cancelled: "cancelled", key_travel: "driving", key_wait: "waiting", key_now: "now",
     urgent_open: "Enter an urgent call", urgent_title: "Urgent call", duration: "Duration (min)",
     urgent_quote: "Get options", urgent_options: "Options (best first)",
     urgent_take: "Plan with the chosen nurse", not_possible: "not possible",
@@ -239,14 +241,14 @@ function renderDetail() {
   const box = $("detail");
   const v = state.selected && visit(state.selected);
   if (!v) { box.replaceChildren(el("p", {class: "muted"}, t("select_hint"))); return; }
-  const rows = [[t("client"), v.client.name], [t("task"), v.care_task || "–"], [t("urgency"), v.urgency]];
+  const rows = [[t("client"), v.client.name], [t("task"), v.care_task || "–"], [t("urgency"), t("legend_" + v.urgency)]];
   if (v.window) rows.push([t("window"), `${clock(v.window[0])}–${clock(v.window[1])}`]);
   if (v.call_time !== null) rows.push([t("call"), clock(v.call_time)]);
   if (v.planned) {
     rows.push([t("nurse"), v.planned.nurse_id]);
     rows.push([t("eta"), clock(v.planned.start) + (v.planned.late ? ` (${t("late")})` : v.planned.at_risk ? ` (${t("at_risk")})` : "")]);
   } else if (v.unassigned) rows.push([t("reason"), v.unassigned.message]);
-  rows.push([t("status"), v.status]);
+  rows.push([t("status"), t("status_" + v.status)]);
   const dl = el("dl");
   for (const [k, val] of rows) dl.append(el("dt", {}, k), el("dd", {}, val));
   const nurseSel = el("select", {id: "move-nurse"}, ...state.board.nurses.map((n) =>
