@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -232,6 +233,12 @@ def test_drag_to_another_nurse_previews_then_confirms(page: Page, board: Board) 
     page.get_by_test_id("pin-toggle").click()
     expect(page.get_by_test_id("plan-version")).to_have_text(str(before + 2))
     expect(page.get_by_test_id("pin-toggle")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator(f'[data-testid="visit-block"][data-visit-id="{moved}"]')).to_have_class(
+        re.compile(r"\bpinned\b")
+    )
+    page.get_by_test_id("pin-toggle").click()  # and unpinned again
+    expect(page.get_by_test_id("plan-version")).to_have_text(str(before + 3))
+    expect(page.get_by_test_id("pin-toggle")).to_have_attribute("aria-pressed", "false")
 
 
 def test_keyboard_move_preview(page: Page, board: Board) -> None:
