@@ -351,6 +351,7 @@ def principal_from_token(
         responsible_user_id=user.id,
         second_factor=claims.second_factor,
         token_issued_at=claims.issued_at,
+        key_thumbprint=claims.key_thumbprint,
     )
 
 

@@ -69,10 +69,10 @@ class TotpEnrolment(BaseModel):
 
 
 class TokenResponse(BaseModel):
-    """A short-lived bearer token."""
+    """A short-lived token: ``bearer``, or ``DPoP`` when bound to the proof's key."""
 
     access_token: str
-    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme, not a secret
+    token_type: Literal["bearer", "DPoP"] = "bearer"  # noqa: S105 - the scheme, not a secret
     expires_in: int = Field(description="seconds")
     role: Role
     second_factor: bool
