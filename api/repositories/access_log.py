@@ -185,7 +185,8 @@ def record_refusal(
             responsible_user_id=principal.responsible_user_id,
             role=principal.role.value,
             acting_organisation_id=principal.organisation_id,
-            purpose=" ".join(f"refused {reason} {what}".split())[:80],
+            # "keysafe refused <reason> ..." as the reveal rules' rows; "dpop refused ...".
+            purpose=" ".join(f"{event.split('.')[0]} refused {reason} {what}".split())[:80],
             device_id=(device_id or None) and device_id[:64],
         )
     )

@@ -18,7 +18,14 @@ from sqlalchemy import select
 from api.db.models import AccessLogEntry, Client, Night, Visit
 from tests.api.conftest import NIGHT, World, new_client, planned_body
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
-from tests.api.phone_helpers import FAKE_CODE, PHONE, fresh, publish, register_phone, set_code
+from tests.api.phone_helpers import (
+    FAKE_CODE,
+    fresh,
+    phone_body,
+    publish,
+    register_phone,
+    set_code,
+)
 from tests.api.test_planner import reoptimise, seed_night
 
 REVEAL = "/mobile/v1/me/keysafe/reveal"
@@ -163,7 +170,8 @@ def test_the_window_closes_whatever_the_phone_reports(any_world: World) -> None:
 
 def test_every_attempt_is_in_the_access_log(any_world: World) -> None:
     """An unknown visit id, a planner, an admin and a partner's key: refused and logged
-    (without a client); a reveal's row names the phone, the visit and the key id."""
+    (a stored visit names its client, so its organisation's export holds the attempt); a
+    reveal's row names the phone, the visit and the key id."""
     world = any_world
     visit_id, nurse, client_id = _late_visit_night(world)
     set_code(world, client_id)
@@ -192,9 +200,9 @@ def test_every_attempt_is_in_the_access_log(any_world: World) -> None:
     summary = [(r.role, r.purpose.split()[1:3], r.visit_id, r.client_id) for r in rows]
     assert summary == [
         ("nurse", ["refused", "not_assigned"], "999999", None),
-        ("planner", ["refused", "wrong_role"], visit_id, None),
-        ("admin", ["refused", "wrong_role"], visit_id, None),
-        ("partner", ["refused", "wrong_role"], visit_id, None),
+        ("planner", ["refused", "wrong_role"], visit_id, client_id),
+        ("admin", ["refused", "wrong_role"], visit_id, client_id),
+        ("partner", ["refused", "wrong_role"], visit_id, client_id),
         ("planner", ["refused", "wrong_role"], None, None),
         ("nurse", ["refused", "invalid_request"], None, None),
         ("nurse", ["revealed", revealed.json()["reveal_id"]], visit_id, client_id),
@@ -219,8 +227,9 @@ def test_a_token_from_before_a_phone_was_replaced_or_revoked_works_for_no_phone(
     old_token = {"Authorization": fresh(world, phone_a)["Authorization"]}
 
     world.clock.now = eta + timedelta(minutes=1)
-    new_token = world.token(nurse, second_factor=True)
-    registered = world.client.post("/mobile/v1/devices", json=PHONE, headers=new_token)
+    key_b = world.new_key()
+    new_token = world.token(nurse, second_factor=True, key=key_b)
+    registered = world.client.post("/mobile/v1/devices", json=phone_body(key_b), headers=new_token)
     assert registered.status_code == 201, registered.text
     phone_b = {**new_token, "X-Device-Id": registered.json()["device_id"]}
     assert world.client.get(ROUTE, headers=phone_b).status_code == 200
@@ -228,7 +237,14 @@ def test_a_token_from_before_a_phone_was_replaced_or_revoked_works_for_no_phone(
     stale_on_b = {**phone_b, **old_token}
     assert world.client.get(ROUTE, headers=stale_on_b).status_code == 401
     assert world.client.get(ROUTE, headers={**phone_a, **old_token}).status_code == 401
+    # On B, A's token is bound to A's key: refused before the rules, logged.
     refused = world.client.post(REVEAL, json={"visit_id": visit_id}, headers=stale_on_b)
+    assert (refused.status_code, refused.json()["code"]) == (401, "proof_key_mismatch")
+    assert _keysafe_rows(world)[-1].purpose.split()[1:3] == ["refused", "proof_key_mismatch"]
+    # On A, with A's key: A was replaced, so the rules refuse it as device_revoked, logged.
+    refused = world.client.post(
+        REVEAL, json={"visit_id": visit_id}, headers={**phone_a, **old_token}
+    )
     assert (refused.status_code, refused.json()["reason"]) == (403, "device_revoked")
     assert _keysafe_rows(world)[-1].purpose.split()[1:3] == ["refused", "device_revoked"]
     assert world.client.post(REVEAL, json={"visit_id": visit_id}, headers=phone_b).status_code == (
