@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
@@ -61,6 +62,23 @@ class PhoneKey:
     def generate(cls, clock: Callable[[], float] = time.time) -> PhoneKey:
         """A fresh key pair."""
         return cls(ec.generate_private_key(ec.SECP256R1()), clock)
+
+    @classmethod
+    def from_pem(cls, pem: str, clock: Callable[[], float] = time.time) -> PhoneKey:
+        """A key pair saved by `to_pem` (e.g. a load bench handing phones to its workers)."""
+        loaded = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+            raise ValueError("not an EC private key")
+        return cls(loaded, clock)
+
+    def to_pem(self) -> str:
+        """The private key as unencrypted PKCS#8 PEM. A phone keeps it in its keystore and
+        never exports it; only fictional bench phones are handed on so."""
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode("ascii")
 
     def public_jwk(self) -> dict[str, Any]:
         """The public key as a JWK (``kty``, ``crv``, ``x``, ``y``): what the phone registers."""
