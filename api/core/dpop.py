@@ -24,11 +24,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 import jwt
+
+from mobile_contract.proofs import ProofRefusalReason
 
 __all__ = [
     "ALGORITHMS",
@@ -51,17 +52,8 @@ MAX_PROOF_CHARS: Final = 4096
 MAX_JTI_CHARS: Final = 128
 
 
-class ProofReason(StrEnum):
-    """Why a request's proof of possession was refused (the problem's ``code``)."""
-
-    PROOF_MISSING = "proof_missing"
-    PROOF_INVALID = "proof_invalid"
-    PROOF_KEY_MISMATCH = "proof_key_mismatch"
-    PROOF_REPLAYED = "proof_replayed"
-    PROOF_STALE = "proof_stale"
-    PROOF_WRONG_URL = "proof_wrong_url"
-    PROOF_WRONG_METHOD = "proof_wrong_method"
-    SECOND_FACTOR_REQUIRED = "second_factor_required"
+#: The reasons are the contract's (`mobile_contract.proofs`): one list for server and phone.
+ProofReason = ProofRefusalReason
 
 
 class ProofError(ValueError):
