@@ -23,10 +23,11 @@ from tests.api.phone_helpers import (
     fresh,
     phone_body,
     publish,
+    published_night,
     register_phone,
     set_code,
 )
-from tests.api.test_planner import reoptimise, seed_night
+from tests.api.test_planner import PLAN, reoptimise, seed_night
 
 REVEAL = "/mobile/v1/me/keysafe/reveal"
 ROUTE = "/mobile/v1/me/route"
@@ -279,3 +280,41 @@ def test_started_through_the_planner_route_five_hours_early_is_still_too_early(
     assert datetime.fromisoformat(_step(world, phone, visit_id)["eta"]) < eta - timedelta(hours=4)
     refused = _reveal(world, phone, visit_id)
     assert (refused.status_code, refused.json()["reason"]) == (403, "too_early")
+
+
+def test_a_backdated_report_does_not_pick_an_older_plan_as_the_anchor(world: World) -> None:
+    """The anchor is the plan as it stood when the server received her first report on the
+    visit, not when her phone says it happened: a visit moved later (and published) keeps
+    its later window when she marks it started, backdated to before the move."""
+    published_night(world, visits=12)
+    phone = register_phone(world)
+    route = world.client.get(ROUTE, headers=phone).json()
+    visits = [s for s in route["steps"] if s["type"] == "visit"]
+    moved = visits[-2]  # not the last: moving it last puts its ETA later
+    first_eta = datetime.fromisoformat(moved["eta"])
+    with world.sessions()() as session:
+        visit = session.get(Visit, int(moved["visit_id"]))
+        assert visit is not None
+        client_id = visit.client_id
+    set_code(world, client_id)
+
+    night = datetime.fromisoformat(route["shift"]["start"])
+    world.clock.now = night + timedelta(minutes=30)
+    version = world.client.get(PLAN, headers=world.token("planner")).json()["version"]
+    move = world.client.post(
+        f"{PLAN}/moves",
+        json={"visit_id": int(moved["visit_id"]), "nurse": "N1", "position": None},
+        headers={**world.token("planner"), "If-Match": f'"{version}"'},
+    )
+    assert move.status_code == 200, move.text
+    publish(world)
+    later_eta = datetime.fromisoformat(_step(world, phone, moved["visit_id"])["eta"])
+    assert later_eta > first_eta + timedelta(minutes=30), (first_eta, later_eta)
+
+    # In the old window, not in the new: started, dated back to before the move.
+    world.clock.now = first_eta - timedelta(minutes=20)
+    _send(world, phone, "visit_started", moved["visit_id"], night + timedelta(minutes=20))
+    refused = _reveal(world, phone, moved["visit_id"])
+    assert (refused.status_code, refused.json()["reason"]) == (403, "too_early"), refused.text
+    world.clock.now = later_eta - timedelta(minutes=25)
+    assert _reveal(world, phone, moved["visit_id"]).status_code == 200
