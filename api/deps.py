@@ -1,12 +1,16 @@
 """Dependencies as `Annotated` aliases: the session, settings, clock and the caller.
 
 The caller: `PrincipalDep` for every route (a bearer token or an API key; a nurse's token
-from before one of her phones was revoked is refused, under ``/mobile/v1`` too). The phone
-API binds a nurse's token to the phone named in ``X-Device-Id`` (`get_caller`: 401 for a
-phone not hers or revoked); only the key-safe reveal takes any token, role and phone
-(`get_reveal_caller`), so the reveal rules refuse it and the refusal is written to the
-access log. Which dependency a route uses says which rule applies: nothing here looks at
-the URL.
+from before one of her phones was revoked is refused, under ``/mobile/v1`` too). A token
+bound to a phone key (``cnf.jkt``) is taken only with a fresh DPoP proof by that key
+(RFC 9449, `api.core.dpop`; its ``jti`` once, in the database): `get_token_principal`
+refuses anything else (`ProofRefused`, 401 with the reason, an access-log row). The phone
+API needs such a bound token and the ``X-Device-Id`` phone registered with that key
+(`get_caller`); only the key-safe reveal takes any role and phone (`get_reveal_caller`,
+which still wants the proof and the second factor), so the reveal rules refuse the rest and
+the refusal is written to the access log. Which dependency a route uses says which rule
+applies: nothing here looks at the URL (the proof's ``htu`` is compared with the request's
+own, `request_url`).
 """
 
 from __future__ import annotations
