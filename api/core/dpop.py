@@ -103,14 +103,15 @@ def public_jwk(text: str) -> dict[str, Any]:
     return dict(jwk)
 
 
-def _check_public_jwk(jwk: object) -> None:
+def _check_public_jwk(jwk: object) -> jwt.PyJWK:
+    """The key PyJWT loaded from ``jwk`` (a public EC P-256 JWK), else `ProofError`."""
     if not isinstance(jwk, dict):
         raise ProofError(ProofReason.PROOF_INVALID, "the key is not a JWK object")
     if _PRIVATE_MEMBERS & set(jwk):
         raise ProofError(ProofReason.PROOF_INVALID, "the JWK holds a private part")
     jwk_thumbprint(jwk)
     try:
-        jwt.PyJWK(jwk, algorithm="ES256")
+        return jwt.PyJWK(jwk, algorithm="ES256")
     except (jwt.PyJWTError, ValueError, TypeError, KeyError):
         raise ProofError(ProofReason.PROOF_INVALID, "the JWK is not a P-256 public key") from None
 
@@ -161,12 +162,12 @@ def verify_proof(
     if header.get("alg") not in ALGORITHMS:
         raise ProofError(ProofReason.PROOF_INVALID, "the DPoP proof must be signed with ES256")
     jwk = header.get("jwk")
-    _check_public_jwk(jwk)
+    key = _check_public_jwk(jwk)
     assert isinstance(jwk, dict)
     try:
         claims = jwt.decode(
             proof,
-            key=jwt.PyJWK(jwk, algorithm="ES256"),
+            key=key,
             algorithms=list(ALGORITHMS),
             options={
                 "require": ["iat", "jti", "htm", "htu"],
