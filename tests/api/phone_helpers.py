@@ -64,8 +64,13 @@ def published_night(world: World, visits: int = 12) -> None:
 
 
 def set_code(world: World, client_id: int, code: str = FAKE_CODE) -> None:
-    """The client's organisation sets a (fake) key-safe code through the partners' API."""
+    """The client's organisation marks the key safe and sets a (fake) code through the
+    partners' API (a code is refused for a client marked as having no key safe)."""
     org = next(org for org, ids in world.seeded.clients.items() if client_id in ids)
+    marked = world.client.patch(
+        f"/partner/v1/clients/{client_id}", json={"key_safe_present": True}, headers=world.key(org)
+    )
+    assert marked.status_code == 200, marked.text
     response = world.client.put(
         f"/partner/v1/clients/{client_id}/keysafe", json={"code": code}, headers=world.key(org)
     )
