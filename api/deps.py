@@ -146,6 +146,29 @@ def request_url(request: Request, settings: Settings) -> str:
     return str(request.url)
 
 
+def _log_refusal(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    reason: str,
+    *,
+    now: datetime,
+    event: str = "dpop.refused",
+) -> None:
+    """The access-log row of a phone request refused before any client's data (committed)."""
+    session.rollback()
+    access_log.record_refusal(
+        session,
+        principal,
+        at=now,
+        event=event,
+        reason=reason,
+        device_id=request.headers.get("x-device-id"),
+        what=f"{request.method} {request.url.path}",
+    )
+    session.commit()
+
+
 def refuse(
     request: Request,
     session: Session,
@@ -158,17 +181,7 @@ def refuse(
 ) -> NoReturn:
     """Write the refusal's access-log row (committed), then answer 401 problem+json with
     ``code`` = ``reason``. The row names who, the phone as asked for, the method and path."""
-    session.rollback()
-    access_log.record_refusal(
-        session,
-        principal,
-        at=now,
-        event=event,
-        reason=reason.value,
-        device_id=request.headers.get("x-device-id"),
-        what=f"{request.method} {request.url.path}",
-    )
-    session.commit()
+    _log_refusal(request, session, principal, reason.value, now=now, event=event)
     raise ProofRefused(message, extra={"code": reason.value, "message": message})
 
 
@@ -412,10 +425,12 @@ def get_caller(
     _require_bound_token(request, session, principal, clock(), event="dpop.refused")
     found = phone_repo.device(session, x_device_id)
     if found is None or found.nurse_id != row.id:
+        _log_refusal(request, session, principal, "device_not_registered", now=clock())
         raise api_error(
             Unauthorised, "device_not_registered", "register this phone first (X-Device-Id)"
         )
     if found.revoked_at is not None:
+        _log_refusal(request, session, principal, "device_revoked", now=clock())
         raise api_error(Unauthorised, "device_revoked", "this phone has been revoked")
     if not _device_key_matches(found, principal):
         refuse(

@@ -11,7 +11,7 @@ fictional (``TEST0000``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
@@ -331,3 +331,23 @@ def test_no_code_for_a_client_marked_without_a_key_safe(world: World) -> None:
     assert unmarked.status_code == 200, unmarked.text
     status = world.client.get(f"/partner/v1/clients/{client_id}/keysafe", headers=world.key(org))
     assert status.json()["code_on_file"] is False
+
+
+def test_a_foreign_or_revoked_phone_is_refused_and_logged(world: World) -> None:
+    """Another nurse's device id, or a revoked phone: 401 with its reason and a row."""
+    mine = register_phone(world, "nurse-n1")
+    theirs = register_phone(world, "nurse-n2")
+    stolen = {**fresh(world, mine), "X-Device-Id": theirs["X-Device-Id"]}
+    response = world.client.get(ROUTE, headers=stolen)
+    assert (response.status_code, response.json()["code"]) == (401, "device_not_registered")
+    row = _rows(world)[-1]
+    assert row.purpose.split()[:3] == ["dpop", "refused", "device_not_registered"]
+    assert row.device_id == theirs["X-Device-Id"]
+    revoked = world.client.post(
+        f"/phones/{mine['X-Device-Id']}/revoke", headers=world.token("planner")
+    )
+    assert revoked.status_code == 200
+    world.clock.now += timedelta(seconds=1)
+    response = world.client.get(ROUTE, headers=fresh(world, mine))
+    assert (response.status_code, response.json()["code"]) == (401, "device_revoked")
+    assert _rows(world)[-1].purpose.split()[:3] == ["dpop", "refused", "device_revoked"]
