@@ -1,30 +1,38 @@
 """Dependencies as `Annotated` aliases: the session, settings, clock and the caller.
 
 The caller: `PrincipalDep` for every route (a bearer token or an API key; a nurse's token
-from before one of her phones was revoked is refused, under ``/mobile/v1`` too). The phone
-API binds a nurse's token to the phone named in ``X-Device-Id`` (`get_caller`: 401 for a
-phone not hers or revoked); only the key-safe reveal takes any token, role and phone
-(`get_reveal_caller`), so the reveal rules refuse it and the refusal is written to the
-access log. Which dependency a route uses says which rule applies: nothing here looks at
-the URL.
+from before one of her phones was revoked is refused, under ``/mobile/v1`` too). A token
+bound to a phone key (``cnf.jkt``) is taken only with a fresh DPoP proof by that key
+(RFC 9449, `api.core.dpop`; its ``jti`` once, in the database): `get_token_principal`
+refuses anything else (`ProofRefused`, 401 with the reason, an access-log row). The phone
+API needs such a bound token and the ``X-Device-Id`` phone registered with that key
+(`get_caller`); only the key-safe reveal takes any role and phone (`get_reveal_caller`,
+which still wants the proof and the second factor), so the reveal rules refuse the rest and
+the refusal is written to the access log. Which dependency a route uses says which rule
+applies: nothing here looks at the URL (the proof's ``htu`` is compared with the request's
+own, `request_url`).
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 from fastapi import Depends, Header, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from api.core import dpop
 from api.core.config import Settings
+from api.core.dpop import ProofReason
 from api.core.problems import Forbidden, ProblemError, Unauthorised, api_error
 from api.core.roles import Principal, Role
 from api.db.models import Nurse
+from api.db.phone_models import PhoneDevice
 from api.keysafe import KEYS_ENV, Keyring, KeyringError
-from api.repositories import accounts
+from api.repositories import access_log, accounts, proofs
 from api.repositories import phone as phone_repo
 from api.routes.mobile import Caller
 from api.services.jobs import JobRunner
@@ -39,6 +47,7 @@ __all__ = [
     "KeyringDep",
     "NurseDep",
     "PrincipalDep",
+    "ProofRefused",
     "ReplannerDep",
     "SessionDep",
     "SettingsDep",
@@ -49,6 +58,8 @@ __all__ = [
     "get_keyring",
     "get_registering_nurse",
     "get_reveal_caller",
+    "refuse",
+    "request_url",
 ]
 
 Clock = Callable[[], datetime]
@@ -90,34 +101,176 @@ SessionDep = Annotated[Session, Depends(get_session)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 JobRunnerDep = Annotated[JobRunner, Depends(get_job_runner)]
 
-_bearer = HTTPBearer(auto_error=False, description="a token from POST /auth/token")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description=(
+        "a token from POST /auth/token; a token bound to a phone key (cnf.jkt) is sent as "
+        "'Authorization: DPoP <token>' with a DPoP proof"
+    ),
+)
 _api_key = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="a partner system's key (nrk_...)"
 )
+_dpop = APIKeyHeader(
+    name="DPoP",
+    auto_error=False,
+    scheme_name="DPoP",
+    description=(
+        "a DPoP proof (RFC 9449) signed by the phone's registered key, fresh for every "
+        "request: mobile_contract/README.md"
+    ),
+)
+
+
+class ProofRefused(Unauthorised):
+    """401: the request's proof of possession (or second factor) is refused; ``code`` names
+    the `api.core.dpop.ProofReason`."""
+
+    slug, title = "proof-refused", "Proof of possession refused"
+    www_authenticate = 'DPoP error="invalid_dpop_proof", algs="ES256"'
+
+
+def _authorization(request: Request) -> tuple[str, str] | None:
+    """``(scheme in lower case, token)`` of the Authorization header, if any."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return (scheme.lower(), token) if scheme and token else None
+
+
+def request_url(request: Request, settings: Settings) -> str:
+    """The URL a proof's ``htu`` is compared with: ``public_base_url`` + path when set
+    (behind a TLS proxy the server sees http://internal-host), else the URL as received
+    (scheme and Host header). Query and fragment never count (`api.core.dpop.normalise_htu`)."""
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/") + request.url.path
+    return str(request.url)
+
+
+def _log_refusal(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    reason: str,
+    *,
+    now: datetime,
+    event: str = "dpop.refused",
+) -> None:
+    """The access-log row of a phone request refused before any client's data (committed)."""
+    session.rollback()
+    access_log.record_refusal(
+        session,
+        principal,
+        at=now,
+        event=event,
+        reason=reason,
+        device_id=request.headers.get("x-device-id"),
+        what=f"{request.method} {request.url.path}",
+    )
+    session.commit()
+
+
+def refuse(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    reason: ProofReason,
+    message: str,
+    *,
+    now: datetime,
+    event: str = "dpop.refused",
+) -> NoReturn:
+    """Write the refusal's access-log row (committed), then answer 401 problem+json with
+    ``code`` = ``reason``. The row names who, the phone as asked for, the method and path."""
+    _log_refusal(request, session, principal, reason.value, now=now, event=event)
+    raise ProofRefused(message, extra={"code": reason.value, "message": message})
+
+
+def _check_proof(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    *,
+    scheme: str,
+    token: str,
+    now: datetime,
+) -> None:
+    """A token bound to a phone key is used only with a fresh, one-time proof by that key
+    (RFC 9449 section 7): else `refuse` with the reason."""
+    if scheme != "dpop":
+        refuse(
+            request,
+            session,
+            principal,
+            ProofReason.PROOF_MISSING,
+            "a token bound to your phone's key is sent as 'Authorization: DPoP <token>' "
+            "with a DPoP proof",
+            now=now,
+        )
+    skew = settings.dpop_max_skew_seconds
+    try:
+        proof = dpop.verify_proof(
+            request.headers.get("dpop"),
+            method=request.method,
+            url=request_url(request, settings),
+            now=now,
+            max_skew_seconds=skew,
+            access_token=token,
+        )
+    except dpop.ProofError as error:
+        refuse(request, session, principal, error.reason, error.message, now=now)
+    if proof.jkt != principal.key_thumbprint:
+        refuse(
+            request,
+            session,
+            principal,
+            ProofReason.PROOF_KEY_MISMATCH,
+            "the proof is signed by another key than the one your token is bound to",
+            now=now,
+        )
+    expires = datetime.fromtimestamp(proof.issued_at + skew + 1, tz=UTC)
+    if not proofs.use_once(session, jkt=proof.jkt, jti=proof.jti, expires_at=expires, now=now):
+        refuse(
+            request,
+            session,
+            principal,
+            ProofReason.PROOF_REPLAYED,
+            "this proof was used before: make a new one for every request",
+            now=now,
+        )
 
 
 def get_token_principal(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    proof: Annotated[str | None, Security(_dpop)],
     api_key: Annotated[str | None, Security(_api_key)],
 ) -> Principal:
-    """The caller, from a bearer token or an API key; 401 when neither is valid.
+    """The caller, from a token (``Bearer``, or ``DPoP`` with a proof) or an API key; 401
+    when none is valid, and for a phone-bound token without a valid proof by its key
+    (`ProofRefused`, access-logged).
 
     Only the key-safe reveal uses this alone (`get_reveal_caller`): there the reveal rules
     refuse a token from before a revocation (``device_revoked``), so the refusal is written
     to the access log. Everything else uses `get_principal`.
     """
+    del bearer, proof  # read from the request below; declared for the OpenAPI description
     principal: Principal | None = None
+    presented = _authorization(request)
+    now = clock()
     if api_key:
         principal = accounts.principal_from_api_key(session, api_key, settings=settings)
-    elif bearer is not None:
-        principal = accounts.principal_from_token(
-            session, bearer.credentials, settings=settings, now=clock()
-        )
+    elif presented is not None and presented[0] in ("bearer", "dpop"):
+        principal = accounts.principal_from_token(session, presented[1], settings=settings, now=now)
     if principal is None:
         raise Unauthorised("a valid bearer token or X-API-Key is required")
+    if principal.key_thumbprint is not None and presented is not None:
+        _check_proof(
+            request, session, settings, principal, scheme=presented[0], token=presented[1], now=now
+        )
     return principal
 
 
@@ -216,33 +369,98 @@ DeviceIdHeader = Annotated[
 ]
 
 
-def get_caller(nurse: NurseDep, session: SessionDep, x_device_id: DeviceIdHeader = None) -> Caller:
-    """The nurse on her registered, active phone; 401 for another phone or a revoked one.
+def _device_key_matches(device: PhoneDevice, principal: Principal) -> bool:
+    """Whether the token is bound to (and the request was proved by) the phone's key."""
+    if principal.key_thumbprint is None:
+        return False
+    try:
+        registered = dpop.jwk_thumbprint(dpop.public_jwk(device.public_key))
+    except dpop.ProofError:
+        return False  # registered before keys were checked: register again
+    return hmac.compare_digest(registered, principal.key_thumbprint)
 
-    The token must be a nurse's, not from before a revocation (`get_principal`), and
-    ``X-Device-Id`` her registered phone's id; revoking the phone ends every call from it at
-    once.
+
+def _require_bound_token(
+    request: Request, session: Session, principal: Principal, now: datetime, *, event: str
+) -> None:
+    """Device-bound calls need a token bound to a phone key (its proof checked already)."""
+    if principal.key_thumbprint is not None:
+        return
+    if request.headers.get("dpop"):
+        refuse(
+            request,
+            session,
+            principal,
+            ProofReason.PROOF_KEY_MISMATCH,
+            "this token is not bound to your phone's key: sign in again with a DPoP proof",
+            now=now,
+            event=event,
+        )
+    refuse(
+        request,
+        session,
+        principal,
+        ProofReason.PROOF_MISSING,
+        "sign in with a DPoP proof and send one signed by your phone with every request",
+        now=now,
+        event=event,
+    )
+
+
+def get_caller(
+    request: Request,
+    nurse: NurseDep,
+    session: SessionDep,
+    clock: ClockDep,
+    x_device_id: DeviceIdHeader = None,
+) -> Caller:
+    """The nurse on her registered, active phone; 401 for another phone or a revoked one,
+    and for a request not proved by that phone's key (`ProofRefused`, access-logged).
+
+    The token must be a nurse's, not from before a revocation (`get_principal`), bound to
+    the key of the phone ``X-Device-Id`` names, which is hers and active; revoking the
+    phone ends every call from it at once.
     """
-    _principal, row = nurse
+    principal, row = nurse
+    _require_bound_token(request, session, principal, clock(), event="dpop.refused")
     found = phone_repo.device(session, x_device_id)
     if found is None or found.nurse_id != row.id:
+        _log_refusal(request, session, principal, "device_not_registered", now=clock())
         raise api_error(
             Unauthorised, "device_not_registered", "register this phone first (X-Device-Id)"
         )
     if found.revoked_at is not None:
+        _log_refusal(request, session, principal, "device_revoked", now=clock())
         raise api_error(Unauthorised, "device_revoked", "this phone has been revoked")
+    if not _device_key_matches(found, principal):
+        refuse(
+            request,
+            session,
+            principal,
+            ProofReason.PROOF_KEY_MISMATCH,
+            "the proof is not signed by this phone's registered key",
+            now=clock(),
+        )
     return Caller(nurse_id=row.code, device_id=found.id)
 
 
 def get_reveal_caller(
-    principal: TokenPrincipalDep, session: SessionDep, x_device_id: DeviceIdHeader = None
+    request: Request,
+    principal: TokenPrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
+    x_device_id: DeviceIdHeader = None,
 ) -> Caller:
     """Whoever asks for a key-safe code, on whatever phone and in whatever role.
 
-    The reveal rules refuse them (a revoked or foreign phone, a token from before a
-    revocation, a caller of the wrong role or an inactive nurse) and write the refusal to
-    the access log, so every valid token is let through here: a wrong role is named in
-    ``Caller.role`` (``nurse_inactive`` for a nurse login whose nurse is inactive).
+    A nurse's token must come from a sign-in with her second factor (``amr`` holds
+    ``otp``; else ``second_factor_required``) and be bound to the key of the phone
+    ``X-Device-Id`` names, proved by this request (``proof_missing``,
+    ``proof_key_mismatch``): each refused 401 with a ``keysafe.reveal`` access-log row. The
+    reveal rules refuse the rest (a revoked or foreign phone, a token from before a
+    revocation, a caller of the wrong role or an inactive nurse) and log it, so every
+    other valid token is let through here: a wrong role is named in ``Caller.role``
+    (``nurse_inactive`` for a nurse login whose nurse is inactive).
     """
     device_id = (x_device_id or "-")[:64]
     if principal.role != Role.NURSE:
@@ -250,16 +468,44 @@ def get_reveal_caller(
     row = session.get(Nurse, principal.nurse_id) if principal.nurse_id else None
     if row is None or not row.active:
         return Caller(nurse_id="", device_id=device_id, role="nurse_inactive")
+    now = clock()
+    _require_bound_token(request, session, principal, now, event="keysafe.reveal")
+    if not principal.second_factor:
+        refuse(
+            request,
+            session,
+            principal,
+            ProofReason.SECOND_FACTOR_REQUIRED,
+            "a key-safe code needs a sign-in with your second factor (TOTP code)",
+            now=now,
+            event="keysafe.reveal",
+        )
+    found = phone_repo.device(session, x_device_id)
+    if found is not None and found.nurse_id == row.id and not _device_key_matches(found, principal):
+        refuse(
+            request,
+            session,
+            principal,
+            ProofReason.PROOF_KEY_MISMATCH,
+            "the proof is not signed by this phone's registered key",
+            now=now,
+            event="keysafe.reveal",
+        )
     return Caller(nurse_id=row.code, device_id=device_id)
 
 
-def get_registering_nurse(nurse: NurseDep) -> str:
-    """The nurse registering her phone: signed in with her second factor (else 401)."""
+def get_registering_nurse(
+    request: Request, nurse: NurseDep, session: SessionDep, clock: ClockDep
+) -> str:
+    """The nurse registering her phone: signed in with her second factor (else 401) and
+    with a token bound to the key she registers, proved by this request (the backend
+    compares the registered key with the token's ``cnf.jkt``)."""
     principal, row = nurse
     if not principal.second_factor:
         raise api_error(
             Unauthorised, "second_factor_required", "sign in with your second factor first"
         )
+    _require_bound_token(request, session, principal, clock(), event="dpop.refused")
     return row.code
 
 

@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,6 +57,7 @@ from api.repositories import accounts, clients, nights, requests
 from api.schemas.requests import PlannedRequestCreate, Window
 from api.seed import DEMO_NURSE_TOTP_SECRET, DEMO_PASSWORD, partner_principal, seed_region
 from api.services.planning import replan
+from mobile_contract.dpop_client import PhoneKey
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = Path(__file__).resolve().parent / "locust_night.py"
@@ -67,7 +68,7 @@ PHONE = {
     "platform": "android",
     "app_version": "1.0.0",
     "label": "bench phone (fictional)",
-    "public_key": '{"kty":"EC","crv":"P-256","x":"bench","y":"bench"}',
+    "public_key": "",  # each phone's own key (sign_in_phones)
 }
 TARGETS = {"route_p99_ms": 200, "events_p99_ms": 300, "replan_max_ms": 1000}
 
@@ -254,11 +255,17 @@ def _bin(name: str) -> str:
     return str(found) if found.exists() else (shutil.which(name) or name)
 
 
-def sign_in_phones(base_url: str, nurses: list[str], base: list[float]) -> list[dict[str, Any]]:
-    """Each nurse signs in with her second factor and registers a phone."""
+def sign_in_phones(
+    base_url: str, nurses: list[str], base: list[float], clock: Callable[[], float]
+) -> list[dict[str, Any]]:
+    """Each nurse's phone makes its key, signs in with her second factor and a DPoP proof
+    (the token comes back bound to the key) and registers the key, as the reference client
+    (`mobile_contract.dpop_client`) does. ``clock``: the server's simulated clock in unix
+    seconds (the proofs' ``iat``)."""
     phones = []
     with httpx.Client(base_url=base_url, timeout=30) as http:
         for code in nurses:
+            key = PhoneKey.generate(clock)
             login = http.post(
                 "/auth/token",
                 json={
@@ -266,14 +273,25 @@ def sign_in_phones(base_url: str, nurses: list[str], base: list[float]) -> list[
                     "password": DEMO_PASSWORD,
                     "totp_code": pyotp.TOTP(DEMO_NURSE_TOTP_SECRET).now(),
                 },
+                headers=key.headers("POST", f"{base_url}/auth/token"),
             )
             login.raise_for_status()
             token = login.json()["access_token"]
             device = http.post(
-                "/mobile/v1/devices", json=PHONE, headers={"Authorization": f"Bearer {token}"}
+                "/mobile/v1/devices",
+                json={**PHONE, "public_key": key.public_jwk_json()},
+                headers=key.headers("POST", f"{base_url}/mobile/v1/devices", token),
             )
             device.raise_for_status()
-            phones.append({"token": token, "device_id": device.json()["device_id"], "base": base})
+            phones.append(
+                {
+                    "token": token,
+                    "device_id": device.json()["device_id"],
+                    "base": base,
+                    # Fictional bench phones only: a real phone never exports its key.
+                    "key_pem": key.to_pem(),
+                }
+            )
     return phones
 
 
@@ -325,6 +343,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             env.pop("NACHTROUTE_NETWORK", None)
             server_log = folder / "server.log"
+            # The server's simulated clock starts at `now` when it starts: the phones sign
+            # their proofs on it (a proof more than 60 s off the server's clock is stale).
+            origin = time.time()
+
+            def server_clock() -> float:
+                return now.timestamp() + (time.time() - origin)
+
             with server_log.open("wb") as log:
                 server = subprocess.Popen(
                     [_bin("nachtroute"), "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -335,7 +360,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 try:
                     _wait_healthy(base_url, server)
-                    phones = sign_in_phones(base_url, facts["nurses"], facts["base"])
+                    phones = sign_in_phones(base_url, facts["nurses"], facts["base"], server_clock)
                     config = folder / "bench.json"
                     config.write_text(
                         json.dumps(
@@ -343,6 +368,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                 **facts,
                                 "phones": phones,
                                 "clock": now.isoformat(),
+                                "clock_origin": origin,
                                 "alarms": not args.no_alarms,
                             }
                         ),

@@ -1,7 +1,8 @@
 """Locust users of the night load run (`bench.load_bench` starts Locust with this file).
 
 Three kinds of client, the counts fixed (``-u 51``): 40 phones reading their route (with the
-ETag of their last read, as the app does), 10 phones posting event batches (positions), and
+ETag of their last read, as the app does, each request with a DPoP proof by the phone's key),
+10 phones posting event batches (positions), and
 one partner system sending an acute call every 3 s, each of which is planned live before the
 answer. The phones' tokens, device ids and the partner's key come from the JSON file named in
 ``NACHTROUTE_BENCH_CONFIG`` (written by `bench.load_bench`; fictional demo data).
@@ -16,11 +17,14 @@ import itertools
 import json
 import os
 import random
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from locust import FastHttpUser, between, constant_pacing, task
+
+from mobile_contract.dpop_client import PhoneKey
 
 with open(os.environ["NACHTROUTE_BENCH_CONFIG"], encoding="utf-8") as file:
     CONFIG: dict[str, Any] = json.load(file)
@@ -30,18 +34,32 @@ _posters = itertools.cycle(CONFIG["phones"])
 _alarm_clients = itertools.cycle(CONFIG["alarm_clients"])
 
 
+def _server_seconds() -> float:
+    # The server's clock (NACHTROUTE_CLOCK, speed 1) started at the bench's clock when the
+    # server started: device times and proofs stay on it.
+    started = datetime.fromisoformat(CONFIG["clock"]).timestamp()
+    return started + (time.time() - float(CONFIG["clock_origin"]))
+
+
 def _now() -> datetime:
-    # The server's clock (NACHTROUTE_CLOCK, speed 1) started at the bench's clock: device
-    # times stay near it.
-    started = datetime.fromisoformat(CONFIG["clock"])
-    return started + timedelta(seconds=_elapsed())
+    return datetime.fromtimestamp(_server_seconds(), tz=UTC)
 
 
-_T0 = datetime.now(UTC)
+class _Phone:
+    """A bench phone: its token and key; each request gets a fresh DPoP proof from the
+    reference client (`mobile_contract.dpop_client`), as the app sends it."""
 
+    def __init__(self, phone: dict[str, Any], host: str) -> None:
+        self.key = PhoneKey.from_pem(phone["key_pem"], clock=_server_seconds)
+        self.token = str(phone["token"])
+        self.device_id = str(phone["device_id"])
+        self.host = host.rstrip("/")
 
-def _elapsed() -> float:
-    return (datetime.now(UTC) - _T0).total_seconds()
+    def headers(self, method: str, path: str) -> dict[str, str]:
+        return {
+            **self.key.headers(method, self.host + path, self.token),
+            "X-Device-Id": self.device_id,
+        }
 
 
 class RouteReader(FastHttpUser):
@@ -51,16 +69,12 @@ class RouteReader(FastHttpUser):
     wait_time = between(0.5, 1.5)
 
     def on_start(self) -> None:
-        phone = next(_phones)
-        self.headers = {
-            "Authorization": f"Bearer {phone['token']}",
-            "X-Device-Id": phone["device_id"],
-        }
+        self.phone = _Phone(next(_phones), self.host or "")
         self.etag: str | None = None
 
     @task
     def read_route(self) -> None:
-        headers = dict(self.headers)
+        headers = self.phone.headers("GET", "/mobile/v1/me/route")
         if self.etag:
             headers["If-None-Match"] = self.etag
         with self.client.get(
@@ -83,10 +97,7 @@ class EventPoster(FastHttpUser):
 
     def on_start(self) -> None:
         phone = next(_posters)
-        self.headers = {
-            "Authorization": f"Bearer {phone['token']}",
-            "X-Device-Id": phone["device_id"],
-        }
+        self.phone = _Phone(phone, self.host or "")
         self.rng = random.Random(phone["device_id"])
         self.where = phone["base"]
 
@@ -109,7 +120,7 @@ class EventPoster(FastHttpUser):
         with self.client.post(
             "/mobile/v1/me/events",
             json={"sent_at": now.isoformat(), "events": events},
-            headers=self.headers,
+            headers=self.phone.headers("POST", "/mobile/v1/me/events"),
             name="event batch",
             catch_response=True,
         ) as response:

@@ -2,8 +2,9 @@
 
 `mobile_contract.openapi` builds the committed ``openapi.json`` from this list; the API's
 router implements exactly these (paths are relative to `PREFIX`). Every endpoint needs the
-nurse's bearer token, bound to her registered device, except `register_device`, which needs
-her sign-in with second factor.
+nurse's token bound to her phone's key (``Authorization: DPoP``) and a fresh ``DPoP`` proof
+by that key (`mobile_contract.proofs`); `register_device` needs her sign-in with second
+factor, and the other calls the registered phone (``X-Device-Id``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mobile_contract.bag import BagStatus, BagTemplate, RestockList
 from mobile_contract.devices import DeviceRegistration, DeviceRegistrationRequest
 from mobile_contract.events import BatchResult, EventBatch
 from mobile_contract.keysafe import KeySafeRefusal, KeySafeRevealRequest, KeySafeRevealResponse
+from mobile_contract.proofs import DPOP_HEADER_DESCRIPTION
 from mobile_contract.route import MyRoute, RouteChangedNotice
 
 __all__ = ["ENDPOINTS", "PREFIX", "Endpoint", "Header"]
@@ -56,6 +58,8 @@ _AUTH_ERRORS: dict[int, type[BaseModel] | None] = {401: ApiError, 403: ApiError}
 #: The registered phone's id, sent with the token on every call after `register_device`
 #: (401 ``device_not_registered`` or ``device_revoked`` without a registered, active phone).
 _DEVICE = Header("X-Device-Id", "the device_id register_device returned for this phone")
+#: The proof of possession of the phone's key, fresh for every call (`mobile_contract.proofs`).
+_PROOF = Header("DPoP", DPOP_HEADER_DESCRIPTION, required=True)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
@@ -65,6 +69,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         summary="Register this phone for the signed-in nurse",
         request=DeviceRegistrationRequest,
         responses={201: DeviceRegistration, 401: ApiError, 422: ApiError},
+        headers=(_PROOF,),
+        description="Signed in with her second factor and a DPoP proof (the token is bound "
+        "to the proof's key); public_key must be that key. 401 proof_key_mismatch otherwise.",
     ),
     Endpoint(
         operation_id="get_my_route",
@@ -75,6 +82,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         responses={200: MyRoute, 304: None, 404: ApiError, **_AUTH_ERRORS},
         headers=(
             _DEVICE,
+            _PROOF,
             Header("If-None-Match", "the ETag of the route the phone holds"),
         ),
         response_headers=("ETag",),
@@ -91,6 +99,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         responses={200: RouteChangedNotice, **_AUTH_ERRORS},
         headers=(
             _DEVICE,
+            _PROOF,
             Header("Last-Event-ID", "resume after this notice's event_id"),
         ),
         media_type="text/event-stream",
@@ -103,7 +112,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         method="post",
         path="/me/events",
         summary="Upload a batch of events; idempotent by event_id, order does not matter",
-        headers=(_DEVICE,),
+        headers=(_DEVICE, _PROOF),
         request=EventBatch,
         responses={200: BatchResult, 422: ApiError, **_AUTH_ERRORS},
         description="One malformed event is rejected on its own (reason invalid); the "
@@ -114,21 +123,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         method="post",
         path="/me/keysafe/reveal",
         summary="Reveal a visit's key-safe (sleutelkluis) code, if allowed now",
-        headers=(_DEVICE,),
+        headers=(_DEVICE, _PROOF),
         request=KeySafeRevealRequest,
         responses={200: KeySafeRevealResponse, 403: KeySafeRefusal, 401: ApiError, 422: ApiError},
         no_store=True,
         description="Only for the nurse assigned to the visit tonight, from 30 minutes before "
-        "her ETA until 15 minutes after the visit ends, from her registered device, and "
-        "where the team requires it within a set distance of the address. Every reveal "
-        "and refusal is written to the access log.",
+        "her ETA until 15 minutes after the visit ends, from her registered device (a DPoP "
+        "proof by its key), signed in with her second factor, and where the team requires "
+        "it within a set distance of the address. 401 with a ProofRefusalReason code "
+        "(second_factor_required for a password-only token). Every reveal and refusal is "
+        "written to the access log.",
     ),
     Endpoint(
         operation_id="get_bag_template",
         method="get",
         path="/me/bag/template",
         summary="The team's night bag (nachttas) template: items, minimum and full quantities",
-        headers=(_DEVICE,),
+        headers=(_DEVICE, _PROOF),
         request=None,
         responses={200: BagTemplate, **_AUTH_ERRORS},
     ),
@@ -137,7 +148,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         method="get",
         path="/me/bag",
         summary="The bag now: counted at shift start minus materials used, and shortages",
-        headers=(_DEVICE,),
+        headers=(_DEVICE, _PROOF),
         request=None,
         responses={200: BagStatus, 404: ApiError, **_AUTH_ERRORS},
     ),
@@ -146,7 +157,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         method="get",
         path="/me/bag/restock",
         summary="At shift end: what to refill to make the bag full again",
-        headers=(_DEVICE,),
+        headers=(_DEVICE, _PROOF),
         request=None,
         responses={200: RestockList, 404: ApiError, **_AUTH_ERRORS},
     ),

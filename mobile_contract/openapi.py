@@ -12,6 +12,7 @@ a phone built against the baseline would trip over:
 - in what the phone receives: a field that is no longer always there.
 
 Adding endpoints, optional request fields, response fields or enum values is allowed.
+A deliberate break is listed in `ACCEPTED_BREAKS` with its reason (`unaccepted_breaks`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from mobile_contract.endpoints import ENDPOINTS, PREFIX, Endpoint
 
 __all__ = [
+    "ACCEPTED_BREAKS",
     "BASELINE_PATH",
     "OPENAPI_PATH",
     "breaking_changes",
     "build_openapi",
     "dumps",
     "load",
+    "unaccepted_breaks",
 ]
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
@@ -65,7 +68,7 @@ def build_openapi(endpoints: Iterable[Endpoint] = ENDPOINTS) -> dict[str, Any]:
         operation: dict[str, Any] = {
             "operationId": endpoint.operation_id,
             "summary": endpoint.summary,
-            "security": [] if endpoint.operation_id == "register_device" else [{"bearer": []}],
+            "security": [{"dpop": []}],
         }
         if endpoint.description:
             operation["description"] = endpoint.description
@@ -98,10 +101,14 @@ def build_openapi(endpoints: Iterable[Endpoint] = ENDPOINTS) -> dict[str, Any]:
         "components": {
             "schemas": defs.get("$defs", {}),
             "securitySchemes": {
-                "bearer": {
+                "dpop": {
                     "type": "http",
-                    "scheme": "bearer",
-                    "description": "the nurse's token, bound to her registered device",
+                    "scheme": "DPoP",
+                    "description": (
+                        "the nurse's token from POST /auth/token signed in with a DPoP proof, "
+                        "bound to her phone's key (cnf.jkt), sent as 'Authorization: DPoP "
+                        "<token>' with a fresh DPoP proof (RFC 9449; mobile_contract/proofs.py)"
+                    ),
                 }
             },
         },
@@ -133,7 +140,7 @@ _STATUS_TEXT = {
     200: "OK",
     201: "Created",
     304: "Not modified: the phone's copy is current",
-    401: "No valid token for a registered, active device",
+    401: "No valid token and DPoP proof for a registered, active device (code: the reason)",
     403: "Not allowed",
     404: "Nothing tonight",
     422: "The request does not match the contract",
@@ -152,6 +159,53 @@ def load(path: Path) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------- compatibility
+
+
+#: Changes that break v1 phones on purpose, each with why; `nachtroute mobile openapi --check`
+#: and the contract test accept exactly these (a new break, or one gone, fails them).
+#: Issue 14: a key-safe code only to the phone itself. A bearer token and a device id any
+#: planner sees opened a door; now every call proves possession of the registered key.
+ACCEPTED_BREAKS: Mapping[str, str] = {
+    **{
+        f"{method} /mobile/v1{path}: new required header parameter 'dpop'": (
+            "issue 14: every phone call carries a DPoP proof by the registered key (RFC 9449)"
+        )
+        for method, path in (
+            ("POST", "/devices"),
+            ("GET", "/me/route"),
+            ("GET", "/me/route/changes"),
+            ("POST", "/me/events"),
+            ("POST", "/me/keysafe/reveal"),
+            ("GET", "/me/bag/template"),
+            ("GET", "/me/bag"),
+            ("GET", "/me/bag/restock"),
+        )
+    },
+    **{
+        f"{method} /mobile/v1{path}: security {before} -> ['dpop']": (
+            "issue 14: the token is bound to the phone's key and sent as 'Authorization: DPoP'"
+        )
+        for method, path, before in (
+            ("POST", "/devices", "[]"),
+            ("GET", "/me/route", "['bearer']"),
+            ("GET", "/me/route/changes", "['bearer']"),
+            ("POST", "/me/events", "['bearer']"),
+            ("POST", "/me/keysafe/reveal", "['bearer']"),
+            ("GET", "/me/bag/template", "['bearer']"),
+            ("GET", "/me/bag", "['bearer']"),
+            ("GET", "/me/bag/restock", "['bearer']"),
+        )
+    },
+}
+
+
+def unaccepted_breaks(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """`breaking_changes` not in `ACCEPTED_BREAKS`, and accepted ones no longer found
+    (the list must say what really changed)."""
+    found = breaking_changes(baseline, current)
+    new = [problem for problem in found if problem not in ACCEPTED_BREAKS]
+    gone = [f"accepted break not found: {p}" for p in ACCEPTED_BREAKS if p not in found]
+    return new + gone
 
 
 def breaking_changes(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
@@ -176,6 +230,10 @@ class _Checker:
         self._seen: set[tuple[str, str, Direction]] = set()
 
     def operation(self, where: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        old_security = sorted({name for item in old.get("security", []) for name in item})
+        new_security = sorted({name for item in new.get("security", []) for name in item})
+        if old_security != new_security:
+            self.problems.append(f"{where}: security {old_security} -> {new_security}")
         new_params = {(p["in"], p["name"].lower()): p for p in new.get("parameters", [])}
         old_params = {(p["in"], p["name"].lower()) for p in old.get("parameters", [])}
         for key in old_params - set(new_params):

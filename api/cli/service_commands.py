@@ -109,6 +109,58 @@ def _refuse_public_placeholder(settings: Any, host: str) -> None:
             )
 
 
+#: The demo's own secrets, made on its first run in its data folder (mode 0600).
+DEMO_SECRETS_FILE = "demo-secrets.json"
+
+
+def demo_secrets(data_dir: Path) -> dict[str, str]:
+    """The demo's signing secret and pepper: read from ``data_dir/demo-secrets.json``, made
+    there with 32 random bytes each on the first run (created 0600, never overwritten), so
+    a demo never signs tokens with the placeholder in the source. Keys: ``secret_key``,
+    ``api_key_pepper``."""
+    import json
+    import os
+    import secrets
+
+    path = data_dir / DEMO_SECRETS_FILE
+    wanted = ("secret_key", "api_key_pepper")
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(found, dict) and all(
+            isinstance(found.get(name), str) and len(found[name]) >= 32 for name in wanted
+        ):
+            return {name: found[name] for name in wanted}
+        raise UserInputError(f"{path}: not the demo's secrets file (remove it to make a new one)")
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as error:
+        raise UserInputError(f"{path}: cannot read the demo's secrets ({error})") from None
+    made = {name: secrets.token_urlsafe(32) for name in wanted}
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        json.dump(made, file)
+    return made
+
+
+def demo_settings(data_dir: Path, network: str | None) -> Any:
+    """The demo's settings: its SQLite file in ``data_dir``, development, and its own random
+    secrets (`demo_secrets`) unless NACHTROUTE_SECRET_KEY / NACHTROUTE_API_KEY_PEPPER set
+    others."""
+    from api.core.config import PLACEHOLDER_SECRET
+
+    base = _settings()
+    overrides: dict[str, Any] = {
+        "database_url": f"sqlite+pysqlite:///{data_dir / 'demo.sqlite'}",
+        "environment": "development",
+        "network": network,
+    }
+    own = demo_secrets(data_dir)
+    for name in ("secret_key", "api_key_pepper"):
+        if getattr(base, name).get_secret_value() == PLACEHOLDER_SECRET:
+            overrides[name] = own[name]
+    return _settings(**overrides)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -201,16 +253,18 @@ def _demo(args: argparse.Namespace) -> int:
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     network = None if args.network.lower() == "none" else args.network
     road, on_road = _demo_network(network, data_dir)
-    settings = _settings(
-        database_url=f"sqlite+pysqlite:///{database}", environment="development", network=network
-    )
+    settings = demo_settings(data_dir, network)
     url = settings.resolved_database_url
     from api.core.clock import clock_from_settings
 
     clock = clock_from_settings(settings)  # NACHTROUTE_CLOCK: try a night at any hour
     now = clock()
     night_date = _demo_night(now)
-    print(f"nachtroute demo: seeding a fictional region in {database} ...", file=sys.stderr)
+    print(
+        f"nachtroute demo: seeding a fictional region in {database} (tokens signed with the "
+        f"demo's own random secret, {data_dir / DEMO_SECRETS_FILE}) ...",
+        file=sys.stderr,
+    )
     upgrade(url)
     engine = make_engine(url)
     centre = PORTO_CENTRE if road.network is not None else CENTRE

@@ -94,6 +94,22 @@ class Settings(BaseSettings):
         default=300, ge=0, le=3600, description="how long one change stream stays open"
     )
 
+    # -- proofs of possession (DPoP, RFC 9449; issue 14)
+    dpop_max_skew_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=600,
+        description="a phone's DPoP proof may be this many seconds older or newer than now",
+    )
+    public_base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#]+$",
+        description=(
+            "scheme://host[:port] the phones reach the service at (behind a TLS proxy); a "
+            "proof's htu is compared with it, else with the URL the server received"
+        ),
+    )
+
     @model_validator(mode="after")
     def _clock_rules(self) -> Self:
         if self.clock is not None:

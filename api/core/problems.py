@@ -131,7 +131,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, error: ProblemError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        challenge = getattr(error, "www_authenticate", "Bearer")
+        headers = {"WWW-Authenticate": challenge} if error.status == 401 else None
         return problem_response(
             error.status,
             error.slug,

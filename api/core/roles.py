@@ -36,3 +36,5 @@ class Principal:
     second_factor: bool = False
     #: A bearer token's issue time (seconds since the epoch); ``None`` for an API key.
     token_issued_at: int | None = None
+    #: The phone key the token is bound to (``cnf.jkt``); each request proved it holds it.
+    key_thumbprint: str | None = None

@@ -68,18 +68,27 @@ class TokenClaims:
     second_factor: bool
     #: When the token was issued (seconds since the epoch); set when decoding.
     issued_at: int | None = None
+    #: The RFC 7638 thumbprint of the phone key the token is bound to (``cnf.jkt``, RFC 9449).
+    key_thumbprint: str | None = None
 
 
 def issue_token(claims: TokenClaims, *, secret: str, minutes: int, now: datetime) -> str:
-    """A signed token that expires after ``minutes``."""
+    """A signed token that expires after ``minutes``.
+
+    ``amr`` (RFC 8176) says how she signed in: ``["pwd"]`` or ``["pwd", "otp"]`` (her second
+    factor); ``cnf.jkt`` binds the token to a phone key (RFC 9449), so it is used only with
+    proofs signed by that key.
+    """
     payload: dict[str, Any] = {
         "sub": str(claims.user_id),
         "role": claims.role,
         "org": claims.organisation_id,
-        "mfa": claims.second_factor,
+        "amr": ["pwd", "otp"] if claims.second_factor else ["pwd"],
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(minutes=minutes)).timestamp()),
     }
+    if claims.key_thumbprint is not None:
+        payload["cnf"] = {"jkt": claims.key_thumbprint}
     return jwt.encode(payload, secret, algorithm=_ALGORITHM)
 
 
@@ -95,12 +104,18 @@ def decode_token(token: str, *, secret: str, now: datetime) -> TokenClaims | Non
         if not int(payload["iat"]) - 60 <= now.timestamp() < int(payload["exp"]):
             return None
         org = payload.get("org")
+        amr = payload.get("amr")
+        cnf = payload.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        if cnf is not None and not isinstance(jkt, str):
+            return None  # a confirmation we cannot honour: refuse rather than unbind
         return TokenClaims(
             user_id=int(payload["sub"]),
             role=str(payload["role"]),
             organisation_id=int(org) if org is not None else None,
-            second_factor=bool(payload.get("mfa", False)),
+            second_factor=isinstance(amr, list) and "otp" in amr,
             issued_at=int(payload["iat"]),
+            key_thumbprint=jkt,
         )
     except (jwt.PyJWTError, KeyError, ValueError, TypeError):
         return None

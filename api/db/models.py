@@ -332,6 +332,8 @@ class NightEvent(Base):
     delay_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
     at: Mapped[datetime] = mapped_column()
     recorded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    #: When the server recorded it (its clock); ``at`` may be a phone's earlier time.
+    received_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Job(Base):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db.models import Base, utcnow
 
-__all__ = ["BagTemplateRow", "KeySafeRecord", "PhoneDevice", "PhoneEvent"]
+__all__ = ["BagTemplateRow", "KeySafeRecord", "PhoneDevice", "PhoneEvent", "UsedProof"]
 
 
 class PhoneDevice(Base):
@@ -78,3 +78,15 @@ class BagTemplateRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     items: Mapped[list[Any]] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UsedProof(Base):
+    """A DPoP proof's one-time id, per phone key, until the proof would be stale anyway
+    (`api.repositories.proofs`): in the database, so a replay is refused by every server
+    process and after a restart."""
+
+    __tablename__ = "dpop_used_proofs"
+    __table_args__ = (Index("ix_dpop_used_proofs_expires_at", "expires_at"),)
+    jkt: Mapped[str] = mapped_column(String(43), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column()

@@ -160,13 +160,15 @@ def change_visit(
     nurse_id: int | None = None,
     user_id: int | None = None,
     record: bool = True,
+    received_at: datetime | None = None,
 ) -> NightEvent | None:
     """Move ``visit`` to ``target`` (else `TransitionRefused`) and record the night event.
 
     ``began``: when care began (started and done), in seconds from the night's start, from
     times already validated (`api.night.device_time`); kept inside the night, and an earlier
     start is kept. ``nurse_id``: who did it; ``at``: the event's time. Returns the recorded
-    night event (None with ``record=False``); the caller commits.
+    night event (None with ``record=False``); ``received_at``: the server's clock when ``at``
+    is a phone's (earlier) time. The caller commits.
     """
     if decide(visit.status, target) != Decision.APPLY:
         raise TransitionRefused(visit.id, visit.status, target.value)
@@ -186,4 +188,5 @@ def change_visit(
         nurse_id=nurse_id,
         visit_id=visit.id,
         user_id=user_id,
+        received_at=received_at,
     )

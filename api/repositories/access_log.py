@@ -10,13 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from api.core.roles import Principal
 from api.db.models import AccessLogEntry, Client, Visit
 
-__all__ = ["entries_for_organisation", "record", "record_for_visits", "record_keysafe_attempt"]
+__all__ = [
+    "entries_for_organisation",
+    "record",
+    "record_for_visits",
+    "record_keysafe_attempt",
+    "record_refusal",
+]
 
 
 def record(
@@ -86,9 +92,19 @@ def entries_for_organisation(
     limit: int = 1000,
 ) -> list[AccessLogEntry]:
     """A page of the log rows about ``organisation_id``'s clients, oldest first: at most
-    ``limit`` rows with ids above ``after_id`` (the cursor: the last id of the page before)."""
+    ``limit`` rows with ids above ``after_id`` (the cursor: the last id of the page before).
+
+    Rows that name no client (a key-safe attempt for no known visit, a refused proof of
+    possession or second factor, a caller of the wrong role) are in every organisation's
+    export: the night team is shared, so each privacy officer sees the attempts nobody can
+    attribute to one organisation's client. They hold who and which phone, no client data.
+    """
     query = select(AccessLogEntry).where(
-        AccessLogEntry.client_organisation_id == organisation_id, AccessLogEntry.id > after_id
+        or_(
+            AccessLogEntry.client_organisation_id == organisation_id,
+            AccessLogEntry.client_organisation_id.is_(None),
+        ),
+        AccessLogEntry.id > after_id,
     )
     if since is not None:
         query = query.where(AccessLogEntry.at >= since)
@@ -113,7 +129,16 @@ def record_keysafe_attempt(
     """One row for a key-safe reveal or refusal, with or without a client (an unknown visit
     or a caller of the wrong role names none): who, which phone, which visit, which key id.
     Added to the caller's transaction; the caller commits before any code leaves the server.
+
+    A visit id that names a stored visit (another night's, say) names its client: the row
+    goes to that client's organisation.
     """
+    if client is None and visit_id and visit_id.isdigit() and len(visit_id) <= 9:
+        client = session.scalars(
+            select(Client)
+            .join(Visit, Visit.client_id == Client.id)
+            .where(Visit.id == int(visit_id))
+        ).first()
     session.add(
         AccessLogEntry(
             at=at,
@@ -130,5 +155,38 @@ def record_keysafe_attempt(
             device_id=(device_id or None) and device_id[:64],
             visit_id=(visit_id or None) and visit_id[:64],
             key_id=key_id,
+        )
+    )
+
+
+def record_refusal(
+    session: Session,
+    principal: Principal,
+    *,
+    at: datetime,
+    event: str,
+    reason: str,
+    device_id: str | None,
+    what: str,
+) -> None:
+    """One row for a phone request refused before it reached any client's data (a proof of
+    possession or second factor refused): who, the phone as asked for, the reason and the
+    request (``what``: method and path). No client: every privacy officer's export holds it
+    (`entries_for_organisation`). Added to the caller's transaction."""
+    session.add(
+        AccessLogEntry(
+            at=at,
+            event=event[:32],
+            client_id=None,
+            client_organisation_id=None,
+            user_id=principal.user_id,
+            api_key_id=principal.api_key_id,
+            actor=principal.actor[:120],
+            responsible_user_id=principal.responsible_user_id,
+            role=principal.role.value,
+            acting_organisation_id=principal.organisation_id,
+            # "keysafe refused <reason> ..." as the reveal rules' rows; "dpop refused ...".
+            purpose=" ".join(f"{event.split('.')[0]} refused {reason} {what}".split())[:80],
+            device_id=(device_id or None) and device_id[:64],
         )
     )

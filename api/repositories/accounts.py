@@ -98,7 +98,12 @@ def create_user(
     totp_secret: str | None = None,
     settings: Settings | None = None,
 ) -> User:
-    """A user; organisation-scoped roles must name their organisation, nurses their nurse."""
+    """A user; organisation-scoped roles must name their organisation, nurses their nurse.
+
+    ``totp_secret``: only for seeding fictional demo logins; through the API every user
+    enrols her own second factor (`enrol_totp`), so its creator never learns it. A privacy
+    officer opens the access log only with it (the export checks the token's second factor).
+    """
     if role in ORGANISATION_ROLES and organisation_id is None:
         raise Unprocessable(f"role {role.value} needs an organisation_id")
     if role not in ORGANISATION_ROLES and organisation_id is not None:
@@ -119,8 +124,6 @@ def create_user(
         # One login per nurse: a second one (made by an admin, with a second factor the
         # admin enrolled) could otherwise register a phone as her and reveal codes.
         raise Conflict("this nurse has a login already")
-    if role == Role.PRIVACY_OFFICER and not totp_secret:
-        raise Unprocessable("a privacy officer needs a TOTP secret (second factor)")
     user = User(
         username=username,
         password_hash=security.hash_password(password),
@@ -351,6 +354,7 @@ def principal_from_token(
         responsible_user_id=user.id,
         second_factor=claims.second_factor,
         token_issued_at=claims.issued_at,
+        key_thumbprint=claims.key_thumbprint,
     )
 
 

@@ -6,13 +6,14 @@ import math
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.core.problems import Conflict, NotFound, Unprocessable
 from api.core.roles import Principal, Role
 from api.db.models import Client, Region
+from api.db.phone_models import KeySafeRecord
 from api.repositories import access_log
 
 #: Default reach of a region around its base (`Settings.region_radius_km`).
@@ -133,6 +134,10 @@ def update_client(
     for name, value in values.items():
         setattr(client, name, value)
     client.updated_at = now
+    if values.get("key_safe_present") is False:
+        # No key safe, no code: a code kept for an address marked without one would be a
+        # secret nobody may use (the reveal refuses it) and nobody sees to replace.
+        session.execute(delete(KeySafeRecord).where(KeySafeRecord.client_id == client.id))
     try:
         session.flush()
     except IntegrityError:

@@ -340,12 +340,16 @@ def add_event(
     visit_id: int | None = None,
     delay_minutes: int | None = None,
     user_id: int | None = None,
+    received_at: datetime | None = None,
 ) -> NightEvent:
-    """Record what happened (committed with the caller's changes)."""
+    """Record what happened (committed with the caller's changes). ``at``: when it happened
+    (a phone's time, validated); ``received_at``: the server's clock now (default ``at``,
+    for reports the server times itself)."""
     event = NightEvent(
         night_id=night.id,
         kind=kind,
         at=at,
+        received_at=received_at or at,
         nurse_id=nurse_id,
         visit_id=visit_id,
         delay_minutes=delay_minutes,

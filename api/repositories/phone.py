@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from api import totp_vault
+from api.core.problems import Unprocessable, api_error
 from api.core.roles import Principal
 from api.db.models import Client, Nurse, Region, User
 from api.db.phone_models import BagTemplateRow, KeySafeRecord, PhoneDevice, PhoneEvent
@@ -130,7 +131,17 @@ def set_code(
     *,
     now: datetime,
 ) -> KeySafeRecord:
-    """Store (or replace) the client's code, encrypted; clears a could-not-get-in flag."""
+    """Store (or replace) the client's code, encrypted; clears a could-not-get-in flag.
+
+    422 (``no_key_safe``) for a client marked as having no key safe: the partner marks the
+    key safe first (``key_safe_present``), so the flag and the code never disagree.
+    """
+    if not client.key_safe_present:
+        raise api_error(
+            Unprocessable,
+            "no_key_safe",
+            "this client is marked as having no key safe: set key_safe_present first",
+        )
     sealed = encrypt(code, str(client.id), keyring)
     record = session.get(KeySafeRecord, client.id)
     if record is None:
@@ -143,7 +154,6 @@ def set_code(
     record.set_at = now
     record.flagged_could_not_get_in = False
     record.flagged_at = None
-    client.key_safe_present = True
     client.updated_at = now
     access_log.record(
         session, principal, [client], event="update", purpose="set key-safe code", at=now

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.core.problems import Forbidden
 from api.core.roles import Principal, Role
@@ -27,7 +27,9 @@ class AccessLogRow(BaseModel):
     id: int
     at: datetime
     event: str
-    client_id: int
+    client_id: int | None = Field(
+        description="empty for an attempt that names no client (in every organisation's export)"
+    )
     actor: str
     user_id: int | None
     api_key_id: int | None

@@ -6,19 +6,22 @@ state in the database so every server process shares it); a TOTP code is accepte
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.core import security
+from api.core import dpop, security
 from api.core.problems import problem_response
 from api.core.roles import Role
-from api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
-from api.repositories import accounts
+from api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, request_url
+from api.repositories import accounts, proofs
 from api.schemas.accounts import Me, TokenRequest, TokenResponse, TotpEnrolment, TotpEnrolRequest
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-_THROTTLED = {
+_THROTTLED: dict[int | str, dict[str, Any]] = {
     429: {
         "description": "too many failed sign-ins for this account or from this address",
         "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}},
@@ -36,6 +39,19 @@ def _limits(request: Request) -> security.SignInLimits:
     return found if isinstance(found, security.SignInLimits) else security.SignInLimits()
 
 
+def _bad_proof(request: Request, reason: dpop.ProofReason, message: str) -> JSONResponse:
+    return problem_response(
+        400,
+        "invalid-dpop-proof",
+        "DPoP proof refused",
+        message,
+        instance=request.url.path,
+        error="invalid_dpop_proof",
+        code=reason.value,
+        message=message,
+    )
+
+
 def _too_many(request: Request, error: accounts.TooManyAttempts) -> JSONResponse:
     return problem_response(
         error.status,
@@ -48,7 +64,12 @@ def _too_many(request: Request, error: accounts.TooManyAttempts) -> JSONResponse
     )
 
 
-@router.post("/token", response_model=TokenResponse, responses=_THROTTLED)  # type: ignore[arg-type]
+_PROOF_REFUSED: dict[int | str, dict[str, Any]] = {
+    400: {"description": "the DPoP proof is refused (code: the reason)"}
+}
+
+
+@router.post("/token", response_model=TokenResponse, responses={**_THROTTLED, **_PROOF_REFUSED})
 def create_token(
     body: TokenRequest,
     request: Request,
@@ -56,8 +77,34 @@ def create_token(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> TokenResponse | JSONResponse:
-    """Sign in with username and password (and TOTP code) for a token of a few minutes."""
+    """Sign in with username and password (and TOTP code) for a token of a few minutes.
+
+    With a ``DPoP`` proof (RFC 9449; a phone signs in so) the token is bound to the proof's
+    key (``cnf.jkt``, ``token_type`` ``DPoP``) and works only with proofs by that key; a
+    refused proof is 400 ``invalid_dpop_proof`` with its reason, before the password is
+    looked at.
+    """
     now = clock()
+    jkt = None
+    if request.headers.get("dpop") is not None:
+        skew = settings.dpop_max_skew_seconds
+        try:
+            proof = dpop.verify_proof(
+                request.headers.get("dpop"),
+                method=request.method,
+                url=request_url(request, settings),
+                now=now,
+                max_skew_seconds=skew,
+                access_token=None,
+            )
+        except dpop.ProofError as error:
+            return _bad_proof(request, error.reason, error.message)
+        expires = datetime.fromtimestamp(proof.issued_at + skew + 1, tz=UTC)
+        if not proofs.use_once(session, jkt=proof.jkt, jti=proof.jti, expires_at=expires, now=now):
+            return _bad_proof(
+                request, dpop.ProofReason.PROOF_REPLAYED, "this proof was used before"
+            )
+        jkt = proof.jkt
     try:
         user, second = accounts.authenticate(
             session,
@@ -76,6 +123,7 @@ def create_token(
         role=user.role,
         organisation_id=user.organisation_id,
         second_factor=second,
+        key_thumbprint=jkt,
     )
     token = security.issue_token(
         claims,
@@ -85,13 +133,14 @@ def create_token(
     )
     return TokenResponse(
         access_token=token,
+        token_type="DPoP" if jkt is not None else "bearer",
         expires_in=settings.access_token_minutes * 60,
         role=Role(user.role),
         second_factor=second,
     )
 
 
-@router.post("/totp/enrol", status_code=201, response_model=TotpEnrolment, responses=_THROTTLED)  # type: ignore[arg-type]
+@router.post("/totp/enrol", status_code=201, response_model=TotpEnrolment, responses=_THROTTLED)
 def enrol_totp(
     body: TotpEnrolRequest,
     request: Request,

@@ -69,10 +69,10 @@ class TotpEnrolment(BaseModel):
 
 
 class TokenResponse(BaseModel):
-    """A short-lived bearer token."""
+    """A short-lived token: ``bearer``, or ``DPoP`` when bound to the proof's key."""
 
     access_token: str
-    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme, not a secret
+    token_type: Literal["bearer", "DPoP"] = "bearer"  # noqa: S105 - the scheme, not a secret
     expires_in: int = Field(description="seconds")
     role: Role
     second_factor: bool
@@ -121,12 +121,15 @@ class UserCreate(Strict):
 
     @field_validator("totp_secret")
     @classmethod
-    def _nurse_enrols_herself(cls, value: str | None, info: ValidationInfo) -> str | None:
-        # An admin who set a nurse's TOTP secret could sign in as her with a second factor
-        # and reveal key-safe codes: she enrols it herself (POST /auth/totp/enrol).
-        if value is not None and info.data.get("role") == Role.NURSE:
+    def _everyone_enrols_themselves(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Whoever creates a login must not learn its second factor: an admin who set a
+        # nurse's TOTP secret could reveal key-safe codes as her, one who set a privacy
+        # officer's could read the access log as her. Each enrols it herself.
+        if value is not None:
+            role = info.data.get("role")
+            who = f"a {role.value.replace('_', ' ')}" if isinstance(role, Role) else "a user"
             raise ValueError(
-                "a nurse enrols her own second factor at her first sign-in "
+                f"{who} enrols her own second factor at her first sign-in "
                 "(POST /auth/totp/enrol); an admin never sets or sees it"
             )
         return value

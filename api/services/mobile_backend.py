@@ -8,6 +8,7 @@ this backend per request and checks the caller.
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import Callable, MutableMapping, Sequence
 from datetime import UTC, datetime
@@ -15,8 +16,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.core import dpop
 from api.core.config import Settings
-from api.core.problems import Unprocessable, api_error
+from api.core.problems import Unauthorised, Unprocessable, api_error
 from api.core.roles import Principal
 from api.db.models import Client, Nurse, Visit
 from api.keysafe import AccessLogEntry, Keyring, handle_reveal
@@ -114,7 +116,34 @@ class DbMobileBackend:
     def register_device(
         self, nurse_id: str, request: DeviceRegistrationRequest, now: datetime
     ) -> DeviceRegistration:
-        """Register the phone; the nurse's earlier phones are revoked."""
+        """Register the phone; the nurse's earlier phones are revoked.
+
+        The public key must be a P-256 JWK (422 naming ``public_key``) and the key this
+        request's token is bound to and its proof signed with (401 ``proof_key_mismatch``):
+        she registers the key she holds, not a key she copied.
+        """
+        try:
+            jkt = dpop.jwk_thumbprint(dpop.public_jwk(request.public_key))
+        except dpop.ProofError as error:
+            raise api_error(Unprocessable, "invalid", f"public_key: {error.message}") from None
+        if self._principal.key_thumbprint is None or not hmac.compare_digest(
+            jkt, self._principal.key_thumbprint
+        ):
+            access_log.record_refusal(
+                self._session,
+                self._principal,
+                at=now,
+                event="dpop.refused",
+                reason="proof_key_mismatch",
+                device_id=None,
+                what="POST register_device",
+            )
+            self._session.commit()
+            raise api_error(
+                Unauthorised,
+                "proof_key_mismatch",
+                "public_key is not the key this request's token is bound to",
+            )
         nurse = self._nurse(nurse_id)
         device = repo.register_device(self._session, self._principal, nurse, request, now=now)
         return DeviceRegistration(

@@ -522,6 +522,7 @@ def _bring_visits_up_to_date(
             at=at.at,
             began=_began(nn.night, record, visit.service_seconds, now=now, tolerance=tolerance),
             nurse_id=nn.nurse.id if target != VisitStatus.COULD_NOT_GET_IN else None,
+            received_at=now,
         )
         moves.append(f"phone: {target.value}")
     return moves
@@ -561,6 +562,7 @@ def _record_new_events(
                 nn.night,
                 kind="needs_backup",
                 at=at,
+                received_at=now,
                 nurse_id=nn.nurse.id,
                 visit_id=visit_id,
             )
@@ -572,6 +574,7 @@ def _record_new_events(
                 nn.night,
                 kind="delayed",
                 at=at,
+                received_at=now,
                 nurse_id=nn.nurse.id,
                 delay_minutes=event.delay_minutes,
             )
@@ -584,6 +587,7 @@ def _record_new_events(
                     nn.night,
                     kind="bag_shortage",
                     at=at,
+                    received_at=now,
                     nurse_id=nn.nurse.id,
                 )
         elif (
@@ -746,9 +750,11 @@ def _her_reports(
             arrivals.append(at)
         elif event.type == "visit_completed":
             completions.append((event.device_time, at))
-    # Reports entered through /nights/{date}/events (at the server's time).
+    # The visit's night events (her reports through /nights/{date}/events, and her phone's
+    # events as applied): when the server received them, never a backdated time, so a
+    # report dated back cannot pick an older plan as the anchor.
     for at in session.scalars(
-        select(NightEvent.at).where(
+        select(func.coalesce(NightEvent.received_at, NightEvent.at)).where(
             NightEvent.night_id == nn.night.id,
             NightEvent.visit_id == visit.id,
             NightEvent.nurse_id == nn.nurse.id,

@@ -7,12 +7,14 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
+import jwt
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -25,6 +27,7 @@ from api.db.engine import make_engine, make_session_factory
 from api.db.migrate import upgrade
 from api.main import create_app
 from api.seed import Seeded, seed_region
+from mobile_contract.dpop_client import PhoneKey
 
 PG_URL = os.environ.get(
     "NACHTROUTE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -188,6 +191,38 @@ def test_settings(url: str, tmp_path: Path) -> Settings:
     )
 
 
+class PhoneSigner(httpx.Auth):
+    """The test client's phones: a request whose token is bound to a key held here gets a
+    fresh DPoP proof from the reference client (`mobile_contract.dpop_client`), as the phone
+    sends it. A request that brings its own ``DPoP`` header is left alone (the refusal
+    tests); ``auth=None`` on a request sends it without any proof."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, PhoneKey] = {}
+        self.by_device: dict[str, PhoneKey] = {}
+
+    def add(self, key: PhoneKey) -> PhoneKey:
+        self.keys[key.thumbprint()] = key
+        return key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        _scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        key = self.keys.get(bound_key(token.strip())) if token else None
+        if key is not None and "dpop" not in request.headers:
+            request.headers.update(key.headers(request.method, str(request.url), token.strip()))
+        yield request
+
+
+def bound_key(token: str) -> str:
+    """The ``cnf.jkt`` a token says it is bound to ("" for none; the signature unchecked)."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return ""
+    cnf = claims.get("cnf")
+    return str(cnf.get("jkt", "")) if isinstance(cnf, dict) else ""
+
+
 @dataclass
 class World:
     """A running app on a seeded database, with a header set for every role."""
@@ -197,13 +232,27 @@ class World:
     settings: Settings
     seeded: Seeded
     url: str
+    phones: PhoneSigner = field(default_factory=PhoneSigner)
 
-    def token(self, username: str, *, second_factor: bool = False) -> dict[str, str]:
+    def new_key(self) -> PhoneKey:
+        """A phone key on the test's clock, held by the test client (`PhoneSigner`)."""
+        return self.phones.add(PhoneKey.generate(clock=lambda: self.clock().timestamp()))
+
+    def token(
+        self, username: str, *, second_factor: bool = False, key: PhoneKey | None = None
+    ) -> dict[str, str]:
+        """Headers with a token for ``username``; ``key``: bound to that phone key."""
         user_id, role = self.seeded.users[username]
         org = None
         if role in (Role.PARTNER, Role.TRIAGE, Role.PRIVACY_OFFICER):
             org = self._org_of(username)
-        claims = security.TokenClaims(user_id, role.value, org, second_factor)
+        claims = security.TokenClaims(
+            user_id,
+            role.value,
+            org,
+            second_factor,
+            key_thumbprint=key.thumbprint() if key is not None else None,
+        )
         token = security.issue_token(claims, secret=SECRET, minutes=15, now=self.clock())
         return {"Authorization": f"Bearer {token}"}
 
@@ -224,7 +273,9 @@ def make_world(url: str, seeded: Seeded, tmp_path: Path) -> Iterator[World]:
     settings = test_settings(url, tmp_path)
     app = create_app(settings, clock=clock)
     with TestClient(app) as client:
-        yield World(client=client, clock=clock, settings=settings, seeded=seeded, url=url)
+        found = World(client=client, clock=clock, settings=settings, seeded=seeded, url=url)
+        client.auth = found.phones
+        yield found
 
 
 @pytest.fixture

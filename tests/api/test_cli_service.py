@@ -7,13 +7,20 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
+from fastapi.testclient import TestClient
 
 from api.cli import main
-from api.seed import DEMO_NURSE_TOTP_SECRET
+from api.cli.service_commands import DEMO_SECRETS_FILE, demo_secrets, demo_settings
+from api.core import security
+from api.core.config import PLACEHOLDER_SECRET
+from api.main import create_app
+from api.seed import DEMO_NURSE_TOTP_SECRET, DEMO_PASSWORD
 
 
 def test_demo_no_serve_seeds_and_prints(
@@ -112,3 +119,43 @@ def test_committed_openapi_is_current() -> None:
     assert committed.read_text(encoding="utf-8") == openapi_text(), (
         "run: nachtroute openapi --out docs/openapi.json"
     )
+
+
+def test_the_demo_signs_with_its_own_random_secret_and_refuses_the_placeholder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo makes its signing secret and pepper in its data folder on its first run
+    (0600, kept on the next run, never printed): an admin token forged with the development
+    placeholder in the source is refused by the demo's app; a sign-in's token works."""
+    monkeypatch.setenv("NACHTROUTE_DATA_DIR", str(tmp_path))
+    for name in ("DATABASE_URL", "SECRET_KEY", "API_KEY_PEPPER", "CLOCK"):
+        monkeypatch.delenv(f"NACHTROUTE_{name}", raising=False)
+    assert main(["demo", "--no-serve", "--visits", "3", "--network", "none"]) == 0
+    printed = capsys.readouterr()
+    made = tmp_path / DEMO_SECRETS_FILE
+    assert made.stat().st_mode & 0o777 == 0o600
+    secrets = demo_secrets(tmp_path)
+    assert PLACEHOLDER_SECRET not in secrets.values()
+    for value in secrets.values():
+        assert value not in printed.out and value not in printed.err
+    assert demo_secrets(tmp_path) == secrets  # kept: tokens survive a restart of the demo
+
+    settings = demo_settings(tmp_path, None)
+    assert settings.secret_key.get_secret_value() == secrets["secret_key"]
+    with TestClient(create_app(settings)) as client:
+        signed_in = client.post(
+            "/auth/token", json={"username": "admin", "password": DEMO_PASSWORD}
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        token = signed_in.json()["access_token"]
+        me = client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200 and me.json()["role"] == "admin"
+        admin_id = int(jwt.decode(token, options={"verify_signature": False})["sub"])
+        forged = security.issue_token(
+            security.TokenClaims(admin_id, "admin", None, second_factor=True),
+            secret=PLACEHOLDER_SECRET,
+            minutes=15,
+            now=datetime.now(UTC),
+        )
+        refused = client.get("/auth/me", headers={"Authorization": f"Bearer {forged}"})
+        assert refused.status_code == 401, refused.text

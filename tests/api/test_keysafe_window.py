@@ -18,8 +18,16 @@ from sqlalchemy import select
 from api.db.models import AccessLogEntry, Client, Night, Visit
 from tests.api.conftest import NIGHT, World, new_client, planned_body
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
-from tests.api.phone_helpers import FAKE_CODE, PHONE, fresh, publish, register_phone, set_code
-from tests.api.test_planner import reoptimise, seed_night
+from tests.api.phone_helpers import (
+    FAKE_CODE,
+    fresh,
+    phone_body,
+    publish,
+    published_night,
+    register_phone,
+    set_code,
+)
+from tests.api.test_planner import PLAN, reoptimise, seed_night
 
 REVEAL = "/mobile/v1/me/keysafe/reveal"
 ROUTE = "/mobile/v1/me/route"
@@ -163,7 +171,8 @@ def test_the_window_closes_whatever_the_phone_reports(any_world: World) -> None:
 
 def test_every_attempt_is_in_the_access_log(any_world: World) -> None:
     """An unknown visit id, a planner, an admin and a partner's key: refused and logged
-    (without a client); a reveal's row names the phone, the visit and the key id."""
+    (a stored visit names its client, so its organisation's export holds the attempt); a
+    reveal's row names the phone, the visit and the key id."""
     world = any_world
     visit_id, nurse, client_id = _late_visit_night(world)
     set_code(world, client_id)
@@ -192,9 +201,9 @@ def test_every_attempt_is_in_the_access_log(any_world: World) -> None:
     summary = [(r.role, r.purpose.split()[1:3], r.visit_id, r.client_id) for r in rows]
     assert summary == [
         ("nurse", ["refused", "not_assigned"], "999999", None),
-        ("planner", ["refused", "wrong_role"], visit_id, None),
-        ("admin", ["refused", "wrong_role"], visit_id, None),
-        ("partner", ["refused", "wrong_role"], visit_id, None),
+        ("planner", ["refused", "wrong_role"], visit_id, client_id),
+        ("admin", ["refused", "wrong_role"], visit_id, client_id),
+        ("partner", ["refused", "wrong_role"], visit_id, client_id),
         ("planner", ["refused", "wrong_role"], None, None),
         ("nurse", ["refused", "invalid_request"], None, None),
         ("nurse", ["revealed", revealed.json()["reveal_id"]], visit_id, client_id),
@@ -219,8 +228,9 @@ def test_a_token_from_before_a_phone_was_replaced_or_revoked_works_for_no_phone(
     old_token = {"Authorization": fresh(world, phone_a)["Authorization"]}
 
     world.clock.now = eta + timedelta(minutes=1)
-    new_token = world.token(nurse, second_factor=True)
-    registered = world.client.post("/mobile/v1/devices", json=PHONE, headers=new_token)
+    key_b = world.new_key()
+    new_token = world.token(nurse, second_factor=True, key=key_b)
+    registered = world.client.post("/mobile/v1/devices", json=phone_body(key_b), headers=new_token)
     assert registered.status_code == 201, registered.text
     phone_b = {**new_token, "X-Device-Id": registered.json()["device_id"]}
     assert world.client.get(ROUTE, headers=phone_b).status_code == 200
@@ -228,7 +238,14 @@ def test_a_token_from_before_a_phone_was_replaced_or_revoked_works_for_no_phone(
     stale_on_b = {**phone_b, **old_token}
     assert world.client.get(ROUTE, headers=stale_on_b).status_code == 401
     assert world.client.get(ROUTE, headers={**phone_a, **old_token}).status_code == 401
+    # On B, A's token is bound to A's key: refused before the rules, logged.
     refused = world.client.post(REVEAL, json={"visit_id": visit_id}, headers=stale_on_b)
+    assert (refused.status_code, refused.json()["code"]) == (401, "proof_key_mismatch")
+    assert _keysafe_rows(world)[-1].purpose.split()[1:3] == ["refused", "proof_key_mismatch"]
+    # On A, with A's key: A was replaced, so the rules refuse it as device_revoked, logged.
+    refused = world.client.post(
+        REVEAL, json={"visit_id": visit_id}, headers={**phone_a, **old_token}
+    )
     assert (refused.status_code, refused.json()["reason"]) == (403, "device_revoked")
     assert _keysafe_rows(world)[-1].purpose.split()[1:3] == ["refused", "device_revoked"]
     assert world.client.post(REVEAL, json={"visit_id": visit_id}, headers=phone_b).status_code == (
@@ -263,3 +280,41 @@ def test_started_through_the_planner_route_five_hours_early_is_still_too_early(
     assert datetime.fromisoformat(_step(world, phone, visit_id)["eta"]) < eta - timedelta(hours=4)
     refused = _reveal(world, phone, visit_id)
     assert (refused.status_code, refused.json()["reason"]) == (403, "too_early")
+
+
+def test_a_backdated_report_does_not_pick_an_older_plan_as_the_anchor(world: World) -> None:
+    """The anchor is the plan as it stood when the server received her first report on the
+    visit, not when her phone says it happened: a visit moved later (and published) keeps
+    its later window when she marks it started, backdated to before the move."""
+    published_night(world, visits=12)
+    phone = register_phone(world)
+    route = world.client.get(ROUTE, headers=phone).json()
+    visits = [s for s in route["steps"] if s["type"] == "visit"]
+    moved = visits[-2]  # not the last: moving it last puts its ETA later
+    first_eta = datetime.fromisoformat(moved["eta"])
+    with world.sessions()() as session:
+        visit = session.get(Visit, int(moved["visit_id"]))
+        assert visit is not None
+        client_id = visit.client_id
+    set_code(world, client_id)
+
+    night = datetime.fromisoformat(route["shift"]["start"])
+    world.clock.now = night + timedelta(minutes=30)
+    version = world.client.get(PLAN, headers=world.token("planner")).json()["version"]
+    move = world.client.post(
+        f"{PLAN}/moves",
+        json={"visit_id": int(moved["visit_id"]), "nurse": "N1", "position": None},
+        headers={**world.token("planner"), "If-Match": f'"{version}"'},
+    )
+    assert move.status_code == 200, move.text
+    publish(world)
+    later_eta = datetime.fromisoformat(_step(world, phone, moved["visit_id"])["eta"])
+    assert later_eta > first_eta + timedelta(minutes=30), (first_eta, later_eta)
+
+    # In the old window, not in the new: started, dated back to before the move.
+    world.clock.now = first_eta - timedelta(minutes=20)
+    _send(world, phone, "visit_started", moved["visit_id"], night + timedelta(minutes=20))
+    refused = _reveal(world, phone, moved["visit_id"])
+    assert (refused.status_code, refused.json()["reason"]) == (403, "too_early"), refused.text
+    world.clock.now = later_eta - timedelta(minutes=25)
+    assert _reveal(world, phone, moved["visit_id"]).status_code == 200

@@ -66,7 +66,6 @@ def test_rotate_moves_totp_secrets_to_the_new_key(
     from api.db.models import User
     from tests.api.conftest import PASSWORD
 
-    secret = "TESTTESTTESTTESTTESTTEST"
     k1, k2 = generate_key("k1"), generate_key("k2")
     monkeypatch.setenv(KEYS_ENV, f"{k1},{k2}")
     monkeypatch.setenv(ACTIVE_KEY_ENV, "k1")
@@ -78,11 +77,17 @@ def test_rotate_moves_totp_secrets_to_the_new_key(
             "password": PASSWORD,
             "role": "privacy_officer",
             "organisation_id": world.seeded.home_care[0],
-            "totp_secret": secret,
         },
         headers=world.token("admin"),
     )
     assert made.status_code == 201, made.text
+    # She enrols her own second factor (the admin never sets one).
+    enrolled = world.client.post(
+        "/auth/totp/enrol",
+        json={"username": "test-officer", "password": PASSWORD, "new_password": NEW_PASSWORD},
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    secret = enrolled.json()["secret"]
 
     def stored() -> str:
         with world.sessions()() as session:
@@ -103,10 +108,13 @@ def test_rotate_moves_totp_secrets_to_the_new_key(
     code = pyotp.TOTP(secret).at(world.clock())
     login = world.client.post(
         "/auth/token",
-        json={"username": "test-officer", "password": PASSWORD, "totp_code": code},
+        json={"username": "test-officer", "password": NEW_PASSWORD, "totp_code": code},
     )
     assert login.status_code == 200, login.text
     assert login.json()["second_factor"] is True
+
+
+NEW_PASSWORD = "the officer's own password"
 
 
 def _settings_from_env(world: World) -> None:

@@ -17,7 +17,7 @@ from api.db.phone_models import PhoneEvent
 from api.repositories import nights
 from tests.api.conftest import World, new_client
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
-from tests.api.phone_helpers import PHONE, fresh, published_night, register_phone
+from tests.api.phone_helpers import fresh, phone_body, published_night, register_phone
 from tests.api.test_durable_replans import NACHTROUTE, _free_port, serve, stop
 
 EVENTS = "/mobile/v1/me/events"
@@ -217,10 +217,11 @@ def test_a_nul_in_a_phones_free_text_is_refused_naming_the_field(world: World) -
     with one was a 422 that named no field on PostgreSQL): the event is rejected as invalid
     naming ``handover_note``, the registration is 422 naming ``label``."""
     published_night(world, visits=4)
-    signed_in = world.token("nurse-n1", second_factor=True)
+    key = world.new_key()
+    signed_in = world.token("nurse-n1", second_factor=True, key=key)
     refused = world.client.post(
         "/mobile/v1/devices",
-        json={**PHONE, "label": "phone\x00one"},
+        json={**phone_body(key), "label": "phone\x00one"},
         headers=signed_in,
     )
     assert refused.status_code == 422, refused.text

@@ -70,9 +70,11 @@ def test_a_route_read_does_not_grow_with_the_night(any_world: World) -> None:
     with statements(world) as first_read:
         first = world.client.get(ROUTE, headers=phone)
     assert first.status_code == 200
-    access_log_inserts = [s for s in first_read if s.lstrip().upper().startswith("INSERT")]
-    assert len(access_log_inserts) == 1  # one statement for every client shown
-    assert "access_log" in access_log_inserts[0]
+    inserts = [s for s in first_read if s.lstrip().upper().startswith("INSERT")]
+    # One statement for every client shown, and one for the proof's one-time id (RFC 9449).
+    assert len(inserts) == 2, inserts
+    assert sum("access_log" in s for s in inserts) == 1
+    assert sum("dpop_used_proofs" in s for s in inserts) == 1
 
     _positions(world, phone, 5, rng)
     with statements(world) as early:

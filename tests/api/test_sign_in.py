@@ -18,8 +18,9 @@ from api.core.security import SignInLimits
 from api.db.models import User
 from api.main import create_app
 from api.seed import DEMO_TOTP_SECRET
+from mobile_contract.dpop_client import PhoneKey
 from tests.api.conftest import PASSWORD, World
-from tests.api.phone_helpers import PHONE
+from tests.api.phone_helpers import PHONE, phone_body
 
 TOKEN = "/auth/token"
 ENROL = "/auth/totp/enrol"
@@ -27,12 +28,18 @@ WRONG = "not the password at all"
 
 
 def _sign_in(
-    client: TestClient, username: str, password: str, code: str | None = None
+    client: TestClient,
+    username: str,
+    password: str,
+    code: str | None = None,
+    key: PhoneKey | None = None,
 ) -> httpx.Response:
+    """Sign in; with ``key`` as a phone does (a DPoP proof: the token comes back bound)."""
     body: dict[str, str] = {"username": username, "password": password}
     if code is not None:
         body["totp_code"] = code
-    return client.post(TOKEN, json=body)
+    headers = key.headers("POST", f"http://testserver{TOKEN}") if key is not None else None
+    return client.post(TOKEN, json=body, headers=headers)
 
 
 def _assert_throttled(response: httpx.Response) -> int:
@@ -171,8 +178,9 @@ def test_an_admin_made_nurse_enrols_her_own_second_factor(
     assert again.status_code == 409
 
     code = pyotp.TOTP(secret).at(world.clock())
-    signed_in = _sign_in(world.client, "test-nurse-nine", new_password, code)
+    key = world.new_key()
+    signed_in = _sign_in(world.client, "test-nurse-nine", new_password, code, key)
     assert signed_in.status_code == 200 and signed_in.json()["second_factor"] is True
-    headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
-    registered = world.client.post("/mobile/v1/devices", json=PHONE, headers=headers)
+    headers = {"Authorization": f"DPoP {signed_in.json()['access_token']}"}
+    registered = world.client.post("/mobile/v1/devices", json=phone_body(key), headers=headers)
     assert registered.status_code == 201, registered.text

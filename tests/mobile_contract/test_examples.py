@@ -30,6 +30,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "keysafe_reveal_request": KeySafeRevealRequest,
     "keysafe_reveal_response": KeySafeRevealResponse,
     "my_route": MyRoute,
+    "proof_refusal": ApiError,
     "restock_list": RestockList,
     "route_changed_notice": RouteChangedNotice,
 }
@@ -66,3 +67,11 @@ def test_route_example_never_carries_a_code() -> None:
     assert "key_safe_present" in text
     assert '"code"' not in text
     assert "code" not in MyRoute.model_json_schema()["$defs"]["Access"]["properties"]
+
+
+def test_the_proof_refusal_example_names_a_contract_reason() -> None:
+    """The 401 example's code is one of the proof refusal reasons the phone handles."""
+    from mobile_contract.proofs import ProofRefusalReason
+
+    refusal = ApiError.model_validate_json((EXAMPLES / "proof_refusal.json").read_text())
+    assert refusal.code in {reason.value for reason in ProofRefusalReason}

@@ -1,0 +1,36 @@
+"""DPoP proofs used once (RFC 9449 section 11.1): a proof's ``jti`` is stored per phone key
+until the proof would be stale anyway; storing it again means a replay.
+
+One round trip per request: the INSERT is the check (the primary key refuses a second
+row). Expired rows are swept now and then (one request in 256, chosen by the ``jti``), in
+the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import delete, insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.db.phone_models import UsedProof
+
+__all__ = ["use_once"]
+
+
+def use_once(session: Session, *, jkt: str, jti: str, expires_at: datetime, now: datetime) -> bool:
+    """Record the proof ``jti`` of key ``jkt`` and commit; False when it was used before.
+
+    Call it with nothing else pending in ``session`` (it commits, or rolls back a replay).
+    """
+    try:
+        if hashlib.sha256(jti.encode()).digest()[0] == 0:
+            session.execute(delete(UsedProof).where(UsedProof.expires_at < now))
+        session.execute(insert(UsedProof).values(jkt=jkt, jti=jti, expires_at=expires_at))
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True
