@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,6 +27,7 @@ from api.repositories import accounts, nights
 from api.seed import PORTO_CENTRE, Seeded, seed_region, seed_requests
 from api.services.planning import replan
 from geo.network import DEMO_EXTRACT, import_network
+from mobile_contract.dpop_client import DPoPAuth, PhoneKey
 
 CHROMIUM = "/usr/bin/chromium"
 NIGHT = date(2026, 11, 23)
@@ -77,29 +78,34 @@ class Board:
     password: str
     settings: Settings
     seeded: Seeded
+    #: The phones' HTTP clients, closed when the test ends.
+    phones: list[httpx.Client] = field(default_factory=list)
 
     def planner(self, username: str = "planner") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(username)}"}
 
-    def phone(self, username: str = "nurse-n1") -> dict[str, str]:
-        """Register a phone for the nurse (a token with her second factor, as after her TOTP
-        sign-in); the headers her phone then sends."""
+    def phone(self, username: str = "nurse-n1") -> httpx.Client:
+        """Register a phone for the nurse, as her phone does: its own key pair (the reference
+        DPoP client, on the service's clock), a token bound to that key from a sign-in with her
+        second factor; the client then sends a fresh proof and her device id on every call."""
+        key = PhoneKey.generate(clock=lambda: FixedClock()().timestamp())
         user_id = self.seeded.users[username][0]
-        claims = security.TokenClaims(user_id, "nurse", None, True)
+        claims = security.TokenClaims(user_id, "nurse", None, True, key_thumbprint=key.thumbprint())
         token = security.issue_token(claims, secret=SECRET, minutes=15, now=FixedClock()())
-        headers = {"Authorization": f"Bearer {token}"}
-        r = HTTP.post(
-            f"{self.url}/mobile/v1/devices",
-            headers=headers,
+        phone = httpx.Client(base_url=self.url, auth=DPoPAuth(key, token), timeout=120)
+        self.phones.append(phone)
+        r = phone.post(
+            "/mobile/v1/devices",
             json={
                 "platform": "android",
                 "app_version": "1.0.0",
                 "label": "test phone",
-                "public_key": '{"kty":"EC","crv":"P-256","x":"test","y":"test"}',
+                "public_key": key.public_jwk_json(),
             },
         )
         assert r.status_code == 201, r.text
-        return headers | {"X-Device-Id": r.json()["device_id"]}
+        phone.headers["X-Device-Id"] = r.json()["device_id"]
+        return phone
 
     def token(self, username: str = "planner") -> str:
         r = HTTP.post(
@@ -206,13 +212,16 @@ def board(
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("the service did not start")
         time.sleep(0.05)
-    yield Board(
+    found = Board(
         url=f"http://127.0.0.1:{port}",
         night=NIGHT,
         password=PASSWORD,
         settings=settings,
         seeded=seeded_template[1],
     )
+    yield found
+    for phone in found.phones:
+        phone.close()
     server.should_exit = True
     thread.join(timeout=30)
 

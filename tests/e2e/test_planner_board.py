@@ -79,9 +79,8 @@ def make_the_night_eventful(board: Board) -> dict[str, str]:
     night = f"{board.url}/nights/{board.night}"
     phone = board.phone("nurse-n1")
     position = [-8.6105, 41.1496]
-    r = HTTP.post(
-        f"{board.url}/mobile/v1/me/events",
-        headers=phone,
+    r = phone.post(
+        "/mobile/v1/me/events",
         json={
             "sent_at": "2026-11-23T23:29:30Z",
             "events": [
@@ -271,7 +270,7 @@ def test_publish_raises_the_nurses_route_version_on_her_phone(page: Page, board:
     phone = board.phone("nurse-n1")
 
     def phone_route_version() -> int | None:
-        r = HTTP.get(f"{board.url}/mobile/v1/me/route", headers=phone)
+        r = phone.get("/mobile/v1/me/route")
         if r.status_code == 404:
             return None
         assert r.status_code == 200, r.text
@@ -292,11 +291,7 @@ def test_publish_raises_the_nurses_route_version_on_her_phone(page: Page, board:
     after = phone_route_version()
     assert after is not None and (first is None or after > first)
     # Her phone's leg lines follow the roads: more than two points per leg somewhere.
-    legs = [
-        s["leg"]
-        for s in HTTP.get(f"{board.url}/mobile/v1/me/route", headers=phone).json()["steps"]
-        if s.get("leg")
-    ]
+    legs = [s["leg"] for s in phone.get("/mobile/v1/me/route").json()["steps"] if s.get("leg")]
     assert any(len(leg["polyline"]) > 20 for leg in legs)
 
 
