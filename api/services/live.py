@@ -30,6 +30,7 @@ from api.night.changes import record_report
 from api.repositories import nights
 from api.services.planning import (
     ReplanResult,
+    fallback_replan,
     quick_replan,
     replan,
     solve_night,
@@ -160,8 +161,9 @@ class ReplanWorker:
         """Drain ``night_id``'s pending re-plans (in the caller's thread, under the night's
         lock); returns the re-plan that covers them (``None``: none was owed or made here).
 
-        Raises what a re-plan raises beyond the solver (the solver's own failures become a
-        fallback plan); the record then stays pending for the worker thread.
+        A failure anywhere in the re-plan (building the problem, the solver, storing) stores
+        the fallback instead (`fallback_replan`); only what stops even that (the database
+        gone) is raised, and the record then stays pending for the worker thread.
         """
         with self.night_lock(night_id):
             for _attempt in range(3):
@@ -187,6 +189,27 @@ class ReplanWorker:
                         )
                     except Conflict:
                         continue  # a planner's edit came in between: again, from hers
+                    except Exception as failure:
+                        # Failing anywhere (building the problem, the live state, storing)
+                        # must not leave the call owed: the last good plan, the new calls
+                        # inserted or unassigned with a reason, and the planner sees it.
+                        logger.warning(
+                            "re-plan of night %s failed (%s); falling back",
+                            night_id,
+                            type(failure).__name__,
+                        )
+                        try:
+                            result = fallback_replan(
+                                session,
+                                region,
+                                night,
+                                failure=failure,
+                                reason=night.replan_reason or "live re-plan",
+                                now=self._clock(),
+                                replan_done=wanted,
+                            )
+                        except Conflict:
+                            continue
                     if result.fallback:
                         logger.warning("night %s re-planned by fallback", night_id)
                     self._last[night_id] = result
