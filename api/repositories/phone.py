@@ -274,6 +274,19 @@ class SqlEventStore:
             return _stored(found) if found is not None else None
         return None
 
+    def state_marker(self, nurse_id: str) -> tuple[int, str | None]:
+        """How many events other than positions the nurse has stored tonight, and the
+        greatest event id among them: events are only ever added, so it changes whenever
+        the shift's state can (positions aside, which only move her last known position)."""
+        count, greatest = self._session.execute(
+            select(func.count(PhoneEvent.event_id), func.max(PhoneEvent.event_id)).where(
+                PhoneEvent.night_id == self._night_id,
+                PhoneEvent.nurse_id == int(nurse_id),
+                PhoneEvent.type != "position",
+            )
+        ).one()
+        return int(count), greatest
+
     def for_shift(self, nurse_id: str, shift_id: str) -> Sequence[StoredEvent]:
         """The nurse's events of the night (``shift_id`` is the night's id here) that decide
         her shift's state: every event but positions, and of those only the newest (by

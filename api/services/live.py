@@ -147,7 +147,7 @@ class ReplanWorker:
             if self._stop.is_set():
                 break
             try:
-                self.replan_now(night_id)
+                self.search_then_store(night_id)
             except Exception as error:  # the record stays; the next poll tries again
                 logger.warning(
                     "re-plan of night %s failed: %s (kept pending)", night_id, type(error).__name__
@@ -215,6 +215,76 @@ class ReplanWorker:
                     self._last[night_id] = result
                     return result
         raise Conflict("the night kept changing during the re-plan; it stays pending")
+
+    #: Searches outside the night's lock that may be set aside because the night moved on
+    #: meanwhile, before the worker searches under the lock (so it cannot starve).
+    _UNLOCKED_TRIES = 2
+
+    def search_then_store(self, night_id: int) -> ReplanResult | None:
+        """The worker's drain of ``night_id``: the search runs outside the night's lock, so
+        a partner's first answer (`answer_now`) never waits for it; the plan is stored under
+        the lock only if the night is still at the version the search started from (else it
+        is set aside and searched again: a first answer stored meanwhile holds a call the
+        search did not know). After `_UNLOCKED_TRIES` set-asides, or when the search fails,
+        `replan_now` drains it under the lock (with its fallback)."""
+        for _attempt in range(self._UNLOCKED_TRIES):
+            with self._sessions() as session:
+                night = session.get(Night, night_id)
+                if night is None:
+                    return None
+                wanted, base = night.replan_requested, night.plan_version
+                if wanted <= night.replan_done:
+                    return self._last.get(night_id)
+                region = session.get(Region, night.region_id)
+                assert region is not None
+                try:
+                    solved = solve_night(
+                        session,
+                        region,
+                        night,
+                        now=self._clock(),
+                        time_limit=self._settings.live_replan_seconds,
+                    )
+                except Exception as error:
+                    logger.warning(
+                        "search for night %s failed (%s); re-planning under the lock",
+                        night_id,
+                        type(error).__name__,
+                    )
+                    break
+                session.rollback()  # no read transaction held over the search
+                with self.night_lock(night_id):
+                    session.expire_all()
+                    night = session.get(Night, night_id)
+                    if night is None:
+                        return None
+                    if night.plan_version != base:
+                        continue  # a plan was stored meanwhile: search again from it
+                    try:
+                        result = store_solved(
+                            session,
+                            night,
+                            solved,
+                            reason=night.replan_reason or "live re-plan",
+                            now=self._clock(),
+                            base_version=base,
+                            live=True,
+                            replan_done=wanted,
+                        )
+                    except Conflict:
+                        continue
+                    except Exception as error:
+                        logger.warning(
+                            "storing the search for night %s failed (%s)",
+                            night_id,
+                            type(error).__name__,
+                        )
+                        break
+                    if result.fallback:
+                        logger.warning("night %s re-planned by fallback", night_id)
+                    self._last[night_id] = result
+                    return result
+        return self.replan_now(night_id)
 
     def answer_now(self, night_id: int) -> ReplanResult | None:
         """A partner's answer: the quick insertion (`quick_replan`) stored at once, and the

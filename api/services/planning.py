@@ -630,11 +630,11 @@ def _stored_with_missing_unassigned(
     kept_states = ("open", "started", "done")
     routes = []
     for route in base.routes if base is not None else []:
-        steps = [
+        kept_steps = [
             s for s in route.steps if s.visit_id is None or status.get(s.visit_id) in kept_states
         ]
-        count = sum(1 for s in steps if s.type == StepType.VISIT)
-        routes.append(route.model_copy(update={"steps": steps, "visit_count": count}))
+        count = sum(1 for s in kept_steps if s.type == StepType.VISIT)
+        routes.append(route.model_copy(update={"steps": kept_steps, "visit_count": count}))
     routed = {s.visit_id for r in routes for s in r.steps if s.visit_id}
     kept = [
         u
@@ -663,6 +663,7 @@ def _stored_with_missing_unassigned(
             visits_per_nurse={},
             lateness_seconds_by_urgency={},
             late_visits_by_urgency={},
+            travel_estimated=False,
         )
     )
     summary = summary.model_copy(
