@@ -11,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.db.sqlite_writer import queue_writers
+
 __all__ = ["make_engine", "make_session_factory"]
 
 
@@ -38,6 +40,7 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
 
+        queue_writers(engine, timeout=30)  # writers queue in the process, not in busy sleeps
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
