@@ -274,6 +274,19 @@ class SqlEventStore:
             return _stored(found) if found is not None else None
         return None
 
+    def for_night(self) -> dict[str, list[StoredEvent]]:
+        """Per nurse (database id, as text), her events of the night that decide her shift's
+        state, positions left out (they only move her last known position): what a
+        re-plan needs of every nurse, in one query instead of two per nurse."""
+        found: dict[str, list[StoredEvent]] = {}
+        for row in self._session.scalars(
+            select(PhoneEvent).where(
+                PhoneEvent.night_id == self._night_id, PhoneEvent.type != "position"
+            )
+        ):
+            found.setdefault(str(row.nurse_id), []).append(_stored(row))
+        return found
+
     def state_marker(self, nurse_id: str) -> tuple[int, str | None]:
         """How many events other than positions the nurse has stored tonight, and the
         greatest event id among them: events are only ever added, so it changes whenever

@@ -112,12 +112,13 @@ def build_problem(
     team = nights.shifts_of(session, night)
     nurse_by_id = {nurse.id: nurse for nurse, _ in team}
     template = phone_repo.bag_template(session, region)
-    bag, events = full_bag(template), phone_repo.SqlEventStore(session, night.id)
+    bag = full_bag(template)
+    events = phone_repo.SqlEventStore(session, night.id).for_night()
     opt_nurses = []
     for nurse, shift in team:
         window = _shift_window(region, night, shift)
         # What her phone says is left in the bag (bag check, materials used); full if silent.
-        state = derive_state(events.for_shift(str(nurse.id), str(night.id)))
+        state = derive_state(events.get(str(nurse.id), []))
         opt_nurses.append(
             om.Nurse(
                 id=nurse.code,
