@@ -181,3 +181,37 @@ def _shows(world: World, client_id: int, visit_id: str) -> bool:
     with world.sessions()() as session:
         visit = session.get(Visit, int(visit_id))
         return visit is not None and visit.client_id == client_id
+
+
+def test_a_batch_of_positions_asks_once_and_still_knows_its_repeats(any_world: World) -> None:
+    """A batch of positions (the phones' usual upload) is stored with one look-up of its
+    event ids, not a question per event, and without reading her route versions or
+    replaying her shift; sent again, every event is a duplicate, and an id repeated inside
+    one batch is stored once."""
+    world = any_world
+    published_night(world)
+    phone = register_phone(world)
+    world.clock.set(23, 40)
+    phone = fresh(world, phone)
+    now = world.clock()
+    events = [
+        {
+            "type": "position",
+            "event_id": str(uuid.uuid4()),
+            "device_time": (now - timedelta(seconds=10 * n)).isoformat(),
+            "position": [6.56, 52.99 + n / 1000],
+            "accuracy_metres": 10,
+        }
+        for n in range(5)
+    ]
+    body = {"sent_at": now.isoformat(), "events": [*events, events[0]]}
+    with statements(world) as stored:
+        first = world.client.post(EVENTS, json=body, headers=phone)
+    assert first.status_code == 200, first.text
+    outcomes = [r["outcome"] for r in first.json()["results"]]
+    assert outcomes == ["accepted"] * 5 + ["duplicate"], outcomes
+    reads = [s for s in stored if s.lstrip().upper().startswith("SELECT")]
+    assert len([s for s in reads if "phone_events" in s]) <= 2, reads
+    assert not [s for s in reads if "route_versions.steps" in s and "published_at" not in s]
+    again = world.client.post(EVENTS, json=body, headers=phone)
+    assert [r["outcome"] for r in again.json()["results"]] == ["duplicate"] * 6
