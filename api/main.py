@@ -65,12 +65,13 @@ def create_app(
         engine = make_engine(url)  # first: it makes the SQLite file's folder
         if settings.migrate_on_start:
             upgrade(url)
-        app.state.session_factory = make_session_factory(engine)
+        # Rows record the service's clock (a simulated night records its own times).
+        app.state.session_factory = make_session_factory(engine, clock=app.state.clock)
         # Road travel times if a network is configured (loaded once, before any request).
         use_network(settings.network, data_dir=settings.data_dir)
         # In-process jobs die with the process: say so rather than show them running forever.
-        fail_interrupted_jobs(app.state.session_factory)
-        app.state.job_runner = InProcessJobRunner(app.state.session_factory)
+        fail_interrupted_jobs(app.state.session_factory, clock=app.state.clock)
+        app.state.job_runner = InProcessJobRunner(app.state.session_factory, clock=app.state.clock)
         # Re-plans owed by a stopped process are drained first thing by the worker's thread.
         app.state.replanner = ReplanWorker(app.state.session_factory, settings, app.state.clock)
         app.state.replanner.start()

@@ -332,6 +332,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             port = _free_port(args.port)
             base_url = f"http://127.0.0.1:{port}"
+            # The server's clock starts at the real time it starts (still inside the seeded
+            # night): started at the seed's moment, it would lag the real clock by the seed's
+            # duration, and the nurses' TOTP codes (made at the real time) would be refused.
+            now = datetime.now(UTC).replace(microsecond=0)
             env = {
                 **os.environ,
                 "NACHTROUTE_DATABASE_URL": url,

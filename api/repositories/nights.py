@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -242,8 +242,9 @@ def save_plan_version(
     )
     session.add(version)
     affected: list[int] = []
+    newest = {route.nurse_id: route for route in latest_routes(session, night)}
     for nurse_id, steps in routes.items():
-        latest = latest_route(session, night, nurse_id)
+        latest = newest.get(nurse_id)
         if latest is not None and _sequence(route_of(latest)) == _sequence(stored_steps(steps)):
             continue
         affected.append(nurse_id)
@@ -293,15 +294,26 @@ def latest_published_route(session: Session, night: Night, nurse_id: int) -> Rou
 
 
 def latest_routes(session: Session, night: Night) -> list[RouteVersion]:
-    """Every nurse's newest route version tonight."""
-    result = []
-    for nurse_id in session.scalars(
-        select(RouteVersion.nurse_id).where(RouteVersion.night_id == night.id).distinct()
-    ):
-        route = latest_route(session, night, nurse_id)
-        if route is not None:
-            result.append(route)
-    return sorted(result, key=lambda r: r.nurse_id)
+    """Every nurse's newest route version tonight, by nurse id (one query: a live re-plan
+    reads them for every nurse on shift, on every call)."""
+    newest = (
+        select(RouteVersion.nurse_id, func.max(RouteVersion.version).label("version"))
+        .where(RouteVersion.night_id == night.id)
+        .group_by(RouteVersion.nurse_id)
+        .subquery()
+    )
+    return list(
+        session.scalars(
+            select(RouteVersion)
+            .join(
+                newest,
+                (newest.c.nurse_id == RouteVersion.nurse_id)
+                & (newest.c.version == RouteVersion.version),
+            )
+            .where(RouteVersion.night_id == night.id)
+            .order_by(RouteVersion.nurse_id)
+        )
+    )
 
 
 def publish_routes(session: Session, night: Night, *, now: datetime) -> list[RouteVersion]:

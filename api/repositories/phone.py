@@ -8,7 +8,7 @@ written to the access log (NEN 7513) like any other change of a client's data.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from pydantic import TypeAdapter
@@ -253,13 +253,29 @@ class SqlEventStore:
     def __init__(self, session: Session, night_id: int) -> None:
         self._session = session
         self._night_id = night_id
+        self._absent: set[str] = set()
+
+    def look_up(self, event_ids: Iterable[str]) -> None:
+        """Read which of ``event_ids`` are stored already, in one query, before a batch is
+        stored: `insert_if_absent` then asks no question per event (a batch of positions
+        was a SELECT and an INSERT per event). The primary key still decides a race."""
+        keys = {str(key) for key in event_ids}
+        if not keys:
+            return
+        found = set(
+            self._session.scalars(select(PhoneEvent.event_id).where(PhoneEvent.event_id.in_(keys)))
+        )
+        self._absent = keys - found
 
     def insert_if_absent(self, stored: StoredEvent) -> StoredEvent | None:
         """Store unless the event id is taken (atomic: the primary key decides)."""
         key = str(stored.event.event_id)
-        existing = self._session.get(PhoneEvent, key)
-        if existing is not None:
-            return _stored(existing)
+        if key in self._absent:
+            self._absent.discard(key)  # asked once: a repeat in the batch is looked up
+        else:
+            existing = self._session.get(PhoneEvent, key)
+            if existing is not None:
+                return _stored(existing)
         values = {
             "event_id": key,
             "night_id": self._night_id,
@@ -283,6 +299,32 @@ class SqlEventStore:
             found = self._session.get(PhoneEvent, key)
             return _stored(found) if found is not None else None
         return None
+
+    def for_night(self) -> dict[str, list[StoredEvent]]:
+        """Per nurse (database id, as text), her events of the night that decide her shift's
+        state, positions left out (they only move her last known position): what a
+        re-plan needs of every nurse, in one query instead of two per nurse."""
+        found: dict[str, list[StoredEvent]] = {}
+        for row in self._session.scalars(
+            select(PhoneEvent).where(
+                PhoneEvent.night_id == self._night_id, PhoneEvent.type != "position"
+            )
+        ):
+            found.setdefault(str(row.nurse_id), []).append(_stored(row))
+        return found
+
+    def state_marker(self, nurse_id: str) -> tuple[int, str | None]:
+        """How many events other than positions the nurse has stored tonight, and the
+        greatest event id among them: events are only ever added, so it changes whenever
+        the shift's state can (positions aside, which only move her last known position)."""
+        count, greatest = self._session.execute(
+            select(func.count(PhoneEvent.event_id), func.max(PhoneEvent.event_id)).where(
+                PhoneEvent.night_id == self._night_id,
+                PhoneEvent.nurse_id == int(nurse_id),
+                PhoneEvent.type != "position",
+            )
+        ).one()
+        return int(count), greatest
 
     def for_shift(self, nurse_id: str, shift_id: str) -> Sequence[StoredEvent]:
         """The nurse's events of the night (``shift_id`` is the night's id here) that decide

@@ -101,6 +101,14 @@ class VisitOutcome(BaseModel):
     nurse: str | None = Field(default=None, description="the nurse's code (not her name)")
     expected_start: datetime | None = None
     not_planned_reason: str | None = None
+    late: bool = Field(
+        default=False,
+        description="planned, but later than its urgency's target or its window allows",
+    )
+    expected_lateness_minutes: int | None = Field(
+        default=None,
+        description="how late the planned start is, in whole minutes rounded up (late only)",
+    )
 
 
 class VisitRequestPublic(BaseModel):

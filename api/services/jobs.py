@@ -54,11 +54,28 @@ class JobRunner(Protocol):
         ...
 
 
-class InProcessJobRunner:
-    """Threads in this process: nothing to install. Jobs are lost if the process stops."""
+Clock = Callable[[], datetime]
 
-    def __init__(self, session_factory: sessionmaker[Session], *, workers: int = 1) -> None:
+
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class InProcessJobRunner:
+    """Threads in this process: nothing to install. Jobs are lost if the process stops.
+
+    ``clock``: the service's clock (`api.core.clock`); a job's ``created_at`` and
+    ``finished_at`` are read from it."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        workers: int = 1,
+        clock: Clock = _system_clock,
+    ) -> None:
         self._session_factory = session_factory
+        self._clock = clock
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
         self._futures: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
@@ -66,7 +83,15 @@ class InProcessJobRunner:
     def submit(self, kind: str, night_id: int | None, function: JobFunction) -> str:
         job_id = str(uuid.uuid4())
         with self._session_factory() as session:
-            session.add(Job(id=job_id, kind=kind, night_id=night_id, status="queued"))
+            session.add(
+                Job(
+                    id=job_id,
+                    kind=kind,
+                    night_id=night_id,
+                    status="queued",
+                    created_at=self._clock(),
+                )
+            )
             session.commit()
         future = self._pool.submit(self._run, job_id, function)
         with self._lock:
@@ -87,9 +112,9 @@ class InProcessJobRunner:
         except Exception as error:  # a failed job is reported, never raised into the pool
             logger.warning("job %s failed: %s", job_id, type(error).__name__)
             message = str(error) if getattr(error, "public", False) else type(error).__name__
-            self._set(job_id, status="failed", error=message, finished_at=datetime.now(UTC))
+            self._set(job_id, status="failed", error=message, finished_at=self._clock())
         else:
-            self._set(job_id, status="succeeded", result=result, finished_at=datetime.now(UTC))
+            self._set(job_id, status="succeeded", result=result, finished_at=self._clock())
 
     def _set(self, job_id: str, **values: Any) -> None:
         with self._session_factory() as session:
@@ -103,8 +128,11 @@ class InProcessJobRunner:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def fail_interrupted_jobs(session_factory: sessionmaker[Session]) -> int:
-    """Mark jobs left queued or running by a stopped process as failed; returns how many."""
+def fail_interrupted_jobs(
+    session_factory: sessionmaker[Session], *, clock: Clock = _system_clock
+) -> int:
+    """Mark jobs left queued or running by a stopped process as failed (finished at
+    ``clock``'s now, the service's clock); returns how many."""
     from sqlalchemy import update
 
     with session_factory() as session:
@@ -114,7 +142,7 @@ def fail_interrupted_jobs(session_factory: sessionmaker[Session]) -> int:
             .values(
                 status="failed",
                 error="interrupted: the service restarted",
-                finished_at=datetime.now(UTC),
+                finished_at=clock(),
             )
         )
         session.commit()

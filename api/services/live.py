@@ -30,6 +30,7 @@ from api.night.changes import record_report
 from api.repositories import nights
 from api.services.planning import (
     ReplanResult,
+    fallback_replan,
     quick_replan,
     replan,
     solve_night,
@@ -146,7 +147,7 @@ class ReplanWorker:
             if self._stop.is_set():
                 break
             try:
-                self.replan_now(night_id)
+                self.search_then_store(night_id)
             except Exception as error:  # the record stays; the next poll tries again
                 logger.warning(
                     "re-plan of night %s failed: %s (kept pending)", night_id, type(error).__name__
@@ -160,8 +161,9 @@ class ReplanWorker:
         """Drain ``night_id``'s pending re-plans (in the caller's thread, under the night's
         lock); returns the re-plan that covers them (``None``: none was owed or made here).
 
-        Raises what a re-plan raises beyond the solver (the solver's own failures become a
-        fallback plan); the record then stays pending for the worker thread.
+        A failure anywhere in the re-plan (building the problem, the solver, storing) stores
+        the fallback instead (`fallback_replan`); only what stops even that (the database
+        gone) is raised, and the record then stays pending for the worker thread.
         """
         with self.night_lock(night_id):
             for _attempt in range(3):
@@ -187,11 +189,102 @@ class ReplanWorker:
                         )
                     except Conflict:
                         continue  # a planner's edit came in between: again, from hers
+                    except Exception as failure:
+                        # Failing anywhere (building the problem, the live state, storing)
+                        # must not leave the call owed: the last good plan, the new calls
+                        # inserted or unassigned with a reason, and the planner sees it.
+                        logger.warning(
+                            "re-plan of night %s failed (%s); falling back",
+                            night_id,
+                            type(failure).__name__,
+                        )
+                        try:
+                            result = fallback_replan(
+                                session,
+                                region,
+                                night,
+                                failure=failure,
+                                reason=night.replan_reason or "live re-plan",
+                                now=self._clock(),
+                                replan_done=wanted,
+                            )
+                        except Conflict:
+                            continue
                     if result.fallback:
                         logger.warning("night %s re-planned by fallback", night_id)
                     self._last[night_id] = result
                     return result
         raise Conflict("the night kept changing during the re-plan; it stays pending")
+
+    #: Searches outside the night's lock that may be set aside because the night moved on
+    #: meanwhile, before the worker searches under the lock (so it cannot starve).
+    _UNLOCKED_TRIES = 2
+
+    def search_then_store(self, night_id: int) -> ReplanResult | None:
+        """The worker's drain of ``night_id``: the search runs outside the night's lock, so
+        a partner's first answer (`answer_now`) never waits for it; the plan is stored under
+        the lock only if the night is still at the version the search started from (else it
+        is set aside and searched again: a first answer stored meanwhile holds a call the
+        search did not know). After `_UNLOCKED_TRIES` set-asides, or when the search fails,
+        `replan_now` drains it under the lock (with its fallback)."""
+        for _attempt in range(self._UNLOCKED_TRIES):
+            with self._sessions() as session:
+                night = session.get(Night, night_id)
+                if night is None:
+                    return None
+                wanted, base = night.replan_requested, night.plan_version
+                if wanted <= night.replan_done:
+                    return self._last.get(night_id)
+                region = session.get(Region, night.region_id)
+                assert region is not None
+                try:
+                    solved = solve_night(
+                        session,
+                        region,
+                        night,
+                        now=self._clock(),
+                        time_limit=self._settings.live_replan_seconds,
+                    )
+                except Exception as error:
+                    logger.warning(
+                        "search for night %s failed (%s); re-planning under the lock",
+                        night_id,
+                        type(error).__name__,
+                    )
+                    break
+                session.rollback()  # no read transaction held over the search
+                with self.night_lock(night_id):
+                    session.expire_all()
+                    night = session.get(Night, night_id)
+                    if night is None:
+                        return None
+                    if night.plan_version != base:
+                        continue  # a plan was stored meanwhile: search again from it
+                    try:
+                        result = store_solved(
+                            session,
+                            night,
+                            solved,
+                            reason=night.replan_reason or "live re-plan",
+                            now=self._clock(),
+                            base_version=base,
+                            live=True,
+                            replan_done=wanted,
+                        )
+                    except Conflict:
+                        continue
+                    except Exception as error:
+                        logger.warning(
+                            "storing the search for night %s failed (%s)",
+                            night_id,
+                            type(error).__name__,
+                        )
+                        break
+                    if result.fallback:
+                        logger.warning("night %s re-planned by fallback", night_id)
+                    self._last[night_id] = result
+                    return result
+        return self.replan_now(night_id)
 
     def answer_now(self, night_id: int) -> ReplanResult | None:
         """A partner's answer: the quick insertion (`quick_replan`) stored at once, and the

@@ -100,6 +100,11 @@ class DbMobileBackend:
     # -- helpers
 
     def _nurse(self, code: str) -> Nurse:
+        # The caller dependency loaded her by id in this session a moment ago: no query.
+        if self._principal.nurse_id is not None:
+            mine = self._session.get(Nurse, self._principal.nurse_id)
+            if mine is not None and mine.code == code:
+                return mine
         nurse = self._session.scalars(select(Nurse).where(Nurse.code == code)).first()
         assert nurse is not None  # the caller dependency found her a moment ago
         return nurse
@@ -161,11 +166,19 @@ class DbMobileBackend:
         if nn is None or nn.route is None:
             return None
         template = repo.bag_template(self._session, nn.region)
-        state = service.shift_state(self._session, nn)
-        route, clients = service.build_route(self._session, nn, template, state, now=now)
-        etag = route_etag(route)
+        route, etag, client_ids = service.cached_route(
+            self._session, nn, template, now=now, etag_of=route_etag
+        )
         if self._route_log_marks.get(caller.nurse_id) != etag:
-            unique = list({c.id: c for c in clients}.values())
+            shown = {
+                c.id: c
+                for c in (
+                    self._session.scalars(select(Client).where(Client.id.in_(client_ids)))
+                    if client_ids
+                    else []
+                )
+            }
+            unique = [shown[i] for i in client_ids if i in shown]  # in the route's order
             access_log.record(
                 self._session,
                 self._principal,

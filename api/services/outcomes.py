@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -10,6 +12,7 @@ from api.db.models import Night, VisitRequest
 from api.repositories import requests
 from api.schemas.requests import Recurrence, VisitOutcome, VisitRequestPublic, Window
 from api.services.planning import stored_plan, visit_ref, visit_times
+from optimizer.plan import Plan, StepType
 
 __all__ = ["request_public"]
 
@@ -17,12 +20,14 @@ __all__ = ["request_public"]
 def request_public(session: Session, request: VisitRequest) -> VisitRequestPublic:
     """The request as its partner sees it, with one outcome per visit."""
     outcomes = []
-    plans: dict[int, tuple[dict[int, tuple[str, datetime]], dict[str, str]]] = {}
+    plans: dict[int, _NightPlan] = {}
     for visit, night in requests.request_visits(session, request):
         if night.id not in plans:
             plans[night.id] = _night_plan(session, night)
-        times, reasons = plans[night.id]
-        placed = times.get(visit.id)
+        known = plans[night.id]
+        ref = visit_ref(visit.id)
+        placed = known.times.get(visit.id)
+        late_seconds = known.lateness.get(ref, 0) if placed is not None else 0
         outcomes.append(
             VisitOutcome(
                 visit_id=visit.id,
@@ -31,7 +36,9 @@ def request_public(session: Session, request: VisitRequest) -> VisitRequestPubli
                 planned=placed is not None,
                 nurse=placed[0] if placed else None,
                 expected_start=placed[1] if placed else None,
-                not_planned_reason=reasons.get(visit_ref(visit.id)) if placed is None else None,
+                not_planned_reason=known.reasons.get(ref) if placed is None else None,
+                late=late_seconds > 0,
+                expected_lateness_minutes=math.ceil(late_seconds / 60) if late_seconds else None,
             )
         )
     window = (
@@ -59,11 +66,32 @@ def request_public(session: Session, request: VisitRequest) -> VisitRequestPubli
     )
 
 
-def _night_plan(
-    session: Session, night: Night
-) -> tuple[dict[int, tuple[str, datetime]], dict[str, str]]:
+@dataclass
+class _NightPlan:
+    """What a partner may learn of a night's current plan about her visits."""
+
+    times: dict[int, tuple[str, datetime]] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    #: Visit ref -> seconds its planned start is past its target (urgency or window).
+    lateness: dict[str, int] = field(default_factory=dict)
+
+
+def _night_plan(session: Session, night: Night) -> _NightPlan:
     plan = stored_plan(session, night)
     if plan is None:
-        return {}, {}
-    times = visit_times(night, plan)
-    return times, {u.visit_id: u.reason.value for u in plan.unassigned}
+        return _NightPlan()
+    return _NightPlan(
+        times=visit_times(night, plan),
+        reasons={u.visit_id: u.reason.value for u in plan.unassigned},
+        lateness=_lateness(plan),
+    )
+
+
+def _lateness(plan: Plan) -> dict[str, int]:
+    # A two-person visit is as late as its later nurse.
+    late: dict[str, int] = {}
+    for route in plan.routes:
+        for step in route.steps:
+            if step.type == StepType.VISIT and step.visit_id and step.lateness_seconds > 0:
+                late[step.visit_id] = max(late.get(step.visit_id, 0), step.lateness_seconds)
+    return late

@@ -19,7 +19,17 @@ from sqlalchemy.orm import Session
 
 from api.core.config import Settings
 from api.core.problems import ProblemError
-from api.db.models import Client, Night, NightEvent, Nurse, Region, RouteVersion, Shift, Visit
+from api.db.models import (
+    Client,
+    Night,
+    NightEvent,
+    Nurse,
+    Region,
+    RouteVersion,
+    Shift,
+    Visit,
+    VisitRequest,
+)
 from api.keysafe import Assignment, RevealFacts, distance_metres, effective_visit_end
 from api.night.authority import is_hers, visits_of_nurse
 from api.night.device_time import device_moment
@@ -50,6 +60,7 @@ from mobile_contract.events import (
     EventOutcome,
     EventResult,
     NeedsBackupEvent,
+    PositionEvent,
     RejectReason,
     ShiftStartEvent,
     VisitCompletedEvent,
@@ -77,6 +88,7 @@ from mobile_contract.route import (
 __all__ = [
     "NurseNight",
     "build_route",
+    "cached_route",
     "nurse_night",
     "process_events",
     "reveal_facts",
@@ -106,7 +118,11 @@ def nurse_night(session: Session, region: Region, nurse: Nurse, now: datetime) -
     night = nights.get_night(session, region, nights.night_date_for(region, now))
     if night is None:
         return None
-    shift = next((s for n, s in nights.shifts_of(session, night) if n.id == nurse.id), None)
+    if not nurse.active:
+        return None
+    shift = session.scalars(
+        select(Shift).where(Shift.nurse_id == nurse.id, Shift.night_date == night.night_date)
+    ).first()
     if shift is None:
         return None
     route = nights.latest_published_route(session, night, nurse.id)
@@ -326,6 +342,95 @@ def build_route(
     return route, shown
 
 
+#: A built route, its ETag and the clients it shows, per fingerprint of everything it is built
+#: from (`route_fingerprint`): a phone polling an unchanged route is answered without
+#: loading her events or building the route again.
+_ROUTE_CACHE: dict[tuple[object, ...], tuple[MyRoute, str, tuple[int, ...]]] = {}
+_ROUTE_CACHE_SIZE = 256
+
+
+def route_fingerprint(
+    session: Session, nn: NurseNight, template: BagTemplate
+) -> tuple[object, ...] | None:
+    """What the nurse's route as the phone shows it is built from, in two small queries:
+    the published route version, her shift, the bag template, her stored events other than
+    positions (how many, the newest), and per visit of the route its status, times, task
+    and the client's details. ``None`` when it cannot be had this cheaply (a two-person
+    visit names a colleague from other nurses' routes): then the route is built.
+    """
+    assert nn.route is not None
+    route_visits = visit_ids_of(route_of(nn.route))
+    rows: list[tuple[object, ...]] = []
+    if route_visits:
+        found = session.execute(
+            select(
+                Visit.id,
+                Visit.status,
+                Visit.window_start,
+                Visit.window_end,
+                Visit.urgency,
+                Visit.service_seconds,
+                Visit.nurses_needed,
+                Visit.request_id,
+                Client.id,
+                Client.display_name,
+                Client.address,
+                Client.lat,
+                Client.lon,
+                Client.access_instructions,
+                Client.key_safe_present,
+                VisitRequest.care_task,
+            )
+            .join(Client, Client.id == Visit.client_id)
+            .outerjoin(VisitRequest, VisitRequest.id == Visit.request_id)
+            .where(Visit.id.in_(route_visits))
+            .order_by(Visit.id)
+        )
+        rows = [tuple(row) for row in found]
+        if any(int(row[6] or 1) > 1 for row in rows):  # type: ignore[call-overload]
+            return None
+    events = repo.SqlEventStore(session, nn.night.id).state_marker(str(nn.nurse.id))
+    return (
+        str(session.get_bind().engine.url),
+        nn.route.id,
+        nn.route.created_at,
+        nn.night.id,
+        nn.nurse.code,
+        (nn.region.base_lon, nn.region.base_lat, nn.region.timezone),
+        (nn.shift.id, nn.shift.start, nn.shift.end),
+        template.model_dump_json(),
+        events,
+        tuple(rows),
+    )
+
+
+def cached_route(
+    session: Session,
+    nn: NurseNight,
+    template: BagTemplate,
+    *,
+    now: datetime,
+    etag_of: Any,
+) -> tuple[MyRoute, str, list[int]]:
+    """The nurse's route (`build_route`), its ETag (``etag_of(route)``) and the ids of the
+    clients it shows, from the cache when nothing it is built from changed
+    (`route_fingerprint`); ``generated_at`` is ``now`` either way."""
+    key = route_fingerprint(session, nn, template)
+    hit = _ROUTE_CACHE.get(key) if key is not None else None
+    if hit is not None:
+        route, etag, client_ids = hit
+        return route.model_copy(update={"generated_at": now}), etag, list(client_ids)
+    state = shift_state(session, nn)
+    route, clients = build_route(session, nn, template, state, now=now)
+    etag = etag_of(route)
+    ids = tuple(dict.fromkeys(c.id for c in clients))
+    if key is not None:
+        if len(_ROUTE_CACHE) >= _ROUTE_CACHE_SIZE:
+            _ROUTE_CACHE.pop(next(iter(_ROUTE_CACHE)))  # oldest first (insertion order)
+        _ROUTE_CACHE[key] = (route, etag, ids)
+    return route, etag, list(ids)
+
+
 def _colleagues(session: Session, nn: NurseNight, visit_ids: set[int]) -> dict[int, str]:
     """Two-person visits: visit id -> the colleague's display name (one query for all)."""
     if not visit_ids:
@@ -403,20 +508,34 @@ def process_events(
     nothing; a visit's status only moves forward.
     """
     night = nn.night
-    mine = visits_of_nurse(session, night, nn.nurse.id)
     tolerance = timedelta(minutes=settings.device_clock_tolerance_minutes)
+    # Her visits (every route version of the night) and her stored events are read only
+    # when the batch names a visit or changes one: a batch of positions, the phones' usual
+    # traffic, reads neither (both grow all night).
+    found: list[set[int]] = []
+
+    def mine() -> set[int]:
+        if not found:
+            found.append(visits_of_nurse(session, night, nn.nurse.id))
+        return found[0]
 
     def check(visit_id: str) -> RejectReason | None:
         visit = _night_visit(session, night, visit_id)
         if visit is None:
             return RejectReason.UNKNOWN_VISIT
-        if not is_hers(visit, nn.nurse.id, mine):
+        if not is_hers(visit, nn.nurse.id, mine()):
             return RejectReason.NOT_YOUR_VISIT
         return None
 
     store = repo.SqlEventStore(session, night.id)
-    known = {stored.event.event_id for stored in store.for_shift(str(nn.nurse.id), str(night.id))}
-    refused = _refused_changes(session, nn, events, known, mine)
+    store.look_up(str(event.event_id) for _index, event in events)
+    positions_only = all(isinstance(event, PositionEvent) for _index, event in events)
+    refused: dict[int, EventResult] = {}
+    if not positions_only:
+        known = {
+            stored.event.event_id for stored in store.for_shift(str(nn.nurse.id), str(night.id))
+        }
+        refused = _refused_changes(session, nn, events, known, mine())
     results = apply_batch(
         store,
         [(index, event) for index, event in events if index not in refused],
@@ -437,8 +556,12 @@ def process_events(
         r.model_copy(update={"message": notes[r.index]}) if notes.get(r.index) else r
         for r in [*results, *refused.values()]
     ]
-    state = derive_state(store.for_shift(str(nn.nurse.id), str(night.id)))
-    moved = _bring_visits_up_to_date(session, nn, state, now=now, tolerance=tolerance)
+    moved: list[str] = []
+    if not positions_only:
+        # A position moves no visit: every earlier batch brought them up to date when it
+        # was stored (same transaction), so a batch of positions has nothing to replay.
+        state = derive_state(store.for_shift(str(nn.nurse.id), str(night.id)))
+        moved = _bring_visits_up_to_date(session, nn, state, now=now, tolerance=tolerance)
     reported = _record_new_events(session, nn, new_events, template, now=now, tolerance=tolerance)
     replan = (moved or reported) and live.needs_live_replan(nn.night, now)
     if replan:

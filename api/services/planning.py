@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from api.core.problems import Unprocessable
+from api.core.problems import Conflict, Unprocessable
 from api.db.models import Client, Night, Nurse, Region, Visit
 from api.db.models import Shift as ShiftRow
 from api.night.stored import StoredStep, plan_of, route_of, visit_ids_of
@@ -29,7 +29,7 @@ from api.travel import travel_matrices
 from optimizer import model as om
 from optimizer.evaluate import RESTOCK, evaluate
 from optimizer.live import state_at
-from optimizer.plan import Plan, ReasonCode, StepType, Unassigned
+from optimizer.plan import Plan, ReasonCode, StepType, Summary, Unassigned
 from optimizer.quote import quote
 from optimizer.solve import plan_from_routes
 
@@ -37,6 +37,7 @@ __all__ = [
     "NightProblem",
     "build_problem",
     "current_plan",
+    "fallback_replan",
     "keep_with_new_calls",
     "quick_replan",
     "replan",
@@ -111,12 +112,13 @@ def build_problem(
     team = nights.shifts_of(session, night)
     nurse_by_id = {nurse.id: nurse for nurse, _ in team}
     template = phone_repo.bag_template(session, region)
-    bag, events = full_bag(template), phone_repo.SqlEventStore(session, night.id)
+    bag = full_bag(template)
+    events = phone_repo.SqlEventStore(session, night.id).for_night()
     opt_nurses = []
     for nurse, shift in team:
         window = _shift_window(region, night, shift)
         # What her phone says is left in the bag (bag check, materials used); full if silent.
-        state = derive_state(events.for_shift(str(nurse.id), str(night.id)))
+        state = derive_state(events.get(str(nurse.id), []))
         opt_nurses.append(
             om.Nurse(
                 id=nurse.code,
@@ -392,12 +394,15 @@ def solve_night(
     night_problem = build_problem(session, region, night, now=now)
     current = current_plan(session, night_problem)
     fallback: str | None = None
+    degraded: str | None = None
     try:
         problem = live_problem(session, night_problem, current, now)
     except Exception as error:  # the night must go on: plan it without the live state
         name = type(error).__name__
         logger.warning("the live state of the night failed (%s); planning it as it is", name)
         problem = night_problem.problem
+        # Not the solver's plan of the night as it stands: the planner must see that.
+        degraded = f"the night's live state failed ({name}): planned without it"
     report(f"planning {len(problem.visits)} visits for {len(problem.nurses)} nurses")
     if problem.nurses:
         # The budget covers the whole re-plan, so what building the problem took is deducted.
@@ -408,7 +413,7 @@ def solve_night(
     else:
         plan = plan_from_routes(problem, {})
     report(f"{plan.summary.visits_planned} planned, {plan.summary.visits_unassigned} left out")
-    return Solved(night_problem, plan, fallback, began, requested)
+    return Solved(night_problem, plan, fallback or degraded, began, requested)
 
 
 def store_solved(
@@ -529,6 +534,170 @@ def quick_replan(
         return None
     solved = Solved(night_problem, plan, None, began, night.replan_requested)
     return store_solved(session, night, solved, reason=reason, now=now, live=True)
+
+
+def fallback_replan(
+    session: Session,
+    region: Region,
+    night: Night,
+    *,
+    failure: BaseException,
+    reason: str,
+    now: datetime,
+    replan_done: int | None = None,
+) -> ReplanResult:
+    """Store the night's fallback after a re-plan failed anywhere (``failure``), before the
+    solver as well as in it or while storing: the last good routes with the new calls
+    inserted where they fit (`keep_with_new_calls`), else, when not even tonight's problem
+    can be built, the stored routes as they are with every visit they lack unassigned with
+    its reason (`ReasonCode.NO_PLAN_IN_TIME`). Stored as a live version whose ``fallback``
+    says why, so the planner sees it; ``replan_done`` is recorded as covered.
+
+    Raises `api.core.problems.Conflict` when the night moved on, and whatever the database
+    raises (then nothing can be stored and the re-plan stays owed).
+    """
+    began = time.perf_counter()
+    why = f"re-plan failed ({type(failure).__name__}): last good plan kept, new calls inserted"
+    session.rollback()  # whatever the failed attempt flushed is not part of the fallback
+    try:
+        night_problem = build_problem(session, region, night, now=now)
+        current = current_plan(session, night_problem)
+        try:
+            problem = live_problem(session, night_problem, current, now)
+        except Exception:  # the insertion works on the night as it stands without it
+            problem = night_problem.problem
+        plan = keep_with_new_calls(problem, current)
+        solved = Solved(night_problem, plan, why[:200], began, night.replan_requested)
+        return store_solved(
+            session, night, solved, reason=reason, now=now, live=True, replan_done=replan_done
+        )
+    except Exception as second:
+        if isinstance(second, Conflict):
+            raise
+        logger.warning(
+            "the fallback's insertion failed too (%s); keeping the stored routes",
+            type(second).__name__,
+        )
+        session.rollback()
+    why = f"re-plan failed ({type(failure).__name__}): last good plan kept, new calls unassigned"
+    plan, steps = _stored_with_missing_unassigned(session, night)
+    version, affected = nights.save_plan_version(
+        session,
+        night,
+        plan.model_dump(mode="json"),
+        steps,
+        base_version=night.plan_version,
+        reason=reason,
+        user_id=None,
+        now=now,
+        publish=nights.any_published(session, night),
+        live=True,
+        fallback=why[:200],
+        replan_done=replan_done,
+    )
+    codes = {n.id: n.code for n in _nurses_by_code(session, night, plan).values()}
+    return ReplanResult(
+        version=version.version,
+        affected_nurses=sorted(codes[i] for i in affected if i in codes),
+        seconds=round(time.perf_counter() - began, 3),
+        plan=plan,
+        fallback=why[:200],
+    )
+
+
+def _nurses_by_code(session: Session, night: Night, plan: Plan) -> dict[str, Nurse]:
+    from sqlalchemy import select
+
+    codes = {route.nurse_id for route in plan.routes}
+    if not codes:
+        return {}
+    rows = session.scalars(
+        select(Nurse).where(Nurse.region_id == night.region_id, Nurse.code.in_(codes))
+    )
+    return {nurse.code: nurse for nurse in rows}
+
+
+def _stored_with_missing_unassigned(
+    session: Session, night: Night
+) -> tuple[Plan, dict[int, list[dict[str, Any]]]]:
+    """The last resort, built from the database alone (no travel times, no optimizer
+    problem): the stored plan's routes without the visits closed since, every open visit
+    they lack unassigned (``no_plan_in_time``), every visit nobody could get into
+    unassigned (`with_closed_visits`); and the routes' steps per nurse (database id)."""
+    stored = nights.current_plan_version(session, night)
+    base = plan_of(stored) if stored is not None else None
+    visits = nights.night_visits(session, night, include_closed=True)
+    status = {visit_ref(v.id): v.status for v in visits}
+    kept_states = ("open", "started", "done")
+    routes = []
+    for route in base.routes if base is not None else []:
+        kept_steps = [
+            s for s in route.steps if s.visit_id is None or status.get(s.visit_id) in kept_states
+        ]
+        count = sum(1 for s in kept_steps if s.type == StepType.VISIT)
+        routes.append(route.model_copy(update={"steps": kept_steps, "visit_count": count}))
+    routed = {s.visit_id for r in routes for s in r.steps if s.visit_id}
+    kept = [
+        u
+        for u in (base.unassigned if base is not None else [])
+        if status.get(u.visit_id) == "open" and u.visit_id not in routed
+    ]
+    listed = routed | {u.visit_id for u in kept}
+    missing = [
+        Unassigned(
+            visit_id=visit_ref(v.id),
+            urgency=v.urgency,
+            reason=ReasonCode.NO_PLAN_IN_TIME,
+            message="the re-plan failed; the planner places this visit by hand",
+        )
+        for v in visits
+        if v.status == "open" and visit_ref(v.id) not in listed
+    ]
+    unassigned = [*kept, *missing]
+    summary = (
+        base.summary
+        if base is not None
+        else Summary(
+            travel_seconds=0,
+            visits_planned=0,
+            visits_unassigned=0,
+            visits_per_nurse={},
+            lateness_seconds_by_urgency={},
+            late_visits_by_urgency={},
+            travel_estimated=False,
+        )
+    )
+    summary = summary.model_copy(
+        update={
+            "visits_planned": len(routed),
+            "visits_unassigned": len(unassigned),
+            "visits_per_nurse": {r.nurse_id: r.visit_count for r in routes},
+        }
+    )
+    plan = Plan(
+        routes=routes,
+        unassigned=unassigned,
+        summary=summary,
+        violations=base.violations if base is not None else [],
+        stats=None,
+    )
+    plan = with_closed_visits(session, night, plan)
+    nurses = _nurses_by_code(session, night, plan)
+    steps = {
+        nurses[route.nurse_id].id: [
+            StoredStep(
+                type=step.type,
+                visit_id=visit_id_of(step.visit_id) if step.visit_id else None,
+                arrival=step.arrival,
+                start=step.start,
+                end=step.end,
+            ).model_dump(mode="json")
+            for step in route.steps
+        ]
+        for route in plan.routes
+        if route.nurse_id in nurses
+    }
+    return plan, steps
 
 
 def _solve_or_keep(

@@ -336,31 +336,100 @@ def test_any_solver_failure_falls_back_and_the_planner_sees_it(
     assert versions[0]["fallback"] is None
 
 
-def test_a_replan_that_cannot_run_stays_owed_and_is_made_later(
-    world: World, monkeypatch: pytest.MonkeyPatch
+#: Where a re-plan can fail before, beside or after the solver search (module attributes).
+_FAULT_POINTS = [
+    "api.services.planning.build_problem",
+    "api.services.planning.current_plan",
+    "api.services.planning.live_problem",
+    "api.services.planning.store_solved",
+    "api.services.planning.route_steps",
+]
+
+
+@pytest.mark.parametrize("point", _FAULT_POINTS)
+def test_a_replan_failing_anywhere_falls_back_and_the_planner_sees_it(
+    world: World, monkeypatch: pytest.MonkeyPatch, point: str
 ) -> None:
-    """A re-plan failing beyond the solver (the night's problem cannot even be built) still
-    takes the call (201, ``pending``); once the fault is gone the worker plans it."""
+    """A re-plan failing beyond the solver (the night's problem cannot even be built, its
+    plan cannot be read or stored) is not left owed: the partner's acute call is answered
+    (201, not ``pending``) from the last good plan with the call inserted or unassigned with
+    a reason, the planner sees the fallback, and once the fault is gone the next change is
+    planned by the solver again."""
     published_night(world, visits=6)
     world.clock.set(3, 10)
     org = world.seeded.home_care[0]
     client_id = register_client(world, org, 91)
+    planner = world.token("planner")
+    before = world.client.get(PLAN, headers=planner).json()
 
     def broken(*_args: object, **_kwargs: object) -> None:
-        raise OSError("injected fault while building the problem")
+        raise OSError("injected fault in the re-plan")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(point, broken)
+        call = world.client.post(REQUESTS, json=acute(client_id), headers=world.key(org))
+        assert call.status_code == 201, call.text
+        body = call.json()
+        assert body["live_replan"]["pending"] is False, body["live_replan"]
+        assert "OSError" in body["live_replan"]["fallback"], body["live_replan"]
+        outcome = body["visits"][0]
+        assert outcome["planned"] or outcome["not_planned_reason"], outcome
+        assert not pending_nights(world.sessions())
+        assert_visits_placed(world.sessions())
+        plan = world.client.get(PLAN, headers=planner).json()
+        assert plan["replan_pending"] is False
+        assert "OSError" in plan["fallback"], plan["fallback"]
+        # What the nurses already had stays in the routes.
+        kept = {s["visit_id"] for r in before["plan"]["routes"] for s in r["steps"]}
+        now = {s["visit_id"] for r in plan["plan"]["routes"] for s in r["steps"]}
+        assert kept <= now
+    second = world.client.post(
+        REQUESTS, json=acute(register_client(world, org, 92)), headers=world.key(org)
+    )
+    assert second.status_code == 201, second.text
+    settle(world)
+    plan = world.client.get(PLAN, headers=planner).json()
+    assert plan["fallback"] is None, "the solver plans again once the fault is gone"
+    answer = world.client.get(f"{REQUESTS}/{second.json()['id']}", headers=world.key(org)).json()
+    assert answer["visits"][0]["planned"] is True
+
+
+def test_a_nurse_report_whose_replan_fails_falls_back(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same kind through the phone: a could-not-get-in whose re-plan fails before the
+    solver leaves nothing owed; the visit is unassigned with its reason."""
+    published_night(world, visits=6)
+    phone = register_phone(world)
+    route = world.client.get("/mobile/v1/me/route", headers=phone).json()
+    visit_id = next(s["visit_id"] for s in route["steps"] if s["type"] == "visit")
+    world.clock.set(1, 0)
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise OSError("injected fault in the re-plan")
 
     with monkeypatch.context() as patch:
         patch.setattr("api.services.planning.build_problem", broken)
-        call = world.client.post(REQUESTS, json=acute(client_id), headers=world.key(org))
-        assert call.status_code == 201, call.text
-        assert call.json()["live_replan"]["pending"] is True
-        assert pending_nights(world.sessions())
+        stamp = world.clock().isoformat()
+        event = {
+            "type": "could_not_get_in",
+            "event_id": str(uuid.uuid4()),
+            "device_time": stamp,
+            "visit_id": visit_id,
+            "reason": "no_answer",
+        }
+        response = world.client.post(
+            "/mobile/v1/me/events",
+            json={"sent_at": stamp, "events": [event]},
+            headers=fresh(world, phone),
+        )
+        assert response.status_code == 200, response.text
+        settle(world)
+        assert not pending_nights(world.sessions())
         plan = world.client.get(PLAN, headers=world.token("planner")).json()
-        assert plan["replan_pending"] is True
-    assert world.client.app.state.replanner.wait_idle(60)
-    assert not pending_nights(world.sessions())
-    answer = world.client.get(f"{REQUESTS}/{call.json()['id']}", headers=world.key(org)).json()
-    assert answer["visits"][0]["planned"] is True
+        assert "OSError" in plan["fallback"], plan["fallback"]
+        left = {u["visit_id"]: u["reason"] for u in plan["plan"]["unassigned"]}
+        assert left.get(f"V{visit_id}") == "could_not_get_in", left
 
 
 def test_a_planners_edit_during_a_reoptimise_still_wins_by_if_match(world: World) -> None:

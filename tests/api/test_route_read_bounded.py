@@ -106,3 +106,114 @@ def _night_id(world: World) -> int:
     with world.sessions()() as session:
         night = session.query(Night).one()
         return night.id
+
+
+def _poll(world: World, phone: dict[str, str], etag: str) -> Any:
+    return world.client.get(ROUTE, headers={**phone, "If-None-Match": etag})
+
+
+def test_an_unchanged_poll_reads_no_events_and_a_changed_route_is_never_stale(
+    any_world: World,
+) -> None:
+    """A phone polling an unchanged route is answered 304 without loading her events again
+    (the route comes from the cache, keyed by everything it is built from); every change
+    the route shows (a client's access instructions, her own progress on a visit, the key
+    safe) makes the next poll a 200 that shows it, never a stale 304."""
+    world = any_world
+    published_night(world)
+    phone = register_phone(world)
+    world.clock.set(23, 40)
+    phone = fresh(world, phone)
+    first = world.client.get(ROUTE, headers=phone)
+    assert first.status_code == 200, first.text
+    etag = first.headers["ETag"]
+    with statements(world) as polled:
+        assert _poll(world, phone, etag).status_code == 304
+    loads_events = [s for s in polled if "phone_events" in s and "count(" not in s.lower()]
+    assert not loads_events, "an unchanged poll loads her events again"
+
+    visit_step = next(s for s in first.json()["steps"] if s["type"] == "visit")
+    visit_id = visit_step["visit_id"]
+    client_id = next(
+        cid for ids in world.seeded.clients.values() for cid in ids if _shows(world, cid, visit_id)
+    )
+    org = next(org for org, ids in world.seeded.clients.items() if client_id in ids)
+
+    # 1. The partner changes the client's access instructions.
+    changed = world.client.patch(
+        f"/partner/v1/clients/{client_id}",
+        json={"access_instructions": "back door, ring twice"},
+        headers=world.key(org),
+    )
+    assert changed.status_code == 200, changed.text
+    second = _poll(world, phone, etag)
+    assert second.status_code == 200, "a stale 304 after the client changed"
+    step = next(s for s in second.json()["steps"] if s.get("visit_id") == visit_id)
+    assert step["access"]["instructions"] == "back door, ring twice"
+    etag = second.headers["ETag"]
+    assert _poll(world, phone, etag).status_code == 304
+
+    # 2. She starts the visit: her progress shows on the next poll.
+    stamp = world.clock().isoformat()
+    started = world.client.post(
+        EVENTS,
+        json={
+            "sent_at": stamp,
+            "events": [
+                {
+                    "type": "visit_started",
+                    "event_id": str(uuid.uuid4()),
+                    "device_time": stamp,
+                    "visit_id": visit_id,
+                }
+            ],
+        },
+        headers=phone,
+    )
+    assert started.status_code == 200, started.text
+    third = _poll(world, phone, etag)
+    assert third.status_code == 200, "a stale 304 after her own event"
+    step = next(s for s in third.json()["steps"] if s.get("visit_id") == visit_id)
+    assert step["progress"] != visit_step["progress"], step["progress"]
+
+
+def _shows(world: World, client_id: int, visit_id: str) -> bool:
+    from api.db.models import Visit
+
+    with world.sessions()() as session:
+        visit = session.get(Visit, int(visit_id))
+        return visit is not None and visit.client_id == client_id
+
+
+def test_a_batch_of_positions_asks_once_and_still_knows_its_repeats(any_world: World) -> None:
+    """A batch of positions (the phones' usual upload) is stored with one look-up of its
+    event ids, not a question per event, and without reading her route versions or
+    replaying her shift; sent again, every event is a duplicate, and an id repeated inside
+    one batch is stored once."""
+    world = any_world
+    published_night(world)
+    phone = register_phone(world)
+    world.clock.set(23, 40)
+    phone = fresh(world, phone)
+    now = world.clock()
+    events = [
+        {
+            "type": "position",
+            "event_id": str(uuid.uuid4()),
+            "device_time": (now - timedelta(seconds=10 * n)).isoformat(),
+            "position": [6.56, 52.99 + n / 1000],
+            "accuracy_metres": 10,
+        }
+        for n in range(5)
+    ]
+    body = {"sent_at": now.isoformat(), "events": [*events, events[0]]}
+    with statements(world) as stored:
+        first = world.client.post(EVENTS, json=body, headers=phone)
+    assert first.status_code == 200, first.text
+    outcomes = [r["outcome"] for r in first.json()["results"]]
+    assert outcomes == ["accepted"] * 5 + ["duplicate"], outcomes
+    reads = [s for s in stored if s.lstrip().upper().startswith("SELECT")]
+    assert len([s for s in reads if "phone_events" in s]) <= 2, reads
+    assert not [s for s in reads if "route_versions.steps" in s and "published_at" not in s]
+    again = world.client.post(EVENTS, json=body, headers=phone)
+    assert [r["outcome"] for r in again.json()["results"]] == ["duplicate"] * 6
