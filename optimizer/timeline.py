@@ -8,7 +8,7 @@ module: it re-derives every rule from the problem on its own.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from optimizer.model import Nurse, Problem, Visit
@@ -23,6 +23,7 @@ __all__ = [
     "locked_prefix",
     "route",
     "simulate",
+    "within_links",
 ]
 
 
@@ -92,23 +93,30 @@ def stop_for(problem: Problem, visit: Visit, *, not_before: int = 0) -> Stop:
             materials=dict(visit.materials),
             not_before=not_before,
         )
-    return _within_links(problem, visit, stop)
+    return within_links(problem, visit, stop)
 
 
-def _within_links(problem: Problem, visit: Visit, stop: Stop) -> Stop:
-    """``stop`` narrowed to the gap its dependencies leave after (or before) a partner that
-    has already started: a live re-plan keeps the check inside its gap after the injection."""
+def within_links(
+    problem: Problem, visit: Visit, stop: Stop, planned: Mapping[str, int] | None = None
+) -> Stop:
+    """``stop`` narrowed to the gap its dependencies leave after (or before) a partner whose
+    start is fixed: one that has started (a live re-plan keeps the check inside its gap after
+    the injection), or one at its start in ``planned`` (visit id -> start, the quote)."""
     if not problem.dependencies:
         return stop
     earliest, latest = stop.earliest, stop.latest
     for link in problem.dependencies_of(visit.id):
         partner = problem.visit(link.first if link.second == visit.id else link.second)
-        if not partner.is_locked or partner.started_at is None:
+        if partner.is_locked and partner.started_at is not None:
+            fixed = partner.started_at
+        elif planned is not None and partner.id in planned:
+            fixed = planned[partner.id]
+        else:
             continue
         if link.second == visit.id:
-            low, high = partner.started_at + link.min_seconds, partner.started_at + link.max_seconds
+            low, high = fixed + link.min_seconds, fixed + link.max_seconds
         else:
-            low, high = partner.started_at - link.max_seconds, partner.started_at - link.min_seconds
+            low, high = fixed - link.max_seconds, fixed - link.min_seconds
         earliest = max(earliest, low)
         latest = high if latest is None else min(latest, high)
     if (earliest, latest) == (stop.earliest, stop.latest):
