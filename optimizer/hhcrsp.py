@@ -27,7 +27,7 @@ import json
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from optimizer.model import (
     Visit,
 )
 from optimizer.plan import Plan, StepType
+from optimizer.search import SearchConfig, default_portfolio
 from optimizer.solve import solve
 
 __all__ = [
@@ -387,22 +388,44 @@ def solve_hhcrsp(
     def left() -> float:
         return time_limit - (time.monotonic() - began)
 
-    chosen = len(ladder) - 1
+    # Constructions tried per cap: parallel cheapest insertion is the quickest; with many
+    # simultaneous pairs it can close a cycle of "both at once" it cannot insert into and
+    # leave a pair out, where local cheapest cost insertion places it (D1, cap 3 widths:
+    # 3 services left out against none).
+    constructions = ("PARALLEL_CHEAPEST_INSERTION", "LOCAL_CHEAPEST_COST_INSERTION")
+    chosen, construction = len(ladder) - 1, constructions[-1]
     for rung, cap in enumerate(ladder[:-1]):
-        if left() < 0.6 * time_limit:
-            break
         problem, _ = problem_from_hhcrsp(instance, max_tardiness=cap)
-        first = solve(problem, time_limit=max(0.5, left() / 4), first_only=True, processes=1)
-        if not first.unassigned:
-            chosen = rung
-            break
+        for name in constructions:
+            if left() < 0.6 * time_limit:
+                break
+            first = solve(
+                problem,
+                time_limit=max(0.5, left() / 4),
+                first_only=True,
+                processes=1,
+                configs=[SearchConfig(first_solution=name)],
+            )
+            if not first.unassigned:
+                chosen, construction = rung, name
+                break
+        else:
+            continue
+        break
     best: tuple[HhcrspReport, dict[str, Any], str] | None = None
 
     def attempt(rung: int, budget: float) -> bool:
         nonlocal best
         cap = ladder[rung]
         problem, scale = problem_from_hhcrsp(instance, max_tardiness=cap)
-        plan = solve(problem, time_limit=max(0.5, budget), seed=seed, processes=processes)
+        configs = [replace(c, first_solution=construction) for c in default_portfolio()]
+        plan = solve(
+            problem,
+            time_limit=max(0.5, budget),
+            seed=seed,
+            processes=processes,
+            configs=configs,
+        )
         if plan.unassigned or check(problem, plan):
             return False
         solution = solution_from_plan(plan, scale)
@@ -420,7 +443,7 @@ def solve_hhcrsp(
         attempt(chosen - 1, left())
     elif not placed:
         for rung in range(chosen + 1, len(ladder)):
-            if attempt(rung, left() if rung == len(ladder) - 1 else 0.7 * left()):
+            if left() < 0.5 or attempt(rung, left() if rung == len(ladder) - 1 else 0.7 * left()):
                 break
     seconds = time.monotonic() - began
     if best is None:
