@@ -79,3 +79,30 @@ def test_a_bad_link_is_refused_before_anything_is_stored(world: World) -> None:
         assert "Traceback" not in refused.text
     listed = world.client.get(REQUESTS, headers=world.key(org)).json()
     assert [r["id"] for r in listed] == [first["id"]]
+
+
+def test_the_phone_route_shows_the_link_both_ways(world: World) -> None:
+    """Same nurse for both: her route shows the check follows the injection, and back."""
+    from tests.api.phone_helpers import publish, register_phone
+
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org)
+    injection = _submit(world, org, planned_body(client_id, start="23:30", end="00:30"))
+    after = {"request_id": injection["id"], "min_minutes": 60, "max_minutes": 90, "nurse": "same"}
+    check = _submit(world, org, planned_body(client_id, start="23:30", end="03:00", after=after))
+    reoptimise(world)
+    publish(world)
+    night = world.client.get(PLAN, headers=world.token("planner")).json()
+    ids = {v["request_id"]: v["id"] for v in night["visits"]}
+    first, second = ids[injection["id"]], ids[check["id"]]
+    [nurse] = [r["nurse_id"] for r in night["plan"]["routes"] if f"V{first}" in str(r["steps"])]
+    phone = register_phone(world, f"nurse-{nurse.lower()}")
+    route = world.client.get("/mobile/v1/me/route", headers=phone)
+    assert route.status_code == 200, route.text
+    steps = {s["visit_id"]: s for s in route.json()["steps"] if s["type"] == "visit"}
+    assert steps[str(first)]["linked"] == [
+        {"visit_id": str(second), "relation": "before", "min_minutes": 60, "max_minutes": 90}
+    ]
+    assert steps[str(second)]["linked"] == [
+        {"visit_id": str(first), "relation": "after", "min_minutes": 60, "max_minutes": 90}
+    ]
