@@ -431,6 +431,13 @@ def solve_hhcrsp(
     # left pairs out too (D1), so an unresolved search falls back to the loosest cap.
     low, high = 0, len(ladder) - 2
     chosen, construction = high, constructions[-1]
+    # No tardiness at all first: most instances allow it (and a construction with every end
+    # hard is the best start: F2 at 30 s +39.7 % from cap 0 against +489 % from 1.5 widths).
+    name = places_all(0)
+    if name is not None:
+        chosen, construction, high = 0, name, -1
+    else:
+        low = 1
     while low <= high and left() > 0.6 * time_limit:
         middle = (low + high) // 2
         name = places_all(middle)
