@@ -33,6 +33,7 @@ __all__ = [
     "ClientAtTheDoor",
     "EndStep",
     "Leg",
+    "LinkedVisit",
     "MaterialToTake",
     "MyRoute",
     "RestockStep",
@@ -135,6 +136,19 @@ class StartStep(_StepBase):
     location: LonLat
 
 
+class LinkedVisit(ContractModel):
+    """Units: minutes. Linked care: this visit starts ``min_minutes``..``max_minutes``
+    ``after`` (or ``before``) visit ``visit_id`` starts, e.g. a check 60-90 min after an
+    injection; the other visit may be on a colleague's route."""
+
+    visit_id: Identifier
+    relation: Literal["after", "before"] = Field(
+        description="after: this visit follows visit_id; before: visit_id follows this one"
+    )
+    min_minutes: Annotated[int, Field(ge=0, le=1440)]
+    max_minutes: Annotated[int, Field(ge=0, le=1440)]
+
+
 class VisitStep(_StepBase):
     """A visit to a client's home."""
 
@@ -157,6 +171,11 @@ class VisitStep(_StepBase):
         description="two-person visit: the colleague's display name; null when alone"
     )
     progress: VisitProgress
+    linked: list[LinkedVisit] = Field(
+        default_factory=list,
+        max_length=10,
+        description="linked care: the visits this one must follow or precede (issue 13)",
+    )
 
 
 class BreakStep(_StepBase):

@@ -26,7 +26,15 @@ if TYPE_CHECKING:
 
     from optimizer.routing_model import NightModel
 
-__all__ = ["RESTOCK", "extract", "finish", "plan_from_routes", "summarise", "with_own_check"]
+__all__ = [
+    "RESTOCK",
+    "extract",
+    "finish",
+    "plan_from_routes",
+    "summarise",
+    "unpartnered",
+    "with_own_check",
+]
 
 #: The key of a restock stop in a stop sequence.
 RESTOCK = "restock"
@@ -58,6 +66,7 @@ def extract(
         for visit in model.visits
         if visit.nurses_needed == 2 and served.get(visit.id, 0) == 1
     }
+    lone |= unpartnered(problem, {key for key in served if key not in lone})
     if lone:
         for nurse_id, sequence in sequences.items():
             kept = [(k, s) for k, s in enumerate(sequence) if s not in lone]
@@ -70,6 +79,25 @@ def extract(
         for v, interval in model.breaks.items()
     }
     return sequences, starts, break_starts
+
+
+def unpartnered(problem: Problem, planned: set[str]) -> set[str]:
+    """The visits of ``planned`` whose dependency partner is neither planned nor started:
+    a link is planned whole or not at all, so these must go too (transitively)."""
+    if not problem.dependencies:
+        return set()
+    kept = set(planned)
+    dropped: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for link in problem.dependencies:
+            for this, other in ((link.first, link.second), (link.second, link.first)):
+                if this in kept and other not in kept and not problem.visit(other).is_locked:
+                    kept.discard(this)
+                    dropped.add(this)
+                    changed = True
+    return dropped
 
 
 def _en_route_first(
@@ -151,7 +179,7 @@ def plan_from_routes(
     listed = {u.visit_id for u in left_out}
     planned = {visit_id for route in routes for visit_id in route.visit_ids()}
     left_out.extend(
-        _reason_left_out(problem, visit)
+        _link_reason(problem, visit, planned) or _reason_left_out(problem, visit)
         for visit in problem.visits
         if visit.id not in planned and visit.id not in listed and not visit.is_locked
     )
@@ -228,6 +256,18 @@ def in_step(
                     # Within the tolerance is in step: hold her no longer than that needs.
                     not_before[(nurse_id, position)] = latest - problem.night.sync_tolerance_seconds
                     moved = True
+        for link in problem.dependencies:
+            # B too soon after A: hold B; B too long after A: hold A (no earlier than needed).
+            first, second = starts.get(link.first), starts.get(link.second)
+            if first is None or second is None or len(first) != 1 or len(second) != 1:
+                continue
+            (nurse_a, position_a, start_a), (nurse_b, position_b, start_b) = first[0], second[0]
+            if start_b < start_a + link.min_seconds:
+                not_before[(nurse_b, position_b)] = start_a + link.min_seconds
+                moved = True
+            elif start_b > start_a + link.max_seconds:
+                not_before[(nurse_a, position_a)] = start_b - link.max_seconds
+                moved = True
         if not moved:
             break
         plan = plan_from_routes(
@@ -280,6 +320,21 @@ def with_own_check(problem: Problem, plan: Plan) -> Plan:
     if not added:
         return plan
     return plan.model_copy(update={"violations": [*plan.violations, *added]})
+
+
+def _link_reason(problem: Problem, visit: Visit, planned: set[str]) -> Unassigned | None:
+    """The reason naming the link, for a visit left out with (or because of) its partner."""
+    for link in problem.dependencies_of(visit.id):
+        other = link.second if link.first == visit.id else link.first
+        if other in planned or problem.visit(other).is_locked:
+            continue
+        return Unassigned(
+            visit_id=visit.id,
+            urgency=visit.urgency,
+            reason=ReasonCode.LINK_INFEASIBLE,
+            message=f"linked to {other} ({link.label()}): no room for both tonight",
+        )
+    return None
 
 
 def _reason_left_out(problem: Problem, visit: Visit) -> Unassigned:

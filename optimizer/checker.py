@@ -25,7 +25,8 @@ def check(problem: Problem, plan: Plan) -> list[Violation]:
     different nurses as it needs; service inside planned windows and never before a call or
     before ``now``; skills; pins; shifts; travel times respected between steps; two-person
     visits in step; one break per nurse inside its window; the bag never below zero; started
-    and finished visits unchanged; an en-route visit is its nurse's next stop.
+    and finished visits unchanged; an en-route visit is its nurse's next stop; each dependency
+    planned whole, inside its gap, by different (or the same) nurses as it asks.
     """
     found: list[Violation] = []
 
@@ -107,7 +108,33 @@ def check(problem: Problem, plan: Plan) -> list[Violation]:
                 visit.id,
             )
     _check_positions(problem, plan, fail)
+    _check_dependencies(problem, performers, starts, fail)
     return found
+
+
+def _check_dependencies(
+    problem: Problem, performers: dict[str, list[str]], starts: dict[str, list[int]], fail: _Fail
+) -> None:
+    """Each link planned whole (or its started half kept), inside its gap, by the right nurses."""
+    for link in problem.dependencies:
+        first, second = problem.visit(link.first), problem.visit(link.second)
+        open_first = bool(performers.get(link.first)) and not first.is_locked
+        open_second = bool(performers.get(link.second)) and not second.is_locked
+        # A half already started may stand alone (its partner no longer fits); a half still
+        # to come may not.
+        if (open_first and not (performers.get(link.second) or second.is_locked)) or (
+            open_second and not (performers.get(link.first) or first.is_locked)
+        ):
+            fail("link_broken", f"{link.label()}: only one of the two is planned", link.first)
+            continue
+        if not (performers.get(link.first) and performers.get(link.second)):
+            continue
+        gap = starts[link.second][0] - starts[link.first][0]
+        if not link.min_seconds <= gap <= link.max_seconds:
+            fail("link_gap", f"{link.label()}: {link.second} starts {gap} s after", link.second)
+        same = performers[link.first][0] == performers[link.second][0]
+        if (link.nurse == "different" and same) or (link.nurse == "same" and not same):
+            fail("link_nurse", f"{link.label()}: must be {link.nurse} nurse(s)", link.second)
 
 
 def _check_route(
@@ -233,7 +260,10 @@ def _check_visit_time(problem: Problem, visit_id: str, start: int, nurse: str, f
     urgency = problem.urgency_classes[visit.urgency]
     if urgency.target_seconds is None:
         window = visit.window
-        if window is not None and not window.start <= start <= window.end:
+        # The end is soft for late_tolerance_seconds (at a cost), then hard again.
+        if window is not None and not (
+            window.start <= start <= window.end + visit.late_tolerance_seconds
+        ):
             fail("window_missed", f"{visit_id} starts outside its window", visit_id, nurse)
     elif visit.call_time is not None and start < visit.call_time:
         fail("before_call", f"{visit_id} starts before the call came in", visit_id, nurse)

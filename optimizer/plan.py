@@ -82,6 +82,7 @@ class ReasonCode(StrEnum):
     NO_PLAN_IN_TIME = "no_plan_in_time"
     DISPLACED = "displaced"
     COULD_NOT_GET_IN = "could_not_get_in"
+    LINK_INFEASIBLE = "link_infeasible"
 
 
 class Unassigned(_Frozen):

@@ -47,6 +47,17 @@ def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
     """
     eligible = {n.id for n in eligible_nurses(problem, visit)}
     new_stop = timeline.stop_for(problem, visit)
+    if problem.dependencies_of(visit.id):
+        # A linked partner already in the plan stays where it is: the new visit must fit the
+        # gap around it, and go to another nurse where the link asks for that.
+        new_stop = timeline.within_links(problem, visit, new_stop, _planned_starts(plan))
+        for link in problem.dependencies_of(visit.id):
+            other = link.second if link.first == visit.id else link.first
+            holders = set(plan.assignments().get(other, []))
+            if link.nurse == "different":
+                eligible -= holders
+            elif link.nurse == "same" and holders:
+                eligible &= holders
     options: list[InsertionOption] = []
     for nurse in problem.nurses:
         if nurse.id not in eligible:
@@ -72,6 +83,16 @@ def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
     return options
 
 
+def _planned_starts(plan: Plan) -> dict[str, int]:
+    """Visit id -> its start in ``plan`` (the first nurse's, for a two-person visit)."""
+    starts: dict[str, int] = {}
+    for route in plan.routes:
+        for step in route.steps:
+            if step.type == StepType.VISIT and step.visit_id is not None:
+                starts.setdefault(step.visit_id, step.start)
+    return starts
+
+
 def _current_stops(problem: Problem, plan: Plan, nurse: Nurse) -> list[timeline.Stop]:
     try:
         route = plan.route(nurse.id)
@@ -85,9 +106,15 @@ def _current_stops(problem: Problem, plan: Plan, nurse: Nurse) -> list[timeline.
         elif step.type == StepType.VISIT and step.visit_id is not None:
             visit = problem.visit(step.visit_id)
             if not visit.is_locked:
-                # Keep two-person partners where they were planned (their partner waits).
-                hold = step.start if visit.nurses_needed == 2 else 0
-                stops.append(timeline.stop_for(problem, visit, not_before=hold))
+                # Keep two-person and linked visits where they were planned (their partner
+                # waits, or is timed from them).
+                links = problem.dependencies_of(visit.id)
+                hold = step.start if visit.nurses_needed == 2 or links else 0
+                stop = timeline.stop_for(problem, visit, not_before=hold)
+                if links:
+                    # Pushed past its gap around a planned partner reads as past its window.
+                    stop = timeline.within_links(problem, visit, stop, _planned_starts(plan))
+                stops.append(stop)
     return stops
 
 

@@ -12,6 +12,8 @@ The model, briefly (why each part is shaped as it is):
   only when nothing else is feasible, and then with a reason;
 - skills and pins restrict a node's vehicles; a pinned position is an exact cumul on a visit
   counter; a two-person visit's copies go to different nurses and start within the tolerance;
+- a dependency (B starts min..max after A) is two constraints on the time cumuls, plus a
+  different- or same-nurse constraint on their vehicles;
 - the night bag is one capacity dimension per item, and a restock node's slack refills it;
 - breaks are OR-Tools break intervals on the time dimension;
 - stability (moving a visit a nurse already has on her phone) is a per-nurse unary cost on
@@ -150,6 +152,7 @@ class NightModel:
         self._disjunctions()
         self._skills_and_pins()
         self._two_person_visits()
+        self._dependencies()
         self._bag()
         self._breaks(service)
         self._stability()
@@ -171,8 +174,7 @@ class NightModel:
         for visit in self.visits:
             stop = timeline.stop_for(problem, visit)
             latest = stop.latest if stop.latest is not None else horizon
-            urgency = problem.urgency_classes[visit.urgency]
-            per_second = math.ceil(urgency.lateness_cost_per_minute / 60)
+            per_second = math.ceil(timeline.late_cost_per_minute(problem, visit) / 60)
             if visit.nurses_needed == 2 and self.fixed_slots:
                 # Both copies in one short slot: in step without a cross-route constraint.
                 slot_end = stop.earliest + problem.night.sync_tolerance_seconds
@@ -252,6 +254,34 @@ class NightModel:
             start_a, start_b = self.time.CumulVar(a), self.time.CumulVar(b)
             solver.Add(start_a <= start_b + tolerance)
             solver.Add(start_b <= start_a + tolerance)
+
+    def _dependencies(self) -> None:
+        # Hard gaps on the time cumuls, across routes. Each visit keeps its own disjunction so
+        # insertion can add one at a time (as two-person copies do); a visit planned without
+        # its partner is dropped when the solution is read (`assemble.extract`). A partner
+        # already started is not in the model: its start narrows this visit's window instead
+        # (`timeline.within_links`).
+        solver, routing = self.routing.solver(), self.routing
+        for link in self.problem.dependencies:
+            if link.first not in self.visit_nodes or link.second not in self.visit_nodes:
+                continue
+            a = self.index(self.visit_nodes[link.first][0])
+            b = self.index(self.visit_nodes[link.second][0])
+            start_a, start_b = self.time.CumulVar(a), self.time.CumulVar(b)
+            solver.Add(start_b >= start_a + link.min_seconds)
+            solver.Add(start_b <= start_a + link.max_seconds)
+            if link.nurse == "any":
+                continue
+            vehicle_a, vehicle_b = routing.VehicleVar(a), routing.VehicleVar(b)
+            if link.nurse == "different":
+                # An inactive visit's vehicle is -1: both out would read as "the same nurse".
+                both_off = solver.IsEqualCstVar(routing.ActiveVar(a) + routing.ActiveVar(b), 0)
+                different = solver.IsDifferentVar(vehicle_a, vehicle_b)
+                solver.Add(different + both_off >= 1)
+            else:
+                one_off = solver.IsLessCstVar(routing.ActiveVar(a) + routing.ActiveVar(b), 2)
+                same = solver.IsEqualVar(vehicle_a, vehicle_b)
+                solver.Add(same + one_off >= 1)
 
     def _bag(self) -> None:
         problem, routing = self.problem, self.routing

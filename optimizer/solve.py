@@ -19,7 +19,7 @@ from typing import Any
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from optimizer import search, timeline
-from optimizer.assemble import extract, plan_from_routes
+from optimizer.assemble import extract, plan_from_routes, unpartnered
 from optimizer.eligibility import eligible_nurses, excluded
 from optimizer.evaluate import evaluate
 from optimizer.model import Problem, Visit, VisitState
@@ -414,6 +414,8 @@ def solve(
             open_visits.append(visit)
         else:
             unassigned.append(reason)
+    if problem.dependencies:
+        open_visits = _without_lost_partners(problem, open_visits, unassigned)
     if not open_visits:
         # Nothing to search (no nurses, or every visit ruled out): no model to build.
         return plan_from_routes(
@@ -557,6 +559,79 @@ def solve(
         # loaded machine): the re-plan never answers worse than its own first answer.
         return quick
     return plan
+
+
+def _without_lost_partners(
+    problem: Problem, open_visits: list[Visit], unassigned: list[Unassigned]
+) -> list[Visit]:
+    """``open_visits`` less those linked to a visit that cannot be planned at all (which join
+    ``unassigned``, with a reason naming the link): a dependency is planned whole or not."""
+    kept = {v.id for v in open_visits}
+    for visit_id in sorted(_link_windows_empty(problem, open_visits)):
+        visit = problem.visit(visit_id)
+        link = problem.dependencies_of(visit_id)[0]
+        unassigned.append(
+            Unassigned(
+                visit_id=visit_id,
+                urgency=visit.urgency,
+                reason=ReasonCode.LINK_INFEASIBLE,
+                message=f"no start inside its window keeps the link ({link.label()})",
+            )
+        )
+        kept.discard(visit_id)
+    lost = unpartnered(problem, kept)
+    for visit_id in sorted(lost):
+        visit = problem.visit(visit_id)
+        link = next(
+            d
+            for d in problem.dependencies_of(visit_id)
+            if (d.second if d.first == visit_id else d.first) not in kept - lost
+            and not problem.visit(d.second if d.first == visit_id else d.first).is_locked
+        )
+        other = link.second if link.first == visit_id else link.first
+        unassigned.append(
+            Unassigned(
+                visit_id=visit_id,
+                urgency=visit.urgency,
+                reason=ReasonCode.LINK_INFEASIBLE,
+                message=f"linked to {other} ({link.label()}), which cannot be planned tonight",
+            )
+        )
+    return [v for v in open_visits if v.id in kept and v.id not in lost]
+
+
+def _link_windows_empty(problem: Problem, open_visits: Sequence[Visit]) -> set[str]:
+    """The open visits for which no start inside their windows satisfies their links.
+
+    The model's gap constraints hold on the time cumuls even of visits left out (OR-Tools
+    has no conditional constraint that keeps propagation strong), so windows the links
+    cannot reconcile would make the whole model infeasible: those visits are found here, by
+    narrowing each window by its partners' (a difference-constraint fixpoint), and left out.
+    """
+    horizon = problem.night.horizon
+    bounds: dict[str, list[int]] = {}
+    for visit in open_visits:
+        if problem.dependencies_of(visit.id):
+            stop = timeline.stop_for(problem, visit)
+            bounds[visit.id] = [stop.earliest, horizon if stop.latest is None else stop.latest]
+    links = [d for d in problem.dependencies if d.first in bounds and d.second in bounds]
+    for _ in range(2 * len(links) + 2):
+        changed = False
+        for link in links:
+            a, b = bounds[link.first], bounds[link.second]
+            narrowed = (
+                max(a[0], b[0] - link.max_seconds),
+                min(a[1], b[1] - link.min_seconds),
+                max(b[0], a[0] + link.min_seconds),
+                min(b[1], a[1] + link.max_seconds),
+            )
+            if narrowed != (a[0], a[1], b[0], b[1]):
+                a[0], a[1], b[0], b[1] = narrowed
+                changed = True
+        if not changed:
+            return {visit_id for visit_id, (low, high) in bounds.items() if low > high}
+    # Still narrowing: a cycle of links that contradict each other; none of them can hold.
+    return {visit_id for link in links for visit_id in (link.first, link.second)}
 
 
 def _left_out_cost(problem: Problem, plan: Plan) -> int:

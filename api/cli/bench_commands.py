@@ -1,4 +1,4 @@
-"""`nachtroute` subcommands of benchmarks: bench solomon, bench nights.
+"""`nachtroute` subcommands of benchmarks: bench solomon, bench nights, bench hhcrsp.
 
 ``bench`` is a group: this module creates its sub-subparsers, one ``_register_*`` function
 each, so ``bench nights`` is added here beside ``bench solomon`` without touching the rest.
@@ -29,6 +29,7 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
     group.required = True
     _register_solomon(group)
     _register_nights(group)
+    _register_hhcrsp(group)
 
 
 def _register_nights(group: argparse._SubParsersAction[Any]) -> None:
@@ -170,6 +171,66 @@ def _run_solomon(args: argparse.Namespace) -> int:
             print(
                 f"{result.instance:8s} vehicles {result.vehicles:3d}  distance "
                 f"{result.distance:9.1f}  {result.seconds:5.1f} s  {state}",
+                flush=True,
+            )
+    return 0 if all_feasible else 1
+
+
+# ------------------------------------------------------------------ issue 13: bench hhcrsp
+
+
+def _register_hhcrsp(group: argparse._SubParsersAction[Any]) -> None:
+    parser = group.add_parser(
+        "hhcrsp",
+        help="solve home health care routing (HHCRSP) instances in the UniUD JSON format",
+        description=(
+            "Solve HHCRSP instances (UniUD JSON: skills, double services simultaneous or "
+            "sequential, soft window ends) with the night solver and score each solution with "
+            "an independent checker of the benchmark's objective, (distance + total tardiness "
+            "+ max tardiness) / 3. Prints one line per instance (--json: the instance, cost, "
+            "its parts, seconds, feasible and the solution in the UniUD solution format)."
+        ),
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="UniUD JSON instance files")
+    parser.add_argument(
+        "--time-limit", type=float, required=True, metavar="S", help="wall-clock seconds each"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
+    parser.set_defaults(handler=_run_hhcrsp)
+
+
+def _run_hhcrsp(args: argparse.Namespace) -> int:
+    from optimizer import hhcrsp
+
+    if not (math.isfinite(args.time_limit) and args.time_limit > 0):
+        raise UserInputError(f"--time-limit: must be a positive number, got {args.time_limit}")
+    instances = []
+    for name in args.files:
+        try:
+            instance = hhcrsp.read_hhcrsp(Path(name))
+            hhcrsp.problem_from_hhcrsp(instance)  # refuses what cannot be a night
+        except ValueError as error:
+            raise UserInputError(str(error)) from None
+        instances.append(instance)
+    all_feasible = True
+    for number, instance in enumerate(instances, start=1):
+        print(
+            f"[{number}/{len(instances)}] {instance.name}: solving for {args.time_limit:g} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        result = hhcrsp.solve_hhcrsp(instance, time_limit=args.time_limit, seed=args.seed)
+        all_feasible = all_feasible and result.report.feasible
+        line = hhcrsp.results_line(result)
+        if args.json:
+            print(json.dumps(line), flush=True)
+        else:
+            state = "feasible" if result.report.feasible else "INFEASIBLE"
+            print(
+                f"{instance.name:28s} cost {line['cost']:9.2f}  distance {line['distance']:9.2f}"
+                f"  tardiness {line['tardiness']:8.2f}  max {line['max_tardiness']:7.2f}"
+                f"  {line['seconds']:5.1f} s  {state}",
                 flush=True,
             )
     return 0 if all_feasible else 1

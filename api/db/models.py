@@ -230,6 +230,13 @@ class VisitRequest(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Issue 13: "check 60-90 min after" another request of the same partner (migration 0011).
+    after_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("visit_requests.id"), default=None, index=True
+    )
+    after_min_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
+    after_max_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
+    after_nurse: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class IdempotencyRecord(Base):

@@ -18,6 +18,7 @@ from api.night.visit_states import VisitStatus, change_visit, may_follow_request
 from api.repositories import clients, nights
 from api.schemas.requests import (
     WEEKDAYS,
+    LinkAfter,
     PlannedRequestCreate,
     UnplannedRequestCreate,
     VisitRequestAmend,
@@ -28,6 +29,7 @@ __all__ = [
     "cancel_request",
     "expand_recurring_into",
     "get_request",
+    "link_of",
     "list_requests",
     "submit_request",
 ]
@@ -91,6 +93,8 @@ def submit_request(
         created_at=now,
         updated_at=now,
     )
+    if body.after is not None:
+        _link(session, principal, request, body.after)
     if isinstance(body, PlannedRequestCreate):
         if body.night < current_night:
             raise Unprocessable("night is in the past")
@@ -229,6 +233,40 @@ def expand_recurring_into(session: Session, region: Region, night: Night) -> Non
     for request in candidates:
         if _applies(request, night.night_date):
             _make_visit(session, region, request, night)
+
+
+def _link(session: Session, principal: Principal, request: VisitRequest, after: LinkAfter) -> None:
+    """Store the link to the earlier request: the caller's own, active, one-nurse care."""
+
+    def refuse(message: str, code: str) -> Unprocessable:
+        return Unprocessable(
+            f"after.request_id: {message}",
+            extra={"errors": [{"field": "after.request_id", "message": message, "code": code}]},
+        )
+
+    earlier = session.get(VisitRequest, after.request_id)
+    if earlier is None or earlier.organisation_id != principal.organisation_id:
+        raise refuse("no such visit request of yours", "not_found")
+    if earlier.status != "active":
+        raise refuse("that request is cancelled", "cancelled")
+    if earlier.nurses_needed != 1:
+        raise refuse("linked care follows one-nurse care only", "two_person")
+    request.after_request_id = earlier.id
+    request.after_min_minutes = after.min_minutes
+    request.after_max_minutes = after.max_minutes
+    request.after_nurse = after.nurse
+
+
+def link_of(request: VisitRequest) -> LinkAfter | None:
+    """The stored link of ``request`` as the API shows it, or None."""
+    if request.after_request_id is None:
+        return None
+    return LinkAfter(
+        request_id=request.after_request_id,
+        min_minutes=request.after_min_minutes or 0,
+        max_minutes=request.after_max_minutes or 0,
+        nurse=request.after_nurse or "any",
+    )
 
 
 def get_request(session: Session, principal: Principal, request_id: int) -> VisitRequest:

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Header, Path, Response, status
 
 from api.core.problems import ProblemError
 from api.core.roles import Principal, Role
+from api.db.models import Night
 from api.deps import ClockDep, JobRunnerDep, ReplannerDep, SessionDep, SettingsDep, allow
 from api.night.stored import plan_of, route_of
-from api.repositories import accounts, nights
+from api.repositories import accounts, nights, requests
 from api.schemas.nights import (
     EventCreate,
     EventRecorded,
@@ -23,6 +24,7 @@ from api.schemas.nights import (
     PublishResult,
     ReoptimiseRequest,
     RoutePublic,
+    VisitLink,
     VisitPublic,
 )
 from api.services import live
@@ -53,6 +55,28 @@ def _version(if_match: str | None) -> int:
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", max_length=32, description='plan version, e.g. "3"')
 ]
+
+
+def _visits_public(session: SessionDep, night: Night) -> list[VisitPublic]:
+    """The night's visits, each with the link of linked care (the visit it follows)."""
+    rows = nights.night_visits(session, night, include_closed=True)
+    request_rows = nights.requests_by_id(session, {v.request_id for v in rows})
+    tonight = {v.request_id: v.id for v in rows}
+    result = []
+    for row in rows:
+        request = request_rows.get(row.request_id)
+        link = requests.link_of(request) if request is not None else None
+        after = None
+        if link is not None:
+            after = VisitLink(
+                visit_id=tonight.get(link.request_id),
+                request_id=link.request_id,
+                min_minutes=link.min_minutes,
+                max_minutes=link.max_minutes,
+                nurse=link.nurse,
+            )
+        result.append(_visit_public(row).model_copy(update={"after": after}))
+    return result
 
 
 def _visit_public(visit: object) -> VisitPublic:
@@ -96,7 +120,7 @@ def read_night_plan(
         ends_at=night.ends_at,
         version=night.plan_version,
         plan=stored_plan(session, night),
-        visits=[_visit_public(v) for v in nights.night_visits(session, night, include_closed=True)],
+        visits=_visits_public(session, night),
         replan_pending=night.replan_requested > night.replan_done,
         fallback=current.fallback if current is not None else None,
     )

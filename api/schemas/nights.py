@@ -21,8 +21,20 @@ __all__ = [
     "PlanVersionSummary",
     "ReoptimiseRequest",
     "RoutePublic",
+    "VisitLink",
     "VisitPublic",
 ]
+
+
+class VisitLink(BaseModel):
+    """Linked care (issue 13): this visit starts ``min_minutes``..``max_minutes`` after
+    ``visit_id`` (tonight's visit of ``request_id``) starts, by the nurse ``nurse`` says."""
+
+    visit_id: int | None = Field(description="the earlier visit tonight; null if none tonight")
+    request_id: int
+    min_minutes: int
+    max_minutes: int
+    nurse: str = Field(description="any, different or same")
 
 
 class VisitPublic(BaseModel):
@@ -41,6 +53,7 @@ class VisitPublic(BaseModel):
     nurses_needed: int
     status: str
     pinned_to_nurse_id: int | None
+    after: VisitLink | None = Field(default=None, description="linked care: what it follows")
 
 
 class NightPlan(BaseModel):

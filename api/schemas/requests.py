@@ -11,6 +11,7 @@ from api.schemas.accounts import Skill
 from api.schemas.common import ClockTime, Instant, Strict
 
 __all__ = [
+    "LinkAfter",
     "PlannedRequestCreate",
     "Recurrence",
     "UnplannedRequestCreate",
@@ -44,12 +45,42 @@ class Recurrence(Strict):
     until: NightDate = Field(description="last night (inclusive)")
 
 
+class LinkAfter(Strict):
+    """This care starts ``min_minutes``..``max_minutes`` after the care of request
+    ``request_id`` (the same partner's) starts on the same night: "check 60-90 min after the
+    injection" is ``{"request_id": 17, "min_minutes": 60, "max_minutes": 90}``; a second nurse
+    at the same moment is ``0``..``2`` with ``nurse: "different"``. Both are one-nurse care;
+    the night plans both or neither, and says why."""
+
+    request_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    min_minutes: Annotated[int, Field(ge=0, le=720)]
+    max_minutes: Annotated[int, Field(ge=0, le=720)]
+    nurse: Literal["any", "different", "same"] = Field(
+        default="any", description="whether a different (or the same) nurse must do it"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max_minutes < self.min_minutes:
+            raise ValueError("max_minutes is below min_minutes")
+        return self
+
+
 class _RequestBase(Strict):
     client_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
     care_task: CareTask
     service_minutes: Minutes
     required_skills: list[Skill] = Field(default_factory=list)
     nurses_needed: Literal[1, 2] = 1
+    after: LinkAfter | None = Field(
+        default=None, description="linked care: starts min..max minutes after another request"
+    )
+
+    @model_validator(mode="after")
+    def _link_is_one_nurse(self) -> Self:
+        if self.after is not None and self.nurses_needed != 1:
+            raise ValueError("after: linked care is one-nurse care (nurses_needed 1)")
+        return self
 
 
 class PlannedRequestCreate(_RequestBase):
@@ -131,6 +162,7 @@ class VisitRequestPublic(BaseModel):
     created_at: datetime
     visits: list[VisitOutcome]
     live_replan: LiveReplan | None = None
+    after: LinkAfter | None = Field(default=None, description="the request this care follows")
 
 
 class LiveReplan(BaseModel):

@@ -62,6 +62,7 @@ def request_public(session: Session, request: VisitRequest) -> VisitRequestPubli
         required_skills=list(request.required_skills),
         nurses_needed=request.nurses_needed,
         created_at=request.created_at,
+        after=requests.link_of(request),
         visits=outcomes,
     )
 

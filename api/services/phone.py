@@ -74,6 +74,7 @@ from mobile_contract.route import (
     ClientAtTheDoor,
     EndStep,
     Leg,
+    LinkedVisit,
     MyRoute,
     RestockStep,
     RouteChangedNotice,
@@ -192,6 +193,45 @@ def _travel_seconds(session: Session, nn: NurseNight) -> list[int] | None:
     return found
 
 
+def _linked_visits(
+    session: Session, night: Night, visits: dict[int, Visit], requests: dict[int, VisitRequest]
+) -> dict[int, list[LinkedVisit]]:
+    """Per visit of the route, tonight's visits it is linked with (issue 13): the visit its
+    request follows, and the visits of requests that follow it. One query."""
+    if not visits:
+        return {}
+    mine = {v.request_id: v.id for v in visits.values()}
+    wanted = set(mine) | {r.after_request_id for r in requests.values() if r.after_request_id}
+    rows = session.execute(
+        select(Visit.id, Visit.request_id, VisitRequest)
+        .join(VisitRequest, VisitRequest.id == Visit.request_id)
+        .where(
+            Visit.night_id == night.id,
+            (VisitRequest.id.in_(wanted)) | (VisitRequest.after_request_id.in_(set(mine))),
+        )
+    ).all()
+    tonight = {request_id: visit_id for visit_id, request_id, _ in rows}
+    result: dict[int, list[LinkedVisit]] = {}
+    for visit_id, _, request in rows:
+        earlier = tonight.get(request.after_request_id) if request.after_request_id else None
+        if earlier is None:
+            continue
+        low, high = request.after_min_minutes or 0, request.after_max_minutes or 0
+        if visit_id in visits:
+            result.setdefault(visit_id, []).append(
+                LinkedVisit(
+                    visit_id=str(earlier), relation="after", min_minutes=low, max_minutes=high
+                )
+            )
+        if earlier in visits:
+            result.setdefault(earlier, []).append(
+                LinkedVisit(
+                    visit_id=str(visit_id), relation="before", min_minutes=low, max_minutes=high
+                )
+            )
+    return result
+
+
 def build_route(
     session: Session,
     nn: NurseNight,
@@ -228,6 +268,7 @@ def build_route(
     )
     travel = _travel_seconds(session, nn)
     bag_now = remaining(template, state)
+    linked = _linked_visits(session, night, visits, requests)
 
     steps: list[Any] = []
     shown: list[Client] = []
@@ -305,6 +346,7 @@ def build_route(
                     materials=materials_to_take(template, repo.CARE_TASK_MATERIALS.get(task, {})),
                     with_nurse=partners.get(visit.id),
                     progress=progress,
+                    linked=linked.get(visit.id, []),
                 )
             )
         elif kind == "break":

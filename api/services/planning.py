@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from api.core.problems import Conflict, Unprocessable
-from api.db.models import Client, Night, Nurse, Region, Visit
+from api.db.models import Client, Night, Nurse, Region, Visit, VisitRequest
 from api.db.models import Shift as ShiftRow
 from api.night.stored import StoredStep, plan_of, route_of, visit_ids_of
 from api.night.visit_states import VisitStatus, change_visit
@@ -140,10 +140,8 @@ def build_problem(
             continue
         for visit_id in visit_ids_of(route_of(route)):
             on_routes.setdefault(visit_id, []).append(holder.code)
-    tasks = {
-        r.id: r.care_task
-        for r in nights.requests_by_id(session, {v.request_id for v in rows}).values()
-    }
+    request_rows = nights.requests_by_id(session, {v.request_id for v in rows})
+    tasks = {r.id: r.care_task for r in request_rows.values()}
     opt_visits = []
     by_ref: dict[str, Visit] = {}
     for visit in rows:
@@ -199,6 +197,7 @@ def build_problem(
         travel=travel_matrices(locations, profiles),
         nurses=opt_nurses,
         visits=opt_visits,
+        dependencies=_dependencies(by_ref, request_rows),
     )
     return NightProblem(
         night=night,
@@ -208,6 +207,34 @@ def build_problem(
         nurses={n.code: n for n in nurse_by_id.values()},
         extra_locations=extra,
     )
+
+
+def _dependencies(
+    by_ref: dict[str, Visit], request_rows: dict[int, VisitRequest]
+) -> list[om.Dependency]:
+    """Tonight's links between visits, from linked requests (issue 13): the visit of a
+    request with ``after_request_id`` starts min..max minutes after that request's visit.
+    A link whose earlier visit is not in tonight's problem (not tonight, or history that
+    cannot be placed) is not a rule tonight."""
+    visit_of_request = {v.request_id: ref for ref, v in by_ref.items()}
+    links = []
+    for ref, visit in by_ref.items():
+        request = request_rows.get(visit.request_id)
+        if request is None or request.after_request_id is None:
+            continue
+        earlier = visit_of_request.get(request.after_request_id)
+        if earlier is None or visit.nurses_needed != 1 or by_ref[earlier].nurses_needed != 1:
+            continue
+        links.append(
+            om.Dependency(
+                first=earlier,
+                second=ref,
+                min_seconds=60 * (request.after_min_minutes or 0),
+                max_seconds=60 * (request.after_max_minutes or 0),
+                nurse=request.after_nurse or "any",
+            )
+        )
+    return links
 
 
 def _crew(

@@ -1,0 +1,142 @@
+"""The HHCRSP benchmark: reader, independent objective checker, and a solve through
+`optimizer.solve` on two small published instances (tests/data/hhcrsp/README.md)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from optimizer.checker import check
+from optimizer.hhcrsp import (
+    check_hhcrsp,
+    problem_from_hhcrsp,
+    published_cost,
+    read_hhcrsp,
+    scale_of,
+    solve_hhcrsp,
+)
+
+DATA = Path(__file__).parents[1] / "data" / "hhcrsp"
+MANKOWSKA_A1 = DATA / "InstanzCPLEX_HCSRP_10_1.json"
+KUMMER_10 = DATA / "HHCRSP_10_3_88_1.6_R_C.json"
+
+
+def _solution(instance: Path) -> Path:
+    [path] = DATA.glob(f"sol-{instance.stem}-*.json")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("path", "cost", "distance", "tardiness", "max_tardiness"),
+    [
+        (MANKOWSKA_A1, 218.200, 654.596, 0.0, 0.0),
+        (KUMMER_10, 150.667, 335.0, 79.0, 38.0),
+    ],
+)
+def test_published_best_solutions_check_to_their_published_cost(
+    path: Path, cost: float, distance: float, tardiness: float, max_tardiness: float
+) -> None:
+    instance = read_hhcrsp(path)
+    report = published_cost(instance, _solution(path))
+    assert report.feasible, report.problems
+    assert report.distance == pytest.approx(distance, abs=1e-3)
+    assert report.total_tardiness == pytest.approx(tardiness, abs=1e-3)
+    assert report.max_tardiness == pytest.approx(max_tardiness, abs=1e-3)
+    assert report.cost == pytest.approx(cost, abs=5e-3)
+
+
+def test_the_reader_reads_double_services_and_their_gaps() -> None:
+    instance = read_hhcrsp(MANKOWSKA_A1)
+    assert len(instance.patients) == 10
+    assert [c for c, _ in instance.caregivers] == ["c1", "c2", "c3"]
+    doubles = {p.id: p.gap for p in instance.patients if len(p.services) == 2}
+    assert doubles == {"p8": None, "p9": (51.0, 102.0), "p10": (8.0, 16.0)}
+    assert scale_of(instance) == 100  # three-decimal distances
+    assert scale_of(read_hhcrsp(KUMMER_10)) == 1  # integer road times
+
+
+def _broken(path: Path, change: Any) -> list[str]:
+    instance = read_hhcrsp(path)
+    solution = json.loads(_solution(path).read_text())
+    change(solution)
+    return list(check_hhcrsp(instance, solution).problems)
+
+
+def test_the_checker_catches_what_a_solution_gets_wrong() -> None:
+    def drop_first(solution: dict[str, Any]) -> None:
+        solution["routes"][0]["locations"].pop(0)
+
+    def too_early(solution: dict[str, Any]) -> None:
+        stop = solution["routes"][0]["locations"][0]
+        stop["arrival_time"] = 0.0
+        stop["departure_time"] = stop["departure_time"] - stop["arrival_time"]
+
+    def wrong_caregiver(solution: dict[str, Any]) -> None:
+        solution["routes"][0]["caregiver_id"] = solution["routes"][1]["caregiver_id"]
+
+    assert any("not performed" in p for p in _broken(MANKOWSKA_A1, drop_first))
+    assert any("before" in p for p in _broken(MANKOWSKA_A1, too_early))
+    assert any("cannot perform" in p for p in _broken(MANKOWSKA_A1, wrong_caregiver))
+
+
+def test_the_instance_as_a_night_links_double_services() -> None:
+    instance = read_hhcrsp(MANKOWSKA_A1)
+    problem, scale = problem_from_hhcrsp(instance)
+    links = {(d.first, d.second): (d.min_seconds, d.max_seconds) for d in problem.dependencies}
+    assert links == {
+        ("p8:s5", "p8:s6"): (0, 0),
+        ("p9:s1", "p9:s4"): (51 * scale, 102 * scale),
+        ("p10:s3", "p10:s6"): (8 * scale, 16 * scale),
+    }
+    assert len(problem.visits) == 13
+
+
+@pytest.mark.parametrize("path", [MANKOWSKA_A1, KUMMER_10])
+def test_solving_gives_a_feasible_solution_the_checkers_agree_on(path: Path) -> None:
+    instance = read_hhcrsp(path)
+    result = solve_hhcrsp(instance, time_limit=2.0, processes=1)
+    assert result.report.feasible, result.report.problems
+    # Re-checked from the printed solution alone: the same objective.
+    again = check_hhcrsp(instance, copy.deepcopy(result.solution))
+    assert again.cost == pytest.approx(result.report.cost)
+    assert again.cost >= {MANKOWSKA_A1: 218.19, KUMMER_10: 150.66}[path]
+
+
+def test_the_night_plan_itself_passes_the_night_checker() -> None:
+    from optimizer.solve import solve
+
+    problem, _ = problem_from_hhcrsp(read_hhcrsp(KUMMER_10))
+    plan = solve(problem, time_limit=1.0, processes=1)
+    assert plan.unassigned == []
+    assert check(problem, plan) == []
+
+
+def test_cli_prints_one_json_line_per_instance_and_refuses_a_bad_file(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "api.cli", "bench", "hhcrsp", "--time-limit", "1", "--json"]
+    done = subprocess.run([*command, str(KUMMER_10)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    [line] = [json.loads(x) for x in done.stdout.splitlines()]
+    assert set(line) == {
+        "instance",
+        "cost",
+        "distance",
+        "tardiness",
+        "max_tardiness",
+        "seconds",
+        "feasible",
+        "solution",
+    }
+    assert line["feasible"] is True
+    assert {r["caregiver_id"] for r in line["solution"]["routes"]} == {"c1", "c2", "c3"}
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"patients": [{"id": "p1"}], "services": []}')
+    refused = subprocess.run([*command, str(bad)], capture_output=True, text=True, check=False)
+    assert refused.returncode == 2
+    assert "not a UniUD HHCRSP instance" in refused.stderr
+    assert "Traceback" not in refused.stderr
