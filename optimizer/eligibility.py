@@ -20,7 +20,9 @@ def eligible_nurses(problem: Problem, visit: Visit) -> list[Nurse]:
             continue
         if visit.state == VisitState.EN_ROUTE and nurse.id not in visit.assigned_nurses:
             continue
-        if any(q > nurse.bag.get(item, 0) for item, q in visit.materials.items() if q):
+        if visit.materials and any(
+            q > nurse.bag.get(item, 0) for item, q in visit.materials.items() if q
+        ):
             continue
         result.append(nurse)
     return result

@@ -24,8 +24,9 @@ from optimizer.eligibility import eligible_nurses, excluded
 from optimizer.evaluate import evaluate
 from optimizer.model import Problem, Visit, VisitState
 from optimizer.plan import Plan, ReasonCode, SolverStats, StepType, Unassigned
+from optimizer.regions import regions
 from optimizer.replan import initial_routes, quick_replan, warm_sequences
-from optimizer.routing_model import NightModel
+from optimizer.routing_model import FIXED_SLOT_THRESHOLD, NightModel
 from optimizer.search import SearchConfig
 
 __all__ = ["PORTFOLIO_MIN_SECONDS", "eligible_nurses", "plan_from_routes", "solve"]
@@ -120,6 +121,7 @@ def _search_once(
     deadline: float,
     first_only: bool,
     solution_limit: int | None,
+    fixed_slots: bool | None = None,
 ) -> _Found:
     """Build the model with visits in ``config.seed``'s order and run ``config`` until
     ``deadline`` (``time.monotonic()``); a portfolio worker, so arguments and answer are plain.
@@ -136,7 +138,7 @@ def _search_once(
             deadline,
             solution_limit,
         )
-    model = NightModel(problem, order, departures)
+    model = NightModel(problem, order, departures, fixed_slots=fixed_slots)
     routing = model.routing
     if first_only:
         config = replace(config, ils=False, metaheuristic="GREEDY_DESCENT")
@@ -276,6 +278,56 @@ def _portfolio_worker(
     return _search_once(problem, open_visits, departures, config, deadline, False, solution_limit)
 
 
+def _first_plan_by_regions(
+    problem: Problem,
+    open_visits: Sequence[Visit],
+    departures: dict[str, timeline.Departure],
+    config: SearchConfig,
+    deadline: float,
+) -> _Found | None:
+    """The first plan of a large night built region by region (`optimizer.regions`);
+    ``None`` when the night is not split or a region found no plan in time (the caller then
+    builds it whole).
+
+    Every rule is per nurse or per visit, and a region holds both copies of its two-person
+    visits and the nurse of each pinned or en-route visit, so the regions' routes together are
+    a plan of the night and their objectives add up to its objective. Two-person visits get
+    the slot the whole night would give them (`routing_model.FIXED_SLOT_THRESHOLD`). The
+    regions run one after the other in this process: forking them measured no faster on the
+    loaded 2-core machine, and each takes a few tenths of a second.
+    """
+    parts = regions(problem, open_visits, departures)
+    if parts is None:
+        return None
+    fixed_slots = len(open_visits) > FIXED_SLOT_THRESHOLD
+    sequences: dict[str, list[str]] = {}
+    starts: dict[tuple[str, int], int] = {}
+    break_starts: dict[str, int] = {}
+    objective = 0
+    status = ""
+    for part in parts:
+        # The night with only this region's nurses: eligibility, bags and breaks are theirs.
+        own = problem.model_copy(update={"nurses": part.nurses})
+        found = _search_once(
+            own, part.visits, departures, config, deadline, True, None, fixed_slots
+        )
+        if found.sequences is None:
+            return None
+        sequences.update(found.sequences)
+        starts.update(found.starts or {})
+        break_starts.update(found.break_starts or {})
+        objective += found.objective or 0
+        status = status or found.status
+    return _Found(
+        method=f"or-tools: {config.first_solution} in {len(parts)} regions",
+        objective=objective,
+        status=status,
+        sequences=sequences,
+        starts=starts,
+        break_starts=break_starts,
+    )
+
+
 def _found_key(found: _Found) -> tuple[bool, int]:
     return (found.objective is None, found.objective or 0)
 
@@ -314,6 +366,12 @@ def _search_portfolio(
     )
     if any(c.ils for c in chosen) and (first_only or not ils_fits):
         chosen = [_fallback_config(chosen[0])]
+    if first_only:
+        by_regions = _first_plan_by_regions(
+            problem, open_visits, departures, chosen[0], began + time_limit
+        )
+        if by_regions is not None:
+            return by_regions
     if first_only or not may_fork or (not any(c.ils for c in chosen) and len(chosen) == 1):
         return _search_once(
             problem,
