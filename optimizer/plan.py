@@ -82,6 +82,9 @@ class ReasonCode(StrEnum):
     NO_PLAN_IN_TIME = "no_plan_in_time"
     DISPLACED = "displaced"
     COULD_NOT_GET_IN = "could_not_get_in"
+    #: Its agreed window closed before the re-plan and nothing says it was begun (a phone
+    #: that never reported): nobody could still be "in time", and the visit may well be done.
+    WINDOW_PASSED = "window_passed"
 
 
 class Unassigned(_Frozen):
