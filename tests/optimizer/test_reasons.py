@@ -7,6 +7,7 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from optimizer.generate import generated_night
 from optimizer.model import Nurse, Problem, Visit, VisitState
 from optimizer.plan import ReasonCode
 from optimizer.solve import solve
@@ -108,3 +109,18 @@ def test_every_reason_is_the_real_one(problem: Problem, now: int, published: boo
             assert len(fit) < visit.nurses_needed, left
         elif left.reason == ReasonCode.NO_SKILLED_NURSE:
             assert not any(visit.required_skills <= n.skills for n in problem.nurses), left
+
+
+def test_a_first_plan_cut_short_by_the_clock_does_not_blame_capacity() -> None:
+    """With far too little time to build the first plan, the visits it never tried are
+    'no plan in time', not 'no room': whatever the machine managed, a visit the short run
+    calls 'no room' is also left out by the complete first plan."""
+    problem = generated_night(nurses=10, visits=200, seed=2)
+    full = solve(problem, time_limit=60, first_only=True)
+    short = solve(problem, time_limit=0.05, processes=1)
+    left_out = {u.visit_id for u in full.unassigned}
+    blamed = {u.visit_id for u in short.unassigned if u.reason == ReasonCode.NO_CAPACITY}
+    assert blamed <= left_out
+    assert {v.id for v in problem.visits} == set(short.assignments()) | {
+        u.visit_id for u in short.unassigned
+    }
