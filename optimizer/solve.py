@@ -521,6 +521,12 @@ def solve(
     a run exactly when ``solution_limit`` (improving solutions) stops it rather than the clock;
     a time limit stops after however many moves the machine managed, so answers may differ.
     ``processes`` caps the worker processes (1: never fork).
+
+    A large night (at least twice ``regions.REGION_VISITS`` open visits, with coordinates)
+    gets its first plan region by region (`optimizer.regions`): that is the ``first_only``
+    answer, and a longer search answers with it unless it finds a better plan in time.
+    Visits a construction cut short by the time limit never tried come back as
+    ``no_plan_in_time``.
     """
     began = time.perf_counter()
     unassigned: list[Unassigned] = []
