@@ -53,8 +53,9 @@ def regions(
 
     Needs coordinates (``Problem.locations``). Each region gets nurses in proportion to its
     visits, skills dealt evenly; a visit pinned to a nurse or being driven to goes with her
-    nurse, a visit no nurse of its sector may do goes to the nearest sector with one, a
-    two-person visit to one with two.
+    nurse, one already on a nurse's phone too where that region may do it, a visit no nurse
+    of its sector may do goes to the nearest sector with one, a two-person visit to one with
+    two.
     """
     count = len(open_visits) // size
     nurses = problem.nurses
@@ -81,8 +82,19 @@ def regions(
     work = [sum(v.service_seconds * v.nurses_needed for v in sector) or 1 for sector in sectors]
     total = sum(work)
     wanted = [len(nurses) * w / total for w in work]
+    # A nurse whose phone already shows visits (a live night) goes to the sector with most of
+    # them while it still needs nurses, so her visits can stay hers (`_home`).
+    shown: dict[str, list[int]] = {}
+    for k, sector in enumerate(sectors):
+        for visit in sector:
+            if visit.published_nurse is not None:
+                shown.setdefault(visit.published_nurse, [0] * count)[k] += 1
     for nurse in sorted(nurses, key=lambda n: (sorted(n.skills), n.id)):
         k = max(range(count), key=lambda k: (wanted[k] - len(parts[k].nurses), -k))
+        if nurse.id in shown:
+            mine = max(range(count), key=shown[nurse.id].__getitem__)
+            if wanted[mine] - len(parts[mine].nurses) > 0:
+                k = mine
         parts[k].nurses.append(nurse)
     region_of = {n.id: k for k, part in enumerate(parts) for n in part.nurses}
     for k, sector in enumerate(sectors):
@@ -107,6 +119,10 @@ def _home(
     able: dict[int, int] = {}
     for nurse in eligible_nurses(problem, visit):
         able[region_of[nurse.id]] = able.get(region_of[nurse.id], 0) + 1
+    shown = visit.published_nurse
+    # On her phone already: moving it costs stability, so it stays with her if it can.
+    if shown in region_of and able.get(region_of[shown], 0) >= visit.nurses_needed:
+        return region_of[shown]
     count = len(parts)
     for step in range(count):
         for k in ((sector + step) % count, (sector - step) % count):

@@ -30,7 +30,10 @@ def _night_with_ties(nurses: int, visits: int, seed: int) -> Problem:
         if visit.nurses_needed == 1 and able and roll < 0.1:
             nurse = rng.choice(able)
             visit = visit.model_copy(update={"pin": Pin(nurse=nurse.id)})
-        elif visit.nurses_needed == 1 and able and roll < 0.15 and visit.window is None:
+        elif visit.nurses_needed == 1 and able and roll < 0.4:
+            # On a phone already (a live night): shown to a nurse who may do it.
+            visit = visit.model_copy(update={"published_nurse": rng.choice(able).id})
+        elif visit.nurses_needed == 1 and able and roll < 0.45 and visit.window is None:
             # Driving to a call (a soft target): she can always get there.
             nurse = rng.choice(able)
             if nurse.id not in driving:
@@ -57,8 +60,8 @@ def test_regions_hold_every_visit_once_with_the_nurses_it_needs(
     nurses: int, visits: int, size: int, seed: int
 ) -> None:
     """Every open visit and every nurse is in exactly one region; a pinned or en-route visit
-    is in its nurse's region; every visit's region has as many nurses who may do it as it
-    needs (or the night is not split)."""
+    is in its nurse's region, and so is one on a nurse's phone; every visit's region has as
+    many nurses who may do it as it needs (or the night is not split)."""
     problem = _night_with_ties(nurses, visits, seed)
     departures = {n.id: timeline.departure(problem, n) for n in problem.nurses}
     open_visits = [v for v in problem.visits if excluded(problem, v, departures) is None]
@@ -70,6 +73,7 @@ def test_regions_hold_every_visit_once_with_the_nurses_it_needs(
     assert sorted(placed) == sorted(v.id for v in open_visits)
     dealt = [n.id for part in parts for n in part.nurses]
     assert sorted(dealt) == sorted(n.id for n in problem.nurses)
+    shown = kept = 0
     for part in parts:
         own = {n.id for n in part.nurses}
         for visit in part.visits:
@@ -79,6 +83,11 @@ def test_regions_hold_every_visit_once_with_the_nurses_it_needs(
                 assert set(visit.assigned_nurses) <= own
             able = [n for n in eligible_nurses(problem, visit) if n.id in own]
             assert len(able) >= visit.nurses_needed
+            if visit.published_nurse is not None and visit.pin is None:
+                shown += 1
+                kept += visit.published_nurse in own
+    # Visits on a phone stay with that nurse (only a pin or en-route visit overrides).
+    assert kept == shown
 
 
 def test_a_small_night_is_planned_whole() -> None:
