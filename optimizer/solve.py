@@ -522,7 +522,7 @@ def solve(
     a time limit stops after however many moves the machine managed, so answers may differ.
     ``processes`` caps the worker processes (1: never fork).
 
-    A large night (at least twice ``regions.REGION_VISITS`` open visits, with coordinates)
+    A large night (at least ``regions.SPLIT_FROM`` open visits, with coordinates)
     gets its first plan region by region (`optimizer.regions`): that is the ``first_only``
     answer, and a longer search answers with it unless it finds a better plan in time.
     Visits a construction cut short by the time limit never tried come back as

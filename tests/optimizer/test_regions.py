@@ -12,7 +12,7 @@ from optimizer.checker import check
 from optimizer.eligibility import eligible_nurses, excluded
 from optimizer.generate import generated_night
 from optimizer.model import Pin, Problem, VisitState
-from optimizer.regions import REGION_VISITS, regions
+from optimizer.regions import SPLIT_FROM, regions
 from optimizer.solve import solve
 
 FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -65,7 +65,7 @@ def test_regions_hold_every_visit_once_with_the_nurses_it_needs(
     problem = _night_with_ties(nurses, visits, seed)
     departures = {n.id: timeline.departure(problem, n) for n in problem.nurses}
     open_visits = [v for v in problem.visits if excluded(problem, v, departures) is None]
-    parts = regions(problem, open_visits, departures, size=size)
+    parts = regions(problem, open_visits, departures, size=size, split_from=2 * size)
     if parts is None:
         return
     assert len(parts) >= 2
@@ -91,7 +91,7 @@ def test_regions_hold_every_visit_once_with_the_nurses_it_needs(
 
 
 def test_a_small_night_is_planned_whole() -> None:
-    """Below twice the region size there is nothing to gain from a split."""
+    """Below `SPLIT_FROM` open visits there is nothing to gain from a split."""
     problem = generated_night(nurses=10, visits=200, seed=3)
     departures = {n.id: timeline.departure(problem, n) for n in problem.nurses}
     assert regions(problem, problem.visits, departures) is None
@@ -100,10 +100,10 @@ def test_a_small_night_is_planned_whole() -> None:
 
 
 def test_a_large_first_plan_is_built_by_regions_and_keeps_every_rule() -> None:
-    """A night of more than twice the region size gets its first plan region by region:
+    """A night of more than `SPLIT_FROM` open visits gets its first plan region by region:
     every visit is planned or left out with a reason, once, and the independent checker
     finds nothing the plan does not list (here: nothing at all)."""
-    problem = _night_with_ties(14, 2 * REGION_VISITS + 40, seed=5)
+    problem = _night_with_ties(14, SPLIT_FROM + 40, seed=5)
     plan = solve(problem, time_limit=60, first_only=True)
     assert plan.stats is not None and "regions" in plan.stats.method
     planned = plan.assignments()
