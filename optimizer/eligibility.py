@@ -20,7 +20,9 @@ def eligible_nurses(problem: Problem, visit: Visit) -> list[Nurse]:
             continue
         if visit.state == VisitState.EN_ROUTE and nurse.id not in visit.assigned_nurses:
             continue
-        if any(q > nurse.bag.get(item, 0) for item, q in visit.materials.items() if q):
+        if visit.materials and any(
+            q > nurse.bag.get(item, 0) for item, q in visit.materials.items() if q
+        ):
             continue
         result.append(nurse)
     return result
@@ -48,6 +50,31 @@ def _drivable(problem: Problem, nurse: Nurse, visit: Visit, leave: timeline.Depa
     return there + back <= nurse.shift.end - nurse.shift.start
 
 
+def _window_passed(problem: Problem, visit: Visit) -> str | None:
+    """The message for a planned visit whose agreed window closed before the re-plan's
+    ``now`` while it is still not begun; ``None`` otherwise.
+
+    Such a visit is not out of reach on the road: its time is over, and since no phone
+    reported it begun (a silent start, a phone that stayed offline) it may have been done.
+    """
+    window = visit.window
+    if (
+        problem.now is None
+        or window is None
+        or not problem.is_planned_care(visit)
+        or visit.state != VisitState.PLANNED
+        or window.end >= problem.now
+    ):
+        return None
+    clock = problem.night.clock
+    ask = f"ask {visit.published_nurse}" if visit.published_nurse else "ask the team"
+    return (
+        f"its window {clock(window.start)}-{clock(window.end)} closed before this re-plan "
+        f"({clock(problem.now)}) and no phone reported it begun or done: {ask} whether it "
+        "was done"
+    )
+
+
 def excluded(
     problem: Problem, visit: Visit, departures: dict[str, timeline.Departure]
 ) -> Unassigned | None:
@@ -59,6 +86,10 @@ def excluded(
 
     if not problem.nurses:
         return unassigned(ReasonCode.NOT_ENOUGH_NURSES, "no nurse on shift tonight")
+    # First: whatever else stands in its way, its time is over and it may have been done.
+    passed = _window_passed(problem, visit)
+    if passed is not None:
+        return unassigned(ReasonCode.WINDOW_PASSED, passed)
     if not candidates:
         if visit.pin is not None:
             return unassigned(

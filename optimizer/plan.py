@@ -83,6 +83,9 @@ class ReasonCode(StrEnum):
     DISPLACED = "displaced"
     COULD_NOT_GET_IN = "could_not_get_in"
     LINK_INFEASIBLE = "link_infeasible"
+    #: Its agreed window closed before the re-plan and nothing says it was begun (a phone
+    #: that never reported): nobody could still be "in time", and the visit may well be done.
+    WINDOW_PASSED = "window_passed"
 
 
 class Unassigned(_Frozen):

@@ -39,6 +39,22 @@ START, END, VISIT, RESTOCK = "start", "end", "visit", "restock"
 FIXED_SLOT_THRESHOLD = 300
 
 
+#: The last travel matrices turned into arrays: a night split into regions builds one model
+#: per region from the same matrix (1000 x 1000: about 45 ms to convert each time).
+_ARRAYS: list[tuple[list[list[float]], np.ndarray]] = []
+
+
+def _whole_seconds(matrix: list[list[float]]) -> np.ndarray:
+    """``matrix`` as an int64 array of whole seconds, rounded up (never optimistic)."""
+    for seen, array in _ARRAYS:
+        if seen is matrix:
+            return array
+    array = np.ceil(np.asarray(matrix, dtype=np.float64)).astype(np.int64)
+    # Holding the list keeps its identity from being reused by another matrix.
+    _ARRAYS[:] = [*_ARRAYS[-3:], (matrix, array)]
+    return array
+
+
 @dataclass(frozen=True, slots=True)
 class Node:
     kind: str
@@ -58,6 +74,7 @@ class NightModel:
         departures: dict[str, timeline.Departure],
         *,
         visits_required: bool = False,
+        fixed_slots: bool | None = None,
     ) -> None:
         self.problem = problem
         #: No disjunctions for visits: every plan must perform them all (see solve._iterated).
@@ -94,7 +111,10 @@ class NightModel:
         # Cross-route constraints keep two-person visits in step exactly, but every search
         # move then needs full propagation: past a few hundred visits the first plan would
         # not arrive in time. Large nights give each two-person visit a fixed slot instead.
-        self.fixed_slots = len(visits) > FIXED_SLOT_THRESHOLD
+        # A region of a large night (`optimizer.regions`) is given the night's choice.
+        self.fixed_slots = (
+            len(visits) > FIXED_SLOT_THRESHOLD if fixed_slots is None else fixed_slots
+        )
         self._build()
 
     def _restocks_may_help(self) -> bool:
@@ -118,7 +138,7 @@ class NightModel:
         time_callbacks: dict[str, int] = {}
         cost_callbacks: dict[str, int] = {}
         for profile in {n.profile for n in problem.nurses}:
-            full = np.ceil(np.asarray(problem.matrix(profile), dtype=np.float64)).astype(np.int64)
+            full = _whole_seconds(problem.matrix(profile))
             travel = full[np.ix_(locations, locations)]
             cost = travel.copy()
             # A restock costs its time too, so the search adds one only where the bag runs out.

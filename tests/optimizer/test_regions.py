@@ -1,0 +1,150 @@
+"""A large night's first plan, built region by region (optimizer.regions)."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optimizer import timeline
+from optimizer.checker import check
+from optimizer.eligibility import eligible_nurses, excluded
+from optimizer.generate import generated_night
+from optimizer.model import Dependency, Pin, Problem, VisitState
+from optimizer.regions import SPLIT_FROM, regions
+from optimizer.solve import solve
+
+FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _night_with_ties(nurses: int, visits: int, seed: int) -> Problem:
+    """A generated night where some visits are pinned or being driven to."""
+    problem = generated_night(nurses=nurses, visits=visits, seed=seed, two_person_share=0.1)
+    rng = random.Random(seed)
+    changed = []
+    driving: set[str] = set()  # a nurse drives to one visit at a time
+    for visit in problem.visits:
+        roll = rng.random()
+        able = eligible_nurses(problem, visit)
+        if visit.nurses_needed == 1 and able and roll < 0.1:
+            nurse = rng.choice(able)
+            visit = visit.model_copy(update={"pin": Pin(nurse=nurse.id)})
+        elif visit.nurses_needed == 1 and able and roll < 0.4:
+            # On a phone already (a live night): shown to a nurse who may do it.
+            visit = visit.model_copy(update={"published_nurse": rng.choice(able).id})
+        elif visit.nurses_needed == 1 and able and roll < 0.45 and visit.window is None:
+            # Driving to a call (a soft target): she can always get there.
+            nurse = rng.choice(able)
+            if nurse.id not in driving:
+                driving.add(nurse.id)
+                visit = visit.model_copy(
+                    update={
+                        "state": VisitState.EN_ROUTE,
+                        "assigned_nurses": (nurse.id,),
+                        "call_time": 0,  # called before she set off
+                    }
+                )
+        changed.append(visit)
+    return Problem.model_validate(problem.model_copy(update={"visits": changed}).model_dump())
+
+
+def _with_links(problem: Problem, seed: int, count: int = 8) -> Problem:
+    """``problem`` with up to ``count`` dependencies ("check 0-2 h after", any or a different
+    nurse) between free one-nurse visits, drawn across the whole night so a sweep splits some."""
+    rng = random.Random(seed)
+    free = [
+        v.id
+        for v in problem.visits
+        if v.nurses_needed == 1 and v.pin is None and v.state == VisitState.PLANNED
+    ]
+    rng.shuffle(free)
+    links = [
+        Dependency(
+            first=free[2 * k],
+            second=free[2 * k + 1],
+            min_seconds=0,
+            max_seconds=7200,
+            nurse=rng.choice(["any", "different"]),
+        )
+        for k in range(min(count, len(free) // 2))
+    ]
+    return problem.model_copy(update={"dependencies": links})
+
+
+@FAST
+@given(
+    nurses=st.integers(2, 12),
+    visits=st.integers(0, 120),
+    size=st.integers(5, 40),
+    seed=st.integers(0, 10_000),
+)
+def test_regions_hold_every_visit_once_with_the_nurses_it_needs(
+    nurses: int, visits: int, size: int, seed: int
+) -> None:
+    """Every open visit and every nurse is in exactly one region; a pinned or en-route visit
+    is in its nurse's region, and so is one on a nurse's phone; every visit's region has as
+    many nurses who may do it as it needs (or the night is not split)."""
+    problem = _with_links(_night_with_ties(nurses, visits, seed), seed)
+    departures = {n.id: timeline.departure(problem, n) for n in problem.nurses}
+    open_visits = [v for v in problem.visits if excluded(problem, v, departures) is None]
+    parts = regions(problem, open_visits, departures, size=size, split_from=2 * size)
+    if parts is None:
+        return
+    # A dependency's gap is a rule across routes: both of its open visits in one region.
+    region_of_visit = {v.id: k for k, part in enumerate(parts) for v in part.visits}
+    for link in problem.dependencies:
+        if link.first in region_of_visit and link.second in region_of_visit:
+            assert region_of_visit[link.first] == region_of_visit[link.second]
+    assert len(parts) >= 2
+    placed = [v.id for part in parts for v in part.visits]
+    assert sorted(placed) == sorted(v.id for v in open_visits)
+    dealt = [n.id for part in parts for n in part.nurses]
+    assert sorted(dealt) == sorted(n.id for n in problem.nurses)
+    shown = kept = 0
+    for part in parts:
+        own = {n.id for n in part.nurses}
+        for visit in part.visits:
+            if visit.pin is not None:
+                assert visit.pin.nurse in own
+            if visit.state == VisitState.EN_ROUTE:
+                assert set(visit.assigned_nurses) <= own
+            able = [n for n in eligible_nurses(problem, visit) if n.id in own]
+            assert len(able) >= visit.nurses_needed
+            if visit.published_nurse is not None and visit.pin is None:
+                shown += 1
+                kept += visit.published_nurse in own
+    # Visits on a phone stay with that nurse (only a pin or en-route visit overrides).
+    assert kept == shown
+
+
+def test_a_small_night_is_planned_whole() -> None:
+    """Below `SPLIT_FROM` open visits there is nothing to gain from a split."""
+    problem = generated_night(nurses=10, visits=200, seed=3)
+    departures = {n.id: timeline.departure(problem, n) for n in problem.nurses}
+    assert regions(problem, problem.visits, departures) is None
+    plan = solve(problem, time_limit=30, first_only=True)
+    assert plan.stats is not None and "regions" not in plan.stats.method
+
+
+def test_a_large_first_plan_is_built_by_regions_and_keeps_every_rule() -> None:
+    """A night of more than `SPLIT_FROM` open visits gets its first plan region by region:
+    every visit is planned or left out with a reason, once, and the independent checker
+    finds nothing the plan does not list (here: nothing at all), dependencies included."""
+    problem = _with_links(_night_with_ties(14, SPLIT_FROM + 40, seed=5), seed=5)
+    plan = solve(problem, time_limit=60, first_only=True)
+    assert plan.stats is not None and "regions" in plan.stats.method
+    planned = plan.assignments()
+    left = [u.visit_id for u in plan.unassigned]
+    assert len(left) == len(set(left))
+    assert set(planned) | set(left) == {v.id for v in problem.visits}
+    assert not set(planned) & set(left)
+    listed = {(v.code, v.visit_id, v.nurse_id) for v in plan.violations}
+    assert {(v.code, v.visit_id, v.nurse_id) for v in check(problem, plan)} <= listed
+    assert plan.violations == []
+    for visit in problem.visits:
+        if visit.id in planned and visit.pin is not None:
+            assert planned[visit.id] == [visit.pin.nurse]
+        if visit.state == VisitState.EN_ROUTE:
+            (nurse_id,) = visit.assigned_nurses
+            assert plan.route(nurse_id).visit_ids()[:1] == [visit.id]
