@@ -223,6 +223,7 @@ class Nurse:
     last_end: float = 0.0
     etag: str | None = None
     route: dict[str, Any] | None = None
+    read_at: float = -1e9
     outbox: list[dict[str, Any]] = field(default_factory=list)
     offline_until: float = -1.0
     rejected: list[str] = field(default_factory=list)
@@ -260,6 +261,8 @@ class ServiceNight:
         self.planner: dict[str, str] = {}
         self.evening_routes: dict[str, list[str]] = {}
         self.checks = 0
+        #: What the partner was answered per call: nurse, expected start, reason not planned.
+        self.answers: dict[str, tuple[Any, Any, Any]] = {}
 
     # --- time -------------------------------------------------------------------------
     def minute(self) -> float:
@@ -357,6 +360,13 @@ class ServiceNight:
             self.evening_routes[route["nurse_id"]] = [
                 s["visit_id"] for s in route["steps"] if s["type"] == "visit"
             ]
+        self.sign_in_phones(devices)
+
+    def sign_in_phones(self, devices: dict[str, str]) -> None:
+        """The planner and each nurse sign in (again after the service's clock went back:
+        a token issued later than the clock's now is not valid yet)."""
+        self.planner = {"Authorization": f"Bearer {self.sign_in('planner')}"}
+        known = {n.code: n for n in self.nurses}
         for code in self.region.nurses:
             token = self.sign_in(f"nurse-{code.lower()}", NURSE_TOTP)
             headers = {"Authorization": f"Bearer {token}"}
@@ -364,7 +374,11 @@ class ServiceNight:
                 made = self.http.call("POST", "/mobile/v1/devices", json=PHONE, headers=headers)
                 made.raise_for_status()
                 devices[code] = made.json()["device_id"]
-            self.nurses.append(Nurse(code=code, headers={**headers, "X-Device-Id": devices[code]}))
+            headers["X-Device-Id"] = devices[code]
+            if code in known:
+                known[code].headers = headers
+            else:
+                self.nurses.append(Nurse(code=code, headers=headers))
 
     def _partner(self, organisation: int, key: str | None = None) -> dict[str, str]:
         headers = {"X-API-Key": self.region.partner_keys[organisation]}
@@ -470,6 +484,11 @@ class ServiceNight:
             spec=call,
         )
         self.jobs[call.key] = job
+        self.answers[call.key] = (
+            visits[0].get("nurse"),
+            visits[0].get("expected_start"),
+            visits[0].get("not_planned_reason"),
+        )
         assert job.visit_id is not None
         self.by_visit[job.visit_id] = job
         if not visits[0]["planned"]:
@@ -510,9 +529,12 @@ class ServiceNight:
             {"type": kind, "event_id": str(uuid.uuid4()), "device_time": self.at(minute), **extra}
         )
 
-    def _read_route(self, nurse: Nurse, now: float) -> None:
+    def _read_route(self, nurse: Nurse, now: float, *, force: bool = False) -> None:
         if now < nurse.offline_until:
             return  # no signal: she goes by the route she has
+        if not force and now - nurse.read_at < 1.0:
+            return  # the app polls about once a minute (and at once after her own report)
+        nurse.read_at = now
         headers = dict(nurse.headers)
         if nurse.etag:
             headers["If-None-Match"] = nurse.etag
@@ -529,10 +551,16 @@ class ServiceNight:
                 return dict(step)
         return None
 
+    def _leg(self, step: dict[str, Any]) -> float:
+        return float((step.get("leg") or {}).get("travel_seconds", 0)) / 60
+
+    def _leave_at(self, step: dict[str, Any]) -> float:
+        """When the route has her leave for ``step`` (its planned start less the drive)."""
+        return (_utc(step["start"]) - self.start).total_seconds() / 60 - self._leg(step)
+
     def _depart(self, nurse: Nurse, step: dict[str, Any], now: float) -> None:
         job = self.by_visit[int(step["visit_id"])]
-        leg = (step.get("leg") or {}).get("travel_seconds", 0) / 60
-        drive = leg * job.spec.travel_factor
+        drive = self._leg(step) * job.spec.travel_factor
         arrive = max(now, nurse.last_end) + drive
         start = arrive
         if step.get("window"):
@@ -550,9 +578,9 @@ class ServiceNight:
             elif nurse.state == "driving":
                 self._read_route(nurse, now)
                 step = self._next_visit(nurse)
-                if step is not None and step["visit_id"] != nurse.target and now < nurse.until:
-                    # Re-planned while on her way (an acute call first): she turns round.
-                    nurse.driving -= nurse.until - now
+                if step is not None and step["visit_id"] != nurse.target and now < nurse.start_at:
+                    # Re-planned before care began (an acute call first): she goes there.
+                    nurse.driving -= max(0.0, nurse.until - now)
                     nurse.last_end = now
                     self._depart(nurse, step, now)
                 if now < nurse.start_at:
@@ -595,11 +623,11 @@ class ServiceNight:
                 )
                 nurse.state, nurse.last_end = "idle", nurse.until
             elif nurse.state == "idle":
-                self._flush(nurse, now)
-                self._read_route(nurse, now)
+                forced = self._flush(nurse, now)
+                self._read_route(nurse, now, force=forced)
                 step = self._next_visit(nurse)
-                if step is None:
-                    return
+                if step is None or self._leave_at(step) > now + 0.5:
+                    return  # nothing yet, or not time to leave (a call may come first)
                 self._depart(nurse, step, now)
             else:
                 break
@@ -618,9 +646,10 @@ class ServiceNight:
         else:
             self.planned[job.key].handed_off = True
 
-    def _flush(self, nurse: Nurse, now: float) -> None:
+    def _flush(self, nurse: Nurse, now: float) -> bool:
+        """Send her outbox (unless offline); ``True`` when something was sent."""
         if not nurse.outbox or now < nurse.offline_until:
-            return
+            return False
         answer = self.http.call(
             "POST",
             "/mobile/v1/me/events",
@@ -628,12 +657,13 @@ class ServiceNight:
             headers=nurse.headers,
         )
         if answer.status_code != 200:
-            return  # kept in the outbox, sent again (the event ids make it once)
+            return False  # kept in the outbox, sent again (the event ids make it once)
         for result in answer.json()["results"]:
             if result["outcome"] == "rejected":
                 event = nurse.outbox[result["index"]]
                 nurse.rejected.append(f"{event['type']} {result['reason']}")
         nurse.outbox = []
+        return True
 
     # --- invariants -------------------------------------------------------------------
     def _plan(self) -> dict[str, Any]:
