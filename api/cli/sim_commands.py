@@ -44,6 +44,11 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
         default="porto-demo",
         help="road network (the bundled Porto extract by default); 'none': straight lines",
     )
+    p.add_argument(
+        "--policies",
+        default="nachtroute,nearest_free,fixed_fcfs",
+        help="policies to compare (nachtroute always plays: it is the service)",
+    )
     p.add_argument("--params", type=Path, metavar="FILE", help="JSON overriding parameters")
     p.add_argument("--database-url", help="a fresh database instead of a temporary SQLite file")
     p.add_argument("--chart", type=Path, metavar="PNG", help="write response-time box plots")
@@ -68,6 +73,14 @@ def _simulate(args: argparse.Namespace) -> int:
     if not 60 <= args.speed <= 3600:
         raise UserInputError("--speed: between 60 and 3600 simulated seconds per second")
     sizes = _sizes(args.nurses)
+    known = ("nachtroute", "nearest_free", "fixed_fcfs")
+    policies = [name.strip() for name in args.policies.split(",") if name.strip()]
+    unknown = [name for name in policies if name not in known]
+    if unknown or not policies:
+        raise UserInputError(
+            f"--policies: unknown {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(known)}"
+        )
     from api.simulation.params import SimParams
 
     params = load_model(SimParams, args.params) if args.params else SimParams()
@@ -120,6 +133,7 @@ def _simulate(args: argparse.Namespace) -> int:
         summaries = {
             name: summarise(records, params.tolerance_minutes)
             for name, records in result.records.items()
+            if name in policies or name == "nachtroute"
         }
         violations = [v for r in result.records["nachtroute"] for v in r.violations]
         total_violations += len(violations)

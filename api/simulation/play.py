@@ -206,7 +206,8 @@ class Job:
     organisation: int
     deadline: float  # minutes from 23:00 after which an unplaced visit goes to back-up
     spec: Planned | Call
-    status: str = "open"  # open, started, done, could_not_get_in, handed_off
+    #: open, started, done, could_not_get_in, handed_off (cancelled), handed_off_open
+    status: str = "open"
 
 
 @dataclass
@@ -496,6 +497,13 @@ class ServiceNight:
             self._hand_off(job)
 
     def _hand_off(self, job: Job) -> None:
+        if isinstance(job.spec, Planned) and job.spec.recurring:
+            # The partners' API cancels a request, i.e. every night of recurring care; one
+            # night's visit cannot be cancelled, so the back-up is sent outside the service
+            # and the visit stays unassigned (with its reason) in tonight's plan.
+            job.status = "handed_off_open"
+            self.planned[job.key].handed_off = True
+            return
         answer = self.http.call(
             "POST",
             f"/partner/v1/visit-requests/{job.request_id}/cancel",
@@ -723,6 +731,7 @@ class ServiceNight:
             "done": "done",
             "could_not_get_in": "could_not_get_in",
             "handed_off": "cancelled",
+            "handed_off_open": "open",
             "started": "started",
         }
         for visit_id, job in self.by_visit.items():

@@ -51,3 +51,4 @@ class NightRecord:
     overtime_minutes: float = 0.0
     violations: list[str] = field(default_factory=list)
     wall_seconds: float = 0.0
+    evening_seconds: float = 0.0
