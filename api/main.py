@@ -33,6 +33,7 @@ from api.routes import (
     nights,
     phones,
     planner_page,
+    reports,
     requests,
     triage,
 )
@@ -116,6 +117,7 @@ def create_app(
         keysafe_codes,
         handover,
         phones,
+        reports,
     ):
         app.include_router(module.router)
     app.include_router(mobile_wiring.router_for(app))  # the phone API, /mobile/v1

@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     service_commands.register(subcommands)
     mobile_commands.register(subcommands, keysafe_store=_keysafe_store)
     sim_commands.register(subcommands)
+    sim_commands.register_report(subcommands)
     return parser
 
 

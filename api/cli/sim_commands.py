@@ -178,3 +178,58 @@ def _json_keys() -> tuple[str, ...]:
     from api.simulation.metrics import JSON_KEYS
 
     return JSON_KEYS
+
+
+def register_report(subcommands: argparse._SubParsersAction[Any]) -> None:
+    """Add ``report``."""
+    p = subcommands.add_parser(
+        "report",
+        help="a month's report per organisation: HTML with charts, CSV, cost shares",
+        description=(
+            "Reads the database (NACHTROUTE_DATABASE_URL or --database-url) and writes "
+            "report.html, organisations.csv and visits.csv for the nights of the month; cost "
+            "shares follow NACHTROUTE_COST_* (fixed part + per visit or care minute)."
+        ),
+    )
+    p.add_argument("--month", required=True, help="YYYY-MM, e.g. 2026-11")
+    p.add_argument("--organisation", type=int, help="one organisation's figures only (its id)")
+    p.add_argument("--out", type=Path, default=Path("report"), help="folder (default ./report)")
+    p.add_argument("--database-url", help="default: the service's database from settings")
+    p.set_defaults(handler=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from api.cli.service_commands import _settings
+    from api.services.reports import month_bounds, month_report, write_report
+
+    try:
+        month_bounds(args.month)
+    except ValueError as error:
+        raise UserInputError(f"--{error}") from None
+    settings = _settings(**({"database_url": args.database_url} if args.database_url else {}))
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.db.engine import make_engine, make_session_factory
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            report = month_report(session, settings, args.month, organisation_id=args.organisation)
+    except SQLAlchemyError as error:
+        raise UserInputError(
+            f"--database-url: cannot read the database ({error.__class__.__name__})"
+        ) from None
+    finally:
+        engine.dispose()
+    if args.organisation is not None and not report.organisations:
+        raise UserInputError(f"--organisation: no home-care organisation {args.organisation}")
+    try:
+        written = write_report(report, args.out)
+    except OSError as error:
+        raise UserInputError(f"--out {args.out}: cannot write ({error.strerror})") from None
+    shares = ", ".join(f"{o.organisation_id}: {o.cost_share_eur:.2f}" for o in report.organisations)
+    print(
+        f"{args.month}: {len(report.nights)} nights, total EUR {report.total_cost_eur:.2f}; "
+        f"shares {shares}; wrote {', '.join(str(p) for p in written)}"
+    )
+    return 0

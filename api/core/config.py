@@ -94,6 +94,20 @@ class Settings(BaseSettings):
         default=300, ge=0, le=3600, description="how long one change stream stays open"
     )
 
+    # --- reports and cost shares (issue 11; api/services/reports.py) ---
+    cost_per_night_eur: float = Field(
+        default=2400.0,
+        ge=0,
+        le=1_000_000,
+        description="the night team's cost per night (nurses, cars, night bag), in euros",
+    )
+    cost_fixed_share: float = Field(
+        default=0.3, ge=0, le=1, description="part of the cost split equally over home-care orgs"
+    )
+    cost_variable_basis: Literal["visits", "care_minutes"] = Field(
+        default="care_minutes", description="the rest is shared by visits or care minutes done"
+    )
+
     @model_validator(mode="after")
     def _clock_rules(self) -> Self:
         if self.clock is not None:

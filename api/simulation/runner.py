@@ -57,6 +57,7 @@ class TeamResult:
     records: dict[str, list[NightRecord]]
     wall_seconds_per_night: list[float]
     database_url: str | None
+    partner_keys: list[str] = field(default_factory=list)
 
 
 def _on_road(network: Any) -> Callable[[float, float], tuple[float, float] | None] | None:
@@ -189,6 +190,7 @@ def simulate_team(
         records=records,
         wall_seconds_per_night=walls,
         database_url=url if options.keep_database or options.database_url else None,
+        partner_keys=region.partner_keys,
     )
 
 

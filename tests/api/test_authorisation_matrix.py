@@ -56,6 +56,7 @@ EXPECTED: dict[str, frozenset[Role] | str] = {
     "read_handover_notes": frozenset({Role.PARTNER}),
     "revoke_phone": frozenset({Role.ADMIN, Role.PLANNER}),
     "read_night_phones": frozenset({Role.PLANNER}),
+    "read_month_report": frozenset({Role.PARTNER}),
     # The phone API: a nurse on her registered phone (see `_headers`).
     "register_device": frozenset({Role.NURSE}),
     "get_my_route": frozenset({Role.NURSE}),
@@ -76,6 +77,7 @@ USERS = {
 }
 PATH_VALUES = {
     "night_date": "2026-11-23",
+    "month": "2026-11",
     "job_id": "00000000-0000-0000-0000-000000000000",
 }
 
