@@ -17,7 +17,9 @@ from api.services.reports import month_report
 
 router = APIRouter(prefix="/partner/v1", tags=["partner: reports"])
 Partner = Annotated[Principal, Depends(allow(Role.PARTNER))]
-Month = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
+Month = Annotated[
+    str, Path(pattern=r"^2[01]\d\d-(0[1-9]|1[0-2])$", examples=["2026-11"], description="YYYY-MM")
+]
 
 
 class OrganisationMonth(BaseModel):

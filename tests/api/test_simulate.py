@@ -158,7 +158,7 @@ def test_a_partner_reads_its_own_month_only_and_the_read_is_logged(
             assert after - before == len({x["client_id"] for x in body["visits"]})
         assert len(seen) == len(result.partner_keys)
         assert round(sum(seen.values()), 2) == body["total_cost_eur"]
-        bad = client.get("/partner/v1/reports/2026-13", headers={"X-API-Key": key})
+        bad = client.get("/partner/v1/reports/0000-01", headers={"X-API-Key": key})
         assert bad.status_code == 422
     engine.dispose()
 
