@@ -233,7 +233,10 @@ def _check_visit_time(problem: Problem, visit_id: str, start: int, nurse: str, f
     urgency = problem.urgency_classes[visit.urgency]
     if urgency.target_seconds is None:
         window = visit.window
-        if window is not None and not window.start <= start <= window.end:
+        # The end is soft for late_tolerance_seconds (at a cost), then hard again.
+        if window is not None and not (
+            window.start <= start <= window.end + visit.late_tolerance_seconds
+        ):
             fail("window_missed", f"{visit_id} starts outside its window", visit_id, nurse)
     elif visit.call_time is not None and start < visit.call_time:
         fail("before_call", f"{visit_id} starts before the call came in", visit_id, nurse)

@@ -35,6 +35,7 @@ __all__ = [
     "MAX_LOCATIONS",
     "MAX_TRAVEL_SECONDS",
     "BreakRule",
+    "Dependency",
     "Location",
     "Night",
     "Nurse",
@@ -234,6 +235,18 @@ class Visit(_Frozen):
         default=None,
         description="the nurse whose phone already shows this visit; moving it costs stability",
     )
+    late_tolerance_seconds: Annotated[int, Field(ge=0, le=24 * 3600)] = Field(
+        default=0,
+        description=(
+            "planned care: the window's end is soft for this many seconds (it may start up to "
+            "window.end + tolerance, each minute past window.end costing late_cost_per_minute); "
+            "past that the end is hard again. E.g. medication 900, repositioning 3600"
+        ),
+    )
+    late_cost_per_minute: Annotated[int, Field(ge=0, le=10_000_000)] = Field(
+        default=0,
+        description="planned care: objective cost of each minute past window.end (travel: 60/min)",
+    )
 
     @model_validator(mode="after")
     def _state_is_consistent(self) -> Self:
@@ -250,6 +263,41 @@ class Visit(_Frozen):
     def is_locked(self) -> bool:
         """Whether the solver must leave this visit where it is (started or done)."""
         return self.state in (VisitState.STARTED, VisitState.DONE)
+
+
+class Dependency(_Frozen):
+    """Visit ``second`` starts between ``min_seconds`` and ``max_seconds`` after ``first`` starts.
+
+    "Check 60-90 minutes after the injection" is ``min_seconds=3600, max_seconds=5400``; a
+    simultaneous pair (a transfer by two nurses with different skills) is ``[0, tolerance]``.
+    ``nurse`` says whether the two visits must go to different nurses, the same nurse, or any.
+    Both visits are one-nurse visits with their own skills; the solver plans both or neither.
+    """
+
+    first: Identifier
+    second: Identifier
+    min_seconds: Annotated[int, Field(ge=0, le=24 * 3600)] = Field(
+        description="seconds from the first visit's start to the second's, at least"
+    )
+    max_seconds: Annotated[int, Field(ge=0, le=24 * 3600)] = Field(
+        description="seconds from the first visit's start to the second's, at most"
+    )
+    nurse: Literal["any", "different", "same"] = "any"
+
+    @model_validator(mode="after")
+    def _gap(self) -> Self:
+        if self.max_seconds < self.min_seconds:
+            raise ValueError(
+                f"max_seconds {self.max_seconds} is below min_seconds {self.min_seconds}"
+            )
+        if self.first == self.second:
+            raise ValueError("a visit cannot depend on itself")
+        return self
+
+    def label(self) -> str:
+        """A short text naming the link, for reasons and violations."""
+        low, high = self.min_seconds // 60, self.max_seconds // 60
+        return f"{self.second} {low}-{high} min after {self.first}"
 
 
 class TravelMatrix(_Frozen):
@@ -367,6 +415,10 @@ class Problem(_Frozen):
         default=None,
         description="live re-plan: the current moment; nothing new starts before it",
     )
+    dependencies: list[Dependency] = Field(
+        default_factory=list,
+        description="visits linked in time: second starts min..max seconds after first starts",
+    )
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:
@@ -378,6 +430,7 @@ class Problem(_Frozen):
             )
         self._check_nurses(problems, size)
         self._check_visits(problems, size)
+        self._check_dependencies(problems)
         if size is not None and self.night.base_location >= size:
             problems.append(f"night.base_location: index {self.night.base_location} out of range")
         if problems:
@@ -471,7 +524,30 @@ class Problem(_Frozen):
             if visit.published_nurse is not None and visit.published_nurse not in nurse_ids:
                 problems.append(f"{where}.published_nurse: unknown nurse {visit.published_nurse!r}")
 
+    def _check_dependencies(self, problems: list[str]) -> None:
+        by_id = {visit.id: visit for visit in self.visits}
+        seen: set[tuple[str, str]] = set()
+        for d, link in enumerate(self.dependencies):
+            where = f"dependencies[{d}]"
+            for field in ("first", "second"):
+                visit = by_id.get(getattr(link, field))
+                if visit is None:
+                    problems.append(f"{where}.{field}: unknown visit {getattr(link, field)!r}")
+                elif visit.nurses_needed != 1:
+                    problems.append(
+                        f"{where}.{field}: {visit.id!r} is a two-person visit; link two "
+                        "one-nurse visits instead"
+                    )
+            pair = (min(link.first, link.second), max(link.first, link.second))
+            if pair in seen:
+                problems.append(f"{where}: {link.first!r} and {link.second!r} are linked twice")
+            seen.add(pair)
+
     # ----------------------------------------------------------------- lookups
+
+    def dependencies_of(self, visit_id: str) -> list[Dependency]:
+        """The dependencies that name ``visit_id`` (as first or second)."""
+        return [d for d in self.dependencies if visit_id in (d.first, d.second)]
 
     def matrix(self, profile: str) -> list[list[float]]:
         """The travel seconds for ``profile``."""

@@ -171,8 +171,7 @@ class NightModel:
         for visit in self.visits:
             stop = timeline.stop_for(problem, visit)
             latest = stop.latest if stop.latest is not None else horizon
-            urgency = problem.urgency_classes[visit.urgency]
-            per_second = math.ceil(urgency.lateness_cost_per_minute / 60)
+            per_second = math.ceil(timeline.late_cost_per_minute(problem, visit) / 60)
             if visit.nurses_needed == 2 and self.fixed_slots:
                 # Both copies in one short slot: in step without a cross-route constraint.
                 slot_end = stop.earliest + problem.night.sync_tolerance_seconds

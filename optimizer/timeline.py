@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from optimizer.model import Nurse, Problem, Visit
 from optimizer.plan import Route, Step, StepType, Violation
 
-__all__ = ["Departure", "Stop", "TimedStop", "departure", "locked_prefix", "route", "simulate"]
+__all__ = [
+    "Departure",
+    "Stop",
+    "TimedStop",
+    "departure",
+    "late_cost_per_minute",
+    "locked_prefix",
+    "route",
+    "simulate",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,27 +66,62 @@ def stop_for(problem: Problem, visit: Visit, *, not_before: int = 0) -> Stop:
     now = problem.now or 0
     if problem.is_planned_care(visit):
         assert visit.window is not None
-        return Stop(
+        # A soft end: up to the tolerance past window.end is allowed at a cost per minute
+        # (the target), past that the end is hard again (latest).
+        soft = visit.late_tolerance_seconds > 0
+        stop = Stop(
             kind=StepType.VISIT,
             location=visit.location,
             service_seconds=visit.service_seconds,
             earliest=max(visit.window.start, now),
-            latest=visit.window.end,
+            latest=min(visit.window.end + visit.late_tolerance_seconds, problem.night.horizon),
+            target=visit.window.end if soft else None,
             visit_id=visit.id,
             materials=dict(visit.materials),
             not_before=not_before,
         )
-    target = problem.target(visit)
-    return Stop(
-        kind=StepType.VISIT,
-        location=visit.location,
-        service_seconds=visit.service_seconds,
-        earliest=max(target.start, now),
-        target=target.end,
-        visit_id=visit.id,
-        materials=dict(visit.materials),
-        not_before=not_before,
-    )
+    else:
+        target = problem.target(visit)
+        stop = Stop(
+            kind=StepType.VISIT,
+            location=visit.location,
+            service_seconds=visit.service_seconds,
+            earliest=max(target.start, now),
+            target=target.end,
+            visit_id=visit.id,
+            materials=dict(visit.materials),
+            not_before=not_before,
+        )
+    return _within_links(problem, visit, stop)
+
+
+def _within_links(problem: Problem, visit: Visit, stop: Stop) -> Stop:
+    """``stop`` narrowed to the gap its dependencies leave after (or before) a partner that
+    has already started: a live re-plan keeps the check inside its gap after the injection."""
+    if not problem.dependencies:
+        return stop
+    earliest, latest = stop.earliest, stop.latest
+    for link in problem.dependencies_of(visit.id):
+        partner = problem.visit(link.first if link.second == visit.id else link.second)
+        if not partner.is_locked or partner.started_at is None:
+            continue
+        if link.second == visit.id:
+            low, high = partner.started_at + link.min_seconds, partner.started_at + link.max_seconds
+        else:
+            low, high = partner.started_at - link.max_seconds, partner.started_at - link.min_seconds
+        earliest = max(earliest, low)
+        latest = high if latest is None else min(latest, high)
+    if (earliest, latest) == (stop.earliest, stop.latest):
+        return stop
+    return replace(stop, earliest=earliest, latest=latest)
+
+
+def late_cost_per_minute(problem: Problem, visit: Visit) -> int:
+    """What each minute past the visit's target costs: its own rate for planned care with a
+    soft end, its urgency class's rate otherwise."""
+    if problem.is_planned_care(visit):
+        return visit.late_cost_per_minute if visit.late_tolerance_seconds > 0 else 0
+    return problem.urgency_classes[visit.urgency].lateness_cost_per_minute
 
 
 def restock_stop(problem: Problem, *, not_before: int = 0) -> Stop:
@@ -271,7 +315,7 @@ def route(
         if stop.target is not None:
             lateness = max(0, item_stop.start - stop.target)
         if stop.latest is not None and item_stop.start > stop.latest:
-            lateness = item_stop.start - stop.latest
+            lateness = item_stop.start - (stop.target if stop.target is not None else stop.latest)
             violations.append(
                 Violation(
                     code="window_missed",
