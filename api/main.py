@@ -41,6 +41,7 @@ from api.schemas.common import Problem
 from api.services import solving
 from api.services.jobs import InProcessJobRunner, fail_interrupted_jobs
 from api.services.live import ReplanWorker
+from api.services.tolerance import use_tolerance
 from api.travel import use_network
 
 __all__ = ["create_app"]
@@ -68,6 +69,7 @@ def create_app(
         app.state.session_factory = make_session_factory(engine)
         # Road travel times if a network is configured (loaded once, before any request).
         use_network(settings.network, data_dir=settings.data_dir)
+        use_tolerance(settings)  # the region's tolerance rule for planned care, likewise
         # In-process jobs die with the process: say so rather than show them running forever.
         fail_interrupted_jobs(app.state.session_factory)
         app.state.job_runner = InProcessJobRunner(app.state.session_factory)

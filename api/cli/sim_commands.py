@@ -49,6 +49,11 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
         default="nachtroute,nearest_free,fixed_fcfs",
         help="policies to compare (nachtroute always plays: it is the service)",
     )
+    p.add_argument(
+        "--no-tolerance",
+        action="store_true",
+        help="serve with hard planned windows (to measure what the tolerance rule does)",
+    )
     p.add_argument("--params", type=Path, metavar="FILE", help="JSON overriding parameters")
     p.add_argument("--database-url", help="a fresh database instead of a temporary SQLite file")
     p.add_argument("--chart", type=Path, metavar="PNG", help="write response-time box plots")
@@ -84,6 +89,8 @@ def _simulate(args: argparse.Namespace) -> int:
     from api.simulation.params import SimParams
 
     params = load_model(SimParams, args.params) if args.params else SimParams()
+    if args.no_tolerance:
+        params = params.model_copy(update={"apply_tolerance": False})
     if args.database_url and len(sizes) > 1:
         raise UserInputError("--database-url: one team size only (each size needs a fresh one)")
     from api.cli.service_commands import _demo_network, _settings

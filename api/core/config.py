@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 import platformdirs
 from pydantic import Field, SecretStr, model_validator
@@ -106,6 +106,20 @@ class Settings(BaseSettings):
     )
     cost_variable_basis: Literal["visits", "care_minutes"] = Field(
         default="care_minutes", description="the rest is shared by visits or care minutes done"
+    )
+    # --- the region's tolerance rule for planned care (issue 11; api/services/tolerance.py) ---
+    planned_tolerance_minutes: dict[str, Annotated[int, Field(ge=0, le=240)]] = Field(
+        default_factory=dict,
+        description=(
+            "per care task, minutes past the window an acute/urgent call may use, as JSON, "
+            'e.g. {"medication": 15, "turn": 60}; unset: windows are hard'
+        ),
+    )
+    planned_late_cost_per_minute: int = Field(
+        default=1000,
+        ge=0,
+        le=10_000_000,
+        description="objective cost of a planned minute past its window (travel: 60/min)",
     )
 
     @model_validator(mode="after")

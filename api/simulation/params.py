@@ -115,6 +115,14 @@ class SimParams(BaseModel):
         ),
     )
 
+    apply_tolerance: bool = Field(
+        default=True,
+        description=(
+            "serve with the tolerance rule above (NACHTROUTE_PLANNED_TOLERANCE_MINUTES); "
+            "false: planned windows are hard, to measure what the rule does"
+        ),
+    )
+
     @model_validator(mode="after")
     def _mix_sums_to_one(self) -> SimParams:
         total = sum(self.urgency_mix.values())

@@ -21,6 +21,7 @@ restart mid-night (stopped and started again at the same simulated moment, same 
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -808,7 +809,14 @@ def setup_clients(
 
 
 def serve_for(
-    folder: Path, url: str, *, speed: float, nights: int, network: str | None, data_dir: Path
+    folder: Path,
+    url: str,
+    *,
+    speed: float,
+    nights: int,
+    network: str | None,
+    data_dir: Path,
+    tolerance: dict[str, int] | None = None,
 ) -> Served:
     """The served process the simulator starts (not yet started)."""
     env = {
@@ -821,4 +829,6 @@ def serve_for(
     }
     if network is not None:
         env["NACHTROUTE_NETWORK"] = network
+    if tolerance:
+        env["NACHTROUTE_PLANNED_TOLERANCE_MINUTES"] = json.dumps(tolerance)
     return Served(url, data_dir, folder / "server.log", speed=speed, extra_env=env)

@@ -118,6 +118,7 @@ def simulate_team(
             speed=options.speed,
             nights=len(nights),
             network=options.network,
+            tolerance=options.params.tolerance_minutes if options.params.apply_tolerance else None,
             data_dir=options.data_dir or folder,
         )
         http: Session | None = None
