@@ -71,12 +71,21 @@ def summarise(
         handoffs=sum(1 for r in records for c in r.calls if c.handed_off)
         + sum(1 for p in planned if p.handed_off),
     )
+    reasons: dict[str, int] = {}
+    for r in records:
+        why = [c.reason for c in r.calls if c.handed_off]
+        why += [p.reason for p in r.planned if p.handed_off]
+        for reason in why:
+            reasons[reason or "other"] = reasons.get(reason or "other", 0) + 1
+    result["handoff_reasons"] = dict(sorted(reasons.items()))
     return result
 
 
 def _cell(value: Any, percent: bool = False) -> str:
     if value is None:
         return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items()) or "-"
     if percent:
         return f"{100 * value:.1f} %"
     return f"{value}"
@@ -109,6 +118,7 @@ def table(summaries: dict[str, dict[str, Any]], nights: int) -> str:
         ("driving minutes per night", "driving_minutes", False),
         ("overtime minutes per night", "overtime_minutes", False),
         ("hand-offs to the back-up (all nights)", "handoffs", False),
+        ("hand-offs by reason", "handoff_reasons", False),
     ]
     lines = [
         f"| {nights} night(s) | " + " | ".join(names) + " |",

@@ -454,6 +454,7 @@ class ServiceNight:
         )
         if asked.status_code != 200 or not asked.json()["available"]:
             outcome.handed_off = True
+            outcome.reason = "triage_no"
             return
         answer = self.http.call(
             "POST",
@@ -471,6 +472,7 @@ class ServiceNight:
         if answer.status_code != 201:
             self.record.violations.append(f"{call.key}: call refused HTTP {answer.status_code}")
             outcome.handed_off = True
+            outcome.reason = "refused"
             return
         body = answer.json()
         visits = body["visits"]
@@ -495,15 +497,16 @@ class ServiceNight:
         self.by_visit[job.visit_id] = job
         if not visits[0]["planned"]:
             # Told it will not be placed: the partner sends the back-up at once.
-            self._hand_off(job)
+            self._hand_off(job, "not_planned")
 
-    def _hand_off(self, job: Job) -> None:
+    def _hand_off(self, job: Job, reason: str = "deadline") -> None:
         if isinstance(job.spec, Planned) and job.spec.recurring:
             # The partners' API cancels a request, i.e. every night of recurring care; one
             # night's visit cannot be cancelled, so the back-up is sent outside the service
             # and the visit stays unassigned (with its reason) in tonight's plan.
             job.status = "handed_off_open"
             self.planned[job.key].handed_off = True
+            self.planned[job.key].reason = reason
             return
         answer = self.http.call(
             "POST",
@@ -514,8 +517,10 @@ class ServiceNight:
             job.status = "handed_off"
             if job.key in self.calls:
                 self.calls[job.key].handed_off = True
+                self.calls[job.key].reason = reason
             else:
                 self.planned[job.key].handed_off = True
+                self.planned[job.key].reason = reason
 
     def _hold(self, nurse: Nurse, minute: float, delay: int) -> None:
         """She is held up ``delay`` minutes: her phone says so; what she does waits."""
@@ -652,8 +657,10 @@ class ServiceNight:
         """Nobody got in: the back-up partner (with a key) goes; counted as a hand-off."""
         if job.key in self.calls:
             self.calls[job.key].handed_off = True
+            self.calls[job.key].reason = "no_entry"
         else:
             self.planned[job.key].handed_off = True
+            self.planned[job.key].reason = "no_entry"
 
     def _flush(self, nurse: Nurse, now: float) -> bool:
         """Send her outbox (unless offline); ``True`` when something was sent."""

@@ -67,6 +67,7 @@ def play_baseline(
     in_routes = {k for route in evening_routes for k in route}
     for key, outcome in outcomes.items():
         outcome.handed_off = key not in in_routes  # the evening plan left it out
+        outcome.reason = None if key in in_routes else "not_planned"
     queue: list[Call] = []  # fixed_fcfs: one queue for the team
     # Events: (minute, order, kind, payload); kinds: call, free (nurse), hold (nurse, delay).
     events: list[tuple[float, int, str, int]] = []
@@ -99,7 +100,8 @@ def play_baseline(
         nurse.at = job.place
         if job.key_safe_fails:
             end = arrive + params.key_safe_minutes
-            (calls[job.key] if isinstance(job, Call) else outcomes[job.key]).handed_off = True
+            lost = calls[job.key] if isinstance(job, Call) else outcomes[job.key]
+            lost.handed_off, lost.reason = True, "no_entry"
         else:
             start = max(arrive, job.window[0]) if isinstance(job, Planned) else arrive
             end = start + job.actual_minutes
@@ -122,13 +124,15 @@ def play_baseline(
                 break
             if now > call.minute + TARGET_MINUTES[call.urgency] + params.backup_after_minutes:
                 calls[call.key].handed_off = True
+                calls[call.key].reason = "deadline"
                 continue
             do(nurse, now, call)
             return
         while nurse.planned:
             visit = nurse.planned[0]
             if now > visit.window[1] + params.backup_after_minutes or now >= NIGHT_MINUTES:
-                outcomes[nurse.planned.pop(0).key].handed_off = True
+                outcome = outcomes[nurse.planned.pop(0).key]
+                outcome.handed_off, outcome.reason = True, "deadline"
                 continue
             leave = visit.window[0] - travel(nurse.at, visit.place) * visit.travel_factor
             if leave > now + 0.5:
@@ -178,9 +182,11 @@ def play_baseline(
         record.overtime_minutes += max(0.0, nurse.free_at - NIGHT_MINUTES)
     for call in queue:
         calls[call.key].handed_off = True
+        calls[call.key].reason = "night_end"
     for nurse in nurses:
         for call in nurse.calls:
             calls[call.key].handed_off = True
+            calls[call.key].reason = "night_end"
     record.calls = list(calls.values())
     record.planned = list(outcomes.values())
     return record

@@ -16,6 +16,8 @@ class CallOutcome:
     minute: float
     start: float | None = None
     handed_off: bool = False
+    #: why: triage_no, not_planned, deadline, no_entry (key safe), night_end
+    reason: str | None = None
 
     @property
     def response(self) -> float | None:
@@ -32,6 +34,7 @@ class PlannedOutcome:
     window: tuple[int, int]
     start: float | None = None
     handed_off: bool = False
+    reason: str | None = None
 
     @property
     def late(self) -> float:
