@@ -36,8 +36,12 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--speed",
         type=float,
-        default=600.0,
-        help="simulated seconds per real second (60-3600; default 600: a night in 48 s)",
+        default=120.0,
+        help=(
+            "simulated seconds per real second (60-3600; default 120: a night in 4 min). "
+            "Faster runs lag: the 0.8 s live search is 8 simulated minutes at 600x, and on a "
+            "loaded machine the figures then measure the machine (docs/benchmarks.md)"
+        ),
     )
     p.add_argument(
         "--network",

@@ -42,7 +42,7 @@ class Options:
     nights: int
     seed: int
     nurses: int
-    speed: float = 600.0
+    speed: float = 120.0
     network: str | None = None
     data_dir: Path | None = None
     database_url: str | None = None
