@@ -343,11 +343,12 @@ class ServiceNight:
             headers={**self.planner, "If-Match": f'"{plan["version"]}"'},
         )
         started.raise_for_status()
+        deadline = time.monotonic() + 300  # bounds a hung job only; it takes ~3 s
         while True:
             state = self.http.call(
                 "GET", f"/jobs/{started.json()['id']}", headers=self.planner
             ).json()
-            if state["status"] in ("succeeded", "failed"):
+            if state["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
         if state["status"] != "succeeded":
