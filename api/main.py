@@ -34,6 +34,7 @@ from api.routes import (
     nights,
     phones,
     planner_page,
+    reports,
     requests,
     triage,
 )
@@ -41,6 +42,7 @@ from api.schemas.common import Problem
 from api.services import solving
 from api.services.jobs import InProcessJobRunner, fail_interrupted_jobs
 from api.services.live import ReplanWorker
+from api.services.tolerance import use_tolerance
 from api.travel import use_network
 
 __all__ = ["create_app"]
@@ -69,6 +71,7 @@ def create_app(
         app.state.session_factory = make_session_factory(engine, clock=app.state.clock)
         # Road travel times if a network is configured (loaded once, before any request).
         use_network(settings.network, data_dir=settings.data_dir)
+        use_tolerance(settings)  # the region's tolerance rule for planned care, likewise
         # In-process jobs die with the process: say so rather than show them running forever.
         fail_interrupted_jobs(app.state.session_factory, clock=app.state.clock)
         app.state.job_runner = InProcessJobRunner(app.state.session_factory, clock=app.state.clock)
@@ -119,6 +122,7 @@ def create_app(
         handover,
         phones,
         board,  # the planner's board (issue 12)
+        reports,
     ):
         app.include_router(module.router)
     app.include_router(mobile_wiring.router_for(app))  # the phone API, /mobile/v1

@@ -31,8 +31,6 @@ import csv
 import json
 import os
 import random
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +55,7 @@ from api.repositories import accounts, clients, nights, requests
 from api.schemas.requests import PlannedRequestCreate, Window
 from api.seed import DEMO_NURSE_TOTP_SECRET, DEMO_PASSWORD, partner_principal, seed_region
 from api.services.planning import replan
+from api.simulation.service import bin_path, free_port, wait_healthy
 from mobile_contract.dpop_client import PhoneKey
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -241,20 +240,6 @@ def database(kind: str, postgres_url: str, folder: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def _free_port(preferred: int) -> int:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", preferred))
-        except OSError:
-            probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _bin(name: str) -> str:
-    found = Path(sys.executable).parent / name
-    return str(found) if found.exists() else (shutil.which(name) or name)
-
-
 def sign_in_phones(
     base_url: str, nurses: list[str], base: list[float], clock: Callable[[], float]
 ) -> list[dict[str, Any]]:
@@ -295,20 +280,6 @@ def sign_in_phones(
     return phones
 
 
-def _wait_healthy(base_url: str, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"nachtroute serve exited with {server.returncode}")
-        try:
-            if httpx.get(base_url + "/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("nachtroute serve did not answer /health in time")
-
-
 def _stats(path: Path) -> dict[str, dict[str, str]]:
     with path.open(encoding="utf-8") as file:
         return {row["Name"]: row for row in csv.DictReader(file)}
@@ -330,7 +301,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"{args.visits} visits",
                 file=sys.stderr,
             )
-            port = _free_port(args.port)
+            port = free_port(args.port)
             base_url = f"http://127.0.0.1:{port}"
             # The server's clock starts at the real time it starts (still inside the seeded
             # night): started at the seed's moment, it would lag the real clock by the seed's
@@ -356,14 +327,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             with server_log.open("wb") as log:
                 server = subprocess.Popen(
-                    [_bin("nachtroute"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                    [bin_path("nachtroute"), "serve", "--host", "127.0.0.1", "--port", str(port)],
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=folder,
                 )
                 try:
-                    _wait_healthy(base_url, server)
+                    wait_healthy(base_url, server)
                     phones = sign_in_phones(base_url, facts["nurses"], facts["base"], server_clock)
                     config = folder / "bench.json"
                     config.write_text(
@@ -381,7 +352,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     cpu_before = _cpu_seconds(server.pid)
                     locust = subprocess.run(
                         [
-                            _bin("locust"),
+                            bin_path("locust"),
                             "-f",
                             str(LOCUSTFILE),
                             "--headless",

@@ -17,6 +17,7 @@ from api.cli import (
     mobile_commands,
     optimizer_commands,
     service_commands,
+    sim_commands,
 )
 from api.keysafe import KeySafeStore
 
@@ -36,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     geo_commands.register(subcommands)
     service_commands.register(subcommands)
     mobile_commands.register(subcommands, keysafe_store=_keysafe_store)
+    sim_commands.register(subcommands)
+    sim_commands.register_report(subcommands)
     return parser
 
 

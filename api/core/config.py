@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 import platformdirs
 from pydantic import Field, SecretStr, model_validator
@@ -99,7 +99,10 @@ class Settings(BaseSettings):
         default=60,
         ge=5,
         le=600,
-        description="a phone's DPoP proof may be this many seconds older or newer than now",
+        description=(
+            "a phone's DPoP proof may be this many seconds older or newer than now (real "
+            "seconds: on a simulated clock, times NACHTROUTE_CLOCK_SPEED)"
+        ),
     )
     public_base_url: str | None = Field(
         default=None,
@@ -108,6 +111,33 @@ class Settings(BaseSettings):
             "scheme://host[:port] the phones reach the service at (behind a TLS proxy); a "
             "proof's htu is compared with it, else with the URL the server received"
         ),
+    )
+    # --- reports and cost shares (issue 11; api/services/reports.py) ---
+    cost_per_night_eur: float = Field(
+        default=2400.0,
+        ge=0,
+        le=1_000_000,
+        description="the night team's cost per night (nurses, cars, night bag), in euros",
+    )
+    cost_fixed_share: float = Field(
+        default=0.3, ge=0, le=1, description="part of the cost split equally over home-care orgs"
+    )
+    cost_variable_basis: Literal["visits", "care_minutes"] = Field(
+        default="care_minutes", description="the rest is shared by visits or care minutes done"
+    )
+    # --- the region's tolerance rule for planned care (issue 11; api/services/tolerance.py) ---
+    planned_tolerance_minutes: dict[str, Annotated[int, Field(ge=0, le=240)]] = Field(
+        default_factory=dict,
+        description=(
+            "per care task, minutes past the window an acute/urgent call may use, as JSON, "
+            'e.g. {"medication": 15, "turn": 60}; unset: windows are hard'
+        ),
+    )
+    planned_late_cost_per_minute: int = Field(
+        default=1000,
+        ge=0,
+        le=10_000_000,
+        description="objective cost of a planned minute past its window (travel: 60/min)",
     )
 
     @model_validator(mode="after")

@@ -25,6 +25,7 @@ from api.offline_events import derive_state
 from api.repositories import nights
 from api.repositories import phone as phone_repo
 from api.services.solving import run_solve
+from api.services.tolerance import current_rule
 from api.travel import travel_matrices
 from optimizer import model as om
 from optimizer.evaluate import RESTOCK, evaluate
@@ -161,6 +162,10 @@ def build_problem(
         }
         if visit.window_start is not None and visit.window_end is not None:
             data["window"] = om.TimeWindow(start=visit.window_start, end=visit.window_end)
+            # The region's rule: planned care may run this late for a call, at this cost.
+            late, cost = current_rule().for_task(tasks.get(visit.request_id, ""))
+            if late:
+                data["late_tolerance_seconds"], data["late_cost_per_minute"] = late, cost
         if visit.call_time is not None:
             data["call_time"] = visit.call_time
         if visit.pin_nurse_id is not None and visit.pin_nurse_id in nurse_by_id:

@@ -65,6 +65,7 @@ EXPECTED: dict[str, frozenset[Role] | str] = {
     "stream_night_board": frozenset({Role.PLANNER}),
     "quote_urgent_call": frozenset({Role.PLANNER}),
     "take_urgent_call": frozenset({Role.PLANNER}),
+    "read_month_report": frozenset({Role.PARTNER}),
     # The phone API: a nurse on her registered phone (see `_headers`).
     "register_device": frozenset({Role.NURSE}),
     "get_my_route": frozenset({Role.NURSE}),
@@ -85,6 +86,7 @@ USERS = {
 }
 PATH_VALUES = {
     "night_date": "2026-11-23",
+    "month": "2026-11",
     "job_id": "00000000-0000-0000-0000-000000000000",
     "name": "planner.js",
 }

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from tests.api.conftest import World, new_client, planned_body
 
 
 def test_health_and_problem_json(world: World) -> None:
-    """Health answers; an unknown path is problem+json."""
-    assert world.client.get("/health").json() == {"status": "ok"}
+    """Health answers with the service's clock (a simulator reads the simulated time from
+    it); an unknown path is problem+json."""
+    world.clock.set(3, 12)
+    health = world.client.get("/health").json()
+    assert health["status"] == "ok"
+    assert datetime.fromisoformat(health["clock"]) == world.clock()
     response = world.client.get("/nope")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"

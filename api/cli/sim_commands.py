@@ -1,0 +1,246 @@
+"""`nachtroute simulate`: simulated nights through the real service (issue 11)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from api.cli._errors import UserInputError, load_model
+
+__all__ = ["register"]
+
+
+def register(subcommands: argparse._SubParsersAction[Any]) -> None:
+    """Add ``simulate``."""
+    p = subcommands.add_parser(
+        "simulate",
+        help="play generated nights through the service; policies side by side",
+        description=(
+            "Generates nights (clients on the road network, recurring planned care of four "
+            "home-care organisations, alarm calls by hour, noise and faults; parameters in "
+            "api/simulation/params.py) and plays them through the HTTP API of a service it "
+            "starts on a free loopback port with its own database and a simulated clock. "
+            "Invariants are checked all night; the baselines nearest_free and fixed_fcfs "
+            "play the same nights. Progress on stderr; a table (and with --json a last JSON "
+            "line) on stdout."
+        ),
+    )
+    p.add_argument("--nights", type=int, default=1, help="nights to simulate (1-60)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--nurses", default="3", help="team size, or sizes to compare, e.g. 2,3,4 (1-10 each)"
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=120.0,
+        help=(
+            "simulated seconds per real second (60-3600; default 120: a night in 4 min). "
+            "Faster runs lag: the 0.8 s live search is 8 simulated minutes at 600x, and on a "
+            "loaded machine the figures then measure the machine (docs/benchmarks.md)"
+        ),
+    )
+    p.add_argument(
+        "--network",
+        default="porto-demo",
+        help="road network (the bundled Porto extract by default); 'none': straight lines",
+    )
+    p.add_argument(
+        "--policies",
+        default="nachtroute,nearest_free,fixed_fcfs",
+        help="policies to compare (nachtroute always plays: it is the service)",
+    )
+    p.add_argument(
+        "--no-tolerance",
+        action="store_true",
+        help="serve with hard planned windows (to measure what the tolerance rule does)",
+    )
+    p.add_argument("--params", type=Path, metavar="FILE", help="JSON overriding parameters")
+    p.add_argument("--database-url", help="a fresh database instead of a temporary SQLite file")
+    p.add_argument("--chart", type=Path, metavar="PNG", help="write response-time box plots")
+    p.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_simulate)
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise UserInputError(f"--nurses: a number or a list such as 2,3,4, not {text!r}") from None
+    if not sizes or any(not 1 <= s <= 10 for s in sizes) or len(set(sizes)) != len(sizes):
+        raise UserInputError("--nurses: team sizes between 1 and 10, each once")
+    return sizes
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    if not 1 <= args.nights <= 60:
+        raise UserInputError("--nights: between 1 and 60")
+    if not 60 <= args.speed <= 3600:
+        raise UserInputError("--speed: between 60 and 3600 simulated seconds per second")
+    sizes = _sizes(args.nurses)
+    known = ("nachtroute", "nearest_free", "fixed_fcfs")
+    policies = [name.strip() for name in args.policies.split(",") if name.strip()]
+    unknown = [name for name in policies if name not in known]
+    if unknown or not policies:
+        raise UserInputError(
+            f"--policies: unknown {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(known)}"
+        )
+    from api.simulation.params import SimParams
+
+    params = load_model(SimParams, args.params) if args.params else SimParams()
+    if args.no_tolerance:
+        params = params.model_copy(update={"apply_tolerance": False})
+    if args.database_url and len(sizes) > 1:
+        raise UserInputError("--database-url: one team size only (each size needs a fresh one)")
+    from api.cli.service_commands import _demo_network, _settings
+
+    network = None if args.network.lower() == "none" else args.network
+    data_dir = Path(_settings().data_dir)
+    if network is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        _demo_network(network, data_dir)  # imports the bundled extract once, or says why not
+    from api.simulation.metrics import chart, summarise, table
+    from api.simulation.runner import Options, build_world, simulate_team
+
+    options = Options(
+        nights=args.nights,
+        seed=args.seed,
+        nurses=sizes[0],
+        speed=args.speed,
+        network=network,
+        data_dir=data_dir,
+        database_url=args.database_url,
+        params=params,
+    )
+    world, road, centre = build_world(options)
+    out: dict[str, Any] = {}
+    total_violations = 0
+    for size in sizes:
+        options.nurses = size
+        bar = None
+        if not args.quiet:
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=args.nights * 480, unit="sim min", desc=f"{size} nurses", file=sys.stderr
+            )
+        done: dict[int, float] = {}
+
+        def progress(
+            night: int, minute: float, bar: Any = bar, done: dict[int, float] = done
+        ) -> None:
+            if bar is not None:
+                bar.update(max(0.0, minute - done.get(night, 0.0)))
+                done[night] = max(minute, done.get(night, 0.0))
+
+        result = simulate_team(options, world=world, network=road, centre=centre, progress=progress)
+        if bar is not None:
+            bar.close()
+        summaries = {
+            name: summarise(records, params.tolerance_minutes)
+            for name, records in result.records.items()
+            if name in policies or name == "nachtroute"
+        }
+        violations = [v for r in result.records["nachtroute"] for v in r.violations]
+        total_violations += len(violations)
+        walls = result.wall_seconds_per_night
+        print(f"\n## {size} nurses, {args.nights} night(s), seed {args.seed}\n")
+        print(table(summaries, args.nights))
+        print(
+            f"\ninvariant violations: {len(violations)}; wall time per night: "
+            f"mean {sum(walls) / len(walls):.1f} s, max {max(walls):.1f} s "
+            f"(speed {args.speed:g}x, network {network or 'straight-line estimates'})"
+        )
+        for text in violations[:20]:
+            print(f"  violation: {text}")
+        if args.chart:
+            path = (
+                args.chart if len(sizes) == 1 else args.chart.with_stem(f"{args.chart.stem}-{size}")
+            )
+            chart(result.records, path)
+            print(f"chart: {path}")
+        out[str(size)] = {
+            "invariant_violations": len(violations),
+            "policies": {
+                name: {key: s[key] for key in _json_keys()} for name, s in summaries.items()
+            },
+        }
+    if args.json:
+        if len(sizes) == 1:
+            only = out[str(sizes[0])]
+            line: dict[str, Any] = {"nights": args.nights, **only}
+        else:
+            line = {
+                "nights": args.nights,
+                "invariant_violations": total_violations,
+                "policies": out[str(sizes[-1])]["policies"],
+                "by_team_size": out,
+            }
+        print(json.dumps(line))
+    return 1 if total_violations else 0
+
+
+def _json_keys() -> tuple[str, ...]:
+    from api.simulation.metrics import JSON_KEYS
+
+    return JSON_KEYS
+
+
+def register_report(subcommands: argparse._SubParsersAction[Any]) -> None:
+    """Add ``report``."""
+    p = subcommands.add_parser(
+        "report",
+        help="a month's report per organisation: HTML with charts, CSV, cost shares",
+        description=(
+            "Reads the database (NACHTROUTE_DATABASE_URL or --database-url) and writes "
+            "report.html, organisations.csv and visits.csv for the nights of the month; cost "
+            "shares follow NACHTROUTE_COST_* (fixed part + per visit or care minute)."
+        ),
+    )
+    p.add_argument("--month", required=True, help="YYYY-MM, e.g. 2026-11")
+    p.add_argument("--organisation", type=int, help="one organisation's figures only (its id)")
+    p.add_argument("--out", type=Path, default=Path("report"), help="folder (default ./report)")
+    p.add_argument("--database-url", help="default: the service's database from settings")
+    p.set_defaults(handler=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from api.cli.service_commands import _settings
+    from api.services.reports import month_bounds, month_report, write_report
+
+    try:
+        month_bounds(args.month)
+    except ValueError as error:
+        raise UserInputError(f"--{error}") from None
+    settings = _settings(**({"database_url": args.database_url} if args.database_url else {}))
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.db.engine import make_engine, make_session_factory
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            report = month_report(session, settings, args.month, organisation_id=args.organisation)
+    except SQLAlchemyError as error:
+        raise UserInputError(
+            f"--database-url: cannot read the database ({error.__class__.__name__})"
+        ) from None
+    finally:
+        engine.dispose()
+    if args.organisation is not None and not report.organisations:
+        raise UserInputError(f"--organisation: no home-care organisation {args.organisation}")
+    try:
+        written = write_report(report, args.out)
+    except OSError as error:
+        raise UserInputError(f"--out {args.out}: cannot write ({error.strerror})") from None
+    shares = ", ".join(f"{o.organisation_id}: {o.cost_share_eur:.2f}" for o in report.organisations)
+    print(
+        f"{args.month}: {len(report.nights)} nights, total EUR {report.total_cost_eur:.2f}; "
+        f"shares {shares}; wrote {', '.join(str(p) for p in written)}"
+    )
+    return 0

@@ -1,0 +1,275 @@
+"""Monthly feedback per organisation: what happened, how fast, and each one's cost share.
+
+Read from the database only (visits of the nights whose evening falls in the month). Units:
+minutes, euros (cents inside, so the shares add up to the total exactly).
+
+Cost rule (`Settings.cost_*`, the region's agreement, as in the Assen pilot: one party drives
+the night, the others contribute per use): the month's cost is ``cost_per_night_eur`` x the
+nights the team planned; ``cost_fixed_share`` of it is split equally over the home-care
+organisations, the rest in proportion to each one's visits done or care minutes done
+(``cost_variable_basis``). Rounded to cents, the remainder cents go to the largest shares,
+so the shares sum to the total exactly.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.core.config import Settings
+from api.db.models import Night, Organisation, Visit
+
+__all__ = ["MonthReport", "OrganisationFigures", "VisitRow", "month_bounds", "month_report"]
+
+TARGET_MINUTES = {"acute": 30, "urgent": 60, "soon": 120}
+
+
+@dataclass(frozen=True)
+class VisitRow:
+    """One visit of the month (ids only: no names, no addresses)."""
+
+    night: str
+    visit_id: int
+    organisation_id: int
+    client_id: int
+    urgency: str
+    status: str
+    care_minutes: float
+    response_minutes: float | None
+    within_target: bool | None
+    late_minutes: float | None
+
+
+@dataclass
+class OrganisationFigures:
+    """One organisation's month."""
+
+    organisation_id: int
+    name: str
+    visits: int = 0
+    visits_done: int = 0
+    care_minutes_done: float = 0.0
+    calls: int = 0
+    calls_within_target: int = 0
+    planned_in_window: int = 0
+    planned_done: int = 0
+    cost_share_eur: float = 0.0
+
+
+@dataclass
+class MonthReport:
+    """The month's figures (one organisation's, or all)."""
+
+    month: str
+    nights: list[str]
+    total_cost_eur: float
+    basis: str
+    organisations: list[OrganisationFigures]
+    visits: list[VisitRow] = field(default_factory=list)
+
+    def csv_files(self) -> dict[str, str]:
+        """``organisations.csv`` and ``visits.csv`` as text."""
+        files = {}
+        for name, rows in (("organisations.csv", self.organisations), ("visits.csv", self.visits)):
+            buffer = io.StringIO()
+            dicts = [asdict(r) for r in rows]
+            if dicts:
+                writer = csv.DictWriter(buffer, fieldnames=list(dicts[0]))
+                writer.writeheader()
+                writer.writerows(dicts)
+            files[name] = buffer.getvalue()
+        return files
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    """First and last evening of ``YYYY-MM``; ``ValueError`` naming the format."""
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        first = date(year, number, 1)
+    except ValueError:
+        raise ValueError(f"month: YYYY-MM, e.g. 2026-11, not {month[:20]!r}") from None
+    return first, date(year, number, calendar.monthrange(year, number)[1])
+
+
+def _split(total_cents: int, weights: list[float]) -> list[int]:
+    """``total_cents`` in proportion to ``weights`` (equal if all zero), summing exactly."""
+    if not weights:
+        return []
+    if sum(weights) <= 0:
+        weights = [1.0] * len(weights)
+    exact = [total_cents * w / sum(weights) for w in weights]
+    cents = [int(x) for x in exact]
+    order = sorted(range(len(exact)), key=lambda i: exact[i] - cents[i], reverse=True)
+    for i in order[: total_cents - sum(cents)]:
+        cents[i] += 1
+    return cents
+
+
+def month_report(
+    session: Session, settings: Settings, month: str, *, organisation_id: int | None = None
+) -> MonthReport:
+    """The month's report; with ``organisation_id`` that organisation's rows only (its cost
+    share is still computed against every organisation's use, as the rule says)."""
+    first, last = month_bounds(month)
+    nights = list(
+        session.scalars(
+            select(Night)
+            .where(Night.night_date >= first, Night.night_date <= last, Night.plan_version > 0)
+            .order_by(Night.night_date)
+        )
+    )
+    dates = {n.id: n.night_date.isoformat() for n in nights}
+    orgs = {
+        o.id: OrganisationFigures(organisation_id=o.id, name=o.name)
+        for o in session.scalars(
+            select(Organisation).where(Organisation.kind == "home_care").order_by(Organisation.id)
+        )
+    }
+    rows = []
+    visits = session.scalars(
+        select(Visit).where(Visit.night_id.in_(list(dates))).order_by(Visit.night_id, Visit.id)
+    )
+    for visit in visits:
+        figures = orgs.get(visit.organisation_id)
+        if figures is None or visit.status == "cancelled":
+            continue
+        done = visit.status == "done"
+        response = within = late = None
+        if visit.started_at is not None and visit.call_time is not None:
+            response = (visit.started_at - visit.call_time) / 60
+            within = response <= TARGET_MINUTES.get(visit.urgency, 10**9)
+        if visit.started_at is not None and visit.window_end is not None:
+            late = max(0.0, (visit.started_at - visit.window_end) / 60)
+        care = visit.service_seconds / 60
+        figures.visits += 1
+        figures.visits_done += done
+        figures.care_minutes_done += care if done else 0.0
+        if visit.call_time is not None:
+            figures.calls += 1
+            figures.calls_within_target += bool(within)
+        elif done:
+            figures.planned_done += 1
+            figures.planned_in_window += late == 0
+        rows.append(
+            VisitRow(
+                night=dates[visit.night_id],
+                visit_id=visit.id,
+                organisation_id=visit.organisation_id,
+                client_id=visit.client_id,
+                urgency=visit.urgency,
+                status=visit.status,
+                care_minutes=care,
+                response_minutes=None if response is None else round(response, 1),
+                within_target=within,
+                late_minutes=None if late is None else round(late, 1),
+            )
+        )
+    total_cents = round(settings.cost_per_night_eur * 100) * len(nights)
+    members = list(orgs.values())
+    fixed = _split(round(total_cents * settings.cost_fixed_share), [1.0] * len(members))
+    use = [
+        float(o.visits_done) if settings.cost_variable_basis == "visits" else o.care_minutes_done
+        for o in members
+    ]
+    variable = _split(total_cents - sum(fixed), use)
+    for figures, a, b in zip(members, fixed, variable, strict=True):
+        figures.cost_share_eur = (a + b) / 100
+        figures.care_minutes_done = round(figures.care_minutes_done, 1)
+    if organisation_id is not None:
+        members = [o for o in members if o.organisation_id == organisation_id]
+        rows = [r for r in rows if r.organisation_id == organisation_id]
+    return MonthReport(
+        month=month,
+        nights=[dates[n.id] for n in nights],
+        total_cost_eur=total_cents / 100,
+        basis=settings.cost_variable_basis,
+        organisations=members,
+        visits=rows,
+    )
+
+
+def write_report(report: MonthReport, out: Path) -> list[Path]:
+    """``report.html`` (matplotlib charts inline) and the CSV files in ``out``."""
+    import base64
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in report.csv_files().items():
+        path = out / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    charts = []
+    figure, axes = plt.subplots(1, 3, figsize=(13, 4))
+    for axis, (urgency, target) in zip(axes, TARGET_MINUTES.items(), strict=True):
+        values = [
+            r.response_minutes
+            for r in report.visits
+            if r.urgency == urgency and r.response_minutes is not None
+        ]
+        axis.hist(values or [0], bins=12, color="#4a7bb7")
+        axis.axvline(target, color="red", linestyle="--", label=f"target {target} min")
+        axis.set_title(f"{urgency}: minutes from call to care ({len(values)})")
+        axis.legend()
+    charts.append(figure)
+    figure, axes = plt.subplots(1, 2, figsize=(13, 4))
+    names = [str(o.organisation_id) for o in report.organisations]
+    axes[0].bar(names, [o.visits_done for o in report.organisations])
+    axes[0].set_title("visits done per organisation (id)")
+    axes[1].bar(names, [o.care_minutes_done for o in report.organisations])
+    axes[1].set_title("care minutes done per organisation (id)")
+    charts.append(figure)
+    figure, axis = plt.subplots(figsize=(13, 3.5))
+    per_night = [
+        sum(1 for r in report.visits if r.night == n and r.status == "done") for n in report.nights
+    ]
+    axis.plot(report.nights, per_night, marker="o")
+    axis.set_title("visits done per night")
+    axis.tick_params(axis="x", rotation=45)
+    charts.append(figure)
+    images = []
+    for figure in charts:
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=80)
+        plt.close(figure)
+        images.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
+    table = "".join(
+        f"<tr><td>{o.organisation_id}</td><td>{_escape(o.name)}</td><td>{o.visits_done}</td>"
+        f"<td>{o.care_minutes_done}</td><td>{o.calls_within_target}/{o.calls}</td>"
+        f"<td>{o.planned_in_window}/{o.planned_done}</td><td>{o.cost_share_eur:.2f}</td></tr>"
+        for o in report.organisations
+    )
+    html = (
+        "<!doctype html><html lang='en'><meta charset='utf-8'>"
+        f"<title>nachtroute report {report.month}</title>"
+        f"<h1>Night team report {report.month}</h1>"
+        f"<p>{len(report.nights)} nights; total cost EUR {report.total_cost_eur:.2f} "
+        f"(fixed part split equally, the rest by {report.basis}).</p>"
+        "<table border='1'><tr><th>id</th><th>organisation</th><th>visits done</th>"
+        "<th>care minutes</th><th>calls within target</th><th>planned in window</th>"
+        f"<th>cost share EUR</th></tr>{table}</table>"
+        + "".join(f"<p><img alt='chart' src='data:image/png;base64,{i}'></p>" for i in images)
+        + "</html>\n"
+    )
+    path = out / "report.html"
+    path.write_text(html, encoding="utf-8")
+    written.append(path)
+    return written
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)

@@ -1,0 +1,863 @@
+"""Play generated nights through the real HTTP service, checking its invariants all night.
+
+Who does what, all over HTTP against one served process (started here, or ``--url``):
+
+- **partners** (the four home-care organisations, API keys) register their clients, post
+  recurring planned care once and one-off planned care on the evening, post unplanned calls
+  the triage partner accepted, and cancel what is handed to the back-up partner;
+- the **triage partner** asks ``POST /triage/v1/capacity`` for each call and sends the
+  back-up when told no;
+- the **planner** re-optimises and publishes the evening plan, and reads the night's plan
+  every few simulated minutes (invariants are checked on it);
+- each **nurse's phone** reads her route, drives to her next visit (the route's leg times x
+  the night's noise), reports ``visit_started``, ``visit_completed``, ``could_not_get_in``
+  and ``delayed``, and keeps its outbox while offline, sending it as one batch after.
+
+The service runs on a simulated clock (``NACHTROUTE_CLOCK`` / ``_SPEED``); the player reads
+the clock from ``GET /health`` and acts at the simulated minute things happen. Faults: a
+key safe that will not open, a nurse held up, a phone offline for an hour, and a service
+restart mid-night (stopped and started again at the same simulated moment, same database).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pyotp
+
+from api.core.config import Settings
+from api.core.roles import Role
+from api.db.engine import make_engine, make_session_factory
+from api.db.migrate import upgrade
+from api.repositories import accounts
+from api.simulation.generate import NIGHT_MINUTES, Call, NightSpec, Planned, World
+from api.simulation.params import SimParams
+from api.simulation.records import CallOutcome, NightRecord, PlannedOutcome
+from api.simulation.service import Served
+from mobile_contract.dpop_client import DPoPAuth, PhoneKey
+
+__all__ = ["Region", "ServiceNight", "Session", "seed_database"]
+
+ZONE = ZoneInfo("Europe/Amsterdam")
+PASSWORD = "nachtroute-sim"  # noqa: S105 - fictional simulation logins on a throw-away database
+NURSE_TOTP = "SIMNURSEPHONESIMNURSEPHONESIMNUR"
+ALL_SKILLS = ["basic", "medication", "injection", "catheter", "wound", "palliative", "iv"]
+PHONE = {
+    "platform": "android",
+    "app_version": "1.0.0",
+    "label": "simulated phone (fictional)",
+    "public_key": '{"kty":"EC","crv":"P-256","x":"sim","y":"sim"}',
+}
+TARGET_MINUTES = {"acute": 30, "urgent": 60, "soon": 120}
+
+
+def night_start(night_date: date) -> datetime:
+    """23:00 local of the evening ``night_date`` (aware)."""
+    return datetime(night_date.year, night_date.month, night_date.day, 23, tzinfo=ZONE)
+
+
+@dataclass
+class Region:
+    """The credentials of a seeded region (fictional, a throw-away database)."""
+
+    partner_keys: list[str]
+    triage_key: str
+    nurses: list[str]
+    base: tuple[float, float]
+
+
+def seed_database(
+    url: str, settings: Settings, *, nurses: int, nights: list[date], centre: tuple[float, float]
+) -> Region:
+    """Region, four home-care organisations and a triage partner, ``nurses`` nurses on every
+    night's shift, a planner; the accounts only (clients and care come over HTTP)."""
+    from api.seed import HOME_CARE, TRIAGE
+
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            region = accounts.create_region(
+                session,
+                name="Simulated night team (fictional)",
+                base_lat=centre[0],
+                base_lon=centre[1],
+            )
+            orgs = [
+                accounts.create_organisation(session, name=f"{n} (sim)", kind="home_care").id
+                for n in HOME_CARE
+            ]
+            triage = accounts.create_organisation(
+                session, name=f"{TRIAGE[0]} (sim)", kind="triage"
+            ).id
+            admin = accounts.create_user(
+                session, username="admin", password=PASSWORD, role=Role.ADMIN, settings=settings
+            )
+            accounts.create_user(
+                session,
+                username="planner",
+                password=PASSWORD,
+                role=Role.PLANNER,
+                settings=settings,
+            )
+            codes = []
+            for number in range(1, nurses + 1):
+                code = f"N{number}"
+                nurse = accounts.create_nurse(
+                    session, code=code, display_name=f"Nurse {code} (sim)", skills=ALL_SKILLS
+                )
+                accounts.create_user(
+                    session,
+                    username=f"nurse-{code.lower()}",
+                    password=PASSWORD,
+                    role=Role.NURSE,
+                    nurse_id=nurse.id,
+                    totp_secret=NURSE_TOTP,
+                    settings=settings,
+                )
+                for night in nights:
+                    accounts.set_shift(
+                        session, nurse.id, night_date=night, start="23:00", end="07:00"
+                    )
+                codes.append(code)
+            keys = [
+                accounts.create_api_key(
+                    session, org, settings=settings, responsible_user_id=admin.id
+                )[1]
+                for org in orgs
+            ]
+            triage_key = accounts.create_api_key(
+                session, triage, settings=settings, responsible_user_id=admin.id
+            )[1]
+            session.commit()
+            base = (region.base_lat, region.base_lon)
+    finally:
+        engine.dispose()
+    return Region(partner_keys=keys, triage_key=triage_key, nurses=codes, base=base)
+
+
+class Session:
+    """HTTP to the service, counting every answer by status (5xx are invariant breaks)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=60)
+        self.statuses: dict[int, int] = {}
+        self.server_errors: list[str] = []
+        self.offset: tuple[datetime, float] | None = None
+        self.speed = 1.0
+
+    def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        response = self.http.request(method, path, **kw)
+        self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
+        if response.status_code >= 500:
+            # Path template only: ids are fine, nothing personal is in our paths.
+            self.server_errors.append(f"{method} {path}: HTTP {response.status_code}")
+        return response
+
+    def sync_clock(self, speed: float | None = None) -> None:
+        """Read the service's clock; ``speed`` known (we started it) or measured."""
+        first = self._health()
+        if speed is None:
+            time.sleep(1.0)
+            second = self._health()
+            speed = max(1e-6, (second[0] - first[0]).total_seconds() / (second[1] - first[1]))
+            first = second
+        self.offset, self.speed = first, speed
+
+    def _health(self) -> tuple[datetime, float]:
+        before = time.monotonic()
+        answer = self.http.get("/health").json()
+        after = time.monotonic()
+        return datetime.fromisoformat(answer["clock"]), (before + after) / 2
+
+    def now(self) -> datetime:
+        """The service's clock now (from the last sync, extrapolated)."""
+        assert self.offset is not None, "sync_clock first"
+        clock, at = self.offset
+        return clock + timedelta(seconds=(time.monotonic() - at) * self.speed)
+
+    def point_base(self, base_url: str) -> None:
+        """After a restart on another port (same database)."""
+        self.http.close()
+        self.http = httpx.Client(base_url=base_url, timeout=60)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass
+class Job:
+    """A visit the player knows: what it is in the generated night and in the service."""
+
+    key: str
+    visit_id: int | None
+    request_id: int | None
+    organisation: int
+    deadline: float  # minutes from 23:00 after which an unplaced visit goes to back-up
+    spec: Planned | Call
+    #: open, started, done, could_not_get_in, handed_off (cancelled), handed_off_open
+    status: str = "open"
+
+
+@dataclass
+class Nurse:
+    """A nurse and her phone: what she is doing, what her phone has not sent yet."""
+
+    code: str
+    headers: dict[str, str]
+    #: Her phone's DPoP authentication (the reference client: its key, her bound token).
+    auth: DPoPAuth | None = None
+    state: str = "idle"  # idle, driving, door, working, held
+    target: str | None = None  # visit id (digits) she drives to or works at
+    until: float = 0.0  # minutes from 23:00: when the current state ends
+    start_at: float = 0.0
+    driving: float = 0.0
+    last_end: float = 0.0
+    etag: str | None = None
+    route: dict[str, Any] | None = None
+    read_at: float = -1e9
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    offline_until: float = -1.0
+    rejected: list[str] = field(default_factory=list)
+
+
+class ServiceNight:
+    """One night of the ``nachtroute`` policy played through the service."""
+
+    def __init__(
+        self,
+        http: Session,
+        world: World,
+        spec: NightSpec,
+        params: SimParams,
+        region: Region,
+        *,
+        place_client: dict[int, int],
+        recurring_requests: dict[str, int],
+        restart: Callable[[datetime], str] | None,
+        check_every: float = 10.0,
+    ) -> None:
+        self.http, self.world, self.spec, self.params = http, world, spec, params
+        self.region = region
+        self.place_client = place_client
+        self.recurring_requests = recurring_requests
+        self.restart = restart
+        self.check_every = check_every
+        self.start = night_start(spec.night_date)
+        self.jobs: dict[str, Job] = {}
+        self.by_visit: dict[int, Job] = {}
+        self.record = NightRecord(policy="nachtroute", night=spec.number)
+        self.calls: dict[str, CallOutcome] = {}
+        self.planned: dict[str, PlannedOutcome] = {}
+        self.nurses: list[Nurse] = []
+        self.planner: dict[str, str] = {}
+        self.evening_routes: dict[str, list[str]] = {}
+        self.checks = 0
+        #: What the partner was answered per call: nurse, expected start, reason not planned.
+        self.answers: dict[str, tuple[Any, Any, Any]] = {}
+
+    # --- time -------------------------------------------------------------------------
+    def minute(self) -> float:
+        return (self.http.now() - self.start).total_seconds() / 60
+
+    def at(self, minute: float) -> str:
+        return (self.start + timedelta(minutes=minute)).astimezone(UTC).isoformat()
+
+    def wall(self, minute: int) -> str:
+        return (self.start + timedelta(minutes=minute)).strftime("%H:%M")
+
+    # --- the evening ------------------------------------------------------------------
+    def sign_in(
+        self, username: str, totp: str | None = None, headers: dict[str, str] | None = None
+    ) -> str:
+        body: dict[str, str] = {"username": username, "password": PASSWORD}
+        if totp is not None:
+            body["totp_code"] = pyotp.TOTP(totp).at(self.http.now())
+        answer = self.http.call("POST", "/auth/token", json=body, headers=headers)
+        answer.raise_for_status()
+        return str(answer.json()["access_token"])
+
+    def evening(self, devices: dict[str, tuple[str, PhoneKey]]) -> None:
+        """One-off planned care, the evening plan (re-optimised, published), phones signed in."""
+        night = self.spec.night_date.isoformat()
+        for planned in self.spec.planned:
+            place = self.world.places[planned.place]
+            if planned.recurring:
+                request_id = self.recurring_requests[planned.key]
+            else:
+                answer = self.http.call(
+                    "POST",
+                    "/partner/v1/visit-requests",
+                    json={
+                        "kind": "planned",
+                        "client_id": self.place_client[planned.place],
+                        "care_task": planned.care_task,
+                        "service_minutes": planned.service_minutes,
+                        "required_skills": list(planned.skills),
+                        "night": night,
+                        "window": {
+                            "start": self.wall(planned.window[0]),
+                            "end": self.wall(planned.window[1]),
+                        },
+                    },
+                    headers=self._partner(place.organisation, f"n{self.spec.number}-{planned.key}"),
+                )
+                answer.raise_for_status()
+                request_id = int(answer.json()["id"])
+            self.jobs[planned.key] = Job(
+                key=planned.key,
+                visit_id=None,
+                request_id=request_id,
+                organisation=place.organisation,
+                deadline=planned.window[1] + self.params.backup_after_minutes,
+                spec=planned,
+            )
+            self.planned[planned.key] = PlannedOutcome(
+                key=planned.key, care_task=planned.care_task, window=planned.window
+            )
+        self.planner = {"Authorization": f"Bearer {self.sign_in('planner')}"}
+        plan = self.http.call("GET", f"/nights/{night}/plan", headers=self.planner).json()
+        by_request = {v["request_id"]: v["id"] for v in plan["visits"]}
+        for job in self.jobs.values():
+            job.visit_id = by_request.get(job.request_id)
+            if job.visit_id is None:
+                self.record.violations.append(f"{job.key}: accepted but no visit tonight (lost)")
+            else:
+                self.by_visit[job.visit_id] = job
+        if len(plan["visits"]) != len(self.jobs):
+            self.record.violations.append(
+                f"night has {len(plan['visits'])} visits for {len(self.jobs)} accepted requests"
+            )
+        started = self.http.call(
+            "POST",
+            f"/nights/{night}/plan/reoptimise",
+            json={"time_limit_seconds": 3},
+            headers={**self.planner, "If-Match": f'"{plan["version"]}"'},
+        )
+        started.raise_for_status()
+        deadline = time.monotonic() + 300  # bounds a hung job only; it takes ~3 s
+        while True:
+            state = self.http.call(
+                "GET", f"/jobs/{started.json()['id']}", headers=self.planner
+            ).json()
+            if state["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        if state["status"] != "succeeded":
+            self.record.violations.append(f"evening re-optimise failed: {state.get('error')}")
+        plan = self.http.call("GET", f"/nights/{night}/plan", headers=self.planner).json()
+        self.http.call(
+            "POST",
+            f"/nights/{night}/plan/publish",
+            headers={**self.planner, "If-Match": f'"{plan["version"]}"'},
+        ).raise_for_status()
+        for route in plan["plan"]["routes"]:
+            self.evening_routes[route["nurse_id"]] = [
+                s["visit_id"] for s in route["steps"] if s["type"] == "visit"
+            ]
+        self.sign_in_phones(devices)
+
+    def sign_in_phones(self, devices: dict[str, tuple[str, PhoneKey]]) -> None:
+        """The planner and each nurse sign in (again after the service's clock went back:
+        a token issued later than the clock's now is not valid yet). Each phone keeps its
+        key pair for the run (the reference DPoP client, `mobile_contract.dpop_client`, on
+        the service's clock): it signs in with a proof, so her token is bound to its key,
+        registers that key once, and proves possession on every phone call."""
+        self.planner = {"Authorization": f"Bearer {self.sign_in('planner')}"}
+        known = {n.code: n for n in self.nurses}
+        token_url = f"{self.http.http.base_url}/auth/token"
+        for code in self.region.nurses:
+            if code in devices:
+                key = devices[code][1]
+            else:
+                key = PhoneKey.generate(clock=lambda: self.http.now().timestamp())
+            token = self.sign_in(
+                f"nurse-{code.lower()}", NURSE_TOTP, headers=key.headers("POST", token_url)
+            )
+            auth = DPoPAuth(key, token)
+            if code not in devices:
+                made = self.http.call(
+                    "POST",
+                    "/mobile/v1/devices",
+                    json=PHONE | {"public_key": key.public_jwk_json()},
+                    auth=auth,
+                )
+                made.raise_for_status()
+                devices[code] = (made.json()["device_id"], key)
+            headers = {"X-Device-Id": devices[code][0]}
+            if code in known:
+                known[code].headers, known[code].auth = headers, auth
+            else:
+                self.nurses.append(Nurse(code=code, headers=headers, auth=auth))
+
+    def _partner(self, organisation: int, key: str | None = None) -> dict[str, str]:
+        headers = {"X-API-Key": self.region.partner_keys[organisation]}
+        if key is not None:
+            headers["Idempotency-Key"] = f"sim-{self.spec.night_date}-{key}"
+        return headers
+
+    # --- the night --------------------------------------------------------------------
+    def play(self, progress: Callable[[float], None] | None = None) -> NightRecord:
+        """From 23:00 to 07:00 (and until the last visit is done), then the end checks."""
+        began = time.monotonic()
+        calls = sorted(self.spec.calls, key=lambda c: c.minute)
+        faults = self.spec.faults
+        restarted = faults.restart is None
+        delayed = faults.delayed is None
+        offline = faults.offline is None
+        next_check = 0.0
+        while True:
+            now = self.minute()
+            if now < 0:
+                time.sleep(min(0.2, -now * 60 / self.http.speed))
+                continue
+            while calls and calls[0].minute <= now:
+                self._call(calls.pop(0))
+            if not restarted and now >= (faults.restart or 0) and self.restart is not None:
+                restarted = True
+                self.http.point_base(self.restart(self.http.now()))
+                self.http.sync_clock(self.http.speed)
+                continue
+            if not delayed and faults.delayed and now >= faults.delayed[1]:
+                delayed = True
+                nurse = self.nurses[faults.delayed[0] % len(self.nurses)]
+                self._hold(nurse, faults.delayed[1], faults.delayed[2])
+            if not offline and faults.offline and now >= faults.offline[1]:
+                offline = True
+                nurse = self.nurses[faults.offline[0] % len(self.nurses)]
+                nurse.offline_until = faults.offline[1] + self.params.offline_minutes
+            for nurse in self.nurses:
+                self._step(nurse, now)
+            if now >= next_check:
+                next_check = now + self.check_every
+                self._check(now)
+                if progress is not None:
+                    progress(min(now, NIGHT_MINUTES))
+            if now >= NIGHT_MINUTES and (
+                all(n.state in ("idle",) and not n.outbox for n in self.nurses)
+                or now >= NIGHT_MINUTES + 120
+            ):
+                break
+            time.sleep(0.02)
+        self._end_of_night()
+        self.record.wall_seconds = time.monotonic() - began
+        return self.record
+
+    def _call(self, call: Call) -> None:
+        """Triage asks capacity; yes: the home-care partner posts it; no: back-up."""
+        place = self.world.places[call.place]
+        outcome = CallOutcome(key=call.key, urgency=call.urgency, minute=call.minute)
+        self.calls[call.key] = outcome
+        asked = self.http.call(
+            "POST",
+            "/triage/v1/capacity",
+            json={
+                "lat": place.lat,
+                "lon": place.lon,
+                "urgency": call.urgency,
+                "within_minutes": TARGET_MINUTES[call.urgency],
+                "service_minutes": call.service_minutes,
+            },
+            headers={"X-API-Key": self.region.triage_key},
+        )
+        if asked.status_code != 200 or not asked.json()["available"]:
+            outcome.handed_off = True
+            outcome.reason = "triage_no"
+            return
+        answer = self.http.call(
+            "POST",
+            "/partner/v1/visit-requests",
+            json={
+                "kind": "unplanned",
+                "client_id": self.place_client[call.place],
+                "care_task": call.care_task,
+                "service_minutes": call.service_minutes,
+                "urgency": call.urgency,
+                "call_time": self.at(call.minute),
+            },
+            headers=self._partner(place.organisation, f"n{self.spec.number}-{call.key}"),
+        )
+        if answer.status_code != 201:
+            self.record.violations.append(f"{call.key}: call refused HTTP {answer.status_code}")
+            outcome.handed_off = True
+            outcome.reason = "refused"
+            return
+        body = answer.json()
+        visits = body["visits"]
+        if len(visits) != 1:
+            self.record.violations.append(f"{call.key}: {len(visits)} visits for one call")
+            return
+        job = Job(
+            key=call.key,
+            visit_id=int(visits[0]["visit_id"]),
+            request_id=int(body["id"]),
+            organisation=place.organisation,
+            deadline=call.minute + TARGET_MINUTES[call.urgency] + self.params.backup_after_minutes,
+            spec=call,
+        )
+        self.jobs[call.key] = job
+        self.answers[call.key] = (
+            visits[0].get("nurse"),
+            visits[0].get("expected_start"),
+            visits[0].get("not_planned_reason"),
+        )
+        assert job.visit_id is not None
+        self.by_visit[job.visit_id] = job
+        if not visits[0]["planned"]:
+            # Told it will not be placed: the partner sends the back-up at once.
+            self._hand_off(job, "not_planned")
+
+    def _hand_off(self, job: Job, reason: str = "deadline") -> None:
+        if isinstance(job.spec, Planned) and job.spec.recurring:
+            # The partners' API cancels a request, i.e. every night of recurring care; one
+            # night's visit cannot be cancelled, so the back-up is sent outside the service
+            # and the visit stays unassigned (with its reason) in tonight's plan.
+            job.status = "handed_off_open"
+            self.planned[job.key].handed_off = True
+            self.planned[job.key].reason = reason
+            return
+        answer = self.http.call(
+            "POST",
+            f"/partner/v1/visit-requests/{job.request_id}/cancel",
+            headers=self._partner(job.organisation),
+        )
+        if answer.status_code == 200:
+            job.status = "handed_off"
+            if job.key in self.calls:
+                self.calls[job.key].handed_off = True
+                self.calls[job.key].reason = reason
+            else:
+                self.planned[job.key].handed_off = True
+                self.planned[job.key].reason = reason
+
+    def _hold(self, nurse: Nurse, minute: float, delay: int) -> None:
+        """She is held up ``delay`` minutes: her phone says so; what she does waits."""
+        nurse.outbox.append(
+            {
+                "type": "delayed",
+                "event_id": str(uuid.uuid4()),
+                "device_time": self.at(minute),
+                "delay_minutes": delay,
+            }
+        )
+        if nurse.state == "idle":
+            nurse.state, nurse.until = "held", minute + delay
+        else:
+            nurse.until += delay
+            nurse.start_at += delay if nurse.state == "driving" else 0
+
+    def _event(self, nurse: Nurse, kind: str, minute: float, **extra: Any) -> None:
+        nurse.outbox.append(
+            {"type": kind, "event_id": str(uuid.uuid4()), "device_time": self.at(minute), **extra}
+        )
+
+    def _read_route(self, nurse: Nurse, now: float, *, force: bool = False) -> None:
+        if now < nurse.offline_until:
+            return  # no signal: she goes by the route she has
+        if not force and now - nurse.read_at < 1.0:
+            return  # the app polls about once a minute (and at once after her own report)
+        nurse.read_at = now
+        headers = dict(nurse.headers)
+        if nurse.etag:
+            headers["If-None-Match"] = nurse.etag
+        answer = self.http.call("GET", "/mobile/v1/me/route", headers=headers, auth=nurse.auth)
+        if answer.status_code == 200:
+            nurse.route, nurse.etag = answer.json(), answer.headers.get("ETag")
+
+    def _next_visit(self, nurse: Nurse) -> dict[str, Any] | None:
+        for step in (nurse.route or {}).get("steps", []):
+            if step["type"] != "visit" or step["progress"] not in ("planned", "en_route"):
+                continue
+            job = self.by_visit.get(int(step["visit_id"]))
+            if job is not None and job.status == "open":
+                return dict(step)
+        return None
+
+    def _leg(self, step: dict[str, Any]) -> float:
+        return float((step.get("leg") or {}).get("travel_seconds", 0)) / 60
+
+    def _leave_at(self, step: dict[str, Any]) -> float:
+        """When the route has her leave for ``step`` (its planned start less the drive)."""
+        return (_utc(step["start"]) - self.start).total_seconds() / 60 - self._leg(step)
+
+    def _depart(self, nurse: Nurse, step: dict[str, Any], now: float) -> None:
+        job = self.by_visit[int(step["visit_id"])]
+        drive = self._leg(step) * job.spec.travel_factor
+        arrive = max(now, nurse.last_end) + drive
+        start = arrive
+        if step.get("window"):
+            opens = (_utc(step["window"]["start"]) - self.start).total_seconds() / 60
+            start = max(arrive, opens)
+        nurse.state, nurse.target = "driving", step["visit_id"]
+        nurse.until, nurse.start_at = arrive, start
+        nurse.driving += drive
+
+    def _step(self, nurse: Nurse, now: float) -> None:
+        """Move her on as far as ``now``; read her route when she needs the next visit."""
+        for _ in range(4):  # a few transitions can fall in one tick
+            if nurse.state == "held" and now >= nurse.until:
+                nurse.state, nurse.last_end = "idle", nurse.until
+            elif nurse.state == "driving":
+                self._read_route(nurse, now)
+                step = self._next_visit(nurse)
+                if step is not None and step["visit_id"] != nurse.target and now < nurse.start_at:
+                    # Re-planned before care began (an acute call first): she goes there.
+                    nurse.driving -= max(0.0, nurse.until - now)
+                    nurse.last_end = now
+                    self._depart(nurse, step, now)
+                if now < nurse.start_at:
+                    return
+                job = self.by_visit[int(nurse.target or 0)]
+                if job.status != "open":
+                    nurse.state, nurse.last_end = "idle", nurse.until
+                    continue
+                if job.spec.key_safe_fails:
+                    nurse.state = "door"
+                    nurse.until = nurse.start_at + self.params.key_safe_minutes
+                    continue
+                job.status = "started"
+                self._event(nurse, "visit_started", nurse.start_at, visit_id=nurse.target)
+                self._started(job, nurse.start_at)
+                nurse.state = "working"
+                nurse.until = nurse.start_at + job.spec.actual_minutes
+            elif nurse.state == "door" and now >= nurse.until:
+                job = self.by_visit[int(nurse.target or 0)]
+                job.status = "could_not_get_in"
+                self._event(
+                    nurse,
+                    "could_not_get_in",
+                    nurse.until,
+                    visit_id=nurse.target,
+                    reason="key_safe_code_wrong",
+                )
+                self._hand_off_closed(job)
+                nurse.state, nurse.last_end = "idle", nurse.until
+            elif nurse.state == "working" and now >= nurse.until:
+                job = self.by_visit[int(nurse.target or 0)]
+                job.status = "done"
+                self._event(
+                    nurse,
+                    "visit_completed",
+                    nurse.until,
+                    visit_id=nurse.target,
+                    tasks_done=[],
+                    materials_used=[],
+                )
+                nurse.state, nurse.last_end = "idle", nurse.until
+            elif nurse.state == "idle":
+                forced = self._flush(nurse, now)
+                self._read_route(nurse, now, force=forced)
+                step = self._next_visit(nurse)
+                if step is None or self._leave_at(step) > now + 0.5:
+                    return  # nothing yet, or not time to leave (a call may come first)
+                self._depart(nurse, step, now)
+            else:
+                break
+        self._flush(nurse, now)
+
+    def _started(self, job: Job, minute: float) -> None:
+        if job.key in self.calls:
+            self.calls[job.key].start = minute
+        else:
+            self.planned[job.key].start = minute
+
+    def _hand_off_closed(self, job: Job) -> None:
+        """Nobody got in: the back-up partner (with a key) goes; counted as a hand-off."""
+        if job.key in self.calls:
+            self.calls[job.key].handed_off = True
+            self.calls[job.key].reason = "no_entry"
+        else:
+            self.planned[job.key].handed_off = True
+            self.planned[job.key].reason = "no_entry"
+
+    def _flush(self, nurse: Nurse, now: float) -> bool:
+        """Send her outbox (unless offline); ``True`` when something was sent."""
+        if not nurse.outbox or now < nurse.offline_until:
+            return False
+        answer = self.http.call(
+            "POST",
+            "/mobile/v1/me/events",
+            json={"sent_at": self.at(now), "events": nurse.outbox},
+            headers=nurse.headers,
+            auth=nurse.auth,
+        )
+        if answer.status_code != 200:
+            return False  # kept in the outbox, sent again (the event ids make it once)
+        for result in answer.json()["results"]:
+            if result["outcome"] == "rejected":
+                event = nurse.outbox[result["index"]]
+                nurse.rejected.append(f"{event['type']} {result['reason']}")
+        nurse.outbox = []
+        return True
+
+    # --- invariants -------------------------------------------------------------------
+    def _plan(self) -> dict[str, Any]:
+        answer = self.http.call(
+            "GET", f"/nights/{self.spec.night_date.isoformat()}/plan", headers=self.planner
+        )
+        answer.raise_for_status()
+        return dict(answer.json())
+
+    def _check(self, now: float) -> None:
+        """Every accepted open visit in the routes or unassigned, exactly once; visits past
+        their deadline still unplaced go to the back-up partner."""
+        plan = self._plan()
+        self.checks += 1
+        if plan["replan_pending"] or plan["plan"] is None:
+            return
+        routed: dict[str, int] = {}
+        for route in plan["plan"]["routes"]:
+            for step in route["steps"]:
+                if step["type"] == "visit" and step.get("visit_id"):
+                    routed[step["visit_id"]] = routed.get(step["visit_id"], 0) + 1
+        unassigned: dict[str, int] = {}
+        for entry in plan["plan"]["unassigned"]:
+            unassigned[entry["visit_id"]] = unassigned.get(entry["visit_id"], 0) + 1
+        statuses = {v["id"]: v["status"] for v in plan["visits"]}
+        for visit_id, job in self.by_visit.items():
+            if statuses.get(visit_id) not in ("open", "could_not_get_in"):
+                continue
+            ref = f"V{visit_id}"
+            places = routed.get(ref, 0) + unassigned.get(ref, 0)
+            if places != 1:
+                self.record.violations.append(
+                    f"minute {now:.0f}: {ref} ({job.key}) in routes {routed.get(ref, 0)}x, "
+                    f"unassigned {unassigned.get(ref, 0)}x"
+                )
+            elif unassigned.get(ref) and job.status == "open" and now >= job.deadline:
+                self._hand_off(job)
+
+    def _end_of_night(self) -> None:
+        for nurse in self.nurses:
+            nurse.offline_until = -1
+            self._flush(nurse, NIGHT_MINUTES)
+            self.record.driving_minutes += nurse.driving
+            self.record.overtime_minutes += max(0.0, nurse.last_end - NIGHT_MINUTES)
+            self.record.violations += [f"{nurse.code}: event {r}" for r in nurse.rejected]
+        deadline = time.monotonic() + 60
+        plan = self._plan()
+        while plan["replan_pending"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+            plan = self._plan()
+        if plan["replan_pending"]:
+            self.record.violations.append("a re-plan still owed 60 s after the night")
+        self._check(NIGHT_MINUTES + 1000)  # also hands what is left over to the back-up
+        plan = self._plan()
+        statuses = {v["id"]: v["status"] for v in plan["visits"]}
+        expected = {
+            "done": "done",
+            "could_not_get_in": "could_not_get_in",
+            "handed_off": "cancelled",
+            "handed_off_open": "open",
+            "started": "started",
+        }
+        for visit_id, job in self.by_visit.items():
+            status = statuses.get(visit_id)
+            if status is None:
+                self.record.violations.append(f"{job.key}: V{visit_id} lost by the service")
+            elif job.status == "open":
+                self.record.violations.append(
+                    f"{job.key}: V{visit_id} neither visited nor handed off ({status})"
+                )
+            elif expected[job.status] != status:
+                self.record.violations.append(
+                    f"{job.key}: V{visit_id} is {status}, the phones/partners made it {job.status}"
+                )
+        extra = set(statuses) - set(self.by_visit)
+        if extra:
+            self.record.violations.append(f"{len(extra)} visits nobody asked for (doubled)")
+        self.record.violations += self.http.server_errors
+        self.http.server_errors = []
+        self.record.calls = list(self.calls.values())
+        self.record.planned = list(self.planned.values())
+
+
+def setup_clients(
+    http: Session, world: World, region: Region, first_night: date, last_night: date
+) -> tuple[dict[int, int], dict[str, int]]:
+    """Partners register every client and post their recurring planned care (over HTTP)."""
+    place_client: dict[int, int] = {}
+    for index, place in enumerate(world.places):
+        answer = http.call(
+            "POST",
+            "/partner/v1/clients",
+            json={
+                "external_ref": place.ref,
+                "display_name": f"Sim client {place.ref}",
+                "address": f"Simulated address {index + 1} (fictional)",
+                "lat": place.lat,
+                "lon": place.lon,
+                "access_instructions": "simulated (fictional)",
+                "key_safe_present": place.key_safe,
+            },
+            headers={"X-API-Key": region.partner_keys[place.organisation]},
+        )
+        answer.raise_for_status()
+        place_client[index] = int(answer.json()["id"])
+    requests: dict[str, int] = {}
+    for planned in world.recurring:
+        place = world.places[planned.place]
+        start = night_start(first_night)
+        answer = http.call(
+            "POST",
+            "/partner/v1/visit-requests",
+            json={
+                "kind": "planned",
+                "client_id": place_client[planned.place],
+                "care_task": planned.care_task,
+                "service_minutes": planned.service_minutes,
+                "required_skills": list(planned.skills),
+                "night": first_night.isoformat(),
+                "window": {
+                    "start": (start + timedelta(minutes=planned.window[0])).strftime("%H:%M"),
+                    "end": (start + timedelta(minutes=planned.window[1])).strftime("%H:%M"),
+                },
+                "recurrence": {"weekdays": None, "until": last_night.isoformat()},
+            },
+            headers={
+                "X-API-Key": region.partner_keys[place.organisation],
+                "Idempotency-Key": f"sim-recurring-{planned.key}",
+            },
+        )
+        answer.raise_for_status()
+        requests[planned.key] = int(answer.json()["id"])
+    return place_client, requests
+
+
+def serve_for(
+    folder: Path,
+    url: str,
+    *,
+    speed: float,
+    nights: int,
+    network: str | None,
+    data_dir: Path,
+    tolerance: dict[str, int] | None = None,
+) -> Served:
+    """The served process the simulator starts (not yet started)."""
+    env = {
+        # Tokens live a simulated day: at 500x a 15-minute token would expire every 2 s.
+        "NACHTROUTE_ACCESS_TOKEN_MINUTES": "1440",
+        "NACHTROUTE_RECURRENCE_DAYS_AHEAD": str(max(14, nights + 2)),
+        # The worker's poll is in real seconds: 5 s would be 40 simulated minutes.
+        "NACHTROUTE_REPLAN_POLL_SECONDS": "0.2",
+        "NACHTROUTE_DATA_DIR": str(data_dir),
+    }
+    if network is not None:
+        env["NACHTROUTE_NETWORK"] = network
+    if tolerance:
+        env["NACHTROUTE_PLANNED_TOLERANCE_MINUTES"] = json.dumps(tolerance)
+    return Served(url, data_dir, folder / "server.log", speed=speed, extra_env=env)

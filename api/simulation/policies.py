@@ -1,0 +1,192 @@
+"""The baselines, played on exactly the same nights as the service (same calls, noise, faults).
+
+- ``nearest_free``: each call goes, when it comes in, to the nurse who can be there first
+  once free (after her current visit and the calls she already has); planned care follows
+  the evening plan's order.
+- ``fixed_fcfs``: the evening plan is never changed; calls wait in one queue and the first
+  nurse to finish a visit takes the oldest call before her next planned visit.
+
+Both start from the service's own published evening plan (the same routes the ``nachtroute``
+policy starts from) and drive on the same travel matrix (`api.travel`, the service's road
+network or its straight-line estimates), times the night's drawn noise. Faults that are about
+software (a phone offline, a service restart) do not touch them; a key safe that will not
+open and a nurse held up do, as in the service's night. Like the service's partners, a visit
+the team has not begun by its deadline (target or window end + ``backup_after_minutes``) goes
+to the back-up partner. Units: minutes from 23:00.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from api.simulation.generate import NIGHT_MINUTES, Call, NightSpec, Planned
+from api.simulation.params import SimParams
+from api.simulation.records import CallOutcome, NightRecord, PlannedOutcome
+
+__all__ = ["BASELINES", "play_baseline"]
+
+BASELINES = ("nearest_free", "fixed_fcfs")
+TARGET_MINUTES = {"acute": 30, "urgent": 60, "soon": 120}
+#: ``travel(from_place, to_place)`` in minutes; place -1 is the team's base.
+Travel = Callable[[int, int], float]
+
+
+@dataclass
+class _Nurse:
+    index: int
+    planned: list[Planned]
+    calls: list[Call] = field(default_factory=list)
+    free_at: float = 0.0
+    at: int = -1
+    busy: bool = False
+
+
+def play_baseline(
+    policy: str,
+    spec: NightSpec,
+    evening_routes: list[list[str]],
+    travel: Travel,
+    params: SimParams,
+) -> NightRecord:
+    """One night under ``policy``; ``evening_routes`` are job keys per nurse, in order."""
+    if policy not in BASELINES:
+        raise ValueError(f"policy: one of {', '.join(BASELINES)}")
+    record = NightRecord(policy=policy, night=spec.number)
+    planned_by_key = {p.key: p for p in spec.planned}
+    outcomes = {
+        p.key: PlannedOutcome(key=p.key, care_task=p.care_task, window=p.window)
+        for p in spec.planned
+    }
+    calls = {c.key: CallOutcome(key=c.key, urgency=c.urgency, minute=c.minute) for c in spec.calls}
+    nurses = [
+        _Nurse(i, [planned_by_key[k] for k in route if k in planned_by_key])
+        for i, route in enumerate(evening_routes)
+    ]
+    in_routes = {k for route in evening_routes for k in route}
+    for key, outcome in outcomes.items():
+        outcome.handed_off = key not in in_routes  # the evening plan left it out
+        outcome.reason = None if key in in_routes else "not_planned"
+    queue: list[Call] = []  # fixed_fcfs: one queue for the team
+    # Events: (minute, order, kind, payload); kinds: call, free (nurse), hold (nurse, delay).
+    events: list[tuple[float, int, str, int]] = []
+    order = 0
+
+    def push(minute: float, kind: str, payload: int) -> None:
+        nonlocal order
+        order += 1
+        heapq.heappush(events, (minute, order, kind, payload))
+
+    for index, call in enumerate(spec.calls):
+        push(call.minute, "call", index)
+    for nurse in nurses:
+        push(0.0, "free", nurse.index)
+    if spec.faults.delayed is not None:
+        who, minute, _delay = spec.faults.delayed
+        push(minute, "hold", who % len(nurses))
+
+    def eta(nurse: _Nurse, now: float, call: Call) -> float:
+        moment, where = max(nurse.free_at, now), nurse.at
+        for queued in nurse.calls:
+            moment += travel(where, queued.place) + queued.service_minutes
+            where = queued.place
+        return moment + travel(where, call.place)
+
+    def do(nurse: _Nurse, now: float, job: Planned | Call) -> None:
+        drive = travel(nurse.at, job.place) * job.travel_factor
+        arrive = now + drive
+        record.driving_minutes += drive
+        nurse.at = job.place
+        if job.key_safe_fails:
+            end = arrive + params.key_safe_minutes
+            lost = calls[job.key] if isinstance(job, Call) else outcomes[job.key]
+            lost.handed_off, lost.reason = True, "no_entry"
+        else:
+            start = max(arrive, job.window[0]) if isinstance(job, Planned) else arrive
+            end = start + job.actual_minutes
+            if isinstance(job, Call):
+                calls[job.key].start = start
+            else:
+                outcomes[job.key].start = start
+        nurse.free_at, nurse.busy = end, True
+        push(end, "free", nurse.index)
+
+    def next_job(nurse: _Nurse, now: float) -> None:
+        """She is free at ``now``: a call first, else her next planned visit (or wait)."""
+        nurse.busy = False
+        while True:
+            if policy == "nearest_free" and nurse.calls:
+                call = nurse.calls.pop(0)
+            elif policy == "fixed_fcfs" and queue:
+                call = queue.pop(0)
+            else:
+                break
+            if now > call.minute + TARGET_MINUTES[call.urgency] + params.backup_after_minutes:
+                calls[call.key].handed_off = True
+                calls[call.key].reason = "deadline"
+                continue
+            do(nurse, now, call)
+            return
+        while nurse.planned:
+            visit = nurse.planned[0]
+            if now > visit.window[1] + params.backup_after_minutes or now >= NIGHT_MINUTES:
+                outcome = outcomes[nurse.planned.pop(0).key]
+                outcome.handed_off, outcome.reason = True, "deadline"
+                continue
+            leave = visit.window[0] - travel(nurse.at, visit.place) * visit.travel_factor
+            if leave > now + 0.5:
+                nurse.free_at = leave  # waits (a call may come first)
+                push(leave, "free", nurse.index)
+                return
+            do(nurse, now, nurse.planned.pop(0))
+            return
+        nurse.free_at = now
+
+    while events:
+        now, _, kind, payload = heapq.heappop(events)
+        if kind == "call":
+            call = spec.calls[payload]
+            if policy == "nearest_free":
+                best = min(nurses, key=lambda n: eta(n, now, call))
+                best.calls.append(call)
+                if not best.busy:
+                    next_job(best, now)
+            else:
+                queue.append(call)
+                idle = [n for n in nurses if not n.busy]
+                if idle:
+                    next_job(min(idle, key=lambda n: n.index), now)
+        elif kind == "hold":
+            nurse = nurses[payload]
+            assert spec.faults.delayed is not None
+            delay = spec.faults.delayed[2]
+            if nurse.busy:
+                # Her current visit runs over: everything after it moves.
+                nurse.free_at += delay
+                for i, event in enumerate(events):
+                    if event[2] == "free" and event[3] == payload:
+                        events[i] = (event[0] + delay, event[1], event[2], event[3])
+                heapq.heapify(events)
+            else:
+                nurse.busy, nurse.free_at = True, now + delay
+                push(now + delay, "free", payload)
+        elif kind == "free":
+            nurse = nurses[payload]
+            if abs(now - nurse.free_at) > 1e-6 and nurse.busy:
+                continue  # stale (moved by a hold)
+            if not nurse.busy and now + 1e-6 < nurse.free_at:
+                continue  # a stale wake-up: she already waits for a later one
+            next_job(nurse, now)
+    for nurse in nurses:
+        record.overtime_minutes += max(0.0, nurse.free_at - NIGHT_MINUTES)
+    for call in queue:
+        calls[call.key].handed_off = True
+        calls[call.key].reason = "night_end"
+    for nurse in nurses:
+        for call in nurse.calls:
+            calls[call.key].handed_off = True
+            calls[call.key].reason = "night_end"
+    record.calls = list(calls.values())
+    record.planned = list(outcomes.values())
+    return record

@@ -1,0 +1,230 @@
+"""`nachtroute simulate`: nights generated, played through the service, baselines beside it.
+
+Per team size: a fresh database (a SQLite file in a temporary folder, or ``database_url``),
+the accounts seeded, the service started on a free loopback port with a simulated clock at
+22:30 of each night (restarted per night, the same database), the partners' clients and
+recurring care posted over HTTP, and each night played by `play.ServiceNight`; then the
+baselines (`policies`) on the same nights from the service's own evening plan.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from api.core.config import Settings
+from api.simulation.generate import World, make_world
+from api.simulation.params import SimParams
+from api.simulation.play import (
+    ServiceNight,
+    Session,
+    night_start,
+    seed_database,
+    serve_for,
+    setup_clients,
+)
+from api.simulation.policies import BASELINES, play_baseline
+from api.simulation.records import NightRecord
+from mobile_contract.dpop_client import PhoneKey
+
+__all__ = ["FIRST_NIGHT", "Options", "TeamResult", "simulate_team"]
+
+#: The simulated nights start on this evening (fictional; any date works).
+FIRST_NIGHT = date(2026, 11, 2)
+
+
+@dataclass
+class Options:
+    nights: int
+    seed: int
+    nurses: int
+    speed: float = 120.0
+    network: str | None = None
+    data_dir: Path | None = None
+    database_url: str | None = None
+    url: str | None = None
+    params: SimParams = field(default_factory=SimParams)
+    keep_database: Path | None = None
+
+
+@dataclass
+class TeamResult:
+    nurses: int
+    records: dict[str, list[NightRecord]]
+    wall_seconds_per_night: list[float]
+    database_url: str | None
+    partner_keys: list[str] = field(default_factory=list)
+
+
+def _on_road(network: Any) -> Callable[[float, float], tuple[float, float] | None] | None:
+    if network is None:
+        return None
+    import geo
+
+    def on_road(lat: float, lon: float) -> tuple[float, float] | None:
+        try:
+            snapped = geo.snap_points(network, [lat], [lon])
+        except geo.GeoError:
+            return None
+        return float(snapped.lat[0]), float(snapped.lon[0])
+
+    return on_road
+
+
+def _travel(world: World, base: tuple[float, float], network: Any) -> Callable[[int, int], float]:
+    """Minutes between places (index -1: the base), from the service's own travel module."""
+    from api.travel import RoadNetwork
+    from optimizer.model import Location
+
+    locations = [Location(lat=base[0], lon=base[1])] + [
+        Location(lat=p.lat, lon=p.lon) for p in world.places
+    ]
+    seconds = RoadNetwork(network).matrices(locations)[0].seconds
+
+    def travel(a: int, b: int) -> float:
+        return float(seconds[a + 1][b + 1]) / 60
+
+    return travel
+
+
+def simulate_team(
+    options: Options,
+    *,
+    world: World,
+    network: Any,
+    centre: tuple[float, float],
+    progress: Callable[[int, float], None] | None = None,
+) -> TeamResult:
+    """Play ``world``'s nights with ``options.nurses`` nurses; records per policy."""
+    nights = [spec.night_date for spec in world.nights]
+    records: dict[str, list[NightRecord]] = {"nachtroute": [], **{b: [] for b in BASELINES}}
+    walls: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="nachtroute-sim-") as tmp:
+        folder = options.keep_database or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        url = options.database_url or f"sqlite+pysqlite:///{folder / 'sim.sqlite'}"
+        settings = Settings(
+            environment="development", database_url=url, data_dir=folder, network=None
+        )
+        region = seed_database(url, settings, nurses=options.nurses, nights=nights, centre=centre)
+        travel = _travel(world, region.base, network)
+        served = serve_for(
+            folder,
+            url,
+            speed=options.speed,
+            nights=len(nights),
+            network=options.network,
+            tolerance=options.params.tolerance_minutes if options.params.apply_tolerance else None,
+            data_dir=options.data_dir or folder,
+        )
+        http: Session | None = None
+        # Each nurse's phone for the run: its device id and key pair (kept across restarts).
+        devices: dict[str, tuple[str, PhoneKey]] = {}
+        place_client: dict[int, int] = {}
+        recurring: dict[str, int] = {}
+        try:
+            for spec in world.nights:
+                began = time.monotonic()
+                # The evening (clients, planned care, the evening plan) runs on a clock at
+                # real speed from 22:00, so it is done before 23:00 however slow the machine;
+                # the night then runs fast from 23:00. The service's clock never goes back
+                # (a token or a second factor issued later is not valid yet).
+                served.speed = 1.0
+                served.start(night_start(spec.night_date) - timedelta(hours=1))
+                if http is None:
+                    http = Session(served.base_url)
+                    http.sync_clock(1.0)
+                    place_client, recurring = setup_clients(
+                        http, world, region, nights[0], nights[-1]
+                    )
+                else:
+                    http.point_base(served.base_url)
+                    http.sync_clock(1.0)
+
+                def restart(now: datetime) -> str:
+                    served.stop()
+                    served.start(now)
+                    return served.base_url
+
+                night = ServiceNight(
+                    http,
+                    world,
+                    spec,
+                    options.params,
+                    region,
+                    place_client=place_client,
+                    recurring_requests=recurring,
+                    restart=restart,
+                )
+                night.evening(devices)
+                evening = time.monotonic() - began
+                served.stop()
+                served.speed = options.speed
+                served.start(night_start(spec.night_date))
+                http.point_base(served.base_url)
+                http.sync_clock(options.speed)
+                record = night.play(_progress_of(progress, spec.number))
+                served.stop()
+                record.violations += [f"server log: {line[:160]}" for line in served.error_lines()]
+                served.log_path.unlink(missing_ok=True)
+                walls.append(time.monotonic() - began)
+                record.evening_seconds = evening
+                records["nachtroute"].append(record)
+                by_visit = {f"V{v}": job.key for v, job in night.by_visit.items()}
+                routes = [
+                    [by_visit[v] for v in visits if v in by_visit]
+                    for visits in night.evening_routes.values()
+                ]
+                for baseline in BASELINES:
+                    records[baseline].append(
+                        play_baseline(baseline, spec, routes, travel, options.params)
+                    )
+        finally:
+            served.stop()
+            if http is not None:
+                http.close()
+    return TeamResult(
+        nurses=options.nurses,
+        records=records,
+        wall_seconds_per_night=walls,
+        database_url=url if options.keep_database or options.database_url else None,
+        partner_keys=region.partner_keys,
+    )
+
+
+def build_world(options: Options) -> tuple[World, Any, tuple[float, float]]:
+    """The nights (same for every team size and policy), the road network, the centre."""
+    from api.seed import CENTRE, PORTO_CENTRE
+
+    network = None
+    if options.network is not None:
+        from api.travel import use_network
+
+        network = use_network(options.network, data_dir=options.data_dir).network
+    centre = PORTO_CENTRE if network is not None else CENTRE
+    world = make_world(
+        options.params,
+        nights=options.nights,
+        seed=options.seed,
+        first_night=FIRST_NIGHT,
+        centre=centre,
+        on_road=_on_road(network),
+    )
+    return world, network, centre
+
+
+def _progress_of(
+    progress: Callable[[int, float], None] | None, night: int
+) -> Callable[[float], None] | None:
+    if progress is None:
+        return None
+
+    def report(minute: float) -> None:
+        progress(night, minute)
+
+    return report

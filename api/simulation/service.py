@@ -1,0 +1,116 @@
+"""A served `nachtroute serve` process on a free loopback port, started and stopped by us.
+
+Shared by the simulator and `bench/load_bench.py` (one way to start the service for a run).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+__all__ = ["Served", "bin_path", "free_port", "wait_healthy"]
+
+
+def free_port(preferred: int = 0) -> int:
+    """``preferred`` when it is free on 127.0.0.1, else any free port."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def bin_path(name: str) -> str:
+    """A console script of this environment (beside the interpreter), else from PATH."""
+    found = Path(sys.executable).parent / name
+    return str(found) if found.exists() else (shutil.which(name) or name)
+
+
+def wait_healthy(base_url: str, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    """Return once ``/health`` answers 200; ``SystemExit`` if the process ends or never does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"nachtroute serve exited with {server.returncode}")
+        try:
+            if httpx.get(base_url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("nachtroute serve did not answer /health in time")
+
+
+class Served:
+    """``nachtroute serve`` on ``database_url`` with a simulated clock; restartable.
+
+    The log goes to ``log_path`` (appended across restarts), for counting ERROR lines.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        data_dir: Path,
+        log_path: Path,
+        *,
+        speed: float,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.database_url, self.data_dir, self.log_path = database_url, data_dir, log_path
+        self.speed = speed
+        self.extra_env = extra_env or {}
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, clock: datetime) -> None:
+        """Start serving with the clock at ``clock`` (aware), running ``speed`` times fast."""
+        env = {
+            **os.environ,
+            "NACHTROUTE_DATABASE_URL": self.database_url,
+            "NACHTROUTE_DATA_DIR": str(self.data_dir),
+            "NACHTROUTE_ENVIRONMENT": "development",
+            "NACHTROUTE_MIGRATE_ON_START": "false",
+            "NACHTROUTE_CLOCK": clock.isoformat(),
+            "NACHTROUTE_CLOCK_SPEED": f"{self.speed:g}",
+            **self.extra_env,
+        }
+        if "NACHTROUTE_NETWORK" not in self.extra_env:
+            env.pop("NACHTROUTE_NETWORK", None)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - our own console script, fixed args
+                [bin_path("nachtroute"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.data_dir,
+            )
+        wait_healthy(self.base_url, self.process)
+
+    def stop(self) -> None:
+        """Terminate (SIGTERM, then SIGKILL after 20 s) what we started."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def error_lines(self) -> list[str]:
+        """The server's log lines at ERROR or with a traceback."""
+        if not self.log_path.exists():
+            return []
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        return [line for line in text.splitlines() if " ERROR " in line or "Traceback" in line]

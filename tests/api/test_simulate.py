@@ -1,0 +1,224 @@
+"""`nachtroute simulate`: a short night against the real service on SQLite (no mocks), the
+baselines' invariants (hypothesis), and bad options."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from api.cli import main
+from api.core.config import Settings
+from api.db.engine import make_engine, make_session_factory
+from api.db.models import AccessLogEntry, Visit
+from api.main import create_app
+from api.services.reports import month_report
+from api.simulation.generate import NightSpec, make_world
+from api.simulation.metrics import JSON_KEYS, summarise
+from api.simulation.params import SimParams
+from api.simulation.policies import BASELINES, play_baseline
+from api.simulation.runner import (
+    FIRST_NIGHT,
+    Options,
+    TeamResult,
+    build_world,
+    simulate_team,
+)
+from tests.api.invariants import assert_visits_placed, pending_nights
+
+#: A busy short night with every fault on, so each path is played.
+BUSY = SimParams(
+    recurring_clients=8,
+    one_off_planned=2,
+    calls_by_hour=[3.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+    key_safe_fails=0.3,
+    nurse_delayed=1.0,
+    phone_offline=1.0,
+    restart=1.0,
+)
+
+
+@pytest.fixture(scope="module")
+def played(tmp_path_factory: pytest.TempPathFactory) -> tuple[NightSpec, TeamResult]:
+    """One busy night played through the real service (SQLite), kept for the checks."""
+    options = Options(
+        nights=1,
+        seed=5,
+        nurses=2,
+        speed=1200,
+        network=None,
+        params=BUSY,
+        keep_database=tmp_path_factory.mktemp("sim"),
+    )
+    world, road, centre = build_world(options)
+    spec = world.nights[0]
+    assert spec.calls and spec.faults.restart is not None and spec.faults.offline is not None
+    return spec, simulate_team(options, world=world, network=road, centre=centre)
+
+
+@pytest.mark.slow
+def test_a_simulated_night_through_the_service_keeps_every_invariant(
+    played: tuple[NightSpec, TeamResult],
+) -> None:
+    spec, result = played
+    night = result.records["nachtroute"][0]
+    assert night.violations == []
+    # Every call ended with care begun by the team or handed to the back-up; none vanished.
+    assert {c.key for c in night.calls} == {c.key for c in spec.calls}
+    for call in night.calls:
+        assert (call.start is not None) != call.handed_off
+        if call.start is not None:
+            assert call.start >= call.minute - 0.01
+    assert any(c.start is not None for c in night.calls)
+    # The database agrees: nothing owed, every open visit placed, statuses as reported.
+    url = result.database_url
+    assert url is not None
+    assert pending_nights(url) == []
+    assert_visits_placed(url)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        statuses = [v.status for v in session.scalars(select(Visit))]
+    engine.dispose()
+    begun = sum(1 for x in [*night.calls, *night.planned] if x.start is not None)
+    assert statuses.count("done") + statuses.count("started") == begun
+    # Open at the end only: recurring care handed to the back-up for this one night (the
+    # partners' API cancels whole requests); the end check compared each visit's status.
+    assert statuses.count("open") <= sum(1 for p in night.planned if p.handed_off)
+    figures = summarise([night])
+    assert set(JSON_KEYS) <= set(figures)
+
+
+@pytest.mark.slow
+def test_the_month_report_of_the_night_reconciles_with_the_database(
+    played: tuple[NightSpec, TeamResult], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, result = played
+    url = result.database_url
+    assert url is not None
+    month = FIRST_NIGHT.strftime("%Y-%m")
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        visits = list(session.scalars(select(Visit)))
+        report = month_report(session, Settings(database_url=url), month)
+    engine.dispose()
+    done = [v for v in visits if v.status == "done"]
+    assert sum(o.visits_done for o in report.organisations) == len(done) > 0
+    assert math.isclose(
+        sum(o.care_minutes_done for o in report.organisations),
+        sum(v.service_seconds for v in done) / 60,
+    )
+    assert report.nights == [FIRST_NIGHT.isoformat()]
+    assert round(sum(o.cost_share_eur for o in report.organisations), 2) == report.total_cost_eur
+    assert report.total_cost_eur == Settings().cost_per_night_eur
+    # The command line writes the same figures as HTML and CSV.
+    out = tmp_path / "report"
+    assert main(["report", "--month", month, "--database-url", url, "--out", str(out)]) == 0
+    assert "total EUR" in capsys.readouterr().out
+    rows = (out / "organisations.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 1 + len(report.organisations)
+    assert (out / "report.html").read_text(encoding="utf-8").count("<img") == 3
+    assert main(["report", "--month", "2026-13", "--database-url", url]) == 2
+
+
+@pytest.mark.slow
+def test_a_partner_reads_its_own_month_only_and_the_read_is_logged(
+    played: tuple[NightSpec, TeamResult],
+) -> None:
+    _, result = played
+    url = result.database_url
+    assert url is not None
+    app = create_app(Settings(database_url=url, migrate_on_start=False))
+    month = FIRST_NIGHT.strftime("%Y-%m")
+    engine = make_engine(url)
+    with TestClient(app) as client:
+        seen = {}
+        for key in result.partner_keys:
+            with make_session_factory(engine)() as session:
+                before = session.scalar(select(func.count()).select_from(AccessLogEntry))
+            answer = client.get(f"/partner/v1/reports/{month}", headers={"X-API-Key": key})
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            org = body["organisation"]["organisation_id"]
+            seen[org] = body["organisation"]["cost_share_eur"]
+            with make_session_factory(engine)() as session:
+                owners = {
+                    v.organisation_id
+                    for v in session.scalars(
+                        select(Visit).where(Visit.id.in_([x["visit_id"] for x in body["visits"]]))
+                    )
+                }
+                after = session.scalar(select(func.count()).select_from(AccessLogEntry))
+            assert owners <= {org}
+            assert after - before == len({x["client_id"] for x in body["visits"]})
+        assert len(seen) == len(result.partner_keys)
+        assert round(sum(seen.values()), 2) == body["total_cost_eur"]
+        bad = client.get("/partner/v1/reports/0000-01", headers={"X-API-Key": key})
+        assert bad.status_code == 422
+    engine.dispose()
+
+
+def _travel(a: int, b: int) -> float:
+    return 0.0 if a == b else 3.0 + (abs(a - b) % 7) * 2.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), nurses=st.integers(1, 4), policy=st.sampled_from(BASELINES))
+def test_a_baseline_reaches_or_hands_off_every_call_and_never_starts_early(
+    seed: int, nurses: int, policy: str
+) -> None:
+    world = make_world(
+        SimParams(key_safe_fails=0.2, nurse_delayed=1.0),
+        nights=1,
+        seed=seed,
+        first_night=date(2026, 11, 2),
+        centre=(52.99, 6.56),
+    )
+    spec = world.nights[0]
+    keys = [p.key for p in spec.planned]
+    routes = [keys[i::nurses] for i in range(nurses)]
+    record = play_baseline(policy, spec, routes, _travel, SimParams())
+    assert len(record.calls) == len(spec.calls)
+    assert len(record.planned) == len(spec.planned)
+    for call in record.calls:
+        assert call.start is not None or call.handed_off
+        if call.start is not None:
+            assert call.start >= call.minute
+    for planned in record.planned:
+        assert planned.start is not None or planned.handed_off
+        if planned.start is not None:
+            assert planned.start >= planned.window[0]
+    assert record.driving_minutes >= 0 and not math.isnan(record.driving_minutes)
+
+
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["simulate", "--nights", "0"], "--nights"),
+        (["simulate", "--nurses", "two"], "--nurses"),
+        (["simulate", "--nurses", "3,3"], "--nurses"),
+        (["simulate", "--speed", "5"], "--speed"),
+        (["simulate", "--policies", "nachtroute,random"], "--policies"),
+    ],
+)
+def test_nonsense_options_get_one_message_and_exit_2(
+    argv: list[str], field: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nachtroute: error: ") and field in err
+    assert "Traceback" not in err
+
+
+def test_a_params_file_with_an_unknown_field_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "params.json"
+    path.write_text('{"calls_per_hour": 3}', encoding="utf-8")
+    assert main(["simulate", "--params", str(path), "--network", "none"]) == 2
+    assert "calls_per_hour" in capsys.readouterr().err
