@@ -116,3 +116,42 @@ def test_cancelling_the_first_care_does_not_plan_the_check_alone(world: World) -
         done = world.client.post(f"{REQUESTS}/{request_id}/cancel", headers=world.key(org))
         assert done.status_code == 200, done.text
         assert done.json()["status"] == "cancelled"
+
+
+def test_an_urgent_call_taken_for_a_nurse_without_its_skill_is_refused(world: World) -> None:
+    """Found (issue 12, the board's urgent call): the planner took an acute call needing a
+    catheter skill for the one nurse without it (the quote did not even offer her); the
+    service answered 201, pinned the call to her, and the re-plan left it unplanned as
+    ``no_capacity`` although two colleagues could go. Now 422 naming ``nurse``, nothing
+    stored; with a nurse who has the skill it is taken and planned."""
+    from tests.api.phone_helpers import published_night
+
+    published_night(world, visits=6)
+    world.clock.set(1, 0)
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 7)
+    nurses = world.client.get("/nurses", headers=world.token("planner")).json()
+    without = next(n["code"] for n in nurses if "catheter" not in n["skills"])
+    able = next(n["code"] for n in nurses if "catheter" in n["skills"])
+    board = f"/nights/{NIGHT.isoformat()}/board/urgent-calls"
+    call = {"client_id": client_id, "care_task": "medication", "required_skills": ["catheter"]}
+    quote = world.client.post(f"{board}/quote", json=call, headers=world.token("planner"))
+    assert without not in {o["nurse_id"] for o in quote.json()["options"] if o["feasible"]}
+    version = world.client.get(PLAN, headers=world.token("planner")).json()["version"]
+    planner = {**world.token("planner"), "If-Match": f'"{version}"'}
+    refused = world.client.post(board, json={**call, "nurse": without}, headers=planner)
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "nurse" in refused.json()["detail"]
+    assert world.client.get(PLAN, headers=world.token("planner")).json()["version"] == version
+    taken = world.client.post(board, json={**call, "nurse": able}, headers=planner)
+    assert taken.status_code == 201, taken.text
+    night = world.client.get(PLAN, headers=world.token("planner")).json()
+    assert len([v for v in night["visits"] if v["client_id"] == client_id]) == 1
+    routed = {
+        step["visit_id"]: route["nurse_id"]
+        for route in night["plan"]["routes"]
+        for step in route["steps"]
+        if step["type"] == "visit"
+    }
+    assert routed.get(taken.json()["visit_id"]) == able
