@@ -155,3 +155,19 @@ def test_an_urgent_call_taken_for_a_nurse_without_its_skill_is_refused(world: Wo
         if step["type"] == "visit"
     }
     assert routed.get(taken.json()["visit_id"]) == able
+
+
+def test_responses_carrying_a_secret_are_never_stored(world: World) -> None:
+    """Found (issue 14's "secrets"): the sign-in's access token (RFC 6749 section 5.1 asks
+    for ``Cache-Control: no-store``) and a new partner API key, shown once, came back
+    without it, so a browser or proxy cache could keep a credential that opens client data
+    (the TOTP enrolment and the key-safe reveal already sent it)."""
+    from tests.api.conftest import PASSWORD
+
+    signed_in = world.client.post("/auth/token", json={"username": "planner", "password": PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
+    assert signed_in.headers.get("Cache-Control") == "no-store"
+    org = world.seeded.home_care[0]
+    made = world.client.post(f"/admin/organisations/{org}/api-keys", headers=world.token("admin"))
+    assert made.status_code == 201, made.text
+    assert made.headers.get("Cache-Control") == "no-store"
