@@ -171,3 +171,27 @@ def test_responses_carrying_a_secret_are_never_stored(world: World) -> None:
     made = world.client.post(f"/admin/organisations/{org}/api-keys", headers=world.token("admin"))
     assert made.status_code == 201, made.text
     assert made.headers.get("Cache-Control") == "no-store"
+
+
+def test_a_phone_registration_without_second_factor_is_access_logged(world: World) -> None:
+    """Found (issue 14, refusals missing from the access log): someone with a nurse's
+    password but not her second factor who tries to register a phone as her was refused
+    (401 ``second_factor_required``) without a trace in the access log, unlike the same
+    refusal at a reveal. Now the refusal is a row naming who and why, with no secret."""
+    from sqlalchemy import select
+
+    from api.db.models import AccessLogEntry
+    from tests.api.phone_helpers import phone_body
+
+    key = world.new_key()
+    password_only = world.token("nurse-n1", second_factor=False, key=key)
+    token = password_only["Authorization"].partition(" ")[2]
+    refused = world.client.post("/mobile/v1/devices", json=phone_body(key), headers=password_only)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["code"] == "second_factor_required"
+    with world.sessions()() as session:
+        row = session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.id.desc())).first()
+        assert row is not None
+        assert row.purpose.split()[1:3] == ["refused", "second_factor_required"]
+        assert row.user_id == world.seeded.users["nurse-n1"][0]
+        assert token not in row.purpose and key.thumbprint() not in row.purpose
