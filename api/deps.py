@@ -504,6 +504,9 @@ def get_registering_nurse(
     compares the registered key with the token's ``cnf.jkt``)."""
     principal, row = nurse
     if not principal.second_factor:
+        # A password without the second factor trying to register a phone as her: a row for
+        # the privacy officer, as the same refusal at a reveal.
+        _log_refusal(request, session, principal, "second_factor_required", now=clock())
         raise api_error(
             Unauthorised, "second_factor_required", "sign in with your second factor first"
         )

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.core.problems import NotFound, Unprocessable
+from api.core.problems import Conflict, NotFound, Unprocessable
 from api.core.roles import Principal
 from api.db.models import IdempotencyRecord, Night, Region, Visit, VisitRequest
 from api.night.visit_states import VisitStatus, change_visit, may_follow_request
@@ -106,6 +106,24 @@ def submit_request(
         dates = _dates(
             request, body.night, min(_until(request), current_night + timedelta(days=days_ahead))
         )
+        if request.after_request_id is not None:
+            first_care = session.get(VisitRequest, request.after_request_id)
+            assert first_care is not None  # `_link` found it
+            night_without = _night_without_first(request, first_care)
+            if night_without is not None:
+                raise Unprocessable(
+                    f"after.request_id: that request has no care on the night of "
+                    f"{night_without.isoformat()}, when this one is given",
+                    extra={
+                        "errors": [
+                            {
+                                "field": "after.request_id",
+                                "message": "that request is not given on every night of this one",
+                                "code": "other_night",
+                            }
+                        ]
+                    },
+                )
     else:
         call = body.call_time or now
         if call > now + timedelta(minutes=5):
@@ -158,6 +176,29 @@ def submit_request(
         raise
     session.commit()
     return request, True
+
+
+def _night_without_first(follower: VisitRequest, earlier: VisitRequest) -> date | None:
+    """The first night on which ``follower`` is given but ``earlier`` (the care it follows)
+    is not, else None. The planning links visits of one night only, so on such a night the
+    link would silently be no rule at all (the check planned alone)."""
+    day, last = follower.first_night, _until(follower)
+    while day <= last:
+        if _applies(follower, day) and not _applies(earlier, day):
+            return day
+        day += timedelta(days=1)
+    return None
+
+
+def _active_followers(session: Session, request: VisitRequest) -> list[VisitRequest]:
+    """The active requests linked to follow ``request``."""
+    return list(
+        session.scalars(
+            select(VisitRequest)
+            .where(VisitRequest.after_request_id == request.id, VisitRequest.status == "active")
+            .order_by(VisitRequest.id)
+        )
+    )
 
 
 def _live(night: Night, now: datetime) -> bool:
@@ -330,6 +371,17 @@ def amend_request(
         if body.recurrence_until < request.first_night:
             raise Unprocessable("recurrence_until is before the first night")
         request.recurrence = {**request.recurrence, "until": body.recurrence_until.isoformat()}
+        earlier = session.get(VisitRequest, request.after_request_id or 0)
+        pairs = [(request, earlier)] if earlier is not None else []
+        pairs += [(follower, request) for follower in _active_followers(session, request)]
+        for follower, first in pairs:
+            night_without = _night_without_first(follower, first)
+            if night_without is not None:
+                session.rollback()
+                raise Unprocessable(
+                    f"recurrence_until: request {follower.id} follows request {first.id}, "
+                    f"which would not be given on the night of {night_without.isoformat()}"
+                )
     request.version += 1
     request.updated_at = now
     for visit, night in request_visits(session, request):
@@ -357,6 +409,12 @@ def cancel_request(
     request = get_request(session, principal, request_id)
     if request.status == "cancelled":
         return request
+    followers = _active_followers(session, request)
+    if followers:
+        # Cancelling the first care alone would leave its check planned on its own, the
+        # link silently gone: the partner cancels (or keeps) the check first.
+        ids = ", ".join(str(f.id) for f in followers)
+        raise Conflict(f"request(s) {ids} follow this one (after.request_id): cancel them first")
     request.status = "cancelled"
     request.version += 1
     request.updated_at = now

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, Path, Response, status
 
 from api.core.roles import Principal, Role
 from api.deps import SessionDep, SettingsDep, allow
@@ -43,9 +43,14 @@ def list_organisations(session: SessionDep, _: Admin) -> list[OrganisationPublic
 
 @router.post("/admin/organisations/{organisation_id}/api-keys", status_code=status.HTTP_201_CREATED)
 def create_api_key(
-    organisation_id: Id, session: SessionDep, settings: SettingsDep, admin: Admin
+    organisation_id: Id,
+    session: SessionDep,
+    settings: SettingsDep,
+    admin: Admin,
+    response: Response,
 ) -> ApiKeyCreated:
     """A system-to-system key for the organisation, shown once."""
+    response.headers["Cache-Control"] = "no-store"  # a credential: never kept by a cache
     key, token = accounts.create_api_key(
         session, organisation_id, settings=settings, responsible_user_id=admin.user_id
     )

@@ -73,6 +73,7 @@ _PROOF_REFUSED: dict[int | str, dict[str, Any]] = {
 def create_token(
     body: TokenRequest,
     request: Request,
+    response: Response,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
@@ -131,6 +132,8 @@ def create_token(
         minutes=settings.access_token_minutes,
         now=now,
     )
+    response.headers["Cache-Control"] = "no-store"  # a credential: RFC 6749 section 5.1
+    response.headers["Pragma"] = "no-cache"
     return TokenResponse(
         access_token=token,
         token_type="DPoP" if jkt is not None else "bearer",

@@ -120,6 +120,13 @@ def take_call(
     nurse = next((n for n, _ in nights.shifts_of(session, night) if n.code == nurse_code), None)
     if nurse is None:
         raise Unprocessable(f"nurse: {nurse_code!r} is not on shift tonight")
+    missing = sorted(set(call.required_skills) - set(nurse.skills or ()))
+    if missing:
+        # Pinned to her, the call could never be planned: the re-plan would leave an
+        # acute call out while a colleague with the skill could go.
+        raise Unprocessable(
+            f"nurse: {nurse_code!r} lacks the skill(s) this call needs: {', '.join(missing)}"
+        )
     request = VisitRequest(
         organisation_id=client.organisation_id,
         client_id=client.id,
