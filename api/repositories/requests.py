@@ -95,6 +95,24 @@ def submit_request(
     )
     if body.after is not None:
         _link(session, principal, request, body.after)
+        # Both visits fall in one night: a gap longer than the night can never be kept, and
+        # planning it would only leave the first care out as well.
+        starts_at, ends_at = nights.night_bounds(region, current_night)
+        night_minutes = int((ends_at - starts_at).total_seconds() // 60)
+        if body.after.min_minutes > night_minutes:
+            raise Unprocessable(
+                f"after.min_minutes: {body.after.min_minutes} minutes is longer than the night "
+                f"({region.night_start}-{region.night_end}, {night_minutes} minutes)",
+                extra={
+                    "errors": [
+                        {
+                            "field": "after.min_minutes",
+                            "message": "the gap is longer than the night",
+                            "code": "longer_than_night",
+                        }
+                    ]
+                },
+            )
     if isinstance(body, PlannedRequestCreate):
         if body.night < current_night:
             raise Unprocessable("night is in the past")

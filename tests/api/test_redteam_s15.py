@@ -195,3 +195,25 @@ def test_a_phone_registration_without_second_factor_is_access_logged(world: Worl
         assert row.purpose.split()[1:3] == ["refused", "second_factor_required"]
         assert row.user_id == world.seeded.users["nurse-n1"][0]
         assert token not in row.purpose and key.thumbprint() not in row.purpose
+
+
+def test_a_gap_longer_than_the_night_is_refused_not_planned_out(world: World) -> None:
+    """Found: a check linked "600-700 min after" (the schema allows up to 720) was accepted,
+    though both visits fall in one 480-minute night; the link could never be kept and the
+    planning left the partner's first care out with it. Now refused naming
+    ``after.min_minutes``; a gap the night can hold is still accepted."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org)
+    first = _submit(world, org, planned_body(client_id))
+    too_long = {"request_id": first["id"], "min_minutes": 600, "max_minutes": 700}
+    refused = world.client.post(
+        REQUESTS, json=planned_body(client_id, after=too_long), headers=world.key(org)
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["errors"][0]["field"] == "after.min_minutes"
+    listed = world.client.get(REQUESTS, headers=world.key(org)).json()
+    assert [r["id"] for r in listed] == [first["id"]]
+    _submit(
+        world, org, planned_body(client_id, start="23:30", end="03:00", after=_link(first["id"]))
+    )
