@@ -207,9 +207,7 @@ def _check_proof(
             "with a DPoP proof",
             now=now,
         )
-    # The skew is real seconds of flight and clock drift: on a simulated clock running N times
-    # faster (never in production) that is N times as many seconds of the service's clock.
-    skew = round(settings.dpop_max_skew_seconds * max(1.0, settings.clock_speed))
+    skew = settings.dpop_skew_on_service_clock
     try:
         proof = dpop.verify_proof(
             request.headers.get("dpop"),

@@ -164,6 +164,13 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def dpop_skew_on_service_clock(self) -> int:
+        """The allowed proof skew in seconds of the service's clock: the setting counts real
+        seconds of flight and drift, which on a simulated clock running N times faster (never
+        in production) are N times as many seconds of its clock."""
+        return round(self.dpop_max_skew_seconds * max(1.0, self.clock_speed))
+
+    @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to ``data_dir/nachtroute.sqlite``."""
         if self.database_url:

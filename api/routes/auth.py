@@ -88,7 +88,7 @@ def create_token(
     now = clock()
     jkt = None
     if request.headers.get("dpop") is not None:
-        skew = settings.dpop_max_skew_seconds
+        skew = settings.dpop_skew_on_service_clock
         try:
             proof = dpop.verify_proof(
                 request.headers.get("dpop"),
