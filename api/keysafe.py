@@ -88,6 +88,11 @@ REVEAL_OPENS_BEFORE_ETA: Final = timedelta(minutes=30)
 REVEAL_CLOSES_AFTER_END: Final = timedelta(minutes=15)
 #: Where the team sets no distance rule, a recorded arrival opens the window this near.
 ARRIVAL_NEAR_M: Final = 200.0
+#: A recorded arrival opens the window at most this long before the ETA. The position is
+#: the phone's word alone, so without a bound an "arrived" sent hours early opened the code
+#: hours early; a nurse really at the door that early is ahead of a plan she cannot start yet
+#: (planned care waits for its window; an acute call's ETA is close anyway).
+ARRIVAL_OPENS_AT_MOST_BEFORE_ETA: Final = timedelta(minutes=60)
 #: The phone forgets a revealed code after at most this long; asking again is logged again.
 FORGET_AFTER: Final = timedelta(minutes=60)
 
@@ -418,7 +423,8 @@ def decide_reveal(
 
     The window opens 30 minutes before ``eta`` (the published plan's, see
     `api.services.phone.reveal_facts`), or at ``arrived_at``, her recorded arrival, when she
-    reports a position within ``max_distance_m`` (else `ARRIVAL_NEAR_M`) of the address. It
+    reports a position within ``max_distance_m`` (else `ARRIVAL_NEAR_M`) of the address, but
+    never more than `ARRIVAL_OPENS_AT_MOST_BEFORE_ETA` (60 minutes) before ``eta``. It
     closes 15 minutes after ``visit_end`` and never later than 15 minutes after
     ``night_end``, whatever the phone reported.
     """
@@ -435,7 +441,7 @@ def decide_reveal(
     opens_at = eta - REVEAL_OPENS_BEFORE_ETA
     near = max_distance_m if max_distance_m is not None else ARRIVAL_NEAR_M
     if arrived_at is not None and distance_m is not None and distance_m <= near:
-        opens_at = min(opens_at, arrived_at)
+        opens_at = min(opens_at, max(arrived_at, eta - ARRIVAL_OPENS_AT_MOST_BEFORE_ETA))
     end = visit_end if night_end is None else min(visit_end, night_end)
     closes_at = end + REVEAL_CLOSES_AFTER_END
     if now < opens_at:

@@ -336,7 +336,7 @@ def test_the_window_never_closes_after_the_night() -> None:
 def test_a_recorded_arrival_near_the_door_opens_the_window_early() -> None:
     """Arrived and within reach of the door: open before the ETA window; far away, or no
     arrival, or no position: still too early."""
-    early = ETA - 2 * 60 * MINUTE
+    early = ETA - 50 * MINUTE
     arrived = early - 5 * MINUTE
     assert isinstance(_decide(now=early, arrived_at=arrived, distance_m=50.0), Allowed)
     for overrides in (
@@ -348,6 +348,18 @@ def test_a_recorded_arrival_near_the_door_opens_the_window_early() -> None:
         decision = _decide(now=early, **overrides)
         assert isinstance(decision, Refused), overrides
         assert decision.reason in (RefusalReason.TOO_EARLY, RefusalReason.TOO_FAR)
+
+
+def test_an_arrival_hours_before_the_eta_opens_nothing_early() -> None:
+    """An "arrived" with a position at the door opens the window at most 60 minutes before
+    the ETA, however early it was sent (the position is only the phone's word; red team s17,
+    finding 04): at ETA - 2 h refused until ETA - 60 min, then allowed."""
+    arrived = ETA - 4 * 60 * MINUTE
+    for now in (arrived, ETA - 2 * 60 * MINUTE, ETA - 61 * MINUTE):
+        decision = _decide(now=now, arrived_at=arrived, distance_m=5.0)
+        assert isinstance(decision, Refused) and decision.reason == RefusalReason.TOO_EARLY
+        assert decision.retry_after == ETA - 60 * MINUTE
+    assert isinstance(_decide(now=ETA - 60 * MINUTE, arrived_at=arrived, distance_m=5.0), Allowed)
 
 
 def test_only_the_reveal_call_decrypts_a_code() -> None:

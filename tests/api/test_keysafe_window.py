@@ -126,7 +126,8 @@ def test_a_visit_marked_started_five_hours_early_is_still_too_early(any_world: W
     assert _reveal(world, phone, visit_id).status_code == 200
 
     # Before the window, at the door: a recorded arrival and a position near the address
-    # (being marked started, even at the door, is no arrival).
+    # (being marked started, even at the door, is no arrival). An arrival opens the window
+    # at most an hour before the ETA, however early it was sent (red team s17, finding 04).
     world.clock.now = eta - timedelta(hours=2)
     with world.sessions()() as session:
         client = session.get(Client, client_id)
@@ -134,6 +135,10 @@ def test_a_visit_marked_started_five_hours_early_is_still_too_early(any_world: W
         door, far = [client.lon, client.lat], [client.lon + 0.05, client.lat]
     assert _reveal(world, phone, visit_id, position=door).json()["reason"] == "too_early"
     _send(world, phone, "arrived", visit_id, world.clock.now)
+    hours_early = _reveal(world, phone, visit_id, position=door).json()
+    assert hours_early["reason"] == "too_early"
+    assert datetime.fromisoformat(hours_early["retry_after"]) == eta - timedelta(minutes=60)
+    world.clock.now = eta - timedelta(minutes=50)
     assert _reveal(world, phone, visit_id, position=far).json()["reason"] == "too_early"
     opened = _reveal(world, phone, visit_id, position=door)
     assert opened.status_code == 200 and opened.json()["code"] == FAKE_CODE
