@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
 
+from api.cli import main
 from tests.api.conftest import World, new_client
 from tests.api.invariants import visits_placed_after_each_test  # noqa: F401
 from tests.api.phone_helpers import published_night
@@ -13,9 +16,12 @@ from tests.api.phone_helpers import published_night
 REQUESTS = "/partner/v1/visit-requests"
 
 
-def _raw(body: dict[str, object]) -> dict[str, object]:
-    """A JSON body sent as the bytes a partner's system sends (ASCII escapes kept)."""
-    return {"content": json.dumps(body), "headers": {"Content-Type": "application/json"}}
+JSON = {"Content-Type": "application/json"}
+
+
+def _raw(body: Mapping[str, object]) -> str:
+    """A JSON body as the text a partner's system sends (ASCII escapes kept: "\\ud800")."""
+    return json.dumps(body)
 
 
 @pytest.mark.parametrize("field", ["display_name", "address", "access_instructions"])
@@ -32,11 +38,8 @@ def test_a_lone_surrogate_in_a_clients_text_is_422_naming_the_field(
         "lon": 6.56,
         field: "a \ud800 b",
     }
-    raw = _raw(body)
     response = world.client.post(
-        "/partner/v1/clients",
-        content=raw["content"],
-        headers={**raw["headers"], **world.key(org)},  # type: ignore[dict-item]
+        "/partner/v1/clients", content=_raw(body), headers={**JSON, **world.key(org)}
     )
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["errors"]] == [f"body.{field}"]
@@ -46,8 +49,7 @@ def test_a_lone_surrogate_in_a_clients_text_is_422_naming_the_field(
 def test_a_lone_surrogate_in_a_sign_in_is_422_not_500(world: World, field: str) -> None:
     """The unauthenticated sign-in is where anyone can send it."""
     body = {"username": "planner", "password": "x", field: "x\udfff"}
-    raw = _raw(body)
-    response = world.client.post("/auth/token", **raw)  # type: ignore[arg-type]
+    response = world.client.post("/auth/token", content=_raw(body), headers=JSON)
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == f"body.{field}"
 
@@ -79,3 +81,31 @@ def test_an_acute_call_nobody_is_skilled_for_is_answered_with_that_reason(
     outcome = response.json()["visits"][0]
     assert outcome["planned"] is False
     assert outcome["not_planned_reason"] == "no_skilled_nurse", outcome
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["simulate", "--network", "none", "--database-url", "nonsense"],
+        ["simulate", "--network", "none", "--database-url", "sqlite:///{not_a_database}"],
+        ["simulate", "--network", "none", "--database-url", "sqlite:///{used}"],
+        ["simulate", "--network", "none", "--chart", "{missing}/x.png"],
+        ["report", "--month", "2026-11", "--database-url", "nonsense"],
+    ],
+)
+def test_a_database_or_chart_nobody_can_open_is_one_message_and_exit_2(
+    argv: list[str],
+    seeded_sqlite_url: tuple[str, object],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Found before a night is played (a chart path was found unwritable only after the
+    whole run, a used database when seeding it), never a driver's traceback with exit 1."""
+    not_a_database = tmp_path / "notes.txt"
+    not_a_database.write_text("not a database\n" * 100, encoding="utf-8")
+    used = seeded_sqlite_url[0].split(":///", 1)[1]
+    paths = {"not_a_database": not_a_database, "used": used, "missing": tmp_path / "no" / "dir"}
+    assert main([arg.format(**paths) for arg in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nachtroute: error: --"), err
+    assert "Traceback" not in err
