@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from api.cli import main
-from tests.api.conftest import World, new_client
+from tests.api.conftest import NIGHT, World, new_client, planned_body
 from tests.api.invariants import visits_placed_after_each_test  # noqa: F401
 from tests.api.phone_helpers import published_night
 
@@ -109,3 +110,34 @@ def test_a_database_or_chart_nobody_can_open_is_one_message_and_exit_2(
     err = capsys.readouterr().err
     assert err.startswith("nachtroute: error: --"), err
     assert "Traceback" not in err
+
+
+def test_an_unplanned_call_after_care_of_another_night_is_refused_naming_the_link(
+    world: World,
+) -> None:
+    """Tonight's check "60-90 min after" an injection given tomorrow night can never keep
+    its link: 422 naming after.request_id (as for planned care), not taken and planned alone."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 62)
+    tomorrow = (NIGHT + timedelta(days=1)).isoformat()
+    injection = world.client.post(
+        REQUESTS, json=planned_body(client_id, night=tomorrow), headers=world.key(org)
+    )
+    assert injection.status_code == 201, injection.text
+    world.clock.set(23, 30)
+    check = world.client.post(
+        REQUESTS,
+        json={
+            "kind": "unplanned",
+            "urgency": "soon",
+            "client_id": client_id,
+            "care_task": "check",
+            "service_minutes": 10,
+            "after": {"request_id": injection.json()["id"], "min_minutes": 60, "max_minutes": 90},
+        },
+        headers=world.key(org),
+    )
+    assert check.status_code == 422, check.text
+    assert check.json()["errors"][0]["field"] == "after.request_id"
+    listed = world.client.get(REQUESTS, headers=world.key(org)).json()
+    assert [r["id"] for r in listed] == [injection.json()["id"]]
