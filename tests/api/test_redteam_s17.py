@@ -141,3 +141,24 @@ def test_an_unplanned_call_after_care_of_another_night_is_refused_naming_the_lin
     assert check.json()["errors"][0]["field"] == "after.request_id"
     listed = world.client.get(REQUESTS, headers=world.key(org)).json()
     assert [r["id"] for r in listed] == [injection.json()["id"]]
+
+
+def test_a_window_on_the_spring_forward_night_is_in_real_seconds_for_every_visit(
+    world: World,
+) -> None:
+    """23:00 CET to 04:00 CEST is four hours, not five: the request that opens the night
+    (whose bounds were still in local time in memory, so Python subtracted wall clocks) and
+    a later one get the same, real, seconds."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 63)
+    night = "2027-03-27"  # clocks go from 02:00 CET to 03:00 CEST on the 28th
+    for _ in range(2):
+        made = world.client.post(
+            REQUESTS,
+            json=planned_body(client_id, start="01:30", end="04:00", night=night),
+            headers=world.key(org),
+        )
+        assert made.status_code == 201, made.text
+    plan = world.client.get(f"/nights/{night}/plan", headers=world.token("planner")).json()
+    windows = [(v["window_start"], v["window_end"]) for v in plan["visits"]]
+    assert windows == [(9000, 14400), (9000, 14400)], windows
