@@ -6,7 +6,7 @@ Inside a night, times are seconds from the night's start (the optimizer's unit);
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,12 +44,16 @@ def _clock(text: str) -> time:
 
 
 def night_bounds(region: Region, night_date: date) -> tuple[datetime, datetime]:
-    """When the night of ``night_date`` starts and ends (aware, the region's zone)."""
+    """When the night of ``night_date`` starts and ends (aware, in UTC; the region's wall clock)."""
     zone = ZoneInfo(region.timezone)
     start_clock, end_clock = _clock(region.night_start), _clock(region.night_end)
     start = datetime.combine(night_date, start_clock, tzinfo=zone)
     end_day = night_date + timedelta(days=1) if end_clock <= start_clock else night_date
-    return start, datetime.combine(end_day, end_clock, tzinfo=zone)
+    end = datetime.combine(end_day, end_clock, tzinfo=zone)
+    # As UTC instants: Python subtracts and compares two datetimes of the same tzinfo by
+    # their wall clocks, so on a night the clocks change a night opened in memory measured
+    # its windows (and its length) an hour wrong; the database hands them back in UTC.
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def night_date_for(region: Region, moment: datetime) -> date:

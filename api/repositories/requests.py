@@ -160,6 +160,24 @@ def submit_request(
         request.first_night = night_date
         request.call_time = call
         dates = [night_date]
+        if request.after_request_id is not None:
+            first_care = session.get(VisitRequest, request.after_request_id)
+            assert first_care is not None  # `_link` found it
+            if not _applies(first_care, night_date):
+                # The planning links visits of one night only: planned alone, the call's
+                # link would silently be no rule at all.
+                raise Unprocessable(
+                    "after.request_id: that request has no care tonight, when this call is",
+                    extra={
+                        "errors": [
+                            {
+                                "field": "after.request_id",
+                                "message": "that request is not given tonight",
+                                "code": "other_night",
+                            }
+                        ]
+                    },
+                )
     session.add(request)
     try:
         session.flush()

@@ -55,9 +55,9 @@ class TotpEnrolRequest(Strict):
     """Your own second factor, at your first sign-in: the password you were given and a new
     one (so the one the admin chose opens nothing afterwards)."""
 
-    username: Annotated[str, Field(min_length=1, max_length=80)]
-    password: Annotated[str, Field(min_length=1, max_length=256)]
-    new_password: Annotated[str, Field(min_length=12, max_length=256)]
+    username: Annotated[FreeText, Field(min_length=1, max_length=80)]
+    password: Annotated[FreeText, Field(min_length=1, max_length=256)]
+    new_password: Annotated[FreeText, Field(min_length=12, max_length=256)]
 
 
 class TotpEnrolment(BaseModel):

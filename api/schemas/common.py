@@ -14,6 +14,12 @@ def _storable(value: str) -> str:
     # PostgreSQL text cannot hold NUL; refused here so the error names the field.
     if "\x00" in value:
         raise ValueError("must not contain NUL characters (\\u0000)")
+    # JSON "\\ud800" decodes to a lone surrogate, which no UTF-8 driver can encode (a 500).
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must not contain lone surrogates (\\ud800-\\udfff)") from None
     return value
 
 

@@ -559,7 +559,11 @@ def quick_replan(
         return None
     problem = live_problem(session, night_problem, current, now)
     plan = keep_with_new_calls(problem, current)
-    left_out = {u.visit_id for u in current.unassigned}
+    # What the stored plan left out, not `current.unassigned`: laid out again on tonight's
+    # problem, that lists every new call as unassigned too, and the first answer told a
+    # partner "no_capacity" for a call the search plans (or leaves out for another reason).
+    stored = nights.current_plan_version(session, night)
+    left_out = {u.visit_id for u in plan_of(stored).unassigned} if stored is not None else set()
     if any(u.visit_id not in left_out for u in plan.unassigned):
         return None
     if len(plan.violations) > len(current.violations):

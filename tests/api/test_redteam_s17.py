@@ -1,0 +1,164 @@
+"""Red-team findings of s17, each a test through HTTP on the simulated clock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from api.cli import main
+from tests.api.conftest import NIGHT, World, new_client, planned_body
+from tests.api.invariants import visits_placed_after_each_test  # noqa: F401
+from tests.api.phone_helpers import published_night
+
+REQUESTS = "/partner/v1/visit-requests"
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def _raw(body: Mapping[str, object]) -> str:
+    """A JSON body as the text a partner's system sends (ASCII escapes kept: "\\ud800")."""
+    return json.dumps(body)
+
+
+@pytest.mark.parametrize("field", ["display_name", "address", "access_instructions"])
+def test_a_lone_surrogate_in_a_clients_text_is_422_naming_the_field(
+    world: World, field: str
+) -> None:
+    """JSON "\\ud800" decodes to text no database encoding can store: refused naming the
+    field, never a 500 from the driver's UnicodeEncodeError."""
+    org = world.seeded.home_care[0]
+    body: dict[str, object] = {
+        "display_name": "Test client",
+        "address": "Teststraat 1",
+        "lat": 52.99,
+        "lon": 6.56,
+        field: "a \ud800 b",
+    }
+    response = world.client.post(
+        "/partner/v1/clients", content=_raw(body), headers={**JSON, **world.key(org)}
+    )
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [f"body.{field}"]
+
+
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_a_lone_surrogate_in_a_sign_in_is_422_not_500(world: World, field: str) -> None:
+    """The unauthenticated sign-in is where anyone can send it."""
+    body = {"username": "planner", "password": "x", field: "x\udfff"}
+    response = world.client.post("/auth/token", content=_raw(body), headers=JSON)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == f"body.{field}"
+
+
+def test_an_acute_call_nobody_is_skilled_for_is_answered_with_that_reason(
+    any_world: World,
+) -> None:
+    """The partner's answer is the plan the search makes when the quick insertion cannot
+    place the call: not a stored "first answer" saying no_capacity for a call no nurse on
+    shift has the skill for (the search says no_skilled_nurse a second later)."""
+    world = any_world
+    published_night(world, visits=10)
+    world.clock.set(3, 10)
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 61)
+    response = world.client.post(
+        REQUESTS,
+        json={
+            "kind": "unplanned",
+            "client_id": client_id,
+            "care_task": "transfer",
+            "service_minutes": 20,
+            "urgency": "acute",
+            "required_skills": ["transfer"],
+        },
+        headers=world.key(org),
+    )
+    assert response.status_code == 201, response.text
+    outcome = response.json()["visits"][0]
+    assert outcome["planned"] is False
+    assert outcome["not_planned_reason"] == "no_skilled_nurse", outcome
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["simulate", "--network", "none", "--database-url", "nonsense"],
+        ["simulate", "--network", "none", "--database-url", "sqlite:///{not_a_database}"],
+        ["simulate", "--network", "none", "--database-url", "sqlite:///{used}"],
+        ["simulate", "--network", "none", "--chart", "{missing}/x.png"],
+        ["report", "--month", "2026-11", "--database-url", "nonsense"],
+    ],
+)
+def test_a_database_or_chart_nobody_can_open_is_one_message_and_exit_2(
+    argv: list[str],
+    seeded_sqlite_url: tuple[str, object],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Found before a night is played (a chart path was found unwritable only after the
+    whole run, a used database when seeding it), never a driver's traceback with exit 1."""
+    not_a_database = tmp_path / "notes.txt"
+    not_a_database.write_text("not a database\n" * 100, encoding="utf-8")
+    used = seeded_sqlite_url[0].split(":///", 1)[1]
+    paths = {"not_a_database": not_a_database, "used": used, "missing": tmp_path / "no" / "dir"}
+    assert main([arg.format(**paths) for arg in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nachtroute: error: --"), err
+    assert "Traceback" not in err
+
+
+def test_an_unplanned_call_after_care_of_another_night_is_refused_naming_the_link(
+    world: World,
+) -> None:
+    """Tonight's check "60-90 min after" an injection given tomorrow night can never keep
+    its link: 422 naming after.request_id (as for planned care), not taken and planned alone."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 62)
+    tomorrow = (NIGHT + timedelta(days=1)).isoformat()
+    injection = world.client.post(
+        REQUESTS, json=planned_body(client_id, night=tomorrow), headers=world.key(org)
+    )
+    assert injection.status_code == 201, injection.text
+    world.clock.set(23, 30)
+    check = world.client.post(
+        REQUESTS,
+        json={
+            "kind": "unplanned",
+            "urgency": "soon",
+            "client_id": client_id,
+            "care_task": "check",
+            "service_minutes": 10,
+            "after": {"request_id": injection.json()["id"], "min_minutes": 60, "max_minutes": 90},
+        },
+        headers=world.key(org),
+    )
+    assert check.status_code == 422, check.text
+    assert check.json()["errors"][0]["field"] == "after.request_id"
+    listed = world.client.get(REQUESTS, headers=world.key(org)).json()
+    assert [r["id"] for r in listed] == [injection.json()["id"]]
+
+
+def test_a_window_on_the_spring_forward_night_is_in_real_seconds_for_every_visit(
+    world: World,
+) -> None:
+    """23:00 CET to 04:00 CEST is four hours, not five: the request that opens the night
+    (whose bounds were still in local time in memory, so Python subtracted wall clocks) and
+    a later one get the same, real, seconds."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 63)
+    night = "2027-03-27"  # clocks go from 02:00 CET to 03:00 CEST on the 28th
+    for _ in range(2):
+        made = world.client.post(
+            REQUESTS,
+            json=planned_body(client_id, start="01:30", end="04:00", night=night),
+            headers=world.key(org),
+        )
+        assert made.status_code == 201, made.text
+    plan = world.client.get(f"/nights/{night}/plan", headers=world.token("planner")).json()
+    windows = [(v["window_start"], v["window_end"]) for v in plan["visits"]]
+    assert windows == [(9000, 14400), (9000, 14400)], windows
