@@ -13,7 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.db.sqlite_writer import queue_writers
 
-__all__ = ["make_engine", "make_session_factory"]
+__all__ = ["commit_without_waiting_for_disk", "make_engine", "make_session_factory"]
+
+#: A pooled SQLite connection's ``info`` key: its ``synchronous`` level was lowered for one
+#: transaction (`commit_without_waiting_for_disk`) and goes back up when it is returned.
+_RELAXED = "nachtroute_relaxed_sync"
 
 
 def make_engine(url: str) -> Engine:
@@ -40,9 +44,38 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
 
+        @event.listens_for(engine, "checkin")
+        def _durable_again(connection: Any, record: Any) -> None:
+            # Every connection back in the pool commits to disk again (FULL is the default).
+            if record is not None and record.info.pop(_RELAXED, False):
+                connection.execute("PRAGMA synchronous=FULL")
+
         queue_writers(engine, timeout=30)  # writers queue in the process, not in busy sleeps
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def commit_without_waiting_for_disk(session: Session) -> None:
+    """Let the session's current transaction commit without waiting for the disk.
+
+    For records whose loss costs nothing lasting, written on every request: a DPoP proof's
+    one-time id (`api.repositories.proofs`), kept for a minute. Such a commit survives a
+    crash or kill of the service; an operating-system crash or power cut may lose the last
+    fraction of a second of them (never corrupting the database, never anything else).
+    Call it before the transaction writes anything. PostgreSQL: ``SET LOCAL
+    synchronous_commit TO OFF`` (this transaction only). SQLite (WAL): ``synchronous=NORMAL``
+    on this connection until it goes back to the pool, where it is set to FULL again.
+    """
+    connection = session.connection()
+    backend = connection.dialect.name
+    if backend == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    elif backend == "sqlite":
+        pooled = connection.connection
+        if getattr(pooled.dbapi_connection, "in_transaction", True):
+            return  # something was written already: SQLite refuses the change inside it
+        pooled.info[_RELAXED] = True
+        connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
 
 
 #: The columns that record when the service did something (a row made, changed, received).
