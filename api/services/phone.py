@@ -570,7 +570,6 @@ def process_events(
         return None
 
     store = repo.SqlEventStore(session, night.id)
-    store.look_up(str(event.event_id) for _index, event in events)
     positions_only = all(isinstance(event, PositionEvent) for _index, event in events)
     refused: dict[int, EventResult] = {}
     if not positions_only:

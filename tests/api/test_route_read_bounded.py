@@ -186,8 +186,8 @@ def _shows(world: World, client_id: int, visit_id: str) -> bool:
 
 
 def test_a_batch_of_positions_asks_once_and_still_knows_its_repeats(any_world: World) -> None:
-    """A batch of positions (the phones' usual upload) is stored with one look-up of its
-    event ids, not a question per event, and without reading her route versions or
+    """A batch of positions (the phones' usual upload) is stored in one statement, not a
+    question and an INSERT per event, and without reading her route versions or
     replaying her shift; sent again, every event is a duplicate, and an id repeated inside
     one batch is stored once."""
     world = any_world
@@ -215,6 +215,8 @@ def test_a_batch_of_positions_asks_once_and_still_knows_its_repeats(any_world: W
     reads = [s for s in stored if s.lstrip().upper().startswith("SELECT")]
     assert len([s for s in reads if "phone_events" in s]) <= 2, reads
     assert not [s for s in reads if "route_versions.steps" in s and "published_at" not in s]
+    stores = [s for s in stored if s.lstrip().upper().startswith("INSERT INTO PHONE_EVENTS")]
+    assert len(stores) == 1, stores  # the batch's events in one statement
     again = world.client.post(EVENTS, json=body, headers=phone)
     assert [r["outcome"] for r in again.json()["results"]] == ["duplicate"] * 6
 
