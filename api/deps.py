@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import functools
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, NoReturn
 
 from fastapi import Depends, Header, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -328,23 +329,30 @@ def _refuse_tokens_of_revoked_phones(
         )
 
 
-def get_principal(request: Request, principal: TokenPrincipalDep, session: SessionDep) -> Principal:
+async def get_principal(
+    request: Request, principal: TokenPrincipalDep, session: SessionDep
+) -> Principal:
     """The caller (`get_token_principal`), whose token was not on a phone since revoked.
 
     Under ``/mobile/v1`` too: such a token works for no phone, not even the new one.
+    ``async``: the revocation was read with the token, so no worker thread is needed (only
+    when it was not, the look-up runs in one).
     """
-    _refuse_tokens_of_revoked_phones(request, session, principal)
+    if principal.role == Role.NURSE and _token_caller(request, principal) is None:
+        await run_in_threadpool(_refuse_tokens_of_revoked_phones, request, session, principal)
+    else:
+        _refuse_tokens_of_revoked_phones(request, session, principal)
     return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def allow(*roles: Role) -> Callable[[Principal], Principal]:
+def allow(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets only ``roles`` through (403 for every other role)."""
     allowed = frozenset(roles)
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in allowed:
             raise Forbidden("your role may not do this")
         return principal
@@ -395,13 +403,17 @@ def _device(request: Request, session: Session, principal: Principal) -> PhoneDe
     return phone_repo.device(session, request.headers.get("x-device-id"))
 
 
-def get_nurse(
+async def get_nurse(
     request: Request, principal: PrincipalDep, session: SessionDep
 ) -> tuple[Principal, Nurse]:
-    """The signed-in nurse (403 for every other role)."""
+    """The signed-in nurse (403 for every other role); read with the token (no I/O here)."""
     if principal.role != Role.NURSE:
         raise api_error(Forbidden, "forbidden", "only a nurse's phone uses this API")
-    nurse = _nurse_row(request, session, principal) if principal.nurse_id else None
+    nurse: Nurse | None = None
+    if principal.nurse_id and _token_caller(request, principal) is not None:
+        nurse = _nurse_row(request, session, principal)
+    elif principal.nurse_id:
+        nurse = await run_in_threadpool(_nurse_row, request, session, principal)
     if nurse is None or not nurse.active:
         raise api_error(Forbidden, "forbidden", "your account is not linked to an active nurse")
     return principal, nurse
@@ -459,7 +471,7 @@ def _require_bound_token(
     )
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     nurse: NurseDep,
     session: SessionDep,
@@ -471,22 +483,35 @@ def get_caller(
 
     The token must be a nurse's, not from before a revocation (`get_principal`), bound to
     the key of the phone ``X-Device-Id`` names, which is hers and active; revoking the
-    phone ends every call from it at once.
+    phone ends every call from it at once. ``async``: the phone was read with the token;
+    only a refusal (its access-log row) needs a worker thread.
     """
     principal, row = nurse
-    _require_bound_token(request, session, principal, clock(), event="dpop.refused")
+    if principal.key_thumbprint is None:
+        await run_in_threadpool(
+            _require_bound_token, request, session, principal, clock(), event="dpop.refused"
+        )
     del x_device_id  # read with the token (`get_token_principal`); declared for the docs
-    found = _device(request, session, principal)
+    found = (
+        _device(request, session, principal)
+        if _token_caller(request, principal) is not None
+        else await run_in_threadpool(_device, request, session, principal)
+    )
     if found is None or found.nurse_id != row.id:
-        _log_refusal(request, session, principal, "device_not_registered", now=clock())
+        await run_in_threadpool(
+            _log_refusal, request, session, principal, "device_not_registered", now=clock()
+        )
         raise api_error(
             Unauthorised, "device_not_registered", "register this phone first (X-Device-Id)"
         )
     if found.revoked_at is not None:
-        _log_refusal(request, session, principal, "device_revoked", now=clock())
+        await run_in_threadpool(
+            _log_refusal, request, session, principal, "device_revoked", now=clock()
+        )
         raise api_error(Unauthorised, "device_revoked", "this phone has been revoked")
     if not _device_key_matches(found, principal):
-        refuse(
+        await run_in_threadpool(
+            refuse,
             request,
             session,
             principal,
@@ -565,7 +590,7 @@ def get_registering_nurse(
     return row.code
 
 
-def get_backend(
+async def get_backend(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
