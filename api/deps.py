@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import hmac
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, NoReturn
 
@@ -76,10 +76,21 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; repository functions commit, anything else rolls back."""
-    with request.app.state.session_factory() as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; repository functions commit, anything else rolls back.
+
+    ``async``: making a session does no I/O, and closing one does only when a transaction
+    is still open (its rollback then runs in a worker thread, never on the event loop), so
+    a request does not pay two worker-thread hand-offs for its session.
+    """
+    session: Session = request.app.state.session_factory()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 async def get_clock(request: Request) -> Clock:
