@@ -24,9 +24,11 @@ What it does, on loopback only:
 
 ``--pin split`` (the default with 2 or more cores) keeps the load generator off the
 server's cores: Locust runs on the last core, the server (and the solver processes it
-starts, which inherit it) on the others. ``--pin none`` lets the kernel place both, as the
-runs before 2026-11-29 21:00 UTC did. ``--profile FILE`` records the serving process with
-py-spy (if installed) for the run's length, in py-spy's raw (collapsed stacks) format.
+starts, which inherit it) on the others; on 2 cores the worker's 0.8 s search then shares
+the server's one core. ``--pin locust`` pins only Locust, ``--pin none`` lets the kernel
+place both, as the runs before 2026-11-29 21:00 UTC did. ``--profile FILE`` records the
+serving process with py-spy (if installed) for the run's length, in py-spy's raw
+(collapsed stacks) format.
 
 Not a test: the figures go to docs/benchmarks.md. Locust's percentiles are its own
 (response times rounded to two significant digits above 100 ms); the maximum is exact.
@@ -296,12 +298,15 @@ def _stats(path: Path) -> dict[str, dict[str, str]]:
 
 def cpu_split(kind: str) -> tuple[set[int] | None, set[int] | None]:
     """The cores for (server, Locust): ``split`` puts Locust on the last usable core and the
-    server on the rest (``None, None`` with fewer than 2 cores, or for ``none``)."""
+    server on the rest, ``locust`` pins only Locust (``None``: any core; both ``None`` with
+    fewer than 2 cores, or for ``none``)."""
     if kind == "none" or not hasattr(os, "sched_getaffinity"):
         return None, None
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < 2:
         return None, None
+    if kind == "locust":
+        return None, {cores[-1]}
     return set(cores[:-1]), {cores[-1]}
 
 
@@ -566,9 +571,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--pin",
-        choices=["split", "none"],
+        choices=["split", "locust", "none"],
         default="split",
-        help="split: Locust on the last core, the server on the others (with 2+ cores)",
+        help="split: Locust on the last core, the server on the others (with 2+ cores); "
+        "locust: only Locust pinned",
     )
     parser.add_argument(
         "--profile", type=Path, default=None, help="py-spy raw profile of the server to FILE"

@@ -330,6 +330,18 @@ class SqlEventStore:
             found.setdefault(str(row.nurse_id), []).append(_stored(row))
         return found
 
+    def state_marker_columns(self, nurse_id: str) -> tuple[Any, Any]:
+        """`state_marker` as two scalar subqueries, to ride along in another query."""
+        mine = (
+            PhoneEvent.night_id == self._night_id,
+            PhoneEvent.nurse_id == int(nurse_id),
+            PhoneEvent.type != "position",
+        )
+        return (
+            select(func.count(PhoneEvent.event_id)).where(*mine).scalar_subquery(),
+            select(func.max(PhoneEvent.event_id)).where(*mine).scalar_subquery(),
+        )
+
     def state_marker(self, nurse_id: str) -> tuple[int, str | None]:
         """How many events other than positions the nurse has stored tonight, and the
         greatest event id among them: events are only ever added, so it changes whenever
