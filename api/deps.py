@@ -15,12 +15,14 @@ own, `request_url`).
 
 from __future__ import annotations
 
+import functools
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, NoReturn
 
 from fastapi import Depends, Header, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -64,32 +66,46 @@ __all__ = [
 
 Clock = Callable[[], datetime]
 
+# The accessors of the app's state below are `async def`: FastAPI runs a sync dependency in
+# a worker thread, a hop per dependency per request that costs more than the lookup itself.
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; repository functions commit, anything else rolls back."""
-    with request.app.state.session_factory() as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; repository functions commit, anything else rolls back.
+
+    ``async``: making a session does no I/O, and closing one does only when a transaction
+    is still open (its rollback then runs in a worker thread, never on the event loop), so
+    a request does not pay two worker-thread hand-offs for its session.
+    """
+    session: Session = request.app.state.session_factory()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     """The clock (a fake in tests, so "03:12" can be now)."""
     clock: Clock = request.app.state.clock
     return clock
 
 
-def get_job_runner(request: Request) -> JobRunner:
+async def get_job_runner(request: Request) -> JobRunner:
     """The job runner (in-process by default)."""
     runner: JobRunner = request.app.state.job_runner
     return runner
 
 
-def get_replanner(request: Request) -> ReplanWorker:
+async def get_replanner(request: Request) -> ReplanWorker:
     """The app's re-plan worker (`api.services.live.ReplanWorker`)."""
     replanner: ReplanWorker = request.app.state.replanner
     return replanner
@@ -264,7 +280,17 @@ def get_token_principal(
     if api_key:
         principal = accounts.principal_from_api_key(session, api_key, settings=settings)
     elif presented is not None and presented[0] in ("bearer", "dpop"):
-        principal = accounts.principal_from_token(session, presented[1], settings=settings, now=now)
+        # One round trip for the user, her nurse, her phones' latest revocation and the
+        # phone the request names: the dependencies below read them from the request.
+        found = accounts.token_caller(
+            session,
+            presented[1],
+            settings=settings,
+            now=now,
+            device_id=request.headers.get("x-device-id"),
+        )
+        request.state.token_caller = found
+        principal = found.principal if found is not None else None
     if principal is None:
         raise Unauthorised("a valid bearer token or X-API-Key is required")
     if principal.key_thumbprint is not None and presented is not None:
@@ -277,7 +303,15 @@ def get_token_principal(
 TokenPrincipalDep = Annotated[Principal, Depends(get_token_principal)]
 
 
-def _refuse_tokens_of_revoked_phones(session: Session, principal: Principal) -> None:
+def _token_caller(request: Request, principal: Principal) -> accounts.TokenCaller | None:
+    """What `get_token_principal` read with this request's token (``None`` for an API key)."""
+    found: accounts.TokenCaller | None = getattr(request.state, "token_caller", None)
+    return found if found is not None and found.principal is principal else None
+
+
+def _refuse_tokens_of_revoked_phones(
+    request: Request, session: Session, principal: Principal
+) -> None:
     """401 for a nurse's token issued before one of her phones was revoked.
 
     Away from her phone's own calls a token names no phone, so any token that may have been
@@ -289,7 +323,12 @@ def _refuse_tokens_of_revoked_phones(session: Session, principal: Principal) -> 
         return
     if principal.token_issued_at is None:
         return
-    revoked = phone_repo.latest_revocation(session, principal.nurse_id)
+    known = _token_caller(request, principal)
+    revoked = (
+        known.latest_revocation
+        if known is not None
+        else phone_repo.latest_revocation(session, principal.nurse_id)
+    )
     if revoked is None:
         return
     if revoked.tzinfo is None:
@@ -301,23 +340,30 @@ def _refuse_tokens_of_revoked_phones(session: Session, principal: Principal) -> 
         )
 
 
-def get_principal(principal: TokenPrincipalDep, session: SessionDep) -> Principal:
+async def get_principal(
+    request: Request, principal: TokenPrincipalDep, session: SessionDep
+) -> Principal:
     """The caller (`get_token_principal`), whose token was not on a phone since revoked.
 
     Under ``/mobile/v1`` too: such a token works for no phone, not even the new one.
+    ``async``: the revocation was read with the token, so no worker thread is needed (only
+    when it was not, the look-up runs in one).
     """
-    _refuse_tokens_of_revoked_phones(session, principal)
+    if principal.role == Role.NURSE and _token_caller(request, principal) is None:
+        await run_in_threadpool(_refuse_tokens_of_revoked_phones, request, session, principal)
+    else:
+        _refuse_tokens_of_revoked_phones(request, session, principal)
     return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def allow(*roles: Role) -> Callable[[Principal], Principal]:
+def allow(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets only ``roles`` through (403 for every other role)."""
     allowed = frozenset(roles)
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in allowed:
             raise Forbidden("your role may not do this")
         return principal
@@ -352,11 +398,33 @@ def get_keyring(request: Request, settings: SettingsDep) -> Keyring:
 KeyringDep = Annotated[Keyring, Depends(get_keyring)]
 
 
-def get_nurse(principal: PrincipalDep, session: SessionDep) -> tuple[Principal, Nurse]:
-    """The signed-in nurse (403 for every other role)."""
+def _nurse_row(request: Request, session: Session, principal: Principal) -> Nurse | None:
+    """The caller's nurse row, as `get_token_principal` read it (else from the session)."""
+    known = _token_caller(request, principal)
+    if known is not None:
+        return known.nurse
+    return session.get(Nurse, principal.nurse_id) if principal.nurse_id else None
+
+
+def _device(request: Request, session: Session, principal: Principal) -> PhoneDevice | None:
+    """The phone ``X-Device-Id`` names, as `get_token_principal` read it (else looked up)."""
+    known = _token_caller(request, principal)
+    if known is not None:
+        return known.device
+    return phone_repo.device(session, request.headers.get("x-device-id"))
+
+
+async def get_nurse(
+    request: Request, principal: PrincipalDep, session: SessionDep
+) -> tuple[Principal, Nurse]:
+    """The signed-in nurse (403 for every other role); read with the token (no I/O here)."""
     if principal.role != Role.NURSE:
         raise api_error(Forbidden, "forbidden", "only a nurse's phone uses this API")
-    nurse = session.get(Nurse, principal.nurse_id) if principal.nurse_id else None
+    nurse: Nurse | None = None
+    if principal.nurse_id and _token_caller(request, principal) is not None:
+        nurse = _nurse_row(request, session, principal)
+    elif principal.nurse_id:
+        nurse = await run_in_threadpool(_nurse_row, request, session, principal)
     if nurse is None or not nurse.active:
         raise api_error(Forbidden, "forbidden", "your account is not linked to an active nurse")
     return principal, nurse
@@ -369,15 +437,22 @@ DeviceIdHeader = Annotated[
 ]
 
 
+@functools.lru_cache(maxsize=1024)
+def _thumbprint(public_key: str) -> str | None:
+    """The RFC 7638 thumbprint of a registered key (a pure function of the stored text, so
+    kept per key: every phone request compares it); ``None`` for a key that is no JWK."""
+    try:
+        return dpop.jwk_thumbprint(dpop.public_jwk(public_key))
+    except dpop.ProofError:
+        return None  # registered before keys were checked: register again
+
+
 def _device_key_matches(device: PhoneDevice, principal: Principal) -> bool:
     """Whether the token is bound to (and the request was proved by) the phone's key."""
     if principal.key_thumbprint is None:
         return False
-    try:
-        registered = dpop.jwk_thumbprint(dpop.public_jwk(device.public_key))
-    except dpop.ProofError:
-        return False  # registered before keys were checked: register again
-    return hmac.compare_digest(registered, principal.key_thumbprint)
+    registered = _thumbprint(device.public_key)
+    return registered is not None and hmac.compare_digest(registered, principal.key_thumbprint)
 
 
 def _require_bound_token(
@@ -407,7 +482,7 @@ def _require_bound_token(
     )
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     nurse: NurseDep,
     session: SessionDep,
@@ -419,21 +494,35 @@ def get_caller(
 
     The token must be a nurse's, not from before a revocation (`get_principal`), bound to
     the key of the phone ``X-Device-Id`` names, which is hers and active; revoking the
-    phone ends every call from it at once.
+    phone ends every call from it at once. ``async``: the phone was read with the token;
+    only a refusal (its access-log row) needs a worker thread.
     """
     principal, row = nurse
-    _require_bound_token(request, session, principal, clock(), event="dpop.refused")
-    found = phone_repo.device(session, x_device_id)
+    if principal.key_thumbprint is None:
+        await run_in_threadpool(
+            _require_bound_token, request, session, principal, clock(), event="dpop.refused"
+        )
+    del x_device_id  # read with the token (`get_token_principal`); declared for the docs
+    found = (
+        _device(request, session, principal)
+        if _token_caller(request, principal) is not None
+        else await run_in_threadpool(_device, request, session, principal)
+    )
     if found is None or found.nurse_id != row.id:
-        _log_refusal(request, session, principal, "device_not_registered", now=clock())
+        await run_in_threadpool(
+            _log_refusal, request, session, principal, "device_not_registered", now=clock()
+        )
         raise api_error(
             Unauthorised, "device_not_registered", "register this phone first (X-Device-Id)"
         )
     if found.revoked_at is not None:
-        _log_refusal(request, session, principal, "device_revoked", now=clock())
+        await run_in_threadpool(
+            _log_refusal, request, session, principal, "device_revoked", now=clock()
+        )
         raise api_error(Unauthorised, "device_revoked", "this phone has been revoked")
     if not _device_key_matches(found, principal):
-        refuse(
+        await run_in_threadpool(
+            refuse,
             request,
             session,
             principal,
@@ -465,7 +554,7 @@ def get_reveal_caller(
     device_id = (x_device_id or "-")[:64]
     if principal.role != Role.NURSE:
         return Caller(nurse_id="", device_id=device_id, role=principal.role.value)
-    row = session.get(Nurse, principal.nurse_id) if principal.nurse_id else None
+    row = _nurse_row(request, session, principal) if principal.nurse_id else None
     if row is None or not row.active:
         return Caller(nurse_id="", device_id=device_id, role="nurse_inactive")
     now = clock()
@@ -480,7 +569,7 @@ def get_reveal_caller(
             now=now,
             event="keysafe.reveal",
         )
-    found = phone_repo.device(session, x_device_id)
+    found = _device(request, session, principal)
     if found is not None and found.nurse_id == row.id and not _device_key_matches(found, principal):
         refuse(
             request,
@@ -512,7 +601,7 @@ def get_registering_nurse(
     return row.code
 
 
-def get_backend(
+async def get_backend(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -529,7 +618,7 @@ def get_backend(
         route_log_marks=_route_log_marks(request),
         keyring=lambda: get_keyring(request, settings),
         max_distance_m=settings.keysafe_max_distance_m,
-        replanner=get_replanner(request),
+        replanner=request.app.state.replanner,
     )
 
 

@@ -96,6 +96,11 @@ class EventStore(Protocol):
         """
         ...
 
+    def insert_all_if_absent(self, batch: Sequence[StoredEvent]) -> list[StoredEvent | None]:
+        """`insert_if_absent` for each of ``batch`` in order, in one go: per event ``None``
+        when stored now, else the event stored with its id (earlier in the batch, too)."""
+        ...
+
     def for_shift(self, nurse_id: str, shift_id: str) -> Sequence[StoredEvent]:
         """Every stored event of the nurse's shift, in any order."""
         ...
@@ -113,6 +118,10 @@ class InMemoryEventStore:
         if existing is None:
             self.events[stored.event.event_id] = stored
         return existing
+
+    def insert_all_if_absent(self, batch: Sequence[StoredEvent]) -> list[StoredEvent | None]:
+        """`insert_if_absent` for each, in order."""
+        return [self.insert_if_absent(stored) for stored in batch]
 
     def for_shift(self, nurse_id: str, shift_id: str) -> list[StoredEvent]:
         """The nurse's events of the shift."""
@@ -158,6 +167,7 @@ def apply_batch(
     """
     indexed = enumerate(events.events) if isinstance(events, EventBatch) else events
     results: list[EventResult] = []
+    checked: list[tuple[int, Event, StoredEvent]] = []
     for index, event in indexed:
         visit_id = _visit_of(event)
         problem = check_visit(visit_id) if visit_id is not None else None
@@ -172,14 +182,17 @@ def apply_batch(
             event=event,
             fingerprint=fingerprint(event),
         )
-        existing = store.insert_if_absent(stored)
+        checked.append((index, event, stored))
+    # Stored in one go (one statement in the database): as one by one, in the batch's order.
+    earlier = store.insert_all_if_absent([stored for _, _, stored in checked])
+    for (index, event, stored), existing in zip(checked, earlier, strict=True):
         if existing is None:
             results.append(_result(index, event, EventOutcome.ACCEPTED))
         elif existing.nurse_id == nurse_id and existing.fingerprint == stored.fingerprint:
             results.append(_result(index, event, EventOutcome.DUPLICATE))
         else:
             results.append(_result(index, event, EventOutcome.REJECTED, RejectReason.ID_REUSED))
-    return results
+    return sorted(results, key=lambda result: result.index)
 
 
 def _result(

@@ -18,7 +18,17 @@ What it does, on loopback only:
    call every 3 s (each answered after its live re-plan).
 4. Prints errors, route read p50/p99, event batch p99 and the slowest live re-plan answer
    against the targets (p99 < 200 ms, p99 < 300 ms, each < 1 s), and whether the server
-   logged anything at ERROR.
+   logged anything at ERROR; and the server's CPU time per request (its own process, and
+   its solver processes apart), a figure that does not depend on how long the requests
+   waited for a core, so builds can be compared on a loaded machine.
+
+``--pin split`` (the default with 2 or more cores) keeps the load generator off the
+server's cores: Locust runs on the last core, the server (and the solver processes it
+starts, which inherit it) on the others; on 2 cores the worker's 0.8 s search then shares
+the server's one core. ``--pin locust`` pins only Locust, ``--pin none`` lets the kernel
+place both, as the runs before 2026-11-29 21:00 UTC did. ``--profile FILE`` records the
+serving process with py-spy (if installed) for the run's length, in py-spy's raw
+(collapsed stacks) format.
 
 Not a test: the figures go to docs/benchmarks.md. Locust's percentiles are its own
 (response times rounded to two significant digits above 100 ms); the maximum is exact.
@@ -31,6 +41,7 @@ import csv
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -285,6 +296,31 @@ def _stats(path: Path) -> dict[str, dict[str, str]]:
         return {row["Name"]: row for row in csv.DictReader(file)}
 
 
+def cpu_split(kind: str) -> tuple[set[int] | None, set[int] | None]:
+    """The cores for (server, Locust): ``split`` puts Locust on the last usable core and the
+    server on the rest, ``locust`` pins only Locust (``None``: any core; both ``None`` with
+    fewer than 2 cores, or for ``none``)."""
+    if kind == "none" or not hasattr(os, "sched_getaffinity"):
+        return None, None
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return None, None
+    if kind == "locust":
+        return None, {cores[-1]}
+    return set(cores[:-1]), {cores[-1]}
+
+
+def _pinned(cores: set[int] | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that pins the child (and what it starts later) to ``cores``."""
+    if cores is None:
+        return None
+
+    def pin() -> None:
+        os.sched_setaffinity(0, cores)
+
+    return pin
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     now = datetime.now(UTC).replace(microsecond=0)
     with tempfile.TemporaryDirectory(prefix="nachtroute-load-") as tmp:
@@ -325,6 +361,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             def server_clock() -> float:
                 return now.timestamp() + (time.time() - origin)
 
+            server_cores, locust_cores = cpu_split(args.pin)
             with server_log.open("wb") as log:
                 server = subprocess.Popen(
                     [bin_path("nachtroute"), "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -332,7 +369,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=folder,
+                    preexec_fn=_pinned(server_cores),
                 )
+                spy: subprocess.Popen[bytes] | None = None
                 try:
                     wait_healthy(base_url, server)
                     phones = sign_in_phones(base_url, facts["nurses"], facts["base"], server_clock)
@@ -350,6 +389,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         encoding="utf-8",
                     )
                     cpu_before = _cpu_seconds(server.pid)
+                    spy = _profiler(args.profile, server.pid, args.seconds)
                     locust = subprocess.run(
                         [
                             bin_path("locust"),
@@ -377,10 +417,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         capture_output=True,
                         text=True,
                         check=False,
+                        preexec_fn=_pinned(locust_cores),
                     )
-                    server_cpu = _cpu_seconds(server.pid) - cpu_before
+                    cpu_after = _cpu_seconds(server.pid)
+                    server_cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
                     load = os.getloadavg()[0]
+                    if spy is not None:
+                        spy.wait(timeout=60)
                 finally:
+                    if spy is not None and spy.poll() is None:
+                        spy.terminate()
                     server.terminate()
                     try:
                         server.wait(timeout=20)
@@ -396,17 +442,48 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for line in server_log.read_text(encoding="utf-8", errors="replace").splitlines()
                 if " ERROR " in line or "Traceback" in line
             ]
-    return _report(args, stats, server_errors, server_cpu=server_cpu, load=load)
+    return _report(
+        args,
+        stats,
+        server_errors,
+        server_cpu=server_cpu,
+        load=load,
+        pinned=(server_cores, locust_cores),
+    )
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU seconds the server process has used (user + system), NaN without psutil."""
+def _profiler(path: Path | None, pid: int, seconds: int) -> subprocess.Popen[bytes] | None:
+    """py-spy recording the serving process for ``seconds`` (raw format), if asked for."""
+    if path is None:
+        return None
+    spy = bin_path("py-spy")
+    if shutil.which(spy) is None:
+        raise SystemExit("--profile: py-spy is not installed (pip install py-spy)")
+    command = [spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "50", "-f", "raw"]
+    return subprocess.Popen(
+        [*command, "-o", str(path.resolve()), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) used so far by the server process and, apart, by its
+    child processes (the solver's search processes, living and ended); NaN without psutil."""
     try:
         import psutil
     except ImportError:
-        return float("nan")
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+        return float("nan"), float("nan")
+    process = psutil.Process(pid)
+    own = process.cpu_times()
+    children = own.children_user + own.children_system
+    for child in process.children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        children += times.user + times.system
+    return float(own.user + own.system), float(children)
 
 
 def _ms(row: dict[str, str], column: str) -> float:
@@ -419,13 +496,16 @@ def _report(
     stats: dict[str, dict[str, str]],
     server_errors: list[str],
     *,
-    server_cpu: float,
+    server_cpu: tuple[float, float],
     load: float,
+    pinned: tuple[set[int] | None, set[int] | None],
 ) -> dict[str, Any]:
     route = stats.get("route read", {})
     events = stats.get("event batch", {})
     replans = stats.get("live re-plan (acute call)", {})
     total = stats.get("Aggregated", {})
+    count = max(1, int(total.get("Request Count", 0)))
+    own_cpu, solver_cpu = server_cpu
     result = {
         "database": args.db,
         "seconds": args.seconds,
@@ -441,7 +521,13 @@ def _report(
         "replan_p50_ms": _ms(replans, "50%"),
         "replan_max_ms": _ms(replans, "Max Response Time"),
         "server_error_lines": len(server_errors),
-        "server_cpu_seconds": round(server_cpu, 1),
+        "server_cpu_seconds": round(own_cpu, 1),
+        "server_cpu_ms_per_request": round(1000 * own_cpu / count, 2),
+        "solver_processes_cpu_seconds": round(solver_cpu, 1),
+        "pinned": {
+            "server": sorted(pinned[0]) if pinned[0] else "any",
+            "locust": sorted(pinned[1]) if pinned[1] else "any",
+        },
         "load_average_1min": round(load, 1),
     }
     met = {
@@ -462,8 +548,10 @@ def _report(
         f"max {result['replan_max_ms']:.0f} ms "
         f"(each < {TARGETS['replan_max_ms']}: {'met' if met['replan_max_ms'] else 'MISSED'}); "
         f"server ERROR lines {result['server_error_lines']}; server CPU "
-        f"{result['server_cpu_seconds']} s during the run, "
-        f"load average {result['load_average_1min']}"
+        f"{result['server_cpu_seconds']} s during the run "
+        f"({result['server_cpu_ms_per_request']} ms per request; solver processes "
+        f"{result['solver_processes_cpu_seconds']} s), cores server {result['pinned']['server']} "
+        f"/ Locust {result['pinned']['locust']}, load average {result['load_average_1min']}"
     )
     for line in server_errors[:5]:
         print(f"  server: {line[:200]}", file=sys.stderr)
@@ -480,6 +568,16 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     parser.add_argument(
         "--no-alarms", action="store_true", help="phones only (to see what the re-plans cost)"
+    )
+    parser.add_argument(
+        "--pin",
+        choices=["split", "locust", "none"],
+        default="split",
+        help="split: Locust on the last core, the server on the others (with 2+ cores); "
+        "locust: only Locust pinned",
+    )
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy raw profile of the server to FILE"
     )
     args = parser.parse_args()
     if not 10 <= args.seconds <= 600:

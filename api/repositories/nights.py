@@ -297,6 +297,36 @@ def latest_published_route(session: Session, night: Night, nurse_id: int) -> Rou
     ).first()
 
 
+def night_shift_and_route(
+    session: Session, region: Region, nurse_id: int, night_date: date
+) -> tuple[Night, Shift, RouteVersion | None] | None:
+    """In one query: the night of ``night_date`` (if opened), the nurse's shift in it (if
+    any; else ``None``) and her newest published route version (`latest_published_route`),
+    what every phone request reads first."""
+    newest = (
+        select(RouteVersion.id)
+        .where(
+            RouteVersion.night_id == Night.id,
+            RouteVersion.nurse_id == nurse_id,
+            RouteVersion.published_at.is_not(None),
+        )
+        .order_by(RouteVersion.version.desc())
+        .limit(1)
+        .correlate(Night)
+        .scalar_subquery()
+    )
+    row = session.execute(
+        select(Night, Shift, RouteVersion)
+        .join(Shift, (Shift.nurse_id == nurse_id) & (Shift.night_date == Night.night_date))
+        .outerjoin(RouteVersion, RouteVersion.id == newest)
+        .where(Night.region_id == region.id, Night.night_date == night_date)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return row[0], row[1], row[2]
+
+
 def latest_routes(session: Session, night: Night) -> list[RouteVersion]:
     """Every nurse's newest route version tonight, by nurse id (one query: a live re-plan
     reads them for every nurse on shift, on every call)."""

@@ -8,8 +8,9 @@ written to the access log (NEN 7513) like any other change of a client's data.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import func, select
@@ -253,31 +254,10 @@ class SqlEventStore:
     def __init__(self, session: Session, night_id: int) -> None:
         self._session = session
         self._night_id = night_id
-        self._absent: set[str] = set()
 
-    def look_up(self, event_ids: Iterable[str]) -> None:
-        """Read which of ``event_ids`` are stored already, in one query, before a batch is
-        stored: `insert_if_absent` then asks no question per event (a batch of positions
-        was a SELECT and an INSERT per event). The primary key still decides a race."""
-        keys = {str(key) for key in event_ids}
-        if not keys:
-            return
-        found = set(
-            self._session.scalars(select(PhoneEvent.event_id).where(PhoneEvent.event_id.in_(keys)))
-        )
-        self._absent = keys - found
-
-    def insert_if_absent(self, stored: StoredEvent) -> StoredEvent | None:
-        """Store unless the event id is taken (atomic: the primary key decides)."""
-        key = str(stored.event.event_id)
-        if key in self._absent:
-            self._absent.discard(key)  # asked once: a repeat in the batch is looked up
-        else:
-            existing = self._session.get(PhoneEvent, key)
-            if existing is not None:
-                return _stored(existing)
-        values = {
-            "event_id": key,
+    def _values(self, stored: StoredEvent) -> dict[str, Any]:
+        return {
+            "event_id": str(stored.event.event_id),
             "night_id": self._night_id,
             "nurse_id": int(stored.nurse_id),
             "device_id": stored.device_id,
@@ -287,18 +267,55 @@ class SqlEventStore:
             "fingerprint": stored.fingerprint,
             "payload": stored.event.model_dump(mode="json"),
         }
-        # INSERT ... ON CONFLICT DO NOTHING: the primary key decides between two uploads of
-        # the same event, without a savepoint (on SQLite each one was a commit of its own).
+
+    def _insert(self) -> Any:
         dialect = self._session.get_bind().dialect.name
-        insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-        done = self._session.execute(
-            insert(PhoneEvent).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
+        return sqlite_insert if dialect == "sqlite" else postgresql_insert
+
+    def insert_if_absent(self, stored: StoredEvent) -> StoredEvent | None:
+        """Store unless the event id is taken (atomic: the primary key decides)."""
+        return self.insert_all_if_absent([stored])[0]
+
+    def insert_all_if_absent(self, batch: Sequence[StoredEvent]) -> list[StoredEvent | None]:
+        """Store a batch's events in one ``INSERT ... ON CONFLICT DO NOTHING RETURNING``; per
+        event ``None`` when stored now, else the event stored with its id: by an earlier
+        upload (read in one more query, only when there are such) or earlier in this batch.
+
+        The primary key decides between two uploads of the same events at once, without a
+        savepoint; a batch of new positions (the phones' usual upload) is one statement.
+        """
+        first: dict[str, StoredEvent] = {}
+        for stored in batch:
+            first.setdefault(str(stored.event.event_id), stored)
+        if not first:
+            return []
+        statement = (
+            self._insert()(PhoneEvent)
+            .values([self._values(stored) for stored in first.values()])
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(PhoneEvent.event_id)
         )
-        if getattr(done, "rowcount", 1) == 0:
-            # Another upload of the same batch stored it a moment ago.
-            found = self._session.get(PhoneEvent, key)
-            return _stored(found) if found is not None else None
-        return None
+        stored_now = set(self._session.scalars(statement))
+        taken = set(first) - stored_now
+        earlier = (
+            {
+                row.event_id: _stored(row)
+                for row in self._session.scalars(
+                    select(PhoneEvent).where(PhoneEvent.event_id.in_(taken))
+                )
+            }
+            if taken
+            else {}
+        )
+        results: list[StoredEvent | None] = []
+        for stored in batch:
+            key = str(stored.event.event_id)
+            if key in stored_now:
+                # The first with this id is stored now; a repeat in the batch meets it.
+                results.append(None if first[key] is stored else first[key])
+            else:
+                results.append(earlier.get(key))
+        return results
 
     def for_night(self) -> dict[str, list[StoredEvent]]:
         """Per nurse (database id, as text), her events of the night that decide her shift's
@@ -312,6 +329,18 @@ class SqlEventStore:
         ):
             found.setdefault(str(row.nurse_id), []).append(_stored(row))
         return found
+
+    def state_marker_columns(self, nurse_id: str) -> tuple[Any, Any]:
+        """`state_marker` as two scalar subqueries, to ride along in another query."""
+        mine = (
+            PhoneEvent.night_id == self._night_id,
+            PhoneEvent.nurse_id == int(nurse_id),
+            PhoneEvent.type != "position",
+        )
+        return (
+            select(func.count(PhoneEvent.event_id)).where(*mine).scalar_subquery(),
+            select(func.max(PhoneEvent.event_id)).where(*mine).scalar_subquery(),
+        )
 
     def state_marker(self, nurse_id: str) -> tuple[int, str | None]:
         """How many events other than positions the nurse has stored tonight, and the

@@ -16,7 +16,7 @@ the data behind a `MobileBackend` and the caller's identity, as FastAPI dependen
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol, TypeVar
@@ -142,10 +142,10 @@ async def _read(request: Request, model: type[Model]) -> Model:
 
 def build_router(
     *,
-    backend: Callable[..., MobileBackend],
-    caller: Callable[..., Caller],
-    nurse: Callable[..., str],
-    reveal_caller: Callable[..., Caller] | None = None,
+    backend: Callable[..., MobileBackend | Awaitable[MobileBackend]],
+    caller: Callable[..., Caller | Awaitable[Caller]],
+    nurse: Callable[..., str | Awaitable[str]],
+    reveal_caller: Callable[..., Caller | Awaitable[Caller]] | None = None,
     clock: Callable[[], datetime] = _utc_now,
     stream_seconds: float = 300.0,
     poll_seconds: float = 2.0,

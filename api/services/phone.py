@@ -116,17 +116,14 @@ class NurseNight:
 
 def nurse_night(session: Session, region: Region, nurse: Nurse, now: datetime) -> NurseNight | None:
     """The night ``now`` belongs to, if the nurse is on shift in it and it was opened."""
-    night = nights.get_night(session, region, nights.night_date_for(region, now))
-    if night is None:
-        return None
     if not nurse.active:
         return None
-    shift = session.scalars(
-        select(Shift).where(Shift.nurse_id == nurse.id, Shift.night_date == night.night_date)
-    ).first()
-    if shift is None:
+    found = nights.night_shift_and_route(
+        session, region, nurse.id, nights.night_date_for(region, now)
+    )
+    if found is None:
         return None
-    route = nights.latest_published_route(session, night, nurse.id)
+    night, shift, route = found
     return NurseNight(region=region, night=night, nurse=nurse, shift=shift, route=route)
 
 
@@ -403,7 +400,11 @@ def route_fingerprint(
     assert nn.route is not None
     route_visits = visit_ids_of(route_of(nn.route))
     rows: list[tuple[object, ...]] = []
+    store = repo.SqlEventStore(session, nn.night.id)
+    events: tuple[int, str | None] | None = None
     if route_visits:
+        # Her events' marker rides along (uncorrelated subqueries: computed once).
+        count, greatest = store.state_marker_columns(str(nn.nurse.id))
         found = session.execute(
             select(
                 Visit.id,
@@ -422,22 +423,28 @@ def route_fingerprint(
                 Client.access_instructions,
                 Client.key_safe_present,
                 VisitRequest.care_task,
+                count,
+                greatest,
             )
             .join(Client, Client.id == Visit.client_id)
             .outerjoin(VisitRequest, VisitRequest.id == Visit.request_id)
             .where(Visit.id.in_(route_visits))
             .order_by(Visit.id)
         )
-        rows = [tuple(row) for row in found]
+        all_rows = found.all()
+        rows = [tuple(row[:-2]) for row in all_rows]
+        if all_rows:
+            events = (int(all_rows[0][-2]), all_rows[0][-1])
         if any(int(row[6] or 1) > 1 for row in rows):  # type: ignore[call-overload]
             return None
-    events = repo.SqlEventStore(session, nn.night.id).state_marker(str(nn.nurse.id))
+    if events is None:
+        events = store.state_marker(str(nn.nurse.id))
     return (
         str(session.get_bind().engine.url),
         nn.route.id,
         nn.route.created_at,
         nn.night.id,
-        nn.nurse.code,
+        (nn.nurse.code, nn.nurse.profile),
         (nn.region.base_lon, nn.region.base_lat, nn.region.timezone),
         (nn.shift.id, nn.shift.start, nn.shift.end),
         template.model_dump_json(),
@@ -570,7 +577,6 @@ def process_events(
         return None
 
     store = repo.SqlEventStore(session, night.id)
-    store.look_up(str(event.event_id) for _index, event in events)
     positions_only = all(isinstance(event, PositionEvent) for _index, event in events)
     refused: dict[int, EventResult] = {}
     if not positions_only:

@@ -186,8 +186,8 @@ def _shows(world: World, client_id: int, visit_id: str) -> bool:
 
 
 def test_a_batch_of_positions_asks_once_and_still_knows_its_repeats(any_world: World) -> None:
-    """A batch of positions (the phones' usual upload) is stored with one look-up of its
-    event ids, not a question per event, and without reading her route versions or
+    """A batch of positions (the phones' usual upload) is stored in one statement, not a
+    question and an INSERT per event, and without reading her route versions or
     replaying her shift; sent again, every event is a duplicate, and an id repeated inside
     one batch is stored once."""
     world = any_world
@@ -215,5 +215,28 @@ def test_a_batch_of_positions_asks_once_and_still_knows_its_repeats(any_world: W
     reads = [s for s in stored if s.lstrip().upper().startswith("SELECT")]
     assert len([s for s in reads if "phone_events" in s]) <= 2, reads
     assert not [s for s in reads if "route_versions.steps" in s and "published_at" not in s]
+    stores = [s for s in stored if s.lstrip().upper().startswith("INSERT INTO PHONE_EVENTS")]
+    assert len(stores) == 1, stores  # the batch's events in one statement
     again = world.client.post(EVENTS, json=body, headers=phone)
     assert [r["outcome"] for r in again.json()["results"]] == ["duplicate"] * 6
+
+
+def test_the_caller_is_read_in_one_statement(any_world: World) -> None:
+    """A phone request reads its caller (the token's user, her nurse row, her phones' latest
+    revocation and the phone it names) in one statement, first; the proof's one-time id
+    follows."""
+    world = any_world
+    published_night(world)
+    phone = register_phone(world)
+    world.clock.set(23, 40)
+    phone = fresh(world, phone)
+    etag = world.client.get(ROUTE, headers=phone).headers["ETag"]
+    with statements(world) as polled:
+        assert _poll(world, phone, etag).status_code == 304
+    tables = ("users", "phone_devices", "nurses ")
+    caller = [s for s in polled if any(f"FROM {t}" in s or f"JOIN {t}" in s for t in tables)]
+    assert len(caller) == 1, caller
+    assert "max(phone_devices.revoked_at)" in caller[0]
+    assert polled.index(caller[0]) == 0
+    # Then the proof's record (after the setting that lets it skip the disk's flush).
+    assert any("dpop_used_proofs" in s for s in polled[1:3]), polled[:3]
