@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pyotp
 
+from api.core.clock import read_clock_file, step_clock_file
 from api.core.config import Settings
 from api.core.roles import Role
 from api.db.engine import make_engine, make_session_factory
@@ -146,17 +147,38 @@ def seed_database(
 
 
 class Session:
-    """HTTP to the service, counting every answer by status (5xx are invariant breaks)."""
+    """HTTP to the service, counting every answer by status (5xx are invariant breaks).
 
-    def __init__(self, base_url: str) -> None:
+    The service's clock is either running (``NACHTROUTE_CLOCK`` / ``_SPEED``: read from
+    ``/health`` and extrapolated) or stepped (``clock_file``, ``NACHTROUTE_CLOCK_FILE``: this
+    session moves it with `advance` and it stands still in between)."""
+
+    def __init__(self, base_url: str, clock_file: Path | None = None) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=60)
         self.statuses: dict[int, int] = {}
         self.server_errors: list[str] = []
         self.offset: tuple[datetime, float] | None = None
         self.speed = 1.0
+        self.clock_file = clock_file
+        #: Requests that may change something (not GET/HEAD): a re-plan may be owed after.
+        self.writes = 0
+
+    @property
+    def stepped(self) -> bool:
+        return self.clock_file is not None
+
+    def advance(self, moment: datetime) -> None:
+        """Move the stepped clock to ``moment`` (never back)."""
+        assert self.clock_file is not None, "a stepped clock only"
+        if self.offset is not None and moment <= self.offset[0]:
+            return
+        step_clock_file(self.clock_file, moment)
+        self.offset = (moment, time.monotonic())
 
     def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
         response = self.http.request(method, path, **kw)
+        if method not in ("GET", "HEAD"):
+            self.writes += 1
         self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
         if response.status_code >= 500:
             # Path template only: ids are fine, nothing personal is in our paths.
@@ -164,7 +186,11 @@ class Session:
         return response
 
     def sync_clock(self, speed: float | None = None) -> None:
-        """Read the service's clock; ``speed`` known (we started it) or measured."""
+        """Read the service's clock; ``speed`` known (we started it) or measured; a stepped
+        clock is read from its file (the service reads the same file)."""
+        if self.clock_file is not None:
+            self.offset, self.speed = (read_clock_file(self.clock_file), time.monotonic()), 0.0
+            return
         first = self._health()
         if speed is None:
             time.sleep(1.0)
@@ -183,6 +209,8 @@ class Session:
         """The service's clock now (from the last sync, extrapolated)."""
         assert self.offset is not None, "sync_clock first"
         clock, at = self.offset
+        if self.clock_file is not None:
+            return clock
         return clock + timedelta(seconds=(time.monotonic() - at) * self.speed)
 
     def point_base(self, base_url: str) -> None:
@@ -268,6 +296,7 @@ class ServiceNight:
         self.checks = 0
         #: What the partner was answered per call: nurse, expected start, reason not planned.
         self.answers: dict[str, tuple[Any, Any, Any]] = {}
+        self._writes_seen = -1
 
     # --- time -------------------------------------------------------------------------
     def minute(self) -> float:
@@ -419,10 +448,12 @@ class ServiceNight:
         delayed = faults.delayed is None
         offline = faults.offline is None
         next_check = 0.0
+        if self.http.stepped:
+            self.http.advance(self.start)
         while True:
             now = self.minute()
             if now < 0:
-                time.sleep(min(0.2, -now * 60 / self.http.speed))
+                time.sleep(min(0.2, -now * 60 / max(self.http.speed, 1e-6)))
                 continue
             while calls and calls[0].minute <= now:
                 self._call(calls.pop(0))
@@ -451,10 +482,52 @@ class ServiceNight:
                 or now >= NIGHT_MINUTES + 120
             ):
                 break
-            time.sleep(0.02)
+            if self.http.stepped:
+                # Discrete events: the service finishes what it was asked (its re-plans)
+                # while the clock stands still, then time moves to the next thing that
+                # happens (at most a minute on: the phones read their routes each minute).
+                self._wait_idle()
+                self.http.advance(self.start + timedelta(minutes=self._next_moment(now, calls)))
+            else:
+                time.sleep(0.02)
         self._end_of_night()
         self.record.wall_seconds = time.monotonic() - began
         return self.record
+
+    def _wait_idle(self) -> None:
+        """On a stepped clock, after anything was posted: wait (real time) until the night
+        owes no re-plan, so the re-plan's search costs no simulated minutes."""
+        if self.http.writes == self._writes_seen:
+            return
+        deadline = time.monotonic() + 120  # bounds a hung worker only
+        while time.monotonic() < deadline:
+            if not self._plan()["replan_pending"]:
+                break
+            time.sleep(0.05)
+        else:
+            self.record.violations.append("a re-plan still owed 120 s after it was asked for")
+        self._writes_seen = self.http.writes
+
+    def _next_moment(self, now: float, calls: list[Call]) -> float:
+        """Minutes from 23:00 of the next step: the next call, fault, check, or a nurse's
+        next change of state, at most a minute on (and at least a moment on)."""
+        moments = [now + 1.0]
+        if calls:
+            moments.append(calls[0].minute)
+        faults = self.spec.faults
+        if faults.restart is not None:
+            moments.append(faults.restart)
+        if faults.delayed is not None:
+            moments.append(faults.delayed[1])
+        if faults.offline is not None:
+            moments.append(faults.offline[1])
+        for nurse in self.nurses:
+            moments += [nurse.until, nurse.start_at, nurse.offline_until]
+            step = self._next_visit(nurse) if nurse.state == "idle" else None
+            if step is not None:
+                moments.append(self._leave_at(step) - 0.5)
+        later = [m for m in moments if m > now + 1e-3]
+        return max(now + 1e-3, min(later))
 
     def _call(self, call: Call) -> None:
         """Triage asks capacity; yes: the home-care partner posts it; no: back-up."""
@@ -846,6 +919,7 @@ def serve_for(
     network: str | None,
     data_dir: Path,
     tolerance: dict[str, int] | None = None,
+    clock_file: Path | None = None,
 ) -> Served:
     """The served process the simulator starts (not yet started)."""
     env = {
@@ -860,4 +934,6 @@ def serve_for(
         env["NACHTROUTE_NETWORK"] = network
     if tolerance:
         env["NACHTROUTE_PLANNED_TOLERANCE_MINUTES"] = json.dumps(tolerance)
-    return Served(url, data_dir, folder / "server.log", speed=speed, extra_env=env)
+    return Served(
+        url, data_dir, folder / "server.log", speed=speed, extra_env=env, clock_file=clock_file
+    )
