@@ -159,6 +159,15 @@ def _simulate(args: argparse.Namespace) -> int:
             f"mean {sum(walls) / len(walls):.1f} s, max {max(walls):.1f} s "
             f"({clock}, network {network or 'straight-line estimates'})"
         )
+        nights_played = result.records["nachtroute"]
+        waits = sum(r.replan_wait_seconds for r in nights_played) / len(nights_played)
+        print(
+            f"per night: {sum(r.wall_seconds for r in nights_played) / len(nights_played):.1f} s "
+            f"playing the night, of which {waits:.1f} s waiting for the service's re-plans "
+            f"({sum(r.replan_waits for r in nights_played) / len(nights_played):.0f} waits), "
+            f"{sum(r.requests for r in nights_played) / len(nights_played):.0f} HTTP requests; "
+            f"{sum(r.evening_seconds for r in nights_played) / len(nights_played):.1f} s evening"
+        )
         for text in violations[:20]:
             print(f"  violation: {text}")
         if args.chart:

@@ -442,6 +442,7 @@ class ServiceNight:
     def play(self, progress: Callable[[float], None] | None = None) -> NightRecord:
         """From 23:00 to 07:00 (and until the last visit is done), then the end checks."""
         began = time.monotonic()
+        requests = sum(self.http.statuses.values())
         calls = sorted(self.spec.calls, key=lambda c: c.minute)
         faults = self.spec.faults
         restarted = faults.restart is None
@@ -492,6 +493,7 @@ class ServiceNight:
                 time.sleep(0.02)
         self._end_of_night()
         self.record.wall_seconds = time.monotonic() - began
+        self.record.requests = sum(self.http.statuses.values()) - requests
         return self.record
 
     def _wait_idle(self) -> None:
@@ -499,7 +501,8 @@ class ServiceNight:
         owes no re-plan, so the re-plan's search costs no simulated minutes."""
         if self.http.writes == self._writes_seen:
             return
-        deadline = time.monotonic() + 120  # bounds a hung worker only
+        began = time.monotonic()
+        deadline = began + 120  # bounds a hung worker only
         while time.monotonic() < deadline:
             if not self._plan()["replan_pending"]:
                 break
@@ -507,6 +510,8 @@ class ServiceNight:
         else:
             self.record.violations.append("a re-plan still owed 120 s after it was asked for")
         self._writes_seen = self.http.writes
+        self.record.replan_wait_seconds += time.monotonic() - began
+        self.record.replan_waits += 1
 
     def _next_moment(self, now: float, calls: list[Call]) -> float:
         """Minutes from 23:00 of the next step: the next call, fault, check, or a nurse's
@@ -674,6 +679,10 @@ class ServiceNight:
         if step.get("window"):
             opens = (_utc(step["window"]["start"]) - self.start).total_seconds() / 60
             start = max(arrive, opens)
+        if job.key in self.planned:
+            self.planned[job.key].planned_start = (
+                _utc(step["start"]) - self.start
+            ).total_seconds() / 60
         nurse.state, nurse.target = "driving", step["visit_id"]
         nurse.until, nurse.start_at = arrive, start
         nurse.driving += drive
@@ -700,6 +709,8 @@ class ServiceNight:
                 if job.spec.key_safe_fails:
                     nurse.state = "door"
                     nurse.until = nurse.start_at + self.params.key_safe_minutes
+                    outcome = self.calls.get(job.key) or self.planned[job.key]
+                    outcome.on_site = nurse.start_at
                     continue
                 job.status = "started"
                 self._event(nurse, "visit_started", nurse.start_at, visit_id=nurse.target)
@@ -742,10 +753,8 @@ class ServiceNight:
         self._flush(nurse, now)
 
     def _started(self, job: Job, minute: float) -> None:
-        if job.key in self.calls:
-            self.calls[job.key].start = minute
-        else:
-            self.planned[job.key].start = minute
+        outcome = self.calls.get(job.key) or self.planned[job.key]
+        outcome.start = outcome.on_site = minute
 
     def _hand_off_closed(self, job: Job) -> None:
         """Nobody got in: the back-up partner (with a key) goes; counted as a hand-off."""

@@ -98,17 +98,15 @@ def play_baseline(
         arrive = now + drive
         record.driving_minutes += drive
         nurse.at = job.place
+        start = max(arrive, job.window[0]) if isinstance(job, Planned) else arrive
+        outcome = calls[job.key] if isinstance(job, Call) else outcomes[job.key]
+        outcome.on_site = start
         if job.key_safe_fails:
-            end = arrive + params.key_safe_minutes
-            lost = calls[job.key] if isinstance(job, Call) else outcomes[job.key]
-            lost.handed_off, lost.reason = True, "no_entry"
+            end = start + params.key_safe_minutes
+            outcome.handed_off, outcome.reason = True, "no_entry"
         else:
-            start = max(arrive, job.window[0]) if isinstance(job, Planned) else arrive
             end = start + job.actual_minutes
-            if isinstance(job, Call):
-                calls[job.key].start = start
-            else:
-                outcomes[job.key].start = start
+            outcome.start = start
         nurse.free_at, nurse.busy = end, True
         push(end, "free", nurse.index)
 
@@ -139,6 +137,9 @@ def play_baseline(
                 nurse.free_at = leave  # waits (a call may come first)
                 push(leave, "free", nurse.index)
                 return
+            # What she expects when she sets off (no noise): the miss reasons compare to it.
+            expected = now + travel(nurse.at, visit.place)
+            outcomes[visit.key].planned_start = max(expected, visit.window[0])
             do(nurse, now, nurse.planned.pop(0))
             return
         nurse.free_at = now
