@@ -58,6 +58,11 @@ def summarise(
             round(within / len(calls), 4) if calls else None
         )
         result[f"{urgency}_no_entry"] = sum(1 for c in calls if c.reason == "no_entry")
+        said_no: dict[str, int] = {}
+        for c in calls:
+            if c.reason == "triage_no":
+                said_no[c.triage_reason or "error"] = said_no.get(c.triage_reason or "error", 0) + 1
+        result[f"{urgency}_triage_no"] = dict(sorted(said_no.items()))
         result[f"{urgency}_mean_response_minutes"] = (
             round(sum(responses) / len(responses), 1) if responses else None
         )
@@ -84,9 +89,9 @@ def summarise(
     )
     misses: dict[str, int] = {}
     for p in planned:
-        why = p.miss(tolerance.get(p.care_task, 0))
-        if why is not None:
-            misses[why] = misses.get(why, 0) + 1
+        miss = p.miss(tolerance.get(p.care_task, 0))
+        if miss is not None:
+            misses[miss] = misses.get(miss, 0) + 1
     result["planned_misses_by_reason"] = dict(sorted(misses.items()))
     reasons: dict[str, int] = {}
     for r in records:
@@ -116,6 +121,7 @@ def table(summaries: dict[str, dict[str, Any]], nights: int) -> str:
         ("acute on site within 30 min, of calls taken on", "acute_within_target", True),
         ("acute on site within 30 min, of all calls", "acute_within_target_all_calls", True),
         ("acute: key safe would not open (on site)", "acute_no_entry", False),
+        ("acute: triage told no, why", "acute_triage_no", False),
         (
             "acute mean / p90 response (min)",
             ("acute_mean_response_minutes", "acute_p90_response_minutes"),

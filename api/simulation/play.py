@@ -257,6 +257,9 @@ class Nurse:
     etag: str | None = None
     route: dict[str, Any] | None = None
     read_at: float = -1e9
+    #: The night's plan version when she last read her route (stepped clock: re-read only
+    #: when it moved, as the app's route notice would tell her; else once a minute).
+    read_version: int | None = None
     outbox: list[dict[str, Any]] = field(default_factory=list)
     offline_until: float = -1.0
     rejected: list[str] = field(default_factory=list)
@@ -297,6 +300,8 @@ class ServiceNight:
         #: What the partner was answered per call: nurse, expected start, reason not planned.
         self.answers: dict[str, tuple[Any, Any, Any]] = {}
         self._writes_seen = -1
+        #: The plan's version as of the last time the night owed no re-plan (stepped clock).
+        self.plan_version: int | None = None
 
     # --- time -------------------------------------------------------------------------
     def minute(self) -> float:
@@ -504,7 +509,9 @@ class ServiceNight:
         began = time.monotonic()
         deadline = began + 120  # bounds a hung worker only
         while time.monotonic() < deadline:
-            if not self._plan()["replan_pending"]:
+            plan = self._plan()
+            if not plan["replan_pending"]:
+                self.plan_version = int(plan["version"])
                 break
             time.sleep(0.05)
         else:
@@ -554,6 +561,8 @@ class ServiceNight:
         if asked.status_code != 200 or not asked.json()["available"]:
             outcome.handed_off = True
             outcome.reason = "triage_no"
+            if asked.status_code == 200:
+                outcome.triage_reason = asked.json().get("reason")
             return
         answer = self.http.call(
             "POST",
@@ -647,7 +656,17 @@ class ServiceNight:
             return  # no signal: she goes by the route she has
         if not force and now - nurse.read_at < 1.0:
             return  # the app polls about once a minute (and at once after her own report)
+        if (
+            not force
+            and self.http.stepped
+            and self.plan_version is not None
+            and nurse.read_version == self.plan_version
+        ):
+            # Stepped, the player waited for every re-plan and knows the plan's version:
+            # her route has not changed since she read it (the route notice never came).
+            return
         nurse.read_at = now
+        nurse.read_version = self.plan_version
         headers = dict(nurse.headers)
         if nurse.etag:
             headers["If-None-Match"] = nurse.etag

@@ -21,6 +21,8 @@ class CallOutcome:
     #: When a nurse was at the door (minutes from 23:00): care began then, or she found
     #: the key safe would not open (``no_entry``: on site, yet handed to the back-up).
     on_site: float | None = None
+    #: The triage answer's reason code when it said no (e.g. ``not_in_time``).
+    triage_reason: str | None = None
 
     @property
     def response(self) -> float | None:
