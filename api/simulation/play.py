@@ -825,8 +825,10 @@ class ServiceNight:
                 if step["type"] == "visit" and step.get("visit_id"):
                     routed[step["visit_id"]] = routed.get(step["visit_id"], 0) + 1
         unassigned: dict[str, int] = {}
+        why: dict[str, str] = {}
         for entry in plan["plan"]["unassigned"]:
             unassigned[entry["visit_id"]] = unassigned.get(entry["visit_id"], 0) + 1
+            why[entry["visit_id"]] = str(entry.get("reason"))
         statuses = {v["id"]: v["status"] for v in plan["visits"]}
         for visit_id, job in self.by_visit.items():
             if statuses.get(visit_id) not in ("open", "could_not_get_in"):
@@ -839,6 +841,8 @@ class ServiceNight:
                     f"unassigned {unassigned.get(ref, 0)}x"
                 )
             elif unassigned.get(ref) and job.status == "open" and now >= job.deadline:
+                if job.key in self.planned:
+                    self.planned[job.key].unassigned_reason = why.get(ref)
                 self._hand_off(job)
 
     def _end_of_night(self) -> None:

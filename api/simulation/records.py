@@ -45,6 +45,8 @@ class PlannedOutcome:
     #: she found the key safe would not open.
     on_site: float | None = None
 
+    #: The service's reason for leaving it unassigned when it was handed off (plan's code).
+    unassigned_reason: str | None = None
     #: The start her route gave when she set off for it (minutes from 23:00).
     planned_start: float | None = None
 
