@@ -168,6 +168,14 @@ def _simulate(args: argparse.Namespace) -> int:
             f"{sum(r.requests for r in nights_played) / len(nights_played):.0f} HTTP requests; "
             f"{sum(r.evening_seconds for r in nights_played) / len(nights_played):.1f} s evening"
         )
+        print(
+            "key-safe codes: "
+            f"{sum(r.keysafe_reveals for r in nights_played)} revealed at the door (each the "
+            "code set), refused there "
+            f"{_merged([r.keysafe_refused for r in nights_played]) or 'never'}; "
+            f"{sum(r.keysafe_probes for r in nights_played)} reveals outside the rules tried, "
+            "each refused unless a violation says so"
+        )
         for text in violations[:20]:
             print(f"  violation: {text}")
         if args.chart:
@@ -195,6 +203,14 @@ def _simulate(args: argparse.Namespace) -> int:
             }
         print(json.dumps(line))
     return 1 if total_violations else 0
+
+
+def _merged(counts: list[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for count in counts:
+        for key, value in count.items():
+            total[key] = total.get(key, 0) + value
+    return total
 
 
 def _json_keys() -> tuple[str, ...]:

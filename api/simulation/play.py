@@ -300,6 +300,7 @@ class ServiceNight:
         #: What the partner was answered per call: nurse, expected start, reason not planned.
         self.answers: dict[str, tuple[Any, Any, Any]] = {}
         self._writes_seen = -1
+        self._probed = False
         #: The plan's version as of the last time the night owed no re-plan (stepped clock).
         self.plan_version: int | None = None
 
@@ -725,6 +726,7 @@ class ServiceNight:
                 if job.status != "open":
                     nurse.state, nurse.last_end = "idle", nurse.until
                     continue
+                self._reveal_at_door(nurse, job, now)
                 if job.spec.key_safe_fails:
                     nurse.state = "door"
                     nurse.until = nurse.start_at + self.params.key_safe_minutes
@@ -770,6 +772,69 @@ class ServiceNight:
             else:
                 break
         self._flush(nurse, now)
+
+    # --- key-safe codes: revealed at the door, and never outside the rules ------------------
+    def _reveal(self, nurse: Nurse, visit_id: int) -> httpx.Response:
+        return self.http.call(
+            "POST",
+            "/mobile/v1/me/keysafe/reveal",
+            json={"visit_id": str(visit_id)},
+            headers=nurse.headers,
+            auth=nurse.auth,
+        )
+
+    def _reveal_at_door(self, nurse: Nurse, job: Job, now: float) -> None:
+        """At a client with a key safe her phone asks for the code (if it has signal): it
+        must be the code the partner set; a refusal is counted by its reason."""
+        if not self.world.places[job.spec.place].key_safe or now < nurse.offline_until:
+            return
+        assert job.visit_id is not None
+        answer = self._reveal(nurse, job.visit_id)
+        if answer.status_code == 200:
+            self.record.keysafe_reveals += 1
+            if answer.json().get("code") != key_safe_code(job.spec.place):
+                self.record.violations.append(f"{job.key}: the revealed key-safe code is wrong")
+        else:
+            reason = str(answer.json().get("reason", answer.status_code))
+            self.record.keysafe_refused[reason] = self.record.keysafe_refused.get(reason, 0) + 1
+
+    def _probe_reveals(self, plan: dict[str, Any], now: float) -> None:
+        """Once a night, reveals the rules must refuse: a nurse asking for a visit in another
+        nurse's route (``not_assigned``), and for one of her own more than 90 minutes before
+        its planned start (``too_early``). A code revealed here is an invariant breach."""
+        if self._probed or plan["plan"] is None:
+            return
+        starts: dict[str, list[tuple[float, int]]] = {}
+        for route in plan["plan"]["routes"]:
+            for step in route["steps"]:
+                if step["type"] != "visit" or not step.get("visit_id"):
+                    continue
+                visit_id = int(str(step["visit_id"]).lstrip("V"))
+                job = self.by_visit.get(visit_id)
+                if job is None or job.status != "open":
+                    continue
+                if not self.world.places[job.spec.place].key_safe:
+                    continue
+                start = float(step["start"]) / 60  # the planner's plan: seconds from 23:00
+                starts.setdefault(str(route["nurse_id"]), []).append((start, visit_id))
+        codes = {n.code: n for n in self.nurses if now >= n.offline_until}
+        probes: list[tuple[Nurse, int, str]] = []
+        for nurse_id, visits in starts.items():
+            others = [n for code, n in codes.items() if code != nurse_id]
+            if others:
+                probes.append((others[0], visits[-1][1], "not_assigned"))
+            own = [n for code, n in codes.items() if code == nurse_id]
+            late = [v for start, v in visits if start > now + 90]
+            if own and late:
+                probes.append((own[0], late[0], "too_early"))
+        for nurse, visit_id, expected in probes[:4]:
+            self._probed = True
+            answer = self._reveal(nurse, visit_id)
+            self.record.keysafe_probes += 1
+            if answer.status_code == 200:
+                self.record.violations.append(
+                    f"minute {now:.0f}: a key-safe code revealed outside its rules ({expected})"
+                )
 
     def _started(self, job: Job, minute: float) -> None:
         outcome = self.calls.get(job.key) or self.planned[job.key]
@@ -830,6 +895,8 @@ class ServiceNight:
             unassigned[entry["visit_id"]] = unassigned.get(entry["visit_id"], 0) + 1
             why[entry["visit_id"]] = str(entry.get("reason"))
         statuses = {v["id"]: v["status"] for v in plan["visits"]}
+        if now >= 60:
+            self._probe_reveals(plan, now)
         for visit_id, job in self.by_visit.items():
             if statuses.get(visit_id) not in ("open", "could_not_get_in"):
                 continue
@@ -890,6 +957,11 @@ class ServiceNight:
         self.record.planned = list(self.planned.values())
 
 
+def key_safe_code(place: int) -> str:
+    """The fictional key-safe code the simulator sets for place ``place`` (never logged)."""
+    return f"S{(place * 7919) % 100000:05d}"
+
+
 def setup_clients(
     http: Session, world: World, region: Region, first_night: date, last_night: date
 ) -> tuple[dict[int, int], dict[str, int]]:
@@ -912,6 +984,14 @@ def setup_clients(
         )
         answer.raise_for_status()
         place_client[index] = int(answer.json()["id"])
+        if place.key_safe:
+            code = http.call(
+                "PUT",
+                f"/partner/v1/clients/{place_client[index]}/keysafe",
+                json={"code": key_safe_code(index)},
+                headers={"X-API-Key": region.partner_keys[place.organisation]},
+            )
+            code.raise_for_status()
     requests: dict[str, int] = {}
     for planned in world.recurring:
         place = world.places[planned.place]

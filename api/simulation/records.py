@@ -96,3 +96,8 @@ class NightRecord:
     replan_wait_seconds: float = 0.0
     replan_waits: int = 0
     requests: int = 0
+    #: Key-safe codes revealed at the door (each the code the partner set), refusals there
+    #: by reason, and reveals tried that the rules must refuse (none may be revealed).
+    keysafe_reveals: int = 0
+    keysafe_refused: dict[str, int] = field(default_factory=dict)
+    keysafe_probes: int = 0

@@ -83,6 +83,10 @@ def test_a_simulated_night_through_the_service_keeps_every_invariant(
             assert planned.on_site == planned.start >= planned.window[0] - 0.01
     # On a stepped clock the service is idle before time moves on: no re-plan ever lags.
     assert night.replan_waits > 0
+    # Key-safe codes: revealed at the door (the code set; a wrong one is a violation above),
+    # and reveals the rules must refuse were tried (a code revealed is a violation above).
+    assert night.keysafe_reveals > 0
+    assert night.keysafe_probes > 0
     assert any(c.start is not None for c in night.calls)
     # The database agrees: nothing owed, every open visit placed, statuses as reported.
     url = result.database_url
