@@ -71,6 +71,5 @@ def ask_capacity(
         service_minutes=body.service_minutes,
         required_skills=list(body.required_skills),
         now=clock(),
-        search_seconds=settings.live_replan_seconds,
     )
     return CapacityAnswerPublic.model_validate(answer, from_attributes=True)

@@ -7,7 +7,6 @@ for this answer only.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,12 +16,9 @@ from api.repositories import nights
 from api.services.planning import build_problem, current_plan, live_problem
 from optimizer import model as om
 from optimizer.live import with_visit
-from optimizer.plan import Plan
 from optimizer.quote import quote
 
 __all__ = ["CapacityAnswer", "capacity"]
-
-logger = logging.getLogger("nachtroute.triage")
 
 
 @dataclass(frozen=True)
@@ -47,15 +43,8 @@ def capacity(
     service_minutes: int,
     required_skills: list[str],
     now: datetime,
-    search_seconds: float = 0.0,
 ) -> CapacityAnswer:
-    """Whether a nurse can be at ``location`` within ``within_minutes`` of ``now``.
-
-    First an insertion into the current plan (milliseconds). When no insertion is in time
-    and ``search_seconds`` > 0, a search of the night with the call (the live re-plan's
-    search, warm from the current plan, the region's tolerance on planned care) may still
-    find a nurse in time by moving others' order: yes only when it leaves nothing out that
-    the current plan had in."""
+    """Whether a nurse can be at ``location`` within ``within_minutes`` of ``now``."""
     from api.repositories import accounts
 
     region = accounts.get_region(session)
@@ -107,18 +96,6 @@ def capacity(
             eta=eta,
             eta_minutes=max(0, best.eta - moment) // 60,
         )
-    searched = _searched(trial, plan, visit.id, search_seconds) if search_seconds > 0 else None
-    if searched is not None and searched[1] <= deadline:
-        nurse_id, start = searched
-        return CapacityAnswer(
-            True,
-            "in_time",
-            f"nurse {nurse_id} can be there in {max(0, start - moment) // 60} minutes "
-            "(after a re-plan of the night)",
-            nurse=nurse_id,
-            eta=night.starts_at.astimezone(UTC) + timedelta(seconds=start),
-            eta_minutes=max(0, start - moment) // 60,
-        )
     if feasible:
         soonest = min(o.eta for o in feasible)
         minutes = max(0, soonest - moment) // 60
@@ -131,26 +108,3 @@ def capacity(
     return CapacityAnswer(
         False, "no_capacity", "no nurse can fit this in without breaking her shift or planned care"
     )
-
-
-def _searched(
-    trial: om.Problem, plan: Plan, visit_id: str, seconds: float
-) -> tuple[str, int] | None:
-    """The nurse and start (seconds in the night) the live search gives ``visit_id`` in
-    ``trial``; ``None`` when it leaves it, or anything the current plan had in, out (or the
-    search fails: the insertion's answer stands)."""
-    from api.services.solving import run_solve
-
-    try:
-        found = run_solve(trial, time_limit=seconds, warm_start=plan, kind="live")
-    except Exception as error:  # the caller still gets the insertion's answer
-        logger.warning("triage search failed: %s", type(error).__name__)
-        return None
-    before = {u.visit_id for u in plan.unassigned}
-    if any(u.visit_id not in before for u in found.unassigned):
-        return None
-    for route in found.routes:
-        for step in route.steps:
-            if step.visit_id == visit_id:
-                return route.nurse_id, step.start
-    return None

@@ -51,29 +51,3 @@ def test_home_care_key_cannot_ask(world: World) -> None:
     """A home-care partner's key is not a triage key: 403."""
     response = world.client.post(ASK, json=NEAR, headers=world.key(world.seeded.home_care[0]))
     assert response.status_code == 403
-
-
-def test_a_call_no_insertion_fits_in_time_is_yes_when_the_search_reorders_the_night() -> None:
-    """The current plan drives out to Y first; no insertion of an acute call two minutes from
-    the base is in time without making X late, but the search (call, X, Y) is."""
-    from api.services.triage import _searched
-    from optimizer.evaluate import evaluate
-    from optimizer.quote import quote
-    from tests.optimizer.conftest import HOUR, MINUTE, line_problem, nurse, planned, unplanned
-
-    problem = line_problem(
-        [nurse()],
-        [
-            planned("Y", 20, 0, 2 * HOUR),
-            planned("X", 1, 0, 50 * MINUTE),
-            unplanned("CALL", 2, 0, "acute"),
-        ],
-    )
-    plan = evaluate(problem, {"N1": ["Y", "X"]})
-    call = problem.visit("CALL")
-    target = 30 * MINUTE
-    assert not [o for o in quote(problem, plan, call) if o.feasible and o.eta <= target]
-    found = _searched(problem, plan, "CALL", 1.0)
-    assert found is not None
-    nurse_id, start = found
-    assert nurse_id == "N1" and start <= target
