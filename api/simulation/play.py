@@ -357,7 +357,7 @@ class ServiceNight:
                 visit_id=None,
                 request_id=request_id,
                 organisation=place.organisation,
-                deadline=planned.window[1] + self.params.backup_after_minutes,
+                deadline=self.params.planned_deadline(planned.care_task, planned.window[1]),
                 spec=planned,
             )
             self.planned[planned.key] = PlannedOutcome(

@@ -11,7 +11,8 @@ policy starts from) and drive on the same travel matrix (`api.travel`, the servi
 network or its straight-line estimates), times the night's drawn noise. Faults that are about
 software (a phone offline, a service restart) do not touch them; a key safe that will not
 open and a nurse held up do, as in the service's night. Like the service's partners, a visit
-the team has not begun by its deadline (target or window end + ``backup_after_minutes``) goes
+the team has not begun by its deadline (target or window end + ``backup_after_minutes``, or
++ the care task's tolerance when longer: `SimParams.planned_deadline`) goes
 to the back-up partner. Units: minutes from 23:00.
 """
 
@@ -128,7 +129,8 @@ def play_baseline(
             return
         while nurse.planned:
             visit = nurse.planned[0]
-            if now > visit.window[1] + params.backup_after_minutes or now >= NIGHT_MINUTES:
+            deadline = params.planned_deadline(visit.care_task, visit.window[1])
+            if now > deadline or now >= NIGHT_MINUTES:
                 outcome = outcomes[nurse.planned.pop(0).key]
                 outcome.handed_off, outcome.reason = True, "deadline"
                 continue
