@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -102,6 +102,7 @@ def test_demo_seeds_the_night_of_the_simulated_clock(
 # --- the stepped clock (NACHTROUTE_CLOCK_FILE): time moves only when the file is moved on
 
 
+@settings(deadline=None, max_examples=30)  # file writes on a loaded machine: no deadline
 @given(steps=st.lists(st.integers(min_value=0, max_value=86_400), min_size=1, max_size=15))
 def test_a_stepped_clock_stands_still_between_steps_and_follows_each_step(
     tmp_path_factory: pytest.TempPathFactory, steps: list[int]
