@@ -798,35 +798,37 @@ class ServiceNight:
             reason = str(answer.json().get("reason", answer.status_code))
             self.record.keysafe_refused[reason] = self.record.keysafe_refused.get(reason, 0) + 1
 
-    def _probe_reveals(self, plan: dict[str, Any], now: float) -> None:
-        """Once a night, reveals the rules must refuse: a nurse asking for a visit in another
-        nurse's route (``not_assigned``), and for one of her own more than 90 minutes before
-        its planned start (``too_early``). A code revealed here is an invariant breach."""
-        if self._probed or plan["plan"] is None:
+    def _probe_reveals(self, now: float) -> None:
+        """Once a night, reveals the rules must refuse, on the routes the phones were given
+        (the published ones the rules read): a nurse asking for a visit in another nurse's
+        route only (``not_assigned``), and for one of her own whose ETA is more than 90
+        minutes ahead (``too_early``: the code opens 30 minutes before it). A code revealed
+        here is an invariant breach."""
+        if self._probed:
             return
-        starts: dict[str, list[tuple[float, int]]] = {}
-        for route in plan["plan"]["routes"]:
-            for step in route["steps"]:
-                if step["type"] != "visit" or not step.get("visit_id"):
+        online = [n for n in self.nurses if now >= n.offline_until]
+        etas: dict[str, dict[int, float]] = {}
+        for nurse in online:
+            self._read_route(nurse, now, force=True)
+            mine: dict[int, float] = {}
+            for step in (nurse.route or {}).get("steps", []):
+                if step["type"] != "visit" or step["progress"] not in ("planned", "en_route"):
                     continue
-                visit_id = int(str(step["visit_id"]).lstrip("V"))
-                job = self.by_visit.get(visit_id)
+                job = self.by_visit.get(int(step["visit_id"]))
                 if job is None or job.status != "open":
                     continue
-                if not self.world.places[job.spec.place].key_safe:
-                    continue
-                start = float(step["start"]) / 60  # the planner's plan: seconds from 23:00
-                starts.setdefault(str(route["nurse_id"]), []).append((start, visit_id))
-        codes = {n.code: n for n in self.nurses if now >= n.offline_until}
+                if self.world.places[job.spec.place].key_safe:
+                    mine[job.visit_id or 0] = (_utc(step["eta"]) - self.start).total_seconds() / 60
+            etas[nurse.code] = mine
         probes: list[tuple[Nurse, int, str]] = []
-        for nurse_id, visits in starts.items():
-            others = [n for code, n in codes.items() if code != nurse_id]
-            if others:
-                probes.append((others[0], visits[-1][1], "not_assigned"))
-            own = [n for code, n in codes.items() if code == nurse_id]
-            late = [v for start, v in visits if start > now + 90]
-            if own and late:
-                probes.append((own[0], late[0], "too_early"))
+        for nurse in online:
+            others = [v for n in online if n is not nurse for v in etas[n.code]]
+            foreign = [v for v in others if v not in etas[nurse.code]]
+            if foreign:
+                probes.append((nurse, foreign[0], "not_assigned"))
+            ahead = [v for v, eta in etas[nurse.code].items() if eta > now + 90]
+            if ahead:
+                probes.append((nurse, ahead[0], "too_early"))
         for nurse, visit_id, expected in probes[:4]:
             self._probed = True
             answer = self._reveal(nurse, visit_id)
@@ -896,7 +898,7 @@ class ServiceNight:
             why[entry["visit_id"]] = str(entry.get("reason"))
         statuses = {v["id"]: v["status"] for v in plan["visits"]}
         if now >= 60:
-            self._probe_reveals(plan, now)
+            self._probe_reveals(now)
         for visit_id, job in self.by_visit.items():
             if statuses.get(visit_id) not in ("open", "could_not_get_in"):
                 continue
