@@ -51,8 +51,8 @@ def _drivable(problem: Problem, nurse: Nurse, visit: Visit, leave: timeline.Depa
 
 
 def _window_passed(problem: Problem, visit: Visit) -> str | None:
-    """The message for a planned visit whose agreed window closed before the re-plan's
-    ``now`` while it is still not begun; ``None`` otherwise.
+    """The message for a planned visit whose agreed window (and its tolerance, if any)
+    closed before the re-plan's ``now`` while it is still not begun; ``None`` otherwise.
 
     Such a visit is not out of reach on the road: its time is over, and since no phone
     reported it begun (a silent start, a phone that stayed offline) it may have been done.
@@ -63,7 +63,8 @@ def _window_passed(problem: Problem, visit: Visit) -> str | None:
         or window is None
         or not problem.is_planned_care(visit)
         or visit.state != VisitState.PLANNED
-        or window.end >= problem.now
+        # The region's tolerance keeps the end open: an acute call may have used it.
+        or window.end + visit.late_tolerance_seconds >= problem.now
     ):
         return None
     clock = problem.night.clock

@@ -92,18 +92,46 @@ class UrgencyClass(_Frozen):
     omission_penalty: Annotated[int, Field(ge=0, le=10**12)] = Field(
         description="objective cost of leaving a visit of this class out of the plan"
     )
+    aim_seconds: Seconds | None = Field(
+        default=None,
+        description=(
+            "the search plans to be on site within this many seconds of the call, ahead of "
+            "the target: past it each minute costs lateness_cost_per_minute, so a plan does "
+            "not put the call at the very end of its target where a slower drive or a visit "
+            "running over makes it late; null: the target itself. Reports and answers still "
+            "count lateness from the target"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _aim_within_target(self) -> Self:
+        if self.aim_seconds is not None and (
+            self.target_seconds is None or self.aim_seconds > self.target_seconds
+        ):
+            raise ValueError("aim_seconds: at most target_seconds (and only with a target)")
+        return self
 
 
 #: Acute lateness costs far more than anything but leaving a visit out (travel costs 60/min).
 DEFAULT_URGENCY_CLASSES: dict[str, UrgencyClass] = {
+    # The aims leave a third of the target for the night's noise (drives, care running over).
     "acute": UrgencyClass(
-        target_seconds=30 * 60, lateness_cost_per_minute=100_000, omission_penalty=10**9
+        target_seconds=30 * 60,
+        lateness_cost_per_minute=100_000,
+        omission_penalty=10**9,
+        aim_seconds=20 * 60,
     ),
     "urgent": UrgencyClass(
-        target_seconds=60 * 60, lateness_cost_per_minute=10_000, omission_penalty=5 * 10**8
+        target_seconds=60 * 60,
+        lateness_cost_per_minute=10_000,
+        omission_penalty=5 * 10**8,
+        aim_seconds=40 * 60,
     ),
     "soon": UrgencyClass(
-        target_seconds=120 * 60, lateness_cost_per_minute=1_000, omission_penalty=2 * 10**8
+        target_seconds=120 * 60,
+        lateness_cost_per_minute=1_000,
+        omission_penalty=2 * 10**8,
+        aim_seconds=80 * 60,
     ),
     "planned": UrgencyClass(
         target_seconds=None, lateness_cost_per_minute=0, omission_penalty=3 * 10**8

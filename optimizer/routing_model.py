@@ -195,6 +195,11 @@ class NightModel:
             stop = timeline.stop_for(problem, visit)
             latest = stop.latest if stop.latest is not None else horizon
             per_second = math.ceil(timeline.late_cost_per_minute(problem, visit) / 60)
+            aim = stop.target
+            urgency = problem.urgency_classes[visit.urgency]
+            if stop.target is not None and urgency.aim_seconds is not None:
+                # Ahead of the target (the class's aim), so the plan leaves room for noise.
+                aim = min(stop.target, (visit.call_time or 0) + urgency.aim_seconds)
             if visit.nurses_needed == 2 and self.fixed_slots:
                 # Both copies in one short slot: in step without a cross-route constraint.
                 slot_end = stop.earliest + problem.night.sync_tolerance_seconds
@@ -204,7 +209,7 @@ class NightModel:
                 cumul = time_dim.CumulVar(index)
                 cumul.SetRange(stop.earliest, max(stop.earliest, latest))
                 if stop.target is not None and per_second > 0:
-                    time_dim.SetCumulVarSoftUpperBound(index, stop.target, per_second)
+                    time_dim.SetCumulVarSoftUpperBound(index, aim, per_second)
                 routing.AddVariableMinimizedByFinalizer(cumul)
         for node in self.restock_nodes:
             routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(self.index(node)))

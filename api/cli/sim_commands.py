@@ -36,11 +36,13 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--speed",
         type=float,
-        default=120.0,
+        default=None,
         help=(
-            "simulated seconds per real second (60-3600; default 120: a night in 4 min). "
-            "Faster runs lag: the 0.8 s live search is 8 simulated minutes at 600x, and on a "
-            "loaded machine the figures then measure the machine (docs/benchmarks.md)"
+            "run the service's clock this many times real time (60-3600) instead of "
+            "stepping it (the default: a stepped clock, NACHTROUTE_CLOCK_FILE, moved from one "
+            "event to the next once the service is idle, so its re-plans cost no simulated "
+            "time). On a running clock the 0.8 s live search is 1.6 simulated minutes at "
+            "120x and the figures measure the machine too (docs/simulation.md)"
         ),
     )
     p.add_argument(
@@ -107,7 +109,7 @@ def _check_database(url: str, *, fresh: bool = False) -> None:
 def _simulate(args: argparse.Namespace) -> int:
     if not 1 <= args.nights <= 60:
         raise UserInputError("--nights: between 1 and 60")
-    if not 60 <= args.speed <= 3600:
+    if args.speed is not None and not 60 <= args.speed <= 3600:
         raise UserInputError("--speed: between 60 and 3600 simulated seconds per second")
     sizes = _sizes(args.nurses)
     known = ("nachtroute", "nearest_free", "fixed_fcfs")
@@ -184,10 +186,28 @@ def _simulate(args: argparse.Namespace) -> int:
         walls = result.wall_seconds_per_night
         print(f"\n## {size} nurses, {args.nights} night(s), seed {args.seed}\n")
         print(table(summaries, args.nights))
+        clock = "stepped clock" if args.speed is None else f"speed {args.speed:g}x"
         print(
             f"\ninvariant violations: {len(violations)}; wall time per night: "
             f"mean {sum(walls) / len(walls):.1f} s, max {max(walls):.1f} s "
-            f"(speed {args.speed:g}x, network {network or 'straight-line estimates'})"
+            f"({clock}, network {network or 'straight-line estimates'})"
+        )
+        nights_played = result.records["nachtroute"]
+        waits = sum(r.replan_wait_seconds for r in nights_played) / len(nights_played)
+        print(
+            f"per night: {sum(r.wall_seconds for r in nights_played) / len(nights_played):.1f} s "
+            f"playing the night, of which {waits:.1f} s waiting for the service's re-plans "
+            f"({sum(r.replan_waits for r in nights_played) / len(nights_played):.0f} waits), "
+            f"{sum(r.requests for r in nights_played) / len(nights_played):.0f} HTTP requests; "
+            f"{sum(r.evening_seconds for r in nights_played) / len(nights_played):.1f} s evening"
+        )
+        print(
+            "key-safe codes: "
+            f"{sum(r.keysafe_reveals for r in nights_played)} revealed at the door (each the "
+            "code set), refused there "
+            f"{_merged([r.keysafe_refused for r in nights_played]) or 'never'}; "
+            f"{sum(r.keysafe_probes for r in nights_played)} reveals outside the rules tried, "
+            "each refused unless a violation says so"
         )
         for text in violations[:20]:
             print(f"  violation: {text}")
@@ -216,6 +236,14 @@ def _simulate(args: argparse.Namespace) -> int:
             }
         print(json.dumps(line))
     return 1 if total_violations else 0
+
+
+def _merged(counts: list[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for count in counts:
+        for key, value in count.items():
+            total[key] = total.get(key, 0) + value
+    return total
 
 
 def _json_keys() -> tuple[str, ...]:

@@ -74,6 +74,16 @@ class Settings(BaseSettings):
     clock_speed: float = Field(
         default=1.0, gt=0, le=3600, description="simulated seconds per real second"
     )
+    clock_file: Path | None = Field(
+        default=None,
+        description=(
+            "a stepped simulated clock: the service's now is the ISO 8601 time (with offset) "
+            "in this file, moved forward by whoever writes it (the simulator, "
+            "`api.core.clock.step_clock_file`); it stands still in between, so a re-plan "
+            "costs no simulated time. Shared by processes and kept over a restart; refused "
+            "in production and together with NACHTROUTE_CLOCK / NACHTROUTE_CLOCK_SPEED"
+        ),
+    )
     replan_poll_seconds: float = Field(
         default=5.0,
         gt=0,
@@ -149,6 +159,25 @@ class Settings(BaseSettings):
                 raise ValueError("NACHTROUTE_CLOCK: a simulated clock is refused in production")
         if self.clock_speed != 1.0 and self.environment == "production":
             raise ValueError("NACHTROUTE_CLOCK_SPEED: a simulated clock is refused in production")
+        if self.clock_file is not None:
+            if self.environment == "production":
+                raise ValueError(
+                    "NACHTROUTE_CLOCK_FILE: a simulated clock is refused in production"
+                )
+            if self.clock is not None or self.clock_speed != 1.0:
+                raise ValueError(
+                    "NACHTROUTE_CLOCK_FILE: a stepped clock takes its time from the file; "
+                    "leave NACHTROUTE_CLOCK and NACHTROUTE_CLOCK_SPEED unset"
+                )
+            try:
+                moment = datetime.fromisoformat(self.clock_file.read_text(encoding="utf-8").strip())
+            except (OSError, ValueError):
+                raise ValueError(
+                    "NACHTROUTE_CLOCK_FILE: the file must exist and hold an ISO 8601 time with "
+                    "offset, e.g. 2026-11-29T03:10:00+01:00"
+                ) from None
+            if moment.tzinfo is None:
+                raise ValueError("NACHTROUTE_CLOCK_FILE: give an offset, e.g. +01:00")
         return self
 
     @model_validator(mode="after")

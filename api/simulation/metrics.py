@@ -1,7 +1,12 @@
 """Figures per policy over many nights: the issue's metrics, a table, charts and JSON.
 
-Shares count every call (or planned visit) of the nights, so a call handed to the back-up
-partner counts as not reached by the team; response times are of the calls the team reached.
+What counts (docs/simulation.md): a call is reached when a nurse is **on site** within its
+target, whether or not the key safe then opens (a key safe that will not open is a hand-off,
+counted apart). ``{urgency}_within_target`` is over the calls the team took on (triage was
+told yes); ``{urgency}_within_target_all_calls`` is over every call, a triage "no" (the
+back-up sent at once) counted as not reached, so both denominators are shown. Planned care
+is inside its window when the team was there (ready to begin) by the window's end. Response
+times are from the call until a nurse was on site, of the calls a nurse reached.
 """
 
 from __future__ import annotations
@@ -43,17 +48,28 @@ def summarise(
     result: dict[str, Any] = {}
     for urgency, target in TARGET_MINUTES.items():
         calls = [c for r in records for c in r.calls if c.urgency == urgency]
+        taken = [c for c in calls if c.reason != "triage_no"]
         responses = [c.response for c in calls if c.response is not None]
         within = sum(1 for x in responses if x <= target)
         result[f"{urgency}_calls"] = len(calls)
-        result[f"{urgency}_within_target"] = round(within / len(calls), 4) if calls else None
+        result[f"{urgency}_taken_on"] = len(taken)
+        result[f"{urgency}_within_target"] = round(within / len(taken), 4) if taken else None
+        result[f"{urgency}_within_target_all_calls"] = (
+            round(within / len(calls), 4) if calls else None
+        )
+        result[f"{urgency}_no_entry"] = sum(1 for c in calls if c.reason == "no_entry")
+        said_no: dict[str, int] = {}
+        for c in calls:
+            if c.reason == "triage_no":
+                said_no[c.triage_reason or "error"] = said_no.get(c.triage_reason or "error", 0) + 1
+        result[f"{urgency}_triage_no"] = dict(sorted(said_no.items()))
         result[f"{urgency}_mean_response_minutes"] = (
             round(sum(responses) / len(responses), 1) if responses else None
         )
         p90 = _percentile(responses, 90)
         result[f"{urgency}_p90_response_minutes"] = None if p90 is None else round(p90, 1)
     planned = [p for r in records for p in r.planned]
-    done = [p for p in planned if p.start is not None]
+    done = [p for p in planned if p.arrived is not None]
     inside = [p for p in done if p.late == 0]
     tolerated = [p for p in done if 0 < p.late <= tolerance.get(p.care_task, 0)]
     late = [p.late for p in done if p.late > 0]
@@ -71,6 +87,12 @@ def summarise(
         handoffs=sum(1 for r in records for c in r.calls if c.handed_off)
         + sum(1 for p in planned if p.handed_off),
     )
+    misses: dict[str, int] = {}
+    for p in planned:
+        miss = p.miss(tolerance.get(p.care_task, 0))
+        if miss is not None:
+            misses[miss] = misses.get(miss, 0) + 1
+    result["planned_misses_by_reason"] = dict(sorted(misses.items()))
     reasons: dict[str, int] = {}
     for r in records:
         why = [c.reason for c in r.calls if c.handed_off]
@@ -95,13 +117,21 @@ def table(summaries: dict[str, dict[str, Any]], nights: int) -> str:
     """A markdown table, one column per policy."""
     names = list(summaries)
     rows: list[tuple[str, str | tuple[str, str], bool]] = [
-        ("acute calls on site within 30 min", "acute_within_target", True),
+        ("acute calls: all / taken on (triage yes)", ("acute_calls", "acute_taken_on"), False),
+        ("acute on site within 30 min, of calls taken on", "acute_within_target", True),
+        ("acute on site within 30 min, of all calls", "acute_within_target_all_calls", True),
+        ("acute: key safe would not open (on site)", "acute_no_entry", False),
+        ("acute: triage told no, why", "acute_triage_no", False),
         (
             "acute mean / p90 response (min)",
             ("acute_mean_response_minutes", "acute_p90_response_minutes"),
             False,
         ),
-        ("urgent within 60 min", "urgent_within_target", True),
+        (
+            "urgent within 60 min, of taken on / of all",
+            ("urgent_within_target", "urgent_within_target_all_calls"),
+            True,
+        ),
         (
             "urgent mean / p90 response (min)",
             ("urgent_mean_response_minutes", "urgent_p90_response_minutes"),
@@ -115,6 +145,7 @@ def table(summaries: dict[str, dict[str, Any]], nights: int) -> str:
             ("planned_late_mean_minutes", "planned_late_max_minutes"),
             False,
         ),
+        ("planned outside window and tolerance, why", "planned_misses_by_reason", False),
         ("driving minutes per night", "driving_minutes", False),
         ("overtime minutes per night", "overtime_minutes", False),
         ("hand-offs to the back-up (all nights)", "handoffs", False),
@@ -129,7 +160,7 @@ def table(summaries: dict[str, dict[str, Any]], nights: int) -> str:
         for name in names:
             s = summaries[name]
             if isinstance(key, tuple):
-                cells.append(" / ".join(_cell(s[str(k)]) for k in key))
+                cells.append(" / ".join(_cell(s[str(k)], percent) for k in key))
             else:
                 cells.append(_cell(s[str(key)], percent))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")

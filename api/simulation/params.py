@@ -104,7 +104,8 @@ class SimParams(BaseModel):
         le=240,
         description=(
             "a visit still unassigned this long past its target (call: target; planned: "
-            "window end) is handed to the back-up partner by the triage/home-care partner"
+            "window end, or its tolerance when longer) is handed to the back-up partner by "
+            "the triage/home-care partner"
         ),
     )
     tolerance_minutes: dict[str, int] = Field(
@@ -122,6 +123,13 @@ class SimParams(BaseModel):
             "false: planned windows are hard, to measure what the rule does"
         ),
     )
+
+    def planned_deadline(self, care_task: str, window_end: float) -> float:
+        """Minutes from 23:00 after which planned care not yet placed goes to the back-up:
+        the window's end plus ``backup_after_minutes``, or plus its tolerance when that is
+        longer and served (the service may still place it until then)."""
+        tolerance = self.tolerance_minutes.get(care_task, 0) if self.apply_tolerance else 0
+        return window_end + max(self.backup_after_minutes, tolerance)
 
     @model_validator(mode="after")
     def _mix_sums_to_one(self) -> SimParams:

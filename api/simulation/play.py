@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pyotp
 
+from api.core.clock import read_clock_file, step_clock_file
 from api.core.config import Settings
 from api.core.roles import Role
 from api.db.engine import make_engine, make_session_factory
@@ -146,17 +147,38 @@ def seed_database(
 
 
 class Session:
-    """HTTP to the service, counting every answer by status (5xx are invariant breaks)."""
+    """HTTP to the service, counting every answer by status (5xx are invariant breaks).
 
-    def __init__(self, base_url: str) -> None:
+    The service's clock is either running (``NACHTROUTE_CLOCK`` / ``_SPEED``: read from
+    ``/health`` and extrapolated) or stepped (``clock_file``, ``NACHTROUTE_CLOCK_FILE``: this
+    session moves it with `advance` and it stands still in between)."""
+
+    def __init__(self, base_url: str, clock_file: Path | None = None) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=60)
         self.statuses: dict[int, int] = {}
         self.server_errors: list[str] = []
         self.offset: tuple[datetime, float] | None = None
         self.speed = 1.0
+        self.clock_file = clock_file
+        #: Requests that may change something (not GET/HEAD): a re-plan may be owed after.
+        self.writes = 0
+
+    @property
+    def stepped(self) -> bool:
+        return self.clock_file is not None
+
+    def advance(self, moment: datetime) -> None:
+        """Move the stepped clock to ``moment`` (never back)."""
+        assert self.clock_file is not None, "a stepped clock only"
+        if self.offset is not None and moment <= self.offset[0]:
+            return
+        step_clock_file(self.clock_file, moment)
+        self.offset = (moment, time.monotonic())
 
     def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
         response = self.http.request(method, path, **kw)
+        if method not in ("GET", "HEAD"):
+            self.writes += 1
         self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
         if response.status_code >= 500:
             # Path template only: ids are fine, nothing personal is in our paths.
@@ -164,7 +186,11 @@ class Session:
         return response
 
     def sync_clock(self, speed: float | None = None) -> None:
-        """Read the service's clock; ``speed`` known (we started it) or measured."""
+        """Read the service's clock; ``speed`` known (we started it) or measured; a stepped
+        clock is read from its file (the service reads the same file)."""
+        if self.clock_file is not None:
+            self.offset, self.speed = (read_clock_file(self.clock_file), time.monotonic()), 0.0
+            return
         first = self._health()
         if speed is None:
             time.sleep(1.0)
@@ -183,6 +209,8 @@ class Session:
         """The service's clock now (from the last sync, extrapolated)."""
         assert self.offset is not None, "sync_clock first"
         clock, at = self.offset
+        if self.clock_file is not None:
+            return clock
         return clock + timedelta(seconds=(time.monotonic() - at) * self.speed)
 
     def point_base(self, base_url: str) -> None:
@@ -229,6 +257,9 @@ class Nurse:
     etag: str | None = None
     route: dict[str, Any] | None = None
     read_at: float = -1e9
+    #: The night's plan version when she last read her route (stepped clock: re-read only
+    #: when it moved, as the app's route notice would tell her; else once a minute).
+    read_version: int | None = None
     outbox: list[dict[str, Any]] = field(default_factory=list)
     offline_until: float = -1.0
     rejected: list[str] = field(default_factory=list)
@@ -268,6 +299,10 @@ class ServiceNight:
         self.checks = 0
         #: What the partner was answered per call: nurse, expected start, reason not planned.
         self.answers: dict[str, tuple[Any, Any, Any]] = {}
+        self._writes_seen = -1
+        self._probed = False
+        #: The plan's version as of the last time the night owed no re-plan (stepped clock).
+        self.plan_version: int | None = None
 
     # --- time -------------------------------------------------------------------------
     def minute(self) -> float:
@@ -322,7 +357,7 @@ class ServiceNight:
                 visit_id=None,
                 request_id=request_id,
                 organisation=place.organisation,
-                deadline=planned.window[1] + self.params.backup_after_minutes,
+                deadline=self.params.planned_deadline(planned.care_task, planned.window[1]),
                 spec=planned,
             )
             self.planned[planned.key] = PlannedOutcome(
@@ -413,16 +448,19 @@ class ServiceNight:
     def play(self, progress: Callable[[float], None] | None = None) -> NightRecord:
         """From 23:00 to 07:00 (and until the last visit is done), then the end checks."""
         began = time.monotonic()
+        requests = sum(self.http.statuses.values())
         calls = sorted(self.spec.calls, key=lambda c: c.minute)
         faults = self.spec.faults
         restarted = faults.restart is None
         delayed = faults.delayed is None
         offline = faults.offline is None
         next_check = 0.0
+        if self.http.stepped:
+            self.http.advance(self.start)
         while True:
             now = self.minute()
             if now < 0:
-                time.sleep(min(0.2, -now * 60 / self.http.speed))
+                time.sleep(min(0.2, -now * 60 / max(self.http.speed, 1e-6)))
                 continue
             while calls and calls[0].minute <= now:
                 self._call(calls.pop(0))
@@ -451,10 +489,58 @@ class ServiceNight:
                 or now >= NIGHT_MINUTES + 120
             ):
                 break
-            time.sleep(0.02)
+            if self.http.stepped:
+                # Discrete events: the service finishes what it was asked (its re-plans)
+                # while the clock stands still, then time moves to the next thing that
+                # happens (at most a minute on: the phones read their routes each minute).
+                self._wait_idle()
+                self.http.advance(self.start + timedelta(minutes=self._next_moment(now, calls)))
+            else:
+                time.sleep(0.02)
         self._end_of_night()
         self.record.wall_seconds = time.monotonic() - began
+        self.record.requests = sum(self.http.statuses.values()) - requests
         return self.record
+
+    def _wait_idle(self) -> None:
+        """On a stepped clock, after anything was posted: wait (real time) until the night
+        owes no re-plan, so the re-plan's search costs no simulated minutes."""
+        if self.http.writes == self._writes_seen:
+            return
+        began = time.monotonic()
+        deadline = began + 120  # bounds a hung worker only
+        while time.monotonic() < deadline:
+            plan = self._plan()
+            if not plan["replan_pending"]:
+                self.plan_version = int(plan["version"])
+                break
+            time.sleep(0.05)
+        else:
+            self.record.violations.append("a re-plan still owed 120 s after it was asked for")
+        self._writes_seen = self.http.writes
+        self.record.replan_wait_seconds += time.monotonic() - began
+        self.record.replan_waits += 1
+
+    def _next_moment(self, now: float, calls: list[Call]) -> float:
+        """Minutes from 23:00 of the next step: the next call, fault, check, or a nurse's
+        next change of state, at most a minute on (and at least a moment on)."""
+        moments = [now + 1.0]
+        if calls:
+            moments.append(calls[0].minute)
+        faults = self.spec.faults
+        if faults.restart is not None:
+            moments.append(faults.restart)
+        if faults.delayed is not None:
+            moments.append(faults.delayed[1])
+        if faults.offline is not None:
+            moments.append(faults.offline[1])
+        for nurse in self.nurses:
+            moments += [nurse.until, nurse.start_at, nurse.offline_until]
+            step = self._next_visit(nurse) if nurse.state == "idle" else None
+            if step is not None:
+                moments.append(self._leave_at(step) - 0.5)
+        later = [m for m in moments if m > now + 1e-3]
+        return max(now + 1e-3, min(later))
 
     def _call(self, call: Call) -> None:
         """Triage asks capacity; yes: the home-care partner posts it; no: back-up."""
@@ -476,6 +562,8 @@ class ServiceNight:
         if asked.status_code != 200 or not asked.json()["available"]:
             outcome.handed_off = True
             outcome.reason = "triage_no"
+            if asked.status_code == 200:
+                outcome.triage_reason = asked.json().get("reason")
             return
         answer = self.http.call(
             "POST",
@@ -569,7 +657,17 @@ class ServiceNight:
             return  # no signal: she goes by the route she has
         if not force and now - nurse.read_at < 1.0:
             return  # the app polls about once a minute (and at once after her own report)
+        if (
+            not force
+            and self.http.stepped
+            and self.plan_version is not None
+            and nurse.read_version == self.plan_version
+        ):
+            # Stepped, the player waited for every re-plan and knows the plan's version:
+            # her route has not changed since she read it (the route notice never came).
+            return
         nurse.read_at = now
+        nurse.read_version = self.plan_version
         headers = dict(nurse.headers)
         if nurse.etag:
             headers["If-None-Match"] = nurse.etag
@@ -601,6 +699,10 @@ class ServiceNight:
         if step.get("window"):
             opens = (_utc(step["window"]["start"]) - self.start).total_seconds() / 60
             start = max(arrive, opens)
+        if job.key in self.planned:
+            self.planned[job.key].planned_start = (
+                _utc(step["start"]) - self.start
+            ).total_seconds() / 60
         nurse.state, nurse.target = "driving", step["visit_id"]
         nurse.until, nurse.start_at = arrive, start
         nurse.driving += drive
@@ -624,9 +726,12 @@ class ServiceNight:
                 if job.status != "open":
                     nurse.state, nurse.last_end = "idle", nurse.until
                     continue
+                self._reveal_at_door(nurse, job, now)
                 if job.spec.key_safe_fails:
                     nurse.state = "door"
                     nurse.until = nurse.start_at + self.params.key_safe_minutes
+                    outcome = self.calls.get(job.key) or self.planned[job.key]
+                    outcome.on_site = nurse.start_at
                     continue
                 job.status = "started"
                 self._event(nurse, "visit_started", nurse.start_at, visit_id=nurse.target)
@@ -668,11 +773,74 @@ class ServiceNight:
                 break
         self._flush(nurse, now)
 
-    def _started(self, job: Job, minute: float) -> None:
-        if job.key in self.calls:
-            self.calls[job.key].start = minute
+    # --- key-safe codes: revealed at the door, and never outside the rules ------------------
+    def _reveal(self, nurse: Nurse, visit_id: int) -> httpx.Response:
+        return self.http.call(
+            "POST",
+            "/mobile/v1/me/keysafe/reveal",
+            json={"visit_id": str(visit_id)},
+            headers=nurse.headers,
+            auth=nurse.auth,
+        )
+
+    def _reveal_at_door(self, nurse: Nurse, job: Job, now: float) -> None:
+        """At a client with a key safe her phone asks for the code (if it has signal): it
+        must be the code the partner set; a refusal is counted by its reason."""
+        if not self.world.places[job.spec.place].key_safe or now < nurse.offline_until:
+            return
+        assert job.visit_id is not None
+        answer = self._reveal(nurse, job.visit_id)
+        if answer.status_code == 200:
+            self.record.keysafe_reveals += 1
+            if answer.json().get("code") != key_safe_code(job.spec.place):
+                self.record.violations.append(f"{job.key}: the revealed key-safe code is wrong")
         else:
-            self.planned[job.key].start = minute
+            reason = str(answer.json().get("reason", answer.status_code))
+            self.record.keysafe_refused[reason] = self.record.keysafe_refused.get(reason, 0) + 1
+
+    def _probe_reveals(self, now: float) -> None:
+        """Once a night, reveals the rules must refuse, on the routes the phones were given
+        (the published ones the rules read): a nurse asking for a visit in another nurse's
+        route only (``not_assigned``), and for one of her own whose ETA is more than 90
+        minutes ahead (``too_early``: the code opens 30 minutes before it). A code revealed
+        here is an invariant breach."""
+        if self._probed:
+            return
+        online = [n for n in self.nurses if now >= n.offline_until]
+        etas: dict[str, dict[int, float]] = {}
+        for nurse in online:
+            self._read_route(nurse, now, force=True)
+            mine: dict[int, float] = {}
+            for step in (nurse.route or {}).get("steps", []):
+                if step["type"] != "visit" or step["progress"] not in ("planned", "en_route"):
+                    continue
+                job = self.by_visit.get(int(step["visit_id"]))
+                if job is None or job.status != "open":
+                    continue
+                if self.world.places[job.spec.place].key_safe:
+                    mine[job.visit_id or 0] = (_utc(step["eta"]) - self.start).total_seconds() / 60
+            etas[nurse.code] = mine
+        probes: list[tuple[Nurse, int, str]] = []
+        for nurse in online:
+            others = [v for n in online if n is not nurse for v in etas[n.code]]
+            foreign = [v for v in others if v not in etas[nurse.code]]
+            if foreign:
+                probes.append((nurse, foreign[0], "not_assigned"))
+            ahead = [v for v, eta in etas[nurse.code].items() if eta > now + 90]
+            if ahead:
+                probes.append((nurse, ahead[0], "too_early"))
+        for nurse, visit_id, expected in probes[:4]:
+            self._probed = True
+            answer = self._reveal(nurse, visit_id)
+            self.record.keysafe_probes += 1
+            if answer.status_code == 200:
+                self.record.violations.append(
+                    f"minute {now:.0f}: a key-safe code revealed outside its rules ({expected})"
+                )
+
+    def _started(self, job: Job, minute: float) -> None:
+        outcome = self.calls.get(job.key) or self.planned[job.key]
+        outcome.start = outcome.on_site = minute
 
     def _hand_off_closed(self, job: Job) -> None:
         """Nobody got in: the back-up partner (with a key) goes; counted as a hand-off."""
@@ -724,9 +892,13 @@ class ServiceNight:
                 if step["type"] == "visit" and step.get("visit_id"):
                     routed[step["visit_id"]] = routed.get(step["visit_id"], 0) + 1
         unassigned: dict[str, int] = {}
+        why: dict[str, str] = {}
         for entry in plan["plan"]["unassigned"]:
             unassigned[entry["visit_id"]] = unassigned.get(entry["visit_id"], 0) + 1
+            why[entry["visit_id"]] = str(entry.get("reason"))
         statuses = {v["id"]: v["status"] for v in plan["visits"]}
+        if now >= 60:
+            self._probe_reveals(now)
         for visit_id, job in self.by_visit.items():
             if statuses.get(visit_id) not in ("open", "could_not_get_in"):
                 continue
@@ -738,6 +910,8 @@ class ServiceNight:
                     f"unassigned {unassigned.get(ref, 0)}x"
                 )
             elif unassigned.get(ref) and job.status == "open" and now >= job.deadline:
+                if job.key in self.planned:
+                    self.planned[job.key].unassigned_reason = why.get(ref)
                 self._hand_off(job)
 
     def _end_of_night(self) -> None:
@@ -785,6 +959,11 @@ class ServiceNight:
         self.record.planned = list(self.planned.values())
 
 
+def key_safe_code(place: int) -> str:
+    """The fictional key-safe code the simulator sets for place ``place`` (never logged)."""
+    return f"S{(place * 7919) % 100000:05d}"
+
+
 def setup_clients(
     http: Session, world: World, region: Region, first_night: date, last_night: date
 ) -> tuple[dict[int, int], dict[str, int]]:
@@ -807,6 +986,14 @@ def setup_clients(
         )
         answer.raise_for_status()
         place_client[index] = int(answer.json()["id"])
+        if place.key_safe:
+            code = http.call(
+                "PUT",
+                f"/partner/v1/clients/{place_client[index]}/keysafe",
+                json={"code": key_safe_code(index)},
+                headers={"X-API-Key": region.partner_keys[place.organisation]},
+            )
+            code.raise_for_status()
     requests: dict[str, int] = {}
     for planned in world.recurring:
         place = world.places[planned.place]
@@ -846,6 +1033,7 @@ def serve_for(
     network: str | None,
     data_dir: Path,
     tolerance: dict[str, int] | None = None,
+    clock_file: Path | None = None,
 ) -> Served:
     """The served process the simulator starts (not yet started)."""
     env = {
@@ -860,4 +1048,6 @@ def serve_for(
         env["NACHTROUTE_NETWORK"] = network
     if tolerance:
         env["NACHTROUTE_PLANNED_TOLERANCE_MINUTES"] = json.dumps(tolerance)
-    return Served(url, data_dir, folder / "server.log", speed=speed, extra_env=env)
+    return Served(
+        url, data_dir, folder / "server.log", speed=speed, extra_env=env, clock_file=clock_file
+    )

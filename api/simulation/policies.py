@@ -11,7 +11,8 @@ policy starts from) and drive on the same travel matrix (`api.travel`, the servi
 network or its straight-line estimates), times the night's drawn noise. Faults that are about
 software (a phone offline, a service restart) do not touch them; a key safe that will not
 open and a nurse held up do, as in the service's night. Like the service's partners, a visit
-the team has not begun by its deadline (target or window end + ``backup_after_minutes``) goes
+the team has not begun by its deadline (target or window end + ``backup_after_minutes``, or
++ the care task's tolerance when longer: `SimParams.planned_deadline`) goes
 to the back-up partner. Units: minutes from 23:00.
 """
 
@@ -98,17 +99,15 @@ def play_baseline(
         arrive = now + drive
         record.driving_minutes += drive
         nurse.at = job.place
+        start = max(arrive, job.window[0]) if isinstance(job, Planned) else arrive
+        outcome = calls[job.key] if isinstance(job, Call) else outcomes[job.key]
+        outcome.on_site = start
         if job.key_safe_fails:
-            end = arrive + params.key_safe_minutes
-            lost = calls[job.key] if isinstance(job, Call) else outcomes[job.key]
-            lost.handed_off, lost.reason = True, "no_entry"
+            end = start + params.key_safe_minutes
+            outcome.handed_off, outcome.reason = True, "no_entry"
         else:
-            start = max(arrive, job.window[0]) if isinstance(job, Planned) else arrive
             end = start + job.actual_minutes
-            if isinstance(job, Call):
-                calls[job.key].start = start
-            else:
-                outcomes[job.key].start = start
+            outcome.start = start
         nurse.free_at, nurse.busy = end, True
         push(end, "free", nurse.index)
 
@@ -130,7 +129,8 @@ def play_baseline(
             return
         while nurse.planned:
             visit = nurse.planned[0]
-            if now > visit.window[1] + params.backup_after_minutes or now >= NIGHT_MINUTES:
+            deadline = params.planned_deadline(visit.care_task, visit.window[1])
+            if now > deadline or now >= NIGHT_MINUTES:
                 outcome = outcomes[nurse.planned.pop(0).key]
                 outcome.handed_off, outcome.reason = True, "deadline"
                 continue
@@ -139,6 +139,9 @@ def play_baseline(
                 nurse.free_at = leave  # waits (a call may come first)
                 push(leave, "free", nurse.index)
                 return
+            # What she expects when she sets off (no noise): the miss reasons compare to it.
+            expected = now + travel(nurse.at, visit.place)
+            outcomes[visit.key].planned_start = max(expected, visit.window[0])
             do(nurse, now, nurse.planned.pop(0))
             return
         nurse.free_at = now

@@ -18,11 +18,17 @@ class CallOutcome:
     handed_off: bool = False
     #: why: triage_no, not_planned, deadline, no_entry (key safe), night_end
     reason: str | None = None
+    #: When a nurse was at the door (minutes from 23:00): care began then, or she found
+    #: the key safe would not open (``no_entry``: on site, yet handed to the back-up).
+    on_site: float | None = None
+    #: The triage answer's reason code when it said no (e.g. ``not_in_time``).
+    triage_reason: str | None = None
 
     @property
     def response(self) -> float | None:
-        """Minutes from the call until care began (``None``: the team never began)."""
-        return None if self.start is None else self.start - self.minute
+        """Minutes from the call until a nurse was on site (``None``: none came)."""
+        arrived = self.on_site if self.on_site is not None else self.start
+        return None if arrived is None else arrived - self.minute
 
 
 @dataclass
@@ -35,11 +41,41 @@ class PlannedOutcome:
     start: float | None = None
     handed_off: bool = False
     reason: str | None = None
+    #: When a nurse was at the door, ready to begin (window open): ``start``, or the moment
+    #: she found the key safe would not open.
+    on_site: float | None = None
+
+    #: The service's reason for leaving it unassigned when it was handed off (plan's code).
+    unassigned_reason: str | None = None
+    #: The start her route gave when she set off for it (minutes from 23:00).
+    planned_start: float | None = None
+
+    def miss(self, tolerance_minutes: int = 0) -> str | None:
+        """Why the team was not there inside the window or its tolerance (``None``: it was).
+
+        ``left_out`` (never routed before its deadline: handed to the back-up), ``planned_late``
+        (the route already had it past the window's tolerance when she set off), ``noise``
+        (routed in time, the night's drives, care and delays made it late)."""
+        if self.arrived is None:
+            return "left_out" if self.handed_off else "not_reached"
+        if self.late <= tolerance_minutes:
+            return None
+        if self.planned_start is not None and self.planned_start > (
+            self.window[1] + tolerance_minutes + 0.5
+        ):
+            return "planned_late"
+        return "noise"
+
+    @property
+    def arrived(self) -> float | None:
+        """When the team was there for it (``None``: it never came)."""
+        return self.on_site if self.on_site is not None else self.start
 
     @property
     def late(self) -> float:
-        """Minutes past the window's end (0 inside it)."""
-        return 0.0 if self.start is None else max(0.0, self.start - self.window[1])
+        """Minutes past the window's end the team was there (0 inside it, or never)."""
+        arrived = self.arrived
+        return 0.0 if arrived is None else max(0.0, arrived - self.window[1])
 
 
 @dataclass
@@ -55,3 +91,13 @@ class NightRecord:
     violations: list[str] = field(default_factory=list)
     wall_seconds: float = 0.0
     evening_seconds: float = 0.0
+    #: Real seconds the player waited for the service's re-plans (stepped clock), and how
+    #: many times it waited: where the wall time of a night goes.
+    replan_wait_seconds: float = 0.0
+    replan_waits: int = 0
+    requests: int = 0
+    #: Key-safe codes revealed at the door (each the code the partner set), refusals there
+    #: by reason, and reveals tried that the rules must refuse (none may be revealed).
+    keysafe_reveals: int = 0
+    keysafe_refused: dict[str, int] = field(default_factory=dict)
+    keysafe_probes: int = 0

@@ -43,7 +43,9 @@ class Options:
     nights: int
     seed: int
     nurses: int
-    speed: float = 120.0
+    #: ``None``: a stepped clock (moved event to event once the service is idle); else the
+    #: service's clock runs this many times real time.
+    speed: float | None = None
     network: str | None = None
     data_dir: Path | None = None
     database_url: str | None = None
@@ -113,10 +115,12 @@ def simulate_team(
         )
         region = seed_database(url, settings, nurses=options.nurses, nights=nights, centre=centre)
         travel = _travel(world, region.base, network)
+        stepped = options.speed is None
         served = serve_for(
             folder,
             url,
-            speed=options.speed,
+            speed=options.speed or 1.0,
+            clock_file=folder / "clock.txt" if stepped else None,
             nights=len(nights),
             network=options.network,
             tolerance=options.params.tolerance_minutes if options.params.apply_tolerance else None,
@@ -128,23 +132,37 @@ def simulate_team(
         place_client: dict[int, int] = {}
         recurring: dict[str, int] = {}
         try:
+            errors_seen = 0
             for spec in world.nights:
                 began = time.monotonic()
-                # The evening (clients, planned care, the evening plan) runs on a clock at
-                # real speed from 22:00, so it is done before 23:00 however slow the machine;
-                # the night then runs fast from 23:00. The service's clock never goes back
-                # (a token or a second factor issued later is not valid yet).
-                served.speed = 1.0
-                served.start(night_start(spec.night_date) - timedelta(hours=1))
+                evening_at = night_start(spec.night_date) - timedelta(hours=1)
+                if stepped:
+                    # One process for the run (and the restart fault): the clock stands at
+                    # 22:00 for the evening, then the night is played step by step.
+                    if served.process is None:
+                        served.start(evening_at)
+                    if http is None:
+                        http = Session(served.base_url, clock_file=served.clock_file)
+                        http.sync_clock()
+                    http.advance(evening_at)
+                else:
+                    # The evening (clients, planned care, the evening plan) runs on a clock
+                    # at real speed from 22:00, so it is done before 23:00 however slow the
+                    # machine; the night then runs fast from 23:00. The service's clock
+                    # never goes back (a token or a second factor issued later is not valid
+                    # yet).
+                    served.speed = 1.0
+                    served.start(evening_at)
+                    if http is not None:
+                        http.point_base(served.base_url)
                 if http is None:
                     http = Session(served.base_url)
+                if not stepped:
                     http.sync_clock(1.0)
+                if not place_client:
                     place_client, recurring = setup_clients(
                         http, world, region, nights[0], nights[-1]
                     )
-                else:
-                    http.point_base(served.base_url)
-                    http.sync_clock(1.0)
 
                 def restart(now: datetime) -> str:
                     served.stop()
@@ -163,15 +181,18 @@ def simulate_team(
                 )
                 night.evening(devices)
                 evening = time.monotonic() - began
-                served.stop()
-                served.speed = options.speed
-                served.start(night_start(spec.night_date))
-                http.point_base(served.base_url)
-                http.sync_clock(options.speed)
+                if options.speed is not None:
+                    served.stop()
+                    served.speed = options.speed
+                    served.start(night_start(spec.night_date))
+                    http.point_base(served.base_url)
+                    http.sync_clock(options.speed)
                 record = night.play(_progress_of(progress, spec.number))
-                served.stop()
-                record.violations += [f"server log: {line[:160]}" for line in served.error_lines()]
-                served.log_path.unlink(missing_ok=True)
+                errors = served.error_lines()
+                record.violations += [f"server log: {line[:160]}" for line in errors[errors_seen:]]
+                errors_seen = len(errors)
+                if not stepped:
+                    served.stop()
                 walls.append(time.monotonic() - began)
                 record.evening_seconds = evening
                 records["nachtroute"].append(record)

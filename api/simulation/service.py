@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from api.core.clock import step_clock_file
+
 __all__ = ["Served", "bin_path", "free_port", "wait_healthy"]
 
 
@@ -64,26 +66,36 @@ class Served:
         *,
         speed: float,
         extra_env: dict[str, str] | None = None,
+        clock_file: Path | None = None,
     ) -> None:
         self.database_url, self.data_dir, self.log_path = database_url, data_dir, log_path
         self.speed = speed
+        #: A stepped clock (NACHTROUTE_CLOCK_FILE) instead of a running one: ``speed`` unused.
+        self.clock_file = clock_file
         self.extra_env = extra_env or {}
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, clock: datetime) -> None:
-        """Start serving with the clock at ``clock`` (aware), running ``speed`` times fast."""
+        """Start serving with the clock at ``clock`` (aware), running ``speed`` times fast,
+        or, stepped, standing at ``clock`` until the clock file is moved on."""
         env = {
             **os.environ,
             "NACHTROUTE_DATABASE_URL": self.database_url,
             "NACHTROUTE_DATA_DIR": str(self.data_dir),
             "NACHTROUTE_ENVIRONMENT": "development",
             "NACHTROUTE_MIGRATE_ON_START": "false",
-            "NACHTROUTE_CLOCK": clock.isoformat(),
-            "NACHTROUTE_CLOCK_SPEED": f"{self.speed:g}",
             **self.extra_env,
         }
+        for name in ("NACHTROUTE_CLOCK", "NACHTROUTE_CLOCK_SPEED", "NACHTROUTE_CLOCK_FILE"):
+            env.pop(name, None)
+        if self.clock_file is not None:
+            step_clock_file(self.clock_file, clock)
+            env["NACHTROUTE_CLOCK_FILE"] = str(self.clock_file)
+        else:
+            env["NACHTROUTE_CLOCK"] = clock.isoformat()
+            env["NACHTROUTE_CLOCK_SPEED"] = f"{self.speed:g}"
         if "NACHTROUTE_NETWORK" not in self.extra_env:
             env.pop("NACHTROUTE_NETWORK", None)
         with self.log_path.open("ab") as log:

@@ -6,12 +6,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from api.cli import main
-from api.core.clock import SimulatedClock, clock_from_settings, system_clock
+from api.core.clock import (
+    SimulatedClock,
+    SteppedClock,
+    clock_from_settings,
+    step_clock_file,
+    system_clock,
+)
 from api.core.config import Settings
 from api.main import create_app
 from tests.api.conftest import AMSTERDAM, SECRET
@@ -91,3 +97,65 @@ def test_demo_seeds_the_night_of_the_simulated_clock(
     monkeypatch.setenv("NACHTROUTE_CLOCK", "2026-11-29T03:10:00+01:00")
     assert main(["demo", "--no-serve", "--visits", "6", "--network", "none"]) == 0
     assert "Night of 2026-11-28" in capsys.readouterr().out
+
+
+# --- the stepped clock (NACHTROUTE_CLOCK_FILE): time moves only when the file is moved on
+
+
+@settings(deadline=None, max_examples=30)  # file writes on a loaded machine: no deadline
+@given(steps=st.lists(st.integers(min_value=0, max_value=86_400), min_size=1, max_size=15))
+def test_a_stepped_clock_stands_still_between_steps_and_follows_each_step(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[int]
+) -> None:
+    path = tmp_path_factory.mktemp("clock") / "clock.txt"
+    step_clock_file(path, START)
+    clock = SteppedClock(path)
+    moment = START
+    for seconds in steps:
+        assert clock() == clock() == moment  # stands still however long the work takes
+        moment = moment + timedelta(seconds=seconds)
+        step_clock_file(path, moment)
+        assert clock() == moment
+        assert clock().utcoffset() == timedelta(hours=1)
+
+
+def test_a_stepped_clock_never_goes_back(tmp_path: Path) -> None:
+    path = tmp_path / "clock.txt"
+    step_clock_file(path, START)
+    clock = SteppedClock(path)
+    with pytest.raises(ValueError, match="never goes back"):
+        step_clock_file(path, START - timedelta(seconds=1))
+    # Written behind its back (not through step_clock_file), it still does not go back.
+    path.write_text((START - timedelta(hours=1)).isoformat(), encoding="utf-8")
+    assert clock() == START
+    with pytest.raises(ValueError, match="aware"):
+        step_clock_file(path, START.replace(tzinfo=None))
+
+
+def test_the_settings_make_a_stepped_clock_from_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "clock.txt"
+    step_clock_file(path, START)
+    clock = clock_from_settings(Settings(clock_file=path))
+    assert isinstance(clock, SteppedClock) and clock() == START
+
+
+@pytest.mark.parametrize(
+    ("values", "content"),
+    [
+        ({"environment": "production"}, START.isoformat()),
+        ({"clock": START.isoformat()}, START.isoformat()),
+        ({"clock_speed": 60}, START.isoformat()),
+        ({}, "not a time"),
+        ({}, "2026-11-29T03:10:00"),  # no offset
+        ({}, None),  # no file
+    ],
+)
+def test_bad_or_production_stepped_clocks_are_refused(
+    tmp_path: Path, values: dict[str, object], content: str | None
+) -> None:
+    path = tmp_path / "clock.txt"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValidationError) as error:
+        Settings(secret_key=SECRET, api_key_pepper=SECRET, clock_file=path, **values)
+    assert "NACHTROUTE_CLOCK_FILE" in str(error.value)

@@ -51,8 +51,7 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> tuple[NightSpec, TeamRes
         nights=1,
         seed=5,
         nurses=2,
-        speed=1200,
-        network=None,
+        network=None,  # and the default stepped clock (NACHTROUTE_CLOCK_FILE)
         params=BUSY,
         keep_database=tmp_path_factory.mktemp("sim"),
     )
@@ -75,6 +74,19 @@ def test_a_simulated_night_through_the_service_keeps_every_invariant(
         assert (call.start is not None) != call.handed_off
         if call.start is not None:
             assert call.start >= call.minute - 0.01
+        # A key safe that would not open: the nurse was on site (it counts as reached), and
+        # the call went to the back-up (counted apart).
+        if call.reason == "no_entry":
+            assert call.on_site is not None and call.response is not None
+    for planned in night.planned:
+        if planned.start is not None:
+            assert planned.on_site == planned.start >= planned.window[0] - 0.01
+    # On a stepped clock the service is idle before time moves on: no re-plan ever lags.
+    assert night.replan_waits > 0
+    # Key-safe codes: revealed at the door (the code set; a wrong one is a violation above),
+    # and reveals the rules must refuse were tried (a code revealed is a violation above).
+    assert night.keysafe_reveals > 0
+    assert night.keysafe_probes > 0
     assert any(c.start is not None for c in night.calls)
     # The database agrees: nothing owed, every open visit placed, statuses as reported.
     url = result.database_url

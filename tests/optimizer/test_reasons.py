@@ -36,6 +36,30 @@ def test_silent_start_names_the_passed_window_not_the_road() -> None:
     assert plan.route("N1").visit_ids() == ["LATER"]
 
 
+def test_a_window_past_its_end_but_inside_its_tolerance_is_still_planned() -> None:
+    """The region's tolerance (repositioning: 60 min) keeps the end open: a re-plan at 00:00,
+    20 minutes past the 23:40 end (an acute call came first), plans it late within the
+    tolerance instead of dropping it as passed; past the tolerance it is passed."""
+    visits = [
+        planned(
+            "TURN",
+            5,
+            0,
+            40 * MINUTE,
+            published_nurse="N1",
+            late_tolerance_seconds=HOUR,
+            late_cost_per_minute=1000,
+        )
+    ]
+    problem = line_problem([nurse("N1")], visits)
+    inside = solve(problem.model_copy(update={"now": HOUR}), time_limit=0.5)
+    assert inside.unassigned == []
+    assert inside.route("N1").visit_ids() == ["TURN"]
+    past = solve(problem.model_copy(update={"now": 100 * MINUTE + 1}), time_limit=0.5)
+    (left,) = past.unassigned
+    assert left.reason == ReasonCode.WINDOW_PASSED
+
+
 def test_a_window_still_open_but_out_of_reach_stays_unreachable() -> None:
     """The window closes after now but before anyone can be there: that is unreachable in
     its window, not a passed window."""
@@ -91,7 +115,7 @@ def test_every_reason_is_the_real_one(problem: Problem, now: int, published: boo
             problem.is_planned_care(visit)
             and visit.state == VisitState.PLANNED
             and visit.window is not None
-            and visit.window.end < now
+            and visit.window.end + visit.late_tolerance_seconds < now
         )
         left = reasons.get(visit.id)
         if over and problem.nurses:
