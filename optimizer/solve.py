@@ -125,11 +125,14 @@ def _search_once(
     first_only: bool,
     solution_limit: int | None,
     fixed_slots: bool | None = None,
+    scheduling: bool = True,
 ) -> _Found:
     """Build the model with visits in ``config.seed``'s order and run ``config`` until
     ``deadline`` (``time.monotonic()``); a portfolio worker, so arguments and answer are plain.
 
     OR-Tools' routing search has no random seed: the node order is what a seed changes.
+    ``scheduling=False`` searches without the per-route scheduling LP, like the construction
+    (`_first_plan_only`): every hard rule still holds, only the costs are less refined.
     """
     order = list(open_visits)
     if config.seed:
@@ -168,9 +171,29 @@ def _search_once(
         )
         if solution_limit is not None:
             parameters.solution_limit = solution_limit
-        solution = routing.SolveFromAssignmentWithParameters(first, parameters)
+        if not scheduling:
+            parameters.disable_scheduling_beware_this_may_degrade_performance = True
+        solution = _search_from_first(routing, first, parameters, deadline)
         return _found(model, solution if solution is not None else first, label)
     return _Found(method=f"or-tools: {config.label}", status="no solution within the time limit")
+
+
+def _search_from_first(routing: Any, first: Any, parameters: Any, deadline: float) -> Any:
+    """``SolveFromAssignmentWithParameters(first, parameters)``; when that fails without
+    searching (ROUTING_FAIL: ``first`` did not restore), the same search from a construction
+    of its own for the time left.
+
+    Seen on the 333-visit regions of the 50 x 1000 night (load 15): a first plan built
+    without the scheduling LP failed to restore in 0.1-0.3 s on some regions and some runs
+    (with or without the LP in the search), so the search that should follow it ended at
+    once and answered with the first plan.
+    """
+    solution = routing.SolveFromAssignmentWithParameters(first, parameters)
+    left = deadline - time.monotonic()
+    if solution is not None or left < 0.1:
+        return solution
+    parameters.time_limit.FromMilliseconds(int(1000 * left))
+    return routing.SolveWithParameters(parameters)
 
 
 def _iterated(
@@ -226,7 +249,7 @@ def _iterated(
         gls = search.search_parameters(time_limit=remaining, config=_fallback_config(config))
         if solution_limit is not None:
             gls.solution_limit = solution_limit
-        solution = routing.SolveFromAssignmentWithParameters(first, gls)
+        solution = _search_from_first(routing, first, gls, deadline)
         method = f"or-tools: {name} + guided local search (construction too slow for ILS)"
     else:
         solution = None
@@ -364,19 +387,20 @@ class _RegionPlans:
             if v.id not in self.untried and self._may_move(v, k)
         ]
         own_left = self.left_out(k) if self.found[k] is not None else []
-        if own_left and first_only:
-            # A region whose construction left out visits of its own has no room a second
-            # construction would find for a neighbour's: making room by leaving out less
-            # urgent care is the search's work. (On the generated 50 x 1000 nights, where
-            # every region is full, trying anyway doubled the first plan's CPU time, 0.75 ->
-            # 1.35 s, and was never kept.)
-            return
         if own_left:
-            # Only a neighbour's visit more urgent than one the region leaves out can take a
-            # place there; equally urgent ones would only be swapped.
-            floor = min(classes[v.urgency].omission_penalty for v in own_left)
-            extra = [v for v in extra if classes[v.urgency].omission_penalty > floor]
+            # A region whose plan leaves out visits of its own has no room that another
+            # construction would find for a neighbour's. (On the generated 50 x 1000 nights,
+            # where every region is full, trying anyway doubled the first plan's CPU time,
+            # 0.75 -> 1.35 s, and was never kept; in the later search a region given its
+            # neighbours' visits started from a construction so much worse that the search
+            # never caught up, load 15.) It is searched with its own visits.
+            if first_only:
+                return
+            extra = []
         own = self.problem.model_copy(update={"nurses": self.nurses[k]})
+        # The search without the scheduling LP: on a 333-visit region with breaks each move
+        # it checks is a CP-SAT model per route, and the construction's plan (built without
+        # it) often failed to restore into the search with it (ROUTING_FAIL, load 15).
         found = _search_once(
             own,
             [*self.visits[k], *extra],
@@ -386,6 +410,7 @@ class _RegionPlans:
             first_only,
             None,
             self.fixed_slots,
+            scheduling=False,
         )
         if found.sequences is None:
             return
