@@ -560,7 +560,10 @@ def _search_portfolio(
             if config.ils:
                 config = _fallback_config(config)
             by_regions.improve(config.with_seed(config.seed + seed), began + time_limit)
-            method += ", then each region searched again with its neighbours' left-out visits"
+            method += (
+                ", then each region searched again"
+                " (with its neighbours' left-out visits where it has room)"
+            )
         if by_regions.moved:
             method += f" ({by_regions.moved} visits planned by a neighbouring region)"
         return by_regions.result(method)
