@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RESTOCK",
+    "explain",
     "extract",
     "finish",
     "plan_from_routes",
@@ -192,23 +193,23 @@ def plan_from_routes(
     )
     if not final:
         return plan
-    plan = finish(problem, plan, sequences, break_starts)
+    plan = with_own_check(problem, plan)
     if not_before:
         # The solver's own start times can hold a stop later than its rules need (waiting
         # that nothing explains). Laid out as early as allowed, with two-person visits in
         # step, the same routes are what `evaluate` and the quote show: use that layout
         # unless it breaks a rule the solver's times kept.
-        early = finish(
+        early = with_own_check(
             problem,
             in_step(
                 problem, {k: list(v) for k, v in sequences.items()}, break_starts, unassigned, stats
             ),
-            sequences,
-            break_starts,
         )
         if _keys(early) <= _keys(plan):
-            return early
-    return plan
+            plan = early
+    # The reasons depend on the routes only, not on their times: looked for once, for the
+    # layout chosen (they were a quarter of a 10 x 200 first plan's time, twice over).
+    return explain(problem, plan, sequences, break_starts)
 
 
 def _keys(plan: Plan) -> set[tuple[str, str | None, str | None]]:
@@ -291,6 +292,17 @@ def finish(
     """The last touch on a plan laid out from ``sequences``: visits left out for no named
     reason get the rule that keeps them out (a pin, a break) where one can be found, and
     every rule the checker finds broken is listed (`with_own_check`)."""
+    return with_own_check(problem, explain(problem, plan, sequences, break_starts))
+
+
+def explain(
+    problem: Problem,
+    plan: Plan,
+    sequences: Mapping[str, Sequence[str]],
+    break_starts: Mapping[str, int] | None = None,
+) -> Plan:
+    """``plan`` with the visits it leaves out for no named reason given the rule that keeps
+    them out (a pin, a break, the bag) where `reasons.why_left_out` finds one."""
     general = [
         problem.visit(u.visit_id)
         for u in plan.unassigned
@@ -301,7 +313,7 @@ def finish(
         plan = plan.model_copy(
             update={"unassigned": [explained.get(u.visit_id, u) for u in plan.unassigned]}
         )
-    return with_own_check(problem, plan)
+    return plan
 
 
 def with_own_check(problem: Problem, plan: Plan) -> Plan:

@@ -24,7 +24,7 @@ from optimizer.eligibility import eligible_nurses, excluded
 from optimizer.evaluate import evaluate
 from optimizer.model import Problem, Visit, VisitState
 from optimizer.plan import Plan, ReasonCode, SolverStats, StepType, Unassigned
-from optimizer.regions import regions
+from optimizer.regions import Region, regions
 from optimizer.replan import initial_routes, quick_replan, warm_sequences
 from optimizer.routing_model import FIXED_SLOT_THRESHOLD, NightModel
 from optimizer.search import SearchConfig
@@ -125,11 +125,14 @@ def _search_once(
     first_only: bool,
     solution_limit: int | None,
     fixed_slots: bool | None = None,
+    scheduling: bool = True,
 ) -> _Found:
     """Build the model with visits in ``config.seed``'s order and run ``config`` until
     ``deadline`` (``time.monotonic()``); a portfolio worker, so arguments and answer are plain.
 
     OR-Tools' routing search has no random seed: the node order is what a seed changes.
+    ``scheduling=False`` searches without the per-route scheduling LP, like the construction
+    (`_first_plan_only`): every hard rule still holds, only the costs are less refined.
     """
     order = list(open_visits)
     if config.seed:
@@ -168,9 +171,29 @@ def _search_once(
         )
         if solution_limit is not None:
             parameters.solution_limit = solution_limit
-        solution = routing.SolveFromAssignmentWithParameters(first, parameters)
+        if not scheduling:
+            parameters.disable_scheduling_beware_this_may_degrade_performance = True
+        solution = _search_from_first(routing, first, parameters, deadline)
         return _found(model, solution if solution is not None else first, label)
     return _Found(method=f"or-tools: {config.label}", status="no solution within the time limit")
+
+
+def _search_from_first(routing: Any, first: Any, parameters: Any, deadline: float) -> Any:
+    """``SolveFromAssignmentWithParameters(first, parameters)``; when that fails without
+    searching (ROUTING_FAIL: ``first`` did not restore), the same search from a construction
+    of its own for the time left.
+
+    Seen on the 333-visit regions of the 50 x 1000 night (load 15): a first plan built
+    without the scheduling LP failed to restore in 0.1-0.3 s on some regions and some runs
+    (with or without the LP in the search), so the search that should follow it ended at
+    once and answered with the first plan.
+    """
+    solution = routing.SolveFromAssignmentWithParameters(first, parameters)
+    left = deadline - time.monotonic()
+    if solution is not None or left < 0.1:
+        return solution
+    parameters.time_limit.FromMilliseconds(int(1000 * left))
+    return routing.SolveWithParameters(parameters)
 
 
 def _iterated(
@@ -226,7 +249,7 @@ def _iterated(
         gls = search.search_parameters(time_limit=remaining, config=_fallback_config(config))
         if solution_limit is not None:
             gls.solution_limit = solution_limit
-        solution = routing.SolveFromAssignmentWithParameters(first, gls)
+        solution = _search_from_first(routing, first, gls, deadline)
         method = f"or-tools: {name} + guided local search (construction too slow for ILS)"
     else:
         solution = None
@@ -282,64 +305,217 @@ def _portfolio_worker(
     return _search_once(problem, open_visits, departures, config, deadline, False, solution_limit)
 
 
+class _RegionPlans:
+    """A large night planned region by region (`optimizer.regions`), and re-planned a region
+    at a time with the visits its neighbours left out.
+
+    Every rule is per nurse or per visit, and a region holds both copies of its two-person
+    visits and the nurse of each pinned or en-route visit, so the regions' routes together are
+    a plan of the night and their objectives add up to its objective. Two-person visits get
+    the slot the whole night would give them (`routing_model.FIXED_SLOT_THRESHOLD`).
+
+    A visit a region leaves out is tried by both neighbouring regions (along the sweep)
+    before the first plan is returned, where they have room (left out none of their own), and
+    again in each later pass (`improve`): a region's own nurses being full says nothing about
+    the next region's, so "no nurse has room" is only said after they were tried. A visit
+    may move to a region when nothing ties it to a nurse elsewhere (a pin, en route, on her
+    phone, a dependency) and that region has as many nurses who may do it as it needs.
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        parts: Sequence[Region],
+        departures: dict[str, timeline.Departure],
+        fixed_slots: bool,
+    ) -> None:
+        self.problem = problem
+        self.departures = departures
+        self.fixed_slots = fixed_slots
+        self.nurses = [list(part.nurses) for part in parts]
+        #: The open visits each region answers for: those it plans and those it left out.
+        self.visits = [list(part.visits) for part in parts]
+        self.found: list[_Found | None] = [None] * len(parts)
+        #: Each region's objective counting only its own visits' omission penalties.
+        self.cost = [0] * len(parts)
+        self.region_of = {n.id: k for k, nurses in enumerate(self.nurses) for n in nurses}
+        #: Visits a region's construction never tried (the clock stopped it first).
+        self.untried: set[str] = set()
+        self.moved = 0
+
+    def __len__(self) -> int:
+        return len(self.nurses)
+
+    def left_out(self, k: int) -> list[Visit]:
+        """Region ``k``'s visits its current plan does not have (all of them before it has one)."""
+        found = self.found[k]
+        if found is None or found.sequences is None:
+            return list(self.visits[k])
+        placed = {key for sequence in found.sequences.values() for key in sequence}
+        return [v for v in self.visits[k] if v.id not in placed]
+
+    def _may_move(self, visit: Visit, k: int) -> bool:
+        problem = self.problem
+        if visit.pin is not None or visit.state == VisitState.EN_ROUTE:
+            return False
+        if problem.dependencies_of(visit.id):
+            return False
+        shown = visit.published_nurse
+        if shown in self.region_of and self.region_of[shown] != k:
+            return False
+        able = sum(1 for n in eligible_nurses(problem, visit) if self.region_of[n.id] == k)
+        return able >= visit.nurses_needed
+
+    def plan(
+        self,
+        k: int,
+        neighbours: Sequence[int],
+        config: SearchConfig,
+        deadline: float,
+        *,
+        first_only: bool,
+    ) -> None:
+        """Plan region ``k`` again with the visits ``neighbours`` leave out that it may do;
+        keep the new plan when it costs no more (the visits it leaves out counted at their
+        omission penalty), moving the neighbours' visits it placed into region ``k``."""
+        classes = self.problem.urgency_classes
+        extra = [
+            v
+            for j in dict.fromkeys(neighbours)
+            if j != k
+            for v in self.left_out(j)
+            if v.id not in self.untried and self._may_move(v, k)
+        ]
+        own_left = self.left_out(k) if self.found[k] is not None else []
+        if own_left:
+            # A region whose plan leaves out visits of its own has no room that another
+            # construction would find for a neighbour's. (On the generated 50 x 1000 nights,
+            # where every region is full, trying anyway doubled the first plan's CPU time,
+            # 0.75 -> 1.35 s, and was never kept; in the later search a region given its
+            # neighbours' visits started from a construction so much worse that the search
+            # never caught up, load 15.) It is searched with its own visits.
+            if first_only:
+                return
+            extra = []
+        own = self.problem.model_copy(update={"nurses": self.nurses[k]})
+        # The search without the scheduling LP: on a 333-visit region with breaks each move
+        # it checks is a CP-SAT model per route, and the construction's plan (built without
+        # it) often failed to restore into the search with it (ROUTING_FAIL, load 15).
+        found = _search_once(
+            own,
+            [*self.visits[k], *extra],
+            self.departures,
+            config,
+            deadline,
+            first_only,
+            None,
+            self.fixed_slots,
+            scheduling=False,
+        )
+        if found.sequences is None:
+            return
+
+        def penalty(visit: Visit) -> int:
+            return classes[visit.urgency].omission_penalty * visit.nurses_needed
+
+        objective = found.objective or 0
+        if self.found[k] is not None and objective > self.cost[k] + sum(map(penalty, extra)):
+            return  # the neighbours' visits are counted as left out either way
+        self.found[k] = found
+        placed = {key for sequence in found.sequences.values() for key in sequence}
+        taken = {v.id for v in extra if v.id in placed}
+        self.cost[k] = objective - sum(penalty(v) for v in extra if v.id not in taken)
+        if taken:
+            self.moved += len(taken)
+            for j in range(len(self)):
+                if j != k:
+                    self.cost[j] -= sum(penalty(v) for v in self.visits[j] if v.id in taken)
+                    self.visits[j] = [v for v in self.visits[j] if v.id not in taken]
+            self.visits[k].extend(v for v in extra if v.id in taken)
+        if found.cut_short:
+            self.untried |= {v.id for v in self.visits[k] if v.id not in placed}
+        else:
+            self.untried -= {v.id for v in self.visits[k]}
+
+    def first_plan(self, config: SearchConfig, deadline: float) -> bool:
+        """Build every region's first plan, then let each region with room try the visits
+        its neighbours left out; ``False`` when a region found no plan at all (the caller
+        then plans the night whole)."""
+        count = len(self)
+        for k in range(count):
+            if deadline <= time.monotonic():
+                # Never tried: the caller says so per visit (`no_plan_in_time`).
+                self.untried |= {v.id for v in self.visits[k]}
+                continue
+            self.plan(k, [], config, deadline, first_only=True)
+            if self.found[k] is None:
+                return False
+        for k in range(count):
+            if deadline <= time.monotonic():
+                break
+            self.plan(k, [(k - 1) % count, (k + 1) % count], config, deadline, first_only=True)
+        return True
+
+    def improve(self, config: SearchConfig, deadline: float) -> None:
+        """Search each region again in turn with an equal share of the time left, taking in
+        the visits both of its neighbours leave out."""
+        count = len(self)
+        for k in range(count):
+            now = time.monotonic()
+            share = (deadline - now) / (count - k)
+            if share < 0.1:
+                break
+            self.plan(k, [(k - 1) % count, (k + 1) % count], config, now + share, first_only=False)
+
+    def result(self, method: str) -> _Found:
+        """The regions' plans as one plan of the night."""
+        classes = self.problem.urgency_classes
+        sequences: dict[str, list[str]] = {}
+        starts: dict[tuple[str, int], int] = {}
+        break_starts: dict[str, int] = {}
+        objective = 0
+        status = ""
+        for k, found in enumerate(self.found):
+            if found is None or found.sequences is None:
+                objective += sum(
+                    classes[v.urgency].omission_penalty * v.nurses_needed for v in self.visits[k]
+                )
+                continue
+            sequences.update(found.sequences)
+            starts.update(found.starts or {})
+            break_starts.update(found.break_starts or {})
+            objective += self.cost[k]
+            status = status or found.status
+        return _Found(
+            method=method,
+            objective=objective,
+            status=status,
+            sequences=sequences,
+            starts=starts,
+            break_starts=break_starts,
+            cut_short=bool(self.untried),
+        )
+
+
 def _first_plan_by_regions(
     problem: Problem,
     open_visits: Sequence[Visit],
     departures: dict[str, timeline.Departure],
     config: SearchConfig,
     deadline: float,
-) -> _Found | None:
-    """The first plan of a large night built region by region (`optimizer.regions`);
-    ``None`` when the night is not split or a region found no plan in time (the caller then
-    builds it whole).
-
-    Every rule is per nurse or per visit, and a region holds both copies of its two-person
-    visits and the nurse of each pinned or en-route visit, so the regions' routes together are
-    a plan of the night and their objectives add up to its objective. Two-person visits get
-    the slot the whole night would give them (`routing_model.FIXED_SLOT_THRESHOLD`). The
-    regions run one after the other in this process: forking them measured no faster on the
-    loaded 2-core machine, and each takes a few tenths of a second.
+) -> _RegionPlans | None:
+    """The first plan of a large night built region by region (`_RegionPlans`); ``None`` when
+    the night is not split or a region found no plan in time (the caller then builds it
+    whole). The regions run one after the other in this process: forking them measured no
+    faster on the loaded 2-core machine, and each takes a few tenths of a second.
     """
     parts = regions(problem, open_visits, departures)
     if parts is None:
         return None
-    fixed_slots = len(open_visits) > FIXED_SLOT_THRESHOLD
-    sequences: dict[str, list[str]] = {}
-    starts: dict[tuple[str, int], int] = {}
-    break_starts: dict[str, int] = {}
-    objective = 0
-    status = ""
-    cut_short = False
-    for part in parts:
-        if deadline <= time.monotonic():
-            cut_short = True  # its visits were never tried: the caller says so per visit
-            classes = problem.urgency_classes
-            objective += sum(
-                classes[v.urgency].omission_penalty * v.nurses_needed for v in part.visits
-            )
-            continue
-        # The night with only this region's nurses: eligibility, bags and breaks are theirs.
-        own = problem.model_copy(update={"nurses": part.nurses})
-        found = _search_once(
-            own, part.visits, departures, config, deadline, True, None, fixed_slots
-        )
-        if found.sequences is None:
-            return None
-        sequences.update(found.sequences)
-        starts.update(found.starts or {})
-        break_starts.update(found.break_starts or {})
-        objective += found.objective or 0
-        status = status or found.status
-        cut_short = cut_short or found.cut_short
-    return _Found(
-        method=f"or-tools: {config.first_solution} in {len(parts)} regions",
-        objective=objective,
-        status=status,
-        sequences=sequences,
-        starts=starts,
-        break_starts=break_starts,
-        cut_short=cut_short,
-    )
+    plans = _RegionPlans(problem, parts, departures, len(open_visits) > FIXED_SLOT_THRESHOLD)
+    if not plans.first_plan(config, deadline):
+        return None
+    return plans
 
 
 def _found_key(found: _Found) -> tuple[bool, int]:
@@ -358,46 +534,50 @@ def _search_portfolio(
     processes: int | None,
     solution_limit: int | None,
 ) -> _Found:
-    """The cold search (`_search_cold`), on a large night after a first plan built region by
-    region (`_first_plan_by_regions`): that plan is the quick answer, and the anytime answer
-    whenever the search finds nothing better in the time left.
+    """The cold search (`_search_cold`); on a large night the first plan built region by
+    region (`_first_plan_by_regions`), then each region searched again in turn with the time
+    left, taking in the visits its neighbours left out (`_RegionPlans.improve`).
 
     Measured 2026-11-29 (load 12-15): on the generated 50 x 1000 night the regions' first
     plan took 2.6 s, while a 10 s search that constructs the whole night first answered with
-    every visit left out. Runs stopped by ``solution_limit`` (repeatable ones) skip it.
+    every visit left out; a search of the whole night from the regions' routes did not
+    restore them in time either, so the regions are searched one by one. Runs stopped by
+    ``solution_limit`` (repeatable ones) skip the split.
     """
     began = time.monotonic()
     by_regions = None
+    first_config = SearchConfig(label="gls-pci", seed=seed)
     if first_only or solution_limit is None:
         by_regions = _first_plan_by_regions(
-            problem,
-            open_visits,
-            departures,
-            SearchConfig(label="gls-pci", seed=seed),
-            began + time_limit,
+            problem, open_visits, departures, first_config, began + time_limit
         )
-    if by_regions is not None and first_only:
-        return by_regions
-    remaining = time_limit - (time.monotonic() - began)
-    if by_regions is not None and remaining < PORTFOLIO_MIN_SECONDS:
-        # Too little left for a search of the whole night to build its own first plan.
-        return by_regions
-    found = _search_cold(
+    if by_regions is not None:
+        method = f"or-tools: {first_config.first_solution} in {len(by_regions)} regions"
+        if not first_only and time_limit - (time.monotonic() - began) >= 0.2:
+            # Guided local search in this process: iterated local search must run in a
+            # forked process (see `search.run_portfolio`), and each region is small.
+            config = configs[0] if configs else first_config
+            if config.ils:
+                config = _fallback_config(config)
+            by_regions.improve(config.with_seed(config.seed + seed), began + time_limit)
+            method += (
+                ", then each region searched again"
+                " (with its neighbours' left-out visits where it has room)"
+            )
+        if by_regions.moved:
+            method += f" ({by_regions.moved} visits planned by a neighbouring region)"
+        return by_regions.result(method)
+    return _search_cold(
         problem,
         open_visits,
         departures,
-        time_limit=max(0.05, remaining),
+        time_limit=max(0.05, time_limit - (time.monotonic() - began)),
         first_only=first_only,
         seed=seed,
         configs=configs,
         processes=processes,
         solution_limit=solution_limit,
     )
-    if by_regions is not None and _found_key(by_regions) < _found_key(found):
-        return replace(
-            by_regions, method=f"{by_regions.method} (the search found nothing better in time)"
-        )
-    return found
 
 
 def _search_cold(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,8 +13,11 @@ from optimizer.checker import check
 from optimizer.eligibility import eligible_nurses, excluded
 from optimizer.generate import generated_night
 from optimizer.model import Dependency, Pin, Problem, VisitState
-from optimizer.regions import SPLIT_FROM, regions
-from optimizer.solve import solve
+from optimizer.regions import SPLIT_FROM, Region, regions
+from optimizer.search import SearchConfig
+from optimizer.solve import _RegionPlans, plan_from_routes, solve
+
+from .conftest import HOUR, MINUTE, line_problem, nurse, planned
 
 FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -148,3 +152,28 @@ def test_a_large_first_plan_is_built_by_regions_and_keeps_every_rule() -> None:
         if visit.state == VisitState.EN_ROUTE:
             (nurse_id,) = visit.assigned_nurses
             assert plan.route(nurse_id).visit_ids()[:1] == [visit.id]
+
+
+def test_a_visit_one_region_cannot_fit_is_planned_by_a_neighbour_with_room() -> None:
+    """Region A's one nurse cannot start six visits of 20 minutes inside one hour; region
+    B's nurse has an almost empty night. Before a visit is named "no room", the neighbouring
+    region's nurse is tried: every visit is planned, A's surplus by B's nurse, and the plan
+    passes the checker."""
+    crowded = [planned(f"A{k}", 1 + k, 0, HOUR, service_seconds=20 * MINUTE) for k in range(6)]
+    problem = line_problem([nurse("NA"), nurse("NB")], [*crowded, planned("B0", 20, 0, 8 * HOUR)])
+    departures = {n.id: timeline.departure(problem, n) for n in problem.nurses}
+    na, nb = problem.nurses
+    parts = [
+        Region(nurses=[na], visits=[v for v in problem.visits if v.id.startswith("A")]),
+        Region(nurses=[nb], visits=[problem.visit("B0")]),
+    ]
+    plans = _RegionPlans(problem, parts, departures, fixed_slots=False)
+    assert plans.first_plan(SearchConfig(), time.monotonic() + 60)
+    found = plans.result("regions")
+    assert found.sequences is not None
+    plan = plan_from_routes(problem, found.sequences, not_before=found.starts)
+    assert plan.unassigned == []
+    assert check(problem, plan) == []
+    assert plans.moved >= 1
+    assert set(plan.route("NB").visit_ids()) > {"B0"}
+    assert len(plan.route("NA").visit_ids()) < 6
