@@ -108,6 +108,48 @@ def test_solving_gives_a_feasible_solution_the_checkers_agree_on(path: Path) -> 
     assert again.cost >= {MANKOWSKA_A1: 218.19, KUMMER_10: 150.66}[path]
 
 
+def _crowded_instance(path: Path) -> Path:
+    """Three patients 10 from the depot and 0 apart, every window [0, 10], services of 10:
+    two caregivers (one with both services) cannot start all four services by 10. Best:
+    both start at 10 and at 20 (two services 10 late), distance 40; cost (40 + 20 + 10) / 3."""
+    data = {
+        "patients": [
+            {
+                "id": f"p{k}",
+                "location": [0, k],
+                "time_window": [0, 10],
+                "required_caregivers": needs,
+                **({"synchronization": {"type": "simultaneous"}} if len(needs) == 2 else {}),
+            }
+            for k, needs in enumerate(
+                (
+                    [{"service": "s1", "duration": 10}],
+                    [{"service": "s1", "duration": 10}],
+                    [{"service": "s1", "duration": 10}, {"service": "s2", "duration": 10}],
+                ),
+                start=1,
+            )
+        ],
+        "services": [{"id": "s1", "default_duration": 10}, {"id": "s2", "default_duration": 10}],
+        "caregivers": [{"id": "c1", "abilities": ["s1"]}, {"id": "c2", "abilities": ["s1", "s2"]}],
+        "central_offices": [{"id": "d", "location": [0, 0]}],
+        "distances": [[0, 10, 10, 10], [10, 0, 0, 0], [10, 0, 0, 0], [10, 0, 0, 0]],
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_an_instance_that_must_be_late_is_solved_to_its_optimum(tmp_path: Path) -> None:
+    # No plan without tardiness exists, so the search runs at a cap on tardiness and
+    # loosens it while a service is out (`solve_hhcrsp`): the optimum needs a cap of 10.
+    instance = read_hhcrsp(_crowded_instance(tmp_path / "crowded.json"))
+    result = solve_hhcrsp(instance, time_limit=3.0, processes=1)
+    assert result.report.feasible, result.report.problems
+    assert result.report.max_tardiness == pytest.approx(10)
+    assert result.report.total_tardiness == pytest.approx(20)
+    assert result.report.cost == pytest.approx(70 / 3)
+
+
 def test_the_night_plan_itself_passes_the_night_checker() -> None:
     from optimizer.solve import solve
 
