@@ -455,3 +455,22 @@ def test_a_planners_edit_during_a_reoptimise_still_wins_by_if_match(world: World
     done = world.client.get(f"/jobs/{job.json()['id']}", headers=planner).json()
     assert done["status"] == "failed" and "version" in done["error"], done
     assert world.client.get(PLAN, headers=planner).json()["version"] == version + 1
+
+
+def test_a_call_the_quick_insertion_cannot_place_is_answered_by_the_search(world: World) -> None:
+    """The quick first answer stands only when it places every new call: a two-person acute
+    call (which the insertion never places) on a night of free nurses is answered by the
+    search in the request, planned, never a stored "no capacity" (red team s17, finding 02:
+    the guard compared with a re-evaluated plan that already listed the new call as left out)."""
+    published_night(world, visits=4)
+    world.clock.set(3, 10)
+    org = world.seeded.home_care[0]
+    client_id = register_client(world, org, 82)
+    call = world.client.post(
+        REQUESTS, json={**acute(client_id), "nurses_needed": 2}, headers=world.key(org)
+    )
+    assert call.status_code == 201, call.text
+    outcome = call.json()["visits"][0]
+    assert outcome["planned"] is True, outcome
+    versions = world.client.get(f"{PLAN}/versions", headers=world.token("planner")).json()
+    assert not any("(first answer)" in (v.get("reason") or "") for v in versions), versions
