@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Mapping
 from datetime import timedelta
@@ -162,3 +164,30 @@ def test_a_window_on_the_spring_forward_night_is_in_real_seconds_for_every_visit
     plan = world.client.get(f"/nights/{night}/plan", headers=world.token("planner")).json()
     windows = [(v["window_start"], v["window_end"]) for v in plan["visits"]]
     assert windows == [(9000, 14400), (9000, 14400)], windows
+
+
+def test_the_access_log_export_names_the_phone_and_visit_and_neutralises_formulas(
+    world: World,
+) -> None:
+    """A reveal's row holds the phone, the visit and the key id: the privacy officer's export
+    shows them (it left them out). The phone id is what the caller sent (any partner's key
+    gets a refused row, in every organisation's export), so a CSV cell that a spreadsheet
+    would run as a formula is written as text."""
+    partner = world.key(world.seeded.home_care[1])
+    refused = world.client.post(
+        "/mobile/v1/me/keysafe/reveal",
+        json={"visit_id": "77"},
+        headers={**partner, "X-Device-Id": '=HYPERLINK("http://x.example")'},
+    )
+    assert refused.status_code == 403, refused.text
+    officer = world.token("privacy1", second_factor=True)
+    rows = world.client.get("/access-log", headers=officer).json()
+    row = next(r for r in rows if r["event"] == "keysafe.reveal")
+    assert row["device_id"] == '=HYPERLINK("http://x.example")'
+    assert row["visit_id"] == "77"
+    assert "key_id" in row
+    exported = world.client.get("/access-log", params={"format": "csv"}, headers=officer)
+    table = list(csv.DictReader(io.StringIO(exported.text)))
+    cells = next(r for r in table if r["event"] == "keysafe.reveal")
+    assert cells["device_id"] == '\'=HYPERLINK("http://x.example")'
+    assert not any(v.startswith(("=", "+", "-", "@")) for r in table for v in r.values())
