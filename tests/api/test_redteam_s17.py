@@ -191,3 +191,59 @@ def test_the_access_log_export_names_the_phone_and_visit_and_neutralises_formula
     cells = next(r for r in table if r["event"] == "keysafe.reveal")
     assert cells["device_id"] == '\'=HYPERLINK("http://x.example")'
     assert not any(v.startswith(("=", "+", "-", "@")) for r in table for v in r.values())
+
+
+def test_extending_a_recurring_request_gives_care_on_nights_already_open(world: World) -> None:
+    """Every night until the new end has the care: nights opened before the extension got
+    no visit (only nights opened later were expanded), so care the partner was told recurs
+    was silently missing there."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 64)
+    other = new_client(world, org, 65)
+    first = NIGHT + timedelta(days=1)
+    # Another request opens the nights up to a week ahead.
+    week = planned_body(
+        other,
+        night=first.isoformat(),
+        recurrence={"weekdays": None, "until": (first + timedelta(days=6)).isoformat()},
+    )
+    assert world.client.post(REQUESTS, json=week, headers=world.key(org)).status_code == 201
+    body = planned_body(
+        client_id,
+        night=first.isoformat(),
+        recurrence={"weekdays": None, "until": (first + timedelta(days=2)).isoformat()},
+    )
+    made = world.client.post(REQUESTS, json=body, headers=world.key(org))
+    assert made.status_code == 201, made.text
+    until = (first + timedelta(days=5)).isoformat()
+    extended = world.client.patch(
+        f"{REQUESTS}/{made.json()['id']}", json={"recurrence_until": until}, headers=world.key(org)
+    )
+    assert extended.status_code == 200, extended.text
+    nights = [(v["night"], v["status"]) for v in extended.json()["visits"]]
+    assert nights == [((first + timedelta(days=d)).isoformat(), "open") for d in range(6)]
+
+
+def test_re_extending_over_nights_a_shortening_cancelled_is_refused_naming_the_field(
+    world: World,
+) -> None:
+    """A cancelled visit does not re-open: rather than say "every night until" with nights
+    that have no care, the extension over them is refused, naming recurrence_until."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 66)
+    first = NIGHT + timedelta(days=1)
+    body = planned_body(
+        client_id,
+        night=first.isoformat(),
+        recurrence={"weekdays": None, "until": (first + timedelta(days=4)).isoformat()},
+    )
+    made = world.client.post(REQUESTS, json=body, headers=world.key(org)).json()
+    url, key = f"{REQUESTS}/{made['id']}", world.key(org)
+    short = world.client.patch(url, json={"recurrence_until": first.isoformat()}, headers=key)
+    assert short.status_code == 200, short.text
+    again = (first + timedelta(days=4)).isoformat()
+    refused = world.client.patch(url, json={"recurrence_until": again}, headers=key)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "recurrence_until"
+    read = world.client.get(url, headers=key).json()
+    assert read["recurrence"]["until"] == first.isoformat()
