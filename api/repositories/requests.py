@@ -187,6 +187,10 @@ def submit_request(
             if made is not None and (request.kind == "unplanned" or _live(night, now)):
                 # Committed with the visit: a crash after the commit still re-plans it.
                 nights.mark_replan_needed(session, night, reason=f"{request.kind} request")
+        if request.recurrence is not None:
+            # Nights are expanded when they open: one opened already, beyond the days
+            # expanded ahead above, would never get this care.
+            _extend_into_open_nights(session, region, request, now=now)
         if idempotency_key is not None:
             with session.begin_nested():
                 session.add(

@@ -247,3 +247,27 @@ def test_re_extending_over_nights_a_shortening_cancelled_is_refused_naming_the_f
     assert refused.json()["errors"][0]["field"] == "recurrence_until"
     read = world.client.get(url, headers=key).json()
     assert read["recurrence"]["until"] == first.isoformat()
+
+
+def test_a_new_recurring_request_reaches_a_night_already_open_beyond_the_horizon(
+    world: World,
+) -> None:
+    """Nights are expanded when they open: one opened earlier, beyond the days a new
+    recurring request is expanded ahead, gets its visit too (it never got it before)."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 67)
+    far = NIGHT + timedelta(days=world.settings.recurrence_days_ahead + 10)
+    opened = world.client.post(
+        REQUESTS,
+        json=planned_body(new_client(world, org, 68), night=far.isoformat()),
+        headers=world.key(org),
+    )
+    assert opened.status_code == 201, opened.text
+    body = planned_body(
+        client_id,
+        night=(NIGHT + timedelta(days=1)).isoformat(),
+        recurrence={"weekdays": None, "until": (far + timedelta(days=5)).isoformat()},
+    )
+    made = world.client.post(REQUESTS, json=body, headers=world.key(org))
+    assert made.status_code == 201, made.text
+    assert far.isoformat() in {v["night"] for v in made.json()["visits"]}
