@@ -226,7 +226,7 @@ def _check_proof(
     skew = settings.dpop_skew_on_service_clock
     try:
         proof = dpop.verify_proof(
-            request.headers.get("dpop"),
+            dpop.single_proof(request.headers.getlist("dpop")),
             method=request.method,
             url=request_url(request, settings),
             now=now,

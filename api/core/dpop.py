@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -40,6 +41,7 @@ __all__ = [
     "jwk_thumbprint",
     "normalise_htu",
     "public_jwk",
+    "single_proof",
     "verify_proof",
 ]
 
@@ -131,6 +133,15 @@ def normalise_htu(url: str) -> str:
     if port is not None and (scheme, port) not in (("http", 80), ("https", 443)):
         host = f"{host}:{port}"
     return urlunsplit((scheme, host, parts.path or "/", "", ""))
+
+
+def single_proof(values: Sequence[str]) -> str | None:
+    """The request's DPoP proof from the values of its ``DPoP`` header fields: ``None``
+    when there is none; `ProofError` (``proof_invalid``) when there is more than one, which
+    RFC 9449 section 4.3 refuses (which of them would be checked and which used?)."""
+    if len(values) > 1:
+        raise ProofError(ProofReason.PROOF_INVALID, "send exactly one DPoP header")
+    return values[0] if values else None
 
 
 def verify_proof(

@@ -187,6 +187,10 @@ def submit_request(
             if made is not None and (request.kind == "unplanned" or _live(night, now)):
                 # Committed with the visit: a crash after the commit still re-plans it.
                 nights.mark_replan_needed(session, night, reason=f"{request.kind} request")
+        if request.recurrence is not None:
+            # Nights are expanded when they open: one opened already, beyond the days
+            # expanded ahead above, would never get this care.
+            _extend_into_open_nights(session, region, request, now=now)
         if idempotency_key is not None:
             with session.begin_nested():
                 session.add(
@@ -418,6 +422,8 @@ def amend_request(
                     f"recurrence_until: request {follower.id} follows request {first.id}, "
                     f"which would not be given on the night of {night_without.isoformat()}"
                 )
+    if body.recurrence_until is not None:
+        _extend_into_open_nights(session, region, request, now=now)
     request.version += 1
     request.updated_at = now
     for visit, night in request_visits(session, request):
@@ -436,6 +442,47 @@ def amend_request(
             )
     session.commit()
     return request
+
+
+def _extend_into_open_nights(
+    session: Session, region: Region, request: VisitRequest, *, now: datetime
+) -> None:
+    """Give the request its visit on every night already open that it now covers (only
+    nights opened later are expanded when they open); 422 naming ``recurrence_until`` when
+    one of them holds its visit cancelled by an earlier shortening (it does not re-open)."""
+    had = {night.id: visit for visit, night in request_visits(session, request)}
+    open_nights = session.scalars(
+        select(Night)
+        .where(
+            Night.region_id == region.id,
+            Night.night_date >= request.first_night,
+            Night.night_date <= _until(request),
+        )
+        .order_by(Night.night_date)
+    )
+    for night in open_nights:
+        if not _applies(request, night.night_date) or now >= night.ends_at:
+            continue
+        earlier = had.get(night.id)
+        if earlier is not None and earlier.status == VisitStatus.CANCELLED:
+            session.rollback()
+            raise Unprocessable(
+                f"recurrence_until: the care of the night of {night.night_date.isoformat()} "
+                "was cancelled by an earlier change; submit a new request for those nights",
+                extra={
+                    "errors": [
+                        {
+                            "field": "recurrence_until",
+                            "message": "covers nights whose care was cancelled",
+                            "code": "cancelled_nights",
+                        }
+                    ]
+                },
+            )
+        if earlier is None:
+            _make_visit(session, region, request, night)
+            if _live(night, now):
+                nights.mark_replan_needed(session, night, reason="request amended")
 
 
 def cancel_request(

@@ -37,9 +37,22 @@ class AccessLogRow(BaseModel):
     role: str
     acting_organisation_id: int | None
     purpose: str
+    device_id: str | None = Field(default=None, description="the phone, as the caller named it")
+    visit_id: str | None = Field(default=None, description="the visit, as the caller named it")
+    key_id: str | None = Field(default=None, description="the key a revealed code was under")
 
 
 _COLUMNS = list(AccessLogRow.model_fields)
+#: A cell a spreadsheet would run as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: object) -> object:
+    """``value`` as a CSV cell; text that would start a formula is kept as text (a leading
+    ``'``): the phone and visit ids are what the caller sent."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 #: Rows per page by default, and at most.
@@ -94,7 +107,7 @@ def export_access_log(
         writer = csv.DictWriter(buffer, fieldnames=_COLUMNS)
         writer.writeheader()
         for row in rows:
-            writer.writerow(row.model_dump(mode="json"))
+            writer.writerow({k: _csv_cell(v) for k, v in row.model_dump(mode="json").items()})
         return Response(buffer.getvalue(), media_type="text/csv", headers=headers)
     response.headers.update(headers)
     return rows

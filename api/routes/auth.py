@@ -87,11 +87,11 @@ def create_token(
     """
     now = clock()
     jkt = None
-    if request.headers.get("dpop") is not None:
+    if request.headers.getlist("dpop"):
         skew = settings.dpop_skew_on_service_clock
         try:
             proof = dpop.verify_proof(
-                request.headers.get("dpop"),
+                dpop.single_proof(request.headers.getlist("dpop")),
                 method=request.method,
                 url=request_url(request, settings),
                 now=now,

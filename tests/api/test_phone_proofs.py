@@ -351,3 +351,25 @@ def test_a_foreign_or_revoked_phone_is_refused_and_logged(world: World) -> None:
     response = world.client.get(ROUTE, headers=fresh(world, mine))
     assert (response.status_code, response.json()["code"]) == (401, "device_revoked")
     assert _rows(world)[-1].purpose.split()[:3] == ["dpop", "refused", "device_revoked"]
+
+
+def test_two_dpop_headers_are_refused_at_sign_in_and_on_a_phone_call(world: World) -> None:
+    """RFC 9449 section 4.3: a request with more than one ``DPoP`` header is refused, even
+    when each proof is valid on its own (red-team observation F07)."""
+    phone = register_phone(world)
+    key = world.phones.by_device[phone["X-Device-Id"]]
+    token = _token_of(phone)
+    one, two = (key.proof("GET", BASE + ROUTE, token) for _ in range(2))
+    sent = {**phone, "Authorization": f"DPoP {token}"}
+    both = [*sent.items(), ("DPoP", one), ("DPoP", two)]
+    _refused(world, world.client.get(ROUTE, headers=both), "proof_invalid", event="dpop.refused")
+    assert world.client.get(ROUTE, headers={**sent, "DPoP": two}).status_code in (200, 404)
+
+    body = {
+        "username": "nurse-n1",
+        "password": PASSWORD,
+        "totp_code": pyotp.TOTP(DEMO_NURSE_TOTP_SECRET).at(world.clock()),
+    }
+    first, second = (key.proof("POST", BASE + "/auth/token") for _ in range(2))
+    twice = world.client.post("/auth/token", json=body, headers=[("DPoP", first), ("DPoP", second)])
+    assert (twice.status_code, twice.json()["code"]) == (400, "proof_invalid")

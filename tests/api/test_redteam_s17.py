@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Mapping
 from datetime import timedelta
@@ -162,3 +164,110 @@ def test_a_window_on_the_spring_forward_night_is_in_real_seconds_for_every_visit
     plan = world.client.get(f"/nights/{night}/plan", headers=world.token("planner")).json()
     windows = [(v["window_start"], v["window_end"]) for v in plan["visits"]]
     assert windows == [(9000, 14400), (9000, 14400)], windows
+
+
+def test_the_access_log_export_names_the_phone_and_visit_and_neutralises_formulas(
+    world: World,
+) -> None:
+    """A reveal's row holds the phone, the visit and the key id: the privacy officer's export
+    shows them (it left them out). The phone id is what the caller sent (any partner's key
+    gets a refused row, in every organisation's export), so a CSV cell that a spreadsheet
+    would run as a formula is written as text."""
+    partner = world.key(world.seeded.home_care[1])
+    refused = world.client.post(
+        "/mobile/v1/me/keysafe/reveal",
+        json={"visit_id": "77"},
+        headers={**partner, "X-Device-Id": '=HYPERLINK("http://x.example")'},
+    )
+    assert refused.status_code == 403, refused.text
+    officer = world.token("privacy1", second_factor=True)
+    rows = world.client.get("/access-log", headers=officer).json()
+    row = next(r for r in rows if r["event"] == "keysafe.reveal")
+    assert row["device_id"] == '=HYPERLINK("http://x.example")'
+    assert row["visit_id"] == "77"
+    assert "key_id" in row
+    exported = world.client.get("/access-log", params={"format": "csv"}, headers=officer)
+    table = list(csv.DictReader(io.StringIO(exported.text)))
+    cells = next(r for r in table if r["event"] == "keysafe.reveal")
+    assert cells["device_id"] == '\'=HYPERLINK("http://x.example")'
+    assert not any(v.startswith(("=", "+", "-", "@")) for r in table for v in r.values())
+
+
+def test_extending_a_recurring_request_gives_care_on_nights_already_open(world: World) -> None:
+    """Every night until the new end has the care: nights opened before the extension got
+    no visit (only nights opened later were expanded), so care the partner was told recurs
+    was silently missing there."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 64)
+    other = new_client(world, org, 65)
+    first = NIGHT + timedelta(days=1)
+    # Another request opens the nights up to a week ahead.
+    week = planned_body(
+        other,
+        night=first.isoformat(),
+        recurrence={"weekdays": None, "until": (first + timedelta(days=6)).isoformat()},
+    )
+    assert world.client.post(REQUESTS, json=week, headers=world.key(org)).status_code == 201
+    body = planned_body(
+        client_id,
+        night=first.isoformat(),
+        recurrence={"weekdays": None, "until": (first + timedelta(days=2)).isoformat()},
+    )
+    made = world.client.post(REQUESTS, json=body, headers=world.key(org))
+    assert made.status_code == 201, made.text
+    until = (first + timedelta(days=5)).isoformat()
+    extended = world.client.patch(
+        f"{REQUESTS}/{made.json()['id']}", json={"recurrence_until": until}, headers=world.key(org)
+    )
+    assert extended.status_code == 200, extended.text
+    nights = [(v["night"], v["status"]) for v in extended.json()["visits"]]
+    assert nights == [((first + timedelta(days=d)).isoformat(), "open") for d in range(6)]
+
+
+def test_re_extending_over_nights_a_shortening_cancelled_is_refused_naming_the_field(
+    world: World,
+) -> None:
+    """A cancelled visit does not re-open: rather than say "every night until" with nights
+    that have no care, the extension over them is refused, naming recurrence_until."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 66)
+    first = NIGHT + timedelta(days=1)
+    body = planned_body(
+        client_id,
+        night=first.isoformat(),
+        recurrence={"weekdays": None, "until": (first + timedelta(days=4)).isoformat()},
+    )
+    made = world.client.post(REQUESTS, json=body, headers=world.key(org)).json()
+    url, key = f"{REQUESTS}/{made['id']}", world.key(org)
+    short = world.client.patch(url, json={"recurrence_until": first.isoformat()}, headers=key)
+    assert short.status_code == 200, short.text
+    again = (first + timedelta(days=4)).isoformat()
+    refused = world.client.patch(url, json={"recurrence_until": again}, headers=key)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "recurrence_until"
+    read = world.client.get(url, headers=key).json()
+    assert read["recurrence"]["until"] == first.isoformat()
+
+
+def test_a_new_recurring_request_reaches_a_night_already_open_beyond_the_horizon(
+    world: World,
+) -> None:
+    """Nights are expanded when they open: one opened earlier, beyond the days a new
+    recurring request is expanded ahead, gets its visit too (it never got it before)."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 67)
+    far = NIGHT + timedelta(days=world.settings.recurrence_days_ahead + 10)
+    opened = world.client.post(
+        REQUESTS,
+        json=planned_body(new_client(world, org, 68), night=far.isoformat()),
+        headers=world.key(org),
+    )
+    assert opened.status_code == 201, opened.text
+    body = planned_body(
+        client_id,
+        night=(NIGHT + timedelta(days=1)).isoformat(),
+        recurrence={"weekdays": None, "until": (far + timedelta(days=5)).isoformat()},
+    )
+    made = world.client.post(REQUESTS, json=body, headers=world.key(org))
+    assert made.status_code == 201, made.text
+    assert far.isoformat() in {v["night"] for v in made.json()["visits"]}
