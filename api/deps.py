@@ -15,7 +15,6 @@ own, `request_url`).
 
 from __future__ import annotations
 
-import functools
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -437,21 +436,11 @@ DeviceIdHeader = Annotated[
 ]
 
 
-@functools.lru_cache(maxsize=1024)
-def _thumbprint(public_key: str) -> str | None:
-    """The RFC 7638 thumbprint of a registered key (a pure function of the stored text, so
-    kept per key: every phone request compares it); ``None`` for a key that is no JWK."""
-    try:
-        return dpop.jwk_thumbprint(dpop.public_jwk(public_key))
-    except dpop.ProofError:
-        return None  # registered before keys were checked: register again
-
-
 def _device_key_matches(device: PhoneDevice, principal: Principal) -> bool:
     """Whether the token is bound to (and the request was proved by) the phone's key."""
     if principal.key_thumbprint is None:
         return False
-    registered = _thumbprint(device.public_key)
+    registered = dpop.registered_key_thumbprint(device.public_key)
     return registered is not None and hmac.compare_digest(registered, principal.key_thumbprint)
 
 

@@ -20,6 +20,7 @@ proof, the token or a key.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -92,6 +93,17 @@ def jwk_thumbprint(jwk: dict[str, Any]) -> str:
         {name: jwk[name] for name in members}, separators=(",", ":"), sort_keys=True
     )
     return _b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
+
+
+@functools.lru_cache(maxsize=1024)
+def registered_key_thumbprint(public_key: str) -> str | None:
+    """The RFC 7638 thumbprint of a registered phone key (a JWK as JSON text); ``None`` for a
+    text that is no usable P-256 key (registered before keys were checked). A pure function
+    of the stored text, so kept per key: every phone request and sign-in compares it."""
+    try:
+        return jwk_thumbprint(public_jwk(public_key))
+    except ProofError:
+        return None
 
 
 def public_jwk(text: str) -> dict[str, Any]:

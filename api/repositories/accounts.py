@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -13,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api import totp_vault
-from api.core import security
+from api.core import dpop, security
 from api.core.config import Settings
 from api.core.problems import Conflict, NotFound, ProblemError, Unauthorised, Unprocessable
 from api.core.roles import ORGANISATION_ROLES, Principal, Role
@@ -170,9 +171,15 @@ class TooManyAttempts(ProblemError):
         self.retry_after = retry_after
 
 
-def _throttle_keys(username: str, address: str | None, settings: Settings) -> list[str]:
+def _throttle_keys(
+    username: str, address: str | None, settings: Settings, *, phone_key: str | None = None
+) -> list[str]:
+    """The account's key (her registered phone's own, with ``phone_key``), then the address's."""
     pepper = settings.secret_key.get_secret_value()
-    keys = [security.throttle_key("account", username, pepper=pepper)]
+    account = username if phone_key is None else f"{username}\x00{phone_key}"
+    keys = [
+        security.throttle_key("account" if phone_key is None else "phone", account, pepper=pepper)
+    ]
     if address:
         keys.append(security.throttle_key("address", address, pepper=pepper))
     return keys
@@ -235,8 +242,15 @@ def authenticate(
     settings: Settings,
     address: str | None = None,
     limits: security.SignInLimits | None = None,
+    key_thumbprint: str | None = None,
 ) -> tuple[User, bool]:
     """The user and whether a valid second factor was given.
+
+    ``key_thumbprint``: the key a DPoP proof of this sign-in was verified with. When it is
+    her registered, non-revoked phone's key, her failures count on a limit of that phone's
+    own, not the account's: anyone can fail sign-ins for a known username, and without this
+    ten wrong passwords from anywhere locked a nurse's own phone out all night (red team s17,
+    finding 11). Without the phone's private key nobody can use that limit.
 
     Errors: 429 `TooManyAttempts` when the account or ``address`` (the client's) has too many
     recent failures (checked first, so a locked account is not probed even with the right
@@ -245,7 +259,8 @@ def authenticate(
     time step is kept, and only a later step is accepted (atomically, across processes).
     """
     limits = limits or security.SignInLimits()
-    keys = _throttle_keys(username, address, settings)
+    phone_key = key_thumbprint if _is_her_phone(session, username, key_thumbprint) else None
+    keys = _throttle_keys(username, address, settings, phone_key=phone_key)
     _check_throttle(session, keys, now=now, limits=limits)
     user = session.scalars(select(User).where(User.username == username)).first()
     ok = security.verify_password(user.password_hash if user else None, password)
@@ -267,6 +282,22 @@ def authenticate(
     session.execute(delete(SignInThrottle).where(SignInThrottle.key == keys[0]))
     session.commit()
     return user, second
+
+
+def _is_her_phone(session: Session, username: str, key_thumbprint: str | None) -> bool:
+    """Whether ``key_thumbprint`` is that of a registered, non-revoked phone of ``username``."""
+    if key_thumbprint is None:
+        return False
+    keys = session.scalars(
+        select(PhoneDevice.public_key)
+        .join(User, User.id == PhoneDevice.user_id)
+        .where(User.username == username, PhoneDevice.revoked_at.is_(None))
+    ).all()
+    return any(
+        (registered := dpop.registered_key_thumbprint(key)) is not None
+        and hmac.compare_digest(registered, key_thumbprint)
+        for key in keys
+    )
 
 
 def _use_totp_step(session: Session, user_id: int, step: int) -> bool:

@@ -116,6 +116,7 @@ def create_token(
             settings=settings,
             address=_address(request),
             limits=_limits(request),
+            key_thumbprint=jkt,
         )
     except accounts.TooManyAttempts as error:
         return _too_many(request, error)

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from api.core.security import SignInLimits
 from api.db.models import User
 from api.main import create_app
-from api.seed import DEMO_TOTP_SECRET
+from api.seed import DEMO_NURSE_TOTP_SECRET, DEMO_TOTP_SECRET
 from mobile_contract.dpop_client import PhoneKey
 from tests.api.conftest import PASSWORD, World
-from tests.api.phone_helpers import PHONE, phone_body
+from tests.api.phone_helpers import PHONE, phone_body, register_phone
 
 TOKEN = "/auth/token"
 ENROL = "/auth/totp/enrol"
@@ -184,3 +184,30 @@ def test_an_admin_made_nurse_enrols_her_own_second_factor(
     headers = {"Authorization": f"DPoP {signed_in.json()['access_token']}"}
     registered = world.client.post("/mobile/v1/devices", json=phone_body(key), headers=headers)
     assert registered.status_code == 201, registered.text
+
+
+def test_wrong_passwords_from_anywhere_do_not_lock_out_her_registered_phone(
+    any_world: World,
+) -> None:
+    """Ten wrong passwords for a nurse from anyone lock her account for sign-ins without her
+    phone's key (429), yet her registered phone, proving its key, still signs in; failures
+    proved by her phone's key count on a limit of its own (red team s17, finding 11: the
+    lock was repeatable all night and kept her phone from routes and key-safe codes)."""
+    world = any_world
+    phone = register_phone(world, "nurse-n1")
+    key = world.phones.by_device[phone["X-Device-Id"]]
+    totp = pyotp.TOTP(DEMO_NURSE_TOTP_SECRET)
+    for _ in range(10):
+        assert _sign_in(world.client, "nurse-n1", WRONG).status_code == 401
+    _assert_throttled(_sign_in(world.client, "nurse-n1", PASSWORD, totp.at(world.clock())))
+    _assert_throttled(  # a key of someone else's is no way round the lock
+        _sign_in(world.client, "nurse-n1", PASSWORD, totp.at(world.clock()), world.new_key())
+    )
+    signed_in = _sign_in(world.client, "nurse-n1", PASSWORD, totp.at(world.clock()), key)
+    assert signed_in.status_code == 200, signed_in.text
+    assert signed_in.json()["token_type"] == "DPoP"
+
+    for _ in range(10):
+        assert _sign_in(world.client, "nurse-n1", WRONG, key=key).status_code == 401
+    world.clock.now += timedelta(seconds=30)
+    _assert_throttled(_sign_in(world.client, "nurse-n1", PASSWORD, totp.at(world.clock()), key))
