@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["UserInputError", "describe", "load_model"]
+__all__ = ["UserInputError", "check_database", "describe", "load_model"]
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -44,3 +44,28 @@ def load_model(model: type[Model], path: Path | str) -> Model:
         return model.model_validate_json(text)
     except ValidationError as error:
         raise UserInputError(f"{file}: invalid {model.__name__}:\n  {describe(error)}") from None
+
+
+def check_database(url: str, *, fresh: bool = False, name: str = "--database-url") -> None:
+    """Raise `UserInputError` (one message, exit 2) for a database URL nobody can open,
+    instead of a driver's traceback; ``fresh``: also for one that already holds a region
+    (the simulator seeds its own); ``name``: the option or setting the message names."""
+    from sqlalchemy import inspect, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.db.engine import make_engine
+
+    try:
+        engine = make_engine(url)
+    except (SQLAlchemyError, ImportError, ValueError) as error:
+        raise UserInputError(f"{name}: not a database URL ({type(error).__name__})") from None
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            used = fresh and inspect(connection).has_table("regions")
+            if used and connection.execute(text("SELECT count(*) FROM regions")).scalar():
+                raise UserInputError(f"{name}: not a fresh database (it holds a region)")
+    except SQLAlchemyError as error:
+        raise UserInputError(f"{name}: cannot open the database ({type(error).__name__})") from None
+    finally:
+        engine.dispose()

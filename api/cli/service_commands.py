@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from api.cli._errors import UserInputError, describe
+from api.cli._errors import UserInputError, check_database, describe
 
 __all__ = ["register"]
 
@@ -169,6 +169,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _settings()
     _refuse_public_placeholder(settings, args.host)
+    # One message, not a traceback from the server's startup.
+    check_database(settings.resolved_database_url, name="NACHTROUTE_DATABASE_URL")
     app = create_app(settings)
     uvicorn.run(app, host=args.host, port=args.port, log_config=uvicorn_log_config("info"))
     return 0

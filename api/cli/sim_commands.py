@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from api.cli._errors import UserInputError, load_model
+from api.cli._errors import UserInputError, check_database, load_model
 
 __all__ = ["register"]
 
@@ -78,34 +78,6 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
-def _check_database(url: str, *, fresh: bool = False) -> None:
-    """One message and exit 2 for a database URL nobody can open (not a driver's traceback);
-    ``fresh``: also for one that already holds a region (the simulator seeds its own)."""
-    from sqlalchemy import inspect, text
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from api.db.engine import make_engine
-
-    try:
-        engine = make_engine(url)
-    except (SQLAlchemyError, ImportError, ValueError) as error:
-        raise UserInputError(
-            f"--database-url: not a database URL ({type(error).__name__})"
-        ) from None
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-            used = fresh and inspect(connection).has_table("regions")
-            if used and connection.execute(text("SELECT count(*) FROM regions")).scalar():
-                raise UserInputError("--database-url: not a fresh database (it holds a region)")
-    except SQLAlchemyError as error:
-        raise UserInputError(
-            f"--database-url: cannot open the database ({type(error).__name__})"
-        ) from None
-    finally:
-        engine.dispose()
-
-
 def _simulate(args: argparse.Namespace) -> int:
     if not 1 <= args.nights <= 60:
         raise UserInputError("--nights: between 1 and 60")
@@ -128,7 +100,7 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.database_url and len(sizes) > 1:
         raise UserInputError("--database-url: one team size only (each size needs a fresh one)")
     if args.database_url:
-        _check_database(args.database_url, fresh=True)
+        check_database(args.database_url, fresh=True)
     if args.chart and not args.chart.parent.is_dir():
         # Found now, not after the whole run has been played.
         raise UserInputError(f"--chart {args.chart}: no folder {args.chart.parent}")
@@ -279,7 +251,7 @@ def _report(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UserInputError(f"--{error}") from None
     settings = _settings(**({"database_url": args.database_url} if args.database_url else {}))
-    _check_database(settings.resolved_database_url)
+    check_database(settings.resolved_database_url)
     from sqlalchemy.exc import SQLAlchemyError
 
     from api.db.engine import make_engine, make_session_factory

@@ -271,3 +271,15 @@ def test_a_new_recurring_request_reaches_a_night_already_open_beyond_the_horizon
     made = world.client.post(REQUESTS, json=body, headers=world.key(org))
     assert made.status_code == 201, made.text
     assert far.isoformat() in {v["night"] for v in made.json()["visits"]}
+
+
+def test_serve_on_a_database_url_nobody_can_open_is_one_message_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same kind as simulate's --database-url: the setting named, no startup traceback."""
+    monkeypatch.setenv("NACHTROUTE_DATABASE_URL", "nonsense")
+    monkeypatch.setenv("NACHTROUTE_DATA_DIR", str(tmp_path))
+    assert main(["serve", "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nachtroute: error: NACHTROUTE_DATABASE_URL"), err
+    assert "Traceback" not in err
