@@ -150,6 +150,35 @@ def test_an_instance_that_must_be_late_is_solved_to_its_optimum(tmp_path: Path) 
     assert result.report.cost == pytest.approx(70 / 3)
 
 
+def test_a_little_tardiness_is_taken_where_it_buys_a_shorter_route(tmp_path: Path) -> None:
+    # Two patients 1 apart, 10 and 15 from the depot, windows [0, 10] and [0, 20], services
+    # of 10. On time needs both caregivers (distance 50, cost 50 / 3); one caregiver doing
+    # both starts the second 1 late (distance 26, cost (26 + 1 + 1) / 3): the search at no
+    # tardiness goes on one rung looser (`solve_hhcrsp`) and must find it.
+    data = {
+        "patients": [
+            {
+                "id": f"p{k}",
+                "location": [0, k],
+                "time_window": [0, end],
+                "required_caregivers": [{"service": "s1", "duration": 10}],
+            }
+            for k, end in ((1, 10), (2, 20))
+        ],
+        "services": [{"id": "s1", "default_duration": 10}],
+        "caregivers": [{"id": "c1", "abilities": ["s1"]}, {"id": "c2", "abilities": ["s1"]}],
+        "central_offices": [{"id": "d", "location": [0, 0]}],
+        "distances": [[0, 10, 15], [10, 0, 1], [15, 1, 0]],
+    }
+    path = tmp_path / "near.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    instance = read_hhcrsp(path)
+    result = solve_hhcrsp(instance, time_limit=3.0, processes=1)
+    assert result.report.feasible, result.report.problems
+    assert result.report.distance == pytest.approx(26)
+    assert result.report.cost == pytest.approx(28 / 3)
+
+
 def test_the_night_plan_itself_passes_the_night_checker() -> None:
     from optimizer.solve import solve
 
