@@ -378,7 +378,14 @@ class _RegionPlans:
         """Plan region ``k`` again with the visits ``neighbours`` leave out that it may do;
         keep the new plan when it costs no more (the visits it leaves out counted at their
         omission penalty), moving the neighbours' visits it placed into region ``k``."""
-        classes = self.problem.urgency_classes
+        extra = self.extras(k, neighbours, first_only=first_only)
+        if extra is None:
+            return
+        self.accept(k, extra, self.search(k, extra, config, deadline, first_only=first_only))
+
+    def extras(self, k: int, neighbours: Sequence[int], *, first_only: bool) -> list[Visit] | None:
+        """The visits ``neighbours`` leave out that region ``k`` may take in; ``None`` when
+        there is nothing to try (a first plan's pass into a full region)."""
         extra = [
             v
             for j in dict.fromkeys(neighbours)
@@ -386,22 +393,31 @@ class _RegionPlans:
             for v in self.left_out(j)
             if v.id not in self.untried and self._may_move(v, k)
         ]
-        own_left = self.left_out(k) if self.found[k] is not None else []
-        if own_left:
+        if self.found[k] is not None and self.left_out(k):
             # A region whose plan leaves out visits of its own has no room that another
             # construction would find for a neighbour's. (On the generated 50 x 1000 nights,
             # where every region is full, trying anyway doubled the first plan's CPU time,
             # 0.75 -> 1.35 s, and was never kept; in the later search a region given its
             # neighbours' visits started from a construction so much worse that the search
             # never caught up, load 15.) It is searched with its own visits.
-            if first_only:
-                return
-            extra = []
+            return None if first_only else []
+        return extra
+
+    def search(
+        self,
+        k: int,
+        extra: Sequence[Visit],
+        config: SearchConfig,
+        deadline: float,
+        *,
+        first_only: bool,
+    ) -> _Found:
+        """Region ``k``'s visits and ``extra`` planned by its own nurses."""
         own = self.problem.model_copy(update={"nurses": self.nurses[k]})
         # The search without the scheduling LP: on a 333-visit region with breaks each move
         # it checks is a CP-SAT model per route, and the construction's plan (built without
         # it) often failed to restore into the search with it (ROUTING_FAIL, load 15).
-        found = _search_once(
+        return _search_once(
             own,
             [*self.visits[k], *extra],
             self.departures,
@@ -412,8 +428,12 @@ class _RegionPlans:
             self.fixed_slots,
             scheduling=False,
         )
-        if found.sequences is None:
+
+    def accept(self, k: int, extra: Sequence[Visit], found: _Found | None) -> None:
+        """Keep ``found`` as region ``k``'s plan if it costs no more than the current one."""
+        if found is None or found.sequences is None:
             return
+        classes = self.problem.urgency_classes
 
         def penalty(visit: Visit) -> int:
             return classes[visit.urgency].omission_penalty * visit.nurses_needed
@@ -456,16 +476,43 @@ class _RegionPlans:
             self.plan(k, [(k - 1) % count, (k + 1) % count], config, deadline, first_only=True)
         return True
 
-    def improve(self, config: SearchConfig, deadline: float) -> None:
-        """Search each region again in turn with an equal share of the time left, taking in
-        the visits both of its neighbours leave out."""
+    def improve(self, config: SearchConfig, deadline: float, *, processes: int = 1) -> None:
+        """Search each region again with the time left, taking in the visits both of its
+        neighbours leave out where it has room.
+
+        When no region takes in a neighbour's visits (every region full, as on the generated
+        nights) the regions are independent, and with ``processes`` > 1 they are searched
+        side by side in forked processes, each for the time left divided by the rounds they
+        need; otherwise one after the other, each with an equal share.
+        """
         count = len(self)
+        around = [[(k - 1) % count, (k + 1) % count] for k in range(count)]
+        extras = [self.extras(k, around[k], first_only=False) for k in range(count)]
+        if processes > 1 and count > 1 and not any(extras):
+            rounds = -(-count // processes)
+            share = (deadline - time.monotonic()) / rounds
+            if share < 0.1:
+                return
+            token = id(self)
+            _REGIONS[token] = self
+            try:
+                found = _run_each(
+                    _region_worker,
+                    [(token, k, config, share) for k in range(count)],
+                    processes=processes,
+                    timeout=deadline - time.monotonic() + max(0.5, 0.1 * share),
+                )
+            finally:
+                del _REGIONS[token]
+            for k, answer in enumerate(found):
+                self.accept(k, [], answer)
+            return
         for k in range(count):
             now = time.monotonic()
             share = (deadline - now) / (count - k)
             if share < 0.1:
                 break
-            self.plan(k, [(k - 1) % count, (k + 1) % count], config, now + share, first_only=False)
+            self.plan(k, around[k], config, now + share, first_only=False)
 
     def result(self, method: str) -> _Found:
         """The regions' plans as one plan of the night."""
@@ -495,6 +542,43 @@ class _RegionPlans:
             break_starts=break_starts,
             cut_short=bool(self.untried),
         )
+
+
+#: The region plans a forked worker searches, keyed by a token (fork hands them over).
+_REGIONS: dict[int, _RegionPlans] = {}
+
+
+def _region_worker(token: int, k: int, config: SearchConfig, seconds: float) -> _Found:
+    """Search region ``k`` of the registered `_RegionPlans` for ``seconds`` from now (a
+    region waiting for a free core starts its clock when it starts)."""
+    plans = _REGIONS[token]
+    return plans.search(k, [], config, time.monotonic() + seconds, first_only=False)
+
+
+def _run_each(
+    worker: Callable[..., _Found],
+    jobs: Sequence[tuple[Any, ...]],
+    *,
+    processes: int,
+    timeout: float,
+) -> list[_Found | None]:
+    """``worker(*job)`` for every job in forked processes, each answer in job order; ``None``
+    for a job that failed or had not answered when ``timeout`` (seconds) ran out."""
+    context = multiprocessing.get_context("fork")
+    deadline = time.monotonic() + timeout
+    answers: list[_Found | None] = []
+    pool = context.Pool(processes)
+    try:
+        pending = [pool.apply_async(worker, job) for job in jobs]
+        for future in pending:
+            try:
+                answers.append(future.get(max(0.0, deadline - time.monotonic())))
+            except Exception:  # a killed or failed region keeps its plan
+                answers.append(None)
+    finally:
+        pool.terminate()
+        pool.join()
+    return answers
 
 
 def _first_plan_by_regions(
@@ -559,7 +643,17 @@ def _search_portfolio(
             config = configs[0] if configs else first_config
             if config.ils:
                 config = _fallback_config(config)
-            by_regions.improve(config.with_seed(config.seed + seed), began + time_limit)
+            cores = processes if processes is not None else (os.cpu_count() or 1)
+            may_fork = (
+                cores > 1
+                and sys.platform.startswith("linux")
+                and not multiprocessing.current_process().daemon
+            )
+            by_regions.improve(
+                config.with_seed(config.seed + seed),
+                began + time_limit - (_PORTFOLIO_MARGIN if may_fork else 0.0),
+                processes=cores if may_fork else 1,
+            )
             method += (
                 ", then each region searched again"
                 " (with its neighbours' left-out visits where it has room)"

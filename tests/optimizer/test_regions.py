@@ -177,3 +177,25 @@ def test_a_visit_one_region_cannot_fit_is_planned_by_a_neighbour_with_room() -> 
     assert plans.moved >= 1
     assert set(plan.route("NB").visit_ids()) > {"B0"}
     assert len(plan.route("NA").visit_ids()) < 6
+
+
+def test_the_search_after_the_regions_first_plan_keeps_every_rule() -> None:
+    """Given time beyond the regions' first plan, each region is searched again (in forked
+    processes when they are independent): the answer still has every visit once, keeps pins
+    and en-route visits with their nurses, and passes the independent checker."""
+    problem = _with_links(_night_with_ties(14, SPLIT_FROM + 40, seed=6), seed=6)
+    plan = solve(problem, time_limit=12)
+    assert plan.stats is not None and "regions" in plan.stats.method
+    planned = plan.assignments()
+    left = [u.visit_id for u in plan.unassigned]
+    assert len(left) == len(set(left))
+    assert set(planned) | set(left) == {v.id for v in problem.visits}
+    assert not set(planned) & set(left)
+    assert check(problem, plan) == []
+    assert plan.violations == []
+    for visit in problem.visits:
+        if visit.id in planned and visit.pin is not None:
+            assert planned[visit.id] == [visit.pin.nurse]
+        if visit.state == VisitState.EN_ROUTE:
+            (nurse_id,) = visit.assigned_nurses
+            assert plan.route(nurse_id).visit_ids()[:1] == [visit.id]
