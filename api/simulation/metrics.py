@@ -23,6 +23,7 @@ __all__ = ["JSON_KEYS", "chart", "summarise", "table"]
 TARGET_MINUTES = {"acute": 30, "urgent": 60, "soon": 120}
 JSON_KEYS = (
     "acute_within_target",
+    "acute_within_target_all_calls",
     "urgent_within_target",
     "planned_in_window",
     "p90_response_minutes",
