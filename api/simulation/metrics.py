@@ -67,8 +67,8 @@ def summarise(
         late_why: dict[str, int] = {}
         for c in calls:
             if c.response is not None and c.response > target:
-                why = c.late_reason or "not_known"
-                late_why[why] = late_why.get(why, 0) + 1
+                cause = c.late_reason or "not_known"
+                late_why[cause] = late_why.get(cause, 0) + 1
         result[f"{urgency}_late_by_reason"] = dict(sorted(late_why.items()))
         result[f"{urgency}_mean_response_minutes"] = (
             round(sum(responses) / len(responses), 1) if responses else None
