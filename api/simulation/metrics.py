@@ -23,6 +23,7 @@ __all__ = ["JSON_KEYS", "chart", "summarise", "table"]
 TARGET_MINUTES = {"acute": 30, "urgent": 60, "soon": 120}
 JSON_KEYS = (
     "acute_within_target",
+    "acute_within_target_all_calls",
     "urgent_within_target",
     "planned_in_window",
     "p90_response_minutes",
@@ -63,6 +64,12 @@ def summarise(
             if c.reason == "triage_no":
                 said_no[c.triage_reason or "error"] = said_no.get(c.triage_reason or "error", 0) + 1
         result[f"{urgency}_triage_no"] = dict(sorted(said_no.items()))
+        late_why: dict[str, int] = {}
+        for c in calls:
+            if c.response is not None and c.response > target:
+                cause = c.late_reason or "not_known"
+                late_why[cause] = late_why.get(cause, 0) + 1
+        result[f"{urgency}_late_by_reason"] = dict(sorted(late_why.items()))
         result[f"{urgency}_mean_response_minutes"] = (
             round(sum(responses) / len(responses), 1) if responses else None
         )
@@ -122,6 +129,7 @@ def table(summaries: dict[str, dict[str, Any]], nights: int) -> str:
         ("acute on site within 30 min, of all calls", "acute_within_target_all_calls", True),
         ("acute: key safe would not open (on site)", "acute_no_entry", False),
         ("acute: triage told no, why", "acute_triage_no", False),
+        ("acute on site past 30 min, why", "acute_late_by_reason", False),
         (
             "acute mean / p90 response (min)",
             ("acute_mean_response_minutes", "acute_p90_response_minutes"),

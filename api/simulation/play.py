@@ -300,6 +300,11 @@ class ServiceNight:
         #: What the partner was answered per call: nurse, expected start, reason not planned.
         self.answers: dict[str, tuple[Any, Any, Any]] = {}
         self._writes_seen = -1
+        #: Who was on site for each job; the night's offline phone and held-up nurse
+        #: (code, from, until): the reasons a call was late.
+        self.reached_by: dict[str, str] = {}
+        self.offline: tuple[str, float, float] | None = None
+        self.held: tuple[str, float, float] | None = None
         self._probed = False
         #: The plan's version as of the last time the night owed no re-plan (stepped clock).
         self.plan_version: int | None = None
@@ -473,10 +478,12 @@ class ServiceNight:
                 delayed = True
                 nurse = self.nurses[faults.delayed[0] % len(self.nurses)]
                 self._hold(nurse, faults.delayed[1], faults.delayed[2])
+                self.held = (nurse.code, faults.delayed[1], faults.delayed[1] + faults.delayed[2])
             if not offline and faults.offline and now >= faults.offline[1]:
                 offline = True
                 nurse = self.nurses[faults.offline[0] % len(self.nurses)]
                 nurse.offline_until = faults.offline[1] + self.params.offline_minutes
+                self.offline = (nurse.code, faults.offline[1], nurse.offline_until)
             for nurse in self.nurses:
                 self._step(nurse, now)
             if now >= next_check:
@@ -602,6 +609,9 @@ class ServiceNight:
             visits[0].get("expected_start"),
             visits[0].get("not_planned_reason"),
         )
+        if visits[0].get("expected_start"):
+            expected = _utc(visits[0]["expected_start"]) - self.start
+            outcome.answered = expected.total_seconds() / 60 - call.minute
         assert job.visit_id is not None
         self.by_visit[job.visit_id] = job
         if not visits[0]["planned"]:
@@ -732,10 +742,12 @@ class ServiceNight:
                     nurse.until = nurse.start_at + self.params.key_safe_minutes
                     outcome = self.calls.get(job.key) or self.planned[job.key]
                     outcome.on_site = nurse.start_at
+                    self.reached_by[job.key] = nurse.code
                     continue
                 job.status = "started"
                 self._event(nurse, "visit_started", nurse.start_at, visit_id=nurse.target)
                 self._started(job, nurse.start_at)
+                self.reached_by[job.key] = nurse.code
                 nurse.state = "working"
                 nurse.until = nurse.start_at + job.spec.actual_minutes
             elif nurse.state == "door" and now >= nurse.until:
@@ -955,8 +967,30 @@ class ServiceNight:
             self.record.violations.append(f"{len(extra)} visits nobody asked for (doubled)")
         self.record.violations += self.http.server_errors
         self.http.server_errors = []
+        for call in self.calls.values():
+            call.late_reason = self._late_reason(call)
         self.record.calls = list(self.calls.values())
         self.record.planned = list(self.planned.values())
+
+    def _late_reason(self, call: CallOutcome) -> str | None:
+        """Why a call on site past its target was: the answer already said so, the phone of
+        the nurse who came was offline or she was held up meanwhile, else the night's
+        re-plans moved it later than answered (drives and care running over included)."""
+        target = TARGET_MINUTES[call.urgency]
+        if call.response is None or call.response <= target:
+            return None
+        if call.answered is not None and call.answered > target:
+            return "answered_late"
+        who, arrived = self.reached_by.get(call.key), call.minute + call.response
+        for fault, name in ((self.offline, "phone_offline"), (self.held, "held_up")):
+            if (
+                fault is not None
+                and fault[0] == who
+                and fault[1] < arrived
+                and fault[2] > call.minute
+            ):
+                return name
+        return "moved_later"
 
 
 def key_safe_code(place: int) -> str:

@@ -23,6 +23,11 @@ class CallOutcome:
     on_site: float | None = None
     #: The triage answer's reason code when it said no (e.g. ``not_in_time``).
     triage_reason: str | None = None
+    #: Minutes after the call the service's answer expected a nurse (``None``: no answer).
+    answered: float | None = None
+    #: Why a call the team took on was on site past its target (service's night only):
+    #: answered_late, phone_offline, held_up, moved_later.
+    late_reason: str | None = None
 
     @property
     def response(self) -> float | None:
