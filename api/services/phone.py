@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from api.core.config import Settings
 from api.core.problems import ProblemError
@@ -403,8 +403,11 @@ def route_fingerprint(
     store = repo.SqlEventStore(session, nn.night.id)
     events: tuple[int, str | None] | None = None
     if route_visits:
-        # Her events' marker rides along (uncorrelated subqueries: computed once).
+        # Her events' marker rides along (uncorrelated subqueries: computed once), and so
+        # does the marker of tonight's visits linked with hers (issue 13): a request
+        # linked after one of hers is shown on her step without changing her stops.
         count, greatest = store.state_marker_columns(str(nn.nurse.id))
+        linked_count, linked_greatest = _linked_marker_columns(nn.night.id, route_visits)
         found = session.execute(
             select(
                 Visit.id,
@@ -423,6 +426,11 @@ def route_fingerprint(
                 Client.access_instructions,
                 Client.key_safe_present,
                 VisitRequest.care_task,
+                VisitRequest.after_request_id,
+                VisitRequest.after_min_minutes,
+                VisitRequest.after_max_minutes,
+                linked_count,
+                linked_greatest,
                 count,
                 greatest,
             )
@@ -451,6 +459,33 @@ def route_fingerprint(
         events,
         tuple(rows),
     )
+
+
+def _linked_marker_columns(night_id: int, visit_ids: Iterable[int]) -> tuple[Any, Any]:
+    """How many of tonight's visits are linked with ``visit_ids`` (their requests follow
+    one of those visits' requests, or are followed by one), and the greatest id among them:
+    visits are only added (a cancelled one keeps its row), so the pair changes whenever
+    the links `_linked_visits` shows can. Two scalar subqueries, to ride along."""
+    other, other_request = aliased(Visit), aliased(VisitRequest)
+    mine, my_request = aliased(Visit), aliased(VisitRequest)
+    hers = select(mine.request_id).where(mine.id.in_(list(visit_ids)))
+    earlier = select(my_request.after_request_id).where(
+        my_request.id.in_(hers), my_request.after_request_id.is_not(None)
+    )
+    linked = (other.night_id == night_id) & (
+        other_request.after_request_id.in_(hers) | other_request.id.in_(earlier)
+    )
+
+    def over(column: Any) -> Any:
+        return (
+            select(column)
+            .select_from(other)
+            .join(other_request, other_request.id == other.request_id)
+            .where(linked)
+            .scalar_subquery()
+        )
+
+    return over(func.count(other.id)), over(func.max(other.id))
 
 
 def cached_route(
