@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, aliased
 
 from api.core.config import Settings
 from api.core.problems import ProblemError
@@ -403,8 +403,11 @@ def route_fingerprint(
     store = repo.SqlEventStore(session, nn.night.id)
     events: tuple[int, str | None] | None = None
     if route_visits:
-        # Her events' marker rides along (uncorrelated subqueries: computed once).
+        # Her events' marker rides along (uncorrelated subqueries: computed once), and so
+        # does the marker of tonight's visits linked with hers (issue 13): a request
+        # linked after one of hers is shown on her step without changing her stops.
         count, greatest = store.state_marker_columns(str(nn.nurse.id))
+
         found = session.execute(
             select(
                 Visit.id,
@@ -423,13 +426,19 @@ def route_fingerprint(
                 Client.access_instructions,
                 Client.key_safe_present,
                 VisitRequest.care_task,
+                VisitRequest.after_request_id,
+                VisitRequest.after_min_minutes,
+                VisitRequest.after_max_minutes,
+                _LINKED_COUNT,
+                _LINKED_GREATEST,
                 count,
                 greatest,
             )
             .join(Client, Client.id == Visit.client_id)
             .outerjoin(VisitRequest, VisitRequest.id == Visit.request_id)
             .where(Visit.id.in_(route_visits))
-            .order_by(Visit.id)
+            .order_by(Visit.id),
+            {"linked_night": nn.night.id, "linked_visits": list(route_visits)},
         )
         all_rows = found.all()
         rows = [tuple(row[:-2]) for row in all_rows]
@@ -451,6 +460,40 @@ def route_fingerprint(
         events,
         tuple(rows),
     )
+
+
+def _linked_marker() -> tuple[Any, Any]:
+    """How many of tonight's visits are linked with the route's visits (their requests
+    follow one of those visits' requests, or are followed by one), and the greatest id
+    among them: visits are only added (a cancelled one keeps its row), so the pair changes
+    whenever the links `_linked_visits` shows can. Two scalar subqueries, to ride along in
+    the route's query, with the parameters ``linked_night`` and ``linked_visits``.
+
+    Built once (aliasing ORM classes costs milliseconds per call, more than the poll).
+    """
+    other, other_request = aliased(Visit), aliased(VisitRequest)
+    mine, my_request = aliased(Visit), aliased(VisitRequest)
+    hers = select(mine.request_id).where(mine.id.in_(bindparam("linked_visits", expanding=True)))
+    earlier = select(my_request.after_request_id).where(
+        my_request.id.in_(hers), my_request.after_request_id.is_not(None)
+    )
+    linked = (other.night_id == bindparam("linked_night")) & (
+        other_request.after_request_id.in_(hers) | other_request.id.in_(earlier)
+    )
+
+    def over(column: Any) -> Any:
+        return (
+            select(column)
+            .select_from(other)
+            .join(other_request, other_request.id == other.request_id)
+            .where(linked)
+            .scalar_subquery()
+        )
+
+    return over(func.count(other.id)), over(func.max(other.id))
+
+
+_LINKED_COUNT, _LINKED_GREATEST = _linked_marker()
 
 
 def cached_route(

@@ -106,3 +106,37 @@ def test_the_phone_route_shows_the_link_both_ways(world: World) -> None:
     assert steps[str(second)]["linked"] == [
         {"visit_id": str(first), "relation": "after", "min_minutes": 60, "max_minutes": 90}
     ]
+
+
+def test_a_request_linked_after_hers_reaches_her_phone_at_once(world: World) -> None:
+    """A partner links a new request after one of her visits: the next poll of her
+    unchanged route is not a stale 304 (the cached route is keyed by the links too); it
+    equals the route built afresh."""
+    from api.services import phone as phone_service
+    from tests.api.phone_helpers import publish, register_phone
+
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org)
+    injection = _submit(world, org, planned_body(client_id, start="23:30", end="00:30"))
+    reoptimise(world)
+    publish(world)
+    night = world.client.get(PLAN, headers=world.token("planner")).json()
+    first = next(v["id"] for v in night["visits"] if v["request_id"] == injection["id"])
+    [nurse] = [r["nurse_id"] for r in night["plan"]["routes"] if f"V{first}" in str(r["steps"])]
+    phone = register_phone(world, f"nurse-{nurse.lower()}")
+    before = world.client.get("/mobile/v1/me/route", headers=phone)
+    assert before.status_code == 200, before.text
+
+    after = {"request_id": injection["id"], "min_minutes": 60, "max_minutes": 90}
+    _submit(world, org, planned_body(client_id, start="23:30", end="03:00", after=after))
+    polled = world.client.get(
+        "/mobile/v1/me/route", headers={**phone, "If-None-Match": before.headers["ETag"]}
+    )
+    phone_service._ROUTE_CACHE.clear()
+    fresh = world.client.get("/mobile/v1/me/route", headers=phone)
+    assert fresh.status_code == 200, fresh.text
+    if fresh.headers["ETag"] != before.headers["ETag"]:
+        assert polled.status_code == 200, "a stale 304: the route changed"
+        assert polled.headers["ETag"] == fresh.headers["ETag"]
+    else:
+        assert polled.status_code == 304
