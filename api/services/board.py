@@ -166,6 +166,7 @@ def board_of(
         )
 
     unassigned = {u.visit_id: u for u in plan.unassigned} if plan is not None else {}
+    tonight = {v.request_id: f"V{v.id}" for v in rows}
     visits = []
     for visit in rows:
         ref = f"V{visit.id}"
@@ -195,6 +196,7 @@ def board_of(
                 "unassigned": {"reason": missing.reason.value, "message": missing.message}
                 if missing is not None
                 else None,
+                "after": _link(request, tonight),
             }
         )
     access_log.record(
@@ -216,6 +218,19 @@ def board_of(
         "visits": visits,
         "violations": [v.model_dump(mode="json") for v in plan.violations] if plan else [],
         "travel_estimated": plan.summary.travel_estimated if plan is not None else None,
+    }
+
+
+def _link(request: Any, tonight: dict[int, str]) -> dict[str, Any] | None:
+    """Linked care as the board shows it: the visit it follows tonight (its ``V`` id, or
+    ``None`` when that care is not tonight), the gap in minutes and which nurse may do it."""
+    if request is None or request.after_request_id is None:
+        return None
+    return {
+        "visit": tonight.get(request.after_request_id),
+        "min_minutes": request.after_min_minutes or 0,
+        "max_minutes": request.after_max_minutes or 0,
+        "nurse": request.after_nurse or "any",
     }
 
 

@@ -140,3 +140,27 @@ def test_a_request_linked_after_hers_reaches_her_phone_at_once(world: World) -> 
         assert polled.headers["ETag"] == fresh.headers["ETag"]
     else:
         assert polled.status_code == 304
+
+
+def test_the_planners_board_shows_the_link(world: World) -> None:
+    """The board's visit carries what it follows tonight, the gap and the nurse rule; the
+    visit it follows carries none."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org)
+    injection = _submit(world, org, planned_body(client_id, start="23:30", end="00:30"))
+    after = {"request_id": injection["id"], "min_minutes": 60, "max_minutes": 90, "nurse": "same"}
+    check = _submit(world, org, planned_body(client_id, start="23:30", end="03:00", after=after))
+    reoptimise(world)
+    night = world.client.get(PLAN, headers=world.token("planner")).json()
+    ids = {v["request_id"]: v["id"] for v in night["visits"]}
+    board = world.client.get(PLAN.replace("/plan", "/board"), headers=world.token("planner"))
+    assert board.status_code == 200, board.text
+    visits = {v["id"]: v for v in board.json()["visits"]}
+    first, second = f"V{ids[injection['id']]}", f"V{ids[check['id']]}"
+    assert visits[second]["after"] == {
+        "visit": first,
+        "min_minutes": 60,
+        "max_minutes": 90,
+        "nurse": "same",
+    }
+    assert visits[first]["after"] is None

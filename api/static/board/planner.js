@@ -28,6 +28,8 @@ const TEXT = {
     legend_late: "te laat", legend_risk: "krap", position: "laatste positie", break_: "pauze",
     sign_in_failed: "Aanmelden mislukt", reason: "Reden", unplanned: "niet ingepland",
     lang_other: "English", status: "Status", base: "post (start en einde)", pinned: "vastgezet", status_open: "open", status_started: "begonnen", status_done: "klaar",
+    linked: "Gekoppeld", linked_text: "{min}–{max} min na {visit} ({nurse})", linked_any: "elke verpleegkundige",
+    linked_different: "een andere verpleegkundige", linked_same: "dezelfde verpleegkundige",
     status_could_not_get_in: "kon niet naar binnen", status_cancelled: "geannuleerd", key_travel: "rijden", key_wait: "wachten", key_now: "nu",
     urgent_open: "Spoedmelding invoeren", urgent_title: "Spoedmelding", duration: "Duur (min)",
     urgent_quote: "Opties opvragen", urgent_options: "Opties (beste eerst)",
@@ -59,6 +61,8 @@ const TEXT = {
     legend_late: "late", legend_risk: "at risk", position: "last position", break_: "break",
     sign_in_failed: "Sign-in failed", reason: "Reason", unplanned: "not planned",
     lang_other: "Nederlands", status: "Status", base: "base (start and end)", pinned: "pinned", status_open: "open", status_started: "started", status_done: "done",
+    linked: "Linked", linked_text: "{min}–{max} min after {visit} ({nurse})", linked_any: "any nurse",
+    linked_different: "a different nurse", linked_same: "the same nurse",
     status_could_not_get_in: "could not get in", status_cancelled: "cancelled", key_travel: "driving", key_wait: "waiting", key_now: "now",
     urgent_open: "Enter an urgent call", urgent_title: "Urgent call", duration: "Duration (min)",
     urgent_quote: "Get options", urgent_options: "Options (best first)",
@@ -244,6 +248,9 @@ function renderDetail() {
   const rows = [[t("client"), v.client.name], [t("task"), v.care_task || "–"], [t("urgency"), t("legend_" + v.urgency)]];
   if (v.window) rows.push([t("window"), `${clock(v.window[0])}–${clock(v.window[1])}`]);
   if (v.call_time !== null) rows.push([t("call"), clock(v.call_time)]);
+  if (v.after) rows.push([t("linked"), t("linked_text").replace("{visit}", v.after.visit || "–")
+    .replace("{min}", v.after.min_minutes).replace("{max}", v.after.max_minutes)
+    .replace("{nurse}", t("linked_" + v.after.nurse))]);
   if (v.planned) {
     rows.push([t("nurse"), v.planned.nurse_id]);
     rows.push([t("eta"), clock(v.planned.start) + (v.planned.late ? ` (${t("late")})` : v.planned.at_risk ? ` (${t("at_risk")})` : "")]);
