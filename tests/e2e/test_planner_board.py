@@ -389,3 +389,44 @@ def test_without_the_map_library_the_board_says_so_and_still_works(
     expect(page.get_by_test_id("visit-block").first).to_be_visible()
     page.get_by_test_id("visit-block").first.click()
     expect(page.locator("#detail")).to_contain_text("Demo client")
+
+
+def test_a_linked_visit_shows_what_it_follows(page: Page, board: Board) -> None:
+    """A partner's check "60-90 min after" an injection: the check's detail on the board
+    says what it follows tonight, the gap and the nurse rule (issue 13)."""
+    org, client_id = next((o, ids[0]) for o, ids in board.seeded.clients.items() if ids)
+    key = {"X-API-Key": board.seeded.api_keys[org]}
+    requests = f"{board.url}/partner/v1/visit-requests"
+
+    def planned(start: str, end: str, **extra: object) -> dict[str, object]:
+        window = {"start": start, "end": end}
+        body = {"kind": "planned", "client_id": client_id, "care_task": "medication"}
+        return (
+            body
+            | {"service_minutes": 15, "night": board.night.isoformat(), "window": window}
+            | extra
+        )
+
+    injection = HTTP.post(requests, json=planned("01:00", "02:00"), headers=key, timeout=60)
+    assert injection.status_code == 201, injection.text
+    link = {"request_id": injection.json()["id"], "min_minutes": 60, "max_minutes": 90}
+    check = HTTP.post(
+        requests,
+        json=planned("01:00", "04:00", after=link | {"nurse": "same"}),
+        headers=key,
+        timeout=60,
+    )
+    assert check.status_code == 201, check.text
+    night = f"{board.url}/nights/{board.night}"
+    visits = HTTP.get(f"{night}/board", headers=board.planner()).json()["visits"]
+    [linked] = [v for v in visits if v["after"] is not None]
+    second, first = linked["id"], linked["after"]["visit"]
+    assert first is not None and first != second
+    sign_in(page, board)
+    selector = (
+        f'[data-testid="visit-block"][data-visit-id="{second}"], '
+        f'[data-testid="unassigned-item"][data-visit-id="{second}"]'
+    )
+    page.locator(selector).first.click()
+    expect(page.locator("#detail")).to_contain_text(f"60–90 min na {first}")
+    expect(page.locator("#detail")).to_contain_text("dezelfde verpleegkundige")

@@ -248,9 +248,8 @@ function renderDetail() {
   const rows = [[t("client"), v.client.name], [t("task"), v.care_task || "–"], [t("urgency"), t("legend_" + v.urgency)]];
   if (v.window) rows.push([t("window"), `${clock(v.window[0])}–${clock(v.window[1])}`]);
   if (v.call_time !== null) rows.push([t("call"), clock(v.call_time)]);
-  if (v.after) rows.push([t("linked"), t("linked_text").replace("{visit}", v.after.visit || "–")
-    .replace("{min}", v.after.min_minutes).replace("{max}", v.after.max_minutes)
-    .replace("{nurse}", t("linked_" + v.after.nurse))]);
+  if (v.after) rows.push([t("linked"), t("linked_text", {visit: v.after.visit || "–",
+    min: v.after.min_minutes, max: v.after.max_minutes, nurse: t("linked_" + v.after.nurse)})]);
   if (v.planned) {
     rows.push([t("nurse"), v.planned.nurse_id]);
     rows.push([t("eta"), clock(v.planned.start) + (v.planned.late ? ` (${t("late")})` : v.planned.at_risk ? ` (${t("at_risk")})` : "")]);
