@@ -222,16 +222,8 @@ def _check_proof(
             "with a DPoP proof",
             now=now,
         )
-    skew = settings.dpop_skew_on_service_clock
     try:
-        proof = dpop.verify_proof(
-            dpop.single_proof(request.headers.getlist("dpop")),
-            method=request.method,
-            url=request_url(request, settings),
-            now=now,
-            max_skew_seconds=skew,
-            access_token=token,
-        )
+        proof = verified_proof(request, settings, now, access_token=token)
     except dpop.ProofError as error:
         refuse(request, session, principal, error.reason, error.message, now=now)
     if proof.jkt != principal.key_thumbprint:
@@ -243,8 +235,7 @@ def _check_proof(
             "the proof is signed by another key than the one your token is bound to",
             now=now,
         )
-    expires = datetime.fromtimestamp(proof.issued_at + skew + 1, tz=UTC)
-    if not proofs.use_once(session, jkt=proof.jkt, jti=proof.jti, expires_at=expires, now=now):
+    if not proof_used_once(session, settings, proof, now):
         refuse(
             request,
             session,
@@ -253,6 +244,32 @@ def _check_proof(
             "this proof was used before: make a new one for every request",
             now=now,
         )
+
+
+def verified_proof(
+    request: Request, settings: Settings, now: datetime, *, access_token: str | None
+) -> dpop.Proof:
+    """The request's one ``DPoP`` proof, verified for its method and URL on the service's
+    clock (``access_token``: the token it must carry the hash of; ``None`` at sign-in).
+
+    Raises `api.core.dpop.ProofError` with the reason."""
+    return dpop.verify_proof(
+        dpop.single_proof(request.headers.getlist("dpop")),
+        method=request.method,
+        url=request_url(request, settings),
+        now=now,
+        max_skew_seconds=settings.dpop_skew_on_service_clock,
+        access_token=access_token,
+    )
+
+
+def proof_used_once(session: Session, settings: Settings, proof: dpop.Proof, now: datetime) -> bool:
+    """Record ``proof``'s one-time id until it could no longer pass as fresh; ``False`` when it
+    was used before (a replay)."""
+    expires = datetime.fromtimestamp(
+        proof.issued_at + settings.dpop_skew_on_service_clock + 1, tz=UTC
+    )
+    return proofs.use_once(session, jkt=proof.jkt, jti=proof.jti, expires_at=expires, now=now)
 
 
 def get_token_principal(

@@ -6,7 +6,6 @@ state in the database so every server process shares it); a TOTP code is accepte
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -15,8 +14,15 @@ from fastapi.responses import JSONResponse
 from api.core import dpop, security
 from api.core.problems import problem_response
 from api.core.roles import Role
-from api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, request_url
-from api.repositories import accounts, proofs
+from api.deps import (
+    ClockDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    proof_used_once,
+    verified_proof,
+)
+from api.repositories import accounts
 from api.schemas.accounts import Me, TokenRequest, TokenResponse, TotpEnrolment, TotpEnrolRequest
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -88,20 +94,11 @@ def create_token(
     now = clock()
     jkt = None
     if request.headers.getlist("dpop"):
-        skew = settings.dpop_skew_on_service_clock
         try:
-            proof = dpop.verify_proof(
-                dpop.single_proof(request.headers.getlist("dpop")),
-                method=request.method,
-                url=request_url(request, settings),
-                now=now,
-                max_skew_seconds=skew,
-                access_token=None,
-            )
+            proof = verified_proof(request, settings, now, access_token=None)
         except dpop.ProofError as error:
             return _bad_proof(request, error.reason, error.message)
-        expires = datetime.fromtimestamp(proof.issued_at + skew + 1, tz=UTC)
-        if not proofs.use_once(session, jkt=proof.jkt, jti=proof.jti, expires_at=expires, now=now):
+        if not proof_used_once(session, settings, proof, now):
             return _bad_proof(
                 request, dpop.ProofReason.PROOF_REPLAYED, "this proof was used before"
             )
