@@ -355,6 +355,10 @@ class _RegionPlans:
         placed = {key for sequence in found.sequences.values() for key in sequence}
         return [v for v in self.visits[k] if v.id not in placed]
 
+    def own_problem(self, k: int) -> Problem:
+        """The night as region ``k`` plans it: every visit, only its own nurses."""
+        return self.problem.model_copy(update={"nurses": self.nurses[k]})
+
     def _may_move(self, visit: Visit, k: int) -> bool:
         problem = self.problem
         if visit.pin is not None or visit.state == VisitState.EN_ROUTE:
@@ -414,7 +418,7 @@ class _RegionPlans:
         first_only: bool,
     ) -> _Found:
         """Region ``k``'s visits and ``extra`` planned by its own nurses."""
-        own = self.problem.model_copy(update={"nurses": self.nurses[k]})
+        own = self.own_problem(k)
         # The search without the scheduling LP: on a 333-visit region with breaks each move
         # it checks is a CP-SAT model per route, and the construction's plan (built without
         # it) often failed to restore into the search with it (ROUTING_FAIL, load 15).
@@ -434,7 +438,7 @@ class _RegionPlans:
         """How many rules region ``k``'s plan ``found`` breaks, by the independent checker on
         the region's own nurses (the same yardstick for every plan of one region)."""
         assert found.sequences is not None
-        own = self.problem.model_copy(update={"nurses": self.nurses[k]})
+        own = self.own_problem(k)
         plan = plan_from_routes(
             own, found.sequences, not_before=found.starts, break_starts=found.break_starts
         )
