@@ -46,6 +46,9 @@ __all__ = [
 
 logger = logging.getLogger("nachtroute.live")
 
+# The worker thread's name (tests tell its statements from the requests' by it).
+REPLAN_WORKER = "replan-worker"
+
 EVENT_KINDS = ("started", "done", "delayed", "could_not_get_in")
 
 #: PostgreSQL advisory lock class of a night's re-plans (the night id is the second key).
@@ -97,7 +100,7 @@ class ReplanWorker:
 
     def start(self) -> None:
         """Start the worker thread; it drains everything pending first (a restart's debt)."""
-        self._thread = threading.Thread(target=self._loop, name="replan-worker", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=REPLAN_WORKER, daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
