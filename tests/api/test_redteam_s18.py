@@ -1,0 +1,52 @@
+"""Red-team findings of s18 through HTTP on the test clock, each failing (xfail strict) until
+fixed; the finding ids are those of /work/notes/redteam.md."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import NIGHT, World
+from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
+from tests.api.phone_helpers import published_night
+from tests.api.test_planner import PLAN
+
+
+def _visit_starts(world: World, nurse: str) -> list[int]:
+    plan = world.client.get(PLAN, headers=world.token("planner")).json()["plan"]
+    route = next(r for r in plan["routes"] if r["nurse_id"] == nurse)
+    return [s["start"] for s in route["steps"] if s["type"] == "visit"]
+
+
+@pytest.mark.xfail(strict=True, reason="R02: a shift changed on a live night is not re-planned")
+def test_r02_a_nurse_sent_home_mid_night_leaves_the_plan(world: World) -> None:
+    """At 00:30 the planner ends N1's shift (she is ill): her later visits must go to the
+    others (or unassigned with a reason). The shift is stored (204) but nothing re-plans:
+    the board and her colleagues' phones keep her route until some other event re-plans."""
+    published_night(world, visits=12)
+    world.clock.set(0, 30)
+    later = [start for start in _visit_starts(world, "N1") if start > 5400]
+    assert later, "N1 has visits after 00:30 in this night"
+    changed = world.client.put(
+        f"/nurses/{world.seeded.nurses['N1']}/shifts",
+        json={"night_date": NIGHT.isoformat(), "start": "23:00", "end": "00:30"},
+        headers=world.token("planner"),
+    )
+    assert changed.status_code == 204, changed.text
+    settle(world)
+    assert [start for start in _visit_starts(world, "N1") if start > 5400] == []
+
+
+@pytest.mark.xfail(strict=True, reason="R02: a shift outside the night is accepted")
+@pytest.mark.parametrize(("start", "end"), [("08:00", "09:00"), ("23:00", "23:00")])
+def test_r02_a_shift_outside_the_night_or_empty_is_422_naming_the_field(
+    world: World, start: str, end: str
+) -> None:
+    """08:00-09:00 on the night of 23 Nov is the next day (times before noon belong to the
+    morning), outside the team's 23:00-07:00; 23:00-23:00 is no shift at all. Both are 204."""
+    response = world.client.put(
+        f"/nurses/{world.seeded.nurses['N1']}/shifts",
+        json={"night_date": NIGHT.isoformat(), "start": start, "end": end},
+        headers=world.token("admin"),
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"].startswith("body.")
