@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from optimizer import check, solve
 from optimizer.model import Problem
 from optimizer.plan import Plan
@@ -14,7 +12,6 @@ from optimizer.plan import Plan
 DATA = Path(__file__).parents[1] / "data" / "redteam_s18"
 
 
-@pytest.mark.xfail(strict=True, reason="R01: warm start drops a feasible linked pair")
 def test_r01_a_feasible_link_added_live_keeps_both_visits_planned() -> None:
     """The demo night at 23:30 with a partner's check linked 60-90 min after V45 (same
     nurse). A cold solve plans both (0.8 s); the live re-plan, warm-started from the plan
