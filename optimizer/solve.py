@@ -917,25 +917,9 @@ def solve(
         if quick is not None:
             return quick
         if warm_start is not None:
-            kept = evaluate(
-                problem,
-                warm_sequences(problem, warm_start, {v.id for v in open_visits}),
-                break_starts={
-                    r.nurse_id: s.start
-                    for r in warm_start.routes
-                    for s in r.steps
-                    if s.type == StepType.BREAK and not problem.nurse(r.nurse_id).break_taken
-                },
+            return _current_plan_kept(
+                problem, warm_start, open_visits, began=began, time_limit=time_limit
             )
-            if not kept.violations:
-                return kept.model_copy(
-                    update={
-                        "stats": SolverStats(
-                            method="current plan kept: no better plan within the time limit",
-                            seconds=round(time.perf_counter() - began, 3),
-                        )
-                    }
-                )
         message = f"no plan found within the time limit of {time_limit:g} s"
         unassigned.extend(
             Unassigned(
@@ -968,6 +952,14 @@ def solve(
         # Out of time while building the first plan: what it did not place was never tried
         # (a loaded machine, a short budget), so "no room" would not be the real reason.
         placed = {key for sequence in found.sequences.values() for key in sequence}
+        if warm_start is not None:
+            kept = _current_plan_kept(
+                problem, warm_start, open_visits, began=began, time_limit=time_limit
+            )
+            if len(kept.assignments()) > len(placed):
+                # Fewer visits placed than the nurses' current routes hold: those routes
+                # stay (a live night never trades them for a plan it did not finish).
+                return kept
         message = f"no plan for it within the time limit of {time_limit:g} s: ask again"
         unassigned.extend(
             Unassigned(
@@ -1067,6 +1059,52 @@ def _link_windows_empty(problem: Problem, open_visits: Sequence[Visit]) -> set[s
             return {visit_id for visit_id, (low, high) in bounds.items() if low > high}
     # Still narrowing: a cycle of links that contradict each other; none of them can hold.
     return {visit_id for link in links for visit_id in (link.first, link.second)}
+
+
+def _current_plan_kept(
+    problem: Problem,
+    warm_start: Plan,
+    open_visits: Sequence[Visit],
+    *,
+    began: float,
+    time_limit: float,
+) -> Plan:
+    """What is still to come of ``warm_start`` laid out on ``problem`` as it is, the rules
+    it now breaks (a nurse delayed) listed in it, the visits it lacks unassigned: the answer
+    of a live re-plan that ran out of time, so the nurses keep their routes."""
+    kept = evaluate(
+        problem,
+        warm_sequences(problem, warm_start, {v.id for v in open_visits}),
+        break_starts={
+            r.nurse_id: s.start
+            for r in warm_start.routes
+            for s in r.steps
+            if s.type == StepType.BREAK and not problem.nurse(r.nurse_id).break_taken
+        },
+    )
+    # A visit the current plan did not have was never tried: "ask again", not "no room".
+    known = set(warm_start.assignments()) | {u.visit_id for u in warm_start.unassigned}
+    message = f"no plan for it within the time limit of {time_limit:g} s: ask again"
+    unassigned = [
+        u
+        if u.visit_id in known
+        else Unassigned(
+            visit_id=u.visit_id,
+            urgency=u.urgency,
+            reason=ReasonCode.NO_PLAN_IN_TIME,
+            message=message,
+        )
+        for u in kept.unassigned
+    ]
+    return kept.model_copy(
+        update={
+            "unassigned": unassigned,
+            "stats": SolverStats(
+                method="current plan kept: no better plan within the time limit",
+                seconds=round(time.perf_counter() - began, 3),
+            ),
+        }
+    )
 
 
 def _left_out_cost(problem: Problem, plan: Plan) -> int:

@@ -52,7 +52,6 @@ def test_r02_a_shift_outside_the_night_or_empty_is_422_naming_the_field(
     assert response.json()["errors"][0]["field"].startswith("body.")
 
 
-@pytest.mark.xfail(strict=True, reason="R03: a cut-short live search is stored as the plan")
 def test_r03_a_live_search_cut_short_keeps_the_last_good_routes(world: World) -> None:
     """A loaded machine (here: a tiny live budget) cuts the live search short, after a
     delay made the current plan break windows (so the warm start does not restore) while it builds
