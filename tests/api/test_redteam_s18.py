@@ -3,11 +3,14 @@ fixed; the finding ids are those of /work/notes/redteam.md."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from tests.api.conftest import NIGHT, World
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
-from tests.api.phone_helpers import published_night
+from tests.api.phone_helpers import fresh, published_night, register_phone
 from tests.api.test_planner import PLAN
 
 
@@ -79,3 +82,41 @@ def test_r03_a_live_search_cut_short_keeps_the_last_good_routes(world: World) ->
     assert untried == [] or after["fallback"] or after["replan_pending"], (
         f"{len(untried)} of {len(planned_before)} planned visits dropped as never tried"
     )
+
+
+def _position(world: World, phone: dict[str, str], at: datetime, lon: float) -> None:
+    event = {
+        "type": "position",
+        "event_id": str(uuid.uuid4()),
+        "device_time": at.isoformat(),
+        "position": [lon, 52.99],
+        "accuracy_metres": 5,
+    }
+    sent = world.client.post(
+        "/mobile/v1/me/events",
+        json={"sent_at": at.isoformat(), "events": [event]},
+        headers=fresh(world, phone),
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["results"][0]["outcome"] == "accepted"
+
+
+@pytest.mark.xfail(strict=True, reason="R05: a phone clock ahead pins her board position")
+def test_r05_a_phone_clock_hours_ahead_does_not_pin_her_position_on_the_board(
+    world: World,
+) -> None:
+    """One position sent with the phone's clock 4 h ahead (its events are clamped to the
+    server's clock, "taken as ..."), then her true positions: the board's ``last_position``
+    (and ``/phones`` ``last_position_at``) keep the future one all night, dated in the future,
+    because positions are ordered by the phone's clock unclamped."""
+    published_night(world, visits=8)
+    world.clock.set(23, 30)
+    phone = register_phone(world, "nurse-n1")
+    now = world.clock().astimezone(UTC)
+    _position(world, phone, now + timedelta(hours=4), lon=6.50)
+    world.clock.set(23, 40)
+    _position(world, phone, world.clock().astimezone(UTC), lon=6.60)
+    board = world.client.get(f"/nights/{NIGHT}/board", headers=world.token("planner")).json()
+    n1 = next(n for n in board["nurses"] if n["id"] == "N1")
+    assert n1["last_position"]["location"][0] == pytest.approx(6.60)
+    assert datetime.fromisoformat(n1["last_position"]["at"]) <= world.clock()
