@@ -23,6 +23,7 @@ from optimizer.assemble import extract, plan_from_routes, unpartnered
 from optimizer.checker import check
 from optimizer.eligibility import eligible_nurses, excluded
 from optimizer.evaluate import evaluate
+from optimizer.fill import insert_what_fits
 from optimizer.model import Problem, Visit, VisitState
 from optimizer.plan import Plan, ReasonCode, SolverStats, StepType, Unassigned
 from optimizer.regions import Region, regions
@@ -981,6 +982,7 @@ def solve(
             status=found.status,
         ),
     )
+    plan = _with_what_fits(problem, plan, found, unassigned)
     if quick is not None and _left_out_cost(problem, plan) > _left_out_cost(problem, quick):
         # A short search can leave out a call the quick answer placed (an acute alarm, on a
         # loaded machine): the re-plan never answers worse than its own first answer.
@@ -1059,6 +1061,40 @@ def _link_windows_empty(problem: Problem, open_visits: Sequence[Visit]) -> set[s
             return {visit_id for visit_id, (low, high) in bounds.items() if low > high}
     # Still narrowing: a cycle of links that contradict each other; none of them can hold.
     return {visit_id for link in links for visit_id in (link.first, link.second)}
+
+
+def _with_what_fits(
+    problem: Problem, plan: Plan, found: _Found, unassigned: list[Unassigned]
+) -> Plan:
+    """``plan`` with the visits the search left out that still fit put in (`fill`): a
+    short search must not answer "no nurse has room" for a visit one insertion places. The
+    plan is laid out again only when something went in, and kept only if it breaks no more
+    rules than before."""
+    assert found.sequences is not None
+    # "No room" from the search, and "not tried" from a construction cut short.
+    untried = (ReasonCode.NO_CAPACITY, ReasonCode.NO_PLAN_IN_TIME)
+    left_out = [problem.visit(u.visit_id) for u in plan.unassigned if u.reason in untried]
+    if not left_out:
+        return plan
+    sequences, not_before, inserted = insert_what_fits(
+        problem, found.sequences, found.break_starts or {}, found.starts or {}, left_out
+    )
+    if not inserted:
+        return plan
+    filled = plan_from_routes(
+        problem,
+        sequences,
+        not_before=not_before,
+        break_starts=found.break_starts,
+        unassigned=[u for u in unassigned if u.visit_id not in inserted],
+        stats=SolverStats(
+            method=f"{found.method}, then {len(inserted)} left-out visits put in",
+            seconds=plan.stats.seconds if plan.stats is not None else 0.0,
+            objective=found.objective,
+            status=found.status,
+        ),
+    )
+    return filled if len(filled.violations) <= len(plan.violations) else plan
 
 
 def _current_plan_kept(
