@@ -101,7 +101,6 @@ def _position(world: World, phone: dict[str, str], at: datetime, lon: float) -> 
     assert sent.json()["results"][0]["outcome"] == "accepted"
 
 
-@pytest.mark.xfail(strict=True, reason="R05: a phone clock ahead pins her board position")
 def test_r05_a_phone_clock_hours_ahead_does_not_pin_her_position_on_the_board(
     world: World,
 ) -> None:
