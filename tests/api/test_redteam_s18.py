@@ -123,3 +123,39 @@ def test_r05_a_phone_clock_hours_ahead_does_not_pin_her_position_on_the_board(
     n1 = next(n for n in board["nurses"] if n["id"] == "N1")
     assert n1["last_position"]["location"][0] == pytest.approx(6.60)
     assert datetime.fromisoformat(n1["last_position"]["at"]) <= world.clock()
+
+
+@pytest.mark.xfail(strict=True, reason="R07: a night's batch sent after noon is refused whole")
+def test_r07_a_batch_from_last_night_sent_the_next_afternoon_is_kept(world: World) -> None:
+    """Her phone was offline from 05:00; it gets signal at 13:00 the next day and sends the
+    night's batch (a completion with a hand-over note). After noon "tonight" is the next
+    night, on which she has no shift: the whole batch is 422 ``not_on_shift`` and can never
+    be delivered; the completion and the note are lost (offline-first: accepted data is
+    never lost)."""
+    published_night(world, visits=8)
+    world.clock.set(23, 30)
+    phone = register_phone(world, "nurse-n1")
+    route = world.client.get("/mobile/v1/me/route", headers=fresh(world, phone)).json()
+    visit = next(s["visit_id"] for s in route["steps"] if s["type"] == "visit")
+    done_at = world.clock.set(5, 0).astimezone(UTC)
+    world.clock.now = datetime.combine(NIGHT + timedelta(days=1), datetime.min.time()).replace(
+        hour=13, tzinfo=world.clock.now.tzinfo
+    )
+    events = [
+        {
+            "type": "visit_completed",
+            "event_id": str(uuid.uuid4()),
+            "device_time": done_at.isoformat(),
+            "visit_id": visit,
+            "tasks_done": [],
+            "materials_used": [],
+            "handover_note": "slept well",
+        }
+    ]
+    sent = world.client.post(
+        "/mobile/v1/me/events",
+        json={"sent_at": world.clock().astimezone(UTC).isoformat(), "events": events},
+        headers=fresh(world, phone),
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["results"][0]["outcome"] == "accepted"
