@@ -159,3 +159,51 @@ def test_r07_a_batch_from_last_night_sent_the_next_afternoon_is_kept(world: Worl
     )
     assert sent.status_code == 200, sent.text
     assert sent.json()["results"][0]["outcome"] == "accepted"
+
+
+@pytest.mark.xfail(strict=True, reason="R08: a check stays planned after its first care failed")
+def test_r08_a_linked_check_is_not_planned_alone_when_its_first_care_could_not_get_in(
+    world: World,
+) -> None:
+    """A partner links a check 30-120 min after one of tonight's visits; the nurse cannot
+    get in for that first care. The first visit leaves the problem and its link with it, so
+    the check is planned on its own: a nurse checks on an injection that never happened
+    ("the night plans both or neither"; cancelling the first care alone is refused for the
+    same reason)."""
+    published_night(world, visits=8)
+    world.clock.set(23, 10)
+    planner = world.token("planner")
+    plan = world.client.get(PLAN, headers=planner).json()
+    nurse, first = next(
+        (r["nurse_id"], int(s["visit_id"][1:]))
+        for r in plan["plan"]["routes"]
+        for s in r["steps"]
+        if s["type"] == "visit" and s["start"] > 1800
+    )
+    row = next(v for v in plan["visits"] if v["id"] == first)
+    made = world.client.post(
+        "/partner/v1/visit-requests",
+        json={
+            "kind": "planned",
+            "client_id": row["client_id"],
+            "care_task": "medication",
+            "service_minutes": 10,
+            "night": NIGHT.isoformat(),
+            "window": {"start": "23:30", "end": "06:30"},
+            "after": {"request_id": row["request_id"], "min_minutes": 30, "max_minutes": 120},
+        },
+        headers=world.key(row["organisation_id"]),
+    )
+    assert made.status_code == 201, made.text
+    check = f"V{made.json()['visits'][0]['visit_id']}"
+    settle(world)
+    missed = world.client.post(
+        f"/nights/{NIGHT}/events",
+        json={"kind": "could_not_get_in", "visit_id": first, "nurse": nurse},
+        headers=planner,
+    )
+    assert missed.status_code == 201, missed.text
+    settle(world)
+    after = world.client.get(PLAN, headers=planner).json()["plan"]
+    planned = {s["visit_id"] for r in after["routes"] for s in r["steps"]}
+    assert check not in planned
