@@ -121,7 +121,6 @@ def test_r05_a_phone_clock_hours_ahead_does_not_pin_her_position_on_the_board(
     assert datetime.fromisoformat(n1["last_position"]["at"]) <= world.clock()
 
 
-@pytest.mark.xfail(strict=True, reason="R07: a night's batch sent after noon is refused whole")
 def test_r07_a_batch_from_last_night_sent_the_next_afternoon_is_kept(world: World) -> None:
     """Her phone was offline from 05:00; it gets signal at 13:00 the next day and sends the
     night's batch (a completion with a hand-over note). After noon "tonight" is the next
