@@ -144,3 +144,29 @@ def test_an_empty_bag_between_visits_means_a_restock_before_the_next() -> None:
     kinds = [s.type.value for s in steps]
     assert "restock" in kinds
     assert kinds.index("restock") < [s.visit_id for s in steps].index("B")
+
+
+def test_room_made_for_an_alarm_keeps_the_routes_tied_to_hers() -> None:
+    """Making room for an acute alarm (no nurse has a free place) must not break a rule on
+    another nurse's route tied to hers by a two-person visit: the quick answer places the
+    alarm, checker-clean. (Room made on one route used to hold the partner of a two-person
+    visit past her windows; the quick answer then failed its own check and the re-plan fell
+    back to a search, at 50 x 1000 close to a second for its first answer.)"""
+    problem = generated_night(nurses=4, visits=48, seed=4, two_person_share=0.3)
+    # Stopped by its solution count, not the clock: the same plan on every machine.
+    plan = solve(problem, time_limit=20, solution_limit=30, processes=1)
+    now = 5528
+    alarm = Visit(
+        id="ALARM",
+        client_ref="ref-alarm",
+        location=15,
+        service_seconds=HOUR,
+        urgency="acute",
+        call_time=now,
+    )
+    live = with_visit(state_at(problem, plan, now), alarm)
+    quick = solve(live, time_limit=5, warm_start=plan, first_only=True)
+    assert quick.stats is not None and quick.stats.method.startswith("current plan with new")
+    assert "ALARM" in quick.assignments()
+    assert check(live, quick) == []
+    assert quick.violations == []
