@@ -39,7 +39,22 @@ def initial_routes(model: NightModel, plan: Plan, *, insert_new: bool = True) ->
         routes.append(sequence)
     if insert_new:
         _insert_new_visits(model, plan, routes, free)
-    return routes
+    return _without_lone_halves(model, routes)
+
+
+def _without_lone_halves(model: NightModel, routes: list[list[int]]) -> list[list[int]]:
+    """The routes without a same-nurse link's one visit whose partner is not in them (a
+    new check after a planned injection that did not fit): the model keeps such a pair in
+    or out together, and the search inserts the two as a pair."""
+    placed = {index for sequence in routes for index in sequence}
+    lone = {
+        index
+        for a, b in model.pairs
+        if (a in placed) != (b in placed)
+        for index in (a, b)
+        if index in placed
+    }
+    return [[index for index in sequence if index not in lone] for sequence in routes]
 
 
 def _insert_new_visits(

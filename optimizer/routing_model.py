@@ -108,6 +108,8 @@ class NightModel:
         self.breaks: dict[int, object] = {}
         self.mean_arc_cost = 1.0
         self.new_visits_left_out = False  # set when a warm start could not place a new call
+        # Routing indices of same-nurse links (A, then B), kept in or out together.
+        self.pairs: list[tuple[int, int]] = []
         # Cross-route constraints keep two-person visits in step exactly, but every search
         # move then needs full propagation: past a few hundred visits the first plan would
         # not arrive in time. Large nights give each two-person visit a fixed slot instead.
@@ -339,6 +341,12 @@ class NightModel:
                 one_off = solver.IsLessCstVar(routing.ActiveVar(a) + routing.ActiveVar(b), 2)
                 same = solver.IsEqualVar(vehicle_a, vehicle_b)
                 solver.Add(same + one_off >= 1)
+                # One nurse, A then B: a pickup-and-delivery pair to OR-Tools, so its
+                # insertion and local search move the two together (one at a time, B
+                # rarely fits where A already is, and A alone is dropped on reading).
+                routing.AddPickupAndDelivery(a, b)
+                solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
+                self.pairs.append((a, b))
 
     def _bag(self) -> None:
         problem, routing = self.problem, self.routing

@@ -23,6 +23,7 @@ from optimizer.assemble import extract, plan_from_routes, unpartnered
 from optimizer.checker import check
 from optimizer.eligibility import eligible_nurses, excluded
 from optimizer.evaluate import evaluate
+from optimizer.fill import insert_what_fits
 from optimizer.model import Problem, Visit, VisitState
 from optimizer.plan import Plan, ReasonCode, SolverStats, StepType, Unassigned
 from optimizer.regions import Region, regions
@@ -894,10 +895,14 @@ def solve(
         if progress is not None and found is None:
             progress("the current plan no longer fits; planning afresh")
     if found is None and warm_start is not None and quick is None:
-        # The current plan with the new calls left out: what a cold search on what is left
-        # of the budget must beat (on a large night it is cut short: hundreds of visits left
-        # out, en-route visits missing, seen at 50 x 1000 with 0.9 s).
-        quick = _kept_plan(problem, warm_start, open_visits, began)
+        # The current plan with the new calls left out, if it still keeps every rule: what
+        # a cold search on what is left of the budget must beat (on a large night it is cut
+        # short: hundreds of visits left out, en-route visits missing, seen at 50 x 1000
+        # with 0.9 s). One that breaks a rule (a shift shortened) is no answer to prefer.
+        kept = _current_plan_kept(
+            problem, warm_start, open_visits, began=began, time_limit=time_limit
+        )
+        quick = None if kept.violations else kept
     if found is None and quick is not None and time.perf_counter() - began >= time_limit:
         # No time left for a cold search (a construction would overrun the limit by
         # seconds on a large night): the quick answer stands.
@@ -923,6 +928,10 @@ def solve(
         # per visit rather than fail; the caller can ask again with more time.
         if quick is not None:
             return quick
+        if warm_start is not None:
+            return _current_plan_kept(
+                problem, warm_start, open_visits, began=began, time_limit=time_limit
+            )
         message = f"no plan found within the time limit of {time_limit:g} s"
         unassigned.extend(
             Unassigned(
@@ -955,6 +964,14 @@ def solve(
         # Out of time while building the first plan: what it did not place was never tried
         # (a loaded machine, a short budget), so "no room" would not be the real reason.
         placed = {key for sequence in found.sequences.values() for key in sequence}
+        if warm_start is not None:
+            kept = _current_plan_kept(
+                problem, warm_start, open_visits, began=began, time_limit=time_limit
+            )
+            if len(kept.assignments()) > len(placed):
+                # Fewer visits placed than the nurses' current routes hold: those routes
+                # stay (a live night never trades them for a plan it did not finish).
+                return kept
         message = f"no plan for it within the time limit of {time_limit:g} s: ask again"
         unassigned.extend(
             Unassigned(
@@ -976,38 +993,12 @@ def solve(
             status=found.status,
         ),
     )
+    plan = _with_what_fits(problem, plan, found, unassigned)
     if quick is not None and _left_out_cost(problem, plan) > _left_out_cost(problem, quick):
         # A short search can leave out a call the quick answer placed (an acute alarm, on a
         # loaded machine): the re-plan never answers worse than its own first answer.
         return quick
     return plan
-
-
-def _kept_plan(
-    problem: Problem, warm_start: Plan, open_visits: Sequence[Visit], began: float
-) -> Plan | None:
-    """The current plan laid out on ``problem`` with the visits it lacks (the new calls) left
-    out, when it breaks no rule; ``None`` otherwise."""
-    kept = evaluate(
-        problem,
-        warm_sequences(problem, warm_start, {v.id for v in open_visits}),
-        break_starts={
-            r.nurse_id: s.start
-            for r in warm_start.routes
-            for s in r.steps
-            if s.type == StepType.BREAK and not problem.nurse(r.nurse_id).break_taken
-        },
-    )
-    if kept.violations:
-        return None
-    return kept.model_copy(
-        update={
-            "stats": SolverStats(
-                method="current plan kept: no better plan within the time limit",
-                seconds=round(time.perf_counter() - began, 3),
-            )
-        }
-    )
 
 
 def _without_lost_partners(
@@ -1081,6 +1072,86 @@ def _link_windows_empty(problem: Problem, open_visits: Sequence[Visit]) -> set[s
             return {visit_id for visit_id, (low, high) in bounds.items() if low > high}
     # Still narrowing: a cycle of links that contradict each other; none of them can hold.
     return {visit_id for link in links for visit_id in (link.first, link.second)}
+
+
+def _with_what_fits(
+    problem: Problem, plan: Plan, found: _Found, unassigned: list[Unassigned]
+) -> Plan:
+    """``plan`` with the visits the search left out that still fit put in (`fill`): a
+    short search must not answer "no nurse has room" for a visit one insertion places. The
+    plan is laid out again only when something went in, and kept only if it breaks no more
+    rules than before."""
+    assert found.sequences is not None
+    # "No room" from the search, and "not tried" from a construction cut short.
+    untried = (ReasonCode.NO_CAPACITY, ReasonCode.NO_PLAN_IN_TIME)
+    left_out = [problem.visit(u.visit_id) for u in plan.unassigned if u.reason in untried]
+    if not left_out:
+        return plan
+    sequences, not_before, inserted = insert_what_fits(
+        problem, found.sequences, found.break_starts or {}, found.starts or {}, left_out
+    )
+    if not inserted:
+        return plan
+    filled = plan_from_routes(
+        problem,
+        sequences,
+        not_before=not_before,
+        break_starts=found.break_starts,
+        unassigned=[u for u in unassigned if u.visit_id not in inserted],
+        stats=SolverStats(
+            method=f"{found.method}, then {len(inserted)} left-out visits put in",
+            seconds=plan.stats.seconds if plan.stats is not None else 0.0,
+            objective=found.objective,
+            status=found.status,
+        ),
+    )
+    return filled if len(filled.violations) <= len(plan.violations) else plan
+
+
+def _current_plan_kept(
+    problem: Problem,
+    warm_start: Plan,
+    open_visits: Sequence[Visit],
+    *,
+    began: float,
+    time_limit: float,
+) -> Plan:
+    """What is still to come of ``warm_start`` laid out on ``problem`` as it is, the rules
+    it now breaks (a nurse delayed) listed in it, the visits it lacks unassigned: the answer
+    of a live re-plan that ran out of time, so the nurses keep their routes."""
+    kept = evaluate(
+        problem,
+        warm_sequences(problem, warm_start, {v.id for v in open_visits}),
+        break_starts={
+            r.nurse_id: s.start
+            for r in warm_start.routes
+            for s in r.steps
+            if s.type == StepType.BREAK and not problem.nurse(r.nurse_id).break_taken
+        },
+    )
+    # A visit the current plan did not have was never tried: "ask again", not "no room".
+    known = set(warm_start.assignments()) | {u.visit_id for u in warm_start.unassigned}
+    message = f"no plan for it within the time limit of {time_limit:g} s: ask again"
+    unassigned = [
+        u
+        if u.visit_id in known
+        else Unassigned(
+            visit_id=u.visit_id,
+            urgency=u.urgency,
+            reason=ReasonCode.NO_PLAN_IN_TIME,
+            message=message,
+        )
+        for u in kept.unassigned
+    ]
+    return kept.model_copy(
+        update={
+            "unassigned": unassigned,
+            "stats": SolverStats(
+                method="current plan kept: no better plan within the time limit",
+                seconds=round(time.perf_counter() - began, 3),
+            ),
+        }
+    )
 
 
 def _left_out_cost(problem: Problem, plan: Plan) -> int:
