@@ -9,13 +9,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optimizer import timeline
+from optimizer.assemble import plan_from_routes
 from optimizer.checker import check
 from optimizer.eligibility import eligible_nurses, excluded
 from optimizer.generate import generated_night
 from optimizer.model import Dependency, Pin, Problem, VisitState
+from optimizer.region_search import RegionPlans
 from optimizer.regions import SPLIT_FROM, Region, regions
 from optimizer.search import SearchConfig
-from optimizer.solve import _RegionPlans, plan_from_routes, solve
+from optimizer.solve import solve
 
 from .conftest import HOUR, MINUTE, line_problem, nurse, planned, unplanned
 
@@ -167,7 +169,7 @@ def test_a_visit_one_region_cannot_fit_is_planned_by_a_neighbour_with_room() -> 
         Region(nurses=[na], visits=[v for v in problem.visits if v.id.startswith("A")]),
         Region(nurses=[nb], visits=[problem.visit("B0")]),
     ]
-    plans = _RegionPlans(problem, parts, departures, fixed_slots=False)
+    plans = RegionPlans(problem, parts, departures, fixed_slots=False)
     assert plans.first_plan(SearchConfig(), time.monotonic() + 60)
     found = plans.result("regions")
     assert found.sequences is not None
@@ -203,7 +205,7 @@ def test_the_search_after_the_regions_first_plan_keeps_every_rule() -> None:
 
 def test_a_region_search_answers_routes_the_checker_accepts() -> None:
     """The search of a region after the first plan, read on its own (not through the guard
-    in `_RegionPlans.accept`): region A's nurse is driving to an hour-long call E, and a
+    in `RegionPlans.accept`): region A's nurse is driving to an hour-long call E, and a
     planned visit only fits if E were left out. The search keeps E first and leaves the
     visit out; its routes pass the checker on the region's own nurses. (It used to drop E
     for the visit and answer routes with E put back in front: a window missed.)"""
@@ -220,7 +222,7 @@ def test_a_region_search_answers_routes_the_checker_accepts() -> None:
         Region(nurses=[na], visits=[problem.visit("E"), problem.visit("A1")]),
         Region(nurses=[nb], visits=[problem.visit("B0")]),
     ]
-    plans = _RegionPlans(problem, parts, departures, fixed_slots=False)
+    plans = RegionPlans(problem, parts, departures, fixed_slots=False)
     assert plans.first_plan(SearchConfig(), time.monotonic() + 60)
     # A tiny region finds fewer than 20 solutions: the clock ends it (any answer must pass).
     found = plans.search(
