@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
@@ -32,7 +33,13 @@ from optimizer.replan import initial_routes, quick_replan, warm_sequences
 from optimizer.routing_model import NightModel
 from optimizer.search import SearchConfig
 
-__all__ = ["PORTFOLIO_MIN_SECONDS", "eligible_nurses", "plan_from_routes", "solve"]
+__all__ = [
+    "LIVE_STALL_SECONDS",
+    "PORTFOLIO_MIN_SECONDS",
+    "eligible_nurses",
+    "plan_from_routes",
+    "solve",
+]
 
 Progress = Callable[[str], None]
 
@@ -44,6 +51,11 @@ Progress = Callable[[str], None]
 #: and iterated local search needs seconds before it beats guided local search anyway. The
 #: live re-plan (warm start, budgets of about 0.8 s) therefore never forks.
 PORTFOLIO_MIN_SECONDS = 2.0
+#: The live re-plan's stop rule (``solve(stall_seconds=...)``), the service's default
+#: (`api.core.config.Settings.live_replan_stall_seconds`): guided local search from a warm
+#: start finds its better plans 40-180 ms apart on a 10 x 200 night; 0.2 s without one
+#: ends the search. Measured with `nachtroute bench nights` (docs/benchmarks.md).
+LIVE_STALL_SECONDS = 0.2
 #: Wall-clock seconds kept back for forking and collecting (see above).
 _PORTFOLIO_MARGIN = 0.25
 #: Iterated local search runs only on nights with at least this many open visits per nurse:
@@ -256,6 +268,7 @@ def solve(
     configs: Sequence[SearchConfig] | None = None,
     processes: int | None = None,
     solution_limit: int | None = None,
+    stall_seconds: float | None = None,
 ) -> Plan:
     """Plan tonight's routes within ``time_limit`` seconds (anytime: the best found by then).
 
@@ -272,6 +285,12 @@ def solve(
     a run exactly when ``solution_limit`` (improving solutions) stops it rather than the clock;
     a time limit stops after however many moves the machine managed, so answers may differ.
     ``processes`` caps the worker processes (1: never fork).
+
+    ``stall_seconds`` is the stop rule of a live re-plan: its search from the warm start
+    ends once the best plan has not improved for that many seconds (wall clock), with
+    ``time_limit`` still the cap; ``None`` searches to the limit. Measured on 10 x 200
+    re-plans (docs/benchmarks.md, `nachtroute bench nights`): guided local search from a
+    warm start improves in steps of 40-180 ms and then levels off.
 
     A large night (at least ``regions.SPLIT_FROM`` open visits, with coordinates)
     gets its first plan region by region (`optimizer.regions`): that is the ``first_only``
@@ -325,6 +344,7 @@ def solve(
         routing = model.routing
         strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
         routing.CloseModelWithParameters(_warm_parameters(time_limit, strategy))
+        stalled = [False] if stall_seconds is None else _stop_when_stalled(routing, stall_seconds)
         # RoutesToAssignment only sets the routes; the search below restores and checks them.
         # ReadAssignmentFromRoutes would check them too, by a search of its own that took
         # 0.5-0.9 s on a 50 x 1000 night before the search proper had begun.
@@ -341,6 +361,8 @@ def solve(
             )
             if solution is not None:
                 method = "or-tools: warm start from the current plan + guided local search"
+                if stalled[0]:
+                    method += f" (stopped: no better plan for {stall_seconds:g} s)"
                 found = found_from(model, solution, method)
                 break
         if progress is not None and found is None:
@@ -450,6 +472,38 @@ def solve(
         # loaded machine): the re-plan never answers worse than its own first answer.
         return quick
     return plan
+
+
+def _stop_when_stalled(routing: Any, seconds: float) -> list[bool]:
+    """Make ``routing``'s next search end once its best objective has not improved for
+    ``seconds`` of wall clock since the last improvement (from its first solution on: a
+    search still restoring its warm start is never stopped); its time limit stays the cap.
+
+    OR-Tools calls a routing search back only when it finds a better solution, so the stall
+    is checked by a custom search limit, which the search polls between moves (about a
+    thousand times in 0.2 s of a 10 x 200 re-plan: no measurable cost). Returns a flag
+    that turns ``[True]`` when the rule ended the search."""
+    solver = routing.solver()
+    cost = routing.CostVar()
+    best: list[int] = []
+    improved = [0.0]
+
+    def at_solution() -> None:
+        value = cost.Value()
+        if not best or value < best[0]:
+            best[:] = [value]
+            improved[0] = time.monotonic()
+
+    ended = [False]
+
+    def stalled() -> bool:
+        if best and time.monotonic() - improved[0] >= seconds:
+            ended[0] = True
+        return ended[0]
+
+    routing.AddAtSolutionCallback(at_solution)
+    routing.AddSearchMonitor(solver.CustomLimit(stalled))
+    return ended
 
 
 def _without_lost_partners(

@@ -419,8 +419,10 @@ def solve_night(
     progress: Callable[[str], None] | None = None,
     warm_start: Plan | None = None,
     kind: str = "live",
+    stall_seconds: float | None = None,
 ) -> Solved:
-    """Solve the night from where it stands at ``now`` (warm start from the current plan).
+    """Solve the night from where it stands at ``now`` (warm start from the current plan);
+    ``stall_seconds`` is the search's stop rule (`optimizer.solve`).
 
     Whatever the solver does (any exception), a plan comes back: the last good one with the
     new calls inserted, with ``fallback`` saying why.
@@ -459,7 +461,12 @@ def solve_night(
         # The budget covers the whole re-plan, so what building the problem took is deducted.
         left = max(0.1, time_limit - (time.perf_counter() - began))
         plan, fallback = _solve_or_keep(
-            problem, warm, time_limit=left, progress=progress, kind=kind
+            problem,
+            warm,
+            time_limit=left,
+            progress=progress,
+            kind=kind,
+            stall_seconds=stall_seconds,
         )
     else:
         plan = plan_from_routes(problem, {})
@@ -528,6 +535,7 @@ def replan(
     live: bool = False,
     replan_done: int | None = None,
     warm_start: Plan | None = None,
+    stall_seconds: float | None = None,
 ) -> ReplanResult:
     """Solve the night from where it stands and store it (`solve_night`, `store_solved`).
 
@@ -544,6 +552,7 @@ def replan(
         time_limit=time_limit,
         progress=progress,
         warm_start=warm_start,
+        stall_seconds=stall_seconds,
     )
     return store_solved(
         session,
@@ -763,6 +772,7 @@ def _solve_or_keep(
     progress: Callable[[str], None] | None,
     kind: str = "live",
     first_only: bool = False,
+    stall_seconds: float | None = None,
 ) -> tuple[Plan, str | None]:
     """Solve (in a solver process, `api.services.solving`); on any failure of the solver,
     keep the last good routes with the new calls inserted where they fit. Returns the plan
@@ -771,7 +781,12 @@ def _solve_or_keep(
         progress(f"searching ({time_limit:.1f} s)")
     try:
         plan = run_solve(
-            problem, time_limit=time_limit, warm_start=current, kind=kind, first_only=first_only
+            problem,
+            time_limit=time_limit,
+            warm_start=current,
+            kind=kind,
+            first_only=first_only,
+            stall_seconds=stall_seconds,
         )
         return plan, None
     except Exception as error:

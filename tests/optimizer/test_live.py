@@ -170,3 +170,26 @@ def test_room_made_for_an_alarm_keeps_the_routes_tied_to_hers() -> None:
     assert "ALARM" in quick.assignments()
     assert check(live, quick) == []
     assert quick.violations == []
+
+
+def test_a_live_replan_stops_searching_when_it_stops_improving() -> None:
+    """The live re-plan's stop rule: with a cap of a minute and a stall of 50 ms, the search
+    from the warm start ends because it stopped improving (its method says so), long before
+    the cap, and its answer keeps every rule with the alarm planned."""
+    problem = generated_night(nurses=3, visits=30, seed=4)
+    plan = solve(problem, time_limit=20, solution_limit=30, processes=1)
+    now = 4 * HOUR + 12 * MINUTE
+    alarm = Visit(
+        id="ALARM",
+        client_ref="ref-alarm",
+        location=5,
+        service_seconds=20 * MINUTE,
+        urgency="acute",
+        call_time=now,
+    )
+    live = with_visit(state_at(problem, plan, now), alarm)
+    replanned = solve(live, time_limit=60, warm_start=plan, stall_seconds=0.05)
+    assert replanned.stats is not None
+    assert "stopped: no better plan for 0.05 s" in replanned.stats.method
+    assert check(live, replanned) == []
+    assert "ALARM" in replanned.assignments()
