@@ -344,6 +344,11 @@ def solve(
         routing = model.routing
         strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
         routing.CloseModelWithParameters(_warm_parameters(time_limit, strategy))
+        if first_only and stall_seconds is None:
+            # The quickest answer ends when the descent stops improving: its LNS operators
+            # keep drawing moves, so it otherwise ran to the limit (5 s of a 5 s budget on a
+            # 4 x 48 night whose new call needs two nurses, which no quick answer places).
+            stall_seconds = LIVE_STALL_SECONDS
         stalled = [False] if stall_seconds is None else _stop_when_stalled(routing, stall_seconds)
         # RoutesToAssignment only sets the routes; the search below restores and checks them.
         # ReadAssignmentFromRoutes would check them too, by a search of its own that took
@@ -360,7 +365,9 @@ def solve(
                 initial, _warm_parameters(remaining, strategy, first_only=first_only)
             )
             if solution is not None:
-                method = "or-tools: warm start from the current plan + guided local search"
+                method = "or-tools: warm start from the current plan + " + (
+                    "descent" if first_only else "guided local search"
+                )
                 if stalled[0]:
                     method += f" (stopped: no better plan for {stall_seconds:g} s)"
                 found = found_from(model, solution, method)

@@ -193,3 +193,27 @@ def test_a_live_replan_stops_searching_when_it_stops_improving() -> None:
     assert "stopped: no better plan for 0.05 s" in replanned.stats.method
     assert check(live, replanned) == []
     assert "ALARM" in replanned.assignments()
+
+
+def test_the_quickest_answer_from_a_warm_start_ends_when_the_descent_stops_improving() -> None:
+    """A new call that needs two nurses has no quick answer (the quick insertion places one
+    nurse's calls), so the first answer is a descent from the current plan: it ends when it
+    stops improving (it used to run to the limit, here a minute), and keeps every rule."""
+    problem = generated_night(nurses=4, visits=48, seed=4, two_person_share=0.3)
+    plan = solve(problem, time_limit=20, solution_limit=30, processes=1)
+    now = 5528
+    pair = Visit(
+        id="PAIR",
+        client_ref="ref-pair",
+        location=15,
+        service_seconds=20 * MINUTE,
+        urgency="acute",
+        call_time=now,
+        nurses_needed=2,
+    )
+    live = with_visit(state_at(problem, plan, now), pair)
+    first = solve(live, time_limit=60, warm_start=plan, first_only=True)
+    assert first.stats is not None
+    assert first.stats.method.startswith("or-tools: warm start from the current plan + descent")
+    assert "stopped: no better plan for" in first.stats.method
+    assert check(live, first) == []
