@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.core.problems import Conflict, Unprocessable
@@ -148,6 +149,7 @@ def build_problem(
             on_routes.setdefault(visit_id, []).append(holder.code)
     request_rows = nights.requests_by_id(session, {v.request_id for v in rows})
     tasks = {r.id: r.care_task for r in request_rows.values()}
+    held = _held_by_failed_first_care(session, night, rows, request_rows)
     opt_visits = []
     by_ref: dict[str, Visit] = {}
     for visit in rows:
@@ -186,6 +188,8 @@ def build_problem(
         elif visit.status in ("started", "done"):
             continue  # history we cannot place on a route; it no longer needs planning
         else:
+            if visit.id in held:
+                data["held"] = held[visit.id]
             # What it takes from the bag; a begun visit's use is in bag_now already.
             data["materials"] = {
                 item: quantity
@@ -217,6 +221,46 @@ def build_problem(
         nurses={n.code: n for n in nurse_by_id.values()},
         extra_locations=extra,
     )
+
+
+def _held_by_failed_first_care(
+    session: Session, night: Night, rows: list[Visit], request_rows: dict[int, VisitRequest]
+) -> dict[int, om.Hold]:
+    """Visit id -> why it is held out of tonight's routes: a check linked after care tonight
+    that could not be given (nobody could get in) or was cancelled. Without its first care
+    in the problem the link is gone, and the check would be planned on its own."""
+    earlier = {
+        v.id: r.after_request_id
+        for v in rows
+        if (r := request_rows.get(v.request_id)) is not None and r.after_request_id is not None
+    }
+    if not earlier:
+        return {}
+    failed = {
+        v.request_id: v
+        for v in session.scalars(
+            select(Visit).where(
+                Visit.night_id == night.id,
+                Visit.request_id.in_(set(earlier.values())),
+                Visit.status.in_((VisitStatus.COULD_NOT_GET_IN, VisitStatus.CANCELLED)),
+            )
+        )
+    }
+    held = {}
+    for visit_id, request_id in earlier.items():
+        first = failed.get(request_id)
+        if first is None:
+            continue
+        what = (
+            "nobody could get in"
+            if first.status == VisitStatus.COULD_NOT_GET_IN
+            else "it was cancelled"
+        )
+        held[visit_id] = om.Hold(
+            reason=ReasonCode.LINK_INFEASIBLE,
+            message=f"linked after {visit_ref(first.id)}, which was not given tonight ({what})",
+        )
+    return held
 
 
 def _dependencies(
