@@ -217,12 +217,44 @@ class NightModel:
             routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(self.index(node)))
 
     def _disjunctions(self) -> None:
+        keep = self._keep_penalty()
         for visit in self.visits if not self.visits_required else ():
             penalty = self.problem.urgency_classes[visit.urgency].omission_penalty
+            if visit.state == VisitState.EN_ROUTE:
+                # A nurse is driving there: the plan must keep it (`assemble` puts it first
+                # whatever the solution says). With its class's penalty the search traded it
+                # for visits it kept out (on a 14-nurse night: an en-route call's catheter kit
+                # and hour for two planned visits), and the layout then put it back in front
+                # of routes timed without it: windows missed, bag empty, shift overrun.
+                penalty = keep
             for node in self.visit_nodes[visit.id]:
                 self.routing.AddDisjunction([self.index(node)], penalty)
         for node in self.restock_nodes:
             self.routing.AddDisjunction([self.index(node)], 0)
+
+    def _keep_penalty(self) -> int:
+        """The omission penalty of a visit the plan must keep (one a nurse is driving to):
+        more than every other cost the objective can hold together (travel and restock time
+        of full routes, every other visit's omission penalty, lateness over the whole night,
+        stability), so no search leaves it out to gain anything; it stays optional only so
+        that a night where it cannot be kept still gets a plan, which then names the rule.
+        Capped so that the penalties of every such visit add up below OR-Tools' int64 cost."""
+        problem = self.problem
+        horizon = problem.night.horizon
+        classes = problem.urgency_classes
+        total = 1 + len(problem.nurses) * horizon
+        kept = 0
+        for visit in self.visits:
+            copies = visit.nurses_needed
+            if visit.state == VisitState.EN_ROUTE:
+                kept += copies
+            else:
+                total += classes[visit.urgency].omission_penalty * copies
+            per_second = math.ceil(timeline.late_cost_per_minute(problem, visit) / 60)
+            total += per_second * horizon * copies
+        published = sum(1 for v in self.visits if v.published_nurse is not None)
+        total += len(problem.nurses) * problem.night.stability_cost * (published + 1)
+        return min(total, 2**62 // max(1, kept))
 
     def _skills_and_pins(self) -> None:
         problem, routing = self.problem, self.routing
