@@ -21,7 +21,7 @@ from typing import Any
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from optimizer import search, timeline
-from optimizer.assemble import plan_from_routes, unpartnered
+from optimizer.assemble import RESTOCK, plan_from_routes, unpartnered
 from optimizer.eligibility import eligible_nurses, excluded
 from optimizer.evaluate import evaluate
 from optimizer.fill import insert_what_fits
@@ -296,8 +296,38 @@ def solve(
     gets its first plan region by region (`optimizer.regions`): that is the ``first_only``
     answer, and a longer search answers with it unless it finds a better plan in time.
     Visits a construction cut short by the time limit never tried come back as
-    ``no_plan_in_time``.
+    ``no_plan_in_time``. Whatever answered (the search, the current plan kept, the quick
+    insertion), a left-out visit that still fits somewhere is put in before the plan is
+    returned (`optimizer.fill`): ``no_capacity`` means no route has a place for it.
     """
+    plan = _solve(
+        problem,
+        time_limit=time_limit,
+        warm_start=warm_start,
+        first_only=first_only,
+        progress=progress,
+        seed=seed,
+        configs=configs,
+        processes=processes,
+        solution_limit=solution_limit,
+        stall_seconds=stall_seconds,
+    )
+    return _with_what_fits(problem, plan)
+
+
+def _solve(
+    problem: Problem,
+    *,
+    time_limit: float,
+    warm_start: Plan | None,
+    first_only: bool,
+    progress: Progress | None,
+    seed: int,
+    configs: Sequence[SearchConfig] | None,
+    processes: int | None,
+    solution_limit: int | None,
+    stall_seconds: float | None,
+) -> Plan:
     began = time.perf_counter()
     unassigned: list[Unassigned] = []
     open_visits: list[Visit] = []
@@ -473,7 +503,6 @@ def solve(
             status=found.status,
         ),
     )
-    plan = _with_what_fits(problem, plan, found, unassigned)
     if quick is not None and _left_out_cost(problem, plan) > _left_out_cost(problem, quick):
         # A short search can leave out a call the quick answer placed (an acute alarm, on a
         # loaded machine): the re-plan never answers worse than its own first answer.
@@ -586,35 +615,47 @@ def _link_windows_empty(problem: Problem, open_visits: Sequence[Visit]) -> set[s
     return {visit_id for link in links for visit_id in (link.first, link.second)}
 
 
-def _with_what_fits(
-    problem: Problem, plan: Plan, found: Found, unassigned: list[Unassigned]
-) -> Plan:
-    """``plan`` with the visits the search left out that still fit put in (`fill`): a
-    short search must not answer "no nurse has room" for a visit one insertion places. The
-    plan is laid out again only when something went in, and kept only if it breaks no more
-    rules than before."""
-    assert found.sequences is not None
-    # "No room" from the search, and "not tried" from a construction cut short.
+def _with_what_fits(problem: Problem, plan: Plan) -> Plan:
+    """``plan`` with the visits left out as ``no_capacity`` or ``no_plan_in_time`` that
+    still fit put in (`fill`): a short search, or the current plan kept when time ran out,
+    must not answer "no nurse has room" for a visit one insertion places. Its stops keep
+    their starts as lower bounds (two-person visits stay in step); it is laid out again only
+    when something went in, and kept only if it breaks no more rules than before."""
     untried = (ReasonCode.NO_CAPACITY, ReasonCode.NO_PLAN_IN_TIME)
     left_out = [problem.visit(u.visit_id) for u in plan.unassigned if u.reason in untried]
     if not left_out:
         return plan
+    sequences: dict[str, list[str]] = {}
+    not_before: dict[tuple[str, int], int] = {}
+    break_starts: dict[str, int] = {}
+    for route in plan.routes:
+        keys = sequences.setdefault(route.nurse_id, [])
+        for step in route.steps:
+            if step.type == StepType.BREAK and not problem.nurse(route.nurse_id).break_taken:
+                break_starts[route.nurse_id] = step.start
+            elif (step.type == StepType.RESTOCK and step.start >= (problem.now or 0)) or (
+                step.type == StepType.VISIT
+                and step.visit_id is not None
+                and not problem.visit(step.visit_id).is_locked
+            ):
+                not_before[(route.nurse_id, len(keys))] = step.start
+                keys.append(RESTOCK if step.type == StepType.RESTOCK else str(step.visit_id))
     sequences, not_before, inserted = insert_what_fits(
-        problem, found.sequences, found.break_starts or {}, found.starts or {}, left_out
+        problem, sequences, break_starts, not_before, left_out
     )
     if not inserted:
         return plan
+    stats = plan.stats
     filled = plan_from_routes(
         problem,
         sequences,
         not_before=not_before,
-        break_starts=found.break_starts,
-        unassigned=[u for u in unassigned if u.visit_id not in inserted],
-        stats=SolverStats(
-            method=f"{found.method}, then {len(inserted)} left-out visits put in",
-            seconds=plan.stats.seconds if plan.stats is not None else 0.0,
-            objective=found.objective,
-            status=found.status,
+        break_starts=break_starts,
+        unassigned=[u for u in plan.unassigned if u.visit_id not in inserted],
+        stats=None
+        if stats is None
+        else stats.model_copy(
+            update={"method": f"{stats.method}, then {len(inserted)} left-out visits put in"}
         ),
     )
     return filled if len(filled.violations) <= len(plan.violations) else plan

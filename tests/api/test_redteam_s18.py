@@ -201,6 +201,43 @@ def test_r08_a_linked_check_is_not_planned_alone_when_its_first_care_could_not_g
     after = world.client.get(PLAN, headers=planner).json()["plan"]
     planned = {s["visit_id"] for r in after["routes"] for s in r["steps"]}
     assert check not in planned
+<<<<<<< HEAD
     reason = next(u for u in after["unassigned"] if u["visit_id"] == check)
     assert reason["reason"] == "link_infeasible"
     assert f"V{first}" in reason["message"]
+=======
+
+
+@pytest.mark.xfail(strict=True, reason="R14: an out-of-time re-plan keeps her route, owes nothing")
+def test_r14_a_replan_out_of_time_is_flagged_and_stays_owed(world: World) -> None:
+    """A loaded machine (a tiny live budget) and a nurse sent home at 00:00: on integ the
+    re-plan stores "current plan kept: no better plan within the time limit" with her whole
+    route (shift_overrun), ``fallback`` null and nothing owed, so her route stays on the
+    phones until an unrelated event (on main: R03, the wreck). Either her later visits leave
+    the routes (no visit left out untried), or the plan says it is a fallback and the
+    re-plan stays owed."""
+    published_night(world, visits=90)
+    world.clock.set(23, 40)
+    world.settings.live_replan_seconds = 0.001  # as little as a loaded machine leaves
+    changed = world.client.put(
+        f"/nurses/{world.seeded.nurses['N2']}/shifts",
+        json={"night_date": NIGHT.isoformat(), "start": "23:00", "end": "00:00"},
+        headers=world.token("planner"),
+    )
+    assert changed.status_code == 204, changed.text
+    world.client.post(
+        f"/nights/{NIGHT}/events",
+        json={"kind": "delayed", "nurse": "N1", "delay_minutes": 120},
+        headers=world.token("planner"),
+    )
+    plan = world.client.get(PLAN, headers=world.token("planner")).json()
+    route = next(r for r in plan["plan"]["routes"] if r["nurse_id"] == "N2")
+    later = [s for s in route["steps"] if s["type"] == "visit" and s["start"] > 3600]
+    untried = [u for u in plan["plan"]["unassigned"] if u["reason"] == "no_plan_in_time"]
+    left = later == [] and untried == []
+    assert left or (plan["fallback"] and plan["replan_pending"]), (
+        plan["plan"]["stats"],
+        len(later),
+        len(untried),
+    )
+>>>>>>> s18-red

@@ -50,3 +50,28 @@ def test_r04_no_capacity_is_said_only_of_visits_no_nurse_has_room_for() -> None:
     assert check(problem, replanned) == []
     assert fitting(replanned) == []
     assert len(replanned.unassigned) < len(stored.unassigned)
+
+
+def test_r04b_after_ten_calls_at_once_what_fits_is_put_in() -> None:
+    """The plan integ e6a3731 stored after ten acute calls at once (load 10): 6 of its 11
+    ``no_capacity`` visits have a feasible insertion, two of them said to be "kept out by
+    N1's 30-minute break". A re-plan from it, however short, leaves none of them so."""
+    problem = Problem.model_validate_json((DATA / "r04b_problem.json").read_text())
+    stored = Plan.model_validate(json.loads((DATA / "r04b_stored_plan.json").read_text()))
+    visits = {v.id: v for v in problem.visits}
+
+    def fitting(plan: Plan) -> list[str]:
+        return [
+            u.visit_id
+            for u in plan.unassigned
+            if u.reason == ReasonCode.NO_CAPACITY
+            and any(
+                o.feasible and not o.restock_before
+                for o in quote(problem, plan, visits[u.visit_id])
+            )
+        ]
+
+    assert len(fitting(stored)) == 6
+    replanned = solve(problem, time_limit=0.25, warm_start=stored, solution_limit=1)
+    assert check(problem, replanned) == []
+    assert fitting(replanned) == []
