@@ -36,6 +36,9 @@ class InsertionOption:
     feasible: bool
     reason: str = ""
     restock_before: bool = False
+    #: Where the layout moved her break to (it had not begun): after the new visit instead
+    #: of before it, as a re-plan would; ``None``: her break stays where the plan has it.
+    break_start: int | None = None
 
 
 def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
@@ -237,11 +240,21 @@ def _best_for(
     best: InsertionOption | None = None
     restock = timeline.restock_stop(problem)
     for position in range(len(stops) + 1):
-        trial = _layout(
-            problem, nurse, [*stops[:position], new_stop, *stops[position:]], leave, hint
-        )
+        with_new = [*stops[:position], new_stop, *stops[position:]]
+        trial = _layout(problem, nurse, with_new, leave, hint)
         broken = _what_breaks(base, trial, position)
         inserted = 1
+        moved_break = _break_after(problem, nurse, with_new, position, leave, trial)
+        if moved_break is not None:
+            # Her break has not begun: a re-plan may take it after the new visit rather than
+            # keep her from it (a call held back by a break that could wait was refused).
+            later = _layout(problem, nurse, with_new, leave, moved_break)
+            if not _what_breaks(base, later, position) and (
+                broken or later.timed[position].start < trial.timed[position].start
+            ):
+                trial, broken = later, ""
+            else:
+                moved_break = None
         if broken.startswith("her night bag has no") and problem.night.restocks_allowed:
             # Empty-handed she cannot do it; after a restock at the base she might.
             refilled = _layout(
@@ -252,7 +265,7 @@ def _best_for(
                 hint,
             )
             if not _what_breaks(base, refilled, position, 2):
-                trial, broken, inserted = refilled, "", 2
+                trial, broken, inserted, moved_break = refilled, "", 2, None
         moved = "" if broken else _moves_a_pin(problem, nurse, stops, position, visit)
         broken = broken or (f"it would move {moved}" if moved else "")
         placed = trial.timed[position + inserted - 1]
@@ -272,11 +285,33 @@ def _best_for(
             feasible=not broken,
             reason=broken,
             restock_before=inserted == 2,
+            break_start=moved_break,
         )
         if best is None or _rank(option) < _rank(best):
             best = option
     assert best is not None
     return best
+
+
+def _break_after(
+    problem: Problem,
+    nurse: Nurse,
+    stops: list[timeline.Stop],
+    position: int,
+    leave: timeline.Departure,
+    laid: _Layout,
+) -> int | None:
+    """Her break's start right after the new visit (at ``position`` of ``stops``), when
+    ``laid`` has her break, not yet begun, before that visit; else ``None``."""
+    if nurse.break_rule is None or nurse.break_taken:
+        return None
+    if not any(t.break_before is not None for t in laid.timed[: position + 1]):
+        return None
+    matrix = problem.matrix(nurse.profile)
+    timed, _placed, finish = timeline.simulate(matrix, leave, stops[: position + 1])
+    if timed[-1].break_before is not None:
+        return None
+    return finish
 
 
 def _break_start(plan: Plan, nurse: Nurse) -> int | None:

@@ -118,6 +118,8 @@ def quick_replan(
             sequence.insert(min(best.position, len(sequence)), visit.id)
             if best.restock_before:
                 sequence.insert(min(best.position, len(sequence)), RESTOCK)
+            if best.break_start is not None:
+                hints[best.nurse_id] = best.break_start  # the quote took it after the call
         else:
             room = _make_room(problem, sequences, visit, options[:_ROOM_TRIES], hints)
             if room is None:
