@@ -115,7 +115,10 @@ def quick_replan(
         if feasible:
             best = feasible[0]
             sequence = sequences[best.nurse_id]
-            sequence.insert(min(best.position, len(sequence)), visit.id)
+            if best.sequence is not None and sorted(best.sequence) == sorted([*sequence, visit.id]):
+                sequence[:] = best.sequence  # the quote moved one of her stops as well
+            else:
+                sequence.insert(min(best.position, len(sequence)), visit.id)
             if best.restock_before:
                 sequence.insert(min(best.position, len(sequence)), RESTOCK)
             if best.break_start is not None:

@@ -10,7 +10,7 @@ from optimizer.quote import quote
 from optimizer.replan import quick_replan
 from optimizer.solve import solve
 
-from .conftest import HOUR, MINUTE, line_problem, nurse, planned
+from .conftest import HOUR, MINUTE, line_problem, nurse, planned, unplanned
 
 
 def test_quote_ranks_the_nearer_free_nurse_first() -> None:
@@ -115,3 +115,37 @@ def test_quote_keeps_a_break_that_cannot_wait() -> None:
     [option] = quote(with_visit(problem, call), plan, call)
     assert option.feasible and option.break_start is None
     assert option.eta >= 90 * MINUTE
+
+
+def test_quote_moves_one_planned_visit_up_to_make_room_for_an_acute_call() -> None:
+    """Her route is an urgent call (20 min of care), then planned care due by minute 40.
+    Inserted alone an acute call 5 minutes away either pushes the planned care past its window
+    (first) or is late (after the urgent call); a re-plan would do the planned care second and
+    the urgent call last, all in time, and so must the quote. The first answer follows it."""
+    problem = line_problem(
+        [nurse()],
+        [
+            unplanned("U", 10, 0, "urgent", service_seconds=20 * MINUTE),
+            planned("P", 12, 0, 40 * MINUTE),
+        ],
+        now=0,
+    )
+    plan = evaluate(problem, {"N1": ["U", "P"]})
+    assert not plan.violations
+    call = Visit(
+        id="CALL",
+        client_ref="ref-call",
+        location=5,
+        service_seconds=20 * MINUTE,
+        urgency="acute",
+        call_time=0,
+    )
+    trial = with_visit(problem, call)
+    [option] = quote(trial, plan, call)
+    assert option.feasible and option.lateness_seconds == 0
+    assert option.eta == 5 * MINUTE
+    assert option.sequence == ("CALL", "P", "U")
+    first = quick_replan(trial, plan, list(trial.visits), [])
+    assert first is not None and not first.violations
+    order = [s.visit_id for s in first.routes[0].steps if s.visit_id is not None]
+    assert order == ["CALL", "P", "U"]
