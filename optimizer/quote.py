@@ -318,7 +318,8 @@ def _best_with_one_move(
     (or its tolerance), that visit moves up to just after the new one, or a stop between
     them moves to just after it. ``None`` when no such order breaks nothing.
 
-    Bounded: only when plain insertion is late or infeasible, and O(stops²) layouts."""
+    Bounded: only when plain insertion is late or infeasible, and only at the places where
+    the new visit itself would be in time (the first few): O(stops) layouts per place."""
     movable = [
         i
         for i, stop in enumerate(stops)
@@ -333,6 +334,10 @@ def _best_with_one_move(
     for position in range(len(stops) + 1):
         with_new = [*stops[:position], new_stop, *stops[position:]]
         plain = _layout(problem, nurse, with_new, leave, hint)
+        if new_stop.target is not None and plain.timed[position].start > new_stop.target:
+            # Late here already: moving a later stop cannot bring it forward, and from the
+            # positions after this one it is later still.
+            break
         later = [i for i in sorted(plain.late) if i > position]
         if not later:
             continue
