@@ -36,6 +36,13 @@ class InsertionOption:
     feasible: bool
     reason: str = ""
     restock_before: bool = False
+    #: Where the layout moved her break to (it had not begun): after the new visit instead
+    #: of before it, as a re-plan would; ``None``: her break stays where the plan has it.
+    break_start: int | None = None
+    #: Her open stops in their new order (visit ids, ``"restock"``) when the option also
+    #: moves one of her other stops (``position`` is then the new visit's index in it);
+    #: ``None``: the new visit is inserted at ``position`` and nothing else moves.
+    sequence: tuple[str, ...] | None = None
 
 
 def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
@@ -237,11 +244,21 @@ def _best_for(
     best: InsertionOption | None = None
     restock = timeline.restock_stop(problem)
     for position in range(len(stops) + 1):
-        trial = _layout(
-            problem, nurse, [*stops[:position], new_stop, *stops[position:]], leave, hint
-        )
+        with_new = [*stops[:position], new_stop, *stops[position:]]
+        trial = _layout(problem, nurse, with_new, leave, hint)
         broken = _what_breaks(base, trial, position)
         inserted = 1
+        moved_break = _break_after(problem, nurse, with_new, position, leave, trial)
+        if moved_break is not None:
+            # Her break has not begun: a re-plan may take it after the new visit rather than
+            # keep her from it (a call held back by a break that could wait was refused).
+            later = _layout(problem, nurse, with_new, leave, moved_break)
+            if not _what_breaks(base, later, position) and (
+                broken or later.timed[position].start < trial.timed[position].start
+            ):
+                trial, broken = later, ""
+            else:
+                moved_break = None
         if broken.startswith("her night bag has no") and problem.night.restocks_allowed:
             # Empty-handed she cannot do it; after a restock at the base she might.
             refilled = _layout(
@@ -252,7 +269,7 @@ def _best_for(
                 hint,
             )
             if not _what_breaks(base, refilled, position, 2):
-                trial, broken, inserted = refilled, "", 2
+                trial, broken, inserted, moved_break = refilled, "", 2, None
         moved = "" if broken else _moves_a_pin(problem, nurse, stops, position, visit)
         broken = broken or (f"it would move {moved}" if moved else "")
         placed = trial.timed[position + inserted - 1]
@@ -272,11 +289,157 @@ def _best_for(
             feasible=not broken,
             reason=broken,
             restock_before=inserted == 2,
+            break_start=moved_break,
         )
         if best is None or _rank(option) < _rank(best):
             best = option
     assert best is not None
+    if best.lateness_seconds > 0 or not best.feasible:
+        reordered = _best_with_one_move(problem, nurse, stops, new_stop, leave, hint, base)
+        if reordered is not None and _rank(reordered) < _rank(best):
+            return reordered
     return best
+
+
+_RESTOCK_ID = "restock"
+
+
+def _best_with_one_move(
+    problem: Problem,
+    nurse: Nurse,
+    stops: list[timeline.Stop],
+    new_stop: timeline.Stop,
+    leave: timeline.Departure,
+    hint: int | None,
+    base: _Layout,
+) -> InsertionOption | None:
+    """Her best place for the new visit when one other stop of hers may move as well, as a
+    re-plan's re-ordering would: where inserting alone makes a later visit miss its window
+    (or its tolerance), that visit moves up to just after the new one, or a stop between
+    them moves to just after it. ``None`` when no such order breaks nothing.
+
+    Bounded: only when plain insertion is late or infeasible, and only at the places where
+    the new visit itself would be in time (the first few): O(stops) layouts per place."""
+    movable = [
+        i
+        for i, stop in enumerate(stops)
+        if stop.kind == StepType.VISIT
+        and stop.visit_id is not None
+        and not stop.not_before
+        and not problem.dependencies_of(stop.visit_id)
+        and problem.visit(stop.visit_id).state != VisitState.EN_ROUTE
+        and problem.visit(stop.visit_id).pin is None
+    ]
+    best: InsertionOption | None = None
+    for position in range(len(stops) + 1):
+        with_new = [*stops[:position], new_stop, *stops[position:]]
+        plain = _layout(problem, nurse, with_new, leave, hint)
+        if new_stop.target is not None and plain.timed[position].start > new_stop.target:
+            # Late here already: moving a later stop cannot bring it forward, and from the
+            # positions after this one it is later still.
+            break
+        later = [i for i in sorted(plain.late) if i > position]
+        if not later:
+            continue
+        first_late = later[0] - 1  # its index in ``stops``
+        orders: list[list[int]] = []
+        rest = list(range(len(stops)))
+        if first_late in movable:
+            for target in range(position, first_late):
+                order = [i for i in rest if i != first_late]
+                order.insert(target, first_late)
+                orders.append(order)
+        for between in range(position, first_late):
+            if between in movable:
+                order = [i for i in rest if i != between]
+                order.insert(order.index(first_late) + 1, between)
+                orders.append(order)
+        for order in orders:
+            # Stops before ``position`` stay in front, so the new visit keeps its index.
+            new_at = position
+            sequence = [stops[i] for i in order]
+            sequence.insert(new_at, new_stop)
+            ids = [_stop_id(s) for s in sequence]
+            if _order_moves_a_pin(problem, nurse, ids):
+                continue
+            trial = _layout(problem, nurse, sequence, leave, hint)
+            if _breaks_by_id(base, stops, trial, sequence):
+                continue
+            placed = trial.timed[new_at]
+            own = max(0, placed.start - new_stop.target) if new_stop.target is not None else 0
+            eta = placed.arrival
+            if placed.break_at_arrival and placed.break_before is not None:
+                eta = placed.break_before[1]
+            option = InsertionOption(
+                nurse_id=nurse.id,
+                position=new_at,
+                eta=eta,
+                start=placed.start,
+                lateness_seconds=own,
+                added_travel_seconds=trial.travel - base.travel,
+                added_lateness_others_seconds=max(0, trial.lateness - own - base.lateness),
+                feasible=True,
+                sequence=tuple(ids),
+            )
+            if best is None or _rank(option) < _rank(best):
+                best = option
+    return best
+
+
+def _stop_id(stop: timeline.Stop) -> str:
+    return stop.visit_id if stop.visit_id is not None else _RESTOCK_ID
+
+
+def _order_moves_a_pin(problem: Problem, nurse: Nurse, ids: list[str]) -> bool:
+    """Whether ``ids`` (her open stops in order) moves the visit she is driving to from the
+    front or a pinned visit off its place."""
+    done = len(timeline.locked_prefix(problem, nurse))
+    visits = [i for i in ids if i != _RESTOCK_ID]
+    for index, visit_id in enumerate(visits):
+        current = problem.visit(visit_id)
+        if current.state == VisitState.EN_ROUTE and index != 0:
+            return True
+        pin = current.pin
+        if pin is not None and pin.position is not None and done + index != pin.position:
+            return True
+    return False
+
+
+def _breaks_by_id(
+    base: _Layout, stops: list[timeline.Stop], trial: _Layout, sequence: list[timeline.Stop]
+) -> bool:
+    """Whether the re-ordered ``trial`` breaks a rule the current route (``base`` of
+    ``stops``) kept: a window, the bag, the break, the shift end (compared by stop)."""
+    was_late = {_stop_id(stops[i]) for i in base.late}
+    if any(_stop_id(sequence[i]) not in was_late for i in trial.late):
+        return True
+    was_short = {(_stop_id(stops[i]), item) for i, item in base.short}
+    if any((_stop_id(sequence[i]), item) not in was_short for i, item in trial.short):
+        return True
+    if trial.break_missed and not base.break_missed:
+        return True
+    return trial.overrun and not base.overrun
+
+
+def _break_after(
+    problem: Problem,
+    nurse: Nurse,
+    stops: list[timeline.Stop],
+    position: int,
+    leave: timeline.Departure,
+    laid: _Layout,
+) -> int | None:
+    """Her break's start right after the new visit (at ``position`` of ``stops``), when
+    ``laid`` has her break, not yet begun, before that visit; else ``None``."""
+    if nurse.break_rule is None or nurse.break_taken:
+        return None
+    if not any(t.break_before is not None for t in laid.timed[: position + 1]):
+        return None
+    matrix = problem.matrix(nurse.profile)
+    timed, _placed, finish = timeline.simulate(matrix, leave, stops[: position + 1])
+    if timed[-1].break_before is not None:
+        return None
+    return finish
 
 
 def _break_start(plan: Plan, nurse: Nurse) -> int | None:

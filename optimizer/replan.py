@@ -129,9 +129,14 @@ def quick_replan(
         if feasible:
             best = feasible[0]
             sequence = sequences[best.nurse_id]
-            sequence.insert(min(best.position, len(sequence)), visit.id)
+            if best.sequence is not None and sorted(best.sequence) == sorted([*sequence, visit.id]):
+                sequence[:] = best.sequence  # the quote moved one of her stops as well
+            else:
+                sequence.insert(min(best.position, len(sequence)), visit.id)
             if best.restock_before:
                 sequence.insert(min(best.position, len(sequence)), RESTOCK)
+            if best.break_start is not None:
+                hints[best.nurse_id] = best.break_start  # the quote took it after the call
         else:
             room = _make_room(problem, sequences, visit, options[:_ROOM_TRIES], hints)
             if room is None:

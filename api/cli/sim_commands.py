@@ -64,8 +64,39 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--database-url", help="a fresh database instead of a temporary SQLite file")
     p.add_argument("--chart", type=Path, metavar="PNG", help="write response-time box plots")
     p.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
+    p.add_argument(
+        "--records",
+        type=Path,
+        metavar="JSONL",
+        help=(
+            "write each call's and planned visit's outcome per team size, policy and night "
+            "(keys and minutes only), to see which visits missed and why"
+        ),
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_simulate)
+
+
+def _write_records(
+    path: Path, size: int, records: dict[str, Any], tolerance: dict[str, int]
+) -> None:
+    """Append one JSON line per call and planned visit: team size, policy, night, its
+    outcome fields, and for planned care ``miss`` (``None``: inside window or tolerance)."""
+    import dataclasses
+    import json
+
+    with path.open("a", encoding="utf-8") as out:
+        for policy, nights in records.items():
+            for record in nights:
+                for call in record.calls:
+                    row = {"nurses": size, "policy": policy, "night": record.night, "kind": "call"}
+                    row |= dataclasses.asdict(call) | {"response": call.response}
+                    out.write(json.dumps(row) + "\n")
+                for planned in record.planned:
+                    row = {"nurses": size, "policy": policy, "night": record.night}
+                    row |= {"kind": "planned", **dataclasses.asdict(planned)}
+                    row["miss"] = planned.miss(tolerance.get(planned.care_task, 0))
+                    out.write(json.dumps(row) + "\n")
 
 
 def _sizes(text: str) -> list[int]:
@@ -101,6 +132,8 @@ def _simulate(args: argparse.Namespace) -> int:
         raise UserInputError("--database-url: one team size only (each size needs a fresh one)")
     if args.database_url:
         check_database(args.database_url, fresh=True)
+    if args.records and not args.records.parent.is_dir():
+        raise UserInputError(f"--records {args.records}: no folder {args.records.parent}")
     if args.chart and not args.chart.parent.is_dir():
         # Found now, not after the whole run has been played.
         raise UserInputError(f"--chart {args.chart}: no folder {args.chart.parent}")
@@ -154,6 +187,8 @@ def _simulate(args: argparse.Namespace) -> int:
             if name in policies or name == "nachtroute"
         }
         violations = [v for r in result.records["nachtroute"] for v in r.violations]
+        if args.records:
+            _write_records(args.records, size, result.records, params.tolerance_minutes)
         total_violations += len(violations)
         walls = result.wall_seconds_per_night
         print(f"\n## {size} nurses, {args.nights} night(s), seed {args.seed}\n")

@@ -26,6 +26,7 @@ from api.schemas.requests import (
 
 __all__ = [
     "amend_request",
+    "cancel_night",
     "cancel_request",
     "expand_recurring_into",
     "get_request",
@@ -257,6 +258,8 @@ def _applies(request: VisitRequest, night_date: date) -> bool:
         return False
     if request.recurrence is None:
         return night_date == request.first_night
+    if night_date.isoformat() in request.recurrence.get("cancelled_nights", ()):
+        return False
     weekdays = request.recurrence.get("weekdays")
     return weekdays is None or WEEKDAYS[night_date.weekday()] in weekdays
 
@@ -483,6 +486,57 @@ def _extend_into_open_nights(
             _make_visit(session, region, request, night)
             if _live(night, now):
                 nights.mark_replan_needed(session, night, reason="request amended")
+
+
+def cancel_night(
+    session: Session, principal: Principal, request_id: int, night_date: date, *, now: datetime
+) -> VisitRequest:
+    """Cancel one night's care of a request, the other nights staying as they are.
+
+    Recurring care records the night in ``recurrence.cancelled_nights`` (a night not yet
+    open is then never expanded) and cancels that night's visit if it has not begun; care
+    on its only night cancels the request. Again for the same night: unchanged. 422 naming
+    ``night`` when the request gives no care that night (or is cancelled); 409 when that
+    night's visit has begun or linked care follows it that night (cancel that first).
+    """
+    request = get_request(session, principal, request_id)
+
+    def refuse(message: str, code: str) -> Unprocessable:
+        return Unprocessable(
+            f"night: {message}",
+            extra={"errors": [{"field": "night", "message": message, "code": code}]},
+        )
+
+    if request.recurrence is None:
+        if night_date != request.first_night:
+            raise refuse("the request has no care on that night", "not_a_night_of_request")
+        return cancel_request(session, principal, request_id, now=now)
+    if night_date.isoformat() in request.recurrence.get("cancelled_nights", ()):
+        return request
+    if not _applies(request, night_date):
+        raise refuse("the request has no care on that night", "not_a_night_of_request")
+    visits = [(v, n) for v, n in request_visits(session, request) if n.night_date == night_date]
+    for visit, _night in visits:
+        if not may_follow_request(visit.status) and visit.status != VisitStatus.CANCELLED:
+            raise Conflict(f"the visit of that night is {visit.status}; it cannot be cancelled")
+    followers = [f for f in _active_followers(session, request) if _applies(f, night_date)]
+    if followers:
+        ids = ", ".join(str(f.id) for f in followers)
+        raise Conflict(
+            f"request(s) {ids} follow this one on that night (after.request_id): "
+            "cancel their night first"
+        )
+    cancelled = sorted({*request.recurrence.get("cancelled_nights", ()), night_date.isoformat()})
+    request.recurrence = {**request.recurrence, "cancelled_nights": cancelled}
+    request.version += 1
+    request.updated_at = now
+    for visit, night in visits:
+        if may_follow_request(visit.status):
+            change_visit(session, night, visit, VisitStatus.CANCELLED, at=now)
+            if _live(night, now):
+                nights.mark_replan_needed(session, night, reason="request cancelled for a night")
+    session.commit()
+    return request
 
 
 def cancel_request(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response, status
 
 from api.core.roles import Principal, Role
 from api.db.models import VisitRequest
@@ -13,6 +13,7 @@ from api.repositories import accounts, nights, requests
 from api.schemas.requests import (
     LiveReplan,
     VisitRequestAmend,
+    VisitRequestCancel,
     VisitRequestCreate,
     VisitRequestPublic,
 )
@@ -144,10 +145,15 @@ def cancel_visit_request(
     clock: ClockDep,
     replanner: ReplannerDep,
     partner: Partner,
+    body: Annotated[VisitRequestCancel | None, Body()] = None,
 ) -> VisitRequestPublic:
-    """Cancel a request and its visits that have not begun (tonight's plan follows at once)."""
+    """Cancel a request and its visits that have not begun, or with ``night`` only that
+    night's care (recurring care keeps its other nights); tonight's plan follows at once."""
     now = clock()
-    request = requests.cancel_request(session, partner, request_id, now=now)
+    if body is not None and body.night is not None:
+        request = requests.cancel_night(session, partner, request_id, body.night, now=now)
+    else:
+        request = requests.cancel_request(session, partner, request_id, now=now)
     _replan_pending_nights(session, replanner, request)
     return request_public(session, request)
 

@@ -17,6 +17,7 @@ __all__ = [
     "UnplannedRequestCreate",
     "VisitOutcome",
     "VisitRequestAmend",
+    "VisitRequestCancel",
     "VisitRequestCreate",
     "VisitRequestPublic",
     "Window",
@@ -43,6 +44,14 @@ class Recurrence(Strict):
         default=None, description="evenings the care is given; null = every night"
     )
     until: NightDate = Field(description="last night (inclusive)")
+    cancelled_nights: list[NightDate] = Field(
+        default_factory=list,
+        max_length=400,
+        description=(
+            "nights (evening dates) whose care is not given: cancelled one at a time "
+            "(`POST .../cancel` with `night`), or left out from the start"
+        ),
+    )
 
 
 class LinkAfter(Strict):
@@ -120,6 +129,19 @@ class VisitRequestAmend(Strict):
     service_minutes: Minutes | None = None
     required_skills: list[Skill] | None = None
     recurrence_until: NightDate | None = None
+
+
+class VisitRequestCancel(Strict):
+    """What to cancel: one night's care of a request (``night``), or, left out, the whole
+    request with every visit that has not begun."""
+
+    night: NightDate | None = Field(
+        default=None,
+        description=(
+            "the evening's date of the one night to cancel (recurring care: the other nights "
+            "stay); must be a night the request gives care on"
+        ),
+    )
 
 
 class VisitOutcome(BaseModel):

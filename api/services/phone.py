@@ -916,6 +916,12 @@ def reveal_facts(
             planned_end = _at(nn.night, anchor.end)
         if current is not None:
             planned_end = max(planned_end, _at(nn.night, current.end))
+            live_end = _live_end(session, nn.night, nurse, visit)
+            if live_end is not None:
+                # A re-plan that only moved her times (held up: her delay report) stores no
+                # new route version (her order is unchanged), so the window also closes after
+                # the live plan's end. Only ever later; the night's end still bounds it.
+                planned_end = max(planned_end, live_end)
         arrived_at = min(arrivals, default=None)
         completed_at = completions[-1] if completions else None
         if completed_at is not None:
@@ -947,6 +953,21 @@ def reveal_facts(
         night_end=night_end,
         arrived_at=arrived_at,
     )
+
+
+def _live_end(session: Session, night: Night, nurse: Nurse, visit: Visit) -> datetime | None:
+    """When the night's current plan has ``nurse`` end ``visit`` (``None``: not hers)."""
+    stored = nights.current_plan_version(session, night)
+    if stored is None:
+        return None
+    ref = f"V{visit.id}"
+    for route in plan_of(stored).routes:
+        if route.nurse_id != nurse.code:
+            continue
+        for step in route.steps:
+            if step.visit_id == ref:
+                return _at(night, step.end)
+    return None
 
 
 def _her_reports(

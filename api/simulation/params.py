@@ -1,10 +1,16 @@
 """The simulator's parameters: every number with its reason or source (one file).
 
-Sources: ``../shared/seeds/README.md`` (the Samen Zorg Assen case: four home-care
-organisations share one night team of three night nurses, a partner's triage team as back-up
-in busy nights; clients are not woken for care that can wait until day). Where the seeds give
-no number, the default is an assumption, said so, and chosen to be a busy but ordinary night
-for three nurses so the targets are tested, not trivially met. Override any field from JSON
+Sources: ``../shared/seeds/README.md`` (the Samen Zorg Assen case,
+``002_31c36f5ce0460b30.txt``: four home-care organisations share one night team of three
+night nurses for acute nursing care, "drie nachtzorgmedewerkers ... voor de acute
+verpleegkundige zorg"; a partner's triage team is the back-up "tijdens drukte en
+calamiteiten", so a triage "no" that sends the back-up in a busy moment is part of the design,
+not a failure of it; clients are not woken for care that can be given by day, "cliënten niet
+onnodig storen met zorg die overdag ook geleverd kan worden", so planned night care is the
+exception). The seeds give **no numbers** for calls per night, the urgency mix, care minutes,
+fault rates or tolerances (checked, session 18): every default below is an assumption, said
+so, chosen to be a busy but ordinary night for three nurses so the targets are tested, not
+trivially met, and none was changed to meet a target. Override any field from JSON
 (``nachtroute simulate --params FILE``); unknown fields are refused.
 """
 

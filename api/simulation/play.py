@@ -62,8 +62,21 @@ TARGET_MINUTES = {"acute": 30, "urgent": 60, "soon": 120}
 
 
 def night_start(night_date: date) -> datetime:
-    """23:00 local of the evening ``night_date`` (aware)."""
-    return datetime(night_date.year, night_date.month, night_date.day, 23, tzinfo=ZONE)
+    """23:00 local of the evening ``night_date``, in UTC (aware): minutes are added to it in
+    real time, so a night across a change of summer time is not an hour off (adding to a
+    local time adds wall-clock minutes)."""
+    local = datetime(night_date.year, night_date.month, night_date.day, 23, tzinfo=ZONE)
+    return local.astimezone(UTC)
+
+
+def instant(start: datetime, minute: float) -> datetime:
+    """The moment ``minute`` real minutes after ``start`` (UTC, aware)."""
+    return start.astimezone(UTC) + timedelta(minutes=minute)
+
+
+def clock_time(start: datetime, minute: float) -> str:
+    """``HH:MM`` on the region's wall clock ``minute`` real minutes after ``start``."""
+    return instant(start, minute).astimezone(ZONE).strftime("%H:%M")
 
 
 @dataclass
@@ -236,7 +249,7 @@ class Job:
     organisation: int
     deadline: float  # minutes from 23:00 after which an unplaced visit goes to back-up
     spec: Planned | Call
-    #: open, started, done, could_not_get_in, handed_off (cancelled), handed_off_open
+    #: open, started, done, could_not_get_in, handed_off (cancelled)
     status: str = "open"
 
 
@@ -314,10 +327,10 @@ class ServiceNight:
         return (self.http.now() - self.start).total_seconds() / 60
 
     def at(self, minute: float) -> str:
-        return (self.start + timedelta(minutes=minute)).astimezone(UTC).isoformat()
+        return instant(self.start, minute).isoformat()
 
     def wall(self, minute: int) -> str:
-        return (self.start + timedelta(minutes=minute)).strftime("%H:%M")
+        return clock_time(self.start, minute)
 
     # --- the evening ------------------------------------------------------------------
     def sign_in(
@@ -501,7 +514,7 @@ class ServiceNight:
                 # while the clock stands still, then time moves to the next thing that
                 # happens (at most a minute on: the phones read their routes each minute).
                 self._wait_idle()
-                self.http.advance(self.start + timedelta(minutes=self._next_moment(now, calls)))
+                self.http.advance(instant(self.start, self._next_moment(now, calls)))
             else:
                 time.sleep(0.02)
         self._end_of_night()
@@ -619,17 +632,12 @@ class ServiceNight:
             self._hand_off(job, "not_planned")
 
     def _hand_off(self, job: Job, reason: str = "deadline") -> None:
-        if isinstance(job.spec, Planned) and job.spec.recurring:
-            # The partners' API cancels a request, i.e. every night of recurring care; one
-            # night's visit cannot be cancelled, so the back-up is sent outside the service
-            # and the visit stays unassigned (with its reason) in tonight's plan.
-            job.status = "handed_off_open"
-            self.planned[job.key].handed_off = True
-            self.planned[job.key].reason = reason
-            return
+        # Recurring care is cancelled for tonight only (the request's other nights stay).
+        recurring = isinstance(job.spec, Planned) and job.spec.recurring
         answer = self.http.call(
             "POST",
             f"/partner/v1/visit-requests/{job.request_id}/cancel",
+            json={"night": self.spec.night_date.isoformat()} if recurring else None,
             headers=self._partner(job.organisation),
         )
         if answer.status_code == 200:
@@ -947,7 +955,6 @@ class ServiceNight:
             "done": "done",
             "could_not_get_in": "could_not_get_in",
             "handed_off": "cancelled",
-            "handed_off_open": "open",
             "started": "started",
         }
         for visit_id, job in self.by_visit.items():
@@ -1043,8 +1050,8 @@ def setup_clients(
                 "required_skills": list(planned.skills),
                 "night": first_night.isoformat(),
                 "window": {
-                    "start": (start + timedelta(minutes=planned.window[0])).strftime("%H:%M"),
-                    "end": (start + timedelta(minutes=planned.window[1])).strftime("%H:%M"),
+                    "start": clock_time(start, planned.window[0]),
+                    "end": clock_time(start, planned.window[1]),
                 },
                 "recurrence": {"weekdays": None, "until": last_night.isoformat()},
             },

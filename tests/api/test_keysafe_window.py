@@ -323,3 +323,50 @@ def test_a_backdated_report_does_not_pick_an_older_plan_as_the_anchor(world: Wor
     assert (refused.status_code, refused.json()["reason"]) == (403, "too_early"), refused.text
     world.clock.now = later_eta - timedelta(minutes=25)
     assert _reveal(world, phone, moved["visit_id"]).status_code == 200
+
+
+def _live_step(world: World, visit_id: str) -> dict[str, Any]:
+    """The visit's step in the night's current (live) plan, as the planner sees it."""
+    plan = world.client.get(f"/nights/{NIGHT}/plan", headers=world.token("planner")).json()
+    return next(
+        s for r in plan["plan"]["routes"] for s in r["steps"] if s.get("visit_id") == f"V{visit_id}"
+    )
+
+
+def test_a_held_up_nurse_finds_the_window_where_her_delay_put_the_visit(
+    any_world: World,
+) -> None:
+    """Held up 30 minutes as she is about to leave: the re-plan moves her visit later but
+    not her order, so no new route version is published. The window closes 15 minutes after
+    the live plan's end (it closed after the first plan's: a nurse locked out, ``too_late``)
+    and not later; it opens no earlier than it did."""
+    world = any_world
+    visit_id, nurse, client_id = _late_visit_night(world)
+    set_code(world, client_id)
+    phone = register_phone(world, nurse)
+    step = _step(world, phone, visit_id)
+    eta, end = datetime.fromisoformat(step["eta"]), datetime.fromisoformat(step["end"])
+    start = datetime.fromisoformat(step["start"])
+    world.clock.now = eta - timedelta(minutes=31)
+    assert _reveal(world, phone, visit_id).json()["reason"] == "too_early"
+    world.clock.now = start - timedelta(seconds=step["leg"]["travel_seconds"], minutes=10)
+    event = {
+        "type": "delayed",
+        "event_id": str(uuid.uuid4()),
+        "device_time": world.clock.now.isoformat(),
+        "delay_minutes": 30,
+    }
+    batch = {"sent_at": world.clock.now.isoformat(), "events": [event]}
+    answer = world.client.post(EVENTS, json=batch, headers=fresh(world, phone))
+    assert answer.json()["results"][0]["outcome"] == "accepted", answer.text
+    settle(world)
+    assert _step(world, phone, visit_id)["end"] == step["end"]  # her route was not re-sent
+    with world.sessions()() as session:
+        night_start = session.scalars(select(Night.starts_at)).one()
+    live_end = night_start + timedelta(seconds=_live_step(world, visit_id)["end"])
+    assert live_end > end + timedelta(minutes=15)
+    world.clock.now = live_end + timedelta(minutes=15)
+    opened = _reveal(world, phone, visit_id)
+    assert opened.status_code == 200, opened.text
+    world.clock.now = live_end + timedelta(minutes=16)
+    assert _reveal(world, phone, visit_id).json()["reason"] == "too_late"

@@ -119,6 +119,47 @@ def test_amend_and_cancel(world: World) -> None:
     assert cancelled.json()["visits"][0]["status"] == "cancelled"
 
 
+def test_cancel_one_night_of_recurring_care(world: World) -> None:
+    """``night`` cancels that night's visit only, an open one and one not yet expanded alike;
+    the other nights stay; again is a no-op; a bad or foreign night is 422 naming ``night``."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org)
+    body = planned_body(client_id, recurrence={"until": "2027-01-31"})
+    created = world.client.post(
+        "/partner/v1/visit-requests", json=body, headers=world.key(org)
+    ).json()
+    url = f"/partner/v1/visit-requests/{created['id']}/cancel"
+    before = {v["night"]: v["status"] for v in created["visits"]}
+    assert before["2026-11-24"] == "open"
+    for _again in range(2):
+        answer = world.client.post(url, json={"night": "2026-11-24"}, headers=world.key(org))
+        assert answer.status_code == 200, answer.text
+        after = {v["night"]: v["status"] for v in answer.json()["visits"]}
+        assert answer.json()["status"] == "active"
+        assert after == {**before, "2026-11-24": "cancelled"}
+        assert answer.json()["recurrence"]["cancelled_nights"] == ["2026-11-24"]
+    # A night beyond the expansion horizon: never expanded when it opens.
+    answer = world.client.post(url, json={"night": "2027-01-20"}, headers=world.key(org))
+    assert answer.status_code == 200, answer.text
+    for night_date, visits in ((date(2027, 1, 20), 0), (date(2027, 1, 21), 1)):
+        with world.sessions()() as session:
+            nights.get_or_create_night(session, accounts.get_region(session), night_date)
+            session.commit()
+        plan = world.client.get(
+            f"/nights/{night_date.isoformat()}/plan", headers=world.token("planner")
+        ).json()
+        assert len(plan["visits"]) == visits
+    for bad, status in (({"night": "2026-13-01"}, 422), ({"night": "2027-02-01"}, 422)):
+        refused = world.client.post(url, json=bad, headers=world.key(org))
+        assert refused.status_code == status, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "night" in refused.text
+    # Without a night the whole request goes, as before.
+    whole = world.client.post(url, headers=world.key(org))
+    assert whole.json()["status"] == "cancelled"
+    assert {v["status"] for v in whole.json()["visits"]} == {"cancelled"}
+
+
 def test_window_outside_the_night_is_refused(world: World) -> None:
     """A window at 15:00 is not in a night: 422 with a reason, nothing stored."""
     org = world.seeded.home_care[0]

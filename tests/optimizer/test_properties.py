@@ -219,10 +219,17 @@ def test_quote_agrees_with_evaluate(data: st.DataObject) -> None:
     sequences = _sequences(problem, plan)
     breaks = {r.nurse_id: s.start for r in plan.routes for s in r.steps if s.type == StepType.BREAK}
     before = evaluate(trial, sequences, break_starts=breaks)
-    # ``position`` counts the stops of her open route (visits and later restocks).
-    sequences[best.nurse_id].insert(best.position, visit.id)
+    # ``position`` counts the stops of her open route (visits and later restocks); an
+    # option that moves one of her stops too gives her whole new order.
+    if best.sequence is not None:
+        assert sorted(best.sequence) == sorted([*sequences[best.nurse_id], visit.id])
+        sequences[best.nurse_id] = list(best.sequence)
+    else:
+        sequences[best.nurse_id].insert(best.position, visit.id)
     if best.restock_before:
         sequences[best.nurse_id].insert(best.position, RESTOCK)
+    if best.break_start is not None:
+        breaks[best.nurse_id] = best.break_start  # taken after the new visit
     after = evaluate(trial, sequences, break_starts=breaks)
     old = {(v.code, v.visit_id, v.nurse_id) for v in before.violations}
     new = {(v.code, v.visit_id, v.nurse_id) for v in after.violations} - old
