@@ -291,8 +291,12 @@ def sequences_of(plan: Plan) -> dict[str, list[str]]:
     return result
 
 
-def current_plan(session: Session, night_problem: NightProblem) -> Plan | None:
-    """The stored current plan, laid out again on tonight's facts (cancelled visits gone)."""
+def current_plan(
+    session: Session, night_problem: NightProblem, *, explain: bool = True
+) -> Plan | None:
+    """The stored current plan, laid out again on tonight's facts (cancelled visits gone);
+    ``explain=False``: what it leaves out (the new calls among them) keeps its general
+    reason, for a caller that reads only its routes, times and violations."""
     stored = nights.current_plan_version(session, night_problem.night)
     if stored is None:
         return None
@@ -307,7 +311,7 @@ def current_plan(session: Session, night_problem: NightProblem) -> Plan | None:
     }
     if not problem.nurses:
         return plan_from_routes(problem, {})
-    return evaluate(problem, routes)
+    return evaluate(problem, routes, explain=explain)
 
 
 def route_steps(night_problem: NightProblem, plan: Plan) -> dict[int, list[dict[str, Any]]]:
@@ -554,7 +558,9 @@ def quick_replan(
     """
     began = time.perf_counter()
     night_problem = build_problem(session, region, night, now=now)
-    current = current_plan(session, night_problem)
+    # Its routes, times and violations are read below, never its reasons (the insertion
+    # explains the routes it chooses): not looked for on the partner's clock.
+    current = current_plan(session, night_problem, explain=False)
     if current is None or not night_problem.problem.nurses:
         return None
     problem = live_problem(session, night_problem, current, now)
