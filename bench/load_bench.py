@@ -1,6 +1,6 @@
 """Night load run: 50 phones and a stream of acute calls against one `nachtroute serve`.
 
-    python -m bench.load_bench --db sqlite            [--seconds 60] [--port 8731]
+    python -m bench.load_bench --db sqlite            [--seconds 60] [--port 0]
     python -m bench.load_bench --db postgres          [--postgres-url URL]
 
 What it does, on loopback only:
@@ -564,7 +564,13 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=PG_URL, help="an admin URL (creates a db)")
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--visits", type=int, default=45)
-    parser.add_argument("--port", type=int, default=8731)
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="the server's port (default 0: one the system picks; a fixed port shared with "
+        "another run on the machine lets the bench sign in at that run's server)",
+    )
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     parser.add_argument(
         "--no-alarms", action="store_true", help="phones only (to see what the re-plans cost)"

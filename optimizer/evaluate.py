@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from optimizer.assemble import finish, in_step
+from optimizer.assemble import finish, in_step, with_own_check
 from optimizer.model import Problem
 from optimizer.plan import Plan, Violation
 
@@ -22,14 +22,18 @@ def evaluate(
     routes: Mapping[str, Sequence[str]],
     *,
     break_starts: Mapping[str, int] | None = None,
+    explain: bool = True,
 ) -> Plan:
     """The plan for ``routes`` (nurse id -> visit ids in order, ``"restock"`` for a restock).
 
     ``break_starts`` (nurse id -> second) keeps each break where an earlier plan had it;
     otherwise a break is taken as soon as its window opens.
 
-    Visits left out of every route are reported unassigned. Raises ``ValueError`` naming the
-    route and position of an unknown nurse or visit.
+    Visits left out of every route are reported unassigned; ``explain=False`` leaves them
+    with their general reason instead of looking for the rule that keeps each out (for a
+    trial layout whose reasons nobody reads: looking costs a layout per nurse and position
+    per left-out visit). Routes, times and violations are the same either way. Raises
+    ``ValueError`` naming the route and position of an unknown nurse or visit.
     """
     nurse_ids = {n.id for n in problem.nurses}
     visit_ids = {v.id for v in problem.visits}
@@ -45,7 +49,7 @@ def evaluate(
     hints = dict(break_starts or {})
     plan = in_step(problem, sequences, hints)
     # Reasons for what is left out, and whatever the independent checker finds, listed.
-    plan = finish(problem, plan, sequences, hints)
+    plan = finish(problem, plan, sequences, hints) if explain else with_own_check(problem, plan)
     return plan.model_copy(update={"violations": _sorted(list(plan.violations))})
 
 

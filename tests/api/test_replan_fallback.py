@@ -9,7 +9,8 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.services.planning import keep_with_new_calls
+from api.services.planning import keep_with_new_calls, sequences_of
+from optimizer.evaluate import evaluate
 from optimizer.generate import generated_night
 from optimizer.plan import Plan
 from optimizer.solve import plan_from_routes
@@ -55,3 +56,20 @@ def test_every_visit_ends_in_a_route_or_unassigned_once(
     if current is not None:
         # What the nurses were told stays in the routes (the new calls only add to it).
         assert set(current.assignments()) <= set(routed)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), visits=st.integers(1, 30), kept_share=st.floats(0, 1))
+def test_the_insertion_explains_the_routes_it_chose(
+    seed: int, visits: int, kept_share: float
+) -> None:
+    """The trials are laid out without reasons; the plan handed back is its routes laid out
+    with them: every left-out visit says what keeps it out of those routes."""
+    problem = generated_night(nurses=3, visits=visits, seed=seed)
+    rng = random.Random(seed)
+    sequences: dict[str, list[str]] = {n.id: [] for n in problem.nurses}
+    for visit in problem.visits:
+        if visit.nurses_needed == 1 and rng.random() < kept_share:
+            sequences[rng.choice(list(sequences))].append(visit.id)
+    plan = keep_with_new_calls(problem, plan_from_routes(problem, sequences))
+    assert plan == evaluate(problem, sequences_of(plan))
