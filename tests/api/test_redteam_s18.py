@@ -201,11 +201,9 @@ def test_r08_a_linked_check_is_not_planned_alone_when_its_first_care_could_not_g
     after = world.client.get(PLAN, headers=planner).json()["plan"]
     planned = {s["visit_id"] for r in after["routes"] for s in r["steps"]}
     assert check not in planned
-<<<<<<< HEAD
     reason = next(u for u in after["unassigned"] if u["visit_id"] == check)
     assert reason["reason"] == "link_infeasible"
     assert f"V{first}" in reason["message"]
-=======
 
 
 @pytest.mark.xfail(strict=True, reason="R14: an out-of-time re-plan keeps her route, owes nothing")
@@ -240,4 +238,3 @@ def test_r14_a_replan_out_of_time_is_flagged_and_stays_owed(world: World) -> Non
         len(later),
         len(untried),
     )
->>>>>>> s18-red
