@@ -70,6 +70,10 @@ def insert_what_fits(
             leave = timeline.departure(problem, nurse)
             hint = break_starts.get(nurse.id)
             base = _layout(problem, nurse, stops, leave, hint)
+            if base.late or base.short or base.overrun or base.break_missed:
+                # A route that already breaks a rule (a shift cut short, a nurse delayed)
+                # gets nothing more: `_what_breaks` counts only what an insertion adds.
+                continue
             for position in range(len(stops) + 1):
                 if new_stop.latest is not None:
                     # Past the window's last start here, and so at every later place too.

@@ -106,6 +106,10 @@ class Violation(_Frozen):
     nurse_id: str | None = None
 
 
+#: `SolverStats.status` of a live re-plan that ran out of time and kept the current routes.
+OUT_OF_TIME = "out of time: current plan kept"
+
+
 class SolverStats(_Frozen):
     """How the plan was found."""
 

@@ -27,7 +27,7 @@ from optimizer.evaluate import evaluate
 from optimizer.fill import insert_what_fits
 from optimizer.model import Problem, Visit, VisitState
 from optimizer.night_search import Found, fallback_config, found_from, search_once
-from optimizer.plan import Plan, ReasonCode, SolverStats, StepType, Unassigned
+from optimizer.plan import OUT_OF_TIME, Plan, ReasonCode, SolverStats, StepType, Unassigned
 from optimizer.region_search import first_plan_by_regions
 from optimizer.replan import initial_routes, quick_replan, warm_sequences
 from optimizer.routing_model import NightModel
@@ -702,6 +702,7 @@ def _current_plan_kept(
             "stats": SolverStats(
                 method="current plan kept: no better plan within the time limit",
                 seconds=round(time.perf_counter() - began, 3),
+                status=OUT_OF_TIME,
             ),
         }
     )

@@ -31,7 +31,7 @@ from api.travel import travel_matrices
 from optimizer import model as om
 from optimizer.evaluate import RESTOCK, evaluate
 from optimizer.live import state_at
-from optimizer.plan import Plan, ReasonCode, StepType, Summary, Unassigned
+from optimizer.plan import OUT_OF_TIME, Plan, ReasonCode, StepType, Summary, Unassigned
 from optimizer.quote import quote
 from optimizer.solve import plan_from_routes
 
@@ -516,10 +516,37 @@ def solve_night(
             kind=kind,
             stall_seconds=stall_seconds,
         )
+        if fallback is None and _out_of_time(plan):
+            # The search ran out of time (a loaded machine) and kept the routes as they
+            # were, breaking rules (a nurse sent home keeps her route), or left calls
+            # untried: a complete first plan instead, capped like a night's first plan.
+            report("the live search ran out of time: planning afresh")
+            afresh, failed = _solve_or_keep(
+                problem,
+                None,
+                time_limit=FIRST_PLAN_SECONDS,
+                progress=progress,
+                kind=kind,
+                first_only=True,
+            )
+            if failed is None and _untried_and_broken(afresh) < _untried_and_broken(plan):
+                plan = afresh
     else:
         plan = plan_from_routes(problem, {})
     report(f"{plan.summary.visits_planned} planned, {plan.summary.visits_unassigned} left out")
     return Solved(night_problem, plan, fallback or degraded, began, requested)
+
+
+def _out_of_time(plan: Plan) -> bool:
+    """Whether a live search ran out of time without an answer that keeps every rule."""
+    kept = plan.stats is not None and plan.stats.status == OUT_OF_TIME and bool(plan.violations)
+    return kept or any(u.reason == ReasonCode.NO_PLAN_IN_TIME for u in plan.unassigned)
+
+
+def _untried_and_broken(plan: Plan) -> int:
+    return len(plan.violations) + sum(
+        u.reason == ReasonCode.NO_PLAN_IN_TIME for u in plan.unassigned
+    )
 
 
 def store_solved(

@@ -206,7 +206,6 @@ def test_r08_a_linked_check_is_not_planned_alone_when_its_first_care_could_not_g
     assert f"V{first}" in reason["message"]
 
 
-@pytest.mark.xfail(strict=True, reason="R14: an out-of-time re-plan keeps her route, owes nothing")
 def test_r14_a_replan_out_of_time_is_flagged_and_stays_owed(world: World) -> None:
     """A loaded machine (a tiny live budget) and a nurse sent home at 00:00: on integ the
     re-plan stores "current plan kept: no better plan within the time limit" with her whole
