@@ -280,7 +280,11 @@ def derive_state(events: Iterable[StoredEvent | Event]) -> ShiftState:
         event = item.event if isinstance(item, StoredEvent) else item
         unique.setdefault(event.event_id, event)
         if isinstance(item, StoredEvent):
-            received.setdefault(event.event_id, item.received_at)
+            # The first arrival counts (a store keeps one copy; any order gives the same).
+            first = received.get(event.event_id)
+            received[event.event_id] = (
+                item.received_at if first is None else min(first, item.received_at)
+            )
     ordered = sorted(unique.values(), key=lambda e: (e.device_time, e.event_id))
 
     replay = _Replay()

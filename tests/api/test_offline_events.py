@@ -29,7 +29,8 @@ from mobile_contract.route import VisitProgress
 from optimizer.model import Visit, VisitState
 
 START = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)
-RECEIVED = START + timedelta(hours=3)
+# After every drawn device time (they span 4 hours): a batch is sent after its events.
+RECEIVED = START + timedelta(hours=5)
 EVENT: TypeAdapter[Event] = TypeAdapter(Event)
 VISITS = {f"V{n:03d}" for n in range(1, 13)}
 
