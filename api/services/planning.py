@@ -505,6 +505,15 @@ def solve_night(
             kind=kind,
             first_only=True,
         )
+        left = time_limit - (time.perf_counter() - began)
+        if fallback is None and left >= 0.2:
+            # Budget left after the first plan (a night's first plan made with seconds to
+            # spare): searched from it, as a re-plan would, rather than returned unimproved.
+            improved, failed = _solve_or_keep(
+                problem, plan, time_limit=left, progress=progress, kind=kind
+            )
+            if failed is None and len(improved.violations) <= len(plan.violations):
+                plan = improved
     elif problem.nurses:
         # The budget covers the whole re-plan, so what building the problem took is deducted.
         left = max(0.1, time_limit - (time.perf_counter() - began))
