@@ -275,15 +275,39 @@ class ShiftState:
 def derive_state(events: Iterable[StoredEvent | Event]) -> ShiftState:
     """Replay ``events`` (duplicates by ``event_id`` ignored) into the shift's state."""
     unique: dict[UUID, Event] = {}
+    received: dict[UUID, datetime] = {}
     for item in events:
         event = item.event if isinstance(item, StoredEvent) else item
         unique.setdefault(event.event_id, event)
+        if isinstance(item, StoredEvent):
+            received.setdefault(event.event_id, item.received_at)
     ordered = sorted(unique.values(), key=lambda e: (e.device_time, e.event_id))
 
     replay = _Replay()
     for event in ordered:
         replay.apply(event)
+    replay.position = _newest_position(ordered, received)
     return replay.state(len(ordered))
+
+
+def position_time(device_time: datetime, received_at: datetime | None) -> datetime:
+    """When a position was where it says: the phone's time, but never after it reached the
+    server (a phone clock hours ahead would otherwise pin her last position all night)."""
+    return device_time if received_at is None else min(device_time, received_at)
+
+
+def _newest_position(
+    ordered: list[Event], received: Mapping[UUID, datetime]
+) -> tuple[datetime, tuple[float, float], float] | None:
+    positions = [e for e in ordered if isinstance(e, PositionEvent)]
+    if not positions:
+        return None
+    newest = max(
+        positions,
+        key=lambda e: (position_time(e.device_time, received.get(e.event_id)), e.event_id),
+    )
+    at = position_time(newest.device_time, received.get(newest.event_id))
+    return (at, newest.position, newest.accuracy_metres)
 
 
 @dataclass
@@ -359,7 +383,7 @@ class _Replay:
             if event.bag_counted is not None:
                 self.bag_at_end = tuple(event.bag_counted)
         elif isinstance(event, PositionEvent):
-            self.position = (at, event.position, event.accuracy_metres)
+            pass  # the newest by `position_time`, after the replay (`_newest_position`)
 
     def state(self, count: int) -> ShiftState:
         visits: dict[str, VisitRecord] = {}

@@ -4,7 +4,7 @@ without the scheduling LP, on the same generated night in the same run.
     .venv/bin/python bench/first_plan_bench.py [--size 10x200 ...] [--strategy NAME ...]
 
 `optimizer.solve(first_only=True)` builds its first plan without the LP (see
-`optimizer.solve._first_plan_only`); the LP row is the baseline it replaced. Every plan is
+`optimizer.night_search.first_plan_only`); the LP row is the baseline it replaced. Every plan is
 laid out by `plan_from_routes` and checked by `optimizer.check`.
 """
 
@@ -19,8 +19,8 @@ from optimizer.assemble import plan_from_routes
 from optimizer.checker import check
 from optimizer.eligibility import excluded
 from optimizer.generate import generated_night
+from optimizer.night_search import found_from
 from optimizer.routing_model import NightModel
-from optimizer.solve import _found
 
 
 def measure(nurses: int, visits: int, strategy: str, *, scheduling_lp: bool) -> str:
@@ -40,7 +40,7 @@ def measure(nurses: int, visits: int, strategy: str, *, scheduling_lp: bool) -> 
     constructed = time.perf_counter()
     if solution is None:
         return f"{nurses}x{visits} {strategy} LP={scheduling_lp}: no solution"
-    found = _found(model, solution, strategy)
+    found = found_from(model, solution, strategy)
     assert found.sequences is not None
     plan = plan_from_routes(
         problem, found.sequences, not_before=found.starts, break_starts=found.break_starts

@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/regions_bench.py [--size 50x1000] [--seeds 0 1 2]
 
-The baseline is the construction `solve` ran before the split (`solve._search_once` on the
+The baseline is the construction `solve` ran before the split (`night_search.search_once` on the
 whole night: parallel cheapest insertion without the scheduling LP, laid out by
 `plan_from_routes`); the product's row goes through `optimizer.solve`. Both plans are checked
 by the independent checker. Figures: wall seconds, the ratio whole / regions in this run,
@@ -15,18 +15,15 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import time
 
-import optimizer.solve  # noqa: F401 - the module, for its baseline construction
 from optimizer import search, timeline
 from optimizer.assemble import plan_from_routes
 from optimizer.checker import check
 from optimizer.eligibility import excluded
 from optimizer.generate import generated_night
+from optimizer.night_search import search_once
 from optimizer.solve import solve
-
-_solve_module = sys.modules["optimizer.solve"]
 
 
 def whole(nurses: int, visits: int, seed: int) -> tuple[float, int, int | None, int]:
@@ -41,7 +38,7 @@ def whole(nurses: int, visits: int, seed: int) -> tuple[float, int, int | None, 
             open_visits.append(visit)
         else:
             unassigned.append(reason)
-    found = _solve_module._search_once(
+    found = search_once(
         problem,
         open_visits,
         departures,

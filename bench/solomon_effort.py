@@ -1,6 +1,6 @@
 """Compare search recipes on the Solomon development set at equal effort, not wall clock.
 
-Each run is one iterated-local-search worker (`optimizer.solve._search_once`, as the
+Each run is one iterated-local-search worker (`optimizer.night_search.search_once`, as the
 portfolio runs it) stopped after ``--solutions`` improving solutions (OR-Tools'
 ``solution_limit``, which also drives the annealing schedule), so a loaded machine slows the
 runs down without changing what they find. Prints per recipe the mean gap to the ``dimacs``
@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from solomon_tune import candidates  # noqa: E402
 
 from optimizer import solomon, timeline  # noqa: E402
-from optimizer.solve import _search_once, plan_from_routes  # noqa: E402
+from optimizer.assemble import plan_from_routes  # noqa: E402
+from optimizer.night_search import search_once  # noqa: E402
 
 
 def one(name: str, path: Path, seed: int, solutions: int, best: float) -> tuple[float, float]:
@@ -39,7 +40,7 @@ def one(name: str, path: Path, seed: int, solutions: int, best: float) -> tuple[
     problem = solomon.problem_from_solomon(instance)
     departures = {n.id: timeline.departure(problem, n) for n in problem.nurses}
     began = time.process_time()
-    found = _search_once(
+    found = search_once(
         problem, list(problem.visits), departures, config, time.monotonic() + 3600, False, solutions
     )
     cpu = time.process_time() - began

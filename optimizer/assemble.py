@@ -104,8 +104,9 @@ def unpartnered(problem: Problem, planned: set[str]) -> set[str]:
 def _en_route_first(
     model: NightModel, sequences: dict[str, list[str]], starts: dict[tuple[str, int], int]
 ) -> None:
-    """A nurse driving to a visit keeps it as her next stop, even where a short search left it
-    out or put something first: the layout then reports whatever that costs."""
+    """A nurse driving to a visit keeps it as her next stop, even where the solution left it
+    out (the model keeps it unless no plan can, `NightModel._keep_penalty`): the layout then
+    reports whatever that costs."""
     for visit in model.visits:
         if visit.state != VisitState.EN_ROUTE or visit.nurses_needed != 1:
             continue

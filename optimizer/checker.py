@@ -26,7 +26,8 @@ def check(problem: Problem, plan: Plan) -> list[Violation]:
     before ``now``; skills; pins; shifts; travel times respected between steps; two-person
     visits in step; one break per nurse inside its window; the bag never below zero; started
     and finished visits unchanged; an en-route visit is its nurse's next stop; each dependency
-    planned whole, inside its gap, by different (or the same) nurses as it asks.
+    planned whole, inside its gap, by different (or the same) nurses as it asks; a held
+    visit (`Visit.held`) is not planned.
     """
     found: list[Violation] = []
 
@@ -70,6 +71,8 @@ def check(problem: Problem, plan: Plan) -> list[Violation]:
             fail("duplicate_unassigned", f"{visit.id} is listed unassigned twice", visit.id)
         if not nurses and not unassigned[visit.id]:
             fail("missing", f"{visit.id} is neither planned nor left out with a reason", visit.id)
+        if nurses and visit.held is not None and not visit.is_locked:
+            fail("held_planned", f"{visit.id} is held out of tonight's routes", visit.id)
         if nurses and len(nurses) != visit.nurses_needed:
             fail(
                 "wrong_nurse_count",

@@ -85,6 +85,8 @@ def excluded(
     def unassigned(reason: ReasonCode, message: str) -> Unassigned:
         return Unassigned(visit_id=visit.id, urgency=visit.urgency, reason=reason, message=message)
 
+    if visit.held is not None:
+        return unassigned(visit.held.reason, visit.held.message)
     if not problem.nurses:
         return unassigned(ReasonCode.NOT_ENOUGH_NURSES, "no nurse on shift tonight")
     # First: whatever else stands in its way, its time is over and it may have been done.

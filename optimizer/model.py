@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from optimizer.plan import ReasonCode
+
 __all__ = [
     "DEFAULT_SKILLS",
     "DEFAULT_URGENCY_CLASSES",
@@ -36,6 +38,7 @@ __all__ = [
     "MAX_TRAVEL_SECONDS",
     "BreakRule",
     "Dependency",
+    "Hold",
     "Location",
     "Night",
     "Nurse",
@@ -231,6 +234,13 @@ class Pin(_Frozen):
     position: Annotated[int, Field(ge=0)] | None = None
 
 
+class Hold(_Frozen):
+    """Why the caller keeps a visit out of tonight's routes, as the plan reports it."""
+
+    reason: ReasonCode
+    message: Annotated[str, Field(min_length=1, max_length=300)]
+
+
 class Visit(_Frozen):
     """One visit tonight. ``client_ref`` is opaque: no personal data enters the optimizer."""
 
@@ -274,6 +284,13 @@ class Visit(_Frozen):
     late_cost_per_minute: Annotated[int, Field(ge=0, le=10_000_000)] = Field(
         default=0,
         description="planned care: objective cost of each minute past window.end (travel: 60/min)",
+    )
+    held: Hold | None = Field(
+        default=None,
+        description=(
+            "kept out of tonight's routes by the caller, reported unassigned with this reason "
+            "(e.g. a check whose first care could not be given)"
+        ),
     )
 
     @model_validator(mode="after")

@@ -108,6 +108,8 @@ class NightModel:
         self.breaks: dict[int, object] = {}
         self.mean_arc_cost = 1.0
         self.new_visits_left_out = False  # set when a warm start could not place a new call
+        # Routing indices of same-nurse links (A, then B), kept in or out together.
+        self.pairs: list[tuple[int, int]] = []
         # Cross-route constraints keep two-person visits in step exactly, but every search
         # move then needs full propagation: past a few hundred visits the first plan would
         # not arrive in time. Large nights give each two-person visit a fixed slot instead.
@@ -215,12 +217,44 @@ class NightModel:
             routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(self.index(node)))
 
     def _disjunctions(self) -> None:
+        keep = self._keep_penalty()
         for visit in self.visits if not self.visits_required else ():
             penalty = self.problem.urgency_classes[visit.urgency].omission_penalty
+            if visit.state == VisitState.EN_ROUTE:
+                # A nurse is driving there: the plan must keep it (`assemble` puts it first
+                # whatever the solution says). With its class's penalty the search traded it
+                # for visits it kept out (on a 14-nurse night: an en-route call's catheter kit
+                # and hour for two planned visits), and the layout then put it back in front
+                # of routes timed without it: windows missed, bag empty, shift overrun.
+                penalty = keep
             for node in self.visit_nodes[visit.id]:
                 self.routing.AddDisjunction([self.index(node)], penalty)
         for node in self.restock_nodes:
             self.routing.AddDisjunction([self.index(node)], 0)
+
+    def _keep_penalty(self) -> int:
+        """The omission penalty of a visit the plan must keep (one a nurse is driving to):
+        more than every other cost the objective can hold together (travel and restock time
+        of full routes, every other visit's omission penalty, lateness over the whole night,
+        stability), so no search leaves it out to gain anything; it stays optional only so
+        that a night where it cannot be kept still gets a plan, which then names the rule.
+        Capped so that the penalties of every such visit add up below OR-Tools' int64 cost."""
+        problem = self.problem
+        horizon = problem.night.horizon
+        classes = problem.urgency_classes
+        total = 1 + len(problem.nurses) * horizon
+        kept = 0
+        for visit in self.visits:
+            copies = visit.nurses_needed
+            if visit.state == VisitState.EN_ROUTE:
+                kept += copies
+            else:
+                total += classes[visit.urgency].omission_penalty * copies
+            per_second = math.ceil(timeline.late_cost_per_minute(problem, visit) / 60)
+            total += per_second * horizon * copies
+        published = sum(1 for v in self.visits if v.published_nurse is not None)
+        total += len(problem.nurses) * problem.night.stability_cost * (published + 1)
+        return min(total, 2**62 // max(1, kept))
 
     def _skills_and_pins(self) -> None:
         problem, routing = self.problem, self.routing
@@ -307,6 +341,12 @@ class NightModel:
                 one_off = solver.IsLessCstVar(routing.ActiveVar(a) + routing.ActiveVar(b), 2)
                 same = solver.IsEqualVar(vehicle_a, vehicle_b)
                 solver.Add(same + one_off >= 1)
+                # One nurse, A then B: a pickup-and-delivery pair to OR-Tools, so its
+                # insertion and local search move the two together (one at a time, B
+                # rarely fits where A already is, and A alone is dropped on reading).
+                routing.AddPickupAndDelivery(a, b)
+                solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
+                self.pairs.append((a, b))
 
     def _bag(self) -> None:
         problem, routing = self.problem, self.routing

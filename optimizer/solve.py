@@ -1,36 +1,45 @@
 """`solve(problem)`: tonight's routes from OR-Tools' vehicle-routing solver.
 
 The routing model is in `optimizer.routing_model`, the search recipes and the portfolio runner
-in `optimizer.search`, reading a solution back into a plan in `optimizer.assemble`, the live
-re-plan's warm start and quick answer in `optimizer.replan`.
+in `optimizer.search`, one search of the model (construction, search, iterated local search)
+in `optimizer.night_search`, a large night's search region by region in
+`optimizer.region_search`, reading a solution back into a plan in `optimizer.assemble`, the
+live re-plan's warm start and quick answer in `optimizer.replan`. Imports point one way:
+this module uses those, none of them uses it.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-import random
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from optimizer import search, timeline
-from optimizer.assemble import extract, plan_from_routes, unpartnered
-from optimizer.checker import check
+from optimizer.assemble import plan_from_routes, unpartnered
 from optimizer.eligibility import eligible_nurses, excluded
 from optimizer.evaluate import evaluate
+from optimizer.fill import insert_what_fits
 from optimizer.model import Problem, Visit, VisitState
+from optimizer.night_search import Found, fallback_config, found_from, search_once
 from optimizer.plan import Plan, ReasonCode, SolverStats, StepType, Unassigned
-from optimizer.regions import Region, regions
+from optimizer.region_search import first_plan_by_regions
 from optimizer.replan import initial_routes, quick_replan, warm_sequences
-from optimizer.routing_model import FIXED_SLOT_THRESHOLD, NightModel
+from optimizer.routing_model import NightModel
 from optimizer.search import SearchConfig
 
-__all__ = ["PORTFOLIO_MIN_SECONDS", "eligible_nurses", "plan_from_routes", "solve"]
+__all__ = [
+    "LIVE_STALL_SECONDS",
+    "PORTFOLIO_MIN_SECONDS",
+    "eligible_nurses",
+    "plan_from_routes",
+    "solve",
+]
 
 Progress = Callable[[str], None]
 
@@ -42,44 +51,17 @@ Progress = Callable[[str], None]
 #: and iterated local search needs seconds before it beats guided local search anyway. The
 #: live re-plan (warm start, budgets of about 0.8 s) therefore never forks.
 PORTFOLIO_MIN_SECONDS = 2.0
+#: The live re-plan's stop rule (``solve(stall_seconds=...)``), the service's default
+#: (`api.core.config.Settings.live_replan_stall_seconds`): guided local search from a warm
+#: start finds its better plans 40-180 ms apart on a 10 x 200 night; 0.2 s without one
+#: ends the search. Measured with `nachtroute bench nights` (docs/benchmarks.md).
+LIVE_STALL_SECONDS = 0.2
 #: Wall-clock seconds kept back for forking and collecting (see above).
 _PORTFOLIO_MARGIN = 0.25
 #: Iterated local search runs only on nights with at least this many open visits per nurse:
 #: below it OR-Tools 9.15's ruin step can loop forever (seen with fewer visits than nurses),
 #: and such small nights gain nothing over guided local search anyway.
 _ILS_MIN_VISITS_PER_NURSE = 2
-#: Above this share of the budget spent on construction, ILS (which constructs again) is
-#: replaced by guided local search from the construction (see `_iterated`).
-_CONSTRUCTION_SHARE = 0.2
-#: Construction heuristics tried in turn when one finds no first solution in its time.
-_FALLBACKS = ("PARALLEL_CHEAPEST_INSERTION", "LOCAL_CHEAPEST_INSERTION", "PATH_CHEAPEST_ARC")
-
-
-@dataclass(frozen=True, slots=True)
-class _Found:
-    """One search's answer as plain data (it crosses process boundaries)."""
-
-    method: str
-    objective: int | None = None
-    status: str = ""
-    sequences: dict[str, list[str]] | None = None
-    starts: dict[tuple[str, int], int] | None = None
-    break_starts: dict[str, int] | None = None
-    #: The construction stopped at its time limit: a visit it did not place may have fitted.
-    cut_short: bool = False
-
-
-def _found(model: NightModel, solution: Any, method: str, *, cut_short: bool = False) -> _Found:
-    sequences, starts, break_starts = extract(model, solution)
-    return _Found(
-        method=method,
-        objective=int(solution.ObjectiveValue()),
-        status=str(model.routing.status()),
-        sequences=sequences,
-        starts=starts,
-        break_starts=break_starts,
-        cut_short=cut_short,
-    )
 
 
 def _warm_parameters(
@@ -97,198 +79,6 @@ def _warm_parameters(
     return parameters
 
 
-def _first_plan_only(parameters: Any) -> None:
-    """Stop ``parameters``' search at its first solution, built without the scheduling LP.
-
-    With breaks or soft urgency targets OR-Tools checks every trial insertion of the
-    construction with a per-route scheduling LP (GLOP, or CP-SAT with breaks); its plain
-    cumul propagation already keeps every hard rule, so the LP only refines costs. Measured on
-    the generated 10 x 200 night (load 2-3): parallel cheapest insertion 1.35 s with the LP,
-    0.51 s without, the same visits left out (29) and objective within 0.01 %, every plan
-    checked clean (`bench/first_plan_bench.py`). The search that follows runs with the LP as
-    before. The construction the LP checks reports a higher objective for the same routes
-    (3 x 45: 3288477 against 3130870, which is also what the LP gives those routes when they
-    are read back), so the construction without it is also the fairer yardstick for
-    `_iterated`'s "the better of the construction and the search". On the 50 x 1000 night
-    it is what lets a 10 s portfolio answer at all: with the LP its workers did not finish
-    construction within 10 s (measured 2026-11-29, load 1-4).
-    """
-    parameters.solution_limit = 1
-    parameters.disable_scheduling_beware_this_may_degrade_performance = True
-
-
-def _search_once(
-    problem: Problem,
-    open_visits: Sequence[Visit],
-    departures: dict[str, timeline.Departure],
-    config: SearchConfig,
-    deadline: float,
-    first_only: bool,
-    solution_limit: int | None,
-    fixed_slots: bool | None = None,
-    scheduling: bool = True,
-) -> _Found:
-    """Build the model with visits in ``config.seed``'s order and run ``config`` until
-    ``deadline`` (``time.monotonic()``); a portfolio worker, so arguments and answer are plain.
-
-    OR-Tools' routing search has no random seed: the node order is what a seed changes.
-    ``scheduling=False`` searches without the per-route scheduling LP, like the construction
-    (`_first_plan_only`): every hard rule still holds, only the costs are less refined.
-    """
-    order = list(open_visits)
-    if config.seed:
-        random.Random(config.seed).shuffle(order)
-    if config.ils and not first_only:
-        return _iterated(
-            lambda required=False: NightModel(problem, order, departures, visits_required=required),
-            config,
-            deadline,
-            solution_limit,
-        )
-    model = NightModel(problem, order, departures, fixed_slots=fixed_slots)
-    routing = model.routing
-    if first_only:
-        config = replace(config, ils=False, metaheuristic="GREEDY_DESCENT")
-    names = [config.first_solution, *(n for n in _FALLBACKS if n != config.first_solution)]
-    for name in names:
-        tried = replace(config, first_solution=name)
-        # The first plan apart, built as quickly as it can be (`_first_plan_only`), then the
-        # search from it: on a loaded machine a 1 s search on 10 x 200 otherwise spent its
-        # budget in a construction checked by the LP and answered with 68 visits left out.
-        construction = replace(tried, ils=False, metaheuristic="GREEDY_DESCENT")
-        parameters = search.search_parameters(
-            time_limit=max(0.05, deadline - time.monotonic()), config=construction
-        )
-        _first_plan_only(parameters)
-        first = routing.SolveWithParameters(parameters)
-        if first is None:
-            continue
-        label = f"or-tools: {tried.label}, first plan by {name}"
-        remaining = deadline - time.monotonic()
-        if first_only or remaining < 0.05:
-            return _found(model, first, label, cut_short=remaining <= 0)
-        parameters = search.search_parameters(
-            time_limit=remaining, config=tried, mean_arc_cost=model.mean_arc_cost
-        )
-        if solution_limit is not None:
-            parameters.solution_limit = solution_limit
-        if not scheduling:
-            parameters.disable_scheduling_beware_this_may_degrade_performance = True
-        solution = _search_from_first(routing, first, parameters, deadline)
-        return _found(model, solution if solution is not None else first, label)
-    return _Found(method=f"or-tools: {config.label}", status="no solution within the time limit")
-
-
-def _search_from_first(routing: Any, first: Any, parameters: Any, deadline: float) -> Any:
-    """``SolveFromAssignmentWithParameters(first, parameters)``; when that fails without
-    searching (ROUTING_FAIL: ``first`` did not restore), the same search from a construction
-    of its own for the time left.
-
-    Seen on the 333-visit regions of the 50 x 1000 night (load 15): a first plan built
-    without the scheduling LP failed to restore in 0.1-0.3 s on some regions and some runs
-    (with or without the LP in the search), so the search that should follow it ended at
-    once and answered with the first plan.
-    """
-    solution = routing.SolveFromAssignmentWithParameters(first, parameters)
-    left = deadline - time.monotonic()
-    if solution is not None or left < 0.1:
-        return solution
-    parameters.time_limit.FromMilliseconds(int(1000 * left))
-    return routing.SolveWithParameters(parameters)
-
-
-def _iterated(
-    build: Callable[..., NightModel],
-    config: SearchConfig,
-    deadline: float,
-    solution_limit: int | None,
-) -> _Found:
-    """Iterated local search, anytime: construct first, then search with ILS on a fresh model
-    only if construction took a small part of the budget.
-
-    OR-Tools' ILS has no warm start and constructs again inside its own time limit; on a large
-    night or a loaded machine that construction can be cut short and ILS would answer with
-    every visit left out. So the first plan is built here; when it took more than
-    ``_CONSTRUCTION_SHARE`` of the budget, guided local search continues from it instead.
-    ILS runs on a model of its own: on the model that already ran the construction it was
-    measured clearly worse (RC208, 4 s: 885.8 against 815.5-823.4). The better of the
-    construction and the search is returned.
-
-    When the first plan has every visit and every visit's omission penalty exceeds that plan's
-    whole objective, no plan that leaves a visit out can beat it, so ILS searches a model
-    without the visits' disjunctions (`_can_require_all`): their make-active / make-inactive
-    moves and penalty costs only slow it down there. Should ILS find nothing on that model,
-    it runs on the usual one for the time left.
-    """
-    began = time.monotonic()
-    model = build()
-    routing = model.routing
-    first: Any = None
-    name = ""
-    for name in dict.fromkeys((config.first_solution, *_FALLBACKS)):
-        construction = replace(
-            config, first_solution=name, ils=False, metaheuristic="GREEDY_DESCENT"
-        )
-        parameters = search.search_parameters(
-            time_limit=max(0.05, deadline - time.monotonic()), config=construction
-        )
-        _first_plan_only(parameters)
-        first = routing.SolveWithParameters(parameters)
-        if first is not None:
-            break
-    if first is None:
-        return _Found(
-            method=f"or-tools: {config.label}", status="no solution within the time limit"
-        )
-    remaining = deadline - time.monotonic()
-    label = f"or-tools: {name} (the search found nothing better)"
-    built = _found(model, first, label, cut_short=remaining <= 0)
-    took = time.monotonic() - began
-    if remaining < 0.05:
-        return built
-    if took > _CONSTRUCTION_SHARE * (deadline - began):
-        gls = search.search_parameters(time_limit=remaining, config=_fallback_config(config))
-        if solution_limit is not None:
-            gls.solution_limit = solution_limit
-        solution = _search_from_first(routing, first, gls, deadline)
-        method = f"or-tools: {name} + guided local search (construction too slow for ILS)"
-    else:
-        solution = None
-        for required in (True, False) if _can_require_all(model, first) else (False,):
-            if deadline - time.monotonic() < 0.05:
-                break
-            model = build(required)
-            parameters = search.search_parameters(
-                time_limit=max(0.05, deadline - time.monotonic()),
-                config=replace(config, first_solution=name),
-                mean_arc_cost=model.mean_arc_cost,
-            )
-            if solution_limit is not None:
-                parameters.solution_limit = solution_limit
-            solution = model.routing.SolveWithIteratedLocalSearch(parameters)
-            if solution is not None:
-                break
-        method = f"or-tools: {config.label}, first plan by {name}"
-        if solution is not None and model.visits_required:
-            method += ", every visit required"
-    if solution is None or solution.ObjectiveValue() > built.objective:
-        return built
-    return _found(model, solution, method)
-
-
-def _can_require_all(model: NightModel, first: Any) -> bool:
-    """True when ``first`` performs every visit node and leaving any visit out would cost
-    more (its omission penalty alone) than the whole of ``first``."""
-    routing = model.routing
-    for nodes in model.visit_nodes.values():
-        for node in nodes:
-            if first.Value(routing.ActiveVar(model.index(node))) != 1:
-                return False
-    classes = model.problem.urgency_classes
-    cheapest = min(classes[v.urgency].omission_penalty for v in model.visits)
-    return bool(cheapest > first.ObjectiveValue())
-
-
 _Shared = tuple[Problem, Sequence[Visit], dict[str, timeline.Departure]]
 #: The problem a forked portfolio worker searches, keyed by a token: fork hands it over
 #: without pickling a 1000 x 1000 matrix (about 0.1 s to unpickle per worker).
@@ -301,331 +91,12 @@ def _portfolio_worker(
     config: SearchConfig,
     deadline: float,
     solution_limit: int | None,
-) -> _Found:
+) -> Found:
     problem, open_visits, departures = payload if payload is not None else _SHARED[token]
-    return _search_once(problem, open_visits, departures, config, deadline, False, solution_limit)
+    return search_once(problem, open_visits, departures, config, deadline, False, solution_limit)
 
 
-class _RegionPlans:
-    """A large night planned region by region (`optimizer.regions`), and re-planned a region
-    at a time with the visits its neighbours left out.
-
-    Every rule is per nurse or per visit, and a region holds both copies of its two-person
-    visits and the nurse of each pinned or en-route visit, so the regions' routes together are
-    a plan of the night and their objectives add up to its objective. Two-person visits get
-    the slot the whole night would give them (`routing_model.FIXED_SLOT_THRESHOLD`).
-
-    A visit a region leaves out is tried by both neighbouring regions (along the sweep)
-    before the first plan is returned, where they have room (left out none of their own), and
-    again in each later pass (`improve`): a region's own nurses being full says nothing about
-    the next region's, so "no nurse has room" is only said after they were tried. A visit
-    may move to a region when nothing ties it to a nurse elsewhere (a pin, en route, on her
-    phone, a dependency) and that region has as many nurses who may do it as it needs.
-    """
-
-    def __init__(
-        self,
-        problem: Problem,
-        parts: Sequence[Region],
-        departures: dict[str, timeline.Departure],
-        fixed_slots: bool,
-    ) -> None:
-        self.problem = problem
-        self.departures = departures
-        self.fixed_slots = fixed_slots
-        self.nurses = [list(part.nurses) for part in parts]
-        #: The open visits each region answers for: those it plans and those it left out.
-        self.visits = [list(part.visits) for part in parts]
-        self.found: list[_Found | None] = [None] * len(parts)
-        #: Each region's objective counting only its own visits' omission penalties.
-        self.cost = [0] * len(parts)
-        self.region_of = {n.id: k for k, nurses in enumerate(self.nurses) for n in nurses}
-        #: Visits a region's construction never tried (the clock stopped it first).
-        self.untried: set[str] = set()
-        self.moved = 0
-
-    def __len__(self) -> int:
-        return len(self.nurses)
-
-    def left_out(self, k: int) -> list[Visit]:
-        """Region ``k``'s visits its current plan does not have (all of them before it has one)."""
-        found = self.found[k]
-        if found is None or found.sequences is None:
-            return list(self.visits[k])
-        placed = {key for sequence in found.sequences.values() for key in sequence}
-        return [v for v in self.visits[k] if v.id not in placed]
-
-    def own_problem(self, k: int) -> Problem:
-        """The night as region ``k`` plans it: every visit, only its own nurses."""
-        return self.problem.model_copy(update={"nurses": self.nurses[k]})
-
-    def _may_move(self, visit: Visit, k: int) -> bool:
-        problem = self.problem
-        if visit.pin is not None or visit.state == VisitState.EN_ROUTE:
-            return False
-        if problem.dependencies_of(visit.id):
-            return False
-        shown = visit.published_nurse
-        if shown in self.region_of and self.region_of[shown] != k:
-            return False
-        able = sum(1 for n in eligible_nurses(problem, visit) if self.region_of[n.id] == k)
-        return able >= visit.nurses_needed
-
-    def plan(
-        self,
-        k: int,
-        neighbours: Sequence[int],
-        config: SearchConfig,
-        deadline: float,
-        *,
-        first_only: bool,
-    ) -> None:
-        """Plan region ``k`` again with the visits ``neighbours`` leave out that it may do;
-        keep the new plan when it costs no more (the visits it leaves out counted at their
-        omission penalty), moving the neighbours' visits it placed into region ``k``."""
-        extra = self.extras(k, neighbours, first_only=first_only)
-        if extra is None:
-            return
-        self.accept(k, extra, self.search(k, extra, config, deadline, first_only=first_only))
-
-    def extras(self, k: int, neighbours: Sequence[int], *, first_only: bool) -> list[Visit] | None:
-        """The visits ``neighbours`` leave out that region ``k`` may take in; ``None`` when
-        there is nothing to try (a first plan's pass into a full region)."""
-        extra = [
-            v
-            for j in dict.fromkeys(neighbours)
-            if j != k
-            for v in self.left_out(j)
-            if v.id not in self.untried and self._may_move(v, k)
-        ]
-        if self.found[k] is not None and self.left_out(k):
-            # A region whose plan leaves out visits of its own has no room that another
-            # construction would find for a neighbour's. (On the generated 50 x 1000 nights,
-            # where every region is full, trying anyway doubled the first plan's CPU time,
-            # 0.75 -> 1.35 s, and was never kept; in the later search a region given its
-            # neighbours' visits started from a construction so much worse that the search
-            # never caught up, load 15.) It is searched with its own visits.
-            return None if first_only else []
-        return extra
-
-    def search(
-        self,
-        k: int,
-        extra: Sequence[Visit],
-        config: SearchConfig,
-        deadline: float,
-        *,
-        first_only: bool,
-    ) -> _Found:
-        """Region ``k``'s visits and ``extra`` planned by its own nurses."""
-        own = self.own_problem(k)
-        # The search without the scheduling LP: on a 333-visit region with breaks each move
-        # it checks is a CP-SAT model per route, and the construction's plan (built without
-        # it) often failed to restore into the search with it (ROUTING_FAIL, load 15).
-        return _search_once(
-            own,
-            [*self.visits[k], *extra],
-            self.departures,
-            config,
-            deadline,
-            first_only,
-            None,
-            self.fixed_slots,
-            scheduling=False,
-        )
-
-    def _violations(self, k: int, found: _Found) -> int:
-        """How many rules region ``k``'s plan ``found`` breaks, by the independent checker on
-        the region's own nurses (the same yardstick for every plan of one region)."""
-        assert found.sequences is not None
-        own = self.own_problem(k)
-        plan = plan_from_routes(
-            own, found.sequences, not_before=found.starts, break_starts=found.break_starts
-        )
-        return len(check(own, plan))
-
-    def accept(self, k: int, extra: Sequence[Visit], found: _Found | None) -> None:
-        """Keep ``found`` as region ``k``'s plan if it costs no more than the current one and
-        breaks no rule the current one keeps."""
-        if found is None or found.sequences is None:
-            return
-        current = self.found[k]
-        if current is not None and self._violations(k, found) > self._violations(k, current):
-            # Seen on a 14-nurse night with links (tests/optimizer/test_regions.py): a region's
-            # search after its first plan answered routes the checker rejects (windows missed,
-            # bag empty, shift overrun) although the first plan was clean. The cause is not
-            # found yet; a plan that breaks rules is never kept for a cheaper one.
-            return
-        classes = self.problem.urgency_classes
-
-        def penalty(visit: Visit) -> int:
-            return classes[visit.urgency].omission_penalty * visit.nurses_needed
-
-        objective = found.objective or 0
-        if self.found[k] is not None and objective > self.cost[k] + sum(map(penalty, extra)):
-            return  # the neighbours' visits are counted as left out either way
-        self.found[k] = found
-        placed = {key for sequence in found.sequences.values() for key in sequence}
-        taken = {v.id for v in extra if v.id in placed}
-        self.cost[k] = objective - sum(penalty(v) for v in extra if v.id not in taken)
-        if taken:
-            self.moved += len(taken)
-            for j in range(len(self)):
-                if j != k:
-                    self.cost[j] -= sum(penalty(v) for v in self.visits[j] if v.id in taken)
-                    self.visits[j] = [v for v in self.visits[j] if v.id not in taken]
-            self.visits[k].extend(v for v in extra if v.id in taken)
-        if found.cut_short:
-            self.untried |= {v.id for v in self.visits[k] if v.id not in placed}
-        else:
-            self.untried -= {v.id for v in self.visits[k]}
-
-    def first_plan(self, config: SearchConfig, deadline: float) -> bool:
-        """Build every region's first plan, then let each region with room try the visits
-        its neighbours left out; ``False`` when a region found no plan at all (the caller
-        then plans the night whole)."""
-        count = len(self)
-        for k in range(count):
-            if deadline <= time.monotonic():
-                # Never tried: the caller says so per visit (`no_plan_in_time`).
-                self.untried |= {v.id for v in self.visits[k]}
-                continue
-            self.plan(k, [], config, deadline, first_only=True)
-            if self.found[k] is None:
-                return False
-        for k in range(count):
-            if deadline <= time.monotonic():
-                break
-            self.plan(k, [(k - 1) % count, (k + 1) % count], config, deadline, first_only=True)
-        return True
-
-    def improve(self, config: SearchConfig, deadline: float, *, processes: int = 1) -> None:
-        """Search each region again with the time left, taking in the visits both of its
-        neighbours leave out where it has room.
-
-        When no region takes in a neighbour's visits (every region full, as on the generated
-        nights) the regions are independent, and with ``processes`` > 1 they are searched
-        side by side in forked processes, each for the time left divided by the rounds they
-        need; otherwise one after the other, each with an equal share.
-        """
-        count = len(self)
-        around = [[(k - 1) % count, (k + 1) % count] for k in range(count)]
-        extras = [self.extras(k, around[k], first_only=False) for k in range(count)]
-        if processes > 1 and count > 1 and not any(extras):
-            rounds = -(-count // processes)
-            share = (deadline - time.monotonic()) / rounds
-            if share < 0.1:
-                return
-            token = id(self)
-            _REGIONS[token] = self
-            try:
-                found = _run_each(
-                    _region_worker,
-                    [(token, k, config, share) for k in range(count)],
-                    processes=processes,
-                    timeout=deadline - time.monotonic() + max(0.5, 0.1 * share),
-                )
-            finally:
-                del _REGIONS[token]
-            for k, answer in enumerate(found):
-                self.accept(k, [], answer)
-            return
-        for k in range(count):
-            now = time.monotonic()
-            share = (deadline - now) / (count - k)
-            if share < 0.1:
-                break
-            self.plan(k, around[k], config, now + share, first_only=False)
-
-    def result(self, method: str) -> _Found:
-        """The regions' plans as one plan of the night."""
-        classes = self.problem.urgency_classes
-        sequences: dict[str, list[str]] = {}
-        starts: dict[tuple[str, int], int] = {}
-        break_starts: dict[str, int] = {}
-        objective = 0
-        status = ""
-        for k, found in enumerate(self.found):
-            if found is None or found.sequences is None:
-                objective += sum(
-                    classes[v.urgency].omission_penalty * v.nurses_needed for v in self.visits[k]
-                )
-                continue
-            sequences.update(found.sequences)
-            starts.update(found.starts or {})
-            break_starts.update(found.break_starts or {})
-            objective += self.cost[k]
-            status = status or found.status
-        return _Found(
-            method=method,
-            objective=objective,
-            status=status,
-            sequences=sequences,
-            starts=starts,
-            break_starts=break_starts,
-            cut_short=bool(self.untried),
-        )
-
-
-#: The region plans a forked worker searches, keyed by a token (fork hands them over).
-_REGIONS: dict[int, _RegionPlans] = {}
-
-
-def _region_worker(token: int, k: int, config: SearchConfig, seconds: float) -> _Found:
-    """Search region ``k`` of the registered `_RegionPlans` for ``seconds`` from now (a
-    region waiting for a free core starts its clock when it starts)."""
-    plans = _REGIONS[token]
-    return plans.search(k, [], config, time.monotonic() + seconds, first_only=False)
-
-
-def _run_each(
-    worker: Callable[..., _Found],
-    jobs: Sequence[tuple[Any, ...]],
-    *,
-    processes: int,
-    timeout: float,
-) -> list[_Found | None]:
-    """``worker(*job)`` for every job in forked processes, each answer in job order; ``None``
-    for a job that failed or had not answered when ``timeout`` (seconds) ran out."""
-    context = multiprocessing.get_context("fork")
-    deadline = time.monotonic() + timeout
-    answers: list[_Found | None] = []
-    pool = context.Pool(processes)
-    try:
-        pending = [pool.apply_async(worker, job) for job in jobs]
-        for future in pending:
-            try:
-                answers.append(future.get(max(0.0, deadline - time.monotonic())))
-            except Exception:  # a killed or failed region keeps its plan
-                answers.append(None)
-    finally:
-        pool.terminate()
-        pool.join()
-    return answers
-
-
-def _first_plan_by_regions(
-    problem: Problem,
-    open_visits: Sequence[Visit],
-    departures: dict[str, timeline.Departure],
-    config: SearchConfig,
-    deadline: float,
-) -> _RegionPlans | None:
-    """The first plan of a large night built region by region (`_RegionPlans`); ``None`` when
-    the night is not split or a region found no plan in time (the caller then builds it
-    whole). The regions run one after the other in this process: forking them measured no
-    faster on the loaded 2-core machine, and each takes a few tenths of a second.
-    """
-    parts = regions(problem, open_visits, departures)
-    if parts is None:
-        return None
-    plans = _RegionPlans(problem, parts, departures, len(open_visits) > FIXED_SLOT_THRESHOLD)
-    if not plans.first_plan(config, deadline):
-        return None
-    return plans
-
-
-def _found_key(found: _Found) -> tuple[bool, int]:
+def _found_key(found: Found) -> tuple[bool, int]:
     return (found.objective is None, found.objective or 0)
 
 
@@ -640,10 +111,10 @@ def _search_portfolio(
     configs: Sequence[SearchConfig] | None,
     processes: int | None,
     solution_limit: int | None,
-) -> _Found:
+) -> Found:
     """The cold search (`_search_cold`); on a large night the first plan built region by
-    region (`_first_plan_by_regions`), then each region searched again in turn with the time
-    left, taking in the visits its neighbours left out (`_RegionPlans.improve`).
+    region (`first_plan_by_regions`), then each region searched again in turn with the time
+    left, taking in the visits its neighbours left out (`RegionPlans.improve`).
 
     Measured 2026-11-29 (load 12-15): on the generated 50 x 1000 night the regions' first
     plan took 2.6 s, while a 10 s search that constructs the whole night first answered with
@@ -655,7 +126,7 @@ def _search_portfolio(
     by_regions = None
     first_config = SearchConfig(label="gls-pci", seed=seed)
     if first_only or solution_limit is None:
-        by_regions = _first_plan_by_regions(
+        by_regions = first_plan_by_regions(
             problem, open_visits, departures, first_config, began + time_limit
         )
     if by_regions is not None:
@@ -665,7 +136,7 @@ def _search_portfolio(
             # forked process (see `search.run_portfolio`), and each region is small.
             config = configs[0] if configs else first_config
             if config.ils:
-                config = _fallback_config(config)
+                config = fallback_config(config)
             cores = processes if processes is not None else (os.cpu_count() or 1)
             may_fork = (
                 cores > 1
@@ -708,7 +179,7 @@ def _search_cold(
     configs: Sequence[SearchConfig] | None,
     processes: int | None,
     solution_limit: int | None,
-) -> _Found:
+) -> Found:
     """The tuned portfolio, one forked process per core, when it can pay; otherwise guided
     local search in this process (see `PORTFOLIO_MIN_SECONDS`)."""
     began = time.monotonic()
@@ -718,7 +189,7 @@ def _search_cold(
         # urgency lateness it stayed at its construction (3 x 45, 5 s: 14352 + 42347 s late
         # against none for guided local search from the construction; 10 x 200: objective
         # 7342204020 against 7289851428). There both cores run guided local search.
-        chosen = [_fallback_config(c) for c in chosen]
+        chosen = [fallback_config(c) for c in chosen]
     chosen = [c.with_seed(c.seed + seed) for c in chosen]
     cores = processes if processes is not None else (os.cpu_count() or 1)
     chosen = chosen[: max(1, cores)]  # a second run on a shared core only halves both
@@ -730,9 +201,9 @@ def _search_cold(
         and len(open_visits) >= _ILS_MIN_VISITS_PER_NURSE * len(problem.nurses)
     )
     if any(c.ils for c in chosen) and (first_only or not ils_fits):
-        chosen = [_fallback_config(chosen[0])]
+        chosen = [fallback_config(chosen[0])]
     if first_only or not may_fork or (not any(c.ils for c in chosen) and len(chosen) == 1):
-        return _search_once(
+        return search_once(
             problem,
             open_visits,
             departures,
@@ -761,11 +232,11 @@ def _search_cold(
     if best is None:
         # Every worker overran its limit and was killed (see `search.run_portfolio`): a
         # short guided local search here, which always stops at its limit.
-        rescue = _search_once(
+        rescue = search_once(
             problem,
             open_visits,
             departures,
-            _fallback_config(chosen[0]),
+            fallback_config(chosen[0]),
             time.monotonic() + grace,
             False,
             solution_limit,
@@ -786,11 +257,6 @@ def _has_lateness_costs(problem: Problem, visits: Sequence[Visit]) -> bool:
     )
 
 
-def _fallback_config(config: SearchConfig) -> SearchConfig:
-    """Guided local search with ``config``'s seed: the search for short budgets."""
-    return SearchConfig(label="gls-pci", seed=config.seed)
-
-
 def solve(
     problem: Problem,
     *,
@@ -802,6 +268,7 @@ def solve(
     configs: Sequence[SearchConfig] | None = None,
     processes: int | None = None,
     solution_limit: int | None = None,
+    stall_seconds: float | None = None,
 ) -> Plan:
     """Plan tonight's routes within ``time_limit`` seconds (anytime: the best found by then).
 
@@ -818,6 +285,12 @@ def solve(
     a run exactly when ``solution_limit`` (improving solutions) stops it rather than the clock;
     a time limit stops after however many moves the machine managed, so answers may differ.
     ``processes`` caps the worker processes (1: never fork).
+
+    ``stall_seconds`` is the stop rule of a live re-plan: its search from the warm start
+    ends once the best plan has not improved for that many seconds (wall clock), with
+    ``time_limit`` still the cap; ``None`` searches to the limit. Measured on 10 x 200
+    re-plans (docs/benchmarks.md, `nachtroute bench nights`): guided local search from a
+    warm start improves in steps of 40-180 ms and then levels off.
 
     A large night (at least ``regions.SPLIT_FROM`` open visits, with coordinates)
     gets its first plan region by region (`optimizer.regions`): that is the ``first_only``
@@ -864,13 +337,19 @@ def solve(
             if first_only:
                 return quick
     solution = None
-    found: _Found | None = None
+    found: Found | None = None
     method = ""
     if warm_start is not None:
         model = NightModel(problem, open_visits, departures)
         routing = model.routing
         strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
         routing.CloseModelWithParameters(_warm_parameters(time_limit, strategy))
+        if first_only and stall_seconds is None:
+            # The quickest answer ends when the descent stops improving: its LNS operators
+            # keep drawing moves, so it otherwise ran to the limit (5 s of a 5 s budget on a
+            # 4 x 48 night whose new call needs two nurses, which no quick answer places).
+            stall_seconds = LIVE_STALL_SECONDS
+        stalled = [False] if stall_seconds is None else _stop_when_stalled(routing, stall_seconds)
         # RoutesToAssignment only sets the routes; the search below restores and checks them.
         # ReadAssignmentFromRoutes would check them too, by a search of its own that took
         # 0.5-0.9 s on a 50 x 1000 night before the search proper had begun.
@@ -886,11 +365,24 @@ def solve(
                 initial, _warm_parameters(remaining, strategy, first_only=first_only)
             )
             if solution is not None:
-                method = "or-tools: warm start from the current plan + guided local search"
-                found = _found(model, solution, method)
+                method = "or-tools: warm start from the current plan + " + (
+                    "descent" if first_only else "guided local search"
+                )
+                if stalled[0]:
+                    method += f" (stopped: no better plan for {stall_seconds:g} s)"
+                found = found_from(model, solution, method)
                 break
         if progress is not None and found is None:
             progress("the current plan no longer fits; planning afresh")
+    if found is None and warm_start is not None and quick is None:
+        # The current plan with the new calls left out, if it still keeps every rule: what
+        # a cold search on what is left of the budget must beat (on a large night it is cut
+        # short: hundreds of visits left out, en-route visits missing, seen at 50 x 1000
+        # with 0.9 s). One that breaks a rule (a shift shortened) is no answer to prefer.
+        kept = _current_plan_kept(
+            problem, warm_start, open_visits, began=began, time_limit=time_limit
+        )
+        quick = None if kept.violations else kept
     if found is None and quick is not None and time.perf_counter() - began >= time_limit:
         # No time left for a cold search (a construction would overrun the limit by
         # seconds on a large night): the quick answer stands.
@@ -917,25 +409,9 @@ def solve(
         if quick is not None:
             return quick
         if warm_start is not None:
-            kept = evaluate(
-                problem,
-                warm_sequences(problem, warm_start, {v.id for v in open_visits}),
-                break_starts={
-                    r.nurse_id: s.start
-                    for r in warm_start.routes
-                    for s in r.steps
-                    if s.type == StepType.BREAK and not problem.nurse(r.nurse_id).break_taken
-                },
+            return _current_plan_kept(
+                problem, warm_start, open_visits, began=began, time_limit=time_limit
             )
-            if not kept.violations:
-                return kept.model_copy(
-                    update={
-                        "stats": SolverStats(
-                            method="current plan kept: no better plan within the time limit",
-                            seconds=round(time.perf_counter() - began, 3),
-                        )
-                    }
-                )
         message = f"no plan found within the time limit of {time_limit:g} s"
         unassigned.extend(
             Unassigned(
@@ -968,6 +444,14 @@ def solve(
         # Out of time while building the first plan: what it did not place was never tried
         # (a loaded machine, a short budget), so "no room" would not be the real reason.
         placed = {key for sequence in found.sequences.values() for key in sequence}
+        if warm_start is not None:
+            kept = _current_plan_kept(
+                problem, warm_start, open_visits, began=began, time_limit=time_limit
+            )
+            if len(kept.assignments()) > len(placed):
+                # Fewer visits placed than the nurses' current routes hold: those routes
+                # stay (a live night never trades them for a plan it did not finish).
+                return kept
         message = f"no plan for it within the time limit of {time_limit:g} s: ask again"
         unassigned.extend(
             Unassigned(
@@ -989,11 +473,44 @@ def solve(
             status=found.status,
         ),
     )
+    plan = _with_what_fits(problem, plan, found, unassigned)
     if quick is not None and _left_out_cost(problem, plan) > _left_out_cost(problem, quick):
         # A short search can leave out a call the quick answer placed (an acute alarm, on a
         # loaded machine): the re-plan never answers worse than its own first answer.
         return quick
     return plan
+
+
+def _stop_when_stalled(routing: Any, seconds: float) -> list[bool]:
+    """Make ``routing``'s next search end once its best objective has not improved for
+    ``seconds`` of wall clock since the last improvement (from its first solution on: a
+    search still restoring its warm start is never stopped); its time limit stays the cap.
+
+    OR-Tools calls a routing search back only when it finds a better solution, so the stall
+    is checked by a custom search limit, which the search polls between moves (about a
+    thousand times in 0.2 s of a 10 x 200 re-plan: no measurable cost). Returns a flag
+    that turns ``[True]`` when the rule ended the search."""
+    solver = routing.solver()
+    cost = routing.CostVar()
+    best: list[int] = []
+    improved = [0.0]
+
+    def at_solution() -> None:
+        value = cost.Value()
+        if not best or value < best[0]:
+            best[:] = [value]
+            improved[0] = time.monotonic()
+
+    ended = [False]
+
+    def stalled() -> bool:
+        if best and time.monotonic() - improved[0] >= seconds:
+            ended[0] = True
+        return ended[0]
+
+    routing.AddAtSolutionCallback(at_solution)
+    routing.AddSearchMonitor(solver.CustomLimit(stalled))
+    return ended
 
 
 def _without_lost_partners(
@@ -1067,6 +584,86 @@ def _link_windows_empty(problem: Problem, open_visits: Sequence[Visit]) -> set[s
             return {visit_id for visit_id, (low, high) in bounds.items() if low > high}
     # Still narrowing: a cycle of links that contradict each other; none of them can hold.
     return {visit_id for link in links for visit_id in (link.first, link.second)}
+
+
+def _with_what_fits(
+    problem: Problem, plan: Plan, found: Found, unassigned: list[Unassigned]
+) -> Plan:
+    """``plan`` with the visits the search left out that still fit put in (`fill`): a
+    short search must not answer "no nurse has room" for a visit one insertion places. The
+    plan is laid out again only when something went in, and kept only if it breaks no more
+    rules than before."""
+    assert found.sequences is not None
+    # "No room" from the search, and "not tried" from a construction cut short.
+    untried = (ReasonCode.NO_CAPACITY, ReasonCode.NO_PLAN_IN_TIME)
+    left_out = [problem.visit(u.visit_id) for u in plan.unassigned if u.reason in untried]
+    if not left_out:
+        return plan
+    sequences, not_before, inserted = insert_what_fits(
+        problem, found.sequences, found.break_starts or {}, found.starts or {}, left_out
+    )
+    if not inserted:
+        return plan
+    filled = plan_from_routes(
+        problem,
+        sequences,
+        not_before=not_before,
+        break_starts=found.break_starts,
+        unassigned=[u for u in unassigned if u.visit_id not in inserted],
+        stats=SolverStats(
+            method=f"{found.method}, then {len(inserted)} left-out visits put in",
+            seconds=plan.stats.seconds if plan.stats is not None else 0.0,
+            objective=found.objective,
+            status=found.status,
+        ),
+    )
+    return filled if len(filled.violations) <= len(plan.violations) else plan
+
+
+def _current_plan_kept(
+    problem: Problem,
+    warm_start: Plan,
+    open_visits: Sequence[Visit],
+    *,
+    began: float,
+    time_limit: float,
+) -> Plan:
+    """What is still to come of ``warm_start`` laid out on ``problem`` as it is, the rules
+    it now breaks (a nurse delayed) listed in it, the visits it lacks unassigned: the answer
+    of a live re-plan that ran out of time, so the nurses keep their routes."""
+    kept = evaluate(
+        problem,
+        warm_sequences(problem, warm_start, {v.id for v in open_visits}),
+        break_starts={
+            r.nurse_id: s.start
+            for r in warm_start.routes
+            for s in r.steps
+            if s.type == StepType.BREAK and not problem.nurse(r.nurse_id).break_taken
+        },
+    )
+    # A visit the current plan did not have was never tried: "ask again", not "no room".
+    known = set(warm_start.assignments()) | {u.visit_id for u in warm_start.unassigned}
+    message = f"no plan for it within the time limit of {time_limit:g} s: ask again"
+    unassigned = [
+        u
+        if u.visit_id in known
+        else Unassigned(
+            visit_id=u.visit_id,
+            urgency=u.urgency,
+            reason=ReasonCode.NO_PLAN_IN_TIME,
+            message=message,
+        )
+        for u in kept.unassigned
+    ]
+    return kept.model_copy(
+        update={
+            "unassigned": unassigned,
+            "stats": SolverStats(
+                method="current plan kept: no better plan within the time limit",
+                seconds=round(time.perf_counter() - began, 3),
+            ),
+        }
+    )
 
 
 def _left_out_cost(problem: Problem, plan: Plan) -> int:

@@ -10,6 +10,8 @@ import platformdirs
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from optimizer.solve import LIVE_STALL_SECONDS
+
 __all__ = ["PLACEHOLDER_SECRET", "Settings"]
 
 #: The development default; refused anywhere else so no deployment signs tokens with it.
@@ -31,6 +33,15 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     live_replan_seconds: float = Field(
         default=0.8, gt=0, le=10, description="solver budget of a live re-plan (answer < 1 s)"
+    )
+    live_replan_stall_seconds: float | None = Field(
+        default=LIVE_STALL_SECONDS,
+        gt=0,
+        le=10,
+        description=(
+            "a live re-plan's search ends once its best plan has not improved for this long "
+            "(live_replan_seconds stays the cap); null: search to the cap"
+        ),
     )
     reoptimise_seconds: float = Field(default=10.0, gt=0, le=600)
     device_clock_tolerance_minutes: int = Field(

@@ -510,8 +510,17 @@ def get_nurse(session: Session, nurse_id: int) -> Nurse:
     return nurse
 
 
-def set_shift(session: Session, nurse_id: int, *, night_date: date, start: str, end: str) -> Shift:
-    """Put a nurse on the night of ``night_date`` (replacing her earlier shift that night)."""
+def set_shift(
+    session: Session,
+    nurse_id: int,
+    *,
+    night_date: date,
+    start: str,
+    end: str,
+    commit: bool = True,
+) -> Shift:
+    """Put a nurse on the night of ``night_date`` (replacing her earlier shift that night);
+    ``commit=False`` leaves the commit to the caller (a re-plan recorded with it)."""
     get_nurse(session, nurse_id)
     shift = session.scalars(
         select(Shift).where(Shift.nurse_id == nurse_id, Shift.night_date == night_date)
@@ -521,7 +530,8 @@ def set_shift(session: Session, nurse_id: int, *, night_date: date, start: str, 
         session.add(shift)
     else:
         shift.start, shift.end = start, end
-    session.commit()
+    if commit:
+        session.commit()
     return shift
 
 

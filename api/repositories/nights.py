@@ -62,12 +62,17 @@ def night_date_for(region: Region, moment: datetime) -> date:
     return local.date() if local.hour >= 12 else local.date() - timedelta(days=1)
 
 
+def clock_instant(region: Region, night_date: date, text: str) -> datetime:
+    """Wall-clock ``HH:MM`` in the night of ``night_date`` as an instant (aware, UTC): before
+    noon it is the next morning."""
+    moment = _clock(text)
+    day = night_date if moment.hour >= 12 else night_date + timedelta(days=1)
+    return datetime.combine(day, moment, tzinfo=ZoneInfo(region.timezone)).astimezone(UTC)
+
+
 def clock_to_seconds(region: Region, night: Night, text: str) -> int:
     """Seconds from the night's start of wall-clock ``HH:MM`` in that night."""
-    moment = _clock(text)
-    day = night.night_date if moment.hour >= 12 else night.night_date + timedelta(days=1)
-    local = datetime.combine(day, moment, tzinfo=ZoneInfo(region.timezone))
-    return int((local - night.starts_at).total_seconds())
+    return int((clock_instant(region, night.night_date, text) - night.starts_at).total_seconds())
 
 
 def seconds_since_start(night: Night, moment: datetime) -> int:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -358,7 +358,7 @@ class SqlEventStore:
     def for_shift(self, nurse_id: str, shift_id: str) -> Sequence[StoredEvent]:
         """The nurse's events of the night (``shift_id`` is the night's id here) that decide
         her shift's state: every event but positions, and of those only the newest (by
-        device time, then event id, the order `api.offline_events.derive_state` replays in).
+        `api.offline_events.position_time`, then event id, as `derive_state` picks it).
 
         Positions come every few seconds all night; the state keeps only the last one, so a
         route read or an event batch does work bounded by the night's visits, not its hours.
@@ -367,10 +367,16 @@ class SqlEventStore:
         rows = list(
             self._session.scalars(select(PhoneEvent).where(*mine, PhoneEvent.type != "position"))
         )
+        # The order of `offline_events.position_time`: a phone time ahead of the moment
+        # the server received it counts as that moment.
+        at = case(
+            (PhoneEvent.device_time > PhoneEvent.received_at, PhoneEvent.received_at),
+            else_=PhoneEvent.device_time,
+        )
         newest = self._session.scalars(
             select(PhoneEvent)
             .where(*mine, PhoneEvent.type == "position")
-            .order_by(PhoneEvent.device_time.desc(), PhoneEvent.event_id.desc())
+            .order_by(at.desc(), PhoneEvent.event_id.desc())
             .limit(1)
         ).first()
         if newest is not None:

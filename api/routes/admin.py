@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response, status
 
 from api.core.roles import Principal, Role
-from api.deps import SessionDep, SettingsDep, allow
+from api.deps import ClockDep, ReplannerDep, SessionDep, SettingsDep, allow
 from api.repositories import accounts
 from api.schemas.accounts import (
     ApiKeyCreated,
@@ -19,6 +19,7 @@ from api.schemas.accounts import (
     UserCreate,
     UserPublic,
 )
+from api.services import shifts
 
 router = APIRouter(tags=["admin"])
 Admin = Annotated[Principal, Depends(allow(Role.ADMIN))]
@@ -101,8 +102,23 @@ def list_nurses(session: SessionDep, _: AdminOrPlanner) -> list[NursePublic]:
 
 
 @router.put("/nurses/{nurse_id}/shifts", status_code=status.HTTP_204_NO_CONTENT)
-def set_shift(nurse_id: Id, body: ShiftSet, session: SessionDep, _: AdminOrPlanner) -> None:
-    """Put a nurse on a night."""
-    accounts.set_shift(
-        session, nurse_id, night_date=body.night_date, start=body.start, end=body.end
+def set_shift(
+    nurse_id: Id,
+    body: ShiftSet,
+    session: SessionDep,
+    clock: ClockDep,
+    replanner: ReplannerDep,
+    _: AdminOrPlanner,
+) -> None:
+    """Put a nurse on a night (inside the region's night; on a night under way her route
+    is re-planned, e.g. a nurse sent home ill)."""
+    night_id = shifts.set_shift(
+        session,
+        nurse_id,
+        night_date=body.night_date,
+        start=body.start,
+        end=body.end,
+        now=clock(),
     )
+    if night_id is not None:
+        replanner.notify(night_id)

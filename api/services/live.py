@@ -187,6 +187,7 @@ class ReplanWorker:
                             reason=night.replan_reason or "live re-plan",
                             now=self._clock(),
                             time_limit=self._settings.live_replan_seconds,
+                            stall_seconds=self._settings.live_replan_stall_seconds,
                             live=True,
                             replan_done=wanted,
                         )
@@ -247,6 +248,7 @@ class ReplanWorker:
                         night,
                         now=self._clock(),
                         time_limit=self._settings.live_replan_seconds,
+                        stall_seconds=self._settings.live_replan_stall_seconds,
                     )
                 except Exception as error:
                     logger.warning(
@@ -427,6 +429,7 @@ class ReplanWorker:
                 reason="re-optimised",
                 now=self._clock(),
                 time_limit=self._settings.live_replan_seconds,
+                stall_seconds=self._settings.live_replan_stall_seconds,
                 user_id=user_id,
                 warm_start=solved.plan,
                 replan_done=night.replan_requested,

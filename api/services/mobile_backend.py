@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import uuid
 from collections.abc import Callable, MutableMapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +20,7 @@ from api.core import dpop
 from api.core.config import Settings
 from api.core.problems import Unauthorised, Unprocessable, api_error
 from api.core.roles import Principal
-from api.db.models import Client, Nurse, Visit
+from api.db.models import Client, Night, Nurse, Region, Visit
 from api.keysafe import AccessLogEntry, Keyring, handle_reveal
 from api.nightbag import bag_status, remaining, restock_list
 from api.repositories import access_log, accounts, nights
@@ -30,12 +30,24 @@ from api.services import phone as service
 from api.services.live import ReplanWorker
 from mobile_contract.bag import BagStatus, BagTemplate, RestockList
 from mobile_contract.devices import DeviceRegistration, DeviceRegistrationRequest, DeviceStatus
-from mobile_contract.events import BatchResult, EventOutcome, ParsedBatch, VisitCompletedEvent
+from mobile_contract.events import (
+    BatchResult,
+    Event,
+    EventOutcome,
+    EventResult,
+    ParsedBatch,
+    RejectReason,
+    VisitCompletedEvent,
+)
 from mobile_contract.http import route_etag
 from mobile_contract.keysafe import KeySafeRefusal, KeySafeRevealRequest, KeySafeRevealResponse
 from mobile_contract.route import MyRoute, RouteChangedNotice
 
 __all__ = ["DbMobileBackend"]
+
+#: From when before tonight's start a batch is tonight's whole (her shift may begin early);
+#: before that, a batch is sorted by the night each event belongs to (yesterday's, sent late).
+_TONIGHT_FROM = timedelta(hours=3)
 
 
 class _AccessLog:
@@ -205,20 +217,53 @@ class DbMobileBackend:
         return [n for n in notices if n.event_id > last_event_id]
 
     def upload_events(self, caller: Caller, batch: ParsedBatch, now: datetime) -> BatchResult:
-        """Store the batch once per event; visits move forward; the night is re-planned."""
-        nn = self._night(caller, now)
-        if nn is None:
+        """Store the batch once per event; visits move forward; the night is re-planned.
+
+        Events go to tonight's shift while it is under way or near. Otherwise (a phone that
+        was offline since the morning, sending the next afternoon) each event goes to the
+        night it belongs to: a visit's own night, else the night its time falls in when she
+        had a shift in it; an event of no night of hers is rejected, a batch with none 422.
+        """
+        region = accounts.get_region(self._session)
+        nurse = self._nurse(caller.nurse_id)
+        tonight = service.nurse_night(self._session, region, nurse, now)
+        if tonight is not None and now >= tonight.night.starts_at - _TONIGHT_FROM:
+            groups: list[tuple[service.NurseNight | None, list[tuple[int, Event]]]] = [
+                (tonight, list(batch.events))
+            ]
+        else:
+            groups = self._by_night(region, nurse, batch.events, now, tonight)
+        if all(nn is None for nn, _ in groups):
             raise api_error(Unprocessable, "not_on_shift", "you are not on shift tonight")
-        results = service.process_events(
-            self._session,
-            nn,
-            batch.events,
-            device_id=caller.device_id,
-            template=repo.bag_template(self._session, nn.region),
-            now=now,
-            settings=self._settings,
-            replanner=self._replanner,
-        )
+        results: list[EventResult] = []
+        nn = tonight
+        for night_of, events in groups:
+            if night_of is None:
+                results.extend(
+                    EventResult(
+                        index=index,
+                        event_id=event.event_id,
+                        outcome=EventOutcome.REJECTED,
+                        reason=RejectReason.INVALID,
+                        message="not on shift in the night of this event",
+                    )
+                    for index, event in events
+                )
+                continue
+            nn = night_of
+            results.extend(
+                service.process_events(
+                    self._session,
+                    night_of,
+                    events,
+                    device_id=caller.device_id,
+                    template=repo.bag_template(self._session, night_of.region),
+                    now=now,
+                    settings=self._settings,
+                    replanner=self._replanner,
+                )
+            )
+        assert nn is not None
         # A hand-over note is a write of the client's data (NEN 7513), logged as such.
         noted = {r.index for r in results if r.outcome == EventOutcome.ACCEPTED}
         written = [
@@ -246,6 +291,37 @@ class DbMobileBackend:
             results=sorted([*results, *batch.rejected], key=lambda r: r.index),
             route_version=version,
         )
+
+    def _by_night(
+        self,
+        region: Region,
+        nurse: Nurse,
+        events: Sequence[tuple[int, Event]],
+        now: datetime,
+        tonight: service.NurseNight | None,
+    ) -> list[tuple[service.NurseNight | None, list[tuple[int, Event]]]]:
+        """The batch's events grouped by the shift of hers they belong to (``None``: none)."""
+        session = self._session
+        found: dict[date, service.NurseNight | None] = {}
+        if tonight is not None:
+            found[tonight.night.night_date] = tonight
+        by_date: dict[date, list[tuple[int, Event]]] = {}
+        for index, event in events:
+            visit_id = getattr(event, "visit_id", None)
+            visit = (
+                session.get(Visit, int(visit_id))
+                if isinstance(visit_id, str) and visit_id.isdigit() and len(visit_id) <= 9
+                else None
+            )
+            night = session.get(Night, visit.night_id) if visit is not None else None
+            if night is not None:
+                when = night.night_date
+            else:
+                when = nights.night_date_for(region, min(event.device_time, now))
+            if when not in found:
+                found[when] = service.nurse_night_of(session, region, nurse, when)
+            by_date.setdefault(when, []).append((index, event))
+        return [(found[when], grouped) for when, grouped in sorted(by_date.items())]
 
     def reveal(
         self, caller: Caller, request: KeySafeRevealRequest, now: datetime

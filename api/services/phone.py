@@ -11,7 +11,7 @@ import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -116,11 +116,16 @@ class NurseNight:
 
 def nurse_night(session: Session, region: Region, nurse: Nurse, now: datetime) -> NurseNight | None:
     """The night ``now`` belongs to, if the nurse is on shift in it and it was opened."""
+    return nurse_night_of(session, region, nurse, nights.night_date_for(region, now))
+
+
+def nurse_night_of(
+    session: Session, region: Region, nurse: Nurse, night_date: date
+) -> NurseNight | None:
+    """The night of ``night_date``, if the nurse is on shift in it and it was opened."""
     if not nurse.active:
         return None
-    found = nights.night_shift_and_route(
-        session, region, nurse.id, nights.night_date_for(region, now)
-    )
+    found = nights.night_shift_and_route(session, region, nurse.id, night_date)
     if found is None:
         return None
     night, shift, route = found

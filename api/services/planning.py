@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.core.problems import Conflict, Unprocessable
@@ -48,6 +49,11 @@ __all__ = [
 ]
 
 logger = logging.getLogger("nachtroute.planning")
+
+#: The cap on a live re-plan's first plan of a night that has none yet (`solve_night`): the
+#: first-plan path returns once its plan is complete, so this only bounds a pathological
+#: night (the night benchmark gives the same path 60 s; 50 x 1000 takes 0.6-5 s).
+FIRST_PLAN_SECONDS = 60.0
 
 
 def visit_ref(visit_id: int) -> str:
@@ -143,6 +149,7 @@ def build_problem(
             on_routes.setdefault(visit_id, []).append(holder.code)
     request_rows = nights.requests_by_id(session, {v.request_id for v in rows})
     tasks = {r.id: r.care_task for r in request_rows.values()}
+    held = _held_by_failed_first_care(session, night, rows, request_rows)
     opt_visits = []
     by_ref: dict[str, Visit] = {}
     for visit in rows:
@@ -181,6 +188,8 @@ def build_problem(
         elif visit.status in ("started", "done"):
             continue  # history we cannot place on a route; it no longer needs planning
         else:
+            if visit.id in held:
+                data["held"] = held[visit.id]
             # What it takes from the bag; a begun visit's use is in bag_now already.
             data["materials"] = {
                 item: quantity
@@ -212,6 +221,46 @@ def build_problem(
         nurses={n.code: n for n in nurse_by_id.values()},
         extra_locations=extra,
     )
+
+
+def _held_by_failed_first_care(
+    session: Session, night: Night, rows: list[Visit], request_rows: dict[int, VisitRequest]
+) -> dict[int, om.Hold]:
+    """Visit id -> why it is held out of tonight's routes: a check linked after care tonight
+    that could not be given (nobody could get in) or was cancelled. Without its first care
+    in the problem the link is gone, and the check would be planned on its own."""
+    earlier = {
+        v.id: r.after_request_id
+        for v in rows
+        if (r := request_rows.get(v.request_id)) is not None and r.after_request_id is not None
+    }
+    if not earlier:
+        return {}
+    failed = {
+        v.request_id: v
+        for v in session.scalars(
+            select(Visit).where(
+                Visit.night_id == night.id,
+                Visit.request_id.in_(set(earlier.values())),
+                Visit.status.in_((VisitStatus.COULD_NOT_GET_IN, VisitStatus.CANCELLED)),
+            )
+        )
+    }
+    held = {}
+    for visit_id, request_id in earlier.items():
+        first = failed.get(request_id)
+        if first is None:
+            continue
+        what = (
+            "nobody could get in"
+            if first.status == VisitStatus.COULD_NOT_GET_IN
+            else "it was cancelled"
+        )
+        held[visit_id] = om.Hold(
+            reason=ReasonCode.LINK_INFEASIBLE,
+            message=f"linked after {visit_ref(first.id)}, which was not given tonight ({what})",
+        )
+    return held
 
 
 def _dependencies(
@@ -414,8 +463,10 @@ def solve_night(
     progress: Callable[[str], None] | None = None,
     warm_start: Plan | None = None,
     kind: str = "live",
+    stall_seconds: float | None = None,
 ) -> Solved:
-    """Solve the night from where it stands at ``now`` (warm start from the current plan).
+    """Solve the night from where it stands at ``now`` (warm start from the current plan);
+    ``stall_seconds`` is the search's stop rule (`optimizer.solve`).
 
     Whatever the solver does (any exception), a plan comes back: the last good one with the
     new calls inserted, with ``fallback`` saying why.
@@ -436,11 +487,30 @@ def solve_night(
         # Not the solver's plan of the night as it stands: the planner must see that.
         degraded = f"the night's live state failed ({name}): planned without it"
     report(f"planning {len(problem.visits)} visits for {len(problem.nurses)} nurses")
-    if problem.nurses:
+    warm = warm_start or current
+    if problem.nurses and warm is None and kind == "live":
+        # A live re-plan of a night with no plan yet: the live budget (0.8 s) would cut its
+        # first plan short (at 50 x 1000 most visits "no plan in time", stored and sent to
+        # the phones). It gets the first-plan path instead: a complete first plan, which
+        # answers as soon as it is built (0.6-5 s at 50 x 1000), capped at FIRST_PLAN_SECONDS.
+        plan, fallback = _solve_or_keep(
+            problem,
+            None,
+            time_limit=FIRST_PLAN_SECONDS,
+            progress=progress,
+            kind=kind,
+            first_only=True,
+        )
+    elif problem.nurses:
         # The budget covers the whole re-plan, so what building the problem took is deducted.
         left = max(0.1, time_limit - (time.perf_counter() - began))
         plan, fallback = _solve_or_keep(
-            problem, warm_start or current, time_limit=left, progress=progress, kind=kind
+            problem,
+            warm,
+            time_limit=left,
+            progress=progress,
+            kind=kind,
+            stall_seconds=stall_seconds,
         )
     else:
         plan = plan_from_routes(problem, {})
@@ -509,6 +579,7 @@ def replan(
     live: bool = False,
     replan_done: int | None = None,
     warm_start: Plan | None = None,
+    stall_seconds: float | None = None,
 ) -> ReplanResult:
     """Solve the night from where it stands and store it (`solve_night`, `store_solved`).
 
@@ -525,6 +596,7 @@ def replan(
         time_limit=time_limit,
         progress=progress,
         warm_start=warm_start,
+        stall_seconds=stall_seconds,
     )
     return store_solved(
         session,
@@ -743,6 +815,8 @@ def _solve_or_keep(
     time_limit: float,
     progress: Callable[[str], None] | None,
     kind: str = "live",
+    first_only: bool = False,
+    stall_seconds: float | None = None,
 ) -> tuple[Plan, str | None]:
     """Solve (in a solver process, `api.services.solving`); on any failure of the solver,
     keep the last good routes with the new calls inserted where they fit. Returns the plan
@@ -750,7 +824,14 @@ def _solve_or_keep(
     if progress is not None:
         progress(f"searching ({time_limit:.1f} s)")
     try:
-        plan = run_solve(problem, time_limit=time_limit, warm_start=current, kind=kind)
+        plan = run_solve(
+            problem,
+            time_limit=time_limit,
+            warm_start=current,
+            kind=kind,
+            first_only=first_only,
+            stall_seconds=stall_seconds,
+        )
         return plan, None
     except Exception as error:
         # The night must go on: a re-plan that fails keeps what the nurses already have.

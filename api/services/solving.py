@@ -87,8 +87,12 @@ def run_solve(
     time_limit: float,
     warm_start: Plan | None = None,
     kind: str = "live",
+    first_only: bool = False,
+    stall_seconds: float | None = None,
 ) -> Plan:
-    """`optimizer.solve` in a worker process of ``kind`` (``"live"`` or ``"job"``).
+    """`optimizer.solve` in a worker process of ``kind`` (``"live"`` or ``"job"``);
+    ``first_only``: its first complete plan, without the search after it; ``stall_seconds``:
+    the search's stop rule (see `optimizer.solve`).
 
     Raises what the solver raises, `BrokenProcessPool` when the worker died, or
     `SolverOverrun` after ``time_limit`` plus a grace period.
@@ -96,12 +100,24 @@ def run_solve(
     pool = _pool(kind)
     try:
         future: Future[Plan] = pool.submit(
-            solve, problem, time_limit=time_limit, warm_start=warm_start
+            solve,
+            problem,
+            time_limit=time_limit,
+            warm_start=warm_start,
+            first_only=first_only,
+            stall_seconds=stall_seconds,
         )
     except (BrokenProcessPool, RuntimeError):
         _discard(kind, pool)
         pool = _pool(kind)
-        future = pool.submit(solve, problem, time_limit=time_limit, warm_start=warm_start)
+        future = pool.submit(
+            solve,
+            problem,
+            time_limit=time_limit,
+            warm_start=warm_start,
+            first_only=first_only,
+            stall_seconds=stall_seconds,
+        )
     try:
         return future.result(timeout=time_limit + _GRACE_SECONDS)
     except FutureTimeout:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.api.conftest import World, new_client, planned_body
+from tests.api.invariants import settle
 from tests.api.test_planner import PLAN, reoptimise
 
 REQUESTS = "/partner/v1/visit-requests"
@@ -129,6 +130,10 @@ def test_a_request_linked_after_hers_reaches_her_phone_at_once(world: World) -> 
 
     after = {"request_id": injection["id"], "min_minutes": 60, "max_minutes": 90}
     _submit(world, org, planned_body(client_id, start="23:30", end="03:00", after=after))
+    # The partner is answered with the quick insertion and the worker's search follows:
+    # polled before the search's plan was stored, the poll and the fresh read below would
+    # show two different plans.
+    settle(world)
     polled = world.client.get(
         "/mobile/v1/me/route", headers={**phone, "If-None-Match": before.headers["ETag"]}
     )

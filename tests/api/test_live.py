@@ -137,3 +137,38 @@ def test_cancelling_an_alarm_replans_the_night(world: World) -> None:
     assert plan["version"] == before + 1
     planned = {s["visit_id"] for r in plan["plan"]["routes"] for s in r["steps"]}
     assert f"V{visit}" not in planned
+
+
+def test_a_live_replan_of_a_night_without_a_plan_builds_its_first_plan_whole(
+    world: World,
+) -> None:
+    """A call comes in for a night nobody has planned yet, on a loaded machine (here: a live
+    budget of a millisecond). The live re-plan must not store a first plan cut short by that
+    budget (visits 'no plan in time', never tried): a night without a plan gets the solver's
+    first-plan path, complete, and the call is planned."""
+    seed_night(world, visits=40)
+    world.settings.live_replan_seconds = 0.001
+    org = world.seeded.home_care[1]
+    client_id = new_client(world, org, 9)
+    world.clock.set(0, 30)
+    response = world.client.post(
+        "/partner/v1/visit-requests",
+        json={
+            "kind": "unplanned",
+            "client_id": client_id,
+            "care_task": "fall",
+            "service_minutes": 25,
+            "urgency": "acute",
+        },
+        headers={**world.key(org), "Idempotency-Key": "alarm-cold-night"},
+    )
+    assert response.status_code == 201, response.text
+    settle(world)
+    body = world.client.get(PLAN, headers=world.token("planner")).json()
+    untried = [
+        u["visit_id"] for u in body["plan"]["unassigned"] if u["reason"] == "no_plan_in_time"
+    ]
+    assert untried == []
+    assert not body["fallback"]
+    outcome = response.json()["visits"][0]
+    assert outcome["planned"] is True, response.json()

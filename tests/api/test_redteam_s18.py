@@ -1,5 +1,5 @@
-"""Red-team findings of s18 through HTTP on the test clock, each failing (xfail strict) until
-fixed; the finding ids are those of /work/notes/redteam.md."""
+"""Red-team findings of s18 through HTTP on the test clock, each of which failed until its
+fix (the finding ids are those of the red team's report, quoted in the commits)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ def _visit_starts(world: World, nurse: str) -> list[int]:
     return [s["start"] for s in route["steps"] if s["type"] == "visit"]
 
 
-@pytest.mark.xfail(strict=True, reason="R02: a shift changed on a live night is not re-planned")
 def test_r02_a_nurse_sent_home_mid_night_leaves_the_plan(world: World) -> None:
     """At 00:30 the planner ends N1's shift (she is ill): her later visits must go to the
     others (or unassigned with a reason). The shift is stored (204) but nothing re-plans:
@@ -39,7 +38,6 @@ def test_r02_a_nurse_sent_home_mid_night_leaves_the_plan(world: World) -> None:
     assert [start for start in _visit_starts(world, "N1") if start > 5400] == []
 
 
-@pytest.mark.xfail(strict=True, reason="R02: a shift outside the night is accepted")
 @pytest.mark.parametrize(("start", "end"), [("08:00", "09:00"), ("23:00", "23:00")])
 def test_r02_a_shift_outside_the_night_or_empty_is_422_naming_the_field(
     world: World, start: str, end: str
@@ -55,7 +53,6 @@ def test_r02_a_shift_outside_the_night_or_empty_is_422_naming_the_field(
     assert response.json()["errors"][0]["field"].startswith("body.")
 
 
-@pytest.mark.xfail(strict=True, reason="R03: a cut-short live search is stored as the plan")
 def test_r03_a_live_search_cut_short_keeps_the_last_good_routes(world: World) -> None:
     """A loaded machine (here: a tiny live budget) cuts the live search short, after a
     delay made the current plan break windows (so the warm start does not restore) while it builds
@@ -104,7 +101,6 @@ def _position(world: World, phone: dict[str, str], at: datetime, lon: float) -> 
     assert sent.json()["results"][0]["outcome"] == "accepted"
 
 
-@pytest.mark.xfail(strict=True, reason="R05: a phone clock ahead pins her board position")
 def test_r05_a_phone_clock_hours_ahead_does_not_pin_her_position_on_the_board(
     world: World,
 ) -> None:
@@ -125,7 +121,6 @@ def test_r05_a_phone_clock_hours_ahead_does_not_pin_her_position_on_the_board(
     assert datetime.fromisoformat(n1["last_position"]["at"]) <= world.clock()
 
 
-@pytest.mark.xfail(strict=True, reason="R07: a night's batch sent after noon is refused whole")
 def test_r07_a_batch_from_last_night_sent_the_next_afternoon_is_kept(world: World) -> None:
     """Her phone was offline from 05:00; it gets signal at 13:00 the next day and sends the
     night's batch (a completion with a hand-over note). After noon "tonight" is the next
@@ -161,7 +156,6 @@ def test_r07_a_batch_from_last_night_sent_the_next_afternoon_is_kept(world: Worl
     assert sent.json()["results"][0]["outcome"] == "accepted"
 
 
-@pytest.mark.xfail(strict=True, reason="R08: a check stays planned after its first care failed")
 def test_r08_a_linked_check_is_not_planned_alone_when_its_first_care_could_not_get_in(
     world: World,
 ) -> None:
@@ -207,6 +201,9 @@ def test_r08_a_linked_check_is_not_planned_alone_when_its_first_care_could_not_g
     after = world.client.get(PLAN, headers=planner).json()["plan"]
     planned = {s["visit_id"] for r in after["routes"] for s in r["steps"]}
     assert check not in planned
+    reason = next(u for u in after["unassigned"] if u["visit_id"] == check)
+    assert reason["reason"] == "link_infeasible"
+    assert f"V{first}" in reason["message"]
 
 
 @pytest.mark.xfail(strict=True, reason="R14: an out-of-time re-plan keeps her route, owes nothing")

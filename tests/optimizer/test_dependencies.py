@@ -157,6 +157,25 @@ def test_the_checker_and_evaluate_name_a_broken_link() -> None:
     assert evaluate(problem, {"N1": ["A"], "N2": ["B"]}).violations == []
 
 
+def test_a_held_visit_is_left_out_with_the_callers_reason_and_never_planned() -> None:
+    """The service holds a check whose injection could not be given (`Visit.held`): the
+    solver leaves it out with that reason, and the checker rejects a plan that has it."""
+    hold = {"reason": "link_infeasible", "message": "linked after V7, which was not given"}
+    problem = line_problem(
+        [nurse("N1")], [planned("CHECK", 5, 0, 6 * HOUR, held=hold), planned("B", 6, 0, HOUR)]
+    )
+    plan = solve(problem, time_limit=0.5)
+    assert check(problem, plan) == []
+    [left] = plan.unassigned
+    assert (left.visit_id, left.reason, left.message) == (
+        "CHECK",
+        ReasonCode.LINK_INFEASIBLE,
+        hold["message"],
+    )
+    forced = evaluate(problem, {"N1": ["CHECK", "B"]})
+    assert "held_planned" in {v.code for v in forced.violations}
+
+
 def test_the_quote_fits_a_new_check_into_the_gap_after_a_planned_injection() -> None:
     base = line_problem([nurse()], [planned("INJ", 5, 0, HOUR), planned("OTHER", 9, 0, 6 * HOUR)])
     plan = solve(base, time_limit=1.0)

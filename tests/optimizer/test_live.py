@@ -144,3 +144,76 @@ def test_an_empty_bag_between_visits_means_a_restock_before_the_next() -> None:
     kinds = [s.type.value for s in steps]
     assert "restock" in kinds
     assert kinds.index("restock") < [s.visit_id for s in steps].index("B")
+
+
+def test_room_made_for_an_alarm_keeps_the_routes_tied_to_hers() -> None:
+    """Making room for an acute alarm (no nurse has a free place) must not break a rule on
+    another nurse's route tied to hers by a two-person visit: the quick answer places the
+    alarm, checker-clean. (Room made on one route used to hold the partner of a two-person
+    visit past her windows; the quick answer then failed its own check and the re-plan fell
+    back to a search, at 50 x 1000 close to a second for its first answer.)"""
+    problem = generated_night(nurses=4, visits=48, seed=4, two_person_share=0.3)
+    # Stopped by its solution count, not the clock: the same plan on every machine.
+    plan = solve(problem, time_limit=20, solution_limit=30, processes=1)
+    now = 5528
+    alarm = Visit(
+        id="ALARM",
+        client_ref="ref-alarm",
+        location=15,
+        service_seconds=HOUR,
+        urgency="acute",
+        call_time=now,
+    )
+    live = with_visit(state_at(problem, plan, now), alarm)
+    quick = solve(live, time_limit=5, warm_start=plan, first_only=True)
+    assert quick.stats is not None and quick.stats.method.startswith("current plan with new")
+    assert "ALARM" in quick.assignments()
+    assert check(live, quick) == []
+    assert quick.violations == []
+
+
+def test_a_live_replan_stops_searching_when_it_stops_improving() -> None:
+    """The live re-plan's stop rule: with a cap of a minute and a stall of 50 ms, the search
+    from the warm start ends because it stopped improving (its method says so), long before
+    the cap, and its answer keeps every rule with the alarm planned."""
+    problem = generated_night(nurses=3, visits=30, seed=4)
+    plan = solve(problem, time_limit=20, solution_limit=30, processes=1)
+    now = 4 * HOUR + 12 * MINUTE
+    alarm = Visit(
+        id="ALARM",
+        client_ref="ref-alarm",
+        location=5,
+        service_seconds=20 * MINUTE,
+        urgency="acute",
+        call_time=now,
+    )
+    live = with_visit(state_at(problem, plan, now), alarm)
+    replanned = solve(live, time_limit=60, warm_start=plan, stall_seconds=0.05)
+    assert replanned.stats is not None
+    assert "stopped: no better plan for 0.05 s" in replanned.stats.method
+    assert check(live, replanned) == []
+    assert "ALARM" in replanned.assignments()
+
+
+def test_the_quickest_answer_from_a_warm_start_ends_when_the_descent_stops_improving() -> None:
+    """A new call that needs two nurses has no quick answer (the quick insertion places one
+    nurse's calls), so the first answer is a descent from the current plan: it ends when it
+    stops improving (it used to run to the limit, here a minute), and keeps every rule."""
+    problem = generated_night(nurses=4, visits=48, seed=4, two_person_share=0.3)
+    plan = solve(problem, time_limit=20, solution_limit=30, processes=1)
+    now = 5528
+    pair = Visit(
+        id="PAIR",
+        client_ref="ref-pair",
+        location=15,
+        service_seconds=20 * MINUTE,
+        urgency="acute",
+        call_time=now,
+        nurses_needed=2,
+    )
+    live = with_visit(state_at(problem, plan, now), pair)
+    first = solve(live, time_limit=60, warm_start=plan, first_only=True)
+    assert first.stats is not None
+    assert first.stats.method.startswith("or-tools: warm start from the current plan + descent")
+    assert "stopped: no better plan for" in first.stats.method
+    assert check(live, first) == []

@@ -12,7 +12,7 @@ from optimizer.checker import check
 from optimizer.evaluate import RESTOCK, evaluate
 from optimizer.live import state_at
 from optimizer.model import MAX_TRAVEL_SECONDS, Problem, Visit, VisitState
-from optimizer.plan import Plan, StepType
+from optimizer.plan import Plan, ReasonCode, StepType
 from optimizer.quote import quote
 from optimizer.solve import solve
 
@@ -103,6 +103,33 @@ def test_left_out_only_with_a_reason(problem: Problem) -> None:
     for visit in problem.visits:
         if visit.pin is not None and visit.id in planned:
             assert planned[visit.id] == [visit.pin.nurse]
+
+
+@FAST
+@given(nights(), st.integers(0, 8 * HOUR))
+def test_no_room_is_said_only_of_a_visit_that_fits_nowhere(problem: Problem, now: int) -> None:
+    """A one-nurse visit left out as ``no_capacity`` has no place in any route where it
+    breaks nothing (the quote, without a restock before it), however short the search and
+    whether it started from the current plan: the reason partners send the back-up on."""
+    planned = solve(problem, time_limit=0.3)
+    live = problem.model_copy(update={"now": now})
+    # A re-plan from a wreck (every visit out: a search cut short was stored) with the
+    # shortest search: what fits must still go in.
+    wreck = evaluate(problem, {})
+    for night, plan in (
+        (problem, planned),
+        (live, solve(live, time_limit=0.05, warm_start=planned, solution_limit=1)),
+        (problem, solve(problem, time_limit=0.05, warm_start=wreck, solution_limit=1)),
+    ):
+        linked = {d.first for d in night.dependencies} | {d.second for d in night.dependencies}
+        for item in plan.unassigned:
+            visit = night.visit(item.visit_id)
+            if item.reason != ReasonCode.NO_CAPACITY or visit.nurses_needed != 1:
+                continue
+            if visit.pin is not None or visit.id in linked:
+                continue
+            fits = [o for o in quote(night, plan, visit) if o.feasible and not o.restock_before]
+            assert fits == [], (item, fits[0])
 
 
 @FAST

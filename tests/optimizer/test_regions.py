@@ -9,15 +9,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optimizer import timeline
+from optimizer.assemble import plan_from_routes
 from optimizer.checker import check
 from optimizer.eligibility import eligible_nurses, excluded
 from optimizer.generate import generated_night
 from optimizer.model import Dependency, Pin, Problem, VisitState
+from optimizer.region_search import RegionPlans
 from optimizer.regions import SPLIT_FROM, Region, regions
 from optimizer.search import SearchConfig
-from optimizer.solve import _RegionPlans, plan_from_routes, solve
+from optimizer.solve import solve
 
-from .conftest import HOUR, MINUTE, line_problem, nurse, planned
+from .conftest import HOUR, MINUTE, line_problem, nurse, planned, unplanned
 
 FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -167,7 +169,7 @@ def test_a_visit_one_region_cannot_fit_is_planned_by_a_neighbour_with_room() -> 
         Region(nurses=[na], visits=[v for v in problem.visits if v.id.startswith("A")]),
         Region(nurses=[nb], visits=[problem.visit("B0")]),
     ]
-    plans = _RegionPlans(problem, parts, departures, fixed_slots=False)
+    plans = RegionPlans(problem, parts, departures, fixed_slots=False)
     assert plans.first_plan(SearchConfig(), time.monotonic() + 60)
     found = plans.result("regions")
     assert found.sequences is not None
@@ -199,3 +201,37 @@ def test_the_search_after_the_regions_first_plan_keeps_every_rule() -> None:
         if visit.state == VisitState.EN_ROUTE:
             (nurse_id,) = visit.assigned_nurses
             assert plan.route(nurse_id).visit_ids()[:1] == [visit.id]
+
+
+def test_a_region_search_answers_routes_the_checker_accepts() -> None:
+    """The search of a region after the first plan, read on its own (not through the guard
+    in `RegionPlans.accept`): region A's nurse is driving to an hour-long call E, and a
+    planned visit only fits if E were left out. The search keeps E first and leaves the
+    visit out; its routes pass the checker on the region's own nurses. (It used to drop E
+    for the visit and answer routes with E put back in front: a window missed.)"""
+    driving = unplanned(
+        "E", 10, 0, "soon", service_seconds=HOUR, state="en_route", assigned_nurses=["NA"]
+    )
+    problem = line_problem(
+        [nurse("NA"), nurse("NB", start_location=30, end_location=30)],
+        [driving, planned("A1", 5, 0, 30 * MINUTE), planned("B0", 29, 0, 8 * HOUR)],
+    )
+    departures = {n.id: timeline.departure(problem, n) for n in problem.nurses}
+    na, nb = problem.nurses
+    parts = [
+        Region(nurses=[na], visits=[problem.visit("E"), problem.visit("A1")]),
+        Region(nurses=[nb], visits=[problem.visit("B0")]),
+    ]
+    plans = RegionPlans(problem, parts, departures, fixed_slots=False)
+    assert plans.first_plan(SearchConfig(), time.monotonic() + 60)
+    # A tiny region finds fewer than 20 solutions: the clock ends it (any answer must pass).
+    found = plans.search(
+        0, [], SearchConfig(), time.monotonic() + 1, first_only=False, solution_limit=20
+    )
+    assert found.sequences is not None
+    own = plans.own_problem(0)
+    plan = plan_from_routes(
+        own, found.sequences, not_before=found.starts, break_starts=found.break_starts
+    )
+    assert check(own, plan) == []
+    assert plan.route("NA").visit_ids() == ["E"]

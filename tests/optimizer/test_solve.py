@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from optimizer.checker import check
 from optimizer.model import Problem
 from optimizer.plan import Plan, ReasonCode, StepType
@@ -144,3 +147,63 @@ def test_a_tiny_budget_still_returns_a_checked_plan() -> None:
     assert check(problem, plan) == []
     assert len(plan.assignments()) + len(plan.unassigned) == len(problem.visits)
     assert all(u.message for u in plan.unassigned)
+
+
+def _driving_to_a_long_call(service: int, windows: list[tuple[int, int]]) -> Problem:
+    """N1 is driving to call E (location 10, ``service`` seconds of care); planned visits at
+    locations 5, 6, ... with ``windows``, some of which only fit if E were not done."""
+    visits = [
+        unplanned(
+            "E",
+            10,
+            0,
+            "soon",
+            service_seconds=service,
+            state="en_route",
+            assigned_nurses=["N1"],
+        )
+    ]
+    visits += [planned(f"P{k}", 5 + k, start, end) for k, (start, end) in enumerate(windows)]
+    return line_problem([nurse("N1")], visits)
+
+
+def test_a_call_she_is_driving_to_is_never_traded_for_visits_it_keeps_out() -> None:
+    """N1 drives to E (an hour of care); P's window closes before she could get there after
+    E. Leaving E out would let P in (P's omission penalty is higher than E's class's), but she
+    is on her way: E stays her first stop and P is left out. The search used to drop E, and
+    the plan put it back in front of routes timed without it: P planned outside its window."""
+    problem = _driving_to_a_long_call(HOUR, [(0, 30 * MINUTE)])
+    for plan in (
+        solve(problem, first_only=True),
+        solve(problem, time_limit=5, solution_limit=20, processes=1),
+    ):
+        assert check(problem, plan) == []
+        assert plan.violations == []
+        assert plan.route("N1").visit_ids() == ["E"]
+        assert [u.visit_id for u in plan.unassigned] == ["P0"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    service=st.integers(1, 90).map(lambda m: m * MINUTE),
+    windows=st.lists(
+        st.tuples(st.integers(0, 6 * 60), st.integers(1, 120)).map(
+            lambda w: (w[0] * MINUTE, (w[0] + w[1]) * MINUTE)
+        ),
+        max_size=5,
+    ),
+    first_only=st.booleans(),
+)
+def test_a_visit_she_is_driving_to_is_her_first_stop_and_the_plan_keeps_every_rule(
+    service: int, windows: list[tuple[int, int]], first_only: bool
+) -> None:
+    """Whatever else the night holds, the search's own answer keeps the call she is driving
+    to as her first stop and passes the independent checker with nothing to list."""
+    problem = _driving_to_a_long_call(service, windows)
+    if first_only:
+        plan = solve(problem, first_only=True)
+    else:
+        plan = solve(problem, time_limit=0.5, solution_limit=20, processes=1)
+    assert check(problem, plan) == []
+    assert plan.violations == []
+    assert plan.route("N1").visit_ids()[:1] == ["E"]
