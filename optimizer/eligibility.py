@@ -10,7 +10,10 @@ __all__ = ["eligible_nurses", "excluded"]
 
 
 def eligible_nurses(problem: Problem, visit: Visit) -> list[Nurse]:
-    """The nurses who could do ``visit``: skills, pin, bag size; shifts are checked later."""
+    """The nurses who could do ``visit``: skills, pin, bag size; shifts are checked later.
+    None for a held visit (`Visit.held`): no insertion (`quote`, `fill`) may place it."""
+    if visit.held is not None and not visit.is_locked:
+        return []
     result = []
     pinned = visit.pin.nurse if visit.pin is not None else None
     for nurse in problem.nurses:

@@ -86,6 +86,9 @@ class ReasonCode(StrEnum):
     #: Its agreed window closed before the re-plan and nothing says it was begun (a phone
     #: that never reported): nobody could still be "in time", and the visit may well be done.
     WINDOW_PASSED = "window_passed"
+    #: The planner moved it out of the plan by hand (`Visit.held`); it stays out of every
+    #: re-plan until she moves it onto a route. Never chosen by the solver itself.
+    HELD_BY_PLANNER = "held_by_planner"
 
 
 class Unassigned(_Frozen):

@@ -293,6 +293,8 @@ class Visit(Base):
     pin_position: Mapped[int | None] = mapped_column(Integer, default=None)
     done_by_nurse_id: Mapped[int | None] = mapped_column(ForeignKey("nurses.id"), default=None)
     started_at: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The planner moved it out of the plan: re-plans keep it out until she puts it back.
+    held_by_planner: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class PlanVersion(Base):

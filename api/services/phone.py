@@ -31,7 +31,12 @@ from api.db.models import (
     VisitRequest,
 )
 from api.keysafe import Assignment, RevealFacts, distance_metres, effective_visit_end
-from api.night.authority import is_hers, visits_of_nurse
+from api.night.authority import (
+    is_hers,
+    moved_away_known,
+    visits_now_of_nurse,
+    visits_of_nurse,
+)
 from api.night.device_time import device_moment
 from api.night.stored import StoredStep, plan_of, route_of, stored_steps, visit_ids_of
 from api.night.visit_states import (
@@ -632,6 +637,11 @@ def process_events(
             stored.event.event_id for stored in store.for_shift(str(nn.nurse.id), str(night.id))
         }
         refused = _refused_changes(session, nn, events, known, mine())
+        refused.update(
+            _known_moved_away(
+                session, nn, events, known, refused, device_id, now=now, tolerance=tolerance
+            )
+        )
     results = apply_batch(
         store,
         [(index, event) for index, event in events if index not in refused],
@@ -713,6 +723,46 @@ def _refused_changes(
         elif decision == Decision.APPLY:
             status[visit.id] = target.value
     return refused
+
+
+def _known_moved_away(
+    session: Session,
+    nn: NurseNight,
+    events: Sequence[tuple[int, Event]],
+    known: set[Any],
+    refused: dict[int, EventResult],
+    device_id: str,
+    *,
+    now: datetime,
+    tolerance: timedelta,
+) -> dict[int, EventResult]:
+    """New events on a visit moved to a colleague that her phone knew of when they happened
+    (`api.night.authority.moved_away_known`), as ``not_your_visit`` results by index (F13);
+    a visit she did, or that is on her route now, stays hers."""
+    now_hers: set[int] | None = None
+    found: dict[int, EventResult] = {}
+    for index, event in events:
+        visit_id = getattr(event, "visit_id", None)
+        if index in refused or event.event_id in known or not isinstance(visit_id, str):
+            continue
+        visit = _night_visit(session, nn.night, visit_id)
+        if visit is None or visit.done_by_nurse_id == nn.nurse.id:
+            continue
+        if now_hers is None:
+            now_hers = visits_now_of_nurse(session, nn.night, nn.nurse.id)
+        if visit.id in now_hers:
+            continue
+        at = device_moment(nn.night, event.device_time, now=now, tolerance=tolerance).at
+        if moved_away_known(session, nn.night, nn.nurse.id, device_id, visit.id, at):
+            found[index] = EventResult(
+                index=index,
+                event_id=event.event_id,
+                outcome=EventOutcome.REJECTED,
+                reason=RejectReason.NOT_YOUR_VISIT,
+                message=f"visit {visit.id} was moved to a colleague before this; "
+                "your phone had the new route",
+            )
+    return found
 
 
 def _bring_visits_up_to_date(

@@ -56,6 +56,10 @@ logger = logging.getLogger("nachtroute.planning")
 FIRST_PLAN_SECONDS = 60.0
 
 
+#: Why a visit the planner moved out of the plan is unassigned (`ReasonCode.HELD_BY_PLANNER`).
+HELD_MESSAGE = "moved out of the plan by the planner; it stays out until she puts it on a route"
+
+
 def visit_ref(visit_id: int) -> str:
     """The optimizer's id for a visit."""
     return f"V{visit_id}"
@@ -188,7 +192,9 @@ def build_problem(
         elif visit.status in ("started", "done"):
             continue  # history we cannot place on a route; it no longer needs planning
         else:
-            if visit.id in held:
+            if visit.held_by_planner:
+                data["held"] = om.Hold(reason=ReasonCode.HELD_BY_PLANNER, message=HELD_MESSAGE)
+            elif visit.id in held:
                 data["held"] = held[visit.id]
             # What it takes from the bag; a begun visit's use is in bag_now already.
             data["materials"] = {
@@ -986,10 +992,13 @@ def move_visit(
         stops = routes.setdefault(nurse_code, [])
         at = len(stops) if position is None else min(position, len(stops))
         stops.insert(at, ref)
+    # Out of the plan stays out of every re-plan until she puts it on a route (F07: the next
+    # live re-plan put it straight back).
+    visit.held_by_planner = nurse_code is None
     if pin and nurse_code is not None:
         visit.pin_nurse_id = night_problem.nurses[nurse_code].id
         visit.pin_position = None
-    elif not pin:
+    elif not pin or nurse_code is None:
         visit.pin_nurse_id = None
         visit.pin_position = None
     session.flush()

@@ -7,8 +7,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-import pytest
-
 from tests.api.conftest import NIGHT, World
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
 from tests.api.phone_helpers import fresh, publish, published_night, register_phone
@@ -64,7 +62,6 @@ def _position(at: datetime) -> dict[str, object]:
     }
 
 
-@pytest.mark.xfail(strict=True, reason="F13: a nurse reports a visit moved away hours ago")
 def test_a_nurse_cannot_report_a_visit_moved_to_a_colleague_hours_ago(world: World) -> None:
     published_night(world, visits=10)
     world.clock.set(23, 20)
@@ -78,7 +75,6 @@ def test_a_nurse_cannot_report_a_visit_moved_to_a_colleague_hours_ago(world: Wor
     assert done.status_code == 403, done.text
 
 
-@pytest.mark.xfail(strict=True, reason="F13: her phone, online since the move, reports it")
 def test_her_phone_heard_from_after_the_move_cannot_report_it(world: World) -> None:
     published_night(world, visits=10)
     world.clock.set(23, 10)

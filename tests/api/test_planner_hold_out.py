@@ -3,8 +3,6 @@ next live re-plan used to put it straight back on a route."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.api.conftest import World, new_client
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
 from tests.api.phone_helpers import published_night
@@ -63,7 +61,6 @@ def _acute_call(world: World) -> None:
     settle(world)
 
 
-@pytest.mark.xfail(strict=True, reason="F07: the next live re-plan puts it back")
 def test_a_visit_moved_out_of_the_plan_stays_out_through_live_replans(world: World) -> None:
     published_night(world, visits=10)
     world.clock.set(0, 30)
