@@ -33,14 +33,16 @@ def insert_what_fits(
     break_starts: dict[str, int],
     not_before: dict[tuple[str, int], int],
     visits: Sequence[Visit],
-) -> tuple[dict[str, list[str]], dict[tuple[str, int], int], list[str]]:
+) -> tuple[dict[str, list[str]], dict[tuple[str, int], int], dict[str, int], list[str]]:
     """``sequences`` (nurse id -> stop keys: visit ids, ``"restock"``) with each of
     ``visits`` that fits put in, ``not_before`` (the solver's start times by (nurse id,
-    position)) moved along with the stops after it, and the ids put in. The arguments are
-    not changed. Only one-nurse visits without links or pins are tried: the others need
+    position)) moved along with the stops after it, ``break_starts`` (nurse id -> second)
+    where the breaks then fall, and the ids put in. The arguments are not changed. Only
+    one-nurse visits without links or pins are tried: the others need
     moves of more than one stop.
     """
     sequences = {nurse_id: list(keys) for nurse_id, keys in sequences.items()}
+    break_starts = dict(break_starts)
     not_before = dict(not_before)
     linked = {d.first for d in problem.dependencies} | {d.second for d in problem.dependencies}
     candidates = sorted(
@@ -55,11 +57,12 @@ def insert_what_fits(
     inserted: list[str] = []
     for visit in candidates:
         new_stop = timeline.stop_for(problem, visit)
-        best: tuple[int, str, int] | None = None  # (added travel, nurse id, position)
+        # (added travel, nurse id, position, the break's start in that layout)
+        best: tuple[int, str, int, int | None] | None = None
         for nurse in eligible_nurses(problem, visit):
             keys = sequences.get(nurse.id, [])
             if budget < 0:
-                return sequences, not_before, inserted
+                return sequences, not_before, break_starts, inserted
             matrix = problem.matrix(nurse.profile)
             stops = [
                 timeline.restock_stop(problem)
@@ -70,10 +73,6 @@ def insert_what_fits(
             leave = timeline.departure(problem, nurse)
             hint = break_starts.get(nurse.id)
             base = _layout(problem, nurse, stops, leave, hint)
-            if base.late or base.short or base.overrun or base.break_missed:
-                # A route that already breaks a rule (a shift cut short, a nurse delayed)
-                # gets nothing more: `_what_breaks` counts only what an insertion adds.
-                continue
             for position in range(len(stops) + 1):
                 if new_stop.latest is not None:
                     # Past the window's last start here, and so at every later place too.
@@ -92,19 +91,26 @@ def insert_what_fits(
                 trial = _layout(
                     problem, nurse, [*stops[:position], new_stop, *stops[position:]], leave, hint
                 )
-                if _what_breaks(base, trial, position):
+                # Past her shift's end or without her break is refused even where her route
+                # is so already (a shift cut short): `_what_breaks` counts only what is new.
+                if trial.overrun or trial.break_missed or _what_breaks(base, trial, position):
                     continue
                 if _moves_a_pin(problem, nurse, stops, position, visit):
                     continue
                 added = trial.travel - base.travel
                 if best is None or added < best[0]:
-                    best = (added, nurse.id, position)
+                    moved = next((t.break_before[0] for t in trial.timed if t.break_before), None)
+                    best = (added, nurse.id, position, moved)
         if best is None:
             continue
-        _, nurse_id, position = best
+        _, nurse_id, position, break_start = best
+        if break_start is not None:
+            # Where her break now falls: the next visit is tried against that layout (the
+            # plan lays her route out the same way), not against the break before this one.
+            break_starts[nurse_id] = break_start
         sequences.setdefault(nurse_id, []).insert(position, visit.id)
         not_before = {
             (n, i + (n == nurse_id and i >= position)): at for (n, i), at in not_before.items()
         }
         inserted.append(visit.id)
-    return sequences, not_before, inserted
+    return sequences, not_before, break_starts, inserted

@@ -640,7 +640,7 @@ def _with_what_fits(problem: Problem, plan: Plan) -> Plan:
             ):
                 not_before[(route.nurse_id, len(keys))] = step.start
                 keys.append(RESTOCK if step.type == StepType.RESTOCK else str(step.visit_id))
-    sequences, not_before, inserted = insert_what_fits(
+    sequences, not_before, break_starts, inserted = insert_what_fits(
         problem, sequences, break_starts, not_before, left_out
     )
     if not inserted:

@@ -27,14 +27,17 @@ def test_r01_a_feasible_link_added_live_keeps_both_visits_planned() -> None:
     assert [u.visit_id for u in live.unassigned] == []
 
 
-def _plain(option: InsertionOption) -> bool:
+def _plain(option: InsertionOption, plan: Plan) -> bool:
     """A feasible place where the visit goes in and nothing else moves (no restock, no
-    break moved, no other stop moved): what `optimizer.fill` guarantees to use."""
+    break moved, no other stop moved), in a route that does not already run past its shift
+    or miss its break: what `optimizer.fill` guarantees to use."""
+    broken = {v.nurse_id for v in plan.violations if v.code in ("shift_overrun", "break_missed")}
     return (
         option.feasible
         and not option.restock_before
         and option.break_start is None
         and option.sequence is None
+        and option.nurse_id not in broken
     )
 
 
@@ -54,7 +57,7 @@ def test_r04_no_capacity_is_said_only_of_visits_no_nurse_has_room_for() -> None:
             u.visit_id
             for u in plan.unassigned
             if u.reason == ReasonCode.NO_CAPACITY
-            and any(_plain(o) for o in quote(problem, plan, visits[u.visit_id]))
+            and any(_plain(o, plan) for o in quote(problem, plan, visits[u.visit_id]))
         ]
 
     assert len(fitting(stored)) >= 30  # the wreck as the service stored it (41 of 43 fit)
@@ -77,7 +80,7 @@ def test_r04b_after_ten_calls_at_once_what_fits_is_put_in() -> None:
             u.visit_id
             for u in plan.unassigned
             if u.reason == ReasonCode.NO_CAPACITY
-            and any(_plain(o) for o in quote(problem, plan, visits[u.visit_id]))
+            and any(_plain(o, plan) for o in quote(problem, plan, visits[u.visit_id]))
         ]
 
     assert len(fitting(stored)) >= 4
