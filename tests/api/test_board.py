@@ -101,6 +101,15 @@ def test_roads_are_empty_without_a_network(world: World) -> None:
 
 def test_page_and_assets_are_served_and_nothing_else(world: World) -> None:
     page = world.client.get("/planner")
+    # Defence in depth for the page holding the planner's token (R09): own scripts only, no
+    # inline script, no framing by another site.
+    policy = page.headers["content-security-policy"]
+    directives = {d.split()[0]: d.split()[1:] for d in policy.split("; ")}
+    assert directives["script-src"] == ["'self'"]
+    assert directives["default-src"] == ["'none'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert "'unsafe-inline'" not in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
     for hook in (
         "login-username",
         "login-password",
