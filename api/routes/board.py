@@ -75,7 +75,10 @@ def _version_of(session: Any, night_date: date) -> dict[str, Any]:
 @router.get(
     "/nights/{night_date}/board/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        429: {"description": "the user holds the most open board streams allowed"},
+    },
 )
 async def stream_night_board(
     night_date: NightDate,
@@ -92,7 +95,7 @@ async def stream_night_board(
     ``/board/version`` when the stream fails). No client data: not access-logged.
 
     All streams of a night share one version read per second; one user holds at most
-    `STREAMS_PER_USER` streams open (more: 429 problem+json with ``Retry-After``)."""
+    3 streams open (``STREAMS_PER_USER``; more: 429 problem+json with ``Retry-After``)."""
     watch = _watch(request)
     user = who.user_id if who.user_id is not None else who.actor
     if not watch.take_slot(user):
