@@ -11,10 +11,10 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
+from api.core.problems import problem_response
 from api.core.roles import Principal, Role
 from api.deps import ClockDep, ReplannerDep, SessionDep, SettingsDep, allow
 from api.repositories import accounts, nights
@@ -24,6 +24,7 @@ from api.schemas.common import Strict
 from api.schemas.requests import CareTask, Minutes
 from api.services import live
 from api.services.board import board_of, road_lines
+from api.services.board_watch import BoardWatch
 from api.services.planning import visit_ref
 from api.services.urgent_calls import CallDetails, quote_call, take_call
 
@@ -74,29 +75,42 @@ def _version_of(session: Any, night_date: date) -> dict[str, Any]:
 @router.get(
     "/nights/{night_date}/board/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        429: {"description": "the user holds the most open board streams allowed"},
+    },
 )
 async def stream_night_board(
     night_date: NightDate,
     request: Request,
     settings: SettingsDep,
-    _: Planner,
+    who: Planner,
     seconds: Annotated[
         int | None, Query(ge=0, le=3600, description="stream lifetime; default as the phones'")
     ] = None,
-) -> StreamingResponse:
+) -> Response:
     """Server-sent events for the board: ``event: plan`` with ``{"version", "replan_pending"}``
     at once and whenever either changes (checked every second), ``: keep-alive`` every 15 s
     of quiet; the stream ends after ``seconds`` and the board reconnects (it polls
-    ``/board/version`` when the stream fails). No client data: not access-logged."""
-    factory = request.app.state.session_factory
+    ``/board/version`` when the stream fails). No client data: not access-logged.
+
+    All streams of a night share one version read per second; one user holds at most
+    3 streams open (``STREAMS_PER_USER``; more: 429 problem+json with ``Retry-After``)."""
+    watch = _watch(request)
+    user = who.user_id if who.user_id is not None else who.actor
+    if not watch.take_slot(user):
+        return problem_response(
+            429,
+            "too-many-streams",
+            "Too many open board streams",
+            f"at most {watch.per_user} open board streams per user; close one or poll "
+            "/board/version",
+            instance=request.url.path,
+            headers={"Retry-After": str(STREAM_RETRY_AFTER_SECONDS)},
+        )
     if seconds is None:  # as the phones' stream; in tests one message, so a test never hangs
         seconds = 0 if settings.environment == "test" else int(settings.route_stream_seconds)
     lifetime = seconds
-
-    def read() -> dict[str, Any]:
-        with factory() as session:
-            return _version_of(session, night_date)
 
     async def messages() -> AsyncIterator[str]:
         yield "retry: 3000\n\n"
@@ -104,7 +118,7 @@ async def stream_night_board(
         quiet_since = time.monotonic()
         last: dict[str, Any] | None = None
         while True:
-            now = await run_in_threadpool(read)
+            now = await watch.current(night_date)
             if now != last:
                 yield f"event: plan\ndata: {json.dumps(now)}\n\n"
                 last, quiet_since = now, time.monotonic()
@@ -115,11 +129,45 @@ async def stream_night_board(
                 quiet_since = time.monotonic()
             await asyncio.sleep(1)
 
-    return StreamingResponse(
+    return _SlotStream(
         messages(),
+        release=lambda: watch.release_slot(user),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+#: When a refused stream may try again (the board polls meanwhile).
+STREAM_RETRY_AFTER_SECONDS = 15
+
+
+class _SlotStream(StreamingResponse):
+    """A stream that gives its user's slot back however it ends: finished, client gone, or
+    never started (the slot is taken before the response is sent)."""
+
+    def __init__(self, content: AsyncIterator[str], *, release: Any, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+def _watch(request: Request) -> BoardWatch:
+    # One per app, made on first use (the session factory exists once the app started).
+    watch: BoardWatch | None = getattr(request.app.state, "board_watch", None)
+    if watch is None:
+        factory = request.app.state.session_factory
+
+        def read(night_date: date) -> dict[str, Any]:
+            with factory() as session:
+                return _version_of(session, night_date)
+
+        watch = request.app.state.board_watch = BoardWatch(read)
+    return watch
 
 
 @router.get("/board/roads")
@@ -129,7 +177,8 @@ def read_board_roads(
     radius_km: Annotated[float, Query(gt=0, le=60, description="around the region's base")] = 8,
 ) -> dict[str, Any]:
     """The road network around the region's base as GeoJSON (lines ``[lon, lat]``, simplified
-    to about 4 m); an empty collection when the service runs without a road network.
+    to about 4 m); an empty collection when the service runs without a road network. The
+    radius is served at the next of a few steps (1, 2, 4, 8, 15, 30, 60 km) so answers cache.
     Road data (c) OpenStreetMap contributors, ODbL 1.0."""
     region = accounts.get_region(session)
     return road_lines((region.base_lon, region.base_lat), radius_km * 1000)

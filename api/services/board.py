@@ -31,7 +31,14 @@ from api.travel import road_network
 from optimizer.model import DEFAULT_URGENCY_CLASSES
 from optimizer.plan import Plan, StepType
 
-__all__ = ["AT_RISK_SECONDS", "NURSE_COLOURS", "board_of", "road_lines"]
+__all__ = [
+    "AT_RISK_SECONDS",
+    "NURSE_COLOURS",
+    "ROAD_RADIUS_STEPS_M",
+    "board_of",
+    "road_lines",
+    "road_radius_step",
+]
 
 #: A visit that starts less than this before its window closes (or its urgency target ends)
 #: is at risk: one delay makes it late.
@@ -239,16 +246,32 @@ def rows_by_ref(rows: list[Any]) -> dict[str, Any]:
     return {f"V{v.id}": v for v in rows}
 
 
+#: The radii (metres) road lines are cut at: a request is served at the smallest step that
+#: covers it. Few steps keep the cache below (16 entries) holding every answer: one cut of a
+#: large radius costs seconds of CPU and megabytes, and any radius was a new cut (R17).
+ROAD_RADIUS_STEPS_M = (1_000.0, 2_000.0, 4_000.0, 8_000.0, 15_000.0, 30_000.0, 60_000.0)
+
+
+def road_radius_step(radius_m: float) -> float:
+    """The smallest of `ROAD_RADIUS_STEPS_M` at least ``radius_m`` (metres); the largest
+    step for anything beyond it (the route refuses more than 60 km)."""
+    for step in ROAD_RADIUS_STEPS_M:
+        if radius_m <= step:
+            return step
+    return ROAD_RADIUS_STEPS_M[-1]
+
+
 def road_lines(
     centre: tuple[float, float], radius_m: float, *, profile: str = "car"
 ) -> dict[str, Any]:
     """The road network's lines within ``radius_m`` of ``centre`` (``(lon, lat)``) as a
     GeoJSON FeatureCollection of one MultiLineString, simplified to about 4 m; empty
-    without a network. No personal data: the same for every caller, cached."""
+    without a network. The radius is raised to `road_radius_step` (so at least the area
+    asked for). No personal data: the same for every caller, cached."""
     network = road_network().network
     if network is None:
         return {"type": "FeatureCollection", "features": []}
-    key = (round(centre[0], 3), round(centre[1], 3), round(radius_m, -2))
+    key = (round(centre[0], 3), round(centre[1], 3), road_radius_step(radius_m))
     return _road_lines(id(network), key, profile)
 
 

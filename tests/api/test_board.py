@@ -10,9 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from api.db.models import AccessLogEntry, Night, Visit
+from api.services.board import ROAD_RADIUS_STEPS_M, _road_lines, road_radius_step
 from api.services.legs import leg_points
 from api.travel import road_network, use_network
 from geo.network import DEMO_EXTRACT, import_network
@@ -101,6 +104,15 @@ def test_roads_are_empty_without_a_network(world: World) -> None:
 
 def test_page_and_assets_are_served_and_nothing_else(world: World) -> None:
     page = world.client.get("/planner")
+    # Defence in depth for the page holding the planner's token (R09): own scripts only, no
+    # inline script, no framing by another site.
+    policy = page.headers["content-security-policy"]
+    directives = {d.split()[0]: d.split()[1:] for d in policy.split("; ")}
+    assert directives["script-src"] == ["'self'"]
+    assert directives["default-src"] == ["'none'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert "'unsafe-inline'" not in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
     for hook in (
         "login-username",
         "login-password",
@@ -129,15 +141,15 @@ def test_page_and_assets_are_served_and_nothing_else(world: World) -> None:
 
 
 @pytest.fixture(scope="module")
-def porto_roads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def porto_roads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder: Path = tmp_path_factory.mktemp("porto")
     import_network(DEMO_EXTRACT, name="porto-demo", data_dir_path=folder)
     use_network("porto-demo", data_dir=folder)
-    yield
+    yield folder
     use_network(None)
 
 
-def test_legs_follow_the_roads(porto_roads: None) -> None:
+def test_legs_follow_the_roads(porto_roads: Path) -> None:
     """A leg on the Porto roads bends with them: longer than the straight line, many points,
     every point near a road; the same two points give the same line (cached)."""
     import geo
@@ -158,6 +170,33 @@ def test_legs_follow_the_roads(porto_roads: None) -> None:
     assert float(max(snapped.distance_m)) < 5.0
     assert leg_points(origin, destination) == (points, True)
     assert leg_points(origin, origin) == ([], False)
+
+
+@given(st.floats(min_value=0.001, max_value=60_000.0))
+def test_a_road_radius_is_served_at_a_step_that_covers_it(radius_m: float) -> None:
+    step = road_radius_step(radius_m)
+    assert step in ROAD_RADIUS_STEPS_M
+    assert step >= radius_m
+    smaller = [s for s in ROAD_RADIUS_STEPS_M if s < step]
+    assert not smaller or smaller[-1] < radius_m
+
+
+def test_nearby_road_radii_share_one_cut(porto_roads: Path, world: World) -> None:
+    """R17: 7.9, 7.8, 7.7 ... km were each a new cut (seconds of CPU, megabytes) and pushed
+    the others out of the cache; now they are the 8 km cut, computed once."""
+    use_network("porto-demo", data_dir=porto_roads)  # the app started without roads
+    planner = world.token("planner")
+    before = _road_lines.cache_info()
+    answers = [
+        world.client.get(f"/board/roads?radius_km={km}", headers=planner)
+        for km in (7.9, 7.8, 7.7, 6.5, 8)
+    ]
+    assert all(a.status_code == 200 for a in answers)
+    assert answers[0].json()["features"], "the Porto roads around the base"
+    assert all(a.content == answers[0].content for a in answers)
+    after = _road_lines.cache_info()
+    assert after.misses - before.misses <= 1
+    assert after.hits - before.hits >= 4
 
 
 def test_urgent_call_by_hand_refuses_what_it_cannot_take(world: World) -> None:

@@ -84,6 +84,10 @@ const el = (tag, attrs = {}, ...children) => {
   for (const c of children) if (c !== null && c !== undefined) node.append(c);
   return node;
 };
+// Data (client names, nurse ids, server messages) enters the page only as text: through
+// el() above, textContent, or tip() for Leaflet, which sets a string tooltip or divIcon as
+// innerHTML. Never build HTML from data (a partner names its clients: R09).
+const tip = (text) => el("span", {}, String(text));
 let lang = localStorage.getItem("nachtroute.lang") || "nl";
 const t = (key, vars = {}) => (TEXT[lang][key] || key).replace(/\{(\w+)\}/g, (_, k) => vars[k]);
 const state = {token: null, board: null, selected: null, pending: null, map: null, layers: null,
@@ -493,8 +497,8 @@ function renderMap() {
     const marker = L.circleMarker([lat, lon], {radius: state.selected === v.id ? 10 : 7, color: late ? "#000" : risk ? "#7a5200" : "#fff",
       weight: late || risk ? 3 : 1.5, dashArray: risk && !late ? "3 2" : null, fillColor: URGENCY_COLOUR[v.urgency] || "#555",
       fillOpacity: v.unassigned ? 0.35 : 0.95}).addTo(state.layers);
-    marker.bindTooltip(`${v.id} · ${v.client.name} · ${v.care_task || ""} · ${v.urgency}` +
-      (v.planned ? ` · ${t("eta")} ${clock(v.planned.start)} (${v.planned.nurse_id})${late ? " · " + t("late") : risk ? " · " + t("at_risk") : ""}` : ` · ${t("unplanned")}`));
+    marker.bindTooltip(tip(`${v.id} · ${v.client.name} · ${v.care_task || ""} · ${v.urgency}` +
+      (v.planned ? ` · ${t("eta")} ${clock(v.planned.start)} (${v.planned.nurse_id})${late ? " · " + t("late") : risk ? " · " + t("at_risk") : ""}` : ` · ${t("unplanned")}`)));
     marker.on("click", () => select(v.id));
     const node = marker.getElement();
     node.setAttribute("data-testid", "map-visit"); node.setAttribute("data-visit-id", v.id);
@@ -505,13 +509,15 @@ function renderMap() {
     if (!n.last_position) continue;
     const [lon, lat] = n.last_position.location;
     const at = new Date(n.last_position.at).toLocaleTimeString("nl-NL", {hour: "2-digit", minute: "2-digit", timeZone: "Europe/Amsterdam"});
-    const pin = L.marker([lat, lon], {icon: L.divIcon({className: "", html: `<div class="nurse-pin" style="background:${n.colour}">${n.id}</div>`, iconSize: [26, 26]}),
-      keyboard: false}).bindTooltip(`${n.id} · ${t("position")} ${at}`).addTo(state.layers);
+    const face = el("div", {class: "nurse-pin"}, n.id);
+    face.style.background = n.colour;
+    const pin = L.marker([lat, lon], {icon: L.divIcon({className: "", html: face, iconSize: [26, 26]}),
+      keyboard: false}).bindTooltip(tip(`${n.id} · ${t("position")} ${at}`)).addTo(state.layers);
     pin.getElement().setAttribute("data-testid", "map-nurse");
     pin.getElement().setAttribute("data-nurse-id", n.id);
   }
-  L.marker([b.base[1], b.base[0]], {icon: L.divIcon({className: "", html: '<div class="base-pin">B</div>', iconSize: [20, 20]}),
-    keyboard: false}).bindTooltip(t("base")).addTo(state.layers);
+  L.marker([b.base[1], b.base[0]], {icon: L.divIcon({className: "", html: el("div", {class: "base-pin"}, "B"), iconSize: [20, 20]}),
+    keyboard: false}).bindTooltip(tip(t("base"))).addTo(state.layers);
   if (bounds.length && !state.fitted) { state.map.fitBounds(bounds, {padding: [20, 20]}); state.fitted = true; }
   const legend = $("legend");
   legend.replaceChildren(...["acute", "urgent", "soon", "planned"].map((u) =>
