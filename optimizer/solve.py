@@ -297,8 +297,9 @@ def solve(
     answer, and a longer search answers with it unless it finds a better plan in time.
     Visits a construction cut short by the time limit never tried come back as
     ``no_plan_in_time``. Whatever answered (the search, the current plan kept, the quick
-    insertion), a left-out visit that still fits somewhere is put in before the plan is
-    returned (`optimizer.fill`): ``no_capacity`` means no route has a place for it.
+    insertion), a re-plan's left-out visit that still fits somewhere is put in before the
+    plan is returned (`optimizer.fill`), and so is one a cut-short first plan never tried:
+    ``no_capacity`` then means no route has a place for it.
     """
     plan = _solve(
         problem,
@@ -312,7 +313,17 @@ def solve(
         solution_limit=solution_limit,
         stall_seconds=stall_seconds,
     )
+    if warm_start is None and not _out_of_time(plan):
+        # A search from scratch that finished its first plan tried every left-out visit
+        # (insertion, then local search); putting in what fits costs 0.1-0.4 s there.
+        return plan
     return _with_what_fits(problem, plan)
+
+
+def _out_of_time(plan: Plan) -> bool:
+    """Whether ``plan`` was cut short: the current routes kept, or visits never tried."""
+    kept = plan.stats is not None and plan.stats.status == OUT_OF_TIME
+    return kept or any(u.reason == ReasonCode.NO_PLAN_IN_TIME for u in plan.unassigned)
 
 
 def _solve(
