@@ -12,7 +12,7 @@ from optimizer.plan import Plan, ReasonCode, StepType, Unassigned, Violation
 from optimizer.quote import quote
 from optimizer.routing_model import RESTOCK, NightModel
 
-__all__ = ["initial_routes", "quick_replan", "warm_sequences"]
+__all__ = ["break_starts_of", "initial_routes", "quick_replan", "warm_sequences"]
 
 
 def initial_routes(model: NightModel, plan: Plan, *, insert_new: bool = True) -> list[list[int]]:
@@ -82,6 +82,16 @@ def _insert_new_visits(
         sequence.insert(min(best.position, len(sequence)), model.index(free[visit.id][0]))
 
 
+def break_starts_of(problem: Problem, plan: Plan) -> dict[str, int]:
+    """Nurse id -> when ``plan`` has her break start, for the breaks not yet taken."""
+    return {
+        route.nurse_id: step.start
+        for route in plan.routes
+        for step in route.steps
+        if step.type == StepType.BREAK and not problem.nurse(route.nurse_id).break_taken
+    }
+
+
 def warm_sequences(problem: Problem, warm_start: Plan, open_ids: set[str]) -> dict[str, list[str]]:
     """Per nurse, what is still to come of the current plan: open visits, later restocks."""
     now = problem.now or 0
@@ -110,12 +120,7 @@ def quick_replan(
     This is the live re-plan's first answer: milliseconds, whatever the size of the night.
     """
     sequences = warm_sequences(problem, warm_start, {v.id for v in open_visits})
-    hints = {
-        route.nurse_id: step.start
-        for route in warm_start.routes
-        for step in route.steps
-        if step.type == StepType.BREAK and not problem.nurse(route.nurse_id).break_taken
-    }
+    hints = break_starts_of(problem, warm_start)
     known = set(warm_start.assignments()) | {u.visit_id for u in warm_start.unassigned}
     new = [v for v in open_visits if v.id not in known]
     new.sort(key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty)

@@ -29,7 +29,7 @@ from optimizer.model import Problem, Visit, VisitState
 from optimizer.night_search import Found, fallback_config, found_from, search_once
 from optimizer.plan import OUT_OF_TIME, Plan, ReasonCode, SolverStats, StepType, Unassigned
 from optimizer.region_search import first_plan_by_regions
-from optimizer.replan import initial_routes, quick_replan, warm_sequences
+from optimizer.replan import break_starts_of, initial_routes, quick_replan, warm_sequences
 from optimizer.routing_model import NightModel
 from optimizer.search import SearchConfig
 
@@ -638,13 +638,10 @@ def _with_what_fits(problem: Problem, plan: Plan) -> Plan:
         return plan
     sequences: dict[str, list[str]] = {}
     not_before: dict[tuple[str, int], int] = {}
-    break_starts: dict[str, int] = {}
     for route in plan.routes:
         keys = sequences.setdefault(route.nurse_id, [])
         for step in route.steps:
-            if step.type == StepType.BREAK and not problem.nurse(route.nurse_id).break_taken:
-                break_starts[route.nurse_id] = step.start
-            elif (step.type == StepType.RESTOCK and step.start >= (problem.now or 0)) or (
+            if (step.type == StepType.RESTOCK and step.start >= (problem.now or 0)) or (
                 step.type == StepType.VISIT
                 and step.visit_id is not None
                 and not problem.visit(step.visit_id).is_locked
@@ -652,7 +649,7 @@ def _with_what_fits(problem: Problem, plan: Plan) -> Plan:
                 not_before[(route.nurse_id, len(keys))] = step.start
                 keys.append(RESTOCK if step.type == StepType.RESTOCK else str(step.visit_id))
     sequences, not_before, break_starts, inserted = insert_what_fits(
-        problem, sequences, break_starts, not_before, left_out
+        problem, sequences, break_starts_of(problem, plan), not_before, left_out
     )
     if not inserted:
         return plan
@@ -686,12 +683,7 @@ def _current_plan_kept(
     kept = evaluate(
         problem,
         warm_sequences(problem, warm_start, {v.id for v in open_visits}),
-        break_starts={
-            r.nurse_id: s.start
-            for r in warm_start.routes
-            for s in r.steps
-            if s.type == StepType.BREAK and not problem.nurse(r.nurse_id).break_taken
-        },
+        break_starts=break_starts_of(problem, warm_start),
     )
     # A visit the current plan did not have was never tried: "ask again", not "no room".
     known = set(warm_start.assignments()) | {u.visit_id for u in warm_start.unassigned}
