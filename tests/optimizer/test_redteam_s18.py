@@ -41,6 +41,16 @@ def _plain(option: InsertionOption, plan: Plan) -> bool:
     )
 
 
+def _fitting(problem: Problem, plan: Plan) -> list[str]:
+    """The visits ``plan`` calls ``no_capacity`` that have a plain place (`_plain`)."""
+    return [
+        u.visit_id
+        for u in plan.unassigned
+        if u.reason == ReasonCode.NO_CAPACITY
+        and any(_plain(o, plan) for o in quote(problem, plan, problem.visit(u.visit_id)))
+    ]
+
+
 def test_r04_no_capacity_is_said_only_of_visits_no_nurse_has_room_for() -> None:
     """The demo night after a cut-short search (R03) and a restart: the start-up re-plan,
     warm-started from the wreck (0.24 s of search), kept 43 visits out, 41 of them
@@ -50,20 +60,10 @@ def test_r04_no_capacity_is_said_only_of_visits_no_nurse_has_room_for() -> None:
     Now what fits is put in (`optimizer.fill`), whatever the search managed."""
     problem = Problem.model_validate_json((DATA / "r04_problem.json").read_text())
     stored = Plan.model_validate(json.loads((DATA / "r04_stored_plan.json").read_text()))
-    visits = {v.id: v for v in problem.visits}
-
-    def fitting(plan: Plan) -> list[str]:
-        return [
-            u.visit_id
-            for u in plan.unassigned
-            if u.reason == ReasonCode.NO_CAPACITY
-            and any(_plain(o, plan) for o in quote(problem, plan, visits[u.visit_id]))
-        ]
-
-    assert len(fitting(stored)) >= 30  # the wreck as the service stored it (41 of 43 fit)
+    assert len(_fitting(problem, stored)) >= 30  # the wreck as the service stored it (41 of 43 fit)
     replanned = solve(problem, time_limit=0.25, warm_start=stored, solution_limit=1)
     assert check(problem, replanned) == []
-    assert fitting(replanned) == []
+    assert _fitting(problem, replanned) == []
     assert len(replanned.unassigned) < len(stored.unassigned)
 
 
@@ -73,17 +73,7 @@ def test_r04b_after_ten_calls_at_once_what_fits_is_put_in() -> None:
     N1's 30-minute break". A re-plan from it, however short, leaves none of them so."""
     problem = Problem.model_validate_json((DATA / "r04b_problem.json").read_text())
     stored = Plan.model_validate(json.loads((DATA / "r04b_stored_plan.json").read_text()))
-    visits = {v.id: v for v in problem.visits}
-
-    def fitting(plan: Plan) -> list[str]:
-        return [
-            u.visit_id
-            for u in plan.unassigned
-            if u.reason == ReasonCode.NO_CAPACITY
-            and any(_plain(o, plan) for o in quote(problem, plan, visits[u.visit_id]))
-        ]
-
-    assert len(fitting(stored)) >= 4
+    assert len(_fitting(problem, stored)) >= 4
     replanned = solve(problem, time_limit=0.25, warm_start=stored, solution_limit=1)
     assert check(problem, replanned) == []
-    assert fitting(replanned) == []
+    assert _fitting(problem, replanned) == []
