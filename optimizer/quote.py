@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from optimizer import timeline
 from optimizer.eligibility import eligible_nurses
@@ -272,20 +273,13 @@ def _best_for(
                 trial, broken, inserted, moved_break = refilled, "", 2, None
         moved = "" if broken else _moves_a_pin(problem, nurse, stops, position, visit)
         broken = broken or (f"it would move {moved}" if moved else "")
-        placed = trial.timed[position + inserted - 1]
-        own = max(0, placed.start - new_stop.target) if new_stop.target is not None else 0
-        # The arrival a plan shows: after a break taken at the door, when that break ends.
-        eta = placed.arrival
-        if placed.break_at_arrival and placed.break_before is not None:
-            eta = placed.break_before[1]
-        option = InsertionOption(
-            nurse_id=nurse.id,
-            position=position,
-            eta=eta,
-            start=placed.start,
-            lateness_seconds=own,
-            added_travel_seconds=trial.travel - base.travel,
-            added_lateness_others_seconds=max(0, trial.lateness - own - base.lateness),
+        option = _option(
+            nurse,
+            position,
+            position + inserted - 1,
+            new_stop,
+            trial,
+            base,
             feasible=not broken,
             reason=broken,
             restock_before=inserted == 2,
@@ -365,25 +359,40 @@ def _best_with_one_move(
             trial = _layout(problem, nurse, sequence, leave, hint)
             if _breaks_by_id(base, stops, trial, sequence):
                 continue
-            placed = trial.timed[new_at]
-            own = max(0, placed.start - new_stop.target) if new_stop.target is not None else 0
-            eta = placed.arrival
-            if placed.break_at_arrival and placed.break_before is not None:
-                eta = placed.break_before[1]
-            option = InsertionOption(
-                nurse_id=nurse.id,
-                position=new_at,
-                eta=eta,
-                start=placed.start,
-                lateness_seconds=own,
-                added_travel_seconds=trial.travel - base.travel,
-                added_lateness_others_seconds=max(0, trial.lateness - own - base.lateness),
-                feasible=True,
-                sequence=tuple(ids),
+            option = _option(
+                nurse, new_at, new_at, new_stop, trial, base, feasible=True, sequence=tuple(ids)
             )
             if best is None or _rank(option) < _rank(best):
                 best = option
     return best
+
+
+def _option(
+    nurse: Nurse,
+    position: int,
+    index: int,
+    new_stop: timeline.Stop,
+    trial: _Layout,
+    base: _Layout,
+    **rest: Any,
+) -> InsertionOption:
+    """The option of the new stop at ``index`` of ``trial`` (``position`` as answered)."""
+    placed = trial.timed[index]
+    own = max(0, placed.start - new_stop.target) if new_stop.target is not None else 0
+    # The arrival a plan shows: after a break taken at the door, when that break ends.
+    eta = placed.arrival
+    if placed.break_at_arrival and placed.break_before is not None:
+        eta = placed.break_before[1]
+    return InsertionOption(
+        nurse_id=nurse.id,
+        position=position,
+        eta=eta,
+        start=placed.start,
+        lateness_seconds=own,
+        added_travel_seconds=trial.travel - base.travel,
+        added_lateness_others_seconds=max(0, trial.lateness - own - base.lateness),
+        **rest,
+    )
 
 
 def _stop_id(stop: timeline.Stop) -> str:
