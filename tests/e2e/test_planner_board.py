@@ -358,6 +358,48 @@ def test_urgent_call_by_hand_with_a_chosen_option(page: Page, board: Board) -> N
     expect(page.locator(f'[data-testid="map-visit"][data-visit-id="{visit_id}"]')).to_have_count(1)
 
 
+SLOW_NETWORK_AFTER_THE_CLICK = """
+// Armed by the test: the urgent call's answer comes 1.5 s late, so the stream (polled each
+// second) announces its plan version while the call is still open; the first board read
+// after that comes 3 s late, so if the board reloads for that news, that reload ends last.
+window.__armed = false;
+window.__boardReads = 0;
+const plainFetch = window.fetch;
+window.fetch = async (path, options) => {
+  const r = await plainFetch(path, options);
+  if (!window.__armed) return r;
+  if (/\\/urgent-calls$/.test(String(path))) await new Promise((ok) => setTimeout(ok, 1500));
+  if (/\\/board$/.test(String(path)) && ++window.__boardReads === 1) {
+    await new Promise((ok) => setTimeout(ok, 3000));
+    setTimeout(() => { window.__firstReadDone = true; }, 0);  // after its caller renders
+  }
+  return r;
+};
+"""
+
+
+def test_the_boards_own_change_is_not_overwritten_by_the_streams_news_of_it(
+    page: Page, board: Board
+) -> None:
+    """CI failure of stop 17: the stream announced the urgent call's plan version while the
+    board's own request was still open; the reload for that news ended last and replaced
+    "Spoedmelding V.. ingepland" by "Bijgewerkt naar planversie ..". Same for a move, a pin
+    and a publish (`ownChange` in planner.js)."""
+    page.add_init_script(SLOW_NETWORK_AFTER_THE_CLICK)
+    sign_in(page, board)
+    expect(page.locator("#app")).to_have_attribute("data-live", "stream")
+    before = version(page)
+    page.get_by_test_id("urgent-call").click()
+    page.locator("#urgent button[type=submit]").click()
+    expect(page.get_by_test_id("urgent-option").first).to_be_visible()
+    page.evaluate("window.__armed = true")
+    page.get_by_test_id("urgent-confirm").click()
+    page.wait_for_function("() => window.__firstReadDone === true")
+    expect(page.get_by_test_id("plan-version")).not_to_have_text(str(before))
+    expect(page.locator("#status")).to_contain_text("Spoedmelding V")
+    assert page.evaluate("window.__boardReads") == 1, "one reload: the board's own"
+
+
 def test_a_colleagues_change_shows_without_reload(page: Page, board: Board) -> None:
     sign_in(page, board)
     seen = version(page)

@@ -91,7 +91,7 @@ const tip = (text) => el("span", {}, String(text));
 let lang = localStorage.getItem("nachtroute.lang") || "nl";
 const t = (key, vars = {}) => (TEXT[lang][key] || key).replace(/\{(\w+)\}/g, (_, k) => vars[k]);
 const state = {token: null, board: null, selected: null, pending: null, map: null, layers: null,
-  roadsDrawn: false, poll: null, busy: false};
+  roadsDrawn: false, poll: null, busy: false, acting: 0};
 
 // ---------------------------------------------------------------- HTTP
 class HttpError extends Error {
@@ -282,12 +282,20 @@ function renderDetail() {
   box.replaceChildren(...children);
 }
 
+// The board's own change comes back on the stream too. Until the change and its own reload are
+// done, the stream's news is not news: reloading for it would race that reload and could
+// overwrite the message saying what was done (the urgent call's number, the new version).
+async function ownChange(action) {
+  state.acting += 1;
+  try { await action(); } finally { state.acting -= 1; }
+}
+
 async function togglePin(v) {
-  try {
+  await ownChange(async () => { try {
     const r = await api("POST", `/nights/${night()}/plan/moves`, {visit_id: vidNumber(v.id), nurse: v.planned.nurse_id,
       position: v.planned.position, pin: !v.pinned_to}, ifMatch());
     await load(`${v.pinned_to ? t("unpinned_ok") : t("pinned_ok")}: ${t("version").toLowerCase()} ${r.version}`);
-  } catch (e) { handleError(e); }
+  } catch (e) { handleError(e); } });
 }
 
 // ---------------------------------------------------------------- move with preview
@@ -325,7 +333,7 @@ function showPreview(r) {
   $("confirm").focus();
 }
 $("cancel").onclick = () => { state.pending = null; $("preview").hidden = true; };
-$("confirm").onclick = async () => {
+$("confirm").onclick = () => ownChange(async () => {
   const p = state.pending;
   if (!p) return;
   try {
@@ -334,7 +342,7 @@ $("confirm").onclick = async () => {
     state.pending = null; $("preview").hidden = true;
     await load(`${t("moved")} ${r.version}`);
   } catch (e) { handleError(e); }
-};
+});
 
 // ---------------------------------------------------------------- stale edits and errors
 function handleError(e) {
@@ -374,12 +382,12 @@ $("reopt").onclick = async () => {
     follow();
   } catch (e) { handleError(e); }
 };
-$("publish").onclick = async () => {
+$("publish").onclick = () => ownChange(async () => {
   try {
     const r = await api("POST", `/nights/${night()}/plan/publish`, null, ifMatch());
     await load(t("published", {v: r.version, n: r.published_nurse_ids.length}));
   } catch (e) { handleError(e); }
-};
+});
 
 // ---------------------------------------------------------------- urgent call by hand
 $("urgent-open").onclick = () => {
@@ -413,7 +421,7 @@ $("urgent").onsubmit = async (e) => {
     $("urgent-take").disabled = first < 0;
   } catch (err) { handleError(err); }
 };
-$("urgent-take").onclick = async () => {
+$("urgent-take").onclick = () => ownChange(async () => {
   const chosen = document.querySelector('input[name="urgent-option"]:checked');
   if (!chosen) return;
   try {
@@ -422,11 +430,11 @@ $("urgent-take").onclick = async () => {
     await load(t("urgent_taken", {id: r.visit_id, n: chosen.value, v: r.plan_version}));
     select(r.visit_id);
   } catch (err) { handleError(err); }
-};
+});
 
 // ---------------------------------------------------------------- live: the stream, else polling
 async function seen(r) {
-  if (!state.board || state.busy || r.version === state.board.version) return;
+  if (!state.board || state.busy || state.acting || r.version === state.board.version) return;
   if (state.pending) { say(t("changed_since", {v: r.version})); return; }  // keep the preview: confirming explains
   await load(`${t("updated")} ${r.version}`);
 }
