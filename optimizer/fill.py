@@ -15,16 +15,68 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from optimizer import timeline
+from optimizer.assemble import plan_from_routes
 from optimizer.eligibility import eligible_nurses
 from optimizer.model import Problem, Visit
+from optimizer.plan import Plan, ReasonCode, StepType
 from optimizer.quote import _layout, _moves_a_pin, _what_breaks
+from optimizer.replan import break_starts_of
 
-__all__ = ["insert_what_fits"]
+__all__ = ["insert_what_fits", "with_what_fits"]
 
 #: Stops laid out at most per plan (some tens of milliseconds).
 _BUDGET = 30_000
 
 RESTOCK = "restock"
+
+
+def with_what_fits(problem: Problem, plan: Plan) -> Plan:
+    """``plan`` with the visits left out as ``no_capacity`` or ``no_plan_in_time`` that
+    still fit put in (`fill`): a short search, or the current plan kept when time ran out,
+    must not answer "no nurse has room" for a visit one insertion places. Its two-person and
+    linked visits keep their starts as lower bounds (as in `quote`); it is laid out again
+    only when something went in, and kept only if it breaks no more rules than before."""
+    untried = (ReasonCode.NO_CAPACITY, ReasonCode.NO_PLAN_IN_TIME)
+    left_out = [problem.visit(u.visit_id) for u in plan.unassigned if u.reason in untried]
+    if not left_out:
+        return plan
+    sequences: dict[str, list[str]] = {}
+    not_before: dict[tuple[str, int], int] = {}
+    for route in plan.routes:
+        keys = sequences.setdefault(route.nurse_id, [])
+        for step in route.steps:
+            if step.type == StepType.RESTOCK and step.start >= (problem.now or 0):
+                keys.append(RESTOCK)
+            elif (
+                step.type == StepType.VISIT
+                and step.visit_id is not None
+                and not (visit := problem.visit(step.visit_id)).is_locked
+            ):
+                if visit.nurses_needed == 2 or problem.dependencies_of(visit.id):
+                    # Held where planned, as the quote holds them: their partner waits, or
+                    # is timed from them. Every other stop as early as its rules allow,
+                    # so the fill, the quote and the filled plan lay a route out alike.
+                    not_before[(route.nurse_id, len(keys))] = step.start
+                keys.append(visit.id)
+    sequences, not_before, break_starts, inserted = insert_what_fits(
+        problem, sequences, break_starts_of(problem, plan), not_before, left_out
+    )
+    if not inserted:
+        return plan
+    stats = plan.stats
+    filled = plan_from_routes(
+        problem,
+        sequences,
+        not_before=not_before,
+        break_starts=break_starts,
+        unassigned=[u for u in plan.unassigned if u.visit_id not in inserted],
+        stats=None
+        if stats is None
+        else stats.model_copy(
+            update={"method": f"{stats.method}, then {len(inserted)} left-out visits put in"}
+        ),
+    )
+    return filled if len(filled.violations) <= len(plan.violations) else plan
 
 
 def insert_what_fits(
@@ -39,7 +91,8 @@ def insert_what_fits(
     position)) moved along with the stops after it, ``break_starts`` (nurse id -> second)
     where the breaks then fall, and the ids put in. The arguments are not changed. Only
     one-nurse visits without links or pins are tried: the others need
-    moves of more than one stop.
+    moves of more than one stop. Stops with a ``not_before`` are held there (two-person and
+    linked visits); the others start as early as their rules allow.
     """
     sequences = {nurse_id: list(keys) for nurse_id, keys in sequences.items()}
     break_starts = dict(break_starts)
@@ -55,6 +108,9 @@ def insert_what_fits(
     )
     budget = _BUDGET
     inserted: list[str] = []
+    # Visit id -> where it is held (two-person and linked visits): a partner's start fixes
+    # the gap a linked visit must stay inside, as in `quote`.
+    held = {sequences[n][i]: at for (n, i), at in not_before.items() if i < len(sequences[n])}
     for visit in candidates:
         new_stop = timeline.stop_for(problem, visit)
         # (added travel, nurse id, position, the break's start in that layout)
@@ -64,12 +120,7 @@ def insert_what_fits(
             if budget < 0:
                 return sequences, not_before, break_starts, inserted
             matrix = problem.matrix(nurse.profile)
-            stops = [
-                timeline.restock_stop(problem)
-                if key == RESTOCK
-                else timeline.stop_for(problem, problem.visit(key))
-                for key in keys
-            ]
+            stops = _stops(problem, nurse.id, keys, not_before, held)
             leave = timeline.departure(problem, nurse)
             hint = break_starts.get(nurse.id)
             base = _layout(problem, nurse, stops, leave, hint)
@@ -114,3 +165,26 @@ def insert_what_fits(
         }
         inserted.append(visit.id)
     return sequences, not_before, break_starts, inserted
+
+
+def _stops(
+    problem: Problem,
+    nurse_id: str,
+    keys: Sequence[str],
+    not_before: dict[tuple[str, int], int],
+    held: dict[str, int],
+) -> list[timeline.Stop]:
+    """Her stops as `assemble.plan_from_routes` lays the filled plan out (held ones no
+    earlier than ``not_before``), a linked visit narrowed to its gap around the held start
+    of its partner (`timeline.within_links`): a layout that differs from the plan's can fit
+    a visit the plan then makes late, and the whole fill is thrown away."""
+    stops = []
+    for i, key in enumerate(keys):
+        at = not_before.get((nurse_id, i), 0)
+        if key == RESTOCK:
+            stops.append(timeline.restock_stop(problem, not_before=at))
+            continue
+        visit = problem.visit(key)
+        stop = timeline.stop_for(problem, visit, not_before=at)
+        stops.append(timeline.within_links(problem, visit, stop, held))
+    return stops

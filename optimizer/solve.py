@@ -21,13 +21,13 @@ from typing import Any
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from optimizer import search, timeline
-from optimizer.assemble import RESTOCK, plan_from_routes, unpartnered
+from optimizer.assemble import plan_from_routes, unpartnered
 from optimizer.eligibility import eligible_nurses, excluded
 from optimizer.evaluate import evaluate
-from optimizer.fill import insert_what_fits
+from optimizer.fill import with_what_fits
 from optimizer.model import Problem, Visit, VisitState
 from optimizer.night_search import Found, fallback_config, found_from, search_once
-from optimizer.plan import OUT_OF_TIME, Plan, ReasonCode, SolverStats, StepType, Unassigned
+from optimizer.plan import OUT_OF_TIME, Plan, ReasonCode, SolverStats, Unassigned
 from optimizer.region_search import first_plan_by_regions
 from optimizer.replan import break_starts_of, initial_routes, quick_replan, warm_sequences
 from optimizer.routing_model import NightModel
@@ -317,7 +317,7 @@ def solve(
         # A search from scratch that finished its first plan tried every left-out visit
         # (insertion, then local search); putting in what fits costs 0.1-0.4 s there.
         return plan
-    return _with_what_fits(problem, plan)
+    return with_what_fits(problem, plan)
 
 
 def _out_of_time(plan: Plan) -> bool:
@@ -624,49 +624,6 @@ def _link_windows_empty(problem: Problem, open_visits: Sequence[Visit]) -> set[s
             return {visit_id for visit_id, (low, high) in bounds.items() if low > high}
     # Still narrowing: a cycle of links that contradict each other; none of them can hold.
     return {visit_id for link in links for visit_id in (link.first, link.second)}
-
-
-def _with_what_fits(problem: Problem, plan: Plan) -> Plan:
-    """``plan`` with the visits left out as ``no_capacity`` or ``no_plan_in_time`` that
-    still fit put in (`fill`): a short search, or the current plan kept when time ran out,
-    must not answer "no nurse has room" for a visit one insertion places. Its stops keep
-    their starts as lower bounds (two-person visits stay in step); it is laid out again only
-    when something went in, and kept only if it breaks no more rules than before."""
-    untried = (ReasonCode.NO_CAPACITY, ReasonCode.NO_PLAN_IN_TIME)
-    left_out = [problem.visit(u.visit_id) for u in plan.unassigned if u.reason in untried]
-    if not left_out:
-        return plan
-    sequences: dict[str, list[str]] = {}
-    not_before: dict[tuple[str, int], int] = {}
-    for route in plan.routes:
-        keys = sequences.setdefault(route.nurse_id, [])
-        for step in route.steps:
-            if (step.type == StepType.RESTOCK and step.start >= (problem.now or 0)) or (
-                step.type == StepType.VISIT
-                and step.visit_id is not None
-                and not problem.visit(step.visit_id).is_locked
-            ):
-                not_before[(route.nurse_id, len(keys))] = step.start
-                keys.append(RESTOCK if step.type == StepType.RESTOCK else str(step.visit_id))
-    sequences, not_before, break_starts, inserted = insert_what_fits(
-        problem, sequences, break_starts_of(problem, plan), not_before, left_out
-    )
-    if not inserted:
-        return plan
-    stats = plan.stats
-    filled = plan_from_routes(
-        problem,
-        sequences,
-        not_before=not_before,
-        break_starts=break_starts,
-        unassigned=[u for u in plan.unassigned if u.visit_id not in inserted],
-        stats=None
-        if stats is None
-        else stats.model_copy(
-            update={"method": f"{stats.method}, then {len(inserted)} left-out visits put in"}
-        ),
-    )
-    return filled if len(filled.violations) <= len(plan.violations) else plan
 
 
 def _current_plan_kept(
