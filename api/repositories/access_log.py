@@ -22,6 +22,7 @@ __all__ = [
     "record_for_visits",
     "record_keysafe_attempt",
     "record_refusal",
+    "record_refused_attempt",
 ]
 
 
@@ -190,3 +191,42 @@ def record_refusal(
             device_id=(device_id or None) and device_id[:64],
         )
     )
+
+
+def record_refused_attempt(
+    session: Session,
+    principal: Principal,
+    client: Client | None,
+    *,
+    at: datetime,
+    event: str,
+    purpose: str,
+    reason: str,
+) -> None:
+    """The row of an attempt to read or change a client's data that is refused (another
+    organisation's client or request, or an id that names none): who, when, which client,
+    ``<event>.refused`` and ``<purpose> refused <reason>``. The row goes to the client's
+    organisation; an attempt that names no client is in every organisation's export.
+
+    Ends the caller's transaction: what it changed is rolled back (the caller refuses the
+    request next), then the row is committed, so the refusal that follows cannot undo it.
+    """
+    client_id = client.id if client is not None else None
+    organisation_id = client.organisation_id if client is not None else None
+    session.rollback()
+    session.add(
+        AccessLogEntry(
+            at=at,
+            event=f"{event}.refused"[:32],
+            client_id=client_id,
+            client_organisation_id=organisation_id,
+            user_id=principal.user_id,
+            api_key_id=principal.api_key_id,
+            actor=principal.actor[:120],
+            responsible_user_id=principal.responsible_user_id,
+            role=principal.role.value,
+            acting_organisation_id=principal.organisation_id,
+            purpose=f"{purpose} refused {reason}"[:80],
+        )
+    )
+    session.commit()

@@ -22,13 +22,29 @@ AREA_KM = 60.0
 __all__ = ["check_in_area", "create_client", "get_client", "list_clients", "update_client"]
 
 
-def _visible(principal: Principal, client: Client | None) -> Client:
-    # Another organisation's client is "not found", so its existence does not leak.
-    if client is None:
-        raise NotFound("no such client")
-    if principal.role == Role.PARTNER and client.organisation_id != principal.organisation_id:
-        raise NotFound("no such client")
-    return client
+def _visible(
+    session: Session,
+    principal: Principal,
+    client_id: int,
+    *,
+    now: datetime,
+    event: str,
+    purpose: str,
+) -> Client:
+    """The client ``client_id`` if the caller may see it; else 404 "no such client", the
+    same for another organisation's client as for none (its existence does not leak), and
+    the refused attempt is access-logged (NEN 7513 logs attempts too): a row for the
+    client's organisation, or in every export when the id names no client."""
+    client = session.get(Client, client_id)
+    if client is not None and (
+        principal.role != Role.PARTNER or client.organisation_id == principal.organisation_id
+    ):
+        return client
+    reason = "not_found" if client is None else "other_organisation"
+    access_log.record_refused_attempt(
+        session, principal, client, at=now, event=event, purpose=purpose, reason=reason
+    )
+    raise NotFound("no such client")
 
 
 def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -89,15 +105,24 @@ def get_client(
     session: Session, principal: Principal, client_id: int, *, purpose: str, now: datetime
 ) -> Client:
     """One client the caller may see; the read is logged."""
-    client = _visible(principal, session.get(Client, client_id))
+    client = _visible(session, principal, client_id, now=now, event="read", purpose=purpose)
     access_log.record(session, principal, [client], event="read", purpose=purpose, at=now)
     session.commit()
     return client
 
 
-def find_client_for_partner(session: Session, principal: Principal, client_id: int) -> Client:
-    """The caller's own client, for referencing in a request (no personal data returned)."""
-    return _visible(principal, session.get(Client, client_id))
+def find_client_for_partner(
+    session: Session,
+    principal: Principal,
+    client_id: int,
+    *,
+    now: datetime,
+    event: str,
+    purpose: str,
+) -> Client:
+    """The caller's own client, for referencing in a request or a change (no personal data
+    returned); a refused attempt (``event``, ``purpose``) is access-logged as `_visible`."""
+    return _visible(session, principal, client_id, now=now, event=event, purpose=purpose)
 
 
 def list_clients(
@@ -127,7 +152,9 @@ def update_client(
     area_km: float = AREA_KM,
 ) -> Client:
     """Change the caller's own client; the change is logged; 422 outside the region's area."""
-    client = _visible(principal, session.get(Client, client_id))
+    client = _visible(
+        session, principal, client_id, now=now, event="update", purpose="amend client"
+    )
     if "lat" in values or "lon" in values:
         lat, lon = values.get("lat", client.lat), values.get("lon", client.lon)
         check_in_area(session, lat, lon, area_km=area_km)

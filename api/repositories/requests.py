@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from api.core.problems import Conflict, NotFound, Unprocessable
 from api.core.roles import Principal
-from api.db.models import IdempotencyRecord, Night, Region, Visit, VisitRequest
+from api.db.models import Client, IdempotencyRecord, Night, Region, Visit, VisitRequest
 from api.night.visit_states import VisitStatus, change_visit, may_follow_request
-from api.repositories import clients, nights
+from api.repositories import access_log, clients, nights
 from api.schemas.requests import (
     WEEKDAYS,
     LinkAfter,
@@ -32,6 +32,7 @@ __all__ = [
     "get_request",
     "link_of",
     "list_requests",
+    "read_request",
     "submit_request",
 ]
 
@@ -78,8 +79,10 @@ def submit_request(
     if idempotency_key is not None:
         earlier = _replay(session, principal, idempotency_key, digest)
         if earlier is not None:
-            return get_request(session, principal, earlier), False
-    client = clients.find_client_for_partner(session, principal, body.client_id)
+            return _own_request(session, principal, earlier), False
+    client = clients.find_client_for_partner(
+        session, principal, body.client_id, now=now, event="create", purpose="submit visit request"
+    )
     current_night = nights.night_date_for(region, now)
     request = VisitRequest(
         organisation_id=principal.organisation_id,
@@ -95,7 +98,7 @@ def submit_request(
         updated_at=now,
     )
     if body.after is not None:
-        _link(session, principal, request, body.after)
+        _link(session, principal, request, body.after, now=now)
         # Both visits fall in one night: a gap longer than the night can never be kept, and
         # planning it would only leave the first care out as well.
         starts_at, ends_at = nights.night_bounds(region, current_night)
@@ -210,7 +213,7 @@ def submit_request(
         if idempotency_key is not None:
             earlier = _replay(session, principal, idempotency_key, digest)
             if earlier is not None:
-                return get_request(session, principal, earlier), False
+                return _own_request(session, principal, earlier), False
         raise
     except Unprocessable:
         session.rollback()
@@ -319,8 +322,16 @@ def expand_recurring_into(session: Session, region: Region, night: Night) -> Non
             _make_visit(session, region, request, night)
 
 
-def _link(session: Session, principal: Principal, request: VisitRequest, after: LinkAfter) -> None:
-    """Store the link to the earlier request: the caller's own, active, one-nurse care."""
+def _link(
+    session: Session,
+    principal: Principal,
+    request: VisitRequest,
+    after: LinkAfter,
+    *,
+    now: datetime,
+) -> None:
+    """Store the link to the earlier request: the caller's own, active, one-nurse care
+    (another organisation's is refused as none, and the attempt is access-logged)."""
 
     def refuse(message: str, code: str) -> Unprocessable:
         return Unprocessable(
@@ -330,6 +341,7 @@ def _link(session: Session, principal: Principal, request: VisitRequest, after: 
 
     earlier = session.get(VisitRequest, after.request_id)
     if earlier is None or earlier.organisation_id != principal.organisation_id:
+        _log_refused(session, principal, earlier, now=now, event="create", purpose="link care")
         raise refuse("no such visit request of yours", "not_found")
     if earlier.status != "active":
         raise refuse("that request is cancelled", "cancelled")
@@ -353,19 +365,76 @@ def link_of(request: VisitRequest) -> LinkAfter | None:
     )
 
 
-def get_request(session: Session, principal: Principal, request_id: int) -> VisitRequest:
-    """One of the caller's organisation's requests (another organisation's: 404)."""
+def _log_refused(
+    session: Session,
+    principal: Principal,
+    request: VisitRequest | None,
+    *,
+    now: datetime,
+    event: str,
+    purpose: str,
+) -> None:
+    """Access-log a refused attempt at ``request`` (another organisation's, or ``None``:
+    no such request) for its client (`access_log.record_refused_attempt`)."""
+    client = session.get(Client, request.client_id) if request is not None else None
+    reason = "not_found" if request is None else "other_organisation"
+    access_log.record_refused_attempt(
+        session, principal, client, at=now, event=event, purpose=purpose, reason=reason
+    )
+
+
+def _own_request(session: Session, principal: Principal, request_id: int) -> VisitRequest:
+    """The request an idempotency record of the caller's organisation names: its own
+    (records are per organisation), so no attempt at another's to log."""
     request = session.get(VisitRequest, request_id)
     if request is None or request.organisation_id != principal.organisation_id:
         raise NotFound("no such visit request")
     return request
 
 
+def get_request(
+    session: Session,
+    principal: Principal,
+    request_id: int,
+    *,
+    now: datetime,
+    event: str,
+    purpose: str,
+) -> VisitRequest:
+    """One of the caller's organisation's requests; another organisation's is 404 as none
+    (nothing of it leaks) and the refused attempt (``event``, ``purpose``) is access-logged
+    for its client's organisation (NEN 7513 logs attempts too)."""
+    request = session.get(VisitRequest, request_id)
+    if request is None or request.organisation_id != principal.organisation_id:
+        _log_refused(session, principal, request, now=now, event=event, purpose=purpose)
+        raise NotFound("no such visit request")
+    return request
+
+
+def read_request(
+    session: Session, principal: Principal, request_id: int, *, now: datetime
+) -> VisitRequest:
+    """`get_request` for showing it: the read is access-logged for its client (the request
+    names the client and the care)."""
+    request = get_request(
+        session, principal, request_id, now=now, event="read", purpose="read visit request"
+    )
+    client = session.get(Client, request.client_id)
+    assert client is not None  # a foreign key
+    access_log.record(
+        session, principal, [client], event="read", purpose="read visit request", at=now
+    )
+    session.commit()
+    return request
+
+
 def list_requests(
-    session: Session, principal: Principal, *, offset: int = 0, limit: int = 100
+    session: Session, principal: Principal, *, now: datetime, offset: int = 0, limit: int = 100
 ) -> list[VisitRequest]:
-    """The caller's organisation's requests, newest first."""
-    return list(
+    """The caller's organisation's requests, newest first. Each client on the page is
+    access-logged once, however many of its requests the page holds: NEN 7513 asks who saw
+    which client's data, and a row per request would say nothing more."""
+    found = list(
         session.scalars(
             select(VisitRequest)
             .where(VisitRequest.organisation_id == principal.organisation_id)
@@ -374,6 +443,14 @@ def list_requests(
             .limit(limit)
         )
     )
+    seen = {r.client_id for r in found}
+    if seen:
+        shown = session.scalars(select(Client).where(Client.id.in_(seen)).order_by(Client.id))
+        access_log.record(
+            session, principal, shown, event="read", purpose="list visit requests", at=now
+        )
+        session.commit()
+    return found
 
 
 def request_visits(session: Session, request: VisitRequest) -> list[tuple[Visit, Night]]:
@@ -397,7 +474,9 @@ def amend_request(
     now: datetime,
 ) -> VisitRequest:
     """Change a request and its visits that have not begun."""
-    request = get_request(session, principal, request_id)
+    request = get_request(
+        session, principal, request_id, now=now, event="update", purpose="amend visit request"
+    )
     if request.status != "active":
         raise Unprocessable("the request is cancelled")
     if body.window is not None:
@@ -499,7 +578,9 @@ def cancel_night(
     ``night`` when the request gives no care that night (or is cancelled); 409 when that
     night's visit has begun or linked care follows it that night (cancel that first).
     """
-    request = get_request(session, principal, request_id)
+    request = get_request(
+        session, principal, request_id, now=now, event="update", purpose="cancel a night"
+    )
 
     def refuse(message: str, code: str) -> Unprocessable:
         return Unprocessable(
@@ -543,7 +624,9 @@ def cancel_request(
     session: Session, principal: Principal, request_id: int, *, now: datetime
 ) -> VisitRequest:
     """Cancel a request and every visit of it that has not begun."""
-    request = get_request(session, principal, request_id)
+    request = get_request(
+        session, principal, request_id, now=now, event="update", purpose="cancel visit request"
+    )
     if request.status == "cancelled":
         return request
     followers = _active_followers(session, request)

@@ -53,12 +53,15 @@ def set_key_safe_code(
     partner: Partner,
 ) -> Response:
     """Set or replace your client's key-safe code (write-only: it is never returned)."""
-    client = clients.find_client_for_partner(session, partner, client_id)
+    now = clock()
+    client = clients.find_client_for_partner(
+        session, partner, client_id, now=now, event="update", purpose="set key-safe code"
+    )
     try:
         code = KeySafeCode(body.code.get_secret_value())
     except InvalidCodeError as error:
         raise Unprocessable(str(error)) from None
-    repo.set_code(session, partner, client, code, keyring, now=clock())
+    repo.set_code(session, partner, client, code, keyring, now=now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

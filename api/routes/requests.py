@@ -105,19 +105,25 @@ def submit_visit_request(
 @router.get("/visit-requests")
 def list_visit_requests(
     session: SessionDep,
+    clock: ClockDep,
     partner: Partner,
     offset: Annotated[int, Query(ge=0, le=10**6)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[VisitRequestPublic]:
-    """Your organisation's requests, newest first, with their outcomes."""
-    found = requests.list_requests(session, partner, offset=offset, limit=limit)
+    """Your organisation's requests, newest first, with their outcomes. Reading them is
+    access-logged (NEN 7513), once per client on the page."""
+    found = requests.list_requests(session, partner, now=clock(), offset=offset, limit=limit)
     return [request_public(session, r) for r in found]
 
 
 @router.get("/visit-requests/{request_id}")
-def read_visit_request(request_id: Id, session: SessionDep, partner: Partner) -> VisitRequestPublic:
-    """Status and outcome of one of your requests (another organisation's: 404)."""
-    return request_public(session, requests.get_request(session, partner, request_id))
+def read_visit_request(
+    request_id: Id, session: SessionDep, clock: ClockDep, partner: Partner
+) -> VisitRequestPublic:
+    """Status and outcome of one of your requests (another organisation's: 404); the read
+    is access-logged (NEN 7513)."""
+    request = requests.read_request(session, partner, request_id, now=clock())
+    return request_public(session, request)
 
 
 @router.patch("/visit-requests/{request_id}")

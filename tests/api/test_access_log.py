@@ -45,11 +45,14 @@ def test_every_personal_data_access_is_logged(any_world: World) -> None:
 
 
 def test_a_refused_read_is_not_a_read(world: World) -> None:
-    """Another organisation's 404 does not log an access to the client (nothing was shown)."""
+    """Another organisation's 404 logs no read of the client (nothing was shown), but the
+    refused attempt (NEN 7513 logs attempts too), for the client's organisation."""
     a, b = world.seeded.home_care
     client_id = new_client(world, a)
     world.client.get(f"/partner/v1/clients/{client_id}", headers=world.key(b))
-    assert [r.event for r in _rows(world)] == ["create"]
+    rows = _rows(world)
+    assert [r.event for r in rows] == ["create", "read.refused"]
+    assert rows[1].client_organisation_id == a and rows[1].acting_organisation_id == b
 
 
 def test_export_needs_totp_and_is_scoped(world: World) -> None:

@@ -1,0 +1,149 @@
+"""Red-team findings of s18 on the service (NEN 7513 access log, month report, reasons),
+through HTTP on the test clock; each failed until its fix (ids as in the red team's report)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from api.db.models import AccessLogEntry
+from tests.api.conftest import World, new_client, planned_body
+
+REQUESTS = "/partner/v1/visit-requests"
+
+
+def _rows(world: World, after: int = 0) -> list[AccessLogEntry]:
+    with world.sessions()() as session:
+        return list(
+            session.scalars(
+                select(AccessLogEntry).where(AccessLogEntry.id > after).order_by(AccessLogEntry.id)
+            )
+        )
+
+
+def _last_id(world: World) -> int:
+    rows = _rows(world)
+    return rows[-1].id if rows else 0
+
+
+def _request(world: World, org: int, client_id: int, **extra: object) -> int:
+    made = world.client.post(
+        REQUESTS, json=planned_body(client_id, **extra), headers=world.key(org)
+    )
+    assert made.status_code == 201, made.text
+    request_id: int = made.json()["id"]
+    return request_id
+
+
+def test_r10_another_organisations_client_refused_attempts_are_logged(any_world: World) -> None:
+    """Organisation B reads, amends, sets the key-safe code of, and asks care for
+    organisation A's client: each is 404 as for no client at all (nothing of A's leaks),
+    and each is a refused row for A's privacy officer naming who, when and which client.
+    They wrote no row at all."""
+    world = any_world
+    a, b = world.seeded.home_care
+    client_id = new_client(world, a)
+    before = _last_id(world)
+    other = world.key(b)
+    attempts = [
+        world.client.get(f"/partner/v1/clients/{client_id}", headers=other),
+        world.client.patch(
+            f"/partner/v1/clients/{client_id}", json={"key_safe_present": False}, headers=other
+        ),
+        world.client.put(
+            f"/partner/v1/clients/{client_id}/keysafe", json={"code": "4321"}, headers=other
+        ),
+        world.client.post(REQUESTS, json=planned_body(client_id), headers=other),
+    ]
+    unknown = world.client.get("/partner/v1/clients/999999", headers=other)
+    assert [r.status_code for r in attempts] == [404] * 4
+    for refused in attempts:
+        assert refused.json()["detail"] == unknown.json()["detail"]
+        assert "Teststraat" not in refused.text and "Test client" not in refused.text
+    rows = _rows(world, before)
+    assert [r.event for r in rows] == [
+        "read.refused",
+        "update.refused",
+        "update.refused",
+        "create.refused",
+        "read.refused",
+    ]
+    theirs, nobodys = rows[:4], rows[4]
+    for row in theirs:
+        assert (row.client_id, row.client_organisation_id) == (client_id, a)
+        assert row.acting_organisation_id == b and row.role == "partner"
+        assert row.api_key_id is not None and " refused " in f" {row.purpose} "
+    # An id that names no client names no organisation: in every officer's export.
+    assert (nobodys.client_id, nobodys.client_organisation_id) == (None, None)
+    officer_a = world.token("privacy1", second_factor=True)
+    exported = world.client.get("/access-log", headers=officer_a).json()
+    assert sum(r["event"].endswith(".refused") for r in exported) == 5
+    officer_b = world.token("privacy2", second_factor=True)
+    exported_b = world.client.get("/access-log", headers=officer_b).json()
+    assert client_id not in {r["client_id"] for r in exported_b}
+
+
+def test_r10_another_organisations_visit_request_refused_attempts_are_logged(
+    world: World,
+) -> None:
+    """B reads, amends, cancels (whole and one night) and links to A's visit request: each
+    404 (422 for the link, as for no request), each a refused row naming A's client."""
+    a, b = world.seeded.home_care
+    client_id = new_client(world, a)
+    request_id = _request(world, a, client_id)
+    own_client = new_client(world, b, 2)
+    before = _last_id(world)
+    other = world.key(b)
+    url = f"{REQUESTS}/{request_id}"
+    statuses = [
+        world.client.get(url, headers=other).status_code,
+        world.client.patch(url, json={"service_minutes": 20}, headers=other).status_code,
+        world.client.post(f"{url}/cancel", headers=other).status_code,
+        world.client.post(f"{url}/cancel", json={"night": "2026-11-23"}, headers=other).status_code,
+        world.client.post(
+            REQUESTS,
+            json=planned_body(
+                own_client, after={"request_id": request_id, "min_minutes": 0, "max_minutes": 60}
+            ),
+            headers=other,
+        ).status_code,
+    ]
+    assert statuses == [404, 404, 404, 404, 422]
+    rows = _rows(world, before)
+    assert [r.event for r in rows] == [
+        "read.refused",
+        "update.refused",
+        "update.refused",
+        "update.refused",
+        "create.refused",
+    ]
+    assert all((r.client_id, r.client_organisation_id) == (client_id, a) for r in rows)
+    assert all(r.acting_organisation_id == b for r in rows)
+    mine = world.client.get(url, headers=world.key(a))
+    assert mine.status_code == 200 and mine.json()["status"] == "active"
+
+
+def test_r11_reading_visit_requests_is_logged_once_per_client_seen(any_world: World) -> None:
+    """A visit request names the client and the care (health data): reading one is a row
+    for its client, reading the list one row per client on the page (three requests of two
+    clients: two rows), as the monthly report does. They wrote no row."""
+    world = any_world
+    org = world.seeded.home_care[0]
+    first, second = new_client(world, org, 1), new_client(world, org, 2)
+    one = _request(world, org, first)
+    _request(world, org, first, start="01:00", end="02:00")
+    _request(world, org, second)
+    before = _last_id(world)
+    key = world.key(org)
+    assert world.client.get(f"{REQUESTS}/{one}", headers=key).status_code == 200
+    rows = _rows(world, before)
+    assert [(r.event, r.client_id) for r in rows] == [("read", first)]
+    assert rows[0].purpose == "read visit request" and rows[0].acting_organisation_id == org
+    before = rows[-1].id
+    listed = world.client.get(REQUESTS, headers=key)
+    assert listed.status_code == 200 and len(listed.json()) == 3
+    rows = _rows(world, before)
+    assert sorted((r.event, r.client_id) for r in rows) == [("read", first), ("read", second)]
+    assert {r.purpose for r in rows} == {"list visit requests"}
+    before = rows[-1].id
+    empty = world.client.get(REQUESTS, params={"offset": 3}, headers=key)
+    assert empty.json() == [] and _rows(world, before) == []
