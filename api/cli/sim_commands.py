@@ -279,6 +279,7 @@ def register_report(subcommands: argparse._SubParsersAction[Any]) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     from api.cli.service_commands import _settings
+    from api.core.clock import clock_from_settings
     from api.services.reports import month_bounds, month_report, write_report
 
     try:
@@ -294,7 +295,13 @@ def _report(args: argparse.Namespace) -> int:
     engine = make_engine(settings.resolved_database_url)
     try:
         with make_session_factory(engine)() as session:
-            report = month_report(session, settings, args.month, organisation_id=args.organisation)
+            report = month_report(
+                session,
+                settings,
+                args.month,
+                now=clock_from_settings(settings)(),
+                organisation_id=args.organisation,
+            )
     except SQLAlchemyError as error:
         raise UserInputError(
             f"--database-url: cannot read the database ({error.__class__.__name__})"
@@ -311,5 +318,10 @@ def _report(args: argparse.Namespace) -> int:
     print(
         f"{args.month}: {len(report.nights)} nights, total EUR {report.total_cost_eur:.2f}; "
         f"shares {shares}; wrote {', '.join(str(p) for p in written)}"
+        + (
+            f"; not ended, left out: {', '.join(report.nights_not_ended)}"
+            if report.nights_not_ended
+            else ""
+        )
     )
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.core.problems import NotFound
@@ -55,7 +55,11 @@ class PartnerMonthReport(BaseModel):
     """Your organisation's month: figures, cost share under the region's rule, visits."""
 
     month: str
-    nights: int
+    nights: int = Field(description="the nights billed: ended, planned, with a nurse on shift")
+    nights_not_ended: list[str] = Field(
+        description="planned nights of the month still running (or ahead) when read: left "
+        "out of every figure, the visits and the cost until they end (then final)"
+    )
     total_cost_eur: float
     basis: str
     organisation: OrganisationMonth
@@ -66,23 +70,26 @@ class PartnerMonthReport(BaseModel):
 def read_month_report(
     month: Month, session: SessionDep, settings: SettingsDep, clock: ClockDep, partner: Partner
 ) -> PartnerMonthReport:
-    """Your organisation's figures for the month (``YYYY-MM``), never another's. The
+    """Your organisation's figures for the month (``YYYY-MM``), never another's, for the
+    nights that have ended (a night still running is named in ``nights_not_ended``). The
     visits name clients by id; reading them is access-logged (NEN 7513), once per client."""
     assert partner.organisation_id is not None  # a partner always acts for one organisation
-    report = month_report(session, settings, month, organisation_id=partner.organisation_id)
+    now = clock()
+    report = month_report(
+        session, settings, month, now=now, organisation_id=partner.organisation_id
+    )
     if not report.organisations:
         raise NotFound("no home-care organisation of yours")
     clients = {r.client_id for r in report.visits}
     if clients:
         rows = session.scalars(select(Client).where(Client.id.in_(clients))).all()
-        access_log.record(
-            session, partner, rows, event="read", purpose="monthly report", at=clock()
-        )
+        access_log.record(session, partner, rows, event="read", purpose="monthly report", at=now)
         session.commit()
     own = report.organisations[0]
     return PartnerMonthReport(
         month=report.month,
         nights=len(report.nights),
+        nights_not_ended=report.nights_not_ended,
         total_cost_eur=report.total_cost_eur,
         basis=report.basis,
         organisation=OrganisationMonth.model_validate(own, from_attributes=True),

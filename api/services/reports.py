@@ -5,10 +5,18 @@ minutes, euros (cents inside, so the shares add up to the total exactly).
 
 Cost rule (`Settings.cost_*`, the region's agreement, as in the Assen pilot: one party drives
 the night, the others contribute per use): the month's cost is ``cost_per_night_eur`` x the
-nights the team planned; ``cost_fixed_share`` of it is split equally over the home-care
-organisations, the rest in proportion to each one's visits done or care minutes done
-(``cost_variable_basis``). Rounded to cents, the remainder cents go to the largest shares,
-so the shares sum to the total exactly.
+nights the team planned and worked (a plan and at least one nurse on shift: a night planned
+with nobody on shift costs nothing); ``cost_fixed_share`` of it is split equally over the
+home-care organisations, the rest in proportion to each one's visits done or care minutes
+done (``cost_variable_basis``). Rounded to cents, the remainder cents go to the largest
+shares, so the shares sum to the total exactly.
+
+Only nights that have ended count. A night still running (or planned ahead) is left out of
+the figures, the visits and the cost, and named in ``nights_not_ended``: its share would be
+split on the care done so far (an organisation whose care comes after the report was read
+would pay only the fixed part) and change as the night goes on. Splitting it on the plan
+instead would bill care that may still be cancelled or not get in, and still change. So every
+figure a report shows is final; the night is in the first report read after it ends.
 """
 
 from __future__ import annotations
@@ -17,14 +25,14 @@ import calendar
 import csv
 import io
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from api.core.config import Settings
-from api.db.models import Night, Organisation, Visit
+from api.db.models import Night, Nurse, Organisation, Shift, Visit
 
 __all__ = ["MonthReport", "OrganisationFigures", "VisitRow", "month_bounds", "month_report"]
 
@@ -73,6 +81,8 @@ class MonthReport:
     basis: str
     organisations: list[OrganisationFigures]
     visits: list[VisitRow] = field(default_factory=list)
+    #: Planned nights of the month that had not ended when the report was made: left out.
+    nights_not_ended: list[str] = field(default_factory=list)
 
     def csv_files(self) -> dict[str, str]:
         """``organisations.csv`` and ``visits.csv`` as text."""
@@ -113,19 +123,44 @@ def _split(total_cents: int, weights: list[float]) -> list[int]:
 
 
 def month_report(
-    session: Session, settings: Settings, month: str, *, organisation_id: int | None = None
+    session: Session,
+    settings: Settings,
+    month: str,
+    *,
+    now: datetime,
+    organisation_id: int | None = None,
 ) -> MonthReport:
-    """The month's report; with ``organisation_id`` that organisation's rows only (its cost
-    share is still computed against every organisation's use, as the rule says)."""
+    """The month's report as of ``now`` (nights that have ended only); with
+    ``organisation_id`` that organisation's rows only (its cost share is still computed
+    against every organisation's use, as the rule says)."""
     first, last = month_bounds(month)
-    nights = list(
+    planned = list(
         session.scalars(
             select(Night)
             .where(Night.night_date >= first, Night.night_date <= last, Night.plan_version > 0)
             .order_by(Night.night_date)
         )
     )
-    dates = {n.id: n.night_date.isoformat() for n in nights}
+    not_ended = [n for n in planned if now < n.ends_at]
+    ended = [n for n in planned if n.ends_at <= now]
+    dates = {n.id: n.night_date.isoformat() for n in ended}
+    worked = (
+        set(
+            session.scalars(
+                select(Night.id).where(
+                    Night.id.in_(list(dates)),
+                    exists().where(
+                        Shift.night_date == Night.night_date,
+                        Shift.nurse_id == Nurse.id,
+                        Nurse.region_id == Night.region_id,
+                    ),
+                )
+            )
+        )
+        if dates
+        else set()
+    )
+    nights = [n for n in ended if n.id in worked]
     orgs = {
         o.id: OrganisationFigures(organisation_id=o.id, name=o.name)
         for o in session.scalars(
@@ -192,6 +227,7 @@ def month_report(
         basis=settings.cost_variable_basis,
         organisations=members,
         visits=rows,
+        nights_not_ended=[n.night_date.isoformat() for n in not_ended],
     )
 
 
@@ -257,7 +293,12 @@ def write_report(report: MonthReport, out: Path) -> list[Path]:
         f"<h1>Night team report {report.month}</h1>"
         f"<p>{len(report.nights)} nights; total cost EUR {report.total_cost_eur:.2f} "
         f"(fixed part split equally, the rest by {report.basis}).</p>"
-        "<table border='1'><tr><th>id</th><th>organisation</th><th>visits done</th>"
+        + (
+            f"<p>Not ended, left out: {', '.join(report.nights_not_ended)}.</p>"
+            if report.nights_not_ended
+            else ""
+        )
+        + "<table border='1'><tr><th>id</th><th>organisation</th><th>visits done</th>"
         "<th>care minutes</th><th>calls within target</th><th>planned in window</th>"
         f"<th>cost share EUR</th></tr>{table}</table>"
         + "".join(f"<p><img alt='chart' src='data:image/png;base64,{i}'></p>" for i in images)

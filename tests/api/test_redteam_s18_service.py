@@ -3,10 +3,12 @@ through HTTP on the test clock; each failed until its fix (ids as in the red tea
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 
 from api.db.models import AccessLogEntry
-from tests.api.conftest import World, new_client, planned_body
+from tests.api.conftest import AMSTERDAM, NIGHT, World, new_client, planned_body
 
 REQUESTS = "/partner/v1/visit-requests"
 
@@ -147,3 +149,59 @@ def test_r11_reading_visit_requests_is_logged_once_per_client_seen(any_world: Wo
     before = rows[-1].id
     empty = world.client.get(REQUESTS, params={"offset": 3}, headers=key)
     assert empty.json() == [] and _rows(world, before) == []
+
+
+REPORT = "/partner/v1/reports/2026-11"
+
+
+def _planned_night(world: World, night: str, org: int, client_id: int) -> None:
+    """Planned care on ``night`` for ``org``'s client, and the night's plan (version 1)."""
+    made = world.client.post(
+        REQUESTS, json=planned_body(client_id, night=night), headers=world.key(org)
+    )
+    assert made.status_code == 201, made.text
+    headers = {**world.token("planner"), "If-Match": '"0"'}
+    job = world.client.post(
+        f"/nights/{night}/plan/reoptimise", json={"time_limit_seconds": 0.5}, headers=headers
+    )
+    assert job.status_code == 202, job.text
+    world.client.app.state.job_runner.wait(job.json()["id"], timeout=60)  # type: ignore[attr-defined]
+    plan = world.client.get(f"/nights/{night}/plan", headers=world.token("planner")).json()
+    assert plan["version"] == 1, plan
+
+
+def _report(world: World, org: int) -> dict[str, object]:
+    answer = world.client.get(REPORT, headers=world.key(org))
+    assert answer.status_code == 200, answer.text
+    body: dict[str, object] = answer.json()
+    return body
+
+
+def test_r12_a_night_still_running_is_left_out_of_the_month_and_marked(world: World) -> None:
+    """At 02:00 the night's cost was split on the care done so far (an organisation whose
+    care comes after 02:00 paid only the fixed part); the figures changed as the night went
+    on. The running night is left out, marked not ended, and counts once it has ended."""
+    a = world.seeded.home_care[0]
+    _planned_night(world, NIGHT.isoformat(), a, new_client(world, a))
+    world.clock.set(2, 0)
+    running = _report(world, a)
+    assert (running["nights"], running["total_cost_eur"]) == (0, 0.0)
+    assert running["nights_not_ended"] == [NIGHT.isoformat()]
+    assert running["visits"] == []
+    world.clock.set(7, 30)
+    ended = _report(world, a)
+    assert ended["nights_not_ended"] == []
+    assert (ended["nights"], ended["total_cost_eur"]) == (1, world.settings.cost_per_night_eur)
+
+
+def test_r16_a_planned_night_with_nobody_on_shift_costs_nothing(world: World) -> None:
+    """The night of 24 Nov has a plan (its care all unassigned: no nurse on shift) but no
+    shift at all: it was billed as a full night. Only the night with shifts costs."""
+    a = world.seeded.home_care[0]
+    client_id = new_client(world, a)
+    _planned_night(world, NIGHT.isoformat(), a, client_id)
+    _planned_night(world, "2026-11-24", a, client_id)
+    world.clock.now = datetime(2026, 11, 25, 12, 0, tzinfo=AMSTERDAM)
+    report = _report(world, a)
+    assert (report["nights"], report["total_cost_eur"]) == (1, world.settings.cost_per_night_eur)
+    assert report["nights_not_ended"] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -34,6 +34,8 @@ from api.simulation.runner import (
 )
 from tests.api.invariants import assert_visits_placed, pending_nights
 
+#: The month report's moment: every night of the played month has ended.
+AFTER_THE_MONTH = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 #: A busy short night with every fault on, so each path is played.
 BUSY = SimParams(
     recurring_clients=8,
@@ -127,7 +129,7 @@ def test_the_month_report_of_the_night_reconciles_with_the_database(
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
         visits = list(session.scalars(select(Visit)))
-        report = month_report(session, Settings(database_url=url), month)
+        report = month_report(session, Settings(database_url=url), month, now=AFTER_THE_MONTH)
     engine.dispose()
     done = [v for v in visits if v.status == "done"]
     assert sum(o.visits_done for o in report.organisations) == len(done) > 0
