@@ -360,6 +360,18 @@ def _reason_left_out(problem: Problem, visit: Visit) -> Unassigned:
         )
     if visit.nurses_needed == 2:
         message = "no two nurses can be there together in time"
+    if visit.pin is not None:
+        # Only its nurse was tried: "no nurse has room" (or "ask the back-up partner") sent
+        # the planner looking for help the other nurses may well have had. The code stays
+        # ``no_capacity``: the fill (`solve._with_what_fits`) still tries to put it in.
+        cannot = (
+            "has no room for it inside its agreed window tonight"
+            if problem.is_planned_care(visit)
+            else "cannot fit it in before her shift ends without breaking a planned window"
+        )
+        message = (
+            f"pinned to {visit.pin.nurse}, who {cannot}: unpin it to let another nurse take it"
+        )
     return Unassigned(
         visit_id=visit.id, urgency=visit.urgency, reason=ReasonCode.NO_CAPACITY, message=message
     )

@@ -82,7 +82,51 @@ def _window_passed(problem: Problem, visit: Visit) -> str | None:
 def excluded(
     problem: Problem, visit: Visit, departures: dict[str, timeline.Departure]
 ) -> Unassigned | None:
-    """Why ``visit`` cannot be planned at all, before any search; ``None`` if it might be."""
+    """Why ``visit`` cannot be planned at all, before any search; ``None`` if it might be.
+
+    A pinned visit that its nurse cannot do, but another could, is kept out by its pin:
+    ``pin_infeasible``, naming her and what she cannot do (not "no nurse can", which sent
+    the planner looking for a back-up when unpinning would do). If no nurse could do it
+    either, the reason is what keeps it from all of them.
+    """
+    found = _excluded(problem, visit, departures)
+    if found is None or visit.pin is None:
+        return found
+    free = _excluded(problem, visit.model_copy(update={"pin": None}), departures)
+    if free is not None:
+        return free
+    return Unassigned(
+        visit_id=visit.id,
+        urgency=visit.urgency,
+        reason=ReasonCode.PIN_INFEASIBLE,
+        message=f"pinned to {visit.pin.nurse}, {_what_she_cannot(problem, visit, departures)}: "
+        "unpin it to let another nurse take it",
+    )
+
+
+def _what_she_cannot(
+    problem: Problem, visit: Visit, departures: dict[str, timeline.Departure]
+) -> str:
+    """What keeps pinned ``visit`` from its nurse, completing "pinned to N1, ..."."""
+    assert visit.pin is not None
+    her = next((n for n in problem.nurses if n.id == visit.pin.nurse), None)
+    if her is None:
+        return "who is not on shift tonight"
+    if her not in eligible_nurses(problem, visit):
+        return "who lacks a skill or bag item this visit needs"
+    if not _reachable(problem, her, visit, timeline.stop_for(problem, visit), departures[her.id]):
+        if not _drivable(problem, her, visit, departures[her.id]):
+            return "whose shift is shorter than the drive there and back"
+        if problem.is_planned_care(visit):
+            return "who cannot be there inside its agreed window and back before her shift ends"
+        return "who cannot reach it and finish before her shift ends"
+    return f"but it needs {visit.nurses_needed} nurses and the pin allows her alone"
+
+
+def _excluded(
+    problem: Problem, visit: Visit, departures: dict[str, timeline.Departure]
+) -> Unassigned | None:
+    """`excluded` as the nurses its pin allows see it."""
     candidates = eligible_nurses(problem, visit)
 
     def unassigned(reason: ReasonCode, message: str) -> Unassigned:

@@ -44,6 +44,7 @@ def why_left_out(
     for visit in urgent_first:
         if visit.nurses_needed != 1:
             continue
+        own: list[str] = []
         pins: list[str] = []
         breaks: list[str] = []
         bags: list[str] = []
@@ -60,8 +61,17 @@ def why_left_out(
                 return result
             blocker = _blocker(problem, nurse, stops[nurse.id], visit, break_starts.get(nurse.id))
             if blocker is not None:
-                {"pin": pins, "break": breaks, "bag": bags}[blocker[0]].append(blocker[1])
-        if pins:
+                kinds = {"own pin": own, "pin": pins, "break": breaks, "bag": bags}
+                kinds[blocker[0]].append(blocker[1])
+        if own:
+            result[visit.id] = Unassigned(
+                visit_id=visit.id,
+                urgency=visit.urgency,
+                reason=ReasonCode.PIN_INFEASIBLE,
+                message=f"pinned as {own[0]}, where it does not fit; it fits elsewhere in her "
+                "route: pin it without a position, or at another",
+            )
+        elif pins:
             result[visit.id] = Unassigned(
                 visit_id=visit.id,
                 urgency=visit.urgency,
@@ -92,8 +102,8 @@ def _blocker(
     visit: Visit,
     break_start: int | None,
 ) -> tuple[str, str] | None:
-    """("pin", what), ("break", what) or ("bag", what) if that alone keeps ``visit`` out of
-    her route."""
+    """("own pin", what), ("pin", what), ("break", what) or ("bag", what) if that alone
+    keeps ``visit`` out of her route ("own pin": it fits only off the stop it is pinned as)."""
     leave = timeline.departure(problem, nurse)
     new_stop = timeline.stop_for(problem, visit)
     base = _layout(problem, nurse, stops, leave, break_start)
@@ -134,5 +144,9 @@ def _blocker(
         moved = _moves_a_pin(problem, nurse, stops, position, visit)
         if not moved:
             return None  # it fits here: nothing of hers keeps it out
-        found = ("pin", f"{moved} ({nurse.id})")
+        if visit.pin is not None and moved.startswith(f"{visit.id},"):
+            # Its own pin: "it would move V1" said of V1 itself named no rule at all.
+            found = ("own pin", f"{nurse.id}'s stop {visit.pin.position}")
+        elif found is None or found[0] != "own pin":
+            found = ("pin", f"{moved} ({nurse.id})")
     return found

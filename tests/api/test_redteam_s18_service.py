@@ -9,6 +9,9 @@ from sqlalchemy import select
 
 from api.db.models import AccessLogEntry
 from tests.api.conftest import AMSTERDAM, NIGHT, World, new_client, planned_body
+from tests.api.invariants import settle
+from tests.api.phone_helpers import published_night
+from tests.api.test_planner import PLAN
 
 REQUESTS = "/partner/v1/visit-requests"
 
@@ -205,3 +208,37 @@ def test_r16_a_planned_night_with_nobody_on_shift_costs_nothing(world: World) ->
     report = _report(world, a)
     assert (report["nights"], report["total_cost_eur"]) == (1, world.settings.cost_per_night_eur)
     assert report["nights_not_ended"] == []
+
+
+def test_r06_a_pinned_visit_its_nurse_cannot_keep_says_the_pin_keeps_it_out(
+    world: World,
+) -> None:
+    """A visit pinned to N1 with its window after 01:00; N1 is sent home at 00:30. The
+    re-plan left it out saying "no nurse can be there inside its agreed window" (N2 and N3
+    could: only the pin keeps it from them), so the planner looked for a back-up instead of
+    unpinning. The reason is the pin, naming N1, and says what to do."""
+    published_night(world, visits=12)
+    planner = world.token("planner")
+    plan = world.client.get(PLAN, headers=planner).json()
+    late = next(v for v in plan["visits"] if (v["window_start"] or 0) >= 2 * 3600)
+    pinned = world.client.post(
+        f"{PLAN}/moves",
+        json={"visit_id": late["id"], "nurse": "N1", "pin": True},
+        headers={**planner, "If-Match": f'"{plan["version"]}"'},
+    )
+    assert pinned.status_code == 200, pinned.text
+    world.clock.set(0, 30)
+    planner = world.token("planner")  # tokens last minutes
+    home = world.client.put(
+        f"/nurses/{world.seeded.nurses['N1']}/shifts",
+        json={"night_date": NIGHT.isoformat(), "start": "23:00", "end": "00:30"},
+        headers=planner,
+    )
+    assert home.status_code == 204, home.text
+    settle(world)
+    after = world.client.get(PLAN, headers=planner).json()["plan"]
+    left = {u["visit_id"]: u for u in after["unassigned"]}
+    reason = left[f"V{late['id']}"]
+    assert reason["reason"] == "pin_infeasible", reason
+    assert reason["message"].startswith("pinned to N1, who "), reason
+    assert "unpin" in reason["message"] and "no nurse" not in reason["message"]
