@@ -79,7 +79,7 @@ def submit_request(
     if idempotency_key is not None:
         earlier = _replay(session, principal, idempotency_key, digest)
         if earlier is not None:
-            return _own_request(session, principal, earlier), False
+            return _replayed(session, principal, earlier, now=now), False
     client = clients.find_client_for_partner(
         session, principal, body.client_id, now=now, event="create", purpose="submit visit request"
     )
@@ -213,11 +213,12 @@ def submit_request(
         if idempotency_key is not None:
             earlier = _replay(session, principal, idempotency_key, digest)
             if earlier is not None:
-                return _own_request(session, principal, earlier), False
+                return _replayed(session, principal, earlier, now=now), False
         raise
     except Unprocessable:
         session.rollback()
         raise
+    _log_change(session, principal, request, event="create", purpose="submit visit request", at=now)
     session.commit()
     return request, True
 
@@ -383,13 +384,33 @@ def _log_refused(
     )
 
 
-def _own_request(session: Session, principal: Principal, request_id: int) -> VisitRequest:
-    """The request an idempotency record of the caller's organisation names: its own
-    (records are per organisation), so no attempt at another's to log."""
+def _replayed(
+    session: Session, principal: Principal, request_id: int, *, now: datetime
+) -> VisitRequest:
+    """The request an idempotency record of the caller's organisation names (its own:
+    records are per organisation), shown again: a read of its client, logged."""
     request = session.get(VisitRequest, request_id)
     if request is None or request.organisation_id != principal.organisation_id:
         raise NotFound("no such visit request")
+    _log_change(session, principal, request, event="read", purpose="replayed visit request", at=now)
+    session.commit()
     return request
+
+
+def _log_change(
+    session: Session,
+    principal: Principal,
+    request: VisitRequest,
+    *,
+    event: str,
+    purpose: str,
+    at: datetime,
+) -> None:
+    """The access-log row of ``request``'s client for this read or change (a request names
+    the client and the care), in the caller's transaction."""
+    client = session.get(Client, request.client_id)
+    assert client is not None  # a foreign key
+    access_log.record(session, principal, [client], event=event, purpose=purpose, at=at)
 
 
 def get_request(
@@ -419,11 +440,7 @@ def read_request(
     request = get_request(
         session, principal, request_id, now=now, event="read", purpose="read visit request"
     )
-    client = session.get(Client, request.client_id)
-    assert client is not None  # a foreign key
-    access_log.record(
-        session, principal, [client], event="read", purpose="read visit request", at=now
-    )
+    _log_change(session, principal, request, event="read", purpose="read visit request", at=now)
     session.commit()
     return request
 
@@ -522,6 +539,7 @@ def amend_request(
             visit.window_start, visit.window_end = nights.window_seconds(
                 region, night, request.window_start, request.window_end
             )
+    _log_change(session, principal, request, event="update", purpose="amend visit request", at=now)
     session.commit()
     return request
 
@@ -616,6 +634,7 @@ def cancel_night(
             change_visit(session, night, visit, VisitStatus.CANCELLED, at=now)
             if _live(night, now):
                 nights.mark_replan_needed(session, night, reason="request cancelled for a night")
+    _log_change(session, principal, request, event="update", purpose="cancel a night", at=now)
     session.commit()
     return request
 
@@ -643,5 +662,6 @@ def cancel_request(
             change_visit(session, night, visit, VisitStatus.CANCELLED, at=now)
             if _live(night, now):
                 nights.mark_replan_needed(session, night, reason="request cancelled")
+    _log_change(session, principal, request, event="update", purpose="cancel visit request", at=now)
     session.commit()
     return request

@@ -12,7 +12,7 @@ from api.core.roles import Principal, Role
 from api.db.models import Night
 from api.deps import ClockDep, JobRunnerDep, ReplannerDep, SessionDep, SettingsDep, allow
 from api.night.stored import plan_of, route_of
-from api.repositories import accounts, nights, requests
+from api.repositories import access_log, accounts, nights, requests
 from api.schemas.nights import (
     EventCreate,
     EventRecorded,
@@ -99,9 +99,15 @@ def _visit_public(visit: object) -> VisitPublic:
 
 @router.get("/nights/{night_date}/plan")
 def read_night_plan(
-    night_date: NightDate, response: Response, session: SessionDep, _: Planner
+    night_date: NightDate,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    planner: Planner,
 ) -> NightPlan:
-    """The night's current plan and its visits; the ETag is the plan version.
+    """The night's current plan and its visits; the ETag is the plan version. The visits
+    name clients by id with their care needs: the read is access-logged (NEN 7513), once
+    per client.
 
     A night nothing was planned for yet reads as empty (version 0): a read never opens it."""
     region = accounts.get_region(session)
@@ -114,7 +120,7 @@ def read_night_plan(
         )
     response.headers["ETag"] = f'"{night.plan_version}"'
     current = nights.current_plan_version(session, night)
-    return NightPlan(
+    shown = NightPlan(
         night=night.night_date,
         starts_at=night.starts_at,
         ends_at=night.ends_at,
@@ -124,6 +130,16 @@ def read_night_plan(
         replan_pending=night.replan_requested > night.replan_done,
         fallback=current.fallback if current is not None else None,
     )
+    access_log.record_for_visits(
+        session,
+        planner,
+        [v.id for v in shown.visits],
+        event="read",
+        purpose="night plan",
+        at=clock(),
+    )
+    session.commit()
+    return shown
 
 
 @router.get("/nights/{night_date}/plan/versions")

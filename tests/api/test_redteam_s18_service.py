@@ -242,3 +242,40 @@ def test_r06_a_pinned_visit_its_nurse_cannot_keep_says_the_pin_keeps_it_out(
     assert reason["reason"] == "pin_infeasible", reason
     assert reason["message"].startswith("pinned to N1, who "), reason
     assert "unpin" in reason["message"] and "no nurse" not in reason["message"]
+
+
+def test_r11_changing_visit_requests_is_logged_for_their_client(world: World) -> None:
+    """Submitting, amending and cancelling a request change a client's care data (and answer
+    with it): each is a row for its client, as a client's own change is. They wrote none."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org)
+    key = world.key(org)
+    before = _last_id(world)
+    request_id = _request(world, org, client_id)
+    url = f"{REQUESTS}/{request_id}"
+    amended = world.client.patch(url, json={"service_minutes": 20}, headers=key)
+    assert amended.status_code == 200, amended.text
+    cancelled = world.client.post(f"{url}/cancel", headers=key)
+    assert cancelled.status_code == 200, cancelled.text
+    rows = _rows(world, before)
+    assert [(r.event, r.purpose, r.client_id) for r in rows] == [
+        ("create", "submit visit request", client_id),
+        ("update", "amend visit request", client_id),
+        ("update", "cancel visit request", client_id),
+    ]
+    assert all(r.acting_organisation_id == org and r.role == "partner" for r in rows)
+
+
+def test_r11_the_planners_night_plan_read_is_logged_once_per_client(world: World) -> None:
+    """``GET /nights/{date}/plan`` lists every visit with its client's id, care needs and
+    window, like the month report that is logged per client: the planner's read wrote no
+    row. Now one row per client of the night's visits, for the planner."""
+    published_night(world, visits=12)
+    before = _last_id(world)
+    planner = world.token("planner")
+    plan = world.client.get(PLAN, headers=planner).json()
+    shown = {v["client_id"] for v in plan["visits"]}
+    rows = _rows(world, before)
+    assert sorted(r.client_id for r in rows) == sorted(shown)
+    assert {(r.event, r.purpose, r.role) for r in rows} == {("read", "night plan", "planner")}
+    assert all(r.user_id == world.seeded.users["planner"][0] for r in rows)
