@@ -363,7 +363,7 @@ def _reason_left_out(problem: Problem, visit: Visit) -> Unassigned:
     if visit.pin is not None:
         # Only its nurse was tried: "no nurse has room" (or "ask the back-up partner") sent
         # the planner looking for help the other nurses may well have had. The code stays
-        # ``no_capacity``: the fill (`solve._with_what_fits`) still tries to put it in.
+        # ``no_capacity``: the fill (`fill.with_what_fits`) still tries to put it in.
         cannot = (
             "has no room for it inside its agreed window tonight"
             if problem.is_planned_care(visit)
