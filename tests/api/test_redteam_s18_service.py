@@ -3,11 +3,13 @@ through HTTP on the test clock; each failed until its fix (ids as in the red tea
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
-from api.db.models import AccessLogEntry
+from api.db.models import AccessLogEntry, Night
 from tests.api.conftest import AMSTERDAM, NIGHT, World, new_client, planned_body
 from tests.api.invariants import settle
 from tests.api.phone_helpers import published_night
@@ -279,3 +281,35 @@ def test_r11_the_planners_night_plan_read_is_logged_once_per_client(world: World
     assert sorted(r.client_id for r in rows) == sorted(shown)
     assert {(r.event, r.purpose, r.role) for r in rows} == {("read", "night plan", "planner")}
     assert all(r.user_id == world.seeded.users["planner"][0] for r in rows)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(minutes=st.integers(0, 4 * 24 * 60))
+def test_r12_r16_the_month_bills_each_ended_night_with_a_shift_once_whenever_read(
+    world: World, minutes: int
+) -> None:
+    """Read at any moment from the evening of 23 Nov to 27 Nov (the report only reads, so
+    one database serves every example): the cost is one night per ended night that had a
+    shift (23 Nov; 24 Nov has a plan but nobody on shift), the shares add up to it, and the
+    planned nights not yet ended are named, never billed."""
+    from api.services.reports import month_report
+
+    a = world.seeded.home_care[0]
+    with world.sessions()() as session:
+        planned = sum(1 for _ in session.scalars(select(Night).where(Night.plan_version > 0)))
+    if planned == 0:  # the first example makes the two nights
+        client_id = new_client(world, a)
+        _planned_night(world, NIGHT.isoformat(), a, client_id)
+        _planned_night(world, "2026-11-24", a, client_id)
+    now = datetime(2026, 11, 23, 20, 0, tzinfo=AMSTERDAM) + timedelta(minutes=minutes)
+    with world.sessions()() as session:
+        report = month_report(session, world.settings, "2026-11", now=now)
+        ends = {n.night_date.isoformat(): n.ends_at for n in session.scalars(select(Night))}
+    billed = [night for night, end in ends.items() if end <= now and night == NIGHT.isoformat()]
+    assert report.nights == billed
+    assert report.total_cost_eur == world.settings.cost_per_night_eur * len(billed)
+    assert report.nights_not_ended == sorted(n for n, end in ends.items() if now < end)
+    cents = sum(round(o.cost_share_eur * 100) for o in report.organisations)
+    assert cents == round(report.total_cost_eur * 100)
