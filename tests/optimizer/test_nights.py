@@ -337,3 +337,20 @@ def test_a_visit_kept_out_by_the_bag_says_so() -> None:
     (left,) = plan.unassigned
     assert "syringe" in left.message
     assert check(problem, plan) == []
+
+
+def test_a_lone_two_person_copy_never_moves_a_pinned_stop() -> None:
+    """Found by hypothesis (test_every_plan_passes_the_checker, s19): V2 pinned as N1's
+    stop 2; the search put one copy of the two-person V5 (which cannot get both nurses) on
+    N1's route before V2, reading the plan dropped that lone copy, and V2 became stop 1: a
+    plan with `pin_position` broken. On a night with a fixed position, copies and linked
+    visits are planned both or neither."""
+    problem = Problem.model_validate_json(
+        (Path(__file__).parents[1] / "data" / "pin_position_lone_copy.json").read_text()
+    )
+    for seed in range(3):
+        plan = solve(problem, time_limit=0.3, seed=seed)
+        assert check(problem, plan) == []
+        assert plan.violations == []
+        if "V2" in plan.assignments():
+            assert plan.route("N1").visit_ids().index("V2") == 2
