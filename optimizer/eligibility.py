@@ -11,11 +11,17 @@ __all__ = ["eligible_nurses", "excluded"]
 
 def eligible_nurses(problem: Problem, visit: Visit) -> list[Nurse]:
     """The nurses who could do ``visit``: skills, pin, bag size; shifts are checked later.
-    None for a held visit (`Visit.held`): no insertion (`quote`, `fill`) may place it."""
+    None for a held visit (`Visit.held`): no insertion (`quote`, `fill`) may place it.
+
+    A two-person visit's pin makes its nurse one of the two: every nurse who could be the
+    other is listed too, as long as the pinned nurse could do it herself (else none is)."""
     if visit.held is not None and not visit.is_locked:
         return []
     result = []
     pinned = visit.pin.nurse if visit.pin is not None else None
+    if pinned is not None and visit.nurses_needed == 2:
+        everyone = eligible_nurses(problem, visit.model_copy(update={"pin": None}))
+        return everyone if any(n.id == pinned for n in everyone) else []
     for nurse in problem.nurses:
         if not visit.required_skills <= nurse.skills:
             continue
@@ -120,7 +126,7 @@ def _what_she_cannot(
         if problem.is_planned_care(visit):
             return "who cannot be there inside its agreed window and back before her shift ends"
         return "who cannot reach it and finish before her shift ends"
-    return f"but it needs {visit.nurses_needed} nurses and the pin allows her alone"
+    return "but no second nurse can be there with her"
 
 
 def _excluded(

@@ -263,8 +263,16 @@ class NightModel:
         positioned: list[tuple[int, int]] = []
         for visit in self.visits:
             allowed = [vehicle_of[n.id] for n in eligible_nurses(problem, visit)]
-            if len(allowed) != len(problem.nurses):
-                for node in self.visit_nodes[visit.id]:
+            nodes = self.visit_nodes[visit.id]
+            if visit.pin is not None and len(nodes) == 2 and allowed:
+                # A two-person visit's pinned nurse is one of the two: the first copy hers,
+                # the second anyone else's who could do it.
+                pinned = vehicle_of[visit.pin.nurse]
+                others = [v for v in allowed if v != pinned]
+                routing.VehicleVar(self.index(nodes[0])).SetValues([-1, pinned])
+                routing.VehicleVar(self.index(nodes[1])).SetValues([-1, *others])
+            elif len(allowed) != len(problem.nurses):
+                for node in nodes:
                     # SetAllowedVehiclesForIndex's Python binding rejects lists in ortools 9.15.
                     routing.VehicleVar(self.index(node)).SetValues([-1, *allowed])
             # Positions hold even when every nurse may do the visit (a one-nurse night).

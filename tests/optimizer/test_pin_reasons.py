@@ -4,6 +4,7 @@ Fictional nights on a line, one minute between points; times in seconds from 23:
 
 from __future__ import annotations
 
+from optimizer.checker import check
 from optimizer.plan import ReasonCode, Unassigned
 from optimizer.solve import solve
 
@@ -31,15 +32,40 @@ def test_a_pinned_call_its_nurse_cannot_reach_names_the_pin_not_every_nurse() ->
     )
 
 
-def test_a_two_person_visit_pinned_to_one_nurse_says_the_pin_allows_her_alone() -> None:
-    """Three nurses on shift; it said "needs 2 nurses with the right skills; 1 on shift"."""
-    left = _left_out(
+def test_a_two_person_visit_pinned_to_one_nurse_is_planned_with_her_as_one_of_the_two() -> None:
+    """Three nurses on shift. It said "needs 2 nurses with the right skills; 1 on shift",
+    then (s19-nen) "the pin allows her alone": a pin let only N1 do either half, so a
+    planner who pinned a transfer to N1 could never have it planned. The pinned nurse is
+    one of the two."""
+    problem = line_problem(
         [nurse("N1"), nurse("N2"), nurse("N3")],
         [planned("V1", 5, HOUR, 2 * HOUR, nurses_needed=2, pin={"nurse": "N1"})],
     )
+    plan = solve(problem, time_limit=0.5)
+    assert plan.unassigned == []
+    nurses = plan.assignments()["V1"]
+    assert "N1" in nurses and len(set(nurses)) == 2
+    assert check(problem, plan) == []
+
+
+def test_a_two_person_visit_pinned_to_a_nurse_who_cannot_do_it_names_her() -> None:
+    """N1 lacks the skill; N2 and N3 have it: the pin keeps it out, not "no nurse can"."""
+    left = _left_out(
+        [nurse("N1", skills=["basic"]), nurse("N2"), nurse("N3")],
+        [
+            planned(
+                "V1",
+                5,
+                HOUR,
+                2 * HOUR,
+                nurses_needed=2,
+                pin={"nurse": "N1"},
+                required_skills=["iv"],
+            )
+        ],
+    )
     assert left["V1"].reason == ReasonCode.PIN_INFEASIBLE
-    assert "the pin allows her alone" in left["V1"].message
-    assert "on shift" not in left["V1"].message
+    assert left["V1"].message.startswith("pinned to N1, who lacks a skill")
 
 
 def test_a_pinned_visit_nobody_could_do_keeps_the_reason_for_all() -> None:
