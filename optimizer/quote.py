@@ -539,12 +539,13 @@ def _what_breaks(base: _Layout, trial: _Layout, position: int, inserted: int = 1
     """The first rule that inserting ``inserted`` stops at ``position`` (the new visit last)
     breaks and the route kept; "" if none."""
     new = position + inserted - 1
-    was_short = {(i + inserted * (i >= position), item) for i, item in base.short}
-    for index, item in sorted(trial.short - was_short):
-        if index == new:
-            return f"her night bag has no {item} left"
-        return f"her night bag would run out of {item} for a later visit"
-    was_late = {i + inserted * (i >= position) for i in base.late}
+    if trial.short:
+        was_short = {(i + inserted * (i >= position), item) for i, item in base.short}
+        for index, item in sorted(trial.short - was_short):
+            if index == new:
+                return f"her night bag has no {item} left"
+            return f"her night bag would run out of {item} for a later visit"
+    was_late = {i + inserted * (i >= position) for i in base.late} if trial.late else set()
     for index in sorted(trial.late - was_late):
         if index == new:
             return "she cannot be there inside its window"
@@ -618,6 +619,18 @@ def _best_for(
                 trial, broken, inserted, moved_break = refilled, "", 2, None
         moved = "" if broken or not pins else _moves_a_pin(problem, nurse, stops, position, visit)
         broken = broken or (f"it would move {moved}" if moved else "")
+        if best is not None:
+            # The option is built only when it ranks better (as `_option` would rank it).
+            start = trial.timed[position + inserted - 1].start
+            own = max(0, start - new_stop.target) if new_stop.target is not None else 0
+            rank = (
+                bool(broken),
+                own,
+                max(0, trial.lateness - own - base.lateness),
+                trial.travel - base.travel,
+            )
+            if (rank, position) >= (_rank(best), best.position):
+                continue
         option = _option(
             nurse,
             position,
