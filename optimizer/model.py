@@ -617,7 +617,11 @@ class Problem(_Frozen):
     )
 
     def _lookups(self) -> tuple[dict[str, Visit], dict[str, list[Visit]]]:
-        cached = self._lookup
+        # Read the private attribute from pydantic's own dict: `self._lookup` goes through
+        # BaseModel.__getattr__ (about 5 us here), and the quote looks visits up thousands of
+        # times per call (a quarter of its time at 50 x 1000).
+        private = self.__pydantic_private__
+        cached = private.get("_lookup") if private is not None else None
         if cached is not None and cached[0] is self.visits:
             return cached[1], cached[2]
         by_id = {visit.id: visit for visit in self.visits}

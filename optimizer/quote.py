@@ -8,6 +8,7 @@ tuples, because it runs on the request path.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -107,16 +108,18 @@ def _current_stops(problem: Problem, plan: Plan, nurse: Nurse) -> list[timeline.
     except KeyError:
         return []
     stops = []
+    now = problem.now or 0
+    linked = bool(problem.dependencies)
     for step in route.steps:
         if step.type == StepType.RESTOCK:
-            if step.start >= (problem.now or 0):
+            if step.start >= now:
                 stops.append(timeline.restock_stop(problem))
         elif step.type == StepType.VISIT and step.visit_id is not None:
             visit = problem.visit(step.visit_id)
             if not visit.is_locked:
                 # Keep two-person and linked visits where they were planned (their partner
                 # waits, or is timed from them).
-                links = problem.dependencies_of(visit.id)
+                links = problem.dependencies_of(visit.id) if linked else []
                 hold = step.start if visit.nurses_needed == 2 or links else 0
                 stop = timeline.stop_for(problem, visit, not_before=hold)
                 if links:
@@ -195,16 +198,354 @@ def _layout(
     )
 
 
+@dataclass(slots=True)
+class _Trace:
+    """Her current stops laid out with one break hint, kept stop by stop: a trial order
+    resumes from the stop where it first differs and, once it is at the same place at the
+    same time with the same break, takes the rest from here (``advance`` needs nothing
+    else). Index ``i`` of ``clocks``/``placed`` is the state after stop ``i``."""
+
+    hint: int | None
+    timed: list[timeline.TimedStop]
+    clocks: list[int]
+    placed: list[tuple[int, int] | None]
+    travel: list[int]  # travel[i]: of the first i stops
+    lateness: list[int]  # lateness[i]: of the first i stops
+    late: list[int]  # indices, ascending
+    final: tuple[int, int] | None  # the break after the last stop (final_break)
+
+
+class _Router:
+    """One nurse's route for the quote: `_layout` of any order that differs from her
+    current stops in one span, laid out only from that span until it agrees with the
+    current layout again (the same figures as `_layout` of the whole order)."""
+
+    def __init__(
+        self, problem: Problem, nurse: Nurse, stops: list[timeline.Stop], hint: int | None
+    ) -> None:
+        self.nurse = nurse
+        self.stops = stops
+        self.matrix = problem.matrix(nurse.profile)
+        rule = nurse.break_rule if not nurse.break_taken else None
+        self.window = (rule.window.start, rule.window.end) if rule else None
+        self.duration = rule.duration_seconds if rule else 0
+        self.leave = timeline.departure(problem, nurse)
+        self.hint = hint
+        self.tolerance = problem.night.sync_tolerance_seconds
+        self.traces: dict[int | None, _Trace] = {}
+        self._free: _Trace | None = None
+        # Stops that change the bag (materials, restocks): the only ones the bag pass reads.
+        self.bag_stops = [i for i, s in enumerate(stops) if _touches_bag(s)]
+        self.base_short: frozenset[tuple[int, str]] | None = None
+        self.base_short = self._short(0, [], 0)
+        self.base = self.layout(0, [], 0)
+
+    def _trace(self, hint: int | None, window: tuple[int, int] | None) -> _Trace:
+        timed: list[timeline.TimedStop] = []
+        clocks: list[int] = []
+        placed_after: list[tuple[int, int] | None] = []
+        travel, lateness, late = [0], [0], []
+        location, clock = self.leave.location, self.leave.time
+        placed: tuple[int, int] | None = None
+        for index, stop in enumerate(self.stops):
+            item, clock, placed = timeline.advance(
+                self.matrix, location, clock, placed, stop, self.duration, window, hint
+            )
+            location = stop.location
+            timed.append(item)
+            clocks.append(clock)
+            placed_after.append(placed)
+            is_late, own = self._cost(item)
+            travel.append(travel[-1] + item.travel_seconds)
+            lateness.append(lateness[-1] + own)
+            if is_late:
+                late.append(index)
+        final = timeline.final_break(clock, placed, self.duration, window, hint)
+        return _Trace(hint, timed, clocks, placed_after, travel, lateness, late, final)
+
+    def trace(self, hint: int | None) -> _Trace:
+        found = self.traces.get(hint)
+        if found is None:
+            found = self.traces[hint] = self._trace(hint, self.window)
+        return found
+
+    def _cost(self, item: timeline.TimedStop) -> tuple[bool, int]:
+        """Whether ``item`` is late (past a hard window or its partner), and its lateness."""
+        stop = item.stop
+        late = (stop.latest is not None and item.start > stop.latest) or bool(
+            stop.not_before and item.start > stop.not_before + self.tolerance
+        )
+        return late, max(0, item.start - stop.target) if stop.target is not None else 0
+
+    def layout(self, position: int, middle: list[timeline.Stop], resume: int) -> _Layout:
+        """`_layout` of ``stops[:position] + middle + stops[resume:]``."""
+        hint = self.hint
+        trace = self.trace(hint)
+        laid = self._run(trace, trace, position, middle, resume, hint)
+        if self.window is not None and laid.final is None and hint is not None:
+            # The hinted place no longer fits the new order: as soon as the window opens.
+            trace = self.trace(None)
+            laid = self._run(trace, trace, position, middle, resume, None)
+        return self._finish(laid, position, middle, resume)
+
+    def _run(
+        self,
+        prefix: _Trace,
+        ref: _Trace,
+        position: int,
+        middle: list[timeline.Stop],
+        resume: int,
+        hint: int | None,
+        head: tuple[timeline.TimedStop, int] | None = None,
+    ) -> _Run:
+        """Lay out ``middle`` and then ``stops[resume:]`` after ``prefix``'s first
+        ``position`` stops (or after those and ``head``, a first middle stop laid out by the
+        caller), taking the rest from ``ref`` once they agree."""
+        timed = prefix.timed[:position]
+        travel, lateness = prefix.travel[position], prefix.lateness[position]
+        late = prefix.late[: bisect.bisect_left(prefix.late, position)]
+        if position:
+            location, clock = self.stops[position - 1].location, prefix.clocks[position - 1]
+            placed = prefix.placed[position - 1]
+        else:
+            location, clock, placed = self.leave.location, self.leave.time, None
+        matrix, duration, window = self.matrix, self.duration, self.window
+        todo = middle
+        if head is not None:
+            item, clock = head
+            todo = middle[1:]
+            location = middle[0].location
+            timed.append(item)
+            is_late, own = self._cost(item)
+            travel += item.travel_seconds
+            lateness += own
+            if is_late:
+                late.append(len(timed) - 1)
+        for stop in todo:
+            item, clock, placed = timeline.advance(
+                matrix, location, clock, placed, stop, duration, window, hint
+            )
+            location = stop.location
+            timed.append(item)
+            is_late, own = self._cost(item)
+            travel += item.travel_seconds
+            lateness += own
+            if is_late:
+                late.append(len(timed) - 1)
+        shift = len(timed) - resume
+        same_hint = window is None or hint == ref.hint
+        stops = self.stops
+        tolerance = self.tolerance
+        for index in range(resume, len(stops)):
+            stop = stops[index]
+            item, clock, placed = timeline.advance(
+                matrix, location, clock, placed, stop, duration, window, hint
+            )
+            location = stop.location
+            timed.append(item)
+            travel += item.travel_seconds
+            start = item.start
+            if stop.target is not None and start > stop.target:
+                lateness += start - stop.target
+            if (stop.latest is not None and start > stop.latest) or (
+                stop.not_before and start > stop.not_before + tolerance
+            ):
+                late.append(len(timed) - 1)
+            if (
+                clock == ref.clocks[index]
+                and placed == ref.placed[index]
+                and (same_hint or placed is not None)
+            ):
+                # Where the current layout is at this stop, at this time, with this break:
+                # from here on the two are the same.
+                rest = index + 1
+                timed.extend(ref.timed[rest:])
+                travel += ref.travel[-1] - ref.travel[rest]
+                lateness += ref.lateness[-1] - ref.lateness[rest]
+                late.extend(i + shift for i in ref.late[bisect.bisect_left(ref.late, rest) :])
+                last = ref.clocks[-1]
+                return _Run(timed, travel, lateness, late, last, ref.placed[-1], ref.final)
+        final = timeline.final_break(clock, placed, duration, window, hint)
+        return _Run(timed, travel, lateness, late, clock, placed, final)
+
+    def _finish(
+        self, laid: _Run, position: int, middle: list[timeline.Stop], resume: int
+    ) -> _Layout:
+        nurse, matrix = self.nurse, self.matrix
+        last = laid.timed[-1].stop.location if laid.timed else self.leave.location
+        home = math.ceil(matrix[last][nurse.end_location])
+        finish = laid.clock
+        if self.window is not None and laid.final is not None and laid.in_loop is None:
+            finish = max(finish, laid.final[1])
+        back = max(finish, self.leave.time) + home
+        return _Layout(
+            timed=laid.timed,
+            travel=laid.travel + home,
+            lateness=laid.lateness,
+            late=frozenset(laid.late),
+            short=self._short(position, middle, resume),
+            break_missed=self.window is not None and laid.final is None,
+            overrun=back > nurse.shift.end,
+        )
+
+    def _short(
+        self, position: int, middle: list[timeline.Stop], resume: int
+    ) -> frozenset[tuple[int, str]]:
+        """(index, item) where the bag has none left, in ``stops[:position] + middle +
+        stops[resume:]``: only the stops that touch the bag are read."""
+        shift = position + len(middle) - resume
+        if self.base_short is not None and not any(_touches_bag(s) for s in middle):
+            if not self.base_short:
+                return self.base_short
+            return frozenset(
+                (i if i < position else i + shift, item)
+                for i, item in self.base_short
+                if i < position or i >= resume
+            )
+        nurse = self.nurse
+        stops = self.stops
+        load = {item: nurse.contents_now(item) for item in nurse.bag}
+        short: set[tuple[int, str]] = set()
+        touched = [
+            *((i, stops[i]) for i in self.bag_stops if i < position),
+            *((position + j, s) for j, s in enumerate(middle) if _touches_bag(s)),
+            *((i + shift, stops[i]) for i in self.bag_stops if i >= resume),
+        ]
+        for index, stop in touched:
+            if stop.kind == StepType.RESTOCK:
+                load = dict(nurse.bag)
+            for name, quantity in stop.materials.items():
+                load[name] = load.get(name, 0) - quantity
+                if load[name] < 0:
+                    short.add((index, name))
+        return frozenset(short)
+
+    def bound(
+        self, position: int, new_stop: timeline.Stop, restock: timeline.Stop | None
+    ) -> tuple[bool, int, int, int]:
+        """The best `_rank` an option of ``new_stop`` at ``position`` could have (also
+        after ``restock``): feasible, its start as with no break at all (a break only
+        delays), no one else late, and its added travel (exact: a break adds none)."""
+        matrix, stops = self.matrix, self.stops
+        if position:
+            here, clock = stops[position - 1].location, self.free_trace().clocks[position - 1]
+        else:
+            here, clock = self.leave.location, self.leave.time
+        after = stops[position].location if position < len(stops) else self.nurse.end_location
+        there = new_stop.location
+        drive = math.ceil(matrix[here][there])
+        onward = math.ceil(matrix[there][after]) - math.ceil(matrix[here][after])
+        arrival, added = clock + drive, drive + onward
+        if restock is not None:
+            to_base = math.ceil(matrix[here][restock.location])
+            from_base = math.ceil(matrix[restock.location][there])
+            arrival = min(arrival, clock + to_base + restock.service_seconds + from_base)
+            added = min(added, to_base + from_base + onward)
+        start = max(arrival, new_stop.earliest, new_stop.not_before)
+        own = max(0, start - new_stop.target) if new_stop.target is not None else 0
+        return (False, own, 0, added)
+
+    def added_travel(self, position: int, middle: list[timeline.Stop], resume: int) -> int:
+        """What ``stops[:position] + middle + stops[resume:]`` adds to her travel."""
+        matrix, stops = self.matrix, self.stops
+        here = stops[position - 1].location if position else self.leave.location
+        after = stops[resume].location if resume < len(stops) else self.nurse.end_location
+        added = 0
+        for sequence, sign in ((middle, 1), (stops[position:resume], -1)):
+            at = here
+            for stop in sequence:
+                added += sign * math.ceil(matrix[at][stop.location])
+                at = stop.location
+            added += sign * math.ceil(matrix[at][after])
+        return added
+
+    def free_trace(self) -> _Trace:
+        """Her current stops laid out with no break at all."""
+        if self._free is None:
+            self._free = self._trace(None, None)
+        return self._free
+
+    def break_after(
+        self, position: int, new_stop: timeline.Stop, laid: _Layout
+    ) -> tuple[timeline.TimedStop, int] | None:
+        """The new visit at ``position`` laid out with no break before it, and when it ends
+        (there her break would start), when ``laid`` has her break, not yet begun, before
+        that visit; else ``None``."""
+        if self.window is None:
+            return None
+        if not any(t.break_before is not None for t in laid.timed[: position + 1]):
+            return None
+        free = self.free_trace()
+        if position:
+            location, clock = self.stops[position - 1].location, free.clocks[position - 1]
+        else:
+            location, clock = self.leave.location, self.leave.time
+        item, finish, _ = timeline.advance(
+            self.matrix, location, clock, None, new_stop, 0, None, None
+        )
+        return item, finish
+
+    def moved_break_layout(
+        self,
+        position: int,
+        new_stop: timeline.Stop,
+        moved: tuple[timeline.TimedStop, int],
+        trial: _Layout,
+        broken: str,
+    ) -> _Layout | None:
+        """`_layout` of the new visit at ``position`` with her break hinted right after it
+        (``moved``); ``None`` when that layout could not be chosen over ``trial`` (unbroken,
+        and the new visit would start no earlier)."""
+        item, start = moved
+        assert self.window is not None
+        latest_start = self.window[1] - self.duration
+        # Up to the new visit nothing starts after the hint, so no break is taken before it
+        # (it is laid out as with no break at all); after it, the break fits (at the hint or
+        # later) exactly when the hint is no later than its latest start.
+        fits = max(start, self.window[0]) <= latest_start
+        if not broken and fits and item.start >= trial.timed[position].start:
+            return None
+        laid = None
+        if fits:
+            # After the new visit it is compared with her current layout, which has the
+            # other hint: they agree only once her break is placed in both.
+            free, current = self.free_trace(), self.trace(self.hint)
+            laid = self._run(free, current, position, [new_stop], position, start, head=moved)
+        if laid is None or laid.final is None:
+            trace = self.trace(None)
+            laid = self._run(trace, trace, position, [new_stop], position, None)
+        return self._finish(laid, position, [new_stop], position)
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """A layout before the drive home: its timed stops and sums, the clock at the end of the
+    last stop, the break as placed among the stops, and the break after the last stop."""
+
+    timed: list[timeline.TimedStop]
+    travel: int
+    lateness: int
+    late: list[int]
+    clock: int
+    in_loop: tuple[int, int] | None
+    final: tuple[int, int] | None
+
+
+def _touches_bag(stop: timeline.Stop) -> bool:
+    return stop.kind == StepType.RESTOCK or bool(stop.materials)
+
+
 def _what_breaks(base: _Layout, trial: _Layout, position: int, inserted: int = 1) -> str:
     """The first rule that inserting ``inserted`` stops at ``position`` (the new visit last)
     breaks and the route kept; "" if none."""
     new = position + inserted - 1
-    was_short = {(i + inserted * (i >= position), item) for i, item in base.short}
-    for index, item in sorted(trial.short - was_short):
-        if index == new:
-            return f"her night bag has no {item} left"
-        return f"her night bag would run out of {item} for a later visit"
-    was_late = {i + inserted * (i >= position) for i in base.late}
+    if trial.short:
+        was_short = {(i + inserted * (i >= position), item) for i, item in base.short}
+        for index, item in sorted(trial.short - was_short):
+            if index == new:
+                return f"her night bag has no {item} left"
+            return f"her night bag would run out of {item} for a later visit"
+    was_late = {i + inserted * (i >= position) for i in base.late} if trial.late else set()
     for index in sorted(trial.late - was_late):
         if index == new:
             return "she cannot be there inside its window"
@@ -239,40 +580,57 @@ def _best_for(
     problem: Problem, plan: Plan, nurse: Nurse, new_stop: timeline.Stop, visit: Visit
 ) -> InsertionOption:
     stops = _current_stops(problem, plan, nurse)
-    leave = timeline.departure(problem, nurse)
-    hint = _break_start(plan, nurse)
-    base = _layout(problem, nurse, stops, leave, hint)
-    best: InsertionOption | None = None
+    router = _Router(problem, nurse, stops, _break_start(plan, nurse))
+    base = router.base
+    pins = _pins_matter(problem, stops, visit)
     restock = timeline.restock_stop(problem)
-    for position in range(len(stops) + 1):
-        with_new = [*stops[:position], new_stop, *stops[position:]]
-        trial = _layout(problem, nurse, with_new, leave, hint)
+    refill = problem.night.restocks_allowed and bool(new_stop.materials)
+    plain: dict[int, _Layout] = {}
+    best: InsertionOption | None = None
+    # Best first: each place by the best its option could rank (in time as with no break at
+    # all, its added travel exact, nothing else made late), and no further once even that
+    # would rank below the best option found (ties go to the earlier place, as in order).
+    bounds = sorted(
+        (router.bound(position, new_stop, restock if refill else None), position)
+        for position in range(len(stops) + 1)
+    )
+    for bound, position in bounds:
+        if best is not None and (bound, position) > (_rank(best), best.position):
+            break
+        trial = plain[position] = router.layout(position, [new_stop], position)
         broken = _what_breaks(base, trial, position)
         inserted = 1
-        moved_break = _break_after(problem, nurse, with_new, position, leave, trial)
-        if moved_break is not None:
+        moved_break: int | None = None
+        free = router.break_after(position, new_stop, trial)
+        if free is not None:
             # Her break has not begun: a re-plan may take it after the new visit rather than
             # keep her from it (a call held back by a break that could wait was refused).
-            later = _layout(problem, nurse, with_new, leave, moved_break)
-            if not _what_breaks(base, later, position) and (
-                broken or later.timed[position].start < trial.timed[position].start
+            later = router.moved_break_layout(position, new_stop, free, trial, broken)
+            if (
+                later is not None
+                and not _what_breaks(base, later, position)
+                and (broken or later.timed[position].start < trial.timed[position].start)
             ):
-                trial, broken = later, ""
-            else:
-                moved_break = None
+                trial, broken, moved_break = later, "", free[1]
         if broken.startswith("her night bag has no") and problem.night.restocks_allowed:
             # Empty-handed she cannot do it; after a restock at the base she might.
-            refilled = _layout(
-                problem,
-                nurse,
-                [*stops[:position], restock, new_stop, *stops[position:]],
-                leave,
-                hint,
-            )
+            refilled = router.layout(position, [restock, new_stop], position)
             if not _what_breaks(base, refilled, position, 2):
                 trial, broken, inserted, moved_break = refilled, "", 2, None
-        moved = "" if broken else _moves_a_pin(problem, nurse, stops, position, visit)
+        moved = "" if broken or not pins else _moves_a_pin(problem, nurse, stops, position, visit)
         broken = broken or (f"it would move {moved}" if moved else "")
+        if best is not None:
+            # The option is built only when it ranks better (as `_option` would rank it).
+            start = trial.timed[position + inserted - 1].start
+            own = max(0, start - new_stop.target) if new_stop.target is not None else 0
+            rank = (
+                bool(broken),
+                own,
+                max(0, trial.lateness - own - base.lateness),
+                trial.travel - base.travel,
+            )
+            if (rank, position) >= (_rank(best), best.position):
+                continue
         option = _option(
             nurse,
             position,
@@ -285,11 +643,11 @@ def _best_for(
             restock_before=inserted == 2,
             break_start=moved_break,
         )
-        if best is None or _rank(option) < _rank(best):
+        if best is None or (_rank(option), position) < (_rank(best), best.position):
             best = option
     assert best is not None
     if best.lateness_seconds > 0 or not best.feasible:
-        reordered = _best_with_one_move(problem, nurse, stops, new_stop, leave, hint, base)
+        reordered = _best_with_one_move(problem, nurse, router, new_stop, plain, pins, _rank(best))
         if reordered is not None and _rank(reordered) < _rank(best):
             return reordered
     return best
@@ -298,14 +656,28 @@ def _best_for(
 _RESTOCK_ID = "restock"
 
 
+def _pins_matter(problem: Problem, stops: list[timeline.Stop], visit: Visit) -> bool:
+    """Whether any order of her stops and ``visit`` could move a pinned visit off its place
+    or the visit she is driving to from the front (else the check is skipped)."""
+    for current in (
+        visit,
+        *(problem.visit(s.visit_id) for s in stops if s.visit_id is not None),
+    ):
+        if current.state == VisitState.EN_ROUTE:
+            return True
+        if current.pin is not None and current.pin.position is not None:
+            return True
+    return False
+
+
 def _best_with_one_move(
     problem: Problem,
     nurse: Nurse,
-    stops: list[timeline.Stop],
+    router: _Router,
     new_stop: timeline.Stop,
-    leave: timeline.Departure,
-    hint: int | None,
-    base: _Layout,
+    plain: dict[int, _Layout],
+    pins: bool,
+    bar: tuple[bool, int, int, int],
 ) -> InsertionOption | None:
     """Her best place for the new visit when one other stop of hers may move as well, as a
     re-plan's re-ordering would: where inserting alone makes a later visit miss its window
@@ -313,57 +685,77 @@ def _best_with_one_move(
     them moves to just after it. ``None`` when no such order breaks nothing.
 
     Bounded: only when plain insertion is late or infeasible, and only at the places where
-    the new visit itself would be in time (the first few): O(stops) layouts per place."""
+    the new visit itself would be in time (the first few): O(stops) layouts per place, each
+    laid out from the place on (``plain``: the plain insertion's layouts made so far)."""
+    stops = router.stops
+    base = router.base
     movable = [
         i
         for i, stop in enumerate(stops)
         if stop.kind == StepType.VISIT
         and stop.visit_id is not None
         and not stop.not_before
-        and not problem.dependencies_of(stop.visit_id)
+        and (not problem.dependencies or not problem.dependencies_of(stop.visit_id))
         and problem.visit(stop.visit_id).state != VisitState.EN_ROUTE
         and problem.visit(stop.visit_id).pin is None
     ]
-    best: InsertionOption | None = None
+    # Every order to try, with the best rank its option could have (the new visit in time as
+    # with no break, no one else late, its added travel exact): tried best first, and none
+    # that could not beat ``bar`` (the plain insertion's best) or the best order found.
+    candidates: list[tuple[tuple[bool, int, int, int], int, int, int, list[int]]] = []
     for position in range(len(stops) + 1):
-        with_new = [*stops[:position], new_stop, *stops[position:]]
-        plain = _layout(problem, nurse, with_new, leave, hint)
-        if new_stop.target is not None and plain.timed[position].start > new_stop.target:
-            # Late here already: moving a later stop cannot bring it forward, and from the
-            # positions after this one it is later still.
+        own = router.bound(position, new_stop, None)[1]
+        if own > 0:
+            # Late here already (a break only delays): moving a later stop cannot bring it
+            # forward, and from the positions after this one it is later still.
             break
-        later = [i for i in sorted(plain.late) if i > position]
+        laid = plain.get(position) or router.layout(position, [new_stop], position)
+        if new_stop.target is not None and laid.timed[position].start > new_stop.target:
+            break
+        later = [i for i in sorted(laid.late) if i > position]
         if not later:
             continue
         first_late = later[0] - 1  # its index in ``stops``
         orders: list[list[int]] = []
-        rest = list(range(len(stops)))
+        # Only stops[position:first_late + 1] change places; the rest keep theirs.
+        span = list(range(position, first_late + 1))
         if first_late in movable:
             for target in range(position, first_late):
-                order = [i for i in rest if i != first_late]
-                order.insert(target, first_late)
+                order = [i for i in span if i != first_late]
+                order.insert(target - position, first_late)
                 orders.append(order)
         for between in range(position, first_late):
             if between in movable:
-                order = [i for i in rest if i != between]
+                order = [i for i in span if i != between]
                 order.insert(order.index(first_late) + 1, between)
                 orders.append(order)
         for order in orders:
-            # Stops before ``position`` stay in front, so the new visit keeps its index.
-            new_at = position
-            sequence = [stops[i] for i in order]
-            sequence.insert(new_at, new_stop)
-            ids = [_stop_id(s) for s in sequence]
-            if _order_moves_a_pin(problem, nurse, ids):
-                continue
-            trial = _layout(problem, nurse, sequence, leave, hint)
-            if _breaks_by_id(base, stops, trial, sequence):
-                continue
-            option = _option(
-                nurse, new_at, new_at, new_stop, trial, base, feasible=True, sequence=tuple(ids)
-            )
-            if best is None or _rank(option) < _rank(best):
-                best = option
+            middle = [new_stop, *(stops[i] for i in order)]
+            added = router.added_travel(position, middle, first_late + 1)
+            bound = (False, own, 0, added)
+            if bound < bar:
+                candidates.append((bound, len(candidates), position, first_late, order))
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    best: InsertionOption | None = None
+    best_at = 0
+    for bound, at, position, first_late, order in candidates:
+        if best is not None and (bound, at) > (_rank(best), best_at):
+            break
+        # Stops before ``position`` stay in front, so the new visit keeps its index.
+        new_at = position
+        middle = [new_stop, *(stops[i] for i in order)]
+        sequence = [*stops[:position], *middle, *stops[first_late + 1 :]]
+        ids = [_stop_id(s) for s in sequence]
+        if pins and _order_moves_a_pin(problem, nurse, ids):
+            continue
+        trial = router.layout(position, middle, first_late + 1)
+        if _breaks_by_id(base, stops, trial, sequence):
+            continue
+        option = _option(
+            nurse, new_at, new_at, new_stop, trial, base, feasible=True, sequence=tuple(ids)
+        )
+        if best is None or (_rank(option), at) < (_rank(best), best_at):
+            best, best_at = option, at
     return best
 
 
@@ -428,27 +820,6 @@ def _breaks_by_id(
     if trial.break_missed and not base.break_missed:
         return True
     return trial.overrun and not base.overrun
-
-
-def _break_after(
-    problem: Problem,
-    nurse: Nurse,
-    stops: list[timeline.Stop],
-    position: int,
-    leave: timeline.Departure,
-    laid: _Layout,
-) -> int | None:
-    """Her break's start right after the new visit (at ``position`` of ``stops``), when
-    ``laid`` has her break, not yet begun, before that visit; else ``None``."""
-    if nurse.break_rule is None or nurse.break_taken:
-        return None
-    if not any(t.break_before is not None for t in laid.timed[: position + 1]):
-        return None
-    matrix = problem.matrix(nurse.profile)
-    timed, _placed, finish = timeline.simulate(matrix, leave, stops[: position + 1])
-    if timed[-1].break_before is not None:
-        return None
-    return finish
 
 
 def _break_start(plan: Plan, nurse: Nurse) -> int | None:

@@ -16,7 +16,7 @@ from optimizer import timeline
 from optimizer.eligibility import eligible_nurses
 from optimizer.model import Nurse, Problem, Visit
 from optimizer.plan import ReasonCode, Unassigned
-from optimizer.quote import _layout, _moves_a_pin, _what_breaks
+from optimizer.quote import _moves_a_pin, _Router, _what_breaks
 
 __all__ = ["why_left_out"]
 
@@ -104,35 +104,34 @@ def _blocker(
 ) -> tuple[str, str] | None:
     """("own pin", what), ("pin", what), ("break", what) or ("bag", what) if that alone
     keeps ``visit`` out of her route ("own pin": it fits only off the stop it is pinned as)."""
-    leave = timeline.departure(problem, nurse)
     new_stop = timeline.stop_for(problem, visit)
-    base = _layout(problem, nurse, stops, leave, break_start)
+    # Each trial laid out from its place on (`quote._Router`): the figures of `_layout`.
+    router = _Router(problem, nurse, stops, break_start)
+    base = router.base
     rule = nurse.break_rule if not nurse.break_taken else None
     free = nurse.model_copy(update={"break_rule": None}) if rule is not None else None
-    free_base = _layout(problem, free, stops, leave, None) if free is not None else None
+    free_router = _Router(problem, free, stops, None) if free is not None else None
+    free_base = free_router.base if free_router is not None else None
     found: tuple[str, str] | None = None
     for position in range(len(stops) + 1):
-        trial_stops = [*stops[:position], new_stop, *stops[position:]]
-        broken = _what_breaks(
-            base, _layout(problem, nurse, trial_stops, leave, break_start), position
-        )
+        broken = _what_breaks(base, router.layout(position, [new_stop], position), position)
         if broken:
-            empty_handed = [*stops[:position], replace(new_stop, materials={}), *stops[position:]]
+            empty_handed = [replace(new_stop, materials={})]
             if (
                 found is None
                 and broken.startswith("her night bag")
                 and not _what_breaks(
-                    base, _layout(problem, nurse, empty_handed, leave, break_start), position
+                    base, router.layout(position, empty_handed, position), position
                 )
             ):
                 found = ("bag", f"{nurse.id}'s {broken.removeprefix('her ')}")
             if (
                 (found is None or found[0] == "bag")
-                and free is not None
+                and free_router is not None
                 and free_base is not None
                 and rule is not None
             ):
-                free_trial = _layout(problem, free, trial_stops, leave, None)
+                free_trial = free_router.layout(position, [new_stop], position)
                 if not _what_breaks(free_base, free_trial, position):
                     found = (
                         "break",

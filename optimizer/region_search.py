@@ -16,7 +16,7 @@ from optimizer.checker import check
 from optimizer.eligibility import eligible_nurses
 from optimizer.model import Problem, Visit, VisitState
 from optimizer.night_search import Found, search_once
-from optimizer.regions import Region, regions
+from optimizer.regions import SPLIT_FROM, Region, regions
 from optimizer.routing_model import FIXED_SLOT_THRESHOLD
 from optimizer.search import SearchConfig
 
@@ -329,13 +329,15 @@ def first_plan_by_regions(
     departures: dict[str, timeline.Departure],
     config: SearchConfig,
     deadline: float,
+    *,
+    split_from: int = SPLIT_FROM,
 ) -> RegionPlans | None:
     """The first plan of a large night built region by region (`RegionPlans`); ``None`` when
     the night is not split or a region found no plan in time (the caller then builds it
     whole). The regions run one after the other in this process: forking them measured no
     faster on the loaded 2-core machine, and each takes a few tenths of a second.
     """
-    parts = regions(problem, open_visits, departures)
+    parts = regions(problem, open_visits, departures, split_from=split_from)
     if parts is None:
         return None
     plans = RegionPlans(problem, parts, departures, len(open_visits) > FIXED_SLOT_THRESHOLD)

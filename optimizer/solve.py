@@ -29,6 +29,7 @@ from optimizer.model import Problem, Visit, VisitState
 from optimizer.night_search import Found, fallback_config, found_from, search_once
 from optimizer.plan import OUT_OF_TIME, Plan, ReasonCode, SolverStats, Unassigned
 from optimizer.region_search import first_plan_by_regions
+from optimizer.regions import FIRST_PLAN_SPLIT_FROM, SPLIT_FROM
 from optimizer.replan import break_starts_of, initial_routes, quick_replan, warm_sequences
 from optimizer.routing_model import NightModel
 from optimizer.search import SearchConfig
@@ -126,8 +127,16 @@ def _search_portfolio(
     by_regions = None
     first_config = SearchConfig(label="gls-pci", seed=seed)
     if first_only or solution_limit is None:
+        # A first plan alone is split from fewer visits (`regions.FIRST_PLAN_SPLIT_FROM`):
+        # the quick answer at 10 x 200 in about 0.4 of the time, a search does not follow.
+        quick = first_only and configs is None
         by_regions = first_plan_by_regions(
-            problem, open_visits, departures, first_config, began + time_limit
+            problem,
+            open_visits,
+            departures,
+            first_config,
+            began + time_limit,
+            split_from=FIRST_PLAN_SPLIT_FROM if quick else SPLIT_FROM,
         )
     if by_regions is not None:
         method = f"or-tools: {first_config.first_solution} in {len(by_regions)} regions"
@@ -292,7 +301,8 @@ def solve(
     re-plans (docs/benchmarks.md, `nachtroute bench nights`): guided local search from a
     warm start improves in steps of 40-180 ms and then levels off.
 
-    A large night (at least ``regions.SPLIT_FROM`` open visits, with coordinates)
+    A large night (at least ``regions.SPLIT_FROM`` open visits, with coordinates; for
+    ``first_only`` with the default search, ``regions.FIRST_PLAN_SPLIT_FROM``)
     gets its first plan region by region (`optimizer.regions`): that is the ``first_only``
     answer, and a longer search answers with it unless it finds a better plan in time.
     Visits a construction cut short by the time limit never tried come back as

@@ -184,49 +184,81 @@ def simulate(
     timed: list[TimedStop] = []
     location, clock = start.location, start.time
     placed: tuple[int, int] | None = None
-    needs_break = break_window is not None
     for stop in stops:
-        travel = math.ceil(matrix[location][stop.location])
-        arrival = clock + travel
-        break_here: tuple[int, int] | None = None
-        at_arrival = False
-        if needs_break and placed is None and break_window is not None:
-            window_start, latest_start = break_window[0], break_window[1] - break_duration
-            if break_start is not None:
-                take = break_start < max(stop.not_before, arrival, stop.earliest)
-                wanted = break_start
-            else:
-                take = max(arrival, stop.earliest, stop.not_before) > window_start
-                wanted = window_start
-            if take:
-                # Before the drive (at the previous stop) or after it (waiting at this stop):
-                # whichever lets this visit start earlier; the solver may have chosen either.
-                before = max(
-                    clock, window_start, min(wanted, stop.not_before - travel - break_duration)
-                )
-                after = max(arrival, window_start, min(wanted, stop.not_before - break_duration))
-                begin_before = max(before + break_duration + travel, stop.earliest, stop.not_before)
-                begin_after = max(after + break_duration, stop.earliest, stop.not_before)
-                options = [
-                    (begin_before, 0, before, False),
-                    (begin_after, 1, after, True),
-                ]
-                valid = [o for o in options if o[2] <= latest_start]
-                if valid:
-                    _, _, at, at_arrival = min(valid)
-                    break_here = (at, at + break_duration)
-                    placed = break_here
-                    arrival = arrival if at_arrival else break_here[1] + travel
-        ready = break_here[1] if (break_here is not None and at_arrival) else arrival
-        begin = max(ready, stop.earliest, stop.not_before)
-        timed.append(TimedStop(stop, travel, arrival, begin, break_here, at_arrival))
-        clock = begin + stop.service_seconds
+        item, clock, placed = advance(
+            matrix, location, clock, placed, stop, break_duration, break_window, break_start
+        )
+        timed.append(item)
         location = stop.location
-    if needs_break and placed is None and break_window is not None:
+    return timed, final_break(clock, placed, break_duration, break_window, break_start), clock
+
+
+def advance(
+    matrix: Sequence[Sequence[float]],
+    location: int,
+    clock: int,
+    placed: tuple[int, int] | None,
+    stop: Stop,
+    break_duration: int,
+    break_window: tuple[int, int] | None,
+    break_start: int | None,
+) -> tuple[TimedStop, int, tuple[int, int] | None]:
+    """One step of `simulate`: from ``location`` free at ``clock`` (the break ``placed`` or
+    not yet) to ``stop``; its timed stop, the clock when it ends, and the break.
+
+    What follows depends only on (location, clock, placed), and, while the break is not
+    placed, on ``break_start``: the quote resumes a layout from any stop of another."""
+    travel = math.ceil(matrix[location][stop.location])
+    arrival = clock + travel
+    break_here: tuple[int, int] | None = None
+    at_arrival = False
+    if placed is None and break_window is not None:
+        window_start, latest_start = break_window[0], break_window[1] - break_duration
+        if break_start is not None:
+            take = break_start < max(stop.not_before, arrival, stop.earliest)
+            wanted = break_start
+        else:
+            take = max(arrival, stop.earliest, stop.not_before) > window_start
+            wanted = window_start
+        if take:
+            # Before the drive (at the previous stop) or after it (waiting at this stop):
+            # whichever lets this visit start earlier; the solver may have chosen either.
+            before = max(
+                clock, window_start, min(wanted, stop.not_before - travel - break_duration)
+            )
+            after = max(arrival, window_start, min(wanted, stop.not_before - break_duration))
+            begin_before = max(before + break_duration + travel, stop.earliest, stop.not_before)
+            begin_after = max(after + break_duration, stop.earliest, stop.not_before)
+            options = [
+                (begin_before, 0, before, False),
+                (begin_after, 1, after, True),
+            ]
+            valid = [o for o in options if o[2] <= latest_start]
+            if valid:
+                _, _, at, at_arrival = min(valid)
+                break_here = (at, at + break_duration)
+                placed = break_here
+                arrival = arrival if at_arrival else break_here[1] + travel
+    ready = break_here[1] if (break_here is not None and at_arrival) else arrival
+    begin = max(ready, stop.earliest, stop.not_before)
+    item = TimedStop(stop, travel, arrival, begin, break_here, at_arrival)
+    return item, begin + stop.service_seconds, placed
+
+
+def final_break(
+    clock: int,
+    placed: tuple[int, int] | None,
+    break_duration: int,
+    break_window: tuple[int, int] | None,
+    break_start: int | None,
+) -> tuple[int, int] | None:
+    """The break of a layout whose last stop ends at ``clock``: ``placed``, or after the
+    last stop if it still fits its window."""
+    if placed is None and break_window is not None:
         at = max(clock, break_window[0] if break_start is None else max(break_start, clock))
         if at + break_duration <= break_window[1]:
-            placed = (at, at + break_duration)
-    return timed, placed, clock
+            return (at, at + break_duration)
+    return placed
 
 
 def route(

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optimizer import timeline
 from optimizer.evaluate import evaluate
-from optimizer.live import with_visit
+from optimizer.generate import generated_night
+from optimizer.live import state_at, with_visit
 from optimizer.model import Visit
 from optimizer.plan import StepType
-from optimizer.quote import quote
+from optimizer.quote import _break_start, _current_stops, _layout, _rank, _Router, quote
 from optimizer.replan import quick_replan
 from optimizer.solve import solve
 
 from .conftest import HOUR, MINUTE, line_problem, nurse, planned, unplanned
+from .test_properties import new_calls, nights
 
 
 def test_quote_ranks_the_nearer_free_nurse_first() -> None:
@@ -149,3 +155,80 @@ def test_quote_moves_one_planned_visit_up_to_make_room_for_an_acute_call() -> No
     assert first is not None and not first.violations
     order = [s.visit_id for s in first.routes[0].steps if s.visit_id is not None]
     assert order == ["CALL", "P", "U"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_a_layout_resumed_from_the_current_route_is_the_whole_layout(
+    data: st.DataObject,
+) -> None:
+    """The quote lays out each trial order only from where it differs from her current
+    route until the two agree again, and ranks places by a best case first: the figures are
+    those of laying out the whole order (`_layout`), with or without a break hint, for a
+    plain insertion, one after a restock, and an order with one stop moved; no option is
+    better than its place's best case."""
+    problem = data.draw(nights())
+    now = data.draw(st.integers(0, 8 * HOUR))
+    plan = solve(problem, time_limit=0.1)
+    live = state_at(problem, plan, now)
+    call = data.draw(new_calls(live))
+    asked = with_visit(live, call)
+    new_stop = timeline.stop_for(asked, call)
+    restock = timeline.restock_stop(asked)
+    for each in asked.nurses:
+        stops = _current_stops(asked, plan, each)
+        leave = timeline.departure(asked, each)
+        for hint in {_break_start(plan, each), None, data.draw(st.integers(0, 8 * HOUR))}:
+            router = _Router(asked, each, stops, hint)
+            assert router.base == _layout(asked, each, stops, leave, hint)
+            position = data.draw(st.integers(0, len(stops)))
+            for middle, resume in (
+                ([new_stop], position),
+                ([restock, new_stop], position),
+                ([new_stop, *reversed(stops[position:])], len(stops)),
+            ):
+                whole = [*stops[:position], *middle, *stops[resume:]]
+                assert router.layout(position, middle, resume) == _layout(
+                    asked, each, whole, leave, hint
+                )
+        options = [o for o in quote(asked, plan, call) if o.nurse_id == each.id]
+        router = _Router(asked, each, stops, _break_start(plan, each))
+        for option in options:
+            if option.sequence is None:
+                refill = restock if option.restock_before else None
+                assert router.bound(option.position, new_stop, refill) <= _rank(option)
+
+
+def test_a_resumed_layout_is_the_whole_layout_in_a_generated_night_at_its_breaks() -> None:
+    """As above on a generated night at 03:12, when breaks not yet taken sit among windows
+    with room to wait: a trial may reach a stop at the same time as the current route with
+    her break taken in one and not yet in the other (the two then differ from there on)."""
+    problem = generated_night(nurses=5, visits=100, seed=0)
+    plan = solve(problem, time_limit=5, first_only=True)
+    live = state_at(problem, plan, 4 * HOUR + 12 * MINUTE)
+    for location in range(1, 40, 3):
+        call = Visit.model_validate(
+            unplanned("NEW", location, 4 * HOUR + 12 * MINUTE, "urgent", service_seconds=1200)
+        )
+        asked = with_visit(live, call)
+        new_stop = timeline.stop_for(asked, call)
+        restock = timeline.restock_stop(asked)
+        for each in asked.nurses:
+            stops = _current_stops(asked, plan, each)
+            leave = timeline.departure(asked, each)
+            hint = _break_start(plan, each)
+            router = _Router(asked, each, stops, hint)
+            for position in range(len(stops) + 1):
+                for middle, resume in (
+                    ([new_stop], position),
+                    ([restock, new_stop], position),
+                    # Two stops moved up before the one at ``position``.
+                    (
+                        [new_stop, *stops[position + 1 : position + 3], *stops[position:][:1]],
+                        min(position + 3, len(stops)),
+                    ),
+                ):
+                    whole = [*stops[:position], *middle, *stops[resume:]]
+                    assert router.layout(position, middle, resume) == _layout(
+                        asked, each, whole, leave, hint
+                    )

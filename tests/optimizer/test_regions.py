@@ -15,7 +15,7 @@ from optimizer.eligibility import eligible_nurses, excluded
 from optimizer.generate import generated_night
 from optimizer.model import Dependency, Pin, Problem, VisitState
 from optimizer.region_search import RegionPlans
-from optimizer.regions import SPLIT_FROM, Region, regions
+from optimizer.regions import FIRST_PLAN_SPLIT_FROM, SPLIT_FROM, Region, regions
 from optimizer.search import SearchConfig
 from optimizer.solve import solve
 
@@ -125,12 +125,28 @@ def test_regions_hold_every_visit_once_with_the_nurses_it_needs(
 
 
 def test_a_small_night_is_planned_whole() -> None:
-    """Below `SPLIT_FROM` open visits there is nothing to gain from a split."""
+    """Below `SPLIT_FROM` open visits a search gains nothing from a split, and below
+    `FIRST_PLAN_SPLIT_FROM` neither does a first plan alone."""
+    problem = generated_night(nurses=6, visits=FIRST_PLAN_SPLIT_FROM - 10, seed=3)
+    departures = {n.id: timeline.departure(problem, n) for n in problem.nurses}
+    assert regions(problem, problem.visits, departures) is None
+    assert regions(problem, problem.visits, departures, split_from=FIRST_PLAN_SPLIT_FROM) is None
+    plan = solve(problem, time_limit=30, first_only=True)
+    assert plan.stats is not None and "regions" not in plan.stats.method
+
+
+def test_a_first_plan_alone_is_split_from_fewer_visits() -> None:
+    """10 x 200: a search's construction is whole (`SPLIT_FROM`), the quick first plan is
+    built in two regions (`FIRST_PLAN_SPLIT_FROM`), and keeps every rule."""
     problem = generated_night(nurses=10, visits=200, seed=3)
     departures = {n.id: timeline.departure(problem, n) for n in problem.nurses}
     assert regions(problem, problem.visits, departures) is None
+    parts = regions(problem, problem.visits, departures, split_from=FIRST_PLAN_SPLIT_FROM)
+    assert parts is not None and len(parts) == 2
     plan = solve(problem, time_limit=30, first_only=True)
-    assert plan.stats is not None and "regions" not in plan.stats.method
+    assert plan.stats is not None and "in 2 regions" in plan.stats.method
+    assert check(problem, plan) == []
+    assert len(plan.assignments()) + len(plan.unassigned) == len(problem.visits)
 
 
 def test_a_large_first_plan_is_built_by_regions_and_keeps_every_rule() -> None:
