@@ -22,6 +22,10 @@ What it does, on loopback only:
    its solver processes apart), a figure that does not depend on how long the requests
    waited for a core, so builds can be compared on a loaded machine.
 
+``--start spread`` (the default) sends each phone's first request at a random point of its
+polling interval; ``--start together`` fires all 51 users' first requests at once, as the
+runs before session 19 did (a first-second burst of 50 requests that alone made the p99).
+
 ``--pin split`` (the default with 2 or more cores) keeps the load generator off the
 server's cores: Locust runs on the last core, the server (and the solver processes it
 starts, which inherit it) on the others; on 2 cores the worker's 0.8 s search then shares
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import os
 import random
@@ -384,6 +389,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                 "clock": now.isoformat(),
                                 "clock_origin": origin,
                                 "alarms": not args.no_alarms,
+                                "start": args.start,
                             }
                         ),
                         encoding="utf-8",
@@ -432,6 +438,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         server.wait(timeout=20)
                     except subprocess.TimeoutExpired:
                         server.kill()
+            versions = plan_versions_stored(url)
             stats_file = folder / "locust_stats.csv"
             if not stats_file.exists():
                 sys.stderr.write(locust.stdout[-3000:] + locust.stderr[-3000:])
@@ -446,10 +453,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         args,
         stats,
         server_errors,
+        versions=versions,
         server_cpu=server_cpu,
         load=load,
         pinned=(server_cores, locust_cores),
     )
+
+
+def plan_versions_stored(url: str) -> tuple[int, int]:
+    """How many plan versions the night got during the run, and how many of them are
+    identical to the one before (the solver's own statistics aside): R13's stores of
+    nothing new."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT plan FROM plan_versions ORDER BY night_id, version")
+            ).all()
+    finally:
+        engine.dispose()
+    plans = [json.loads(r[0]) if isinstance(r[0], str) else r[0] for r in rows]
+    bare = [{k: v for k, v in p.items() if k != "stats"} for p in plans]
+    same = sum(1 for a, b in itertools.pairwise(bare) if a == b)
+    return max(0, len(plans) - 1), same  # the seeded first plan is not the run's
 
 
 def _profiler(path: Path | None, pid: int, seconds: int) -> subprocess.Popen[bytes] | None:
@@ -496,6 +522,7 @@ def _report(
     stats: dict[str, dict[str, str]],
     server_errors: list[str],
     *,
+    versions: tuple[int, int],
     server_cpu: tuple[float, float],
     load: float,
     pinned: tuple[set[int] | None, set[int] | None],
@@ -529,6 +556,9 @@ def _report(
             "locust": sorted(pinned[1]) if pinned[1] else "any",
         },
         "load_average_1min": round(load, 1),
+        "start": args.start,
+        "plan_versions_stored": versions[0],
+        "plan_versions_identical_to_previous": versions[1],
     }
     met = {
         "route_p99_ms": result["route_p99_ms"] < TARGETS["route_p99_ms"],
@@ -551,7 +581,9 @@ def _report(
         f"{result['server_cpu_seconds']} s during the run "
         f"({result['server_cpu_ms_per_request']} ms per request; solver processes "
         f"{result['solver_processes_cpu_seconds']} s), cores server {result['pinned']['server']} "
-        f"/ Locust {result['pinned']['locust']}, load average {result['load_average_1min']}"
+        f"/ Locust {result['pinned']['locust']}, load average {result['load_average_1min']}; "
+        f"plan versions stored {versions[0]} ({versions[1]} identical to the one before); "
+        f"start {args.start}"
     )
     for line in server_errors[:5]:
         print(f"  server: {line[:200]}", file=sys.stderr)
@@ -581,6 +613,14 @@ def main() -> None:
         default="split",
         help="split: Locust on the last core, the server on the others (with 2+ cores); "
         "locust: only Locust pinned",
+    )
+    parser.add_argument(
+        "--start",
+        choices=["spread", "together"],
+        default="spread",
+        help="spread: each phone's first request at a random point of its polling interval "
+        "(as phones are); together: every simulated user fires at once (the runs before "
+        "session 19), a first-second burst that alone made the p99 of a 60 s run",
     )
     parser.add_argument(
         "--profile", type=Path, default=None, help="py-spy raw profile of the server to FILE"

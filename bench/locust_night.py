@@ -22,6 +22,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import gevent
 from locust import FastHttpUser, between, constant_pacing, task
 
 from mobile_contract.dpop_client import PhoneKey
@@ -43,6 +44,14 @@ def _server_seconds() -> float:
 
 def _now() -> datetime:
     return datetime.fromtimestamp(_server_seconds(), tz=UTC)
+
+
+def _first_at_random_phase(longest: float) -> None:
+    """A phone's first request at a random point of its interval, as a night's phones poll
+    (``"start": "spread"``, the default); ``"together"``: Locust starts all 51 users within
+    a few milliseconds and each fires at once, a burst of 50 first requests no night has."""
+    if CONFIG.get("start", "spread") == "spread":
+        gevent.sleep(random.uniform(0, longest))
 
 
 class _Phone:
@@ -71,6 +80,7 @@ class RouteReader(FastHttpUser):
     def on_start(self) -> None:
         self.phone = _Phone(next(_phones), self.host or "")
         self.etag: str | None = None
+        _first_at_random_phase(1.5)
 
     @task
     def read_route(self) -> None:
@@ -100,6 +110,7 @@ class EventPoster(FastHttpUser):
         self.phone = _Phone(phone, self.host or "")
         self.rng = random.Random(phone["device_id"])
         self.where = phone["base"]
+        _first_at_random_phase(2.5)
 
     @task
     def post_events(self) -> None:

@@ -164,6 +164,7 @@ def demo_settings(data_dir: Path, network: str | None) -> Any:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.core.heap import freeze_startup_heap
     from api.core.log import uvicorn_log_config
     from api.main import create_app
 
@@ -172,6 +173,7 @@ def _serve(args: argparse.Namespace) -> int:
     # One message, not a traceback from the server's startup.
     check_database(settings.resolved_database_url, name="NACHTROUTE_DATABASE_URL")
     app = create_app(settings)
+    freeze_startup_heap()  # no full collection pauses every request for start-up's objects
     uvicorn.run(app, host=args.host, port=args.port, log_config=uvicorn_log_config("info"))
     return 0
 
@@ -329,12 +331,15 @@ def _demo(args: argparse.Namespace) -> int:
         return 0
     import uvicorn
 
+    from api.core.heap import freeze_startup_heap
     from api.core.log import uvicorn_log_config
     from api.main import create_app
 
     print(f"\nServing on {base_url} (Ctrl-C to stop)", file=sys.stderr)
+    app = create_app(settings, clock=clock)
+    freeze_startup_heap()
     uvicorn.run(
-        create_app(settings, clock=clock),
+        app,
         host=args.host,
         port=args.port,
         log_config=uvicorn_log_config("warning"),

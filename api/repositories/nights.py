@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -271,6 +271,42 @@ def save_plan_version(
     session.commit()
     session.refresh(night)
     return version, affected
+
+
+def _bare(plan: dict[str, Any]) -> dict[str, Any]:
+    # What the search reports about itself (its time, iterations) is not the plan.
+    return {k: v for k, v in plan.items() if k != "stats"}
+
+
+def keep_if_unchanged(
+    session: Session, night: Night, plan: dict[str, Any], *, base_version: int, replan_done: int
+) -> bool:
+    """A live re-plan whose ``plan`` is the current version's (its solver statistics aside):
+    store no new version (R13: ten calls at once stored identical versions, each one new
+    routes for every phone to fetch), but record in one commit that the re-plans up to
+    ``replan_done`` are covered. False (nothing done) when the plan differs or the night is
+    not at ``base_version``."""
+    if night.plan_version != base_version:
+        return False
+    current = current_plan_version(session, night)
+    if current is None or _bare(current.plan) != _bare(plan):
+        return False
+    done = session.execute(
+        update(Night)
+        .where(Night.id == night.id, Night.plan_version == base_version)
+        .values(
+            replan_done=case(
+                (Night.replan_done > replan_done, Night.replan_done), else_=replan_done
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(done, "rowcount", 0) != 1:
+        session.rollback()
+        return False
+    session.commit()
+    session.refresh(night)
+    return True
 
 
 def _sequence(steps: list[StoredStep]) -> list[tuple[str, int | None]]:

@@ -581,15 +581,35 @@ def store_solved(
     current one); `Conflict` when the night moved on.
 
     Solved or fallen back, every visit nobody could get into is put in ``unassigned`` with
-    its reason before saving (`with_closed_visits`), read at store time."""
+    its reason before saving (`with_closed_visits`), read at store time. A live re-plan
+    that solved to the current version's plan stores no new version, only the re-plans it
+    covers (`nights.keep_if_unchanged`): its result names the current version."""
     base = night.plan_version if base_version is None else base_version
     if publish is None:
         publish = nights.any_published(session, night)
     plan = with_closed_visits(session, night, solved.plan)
+    stored = plan.model_dump(mode="json")
+    if (
+        live
+        and solved.fallback is None
+        and nights.keep_if_unchanged(
+            session,
+            night,
+            stored,
+            base_version=base,
+            replan_done=night.replan_done if replan_done is None else replan_done,
+        )
+    ):
+        return ReplanResult(
+            version=base,
+            affected_nurses=[],
+            seconds=round(time.perf_counter() - solved.began, 3),
+            plan=plan,
+        )
     version, affected = nights.save_plan_version(
         session,
         night,
-        plan.model_dump(mode="json"),
+        stored,
         route_steps(solved.night_problem, plan),
         base_version=base,
         reason=reason,

@@ -8,6 +8,7 @@ accepted visit is in the routes or unassigned with a reason (`tests.api.invarian
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -26,7 +27,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from api.db.models import Night, Visit
+from api.db.models import Night, PlanVersion, Visit
 from tests.api.conftest import NIGHT, SECRET, World
 from tests.api.conftest import new_client as register_client
 from tests.api.invariants import (  # the fixture: the invariant after every test here
@@ -220,6 +221,49 @@ def test_six_acute_calls_at_once(night_at_0310: World, tmp_path: Path) -> None:
         assert body["visits"][0]["planned"] is True, body
         assert body["live_replan"]["pending"] is False
         assert body["live_replan"]["fallback"] is None, "the solver process answered"
+    assert_visits_placed(world.sessions())
+
+
+def _without_stats(plan: dict[str, Any]) -> dict[str, Any]:
+    # What the search reports about itself (its time, iterations) is not the plan.
+    return {k: v for k, v in plan.items() if k != "stats"}
+
+
+def test_ten_acute_calls_at_once_are_coalesced(night_at_0310: World, tmp_path: Path) -> None:
+    """R13: ten acute calls together, each 201 and planned; a re-plan answers every call
+    pending when it starts, so no plan version is stored that is identical to the one
+    before it (the calls covered by an earlier answer store nothing new)."""
+    world = night_at_0310
+    org = world.seeded.home_care[1]
+    clients = [register_client(world, org, 70 + n) for n in range(10)]
+    _quiet(world)
+    with world.sessions()() as session:
+        night_id, first = session.execute(select(Night.id, Night.plan_version)).one()
+    served = serve(world, tmp_path, name="ten")
+    try:
+
+        def post(client_id: int) -> httpx.Response:
+            with served.http() as http:
+                return http.post(REQUESTS, json=acute(client_id), headers=world.key(org))
+
+        with ThreadPoolExecutor(10) as pool:
+            answers = list(pool.map(post, clients))
+        wait_until_settled(world.sessions())
+    finally:
+        stop(served)
+    assert [a.status_code for a in answers] == [201] * 10, [a.text for a in answers]
+    for answer in answers:
+        assert answer.json()["visits"][0]["planned"] is True, answer.json()
+    with world.sessions()() as session:
+        stored = session.scalars(
+            select(PlanVersion)
+            .where(PlanVersion.night_id == night_id, PlanVersion.version >= first)
+            .order_by(PlanVersion.version)
+        ).all()
+        plans = [(v.version, _without_stats(v.plan)) for v in stored]
+    same = [b for (_, a), (b, p) in itertools.pairwise(plans) if a == p]
+    assert not same, f"plan versions {same} are identical to the one before"
+    assert len(plans) - 1 <= 2 * 10, "at most a first answer and a search per call"
     assert_visits_placed(world.sessions())
 
 
@@ -474,3 +518,27 @@ def test_a_call_the_quick_insertion_cannot_place_is_answered_by_the_search(world
     assert outcome["planned"] is True, outcome
     versions = world.client.get(f"{PLAN}/versions", headers=world.token("planner")).json()
     assert not any("(first answer)" in (v.get("reason") or "") for v in versions), versions
+
+
+def test_a_live_replan_that_changes_nothing_stores_no_version(any_world: World) -> None:
+    """R13: a live re-plan solved to the current version's plan (a second first answer
+    with no new call, at the same moment) stores no identical version; it answers with the
+    current version and records the re-plans it covers."""
+    from api.repositories import accounts
+    from api.services.planning import quick_replan
+
+    world = any_world
+    published_night(world, visits=6)
+    world.clock.set(1, 30)
+    with world.sessions()() as session:
+        region = accounts.get_region(session)
+        night = session.scalars(select(Night)).one()
+        first = quick_replan(session, region, night, reason="test: first", now=world.clock())
+        assert first is not None
+        again = quick_replan(session, region, night, reason="test: again", now=world.clock())
+        assert again is not None
+        versions = session.scalars(
+            select(PlanVersion.version).where(PlanVersion.night_id == night.id)
+        ).all()
+    assert again.version == first.version == max(versions), versions
+    assert again.affected_nurses == []
