@@ -172,7 +172,6 @@ class NightModel:
         self.time = routing.GetDimensionOrDie("time")
         self._time_windows(horizon)
         self._disjunctions()
-        self.positions_fixed = False  # set by `_skills_and_pins`
         self._skills_and_pins()
         self._two_person_visits()
         self._dependencies()
@@ -293,7 +292,6 @@ class NightModel:
                 positioned.append((self.visit_nodes[visit.id][0], visit.pin.position))
         if not positioned:
             return
-        self.positions_fixed = True
         counts = [1 if node.kind == VISIT else 0 for node in self.nodes]
         counter = routing.RegisterUnaryTransitVector(counts)
         routing.AddDimension(counter, 0, len(self.nodes), False, "position")
@@ -313,7 +311,6 @@ class NightModel:
             if len(nodes) != 2 or self.fixed_slots:
                 continue
             a, b = (self.index(n) for n in nodes)
-            self._together_if_positions_fixed(a, b)
             service = self.nodes[nodes[0]].service
             if service <= tolerance:
                 # Otherwise starting within the tolerance already rules out one nurse doing
@@ -324,13 +321,6 @@ class NightModel:
             start_a, start_b = self.time.CumulVar(a), self.time.CumulVar(b)
             solver.Add(start_a <= start_b + tolerance)
             solver.Add(start_b <= start_a + tolerance)
-
-    def _together_if_positions_fixed(self, a: int, b: int) -> None:
-        """Both or neither of two nodes a reading would only keep together (two-person
-        copies, linked visits) on a night with a stop at a fixed position: a lone one dropped
-        on reading moves every later stop of her route one place up, past its pin."""
-        if self.positions_fixed:
-            self.routing.solver().Add(self.routing.ActiveVar(a) == self.routing.ActiveVar(b))
 
     def _dependencies(self) -> None:
         # Hard gaps on the time cumuls, across routes. Each visit keeps its own disjunction so
@@ -344,7 +334,6 @@ class NightModel:
                 continue
             a = self.index(self.visit_nodes[link.first][0])
             b = self.index(self.visit_nodes[link.second][0])
-            self._together_if_positions_fixed(a, b)
             start_a, start_b = self.time.CumulVar(a), self.time.CumulVar(b)
             solver.Add(start_b >= start_a + link.min_seconds)
             solver.Add(start_b <= start_a + link.max_seconds)
