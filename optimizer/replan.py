@@ -7,12 +7,19 @@ from typing import Any
 
 from optimizer import timeline
 from optimizer.assemble import explain, in_step, summarise, with_own_check
+from optimizer.evaluate import evaluate
 from optimizer.model import Problem, Visit, VisitState
 from optimizer.plan import Plan, ReasonCode, StepType, Unassigned, Violation
 from optimizer.quote import quote
 from optimizer.routing_model import RESTOCK, NightModel
 
-__all__ = ["break_starts_of", "initial_routes", "quick_replan", "warm_sequences"]
+__all__ = [
+    "break_starts_of",
+    "initial_routes",
+    "insert_new_calls",
+    "quick_replan",
+    "warm_sequences",
+]
 
 
 def initial_routes(model: NightModel, plan: Plan, *, insert_new: bool = True) -> list[list[int]]:
@@ -168,6 +175,48 @@ def quick_replan(
     return plan.model_copy(
         update={"unassigned": left_out, "summary": summarise(problem, plan.routes, left_out)}
     )
+
+
+def insert_new_calls(problem: Problem, current: Plan | None) -> Plan:
+    """The routes of ``current`` laid out on ``problem``, with each visit they lack put at
+    its best feasible place (most urgent first); what fits nowhere is unassigned with its
+    reason. The service's first answer to a partner's call, and its fallback when a search
+    fails (`api.services.planning.keep_with_new_calls`).
+
+    The trial layouts are not explained (nobody reads their reasons, and explaining one lays
+    every left-out visit out at every nurse and position); the routes chosen are, once. With
+    an explanation per trial, routes that had lost 48 visits held the serving process's
+    interpreter for 14.5 s in a load run (a loaded machine), every request waiting."""
+    open_ids = {v.id for v in problem.visits if not v.is_locked}
+    nurse_ids = {n.id for n in problem.nurses}
+    routes = {
+        route.nurse_id: [
+            step.visit_id if step.type == StepType.VISIT and step.visit_id else RESTOCK
+            for step in route.steps
+            if (step.type == StepType.VISIT and step.visit_id in open_ids)
+            or step.type == StepType.RESTOCK
+        ]
+        for route in (current.routes if current else [])
+        if route.nurse_id in nurse_ids
+    }
+    plan = evaluate(problem, routes, explain=False)
+    placed = set(plan.assignments())
+    new = [v for v in problem.visits if v.id in open_ids and v.id not in placed]
+    new.sort(key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty)
+    for visit in new:
+        if visit.nurses_needed != 1:
+            continue
+        options = [o for o in quote(problem, plan, visit) if o.feasible]
+        if not options:
+            continue
+        best = options[0]
+        trial = {n: list(stops) for n, stops in routes.items()}
+        stops = trial.setdefault(best.nurse_id, [])
+        stops.insert(min(best.position, len(stops)), visit.id)
+        laid = evaluate(problem, trial, explain=False)
+        if len(laid.violations) <= len(plan.violations):
+            routes, plan = trial, laid
+    return evaluate(problem, routes)
 
 
 _ROOM_TRIES = 3  # nurses tried when a new call only fits by leaving out less urgent care
