@@ -10,7 +10,7 @@ from optimizer.assemble import explain, in_step, summarise, with_own_check
 from optimizer.evaluate import evaluate
 from optimizer.model import Problem, Visit, VisitState
 from optimizer.plan import Plan, ReasonCode, StepType, Unassigned, Violation
-from optimizer.quote import quote
+from optimizer.quote import InsertionOption, promised, quote
 from optimizer.routing_model import RESTOCK, NightModel
 
 __all__ = [
@@ -80,11 +80,11 @@ def _insert_new_visits(
     new.sort(key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty)
     for visit in new:
         # A place after a new restock is left to the search (it has the restock nodes).
-        options = [o for o in quote(problem, plan, visit) if o.feasible and not o.restock_before]
-        if not options:
+        options = [o for o in quote(problem, plan, visit) if not o.restock_before]
+        best = promised(problem, visit, options)
+        if best is None:
             model.new_visits_left_out = True
             continue
-        best = options[0]
         sequence = routes[vehicle_of[best.nurse_id]]
         sequence.insert(min(best.position, len(sequence)), model.index(free[visit.id][0]))
 
@@ -118,6 +118,25 @@ def warm_sequences(problem: Problem, warm_start: Plan, open_ids: set[str]) -> di
     return sequences
 
 
+def place(
+    sequences: dict[str, list[str]], hints: dict[str, int], visit_id: str, option: InsertionOption
+) -> None:
+    """Put ``visit_id`` in ``sequences`` (nurse id -> open stops) as ``option`` laid it out,
+    with what else the quote did to her route: the one stop it moved, the restock before
+    the visit, her break taken after it (in ``hints``, nurse id -> break start). Inserted at
+    its position alone, the first answer showed a later arrival than triage had promised
+    (her break first: 30 minutes later)."""
+    sequence = sequences.setdefault(option.nurse_id, [])
+    if option.sequence is not None and sorted(option.sequence) == sorted([*sequence, visit_id]):
+        sequence[:] = option.sequence  # the quote moved one of her stops as well
+    else:
+        sequence.insert(min(option.position, len(sequence)), visit_id)
+    if option.restock_before:
+        sequence.insert(min(option.position, len(sequence)), RESTOCK)
+    if option.break_start is not None:
+        hints[option.nurse_id] = option.break_start  # the quote took it after the call
+
+
 def quick_replan(
     problem: Problem, warm_start: Plan, open_visits: list[Visit], excluded: list[Unassigned]
 ) -> Plan | None:
@@ -137,18 +156,9 @@ def quick_replan(
         if visit.nurses_needed != 1:
             return None
         options = quote(problem, plan, visit)
-        feasible = [o for o in options if o.feasible]
-        if feasible:
-            best = feasible[0]
-            sequence = sequences[best.nurse_id]
-            if best.sequence is not None and sorted(best.sequence) == sorted([*sequence, visit.id]):
-                sequence[:] = best.sequence  # the quote moved one of her stops as well
-            else:
-                sequence.insert(min(best.position, len(sequence)), visit.id)
-            if best.restock_before:
-                sequence.insert(min(best.position, len(sequence)), RESTOCK)
-            if best.break_start is not None:
-                hints[best.nurse_id] = best.break_start  # the quote took it after the call
+        best = promised(problem, visit, options)
+        if best is not None:
+            place(sequences, hints, visit.id, best)
         else:
             room = _make_room(problem, sequences, visit, options[:_ROOM_TRIES], hints)
             if room is None:
@@ -199,24 +209,33 @@ def insert_new_calls(problem: Problem, current: Plan | None) -> Plan:
         for route in (current.routes if current else [])
         if route.nurse_id in nurse_ids
     }
-    plan = evaluate(problem, routes, explain=False)
+    # Each break where the current plan has it, as the quote lays her route out (taken as
+    # soon as its window opens instead, every route with a break moved).
+    hints = {
+        route.nurse_id: step.start
+        for route in (current.routes if current else [])
+        if route.nurse_id in nurse_ids and not problem.nurse(route.nurse_id).break_taken
+        for step in route.steps
+        if step.type == StepType.BREAK
+    }
+    plan = evaluate(problem, routes, break_starts=hints, explain=False)
     placed = set(plan.assignments())
     new = [v for v in problem.visits if v.id in open_ids and v.id not in placed]
     new.sort(key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty)
     for visit in new:
         if visit.nurses_needed != 1:
             continue
-        options = [o for o in quote(problem, plan, visit) if o.feasible]
-        if not options:
+        # The option triage promised (`promised`), placed as the quote laid it out.
+        best = promised(problem, visit, quote(problem, plan, visit))
+        if best is None:
             continue
-        best = options[0]
         trial = {n: list(stops) for n, stops in routes.items()}
-        stops = trial.setdefault(best.nurse_id, [])
-        stops.insert(min(best.position, len(stops)), visit.id)
-        laid = evaluate(problem, trial, explain=False)
+        moved = dict(hints)
+        place(trial, moved, visit.id, best)
+        laid = evaluate(problem, trial, break_starts=moved, explain=False)
         if len(laid.violations) <= len(plan.violations):
-            routes, plan = trial, laid
-    return evaluate(problem, routes)
+            routes, hints, plan = trial, moved, laid
+    return evaluate(problem, routes, break_starts=hints)
 
 
 _ROOM_TRIES = 3  # nurses tried when a new call only fits by leaving out less urgent care
