@@ -366,7 +366,18 @@ def current_plan(
     }
     if not problem.nurses:
         return plan_from_routes(problem, {})
-    return evaluate(problem, routes, explain=explain)
+    # Each break where the stored plan has it: laid out again without, every break went
+    # back to its window's opening (02:00), before the acute call a re-plan had put it
+    # after (the next first answer had the call 30 minutes later), and the live state
+    # (`live_problem`) took a break not yet begun for one taken.
+    breaks = {
+        route.nurse_id: step.start
+        for route in plan.routes
+        if route.nurse_id in nurses
+        for step in route.steps
+        if step.type == StepType.BREAK
+    }
+    return evaluate(problem, routes, break_starts=breaks, explain=explain)
 
 
 def route_steps(night_problem: NightProblem, plan: Plan) -> dict[int, list[dict[str, Any]]]:
