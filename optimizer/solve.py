@@ -29,7 +29,13 @@ from optimizer.model import Problem, Visit, VisitState
 from optimizer.night_search import Found, fallback_config, found_from, search_once
 from optimizer.plan import OUT_OF_TIME, Plan, ReasonCode, SolverStats, StepType, Unassigned
 from optimizer.region_search import first_plan_by_regions
-from optimizer.replan import break_starts_of, initial_routes, quick_replan, warm_sequences
+from optimizer.replan import (
+    break_starts_of,
+    initial_routes,
+    promises_of,
+    quick_replan,
+    warm_sequences,
+)
 from optimizer.routing_model import NightModel
 from optimizer.search import SearchConfig
 
@@ -381,7 +387,9 @@ def _solve(
     found: Found | None = None
     method = ""
     if warm_start is not None:
-        model = NightModel(problem, open_visits, departures)
+        model = NightModel(
+            problem, open_visits, departures, promises=promises_of(problem, warm_start)
+        )
         routing = model.routing
         strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
         routing.CloseModelWithParameters(_warm_parameters(time_limit, strategy))

@@ -111,20 +111,27 @@ def test_the_first_answer_keeps_the_quotes_promise(data: st.DataObject) -> None:
     the call with n, on site at t at the latest."""
     problem = data.draw(nights())
     now = data.draw(st.integers(0, 7 * HOUR))
-    plan = solve(problem, time_limit=0.2)
-    live = state_at(problem, plan, now)
+    solved = solve(problem, time_limit=0.2)
+    live = state_at(problem, solved, now)
+    # The night as the service has it when the call comes: its current plan laid out at
+    # ``now`` (what still fits put in: a waiting call goes before a new one).
+    plan = insert_new_calls(live, solved)
     call = data.draw(calls(live, now))
     trial = with_visit(live, call)
-    option = promised(trial, call, quote(trial, plan, call))
+    options = quote(trial, plan, call)
+    option = promised(trial, call, options)
     if option is None:
         return
     first = insert_new_calls(trial, plan)
     nurse_id, arrival = _arrival(first, "CALL")
-    assert nurse_id == option.nurse_id, (option, first.routes)
     assert arrival <= option.eta, (option, first.routes)
+    # Another nurse only where she arrives as soon.
+    assert nurse_id == option.nurse_id or any(
+        o.nurse_id == nurse_id and o.feasible and o.eta == option.eta for o in options
+    ), (option, first.routes)
     quick = quick_replan(trial, plan, [v for v in trial.visits if not v.is_locked], [])
     if quick is not None:
-        assert _arrival(quick, "CALL") == (option.nurse_id, option.eta)
+        assert _arrival(quick, "CALL")[1] <= option.eta
 
 
 def test_the_plan_lays_out_no_break_the_quote_did_not() -> None:
@@ -143,3 +150,44 @@ def test_the_plan_lays_out_no_break_the_quote_did_not() -> None:
     trial = with_visit(problem, call)
     first = insert_new_calls(trial, plan)
     assert [s.start for s in first.route("N1").steps if s.type == StepType.BREAK] == breaks
+
+
+def test_the_search_after_the_first_answer_keeps_the_promised_arrival() -> None:
+    """The search that follows the first answer (warm-started from it) was free to move the
+    call anywhere before the class's 20-minute aim: here behind planned care it puts in
+    first (the care then less late inside its tolerance), on site 20 minutes after the call
+    instead of the 10 the first answer (and triage) said. Past the start the call was
+    answered with it now costs as past the aim (`replan.promises_of`)."""
+    problem = line_problem(
+        [nurse()],
+        [planned("P", 1, 0, 10 * MINUTE, late_tolerance_seconds=HOUR, late_cost_per_minute=100)],
+        now=20 * MINUTE,
+    )
+    plan = evaluate(problem, {"N1": []})
+    call = _call(10, 20 * MINUTE)
+    trial = with_visit(problem, call)
+    first = insert_new_calls(trial, plan)
+    assert _arrival(first, "CALL") == ("N1", 30 * MINUTE)
+    searched = solve(trial, time_limit=1.0, warm_start=first)
+    assert _arrival(searched, "CALL")[1] <= 30 * MINUTE
+    assert "P" in searched.assignments()  # after the call, inside its tolerance
+
+
+def test_a_visit_put_in_after_the_call_does_not_make_it_later() -> None:
+    """Planned care left out before (past its window, still inside its 60-minute tolerance)
+    is put in by the same first answer after the call; in front of the call it fitted best
+    and made the call 11 minutes later than triage had said (night 1 of `simulate --seed
+    11`: promised 8.9 minutes, answered 20.4). It may not push the call later."""
+    problem = line_problem(
+        [nurse()],
+        [planned("P", 1, 0, 10 * MINUTE, late_tolerance_seconds=HOUR, late_cost_per_minute=100)],
+        now=20 * MINUTE,
+    )
+    plan = evaluate(problem, {"N1": []})
+    assert [u.visit_id for u in plan.unassigned] == ["P"]
+    call = _call(10, 20 * MINUTE)
+    trial = with_visit(problem, call)
+    option = promised(trial, call, quote(trial, plan, call))
+    assert option is not None and option.eta == 30 * MINUTE
+    first = insert_new_calls(trial, plan)
+    assert _arrival(first, "CALL") == ("N1", 30 * MINUTE)
