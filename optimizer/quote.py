@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from optimizer.eligibility import eligible_nurses
 from optimizer.model import Nurse, Problem, Visit, VisitState
 from optimizer.plan import Plan, StepType
 
-__all__ = ["InsertionOption", "quote"]
+__all__ = ["InsertionOption", "promised", "quote"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,23 @@ def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
         )
     )
     return options
+
+
+def promised(
+    problem: Problem, visit: Visit, options: Sequence[InsertionOption]
+) -> InsertionOption | None:
+    """The option a plan takes for ``visit``, and the one triage promises: for a call with
+    an urgency target the soonest arrival on site (ties: the quote's order); otherwise the
+    quote's best. ``None`` when no option is feasible.
+
+    One choice for both: triage answered "nurse N2 in 4 minutes" while the first answer,
+    taking the quote's cheapest option, sent N1 in 24 (simulated nights of issue 11)."""
+    feasible = [o for o in options if o.feasible]
+    if not feasible:
+        return None
+    if visit.call_time is None or problem.urgency_classes[visit.urgency].target_seconds is None:
+        return feasible[0]
+    return min(feasible, key=lambda o: o.eta)  # min keeps the first of equal arrivals
 
 
 def _planned_starts(plan: Plan) -> dict[str, int]:

@@ -75,8 +75,12 @@ class NightModel:
         *,
         visits_required: bool = False,
         fixed_slots: bool | None = None,
+        promises: dict[str, int] | None = None,
     ) -> None:
         self.problem = problem
+        #: Visit id -> the start a call was last answered with (`promises_of`): costed past
+        #: it as past its aim, so a re-plan keeps what triage and the partner were told.
+        self.promises = promises or {}
         #: No disjunctions for visits: every plan must perform them all (see solve._iterated).
         self.visits_required = visits_required
         self.visits = visits
@@ -202,6 +206,8 @@ class NightModel:
             if stop.target is not None and urgency.aim_seconds is not None:
                 # Ahead of the target (the class's aim), so the plan leaves room for noise.
                 aim = min(stop.target, (visit.call_time or 0) + urgency.aim_seconds)
+            if aim is not None and visit.id in self.promises:
+                aim = min(aim, self.promises[visit.id])
             if visit.nurses_needed == 2 and self.fixed_slots:
                 # Both copies in one short slot: in step without a cross-route constraint.
                 slot_end = stop.earliest + problem.night.sync_tolerance_seconds

@@ -30,7 +30,13 @@ from optimizer.night_search import Found, fallback_config, found_from, search_on
 from optimizer.plan import OUT_OF_TIME, Plan, ReasonCode, SolverStats, Unassigned
 from optimizer.region_search import first_plan_by_regions
 from optimizer.regions import FIRST_PLAN_SPLIT_FROM, SPLIT_FROM
-from optimizer.replan import break_starts_of, initial_routes, quick_replan, warm_sequences
+from optimizer.replan import (
+    break_starts_of,
+    initial_routes,
+    promises_of,
+    quick_replan,
+    warm_sequences,
+)
 from optimizer.routing_model import NightModel
 from optimizer.search import SearchConfig
 
@@ -391,7 +397,9 @@ def _solve(
     found: Found | None = None
     method = ""
     if warm_start is not None:
-        model = NightModel(problem, open_visits, departures)
+        model = NightModel(
+            problem, open_visits, departures, promises=promises_of(problem, warm_start)
+        )
         routing = model.routing
         strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
         routing.CloseModelWithParameters(_warm_parameters(time_limit, strategy))

@@ -32,7 +32,7 @@ from optimizer import model as om
 from optimizer.evaluate import RESTOCK, evaluate
 from optimizer.live import state_at
 from optimizer.plan import OUT_OF_TIME, Plan, ReasonCode, StepType, Summary, Unassigned
-from optimizer.quote import quote
+from optimizer.replan import insert_new_calls
 from optimizer.solve import plan_from_routes
 
 __all__ = [
@@ -366,7 +366,18 @@ def current_plan(
     }
     if not problem.nurses:
         return plan_from_routes(problem, {})
-    return evaluate(problem, routes, explain=explain)
+    # Each break where the stored plan has it: laid out again without, every break went
+    # back to its window's opening (02:00), before the acute call a re-plan had put it
+    # after (the next first answer had the call 30 minutes later), and the live state
+    # (`live_problem`) took a break not yet begun for one taken.
+    breaks = {
+        route.nurse_id: step.start
+        for route in plan.routes
+        if route.nurse_id in nurses
+        for step in route.steps
+        if step.type == StepType.BREAK
+    }
+    return evaluate(problem, routes, break_starts=breaks, explain=explain)
 
 
 def route_steps(night_problem: NightProblem, plan: Plan) -> dict[int, list[dict[str, Any]]]:
@@ -910,40 +921,12 @@ def _solve_or_keep(
 
 
 def keep_with_new_calls(problem: om.Problem, current: Plan | None) -> Plan:
-    """The routes of ``current`` laid out on ``problem``, with each visit they lack put at
-    its best feasible place (most urgent first); what fits nowhere is unassigned with its
-    reason. Never raises for a plan the service stored: the last resort is ``current`` as
-    it is with the missing visits unassigned (``no_plan_in_time``).
-
-    The trial layouts are not explained (nobody reads their reasons, and explaining one lays
-    every left-out visit out at every nurse and position); the routes chosen are, once. With
-    an explanation per trial, routes that had lost 48 visits held the serving process's
-    interpreter for 14.5 s in a load run (a loaded machine), every request waiting."""
-    open_ids = {v.id for v in problem.visits if not v.is_locked}
-    routes = {
-        nurse: [s for s in stops if s == RESTOCK or s in open_ids]
-        for nurse, stops in (sequences_of(current) if current else {}).items()
-        if nurse in {n.id for n in problem.nurses}
-    }
+    """The routes of ``current`` with each visit they lack put in where it fits
+    (`optimizer.replan.insert_new_calls`). Never raises for a plan the service stored: the
+    last resort is ``current`` as it is with the missing visits unassigned
+    (``no_plan_in_time``)."""
     try:
-        plan = evaluate(problem, routes, explain=False)
-        placed = set(plan.assignments())
-        new = [v for v in problem.visits if v.id in open_ids and v.id not in placed]
-        new.sort(key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty)
-        for visit in new:
-            if visit.nurses_needed != 1:
-                continue
-            options = [o for o in quote(problem, plan, visit) if o.feasible]
-            if not options:
-                continue
-            best = options[0]
-            trial = {n: list(stops) for n, stops in routes.items()}
-            stops = trial.setdefault(best.nurse_id, [])
-            stops.insert(min(best.position, len(stops)), visit.id)
-            laid = evaluate(problem, trial, explain=False)
-            if len(laid.violations) <= len(plan.violations):
-                routes, plan = trial, laid
-        return evaluate(problem, routes)
+        return insert_new_calls(problem, current)
     except Exception as error:
         logger.warning("laying out the last good plan failed (%s)", type(error).__name__)
         return _as_stored_with_missing_unassigned(problem, current)

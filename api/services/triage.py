@@ -16,7 +16,7 @@ from api.repositories import nights
 from api.services.planning import build_problem, current_plan, live_problem
 from optimizer import model as om
 from optimizer.live import with_visit
-from optimizer.quote import quote
+from optimizer.quote import promised, quote
 
 __all__ = ["CapacityAnswer", "capacity"]
 
@@ -84,9 +84,10 @@ def capacity(
         return CapacityAnswer(False, "no_skilled_nurse", "no nurse on shift has the skills asked")
     deadline = moment + within_minutes * 60
     feasible = [o for o in options if o.feasible]
-    in_time = [o for o in feasible if o.eta <= deadline]
-    if in_time:
-        best = min(in_time, key=lambda o: (o.eta, o.added_lateness_others_seconds))
+    # The option the first answer to the partner's call then takes (`promised`): the nurse
+    # and arrival said here are the plan's.
+    best = promised(trial, visit, options)
+    if best is not None and best.eta <= deadline:
         eta = night.starts_at.astimezone(UTC) + timedelta(seconds=best.eta)
         return CapacityAnswer(
             True,
