@@ -278,6 +278,21 @@ def insert_new_calls(problem: Problem, current: Plan | None) -> Plan:
     return evaluate(problem, routes, break_starts=hints)
 
 
+def first_answer_arrival(
+    problem: Problem, current: Plan | None, visit_id: str
+) -> tuple[str, int] | None:
+    """(nurse id, arrival in seconds from the night's start) of ``visit_id`` in the first
+    answer `insert_new_calls` gives for ``problem`` (which holds the visit) from ``current``,
+    or ``None`` when that answer leaves it out. What triage promises: the quote's soonest
+    option alone promised a nurse the first answer then refused (it would have pushed a
+    more urgent call answered before later), and once no nurse at all."""
+    for route in insert_new_calls(problem, current).routes:
+        for step in route.steps:
+            if step.type == StepType.VISIT and step.visit_id == visit_id:
+                return route.nurse_id, step.arrival
+    return None
+
+
 #: Places tried per new visit by `insert_new_calls` (each a layout of every route).
 _PLACES_TRIED = 3
 

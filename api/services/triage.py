@@ -16,7 +16,8 @@ from api.repositories import nights
 from api.services.planning import build_problem, current_plan, live_problem
 from optimizer import model as om
 from optimizer.live import with_visit
-from optimizer.quote import promised, quote
+from optimizer.quote import quote
+from optimizer.replan import first_answer_arrival
 
 __all__ = ["CapacityAnswer", "capacity"]
 
@@ -84,18 +85,20 @@ def capacity(
         return CapacityAnswer(False, "no_skilled_nurse", "no nurse on shift has the skills asked")
     deadline = moment + within_minutes * 60
     feasible = [o for o in options if o.feasible]
-    # The option the first answer to the partner's call then takes (`promised`): the nurse
-    # and arrival said here are the plan's.
-    best = promised(trial, visit, options)
-    if best is not None and best.eta <= deadline:
-        eta = night.starts_at.astimezone(UTC) + timedelta(seconds=best.eta)
+    # The first answer to the partner's call itself, laid out here: the nurse and arrival
+    # said are the plan's (the quote's soonest option alone could be one that answer then
+    # refuses, as it would push a more urgent call answered before later).
+    answer = first_answer_arrival(trial, plan, visit.id)
+    if answer is not None and answer[1] <= deadline:
+        nurse_id, arrival = answer
+        eta = night.starts_at.astimezone(UTC) + timedelta(seconds=arrival)
         return CapacityAnswer(
             True,
             "in_time",
-            f"nurse {best.nurse_id} can be there in {max(0, best.eta - moment) // 60} minutes",
-            nurse=best.nurse_id,
+            f"nurse {nurse_id} can be there in {max(0, arrival - moment) // 60} minutes",
+            nurse=nurse_id,
             eta=eta,
-            eta_minutes=max(0, best.eta - moment) // 60,
+            eta_minutes=max(0, arrival - moment) // 60,
         )
     if feasible:
         soonest = min(o.eta for o in feasible)
