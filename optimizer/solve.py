@@ -654,12 +654,19 @@ def _current_plan_kept(
 ) -> Plan:
     """What is still to come of ``warm_start`` laid out on ``problem`` as it is, the rules
     it now breaks (a nurse delayed) listed in it, the visits it lacks unassigned: the answer
-    of a live re-plan that ran out of time, so the nurses keep their routes."""
-    kept = evaluate(
-        problem,
-        warm_sequences(problem, warm_start, {v.id for v in open_visits}),
-        break_starts=break_starts_of(problem, warm_start),
-    )
+    of a live re-plan that ran out of time, so the nurses keep their routes.
+
+    A route that now runs past its nurse's shift (the planner ended it: she was sent home)
+    loses its open visits from the first that would end after the shift: they are left out
+    (``solve`` then puts in what fits elsewhere), not kept on the route of a nurse who has
+    gone home."""
+    sequences = warm_sequences(problem, warm_start, {v.id for v in open_visits})
+    hints = break_starts_of(problem, warm_start)
+    kept = evaluate(problem, sequences, break_starts=hints)
+    if any(v.code == "shift_overrun" for v in kept.violations) and _cut_back_to_shift(
+        problem, kept, sequences
+    ):
+        kept = evaluate(problem, sequences, break_starts=hints)
     # A visit the current plan did not have was never tried: "ask again", not "no room".
     known = set(warm_start.assignments()) | {u.visit_id for u in warm_start.unassigned}
     message = f"no plan for it within the time limit of {time_limit:g} s: ask again"
@@ -684,6 +691,31 @@ def _current_plan_kept(
             ),
         }
     )
+
+
+def _cut_back_to_shift(problem: Problem, kept: Plan, sequences: dict[str, list[str]]) -> bool:
+    """Cut each nurse's sequence before her first open visit that, as ``kept`` lays it out,
+    ends after her shift does (the planner ended it early: she was sent home); a visit she
+    is driving to or has begun stays. Returns whether any sequence was cut."""
+    cut = False
+    for nurse in problem.nurses:
+        try:
+            steps = kept.route(nurse.id).steps
+        except KeyError:
+            continue
+        past = {
+            s.visit_id
+            for s in steps
+            if s.visit_id is not None
+            and s.end > nurse.shift.end
+            and problem.visit(s.visit_id).state == VisitState.PLANNED
+        }
+        sequence = sequences.get(nurse.id, [])
+        first = next((k for k, stop in enumerate(sequence) if stop in past), None)
+        if first is not None:
+            del sequence[first:]
+            cut = True
+    return cut
 
 
 def _left_out_cost(problem: Problem, plan: Plan) -> int:

@@ -105,10 +105,14 @@ def make_the_night_eventful(board: Board) -> dict[str, str]:
     )
     assert r.status_code == 201, r.text
     acute = r.json()["visit_id"]
-    # The quick answer is followed by the worker's search: wait until it is stored.
-    for _ in range(600):
-        if not HTTP.get(f"{night}/board/version", headers=board.planner()).json()["replan_pending"]:
-            break
+    # The quick answer is followed by the worker's search: wait until it is stored. (600
+    # tries used to end silently, so the move below would have met the worker's plan as a
+    # 409 rather than say what was wrong.) The deadline only bounds a hung test.
+    deadline = time.monotonic() + 120
+    while HTTP.get(f"{night}/board/version", headers=board.planner()).json()["replan_pending"]:
+        assert time.monotonic() < deadline, (
+            "the worker's re-plan of the acute call was never stored"
+        )
         time.sleep(0.1)
     board_now = HTTP.get(f"{night}/board", headers=board.planner()).json()
     # The planned visit whose window closes first, moved to the end of another route: late.
