@@ -26,6 +26,19 @@ __all__ = [
 ]
 
 
+def _who(principal: Principal) -> dict[str, object]:
+    """A row's columns naming who acted: the account or API key, the person responsible
+    for it, the role and the organisation acted for."""
+    return {
+        "user_id": principal.user_id,
+        "api_key_id": principal.api_key_id,
+        "actor": principal.actor[:120],
+        "responsible_user_id": principal.responsible_user_id,
+        "role": principal.role.value,
+        "acting_organisation_id": principal.organisation_id,
+    }
+
+
 def record(
     session: Session,
     principal: Principal,
@@ -43,12 +56,7 @@ def record(
             "event": event,
             "client_id": client.id,
             "client_organisation_id": client.organisation_id,
-            "user_id": principal.user_id,
-            "api_key_id": principal.api_key_id,
-            "actor": principal.actor,
-            "responsible_user_id": principal.responsible_user_id,
-            "role": principal.role.value,
-            "acting_organisation_id": principal.organisation_id,
+            **_who(principal),
             "purpose": purpose,
         }
         for client in clients
@@ -146,12 +154,7 @@ def record_keysafe_attempt(
             event="keysafe.reveal",
             client_id=client.id if client is not None else None,
             client_organisation_id=client.organisation_id if client is not None else None,
-            user_id=principal.user_id,
-            api_key_id=principal.api_key_id,
-            actor=principal.actor[:120],
-            responsible_user_id=principal.responsible_user_id,
-            role=principal.role.value,
-            acting_organisation_id=principal.organisation_id,
+            **_who(principal),
             purpose=" ".join(f"keysafe {outcome} {reason or ''} {reveal_id}".split())[:80],
             device_id=(device_id or None) and device_id[:64],
             visit_id=(visit_id or None) and visit_id[:64],
@@ -180,12 +183,7 @@ def record_refusal(
             event=event[:32],
             client_id=None,
             client_organisation_id=None,
-            user_id=principal.user_id,
-            api_key_id=principal.api_key_id,
-            actor=principal.actor[:120],
-            responsible_user_id=principal.responsible_user_id,
-            role=principal.role.value,
-            acting_organisation_id=principal.organisation_id,
+            **_who(principal),
             # "keysafe refused <reason> ..." as the reveal rules' rows; "dpop refused ...".
             purpose=" ".join(f"{event.split('.')[0]} refused {reason} {what}".split())[:80],
             device_id=(device_id or None) and device_id[:64],
@@ -220,12 +218,7 @@ def record_refused_attempt(
             event=f"{event}.refused"[:32],
             client_id=client_id,
             client_organisation_id=organisation_id,
-            user_id=principal.user_id,
-            api_key_id=principal.api_key_id,
-            actor=principal.actor[:120],
-            responsible_user_id=principal.responsible_user_id,
-            role=principal.role.value,
-            acting_organisation_id=principal.organisation_id,
+            **_who(principal),
             purpose=f"{purpose} refused {reason}"[:80],
         )
     )
