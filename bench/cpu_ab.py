@@ -23,9 +23,9 @@ import statistics
 import time
 
 from optimizer.generate import generated_night
-from optimizer.live import state_at, with_visit
+from optimizer.live import with_visit
 from optimizer.model import Problem, Visit
-from optimizer.night_benchmark import ALARM_AT
+from optimizer.night_benchmark import ALARM_AT, alarm_at_0312
 from optimizer.plan import Plan
 from optimizer.quote import quote
 from optimizer.solve import solve
@@ -34,15 +34,7 @@ from optimizer.solve import solve
 def build_state(nurses: int, visits: int, seed: int) -> tuple[Problem, Problem, Plan]:
     problem = generated_night(nurses=nurses, visits=visits, seed=seed)
     plan = solve(problem, time_limit=60, first_only=True)
-    alarm = Visit(
-        id="ALARM",
-        client_ref="bench-alarm",
-        location=1 + random.Random(seed).randrange(visits),
-        service_seconds=20 * 60,
-        urgency="acute",
-        call_time=ALARM_AT,
-    )
-    live = with_visit(state_at(problem, plan, ALARM_AT), alarm)
+    live = alarm_at_0312(problem, plan, visits, seed)
     return problem, live, solve(live, time_limit=0.9, warm_start=plan)
 
 

@@ -21,7 +21,7 @@ from optimizer import search
 from optimizer.checker import check
 from optimizer.generate import generated_night
 from optimizer.live import state_at, with_visit
-from optimizer.model import Visit
+from optimizer.model import Problem, Visit
 from optimizer.plan import Plan
 from optimizer.quote import quote
 from optimizer.solve import LIVE_STALL_SECONDS, solve
@@ -31,6 +31,21 @@ __all__ = ["DEFAULT_SIZES", "measure_night", "run_night_benchmark"]
 #: (nurses, visits) as in the issue: the pilot, a region, and a large city.
 DEFAULT_SIZES: tuple[tuple[int, int], ...] = ((3, 45), (10, 200), (50, 1000))
 ALARM_AT = 4 * 3600 + 12 * 60  # 03:12 in a night that starts at 23:00
+
+
+def alarm_at_0312(problem: Problem, plan: Plan, visits: int, seed: int) -> Problem:
+    """The night of ``plan`` as it stands at 03:12 (`ALARM_AT`), with an acute alarm of 20
+    minutes of care at one of its ``visits`` locations, chosen by ``seed``: the benchmarks'
+    live moment."""
+    alarm = Visit(
+        id="ALARM",
+        client_ref="bench-alarm",
+        location=1 + random.Random(seed).randrange(visits),
+        service_seconds=20 * 60,
+        urgency="acute",
+        call_time=ALARM_AT,
+    )
+    return with_visit(state_at(problem, plan, ALARM_AT), alarm)
 
 
 def _record(plan: Plan, problem: Any) -> dict[str, Any]:
@@ -82,15 +97,7 @@ def measure_night(
         "wall_seconds": round(time.perf_counter() - began, 3),
     }
 
-    alarm = Visit(
-        id="ALARM",
-        client_ref="bench-alarm",
-        location=1 + random.Random(seed).randrange(visits),
-        service_seconds=20 * 60,
-        urgency="acute",
-        call_time=ALARM_AT,
-    )
-    live = with_visit(state_at(problem, plan, ALARM_AT), alarm)
+    live = alarm_at_0312(problem, plan, visits, seed)
     began = time.perf_counter()
     replanned = solve(live, time_limit=0.9, warm_start=plan, first_only=True)
     result["replan_first_seconds"] = round(time.perf_counter() - began, 3)
