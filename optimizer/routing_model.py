@@ -266,6 +266,7 @@ class NightModel:
         problem, routing = self.problem, self.routing
         vehicle_of = {n.id: v for v, n in enumerate(problem.nurses)}
         positioned: list[tuple[int, int]] = []
+        pinned_at: list[tuple[int, int]] = []  # (node, vehicle) of a stop pinned at a position
         for visit in self.visits:
             allowed = [vehicle_of[n.id] for n in eligible_nurses(problem, visit)]
             nodes = self.visit_nodes[visit.id]
@@ -296,6 +297,7 @@ class NightModel:
                     solver.Add(first + dropped >= 1)
             elif visit.pin is not None and visit.pin.position is not None:
                 positioned.append((self.visit_nodes[visit.id][0], visit.pin.position))
+                pinned_at.append((self.visit_nodes[visit.id][0], vehicle_of[visit.pin.nurse]))
         if not positioned:
             return
         counts = [1 if node.kind == VISIT else 0 for node in self.nodes]
@@ -307,6 +309,34 @@ class NightModel:
             position.CumulVar(routing.Start(v)).SetValue(done)
         for node, rank in positioned:
             position.CumulVar(self.index(node)).SetValue(rank)
+        self._no_lone_half_before(pinned_at, position)
+
+    def _no_lone_half_before(
+        self, pinned_at: list[tuple[int, int]], position: pywrapcp.RoutingDimension
+    ) -> None:
+        """A two-person copy or a linked visit (kept only with its other half when the plan
+        is read) comes before a stop pinned at a position only with its other half in the
+        plan: a lone half dropped on reading moved every later stop one place up, past its
+        pin. Only such pairs on such nights: a tie of the halves everywhere kept the search
+        from inserting them one at a time (an en-route visit's position needs none: nothing
+        comes before it)."""
+        if not pinned_at:
+            return
+        pairs = [nodes for nodes in self.visit_nodes.values() if len(nodes) == 2]
+        pairs += [
+            [self.visit_nodes[link.first][0], self.visit_nodes[link.second][0]]
+            for link in self.problem.dependencies
+            if link.first in self.visit_nodes and link.second in self.visit_nodes
+        ]
+        solver, routing = self.routing.solver(), self.routing
+        for pinned, vehicle in pinned_at:
+            at = position.CumulVar(self.index(pinned))
+            for a, b in pairs:
+                for half, other in ((a, b), (b, a)):
+                    x = self.index(half)
+                    on_her_route = solver.IsEqualCstVar(routing.VehicleVar(x), vehicle)
+                    before = solver.IsLessVar(position.CumulVar(x), at)
+                    solver.Add(on_her_route + before <= 1 + routing.ActiveVar(self.index(other)))
 
     def _two_person_visits(self) -> None:
         # Copies stay in their own disjunctions, so the search can add them one at a time;

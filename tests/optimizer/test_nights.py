@@ -339,18 +339,13 @@ def test_a_visit_kept_out_by_the_bag_says_so() -> None:
     assert check(problem, plan) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, not fixed: a lone two-person copy dropped on reading moves a pinned stop "
-    "(the plan lists the broken pin); tying the copies both-or-neither stopped the search "
-    "from ever inserting a two-person visit on a live night (an en-route visit fixes a "
-    "position), so that fix was reverted",
-)
 def test_a_lone_two_person_copy_never_moves_a_pinned_stop() -> None:
     """Found by hypothesis (test_every_plan_passes_the_checker, s19): V2 pinned as N1's
     stop 2; the search put one copy of the two-person V5 (which cannot get both nurses) on
     N1's route before V2, reading the plan dropped that lone copy, and V2 became stop 1: a
-    plan with `pin_position` broken, listed in ``plan.violations``."""
+    plan with `pin_position` broken. A half comes before a stop pinned at a position only
+    with its other half (a tie of the halves everywhere was tried and reverted: it kept the
+    search from inserting a two-person call on any live night)."""
     problem = Problem.model_validate_json(
         (Path(__file__).parents[1] / "data" / "pin_position_lone_copy.json").read_text()
     )
