@@ -215,7 +215,7 @@ def advance(
     if placed is None and break_window is not None:
         window_start, latest_start = break_window[0], break_window[1] - break_duration
         if break_start is not None:
-            take = break_start < max(stop.not_before, arrival, stop.earliest)
+            take = break_start <= max(stop.not_before, arrival, stop.earliest)
             wanted = break_start
         else:
             take = max(arrival, stop.earliest, stop.not_before) > window_start

@@ -70,17 +70,23 @@ def test_r04_no_capacity_is_said_only_of_visits_no_nurse_has_room_for() -> None:
     assert len(replanned.unassigned) < len(stored.unassigned)
 
 
-@pytest.mark.parametrize("seed", [8, 10])
-def test_what_fits_is_put_in_whatever_the_short_search_returned(seed: int) -> None:
+@pytest.mark.parametrize(("night", "seed"), [("r04", 8), ("r04", 10), ("r04b", 9)])
+def test_what_fits_is_put_in_whatever_the_short_search_returned(night: str, seed: int) -> None:
     """CI failure of stop 18: the R04 re-plan (0.25 s) sometimes left 19 visits
     ``no_capacity`` that fit. The search's answer varies with the machine's load; two such
     answers, saved with ``seed`` (warm start from the wreck, 0.25 s, one solution), are the
     input here. The fill laid routes out without the holds the filled plan keeps, so its
     plan made a visit late (seed 10: V8 past 04:30) or a linked check too soon after its
-    injection (seed 8: V46 58 min after V45, gap 60-90), and the whole fill was thrown away."""
-    problem = Problem.model_validate_json((DATA / "r04_problem.json").read_text())
-    searched = Plan.model_validate(json.loads((DATA / f"r04_search_seed{seed}.json").read_text()))
-    assert len(_fitting(problem, searched)) >= 20
+    injection (seed 8: V46 58 min after V45, gap 60-90), and the whole fill was thrown away.
+    The same in CI for R04b (seed 9): the search put N3's break at 18928 s, the moment she
+    reaches V42; laid out again, a break hinted at exactly the arrival was not taken there,
+    fell back to the window's opening, and made V43, V6 and V4 late in the fill's and the
+    quote's eyes, so visits went in that made them late and the fill was thrown away."""
+    problem = Problem.model_validate_json((DATA / f"{night}_problem.json").read_text())
+    searched = Plan.model_validate(
+        json.loads((DATA / f"{night}_search_seed{seed}.json").read_text())
+    )
+    assert len(_fitting(problem, searched)) >= 4
     filled = with_what_fits(problem, searched)
     assert check(problem, filled) == []
     assert _fitting(problem, filled) == []
