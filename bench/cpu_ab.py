@@ -18,14 +18,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import pickle
-import random
 import statistics
 import time
 
 from optimizer.generate import generated_night
-from optimizer.live import with_visit
-from optimizer.model import Problem, Visit
-from optimizer.night_benchmark import ALARM_AT, alarm_at_0312
+from optimizer.model import Problem
+from optimizer.night_benchmark import alarm_at_0312, quote_calls
 from optimizer.plan import Plan
 from optimizer.quote import quote
 from optimizer.solve import solve
@@ -67,18 +65,7 @@ def main() -> int:
         solve(night, time_limit=60, first_only=True)
         first.append(time.process_time() - began)
 
-    rng = random.Random(args.seed + 1)
-    calls = []
-    for k in range(30):
-        call = Visit(
-            id=f"Q{k}",
-            client_ref="bench-quote",
-            location=1 + rng.randrange(visits),
-            service_seconds=20 * 60,
-            urgency=rng.choice(["acute", "urgent", "soon"]),
-            call_time=ALARM_AT,
-        )
-        calls.append((with_visit(live, call), call))
+    calls = quote_calls(live, visits, args.seed)
     best = [float("inf")] * len(calls)
     digest = hashlib.sha256()
     for round_ in range(7):

@@ -48,6 +48,24 @@ def alarm_at_0312(problem: Problem, plan: Plan, visits: int, seed: int) -> Probl
     return with_visit(state_at(problem, plan, ALARM_AT), alarm)
 
 
+def quote_calls(live: Problem, visits: int, seed: int) -> list[tuple[Problem, Visit]]:
+    """The benchmarks' 30 calls to quote at 03:12, each with the night it is asked on:
+    acute, urgent or soon, 20 minutes of care, at one of ``visits`` locations by ``seed``."""
+    rng = random.Random(seed + 1)
+    calls = []
+    for k in range(30):
+        call = Visit(
+            id=f"Q{k}",
+            client_ref="bench-quote",
+            location=1 + rng.randrange(visits),
+            service_seconds=20 * 60,
+            urgency=rng.choice(["acute", "urgent", "soon"]),
+            call_time=ALARM_AT,
+        )
+        calls.append((with_visit(live, call), call))
+    return calls
+
+
 def _record(plan: Plan, problem: Any) -> dict[str, Any]:
     return {
         "objective": plan.stats.objective if plan.stats else None,
@@ -117,18 +135,8 @@ def measure_night(
         "alarm_planned": "ALARM" in improved.assignments(),
     }
 
-    rng = random.Random(seed + 1)
     latencies = []
-    for k in range(30):
-        call = Visit(
-            id=f"Q{k}",
-            client_ref="bench-quote",
-            location=1 + rng.randrange(visits),
-            service_seconds=20 * 60,
-            urgency=rng.choice(["acute", "urgent", "soon"]),
-            call_time=ALARM_AT,
-        )
-        asked = with_visit(live, call)
+    for asked, call in quote_calls(live, visits, seed):
         began = time.perf_counter()
         quote(asked, improved, call)
         latencies.append((time.perf_counter() - began) * 1000)
