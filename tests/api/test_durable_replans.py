@@ -150,7 +150,10 @@ def test_sigkill_during_the_replan_of_an_acute_call(night_at_0310: World, tmp_pa
     client_id = register_client(world, org, 41)
     _quiet(world)
     # A long live re-plan budget holds the server inside the re-plan when it is killed.
-    first = serve(world, tmp_path, name="first", live_replan_seconds="10")
+    # (and no stop rule: a search that stalls for 0.2 s would answer before the kill below)
+    first = serve(
+        world, tmp_path, name="first", live_replan_seconds="10", live_replan_stall_seconds="10"
+    )
     key = f"alarm-{uuid.uuid4()}"
     answers: list[Any] = []
 
