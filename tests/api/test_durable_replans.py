@@ -143,14 +143,21 @@ def _quiet(world: World) -> None:
 
 
 def test_sigkill_during_the_replan_of_an_acute_call(night_at_0310: World, tmp_path: Path) -> None:
-    """Killed with SIGKILL while re-planning an accepted call; after the restart the call is
-    planned or unassigned with a reason, exactly once, and a retry is not taken twice."""
+    """Killed with SIGKILL while the re-plan of an accepted call is owed; after the restart
+    the call is planned or unassigned with a reason, exactly once, and a retry is not taken
+    twice.
+
+    The partner may or may not have had its answer when the kill lands: the first answer is
+    the quick insertion (`LiveReplanner.answer_now`), given in milliseconds when it places
+    the call, and the search that follows is still owed; when it cannot place the call the
+    search answers. Both are real nights, so both are accepted; what must hold is the same.
+    """
     world = night_at_0310
     org = world.seeded.home_care[0]
     client_id = register_client(world, org, 41)
     _quiet(world)
-    # A long live re-plan budget holds the server inside the re-plan when it is killed.
-    # (and no stop rule: a search that stalls for 0.2 s would answer before the kill below)
+    # A long live re-plan budget and no stop rule keep the re-plan owed for 10 s after the
+    # call is committed, so the kill below lands while it is owed.
     first = serve(
         world, tmp_path, name="first", live_replan_seconds="10", live_replan_stall_seconds="10"
     )
@@ -174,13 +181,17 @@ def test_sigkill_during_the_replan_of_an_acute_call(night_at_0310: World, tmp_pa
     caller.start()
     deadline = time.monotonic() + 60
     while not pending_nights(world.sessions()):  # the call is committed, its re-plan owed
-        assert time.monotonic() < deadline and caller.is_alive(), answers
+        assert time.monotonic() < deadline, ("the call was never committed", answers)
+        assert caller.is_alive() or answers, "the caller ended without an answer"
         time.sleep(0.05)
     os.killpg(first.process.pid, signal.SIGKILL)
     first.process.wait()
     caller.join(30)
-    assert answers and isinstance(answers[0], httpx.HTTPError), "killed before answering"
-    assert pending_nights(world.sessions()), "killed during the re-plan, not after it"
+    assert not caller.is_alive(), "the partner's request hung after the server was killed"
+    assert pending_nights(world.sessions()), "killed with the re-plan owed, not after it"
+    first_answer = answers[0]
+    if isinstance(first_answer, httpx.Response):  # answered by the quick insertion
+        assert first_answer.status_code == 201, first_answer.text
 
     second = serve(world, tmp_path, name="second")
     try:
@@ -195,6 +206,8 @@ def test_sigkill_during_the_replan_of_an_acute_call(night_at_0310: World, tmp_pa
     outcome = retry.json()["visits"]
     assert len(outcome) == 1
     assert outcome[0]["planned"] or outcome[0]["not_planned_reason"], outcome
+    if isinstance(first_answer, httpx.Response):
+        assert outcome[0]["visit_id"] == first_answer.json()["visits"][0]["visit_id"]
     with world.sessions()() as session:
         visits = session.scalars(select(Visit).where(Visit.client_id == client_id)).all()
         assert len(visits) == 1
