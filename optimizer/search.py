@@ -15,6 +15,8 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from typing import Any, Literal, TypeVar
 
 from ortools.constraint_solver import (
@@ -270,6 +272,20 @@ def _set_iterated_local_search(params: Any, config: SearchConfig) -> None:
         accept.greedy_descent.SetInParent()
 
 
+def _answer(sender: Connection, worker: Callable[..., Any], job: tuple[Any, ...]) -> None:
+    """A portfolio process: run one job, send ``(True, result)`` or ``(False, error)``."""
+    try:
+        answer: tuple[bool, Any] = (True, worker(*job))
+    except Exception as error:
+        answer = (False, error)
+    try:
+        sender.send(answer)
+    except Exception as error:  # an answer or error that does not pickle
+        sender.send((False, RuntimeError(f"portfolio answer not sent: {type(error).__name__}")))
+    finally:
+        sender.close()
+
+
 def run_portfolio(
     worker: Callable[..., R],
     jobs: Sequence[tuple[Any, ...]],
@@ -281,13 +297,19 @@ def run_portfolio(
     """Run ``worker(*job)`` for every job in parallel processes and return the best result.
 
     ``worker`` must be a module-level function and the jobs picklable. The best result has
-    the smallest ``key``. A worker that fails is ignored as long as another one answers.
-    With one job or one process and no ``timeout``, everything runs in this process.
+    the smallest ``key`` (on a tie, the earlier job's). A worker that fails or dies is ignored
+    as long as another one answers. With one job or one process and no ``timeout``,
+    everything runs in this process.
 
     ``timeout`` (seconds) is a watchdog: workers that have not answered by then are killed
     and ``None`` is returned if none answered. OR-Tools 9.15's iterated local search can loop
     in its ruin step without ever checking its time limit (e.g. one visit, two vehicles with
     their own start and end nodes), so a search that must end needs a process it can kill.
+
+    One process and one pipe per job, no `multiprocessing.Pool`: the pool's ``terminate``
+    joins its handler threads and was seen to wait for one of them forever on a loaded
+    machine (a test, and so a re-plan, that never ended); killing a plain process and
+    joining it with a timeout cannot hang.
     """
     if not jobs:
         raise ValueError("run_portfolio needs at least one job")
@@ -296,26 +318,46 @@ def run_portfolio(
         return min((worker(*job) for job in jobs), key=key)
     # fork starts in milliseconds and needs no re-import; elsewhere spawn is the only choice.
     method = "fork" if sys.platform.startswith("linux") else "spawn"
-    context = multiprocessing.get_context(method)
-    results: list[R] = []
+    # Typed as BaseContext, which lacks Process; every concrete context has it.
+    context: Any = multiprocessing.get_context(method)
+    results: list[tuple[int, R]] = []
     errors: list[BaseException] = []
     deadline = None if timeout is None else time.monotonic() + timeout
-    pool = context.Pool(max(1, workers))
+    waiting = list(enumerate(jobs))
+    running: dict[Connection, tuple[int, BaseProcess]] = {}
     try:
-        pending = [pool.apply_async(worker, job) for job in jobs]
-        for future in pending:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                results.append(future.get(left))
-            except multiprocessing.TimeoutError:
-                continue
-            except Exception as error:
-                errors.append(error)
+        while waiting or running:
+            while waiting and len(running) < max(1, workers):
+                index, job = waiting.pop(0)
+                receiver, sender = context.Pipe(duplex=False)
+                process = context.Process(target=_answer, args=(sender, worker, job), daemon=True)
+                process.start()
+                sender.close()  # the child's end: EOF here once the child is gone
+                running[receiver] = (index, process)
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            for ready in wait(list(running), left):
+                assert isinstance(ready, Connection)
+                index, process = running.pop(ready)
+                try:
+                    ok, value = ready.recv()
+                except (EOFError, OSError):  # died without answering (a crash, a kill)
+                    ok, value = False, RuntimeError("a portfolio process died without answering")
+                ready.close()
+                process.join(5)
+                if ok:
+                    results.append((index, value))
+                else:
+                    errors.append(value)
     finally:
-        pool.terminate()  # kills a worker still searching; a no-op for finished ones
-        pool.join()
+        for receiver, (_, process) in running.items():
+            process.kill()  # still searching at the watchdog's limit
+            receiver.close()
+        for _, process in running.values():
+            process.join(5)
     if not results:
         if errors:
             raise errors[0]
         return None
-    return min(results, key=key)
+    return min((result for _, result in sorted(results, key=lambda r: r[0])), key=key)

@@ -3,6 +3,8 @@ only the parts a problem uses."""
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from pathlib import Path
 
@@ -100,9 +102,42 @@ def _sleeper(seconds: float) -> float:
 
 def test_portfolio_watchdog_kills_a_worker_that_overruns() -> None:
     """A worker still busy at the timeout is dropped; the one that answered wins."""
-    best = search.run_portfolio(_sleeper, [(60.0,), (0.01,)], key=lambda s: -s, timeout=1.0)
+    # The watchdog's limit leaves a loaded machine time to start a process and answer.
+    best = search.run_portfolio(_sleeper, [(60.0,), (0.01,)], key=lambda s: -s, timeout=8.0)
     assert best == 0.01
     assert search.run_portfolio(_sleeper, [(60.0,)], key=lambda s: s, timeout=0.2) is None
+
+
+def _either(what: str) -> float:
+    if what == "die":
+        os._exit(3)  # as a worker killed by the kernel or crashed in native code
+    return 0.01
+
+
+def _in_a_thread(jobs: list[tuple[str]]) -> list[object]:
+    """`run_portfolio` on ``jobs`` with no watchdog, in a thread, so a regression fails the
+    test instead of hanging it: ``[]`` if it did not end in 120 s, else its answer or error."""
+    ended: list[object] = []
+
+    def run() -> None:
+        try:
+            ended.append(search.run_portfolio(_either, jobs, key=lambda s: s, processes=2))
+        except RuntimeError as error:
+            ended.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(120)
+    return ended
+
+
+def test_a_portfolio_worker_that_dies_is_ignored_and_nothing_waits_for_it() -> None:
+    """A worker that exits without answering, with no watchdog set: the other worker's
+    answer is returned; with every worker dead, an error. (`multiprocessing.Pool` waited for
+    a dead worker's answer forever.)"""
+    assert _in_a_thread([("die",), ("answer",)]) == [0.01]
+    ended = _in_a_thread([("die",), ("die",)])
+    assert len(ended) == 1 and isinstance(ended[0], RuntimeError), ended
 
 
 def test_ils_requires_every_visit_only_when_leaving_one_out_cannot_pay() -> None:
