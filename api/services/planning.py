@@ -408,6 +408,9 @@ def live_problem(
     moment = nights.seconds_since_start(night_problem.night, now)
     if plan is None or not problem.nurses or not 0 <= moment < problem.night.horizon:
         return problem
+    stored = nights.current_plan_version(session, night_problem.night)
+    if stored is not None:
+        plan = as_followed(problem, plan, plan_of(stored))
     live = state_at(problem, plan, moment)
     late = nights.delays(session, night_problem.night)
     if not late:
@@ -421,6 +424,51 @@ def live_problem(
             nurse = nurse.model_copy(update={"available_at": max(nurse.available_at or 0, ready)})
         nurses.append(nurse)
     return live.model_copy(update={"nurses": nurses})
+
+
+def as_followed(problem: om.Problem, laid: Plan, stored: Plan) -> Plan:
+    """``laid`` (the stored plan laid out again on tonight's facts, `current_plan`) with no
+    open visit earlier than ``stored`` has it, and what follows it on her route moved on as
+    much: what the nurses were told, and so what they can have done by now.
+
+    Laid out again from the night's start, a call the stored plan had her leave for at the
+    moment it came (she was idle elsewhere) is reached long before it was made and starts at
+    the call's very second: the live state (`state_at`) then took it as begun by her, locked
+    on her route and soon 'done', with the partner told she was there when he called (R01).
+    Only ever later: a started or done visit keeps the times its reports gave it."""
+    told = {
+        step.visit_id: step
+        for route in stored.routes
+        for step in route.steps
+        if step.type == StepType.VISIT and step.visit_id
+    }
+    visits = {v.id: v for v in problem.visits}
+    routes = []
+    for route in laid.routes:
+        lag, steps = 0, []
+        for step in route.steps:
+            visit = visits.get(step.visit_id or "")
+            if visit is not None and visit.is_locked:
+                steps.append(step)
+                continue
+            earlier = told.get(step.visit_id or "") if visit is not None else None
+            start = step.start + lag
+            arrival = step.arrival + lag
+            if earlier is not None and earlier.start > start:
+                start, arrival = earlier.start, max(arrival, earlier.arrival)
+                lag = start - step.start
+            if lag:
+                step = step.model_copy(
+                    update={
+                        "arrival": min(arrival, start),
+                        "start": start,
+                        "end": step.end + lag,
+                        "waiting_seconds": max(0, start - min(arrival, start)),
+                    }
+                )
+            steps.append(step)
+        routes.append(route.model_copy(update={"steps": steps}) if lag else route)
+    return laid.model_copy(update={"routes": routes})
 
 
 def with_closed_visits(session: Session, night: Night, plan: Plan) -> Plan:

@@ -1,0 +1,78 @@
+"""Red-team findings of s20 through HTTP on the test clock; each failed on main before its
+fix (or is a strict xfail naming what is left). Ids are those of the red team's report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tests.api.conftest import World, new_client, planned_body
+from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
+from tests.api.test_planner import PLAN, reoptimise
+
+CALLS = "/partner/v1/visit-requests"
+#: About 9 km north of the test clients (inside the region's area): a 10-minute drive or more.
+FAR = {"lat": 53.07, "lon": 6.60}
+
+
+def _plan(world: World) -> dict[str, Any]:
+    found: dict[str, Any] = world.client.get(PLAN, headers=world.token("planner")).json()
+    return found
+
+
+def _step(world: World, visit_id: int) -> tuple[str, dict[str, Any]]:
+    for route in _plan(world)["plan"]["routes"]:
+        for step in route["steps"]:
+            if step.get("visit_id") == f"V{visit_id}":
+                return route["nurse_id"], step
+    raise AssertionError(f"V{visit_id} is in no route")
+
+
+def _quiet_night(world: World) -> int:
+    """One planned visit at 23:30 (for the first organisation), planned: by 01:05 every
+    nurse is idle. Returns the organisation."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 1)
+    body = planned_body(client_id, start="23:30", end="23:45")
+    assert world.client.post(CALLS, json=body, headers=world.key(org)).status_code == 201
+    reoptimise(world)
+    return org
+
+
+def _far_acute_call(world: World, org: int, number: int = 2) -> dict[str, Any]:
+    client_id = new_client(world, org, number)
+    moved = world.client.patch(f"/partner/v1/clients/{client_id}", json=FAR, headers=world.key(org))
+    assert moved.status_code == 200, moved.text
+    call = {
+        "kind": "unplanned",
+        "client_id": client_id,
+        "care_task": "fall",
+        "service_minutes": 20,
+        "urgency": "acute",
+    }
+    answer = world.client.post(CALLS, json=call, headers=world.key(org))
+    assert answer.status_code == 201, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+def test_r01_an_idle_nurse_cannot_reach_a_call_before_it_was_made(world: World) -> None:
+    """01:05, every nurse idle; an acute call 10+ minutes' drive away. The first answer
+    has her leave now. The worker's searched plan that follows lays the current plan out
+    again from the night's start (`planning.current_plan`), where she could have left
+    long before the call: it arrives before the call was made and starts at the call's
+    very second, so the live state takes the call as *begun* by her at 01:05 (locked on
+    her route, 'done' at 01:25) and the partner reads expected_start = the call time."""
+    org = _quiet_night(world)
+    world.clock.set(1, 5)
+    called = 2 * 3600 + 5 * 60  # 01:05 in seconds from 23:00
+    answer = _far_acute_call(world, org)
+    [visit] = answer["visits"]
+    first = _step(world, visit["visit_id"])[1]
+    assert first["travel_seconds"] > 0 and first["arrival"] - first["travel_seconds"] >= called
+    settle(world)
+    _nurse, step = _step(world, visit["visit_id"])
+    assert step["arrival"] - step["travel_seconds"] >= called, step
+    read = world.client.get(f"{CALLS}/{answer['id']}", headers=world.key(org)).json()
+    expected = datetime.fromisoformat(read["visits"][0]["expected_start"])
+    assert expected > world.clock(), (read, visit)  # not "there the moment you called"
