@@ -76,3 +76,27 @@ def test_r01_an_idle_nurse_cannot_reach_a_call_before_it_was_made(world: World) 
     read = world.client.get(f"{CALLS}/{answer['id']}", headers=world.key(org)).json()
     expected = datetime.fromisoformat(read["visits"][0]["expected_start"])
     assert expected > world.clock(), (read, visit)  # not "there the moment you called"
+
+
+def test_r02_a_partner_cannot_flood_another_organisations_access_log(world: World) -> None:
+    """Organisation B's key asks for clients and visit requests that do not exist, 40
+    times. Each refusal named no client, so each row went into *every* organisation's
+    export: A's privacy officer had to page through B's probing (no limit, no rate) to find
+    the accesses to her own clients. The attempts are B's own doing: they belong in B's
+    export (where B's officer sees them), not in A's."""
+    b = world.seeded.home_care[1]
+    officer_a = world.token("privacy1", second_factor=True)
+    officer_b = world.token("privacy2", second_factor=True)
+    before_a = len(world.client.get("/access-log", headers=officer_a).json())
+    before_b = len(world.client.get("/access-log", headers=officer_b).json())
+    for number in range(20):
+        missing = 900_000 + number
+        got = world.client.get(f"/partner/v1/clients/{missing}", headers=world.key(b))
+        assert got.status_code == 404
+        got = world.client.get(f"{CALLS}/{missing}", headers=world.key(b))
+        assert got.status_code == 404
+    after_a = world.client.get("/access-log", headers=officer_a).json()
+    after_b = world.client.get("/access-log", headers=officer_b).json()
+    assert len(after_a) == before_a, [r["purpose"] for r in after_a[before_a:]][:3]
+    assert len(after_b) == before_b + 40
+    assert {r["acting_organisation_id"] for r in after_b[before_b:]} == {b}
