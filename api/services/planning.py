@@ -411,7 +411,7 @@ def live_problem(
     stored = nights.current_plan_version(session, night_problem.night)
     if stored is not None:
         plan = as_followed(problem, plan, plan_of(stored))
-    live = state_at(problem, plan, moment)
+    live = released_from_shifts_ended(state_at(problem, plan, moment), moment)
     late = nights.delays(session, night_problem.night)
     if not late:
         return live
@@ -469,6 +469,23 @@ def as_followed(problem: om.Problem, laid: Plan, stored: Plan) -> Plan:
             steps.append(step)
         routes.append(route.model_copy(update={"steps": steps}) if lag else route)
     return laid.model_copy(update={"routes": routes})
+
+
+def released_from_shifts_ended(problem: om.Problem, moment: int) -> om.Problem:
+    """``problem`` with each visit a nurse is driving to given back to the team when her
+    shift has ended by ``moment`` (the planner sent her home): en route, only she may have
+    it, and an acute call she was driving to was left out as 'outside_shifts: ask the
+    back-up partner' while her colleagues were idle (R03). A visit she has begun stays hers."""
+    gone = {n.id for n in problem.nurses if n.shift.end <= moment}
+    if not gone:
+        return problem
+    visits = [
+        visit.model_copy(update={"state": om.VisitState.PLANNED, "assigned_nurses": ()})
+        if visit.state == om.VisitState.EN_ROUTE and gone & set(visit.assigned_nurses)
+        else visit
+        for visit in problem.visits
+    ]
+    return problem.model_copy(update={"visits": visits})
 
 
 def with_closed_visits(session: Session, night: Night, plan: Plan) -> Plan:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tests.api.conftest import World, new_client, planned_body
+from tests.api.conftest import NIGHT, World, new_client, planned_body
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
 from tests.api.test_planner import PLAN, reoptimise
 
@@ -100,3 +100,28 @@ def test_r02_a_partner_cannot_flood_another_organisations_access_log(world: Worl
     assert len(after_a) == before_a, [r["purpose"] for r in after_a[before_a:]][:3]
     assert len(after_b) == before_b + 40
     assert {r["acting_organisation_id"] for r in after_b[before_b:]} == {b}
+
+
+def test_r03_a_call_its_nurse_was_driving_to_goes_to_a_colleague_when_she_is_sent_home(
+    world: World,
+) -> None:
+    """01:05 an acute call; the first answer sends a nurse, who is on her way at 01:10 when
+    the planner sends her home ill (her shift now ends at 01:10). En route, the call could
+    only be hers: the re-plan left it out as 'outside_shifts: ask the back-up partner',
+    and the partner read that, while both colleagues were idle until 07:00."""
+    org = _quiet_night(world)
+    world.clock.set(1, 5)
+    answer = _far_acute_call(world, org)
+    settle(world)
+    nurse, _step_before = _step(world, answer["visits"][0]["visit_id"])
+    world.clock.set(1, 10)
+    sent_home = world.client.put(
+        f"/nurses/{world.seeded.nurses[nurse]}/shifts",
+        json={"night_date": NIGHT.isoformat(), "start": "23:00", "end": "01:10"},
+        headers=world.token("planner"),
+    )
+    assert sent_home.status_code == 204, sent_home.text
+    settle(world)
+    read = world.client.get(f"{CALLS}/{answer['id']}", headers=world.key(org)).json()
+    [visit] = read["visits"]
+    assert visit["planned"] and visit["nurse"] not in (None, nurse), visit
