@@ -3,11 +3,15 @@ fix (or is a strict xfail naming what is left). Ids are those of the red team's 
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from tests.api.conftest import NIGHT, World, new_client, planned_body
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
+from tests.api.phone_helpers import fresh, publish, register_phone
 from tests.api.test_planner import PLAN, reoptimise
 
 CALLS = "/partner/v1/visit-requests"
@@ -125,3 +129,49 @@ def test_r03_a_call_its_nurse_was_driving_to_goes_to_a_colleague_when_she_is_sen
     read = world.client.get(f"{CALLS}/{answer['id']}", headers=world.key(org)).json()
     [visit] = read["visits"]
     assert visit["planned"] and visit["nurse"] not in (None, nurse), visit
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="R04 open: a batch's sent_at is parsed but never used to correct a phone's clock "
+    "(needs the offset stored per event: a migration, and the replay in derive_state)",
+)
+def test_r04_a_phone_clock_running_slow_does_not_make_a_late_call_look_on_time(
+    world: World,
+) -> None:
+    """Her phone's clock is 40 minutes slow (inside the night and never ahead, so every
+    time is believed). An acute call at 01:05; she starts care at 01:25 by the server's
+    clock, 00:45 by her phone, which also says so in the batch's ``sent_at``. The visit is
+    stored as begun 20 minutes *before* the call: the month report gives the organisation
+    a response of -20 minutes, within target; the live re-plans count her free 40 minutes
+    early. ``sent_at`` is there "so the server can see how far the phone's clock is off"."""
+    org = _quiet_night(world)
+    publish(world)
+    world.clock.set(1, 5)
+    answer = _far_acute_call(world, org)
+    settle(world)
+    visit_id = answer["visits"][0]["visit_id"]
+    nurse, _step_now = _step(world, visit_id)
+    phone = register_phone(world, f"nurse-n{nurse[1:]}")
+    slow = timedelta(minutes=40)
+    world.clock.set(1, 25)
+    phone_now = (world.clock() - slow).astimezone(UTC).isoformat()
+    event = {
+        "type": "visit_started",
+        "event_id": str(uuid.uuid4()),
+        "device_time": phone_now,
+        "visit_id": str(visit_id),
+    }
+    sent = world.client.post(
+        "/mobile/v1/me/events",
+        json={"sent_at": phone_now, "events": [event]},
+        headers=fresh(world, phone),
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["results"][0]["outcome"] == "accepted", sent.text
+    settle(world)
+    world.clock.now = world.clock.set(7, 30)
+    report = world.client.get("/partner/v1/reports/2026-11", headers=world.key(org))
+    assert report.status_code == 200, report.text
+    [line] = [v for v in report.json()["visits"] if v["visit_id"] == visit_id]
+    assert line["response_minutes"] >= 15, line
