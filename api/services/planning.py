@@ -429,7 +429,8 @@ def live_problem(
 def as_followed(problem: om.Problem, laid: Plan, stored: Plan) -> Plan:
     """``laid`` (the stored plan laid out again on tonight's facts, `current_plan`) with no
     open visit earlier than ``stored`` has it, and what follows it on her route moved on as
-    much: what the nurses were told, and so what they can have done by now.
+    far as her waiting does not absorb it: what the nurses were told, and so what they can
+    have done by now.
 
     Laid out again from the night's start, a call the stored plan had her leave for at the
     moment it came (she was idle elsewhere) is reached long before it was made and starts at
@@ -445,29 +446,35 @@ def as_followed(problem: om.Problem, laid: Plan, stored: Plan) -> Plan:
     visits = {v.id: v for v in problem.visits}
     routes = []
     for route in laid.routes:
-        lag, steps = 0, []
+        moved, steps = False, []
+        ready: int | None = None  # when the step before ends, as followed
         for step in route.steps:
             visit = visits.get(step.visit_id or "")
             if visit is not None and visit.is_locked:
                 steps.append(step)
+                ready = step.end
                 continue
+            arrival = step.arrival
+            if ready is not None:
+                arrival = max(arrival, ready + step.travel_seconds)
+            start = max(step.start, arrival)
             earlier = told.get(step.visit_id or "") if visit is not None else None
-            start = step.start + lag
-            arrival = step.arrival + lag
             if earlier is not None and earlier.start > start:
-                start, arrival = earlier.start, max(arrival, earlier.arrival)
-                lag = start - step.start
-            if lag:
+                start = earlier.start
+                arrival = max(arrival, min(earlier.arrival, start))
+            if (arrival, start) != (step.arrival, step.start):
+                moved = True
                 step = step.model_copy(
                     update={
-                        "arrival": min(arrival, start),
+                        "arrival": arrival,
                         "start": start,
-                        "end": step.end + lag,
-                        "waiting_seconds": max(0, start - min(arrival, start)),
+                        "end": start + step.end - step.start,
+                        "waiting_seconds": start - arrival,
                     }
                 )
             steps.append(step)
-        routes.append(route.model_copy(update={"steps": steps}) if lag else route)
+            ready = step.end
+        routes.append(route.model_copy(update={"steps": steps}) if moved else route)
     return laid.model_copy(update={"routes": routes})
 
 
