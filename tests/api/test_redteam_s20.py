@@ -175,3 +175,52 @@ def test_r04_a_phone_clock_running_slow_does_not_make_a_late_call_look_on_time(
     assert report.status_code == 200, report.text
     [line] = [v for v in report.json()["visits"] if v["visit_id"] == visit_id]
     assert line["response_minutes"] >= 15, line
+
+
+def test_r05_triage_sees_a_visit_reported_done_as_the_plan_does(world: World) -> None:
+    """A nurse reports her 23:30 visit started at 23:40 and done at 23:45 (15 minutes of
+    care: it began by 23:30, as the re-plans believe, `planning._plausible_start`). Triage,
+    asked at 23:45 for a call at that address, built the night without the clock and took
+    her as busy until 23:55: it promised a colleague from the base, the partner's call
+    right after went to her. A triage answer must be the plan's (issue 11: same nurse, no
+    later): with a tighter margin, the same gap says 'send the back-up' for a call the
+    team takes in time."""
+    org = _quiet_night(world)
+    [(nurse, visit)] = [
+        (route["nurse_id"], int(step["visit_id"][1:]))
+        for route in _plan(world)["plan"]["routes"]
+        for step in route["steps"]
+        if step["type"] == "visit"
+    ]
+    for hour, minute, kind in ((23, 40, "started"), (23, 45, "done")):
+        world.clock.set(hour, minute)
+        reported = world.client.post(
+            f"/nights/{NIGHT}/events",
+            json={"kind": kind, "visit_id": visit, "nurse": nurse},
+            headers=world.token("planner"),
+        )
+        assert reported.status_code == 201, reported.text
+    settle(world)
+    client_id = new_client(world, org, 1 + 4)
+    where = {"lat": 52.991, "lon": 6.561}  # new_client's first address, where she is
+    moved = world.client.patch(
+        f"/partner/v1/clients/{client_id}", json=where, headers=world.key(org)
+    )
+    assert moved.status_code == 200, moved.text
+    ask = {**where, "within_minutes": 30, "urgency": "acute", "service_minutes": 20}
+    said = world.client.post(
+        "/triage/v1/capacity", json=ask, headers=world.key(world.seeded.triage[0])
+    ).json()
+    assert said["available"], said
+    call = {
+        "kind": "unplanned",
+        "client_id": client_id,
+        "care_task": "fall",
+        "service_minutes": 20,
+        "urgency": "acute",
+    }
+    answer = world.client.post(CALLS, json=call, headers=world.key(org))
+    assert answer.status_code == 201, answer.text
+    [outcome] = answer.json()["visits"]
+    assert outcome["nurse"] == said["nurse"], (outcome, said)
+    assert datetime.fromisoformat(outcome["expected_start"]) <= datetime.fromisoformat(said["eta"])
