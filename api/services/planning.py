@@ -1056,12 +1056,17 @@ def move_visit(
         session.flush()
     elif visit.status != VisitStatus.OPEN:
         raise Unprocessable(f"the visit is {visit.status}; only open visits can be moved")
-    night_problem = build_problem(session, region, night)
+    night_problem = build_problem(session, region, night, now=now)
     ref = visit_ref(visit.id)
     if nurse_code is not None and nurse_code not in night_problem.nurses:
         raise Unprocessable(f"nurse {nurse_code!r} is not on shift tonight")
-    before = current_plan(session, night_problem)
-    routes = sequences_of(before) if before is not None else {}
+    current = current_plan(session, night_problem)
+    routes = sequences_of(current) if current is not None else {}
+    # Laid out from where the night stands, as every re-plan is: laid out from 23:00, a call
+    # moved at 01:06 started at 01:05 (when it came), was stored and sent so, and the live
+    # state took it as begun then and done 20 minutes later: nobody went (R06).
+    live = _as_moved(live_problem(session, night_problem, current, now), visit_ref(visit.id))
+    before = evaluate(live, routes) if current is not None else None
     routes = {n: [s for s in stops if s != ref] for n, stops in routes.items()}
     if nurse_code is not None:
         stops = routes.setdefault(nurse_code, [])
@@ -1077,8 +1082,9 @@ def move_visit(
         visit.pin_nurse_id = None
         visit.pin_position = None
     session.flush()
-    night_problem = build_problem(session, region, night)
-    plan = with_closed_visits(session, night, evaluate(night_problem.problem, routes))
+    night_problem = build_problem(session, region, night, now=now)
+    live = _as_moved(live_problem(session, night_problem, current, now), ref)
+    plan = with_closed_visits(session, night, evaluate(live, routes))
     if dry_run:
         session.rollback()
         return MoveResult(plan=plan, before=before, version=None, affected_nurses=[])
@@ -1095,6 +1101,21 @@ def move_visit(
     )
     codes = sorted(n.code for n in night_problem.nurses.values() if n.id in affected)
     return MoveResult(plan=plan, before=before, version=version.version, affected_nurses=codes)
+
+
+def _as_moved(problem: om.Problem, ref: str) -> om.Problem:
+    """``problem`` with the visit the planner moves as not begun: it is open (the move
+    checks), so the live state's guess from the plan that its nurse is on her way to it, or
+    has begun it, gives way to the planner's choice."""
+    visits = [
+        v.model_copy(
+            update={"state": om.VisitState.PLANNED, "assigned_nurses": (), "started_at": None}
+        )
+        if v.id == ref and v.state != om.VisitState.PLANNED
+        else v
+        for v in problem.visits
+    ]
+    return problem.model_copy(update={"visits": visits})
 
 
 def visit_times(night: Night, plan: Plan) -> dict[int, tuple[str, datetime]]:

@@ -224,3 +224,36 @@ def test_r05_triage_sees_a_visit_reported_done_as_the_plan_does(world: World) ->
     [outcome] = answer.json()["visits"]
     assert outcome["nurse"] == said["nurse"], (outcome, said)
     assert datetime.fromisoformat(outcome["expected_start"]) <= datetime.fromisoformat(said["eta"])
+
+
+def test_r06_a_call_moved_by_the_planner_is_not_laid_out_in_the_past(world: World) -> None:
+    """01:05 an acute call; at 01:06 the planner drags it onto another nurse's route (first
+    stop). The move laid her route out on the night without the clock, from 23:00: the call
+    started at 01:05, the moment it came, a minute before the move. Stored and sent to her
+    phone like that, the live state took the call as begun at 01:05 and, from 01:25, done:
+    nobody is sent, and the plan says it was seen to."""
+    org = _quiet_night(world)
+    world.clock.set(1, 5)
+    answer = _far_acute_call(world, org)
+    visit_id = answer["visits"][0]["visit_id"]
+    settle(world)
+    nurse, _before = _step(world, visit_id)
+    other = next(n for n in ("N1", "N2", "N3") if n != nurse)
+    world.clock.set(1, 6)
+    version = _plan(world)["version"]
+    moved = world.client.post(
+        f"{PLAN}/moves",
+        json={"visit_id": visit_id, "nurse": other, "position": 0},
+        headers={**world.token("planner"), "If-Match": f'"{version}"'},
+    )
+    assert moved.status_code == 200, moved.text
+    moment = 2 * 3600 + 6 * 60  # 01:06 in seconds from 23:00
+    _nurse, step = _step(world, visit_id)
+    assert step["arrival"] - step["travel_seconds"] >= moment, step
+    world.clock.set(1, 40)  # after the call would have 'ended' had it begun at 01:05
+    settle_at = _far_acute_call(world, org, number=3)  # any change re-plans the night
+    assert settle_at["visits"][0]["planned"]
+    settle(world)
+    read = world.client.get(f"{CALLS}/{answer['id']}", headers=world.key(org)).json()
+    expected = datetime.fromisoformat(read["visits"][0]["expected_start"])
+    assert expected > world.clock() - timedelta(minutes=34), read  # not begun at 01:05
