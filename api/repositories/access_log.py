@@ -204,13 +204,18 @@ def record_refused_attempt(
     """The row of an attempt to read or change a client's data that is refused (another
     organisation's client or request, or an id that names none): who, when, which client,
     ``<event>.refused`` and ``<purpose> refused <reason>``. The row goes to the client's
-    organisation; an attempt that names no client is in every organisation's export.
+    organisation; an attempt that names no client to the acting organisation's export (one
+    acting for none: every export).
 
     Ends the caller's transaction: what it changed is rolled back (the caller refuses the
     request next), then the row is committed, so the refusal that follows cannot undo it.
     """
     client_id = client.id if client is not None else None
-    organisation_id = client.organisation_id if client is not None else None
+    # An id that names no client is the caller's own doing: the row goes to the acting
+    # organisation's export. In every export, one partner's key could write rows without
+    # limit into every other organisation's log (R02); a caller acting for no organisation
+    # still writes to every export.
+    organisation_id = client.organisation_id if client is not None else principal.organisation_id
     session.rollback()
     session.add(
         AccessLogEntry(

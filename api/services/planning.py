@@ -408,7 +408,10 @@ def live_problem(
     moment = nights.seconds_since_start(night_problem.night, now)
     if plan is None or not problem.nurses or not 0 <= moment < problem.night.horizon:
         return problem
-    live = state_at(problem, plan, moment)
+    stored = nights.current_plan_version(session, night_problem.night)
+    if stored is not None:
+        plan = as_followed(problem, plan, plan_of(stored))
+    live = released_from_shifts_ended(state_at(problem, plan, moment), moment)
     late = nights.delays(session, night_problem.night)
     if not late:
         return live
@@ -421,6 +424,75 @@ def live_problem(
             nurse = nurse.model_copy(update={"available_at": max(nurse.available_at or 0, ready)})
         nurses.append(nurse)
     return live.model_copy(update={"nurses": nurses})
+
+
+def as_followed(problem: om.Problem, laid: Plan, stored: Plan) -> Plan:
+    """``laid`` (the stored plan laid out again on tonight's facts, `current_plan`) with no
+    open visit earlier than ``stored`` has it, and what follows it on her route moved on as
+    far as her waiting does not absorb it: what the nurses were told, and so what they can
+    have done by now.
+
+    Laid out again from the night's start, a call the stored plan had her leave for at the
+    moment it came (she was idle elsewhere) is reached long before it was made and starts at
+    the call's very second: the live state (`state_at`) then took it as begun by her, locked
+    on her route and soon 'done', with the partner told she was there when he called (R01).
+    Only ever later: a started or done visit keeps the times its reports gave it."""
+    told = {
+        step.visit_id: step
+        for route in stored.routes
+        for step in route.steps
+        if step.type == StepType.VISIT and step.visit_id
+    }
+    visits = {v.id: v for v in problem.visits}
+    routes = []
+    for route in laid.routes:
+        moved, steps = False, []
+        ready: int | None = None  # when the step before ends, as followed
+        for step in route.steps:
+            visit = visits.get(step.visit_id or "")
+            if visit is not None and visit.is_locked:
+                steps.append(step)
+                ready = step.end
+                continue
+            arrival = step.arrival
+            if ready is not None:
+                arrival = max(arrival, ready + step.travel_seconds)
+            start = max(step.start, arrival)
+            earlier = told.get(step.visit_id or "") if visit is not None else None
+            if earlier is not None and earlier.start > start:
+                start = earlier.start
+                arrival = max(arrival, min(earlier.arrival, start))
+            if (arrival, start) != (step.arrival, step.start):
+                moved = True
+                step = step.model_copy(
+                    update={
+                        "arrival": arrival,
+                        "start": start,
+                        "end": start + step.end - step.start,
+                        "waiting_seconds": start - arrival,
+                    }
+                )
+            steps.append(step)
+            ready = step.end
+        routes.append(route.model_copy(update={"steps": steps}) if moved else route)
+    return laid.model_copy(update={"routes": routes})
+
+
+def released_from_shifts_ended(problem: om.Problem, moment: int) -> om.Problem:
+    """``problem`` with each visit a nurse is driving to given back to the team when her
+    shift has ended by ``moment`` (the planner sent her home): en route, only she may have
+    it, and an acute call she was driving to was left out as 'outside_shifts: ask the
+    back-up partner' while her colleagues were idle (R03). A visit she has begun stays hers."""
+    gone = {n.id for n in problem.nurses if n.shift.end <= moment}
+    if not gone:
+        return problem
+    visits = [
+        visit.model_copy(update={"state": om.VisitState.PLANNED, "assigned_nurses": ()})
+        if visit.state == om.VisitState.EN_ROUTE and gone & set(visit.assigned_nurses)
+        else visit
+        for visit in problem.visits
+    ]
+    return problem.model_copy(update={"visits": visits})
 
 
 def with_closed_visits(session: Session, night: Night, plan: Plan) -> Plan:
@@ -984,12 +1056,17 @@ def move_visit(
         session.flush()
     elif visit.status != VisitStatus.OPEN:
         raise Unprocessable(f"the visit is {visit.status}; only open visits can be moved")
-    night_problem = build_problem(session, region, night)
+    night_problem = build_problem(session, region, night, now=now)
     ref = visit_ref(visit.id)
     if nurse_code is not None and nurse_code not in night_problem.nurses:
         raise Unprocessable(f"nurse {nurse_code!r} is not on shift tonight")
-    before = current_plan(session, night_problem)
-    routes = sequences_of(before) if before is not None else {}
+    current = current_plan(session, night_problem)
+    routes = sequences_of(current) if current is not None else {}
+    # Laid out from where the night stands, as every re-plan is: laid out from 23:00, a call
+    # moved at 01:06 started at 01:05 (when it came), was stored and sent so, and the live
+    # state took it as begun then and done 20 minutes later: nobody went (R06).
+    live = _as_moved(live_problem(session, night_problem, current, now), visit_ref(visit.id))
+    before = evaluate(live, routes) if current is not None else None
     routes = {n: [s for s in stops if s != ref] for n, stops in routes.items()}
     if nurse_code is not None:
         stops = routes.setdefault(nurse_code, [])
@@ -1005,8 +1082,9 @@ def move_visit(
         visit.pin_nurse_id = None
         visit.pin_position = None
     session.flush()
-    night_problem = build_problem(session, region, night)
-    plan = with_closed_visits(session, night, evaluate(night_problem.problem, routes))
+    night_problem = build_problem(session, region, night, now=now)
+    live = _as_moved(live_problem(session, night_problem, current, now), ref)
+    plan = with_closed_visits(session, night, evaluate(live, routes))
     if dry_run:
         session.rollback()
         return MoveResult(plan=plan, before=before, version=None, affected_nurses=[])
@@ -1023,6 +1101,21 @@ def move_visit(
     )
     codes = sorted(n.code for n in night_problem.nurses.values() if n.id in affected)
     return MoveResult(plan=plan, before=before, version=version.version, affected_nurses=codes)
+
+
+def _as_moved(problem: om.Problem, ref: str) -> om.Problem:
+    """``problem`` with the visit the planner moves as not begun: it is open (the move
+    checks), so the live state's guess from the plan that its nurse is on her way to it, or
+    has begun it, gives way to the planner's choice."""
+    visits = [
+        v.model_copy(
+            update={"state": om.VisitState.PLANNED, "assigned_nurses": (), "started_at": None}
+        )
+        if v.id == ref and v.state != om.VisitState.PLANNED
+        else v
+        for v in problem.visits
+    ]
+    return problem.model_copy(update={"visits": visits})
 
 
 def visit_times(night: Night, plan: Plan) -> dict[int, tuple[str, datetime]]:

@@ -60,7 +60,10 @@ def capacity(
         )
     if night is None:
         return CapacityAnswer(False, "no_nurses_on_shift", "no night team is on shift now")
-    night_problem = build_problem(session, region, night, extra_locations=[location])
+    # With the clock, as the partner's answer builds it: a visit reported done is believed
+    # to have begun by now minus its care (`planning._plausible_start`); without it triage
+    # took the nurse as busy for the rest of her care and promised a colleague (R05).
+    night_problem = build_problem(session, region, night, extra_locations=[location], now=now)
     if not night_problem.problem.nurses:
         return CapacityAnswer(False, "no_nurses_on_shift", "no night team is on shift now")
     plan = current_plan(session, night_problem)
