@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from optimizer import timeline
-from optimizer.assemble import plan_from_routes
+from optimizer.assemble import plan_from_routes, with_own_check
 from optimizer.eligibility import eligible_nurses
 from optimizer.model import Problem, Visit
 from optimizer.plan import Plan, ReasonCode, StepType
@@ -30,14 +30,26 @@ _BUDGET = 30_000
 RESTOCK = "restock"
 
 
-def with_what_fits(problem: Problem, plan: Plan) -> Plan:
-    """``plan`` with the visits left out as ``no_capacity`` or ``no_plan_in_time`` that
-    still fit put in (`fill`): a short search, or the current plan kept when time ran out,
-    must not answer "no nurse has room" for a visit one insertion places. Its two-person and
-    linked visits keep their starts as lower bounds (as in `quote`); it is laid out again
-    only when something went in, and kept only if it breaks no more rules than before."""
-    untried = (ReasonCode.NO_CAPACITY, ReasonCode.NO_PLAN_IN_TIME)
-    left_out = [problem.visit(u.visit_id) for u in plan.unassigned if u.reason in untried]
+def with_what_fits(problem: Problem, plan: Plan, *, pinned_only: bool = False) -> Plan:
+    """``plan`` with the visits left out as ``no_capacity``, ``no_plan_in_time`` or
+    ``pin_infeasible`` that still fit put in (`fill`): a short search, or the current plan
+    kept when time ran out, must not answer "no nurse has room" for a visit one insertion
+    places, and a pinned visit that fits at its pinned nurse (and position) goes there (a
+    cold search rarely inserts a node whose position is fixed). Its two-person and linked
+    visits keep their starts as lower bounds (as in `quote`).
+
+    Each insertion is kept only if the plan laid out with it, checked by the plan's own
+    check (`assemble.with_own_check`), shows no violation ``plan`` did not have: all of them
+    are tried at once first (one layout); if that breaks a rule, one at a time, so a single
+    insertion the fill's layout misjudges loses only itself, not the others.
+    ``pinned_only`` tries only pinned visits (after a cold search, which tried the rest)."""
+    untried = (ReasonCode.NO_CAPACITY, ReasonCode.NO_PLAN_IN_TIME, ReasonCode.PIN_INFEASIBLE)
+    left_out = [
+        visit
+        for u in plan.unassigned
+        if u.reason in untried
+        and ((visit := problem.visit(u.visit_id)).pin is not None or not pinned_only)
+    ]
     if not left_out:
         return plan
     sequences: dict[str, list[str]] = {}
@@ -58,13 +70,29 @@ def with_what_fits(problem: Problem, plan: Plan) -> Plan:
                     # so the fill, the quote and the filled plan lay a route out alike.
                     not_before[(route.nurse_id, len(keys))] = step.start
                 keys.append(visit.id)
-    sequences, not_before, break_starts, inserted = insert_what_fits(
-        problem, sequences, break_starts_of(problem, plan), not_before, left_out
-    )
+    break_starts = break_starts_of(problem, plan)
+    allowed = _violation_keys(plan)
+    filled = insert_what_fits(problem, sequences, break_starts, not_before, left_out)
+    if not filled[3]:
+        return plan
+    if _violation_keys(_draft(problem, plan, filled)) - allowed:
+        # Some insertion breaks a rule the fill's layout did not see: keep the others.
+        current: _Filled = (sequences, not_before, break_starts, [])
+        for visit_id in filled[3]:
+            trial = insert_what_fits(
+                problem, current[0], current[2], current[1], [problem.visit(visit_id)]
+            )
+            if not trial[3]:
+                continue
+            trial = (trial[0], trial[1], trial[2], [*current[3], *trial[3]])
+            if not _violation_keys(_draft(problem, plan, trial)) - allowed:
+                current = trial
+        filled = current
+    sequences, not_before, break_starts, inserted = filled
     if not inserted:
         return plan
     stats = plan.stats
-    filled = plan_from_routes(
+    result = plan_from_routes(
         problem,
         sequences,
         not_before=not_before,
@@ -76,7 +104,30 @@ def with_what_fits(problem: Problem, plan: Plan) -> Plan:
             update={"method": f"{stats.method}, then {len(inserted)} left-out visits put in"}
         ),
     )
-    return filled if len(filled.violations) <= len(plan.violations) else plan
+    # The final layout is the draft's or one with fewer violations (`plan_from_routes`).
+    return plan if _violation_keys(result) - allowed else result
+
+
+_Filled = tuple[dict[str, list[str]], dict[tuple[str, int], int], dict[str, int], list[str]]
+
+
+def _draft(problem: Problem, plan: Plan, filled: _Filled) -> Plan:
+    """``filled`` laid out as the plan will be, with every rule its own check finds broken
+    (no reasons looked for: only the violations are read)."""
+    sequences, not_before, break_starts, inserted = filled
+    draft = plan_from_routes(
+        problem,
+        sequences,
+        not_before=not_before,
+        break_starts=break_starts,
+        unassigned=[u for u in plan.unassigned if u.visit_id not in inserted],
+        final=False,
+    )
+    return with_own_check(problem, draft)
+
+
+def _violation_keys(plan: Plan) -> set[tuple[str, str | None, str | None]]:
+    return {(v.code, v.visit_id, v.nurse_id) for v in plan.violations}
 
 
 def insert_what_fits(
@@ -90,21 +141,23 @@ def insert_what_fits(
     ``visits`` that fits put in, ``not_before`` (the solver's start times by (nurse id,
     position)) moved along with the stops after it, ``break_starts`` (nurse id -> second)
     where the breaks then fall, and the ids put in. The arguments are not changed. Only
-    one-nurse visits without links or pins are tried: the others need
-    moves of more than one stop. Stops with a ``not_before`` are held there (two-person and
-    linked visits); the others start as early as their rules allow.
+    one-nurse visits without links are tried: the others need moves of more than one stop.
+    A pinned visit is tried only at its nurse (`eligible_nurses`) and, pinned at a position,
+    only there (`quote._moves_a_pin`); the most urgent go first, pinned ones first among
+    equals. Stops with a ``not_before`` are held there (two-person and linked visits); the
+    others start as early as their rules allow.
     """
     sequences = {nurse_id: list(keys) for nurse_id, keys in sequences.items()}
     break_starts = dict(break_starts)
     not_before = dict(not_before)
     linked = {d.first for d in problem.dependencies} | {d.second for d in problem.dependencies}
     candidates = sorted(
-        (
-            v
-            for v in visits
-            if v.nurses_needed == 1 and v.id not in linked and v.pin is None and not v.is_locked
+        (v for v in visits if v.nurses_needed == 1 and v.id not in linked and not v.is_locked),
+        key=lambda v: (
+            -problem.urgency_classes[v.urgency].omission_penalty,
+            v.pin is None,
+            v.pin is None or v.pin.position is None,
         ),
-        key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty,
     )
     budget = _BUDGET
     inserted: list[str] = []
