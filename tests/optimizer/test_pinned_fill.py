@@ -134,10 +134,11 @@ def test_a_pinned_visit_that_fits_alone_in_her_route_is_planned_at_its_pin(
 def test_one_insertion_the_fill_misjudges_loses_only_itself() -> None:
     """A generated 3 x 45 night (fictional clients) with 23 visits left out of the routes
     of a first plan. The fill found places for 14 of them, but in the plan laid out with
-    all 14 the two nurses of V0025 were no longer in step (a visit put before one copy
-    pushed it past the other), so the whole fill was thrown away and 23 visits stayed
-    "no nurse has room". Each insertion is now kept only if the plan's own check shows no
-    new violation with it."""
+    all 14 the two nurses of V0025 were no longer in step (a visit put before N2's copy,
+    already past its window, pushed it 69 minutes past N3's), so the whole fill was thrown
+    away and 23 visits stayed "no nurse has room". Each insertion is now kept only if the
+    plan's own check shows no new violation with it (11 put in), and the fill no longer
+    pushes a held stop further past what holds it (`fill._held_pushed`: 12 put in, at once)."""
     saved = json.loads((DATA / "fill_one_bad_insertion.json").read_text())
     problem = Problem.model_validate(saved["problem"])
     plan = evaluate(problem, saved["routes"], break_starts=saved["break_starts"])
