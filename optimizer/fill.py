@@ -79,18 +79,26 @@ def with_what_fits(problem: Problem, plan: Plan, *, pinned_only: bool = False) -
                     not_before[(route.nurse_id, len(keys))] = together.get(visit.id, step.start)
                 keys.append(visit.id)
     break_starts = break_starts_of(problem, plan)
-    allowed = _violation_keys(plan)
     filled = insert_what_fits(problem, sequences, break_starts, not_before, left_out)
     if not filled[3]:
         return plan
-    if _violation_keys(_draft(problem, plan, filled)) - allowed:
+    result = _laid_out(problem, plan, filled)
+    if _violation_keys(result) - _violation_keys(plan):
         # Some insertion breaks a rule the fill's layout did not see: keep the others.
         filled = _one_by_one(problem, plan, (sequences, not_before, break_starts, []), filled[3])
+        if not filled[3]:
+            return plan
+        result = _laid_out(problem, plan, filled)
+    # Its layout is the draft's of `_one_by_one` or one with fewer violations.
+    return plan if _violation_keys(result) - _violation_keys(plan) else result
+
+
+def _laid_out(problem: Problem, plan: Plan, filled: _Filled) -> Plan:
+    """The plan ``filled`` makes of ``plan`` (`assemble.plan_from_routes`, reasons and own
+    check included)."""
     sequences, not_before, break_starts, inserted = filled
-    if not inserted:
-        return plan
     stats = plan.stats
-    result = plan_from_routes(
+    return plan_from_routes(
         problem,
         sequences,
         not_before=not_before,
@@ -102,8 +110,6 @@ def with_what_fits(problem: Problem, plan: Plan, *, pinned_only: bool = False) -
             update={"method": f"{stats.method}, then {len(inserted)} left-out visits put in"}
         ),
     )
-    # The final layout is the draft's or one with fewer violations (`plan_from_routes`).
-    return plan if _violation_keys(result) - allowed else result
 
 
 _Filled = tuple[dict[str, list[str]], dict[tuple[str, int], int], dict[str, int], list[str]]
