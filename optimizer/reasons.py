@@ -92,6 +92,14 @@ def why_left_out(
                 reason=ReasonCode.NO_CAPACITY,
                 message=f"it fits in time, but {bags[0]}",
             )
+        if visit.pin is not None and visit.id in result and not own:
+            # Only its pinned nurse (and place) was tried: the sentence says so, or a
+            # planner reads a break or a bag as the whole story and never thinks of the pin.
+            where = "" if visit.pin.position is None else f" as her stop {visit.pin.position}"
+            said = result[visit.id]
+            result[visit.id] = said.model_copy(
+                update={"message": f"pinned to {visit.pin.nurse}{where}: {said.message}"}
+            )
     return result
 
 
