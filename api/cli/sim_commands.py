@@ -74,6 +74,14 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--first-night",
+        metavar="YYYY-MM-DD",
+        help=(
+            "the evening of the first night (default 2026-11-02); a night the clocks change "
+            "(e.g. 2026-10-24, 2027-03-27) plays its real 9 or 7 hours"
+        ),
+    )
     p.set_defaults(handler=_simulate)
 
 
@@ -115,6 +123,16 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.speed is not None and not 60 <= args.speed <= 3600:
         raise UserInputError("--speed: between 60 and 3600 simulated seconds per second")
     sizes = _sizes(args.nurses)
+    from datetime import date
+
+    from api.simulation.runner import FIRST_NIGHT
+
+    try:
+        first_night = date.fromisoformat(args.first_night) if args.first_night else FIRST_NIGHT
+    except ValueError:
+        raise UserInputError(
+            f"--first-night: a date YYYY-MM-DD, not {args.first_night!r}"
+        ) from None
     known = ("nachtroute", "nearest_free", "fixed_fcfs")
     policies = [name.strip() for name in args.policies.split(",") if name.strip()]
     unknown = [name for name in policies if name not in known]
@@ -156,6 +174,7 @@ def _simulate(args: argparse.Namespace) -> int:
         data_dir=data_dir,
         database_url=args.database_url,
         params=params,
+        first_night=first_night,
     )
     world, road, centre = build_world(options)
     out: dict[str, Any] = {}
@@ -167,7 +186,10 @@ def _simulate(args: argparse.Namespace) -> int:
             from tqdm import tqdm
 
             bar = tqdm(
-                total=args.nights * 480, unit="sim min", desc=f"{size} nurses", file=sys.stderr
+                total=sum(spec.minutes for spec in world.nights),
+                unit="sim min",
+                desc=f"{size} nurses",
+                file=sys.stderr,
             )
         done: dict[int, float] = {}
 

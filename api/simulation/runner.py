@@ -52,6 +52,8 @@ class Options:
     url: str | None = None
     params: SimParams = field(default_factory=SimParams)
     keep_database: Path | None = None
+    #: The evening of the first night (a night the clocks change plays 9 or 7 hours).
+    first_night: date = FIRST_NIGHT
 
 
 @dataclass
@@ -232,7 +234,7 @@ def build_world(options: Options) -> tuple[World, Any, tuple[float, float]]:
         options.params,
         nights=options.nights,
         seed=options.seed,
-        first_night=FIRST_NIGHT,
+        first_night=options.first_night,
         centre=centre,
         on_road=_on_road(network),
     )
