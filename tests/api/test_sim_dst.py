@@ -65,13 +65,15 @@ def test_the_autumn_night_plays_nine_hours_through_the_service(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """One busy autumn night through the real service: calls in its ninth hour are posted
-    and end visited or handed to the back-up, and every invariant holds."""
+    and end visited or handed to the back-up, and every invariant holds (before, the night
+    ended at minute 480 and drew no call after 460)."""
     options = Options(
         nights=1,
         seed=5,
         nurses=2,
         network=None,
-        params=BUSY,
+        # Calls in the last wall-clock hour (06:00-07:00, the ninth real hour) too.
+        params=BUSY.model_copy(update={"calls_by_hour": [3.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 3.0]}),
         keep_database=tmp_path_factory.mktemp("dst"),
         first_night=AUTUMN,
     )
@@ -84,6 +86,7 @@ def test_the_autumn_night_plays_nine_hours_through_the_service(
     night = result.records["nachtroute"][0]
     assert night.violations == []
     outcomes = {c.key: c for c in night.calls}
+    # Each was posted and ended visited or handed off (unplayed, it would be neither; late
+    # in the night with two nurses the service may well say no: their shifts end at 07:00).
     for key in ninth:
         assert (outcomes[key].start is not None) != outcomes[key].handed_off, outcomes[key]
-    assert any(outcomes[key].start is not None for key in ninth)
