@@ -285,6 +285,15 @@ class Visit(_Frozen):
         default=0,
         description="planned care: objective cost of each minute past window.end (travel: 60/min)",
     )
+    promised_by: Seconds | None = Field(
+        default=None,
+        description=(
+            "live re-plan, unplanned care: the latest start the partner was promised (the "
+            "start it was answered with, or its urgency target if later); a hard limit. Set "
+            "by the re-plan from the current plan (`optimizer.replan.hold_promises`), and "
+            "left unset when the night's facts already make it impossible"
+        ),
+    )
     held: Hold | None = Field(
         default=None,
         description=(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "Plan",
+    "PromiseRelaxed",
     "ReasonCode",
     "Route",
     "SolverStats",
@@ -109,6 +110,20 @@ class Violation(_Frozen):
     nurse_id: str | None = None
 
 
+class PromiseRelaxed(_Frozen):
+    """A call's promised latest start (`Visit.promised_by`) a re-plan could not hold: the
+    night's facts (her route as it now stands: a visit running over, a nurse held up) put
+    the call past it before any re-plan moved it. ``start`` is where the current plan, laid
+    out on those facts, has it; ``None`` when it is no longer in a route."""
+
+    visit_id: str
+    promised_by: int
+    start: int | None
+    nurse_id: str | None
+    reason: str = Field(description="running_late | not_in_route")
+    message: str
+
+
 #: `SolverStats.status` of a live re-plan that ran out of time and kept the current routes.
 OUT_OF_TIME = "out of time: current plan kept"
 
@@ -144,6 +159,10 @@ class Plan(_Frozen):
     summary: Summary
     violations: list[Violation] = Field(default_factory=list)
     stats: SolverStats | None = None
+    promises_relaxed: list[PromiseRelaxed] = Field(
+        default_factory=list,
+        description="live re-plan: calls whose promised start the night's facts made impossible",
+    )
 
     def route(self, nurse_id: str) -> Route:
         """The route of ``nurse_id``."""

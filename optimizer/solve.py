@@ -27,11 +27,12 @@ from optimizer.evaluate import evaluate
 from optimizer.fill import with_what_fits
 from optimizer.model import Problem, Visit, VisitState
 from optimizer.night_search import Found, fallback_config, found_from, search_once
-from optimizer.plan import OUT_OF_TIME, Plan, ReasonCode, SolverStats, Unassigned
+from optimizer.plan import OUT_OF_TIME, Plan, PromiseRelaxed, ReasonCode, SolverStats, Unassigned
 from optimizer.region_search import first_plan_by_regions
 from optimizer.regions import FIRST_PLAN_SPLIT_FROM, SPLIT_FROM
 from optimizer.replan import (
     break_starts_of,
+    hold_promises,
     initial_routes,
     promises_of,
     quick_replan,
@@ -317,6 +318,11 @@ def solve(
     plan is returned (`optimizer.fill`), and so is one a cut-short first plan never tried:
     ``no_capacity`` then means no route has a place for it.
     """
+    relaxed: list[PromiseRelaxed] = []
+    if warm_start is not None:
+        # A live re-plan keeps what each partner was told (its answer, or its target if
+        # later) as a hard limit wherever the night's facts still allow it.
+        problem, relaxed = hold_promises(problem, warm_start)
     plan = _solve(
         problem,
         time_limit=time_limit,
@@ -336,7 +342,8 @@ def solve(
         # a cold search left out pinned visits that fit at their place (a 3 x 30 night with
         # ten pins: tests/data/pinned_left_out.json), so those are tried.
         return with_what_fits(problem, plan, pinned_only=True)
-    return with_what_fits(problem, plan)
+    plan = with_what_fits(problem, plan)
+    return plan.model_copy(update={"promises_relaxed": relaxed}) if relaxed else plan
 
 
 def _out_of_time(plan: Plan) -> bool:

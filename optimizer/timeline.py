@@ -88,6 +88,8 @@ def stop_for(problem: Problem, visit: Visit, *, not_before: int = 0) -> Stop:
             location=visit.location,
             service_seconds=visit.service_seconds,
             earliest=max(target.start, now),
+            # A promise the partner was given holds: a hard end (`replan.hold_promises`).
+            latest=visit.promised_by,
             target=target.end,
             visit_id=visit.id,
             materials=dict(visit.materials),

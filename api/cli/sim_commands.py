@@ -74,6 +74,29 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--url",
+        help=(
+            "play against this running service instead of starting one (never started or "
+            "stopped here); needs --database-url (the service's own database, fresh: the "
+            "region, accounts and keys are seeded there) and --clock-file (the file it was "
+            "started with as NACHTROUTE_CLOCK_FILE); see docs/simulation.md"
+        ),
+    )
+    p.add_argument(
+        "--clock-file",
+        type=Path,
+        metavar="FILE",
+        help="with --url: the service's NACHTROUTE_CLOCK_FILE, moved by the simulator",
+    )
+    p.add_argument(
+        "--first-night",
+        metavar="YYYY-MM-DD",
+        help=(
+            "the evening of the first night (default 2026-11-02); a night the clocks change "
+            "(e.g. 2026-10-24, 2027-03-27) plays its real 9 or 7 hours"
+        ),
+    )
     p.set_defaults(handler=_simulate)
 
 
@@ -109,12 +132,32 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _check_url(url: str) -> None:
+    """One message (exit 2) for a --url nobody answers, before anything is seeded."""
+    import httpx
+
+    try:
+        httpx.get(url.rstrip("/") + "/health", timeout=10).raise_for_status()
+    except httpx.HTTPError as error:
+        raise UserInputError(f"--url {url}: no service answers ({type(error).__name__})") from None
+
+
 def _simulate(args: argparse.Namespace) -> int:
     if not 1 <= args.nights <= 60:
         raise UserInputError("--nights: between 1 and 60")
     if args.speed is not None and not 60 <= args.speed <= 3600:
         raise UserInputError("--speed: between 60 and 3600 simulated seconds per second")
     sizes = _sizes(args.nurses)
+    from datetime import date
+
+    from api.simulation.runner import FIRST_NIGHT
+
+    try:
+        first_night = date.fromisoformat(args.first_night) if args.first_night else FIRST_NIGHT
+    except ValueError:
+        raise UserInputError(
+            f"--first-night: a date YYYY-MM-DD, not {args.first_night!r}"
+        ) from None
     known = ("nachtroute", "nearest_free", "fixed_fcfs")
     policies = [name.strip() for name in args.policies.split(",") if name.strip()]
     unknown = [name for name in policies if name not in known]
@@ -130,6 +173,17 @@ def _simulate(args: argparse.Namespace) -> int:
         params = params.model_copy(update={"apply_tolerance": False})
     if args.database_url and len(sizes) > 1:
         raise UserInputError("--database-url: one team size only (each size needs a fresh one)")
+    if args.url:
+        if not args.database_url or not args.clock_file:
+            raise UserInputError(
+                "--url: also --database-url (the service's fresh database) and --clock-file "
+                "(its NACHTROUTE_CLOCK_FILE); see docs/simulation.md"
+            )
+        if args.speed is not None:
+            raise UserInputError("--url: the service's stepped clock only (no --speed)")
+        _check_url(args.url)
+    elif args.clock_file:
+        raise UserInputError("--clock-file: only with --url (otherwise the simulator owns it)")
     if args.database_url:
         check_database(args.database_url, fresh=True)
     if args.records and not args.records.parent.is_dir():
@@ -156,6 +210,9 @@ def _simulate(args: argparse.Namespace) -> int:
         data_dir=data_dir,
         database_url=args.database_url,
         params=params,
+        first_night=first_night,
+        url=args.url,
+        clock_file=args.clock_file,
     )
     world, road, centre = build_world(options)
     out: dict[str, Any] = {}
@@ -167,7 +224,10 @@ def _simulate(args: argparse.Namespace) -> int:
             from tqdm import tqdm
 
             bar = tqdm(
-                total=args.nights * 480, unit="sim min", desc=f"{size} nurses", file=sys.stderr
+                total=sum(spec.minutes for spec in world.nights),
+                unit="sim min",
+                desc=f"{size} nurses",
+                file=sys.stderr,
             )
         done: dict[int, float] = {}
 

@@ -17,7 +17,7 @@ from api.services.planning import build_problem, current_plan, live_problem
 from optimizer import model as om
 from optimizer.live import with_visit
 from optimizer.quote import quote
-from optimizer.replan import first_answer_arrival
+from optimizer.replan import first_answer_arrival, hold_promises
 
 __all__ = ["CapacityAnswer", "capacity"]
 
@@ -83,6 +83,8 @@ def capacity(
         from optimizer.solve import plan_from_routes
 
         plan = plan_from_routes(trial, {})
+    # Quoted as the re-plans will see it: every call answered before held to its promise.
+    trial, _ = hold_promises(trial, plan)
     options = quote(trial, plan, visit)
     if not options:
         return CapacityAnswer(False, "no_skilled_nurse", "no nurse on shift has the skills asked")

@@ -21,6 +21,7 @@ from api.services.planning import build_problem, current_plan, live_problem
 from optimizer import model as om
 from optimizer.live import with_visit
 from optimizer.quote import quote
+from optimizer.replan import hold_promises
 from optimizer.solve import plan_from_routes
 
 __all__ = ["CallDetails", "quote_call", "take_call"]
@@ -84,6 +85,9 @@ def quote_call(
         call_time=moment,
     )
     trial = with_visit(problem, visit)
+    if plan is not None:
+        # Quoted as the re-plans will see it: every call answered before held to its promise.
+        trial, _ = hold_promises(trial, plan)
     options = quote(trial, plan if plan is not None else plan_from_routes(trial, {}), visit)
     return [
         {

@@ -11,13 +11,50 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from api.simulation.params import SimParams
 
-__all__ = ["Call", "Faults", "NightSpec", "Place", "Planned", "World", "make_world"]
+__all__ = [
+    "Call",
+    "Faults",
+    "NightSpec",
+    "Place",
+    "Planned",
+    "World",
+    "make_world",
+    "night_minutes",
+    "wall_minutes",
+]
 
 NIGHT_MINUTES = 8 * 60
+#: The region's wall clock (the demo region's): a night is 23:00 to 07:00 on it.
+ZONE = ZoneInfo("Europe/Amsterdam")
+
+
+def wall_minutes(night_date: date, minute: float) -> float:
+    """Real minutes from 23:00 on the evening ``night_date`` to the wall-clock time
+    ``minute`` minutes after 23:00 (the wall clock of a standard night): on the night the
+    clocks go back (last Sunday of October) 03:00 comes an hour later, on the night they go
+    forward (last Sunday of March) an hour sooner. A time the clocks skip is taken as the
+    first one after it; a time they repeat, as its first occurrence."""
+    evening = datetime(night_date.year, night_date.month, night_date.day, 23)
+    start = evening.replace(tzinfo=ZONE).astimezone(UTC)
+    wall = (evening + timedelta(minutes=minute)).replace(tzinfo=ZONE)
+    moment = wall.astimezone(UTC)
+    if moment.astimezone(ZONE).replace(tzinfo=None) != wall.replace(tzinfo=None):
+        # Skipped (02:xx on the spring night): the instant the clocks jump to 03:00.
+        moment = (wall + timedelta(hours=1)).replace(minute=0).astimezone(UTC)
+    return (moment - start).total_seconds() / 60
+
+
+def night_minutes(night_date: date) -> int:
+    """Real minutes from 23:00 to 07:00 of the night of ``night_date``: 480, or 540 / 420
+    on the nights the clocks go back / forward."""
+    return round(wall_minutes(night_date, NIGHT_MINUTES))
+
+
 #: Planned night care: (care task, nominal minutes, skills, window width in minutes).
 PLANNED_TASKS = [
     ("turn", 10, [], 120),
@@ -90,6 +127,8 @@ class NightSpec:
     planned: list[Planned]
     calls: list[Call]
     faults: Faults
+    #: Real minutes from 23:00 to 07:00 (`night_minutes`: 540 / 420 when the clocks change).
+    minutes: int = NIGHT_MINUTES
 
 
 @dataclass
@@ -176,8 +215,25 @@ def make_world(
     return world
 
 
+def _wall_hour(night_date: date, minute: float) -> int:
+    """The hour of the night (0: 23:00-24:00, ... 7: 06:00-07:00) on the region's wall clock
+    ``minute`` real minutes after 23:00 of ``night_date``."""
+    evening = datetime(night_date.year, night_date.month, night_date.day, 23, tzinfo=ZONE)
+    moment = (evening.astimezone(UTC) + timedelta(minutes=minute)).astimezone(ZONE)
+    return min(NIGHT_MINUTES // 60 - 1, (moment.hour - 23) % 24)
+
+
 def _night(params: SimParams, world: World, number: int, night_date: date, seed: int) -> NightSpec:
     rng = random.Random(f"{seed}:{number}")
+    length = night_minutes(night_date)
+
+    def by_clock(window: tuple[int, int]) -> tuple[int, int]:
+        """A window agreed on the wall clock, in this night's real minutes."""
+        if length == NIGHT_MINUTES:
+            return window
+        begin, end = (round(wall_minutes(night_date, m)) for m in window)
+        return begin, max(begin, end)
+
     pool = range(params.recurring_clients, len(world.places))
 
     def failing(place: int) -> bool:
@@ -190,7 +246,7 @@ def _night(params: SimParams, world: World, number: int, night_date: date, seed:
             care_task=r.care_task,
             service_minutes=r.service_minutes,
             skills=r.skills,
-            window=r.window,
+            window=by_clock(r.window),
             recurring=True,
             actual_minutes=r.service_minutes * _noise(rng, params.service_spread),
             travel_factor=_noise(rng, params.travel_spread),
@@ -209,7 +265,7 @@ def _night(params: SimParams, world: World, number: int, night_date: date, seed:
                 care_task=task,
                 service_minutes=minutes,
                 skills=tuple(skills),
-                window=(begin, min(NIGHT_MINUTES - 30, begin + width)),
+                window=by_clock((begin, min(NIGHT_MINUTES - 30, begin + width))),
                 recurring=False,
                 actual_minutes=minutes * _noise(rng, params.service_spread),
                 travel_factor=_noise(rng, params.travel_spread),
@@ -219,10 +275,13 @@ def _night(params: SimParams, world: World, number: int, night_date: date, seed:
     calls: list[Call] = []
     urgencies = list(params.urgency_mix)
     weights = [params.urgency_mix[u] for u in urgencies]
-    for hour, rate in enumerate(params.calls_by_hour):
+    # Per real hour of the night (9 or 7 when the clocks change), at the rate of its hour
+    # on the wall clock (the repeated hour twice, the skipped one not at all).
+    for hour in range(math.ceil(length / 60)):
+        rate = params.calls_by_hour[_wall_hour(night_date, hour * 60 + 30)]
         # Poisson arrivals in the hour: exponential gaps.
         minute = hour * 60 + rng.expovariate(rate / 60) if rate > 0 else 10**9
-        while minute < (hour + 1) * 60 and minute < NIGHT_MINUTES - 20:
+        while minute < (hour + 1) * 60 and minute < length - 20:
             place = rng.choice(pool)
             minutes = rng.choice(params.call_service_minutes)
             calls.append(
@@ -253,5 +312,10 @@ def _night(params: SimParams, world: World, number: int, night_date: date, seed:
         restart=rng.uniform(60, 400) if rng.random() < params.restart else None,
     )
     return NightSpec(
-        number=number, night_date=night_date, planned=planned, calls=calls, faults=faults
+        number=number,
+        night_date=night_date,
+        planned=planned,
+        calls=calls,
+        faults=faults,
+        minutes=length,
     )

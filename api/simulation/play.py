@@ -40,7 +40,7 @@ from api.core.roles import Role
 from api.db.engine import make_engine, make_session_factory
 from api.db.migrate import upgrade
 from api.repositories import accounts
-from api.simulation.generate import NIGHT_MINUTES, Call, NightSpec, Planned, World
+from api.simulation.generate import Call, NightSpec, Planned, World
 from api.simulation.params import SimParams
 from api.simulation.records import CallOutcome, NightRecord, PlannedOutcome
 from api.simulation.service import Served
@@ -464,7 +464,8 @@ class ServiceNight:
 
     # --- the night --------------------------------------------------------------------
     def play(self, progress: Callable[[float], None] | None = None) -> NightRecord:
-        """From 23:00 to 07:00 (and until the last visit is done), then the end checks."""
+        """From 23:00 to 07:00 (and until the last visit is done), then the end checks: the
+        night's real length (`NightSpec.minutes`: 9 or 7 hours when the clocks change)."""
         began = time.monotonic()
         requests = sum(self.http.statuses.values())
         calls = sorted(self.spec.calls, key=lambda c: c.minute)
@@ -503,10 +504,10 @@ class ServiceNight:
                 next_check = now + self.check_every
                 self._check(now)
                 if progress is not None:
-                    progress(min(now, NIGHT_MINUTES))
-            if now >= NIGHT_MINUTES and (
+                    progress(min(now, self.spec.minutes))
+            if now >= self.spec.minutes and (
                 all(n.state in ("idle",) and not n.outbox for n in self.nurses)
-                or now >= NIGHT_MINUTES + 120
+                or now >= self.spec.minutes + 120
             ):
                 break
             if self.http.stepped:
@@ -937,9 +938,9 @@ class ServiceNight:
     def _end_of_night(self) -> None:
         for nurse in self.nurses:
             nurse.offline_until = -1
-            self._flush(nurse, NIGHT_MINUTES)
+            self._flush(nurse, self.spec.minutes)
             self.record.driving_minutes += nurse.driving
-            self.record.overtime_minutes += max(0.0, nurse.last_end - NIGHT_MINUTES)
+            self.record.overtime_minutes += max(0.0, nurse.last_end - self.spec.minutes)
             self.record.violations += [f"{nurse.code}: event {r}" for r in nurse.rejected]
         deadline = time.monotonic() + 60
         plan = self._plan()
@@ -948,7 +949,7 @@ class ServiceNight:
             plan = self._plan()
         if plan["replan_pending"]:
             self.record.violations.append("a re-plan still owed 60 s after the night")
-        self._check(NIGHT_MINUTES + 1000)  # also hands what is left over to the back-up
+        self._check(self.spec.minutes + 1000)  # also hands what is left over to the back-up
         plan = self._plan()
         statuses = {v["id"]: v["status"] for v in plan["visits"]}
         expected = {

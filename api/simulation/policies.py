@@ -22,7 +22,7 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from api.simulation.generate import NIGHT_MINUTES, Call, NightSpec, Planned
+from api.simulation.generate import Call, NightSpec, Planned
 from api.simulation.params import SimParams
 from api.simulation.records import CallOutcome, NightRecord, PlannedOutcome
 
@@ -130,7 +130,7 @@ def play_baseline(
         while nurse.planned:
             visit = nurse.planned[0]
             deadline = params.planned_deadline(visit.care_task, visit.window[1])
-            if now > deadline or now >= NIGHT_MINUTES:
+            if now > deadline or now >= spec.minutes:
                 outcome = outcomes[nurse.planned.pop(0).key]
                 outcome.handed_off, outcome.reason = True, "deadline"
                 continue
@@ -182,7 +182,7 @@ def play_baseline(
                 continue  # a stale wake-up: she already waits for a later one
             next_job(nurse, now)
     for nurse in nurses:
-        record.overtime_minutes += max(0.0, nurse.free_at - NIGHT_MINUTES)
+        record.overtime_minutes += max(0.0, nurse.free_at - spec.minutes)
     for call in queue:
         calls[call.key].handed_off = True
         calls[call.key].reason = "night_end"

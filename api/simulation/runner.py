@@ -30,6 +30,7 @@ from api.simulation.play import (
 )
 from api.simulation.policies import BASELINES, play_baseline
 from api.simulation.records import NightRecord
+from api.simulation.service import Remote, Served
 from mobile_contract.dpop_client import PhoneKey
 
 __all__ = ["FIRST_NIGHT", "Options", "TeamResult", "simulate_team"]
@@ -49,9 +50,14 @@ class Options:
     network: str | None = None
     data_dir: Path | None = None
     database_url: str | None = None
+    #: A running service to play against (``--url``): not started or stopped here; it must
+    #: use ``database_url`` (fresh: its accounts are seeded there) and ``clock_file``.
     url: str | None = None
+    clock_file: Path | None = None
     params: SimParams = field(default_factory=SimParams)
     keep_database: Path | None = None
+    #: The evening of the first night (a night the clocks change plays 9 or 7 hours).
+    first_night: date = FIRST_NIGHT
 
 
 @dataclass
@@ -116,16 +122,23 @@ def simulate_team(
         region = seed_database(url, settings, nurses=options.nurses, nights=nights, centre=centre)
         travel = _travel(world, region.base, network)
         stepped = options.speed is None
-        served = serve_for(
-            folder,
-            url,
-            speed=options.speed or 1.0,
-            clock_file=folder / "clock.txt" if stepped else None,
-            nights=len(nights),
-            network=options.network,
-            tolerance=options.params.tolerance_minutes if options.params.apply_tolerance else None,
-            data_dir=options.data_dir or folder,
-        )
+        tolerance = options.params.tolerance_minutes if options.params.apply_tolerance else None
+        served: Served | Remote
+        if options.url is not None:
+            if options.clock_file is None or not stepped:
+                raise ValueError("--url plays on the service's stepped clock: --clock-file")
+            served = Remote(options.url, options.clock_file)
+        else:
+            served = serve_for(
+                folder,
+                url,
+                speed=options.speed or 1.0,
+                clock_file=folder / "clock.txt" if stepped else None,
+                nights=len(nights),
+                network=options.network,
+                tolerance=tolerance,
+                data_dir=options.data_dir or folder,
+            )
         http: Session | None = None
         # Each nurse's phone for the run: its device id and key pair (kept across restarts).
         devices: dict[str, tuple[str, PhoneKey]] = {}
@@ -169,6 +182,9 @@ def simulate_team(
                     served.start(now)
                     return served.base_url
 
+                # A service that is not ours is never restarted (the fault is not played).
+                remote = isinstance(served, Remote)
+
                 night = ServiceNight(
                     http,
                     world,
@@ -177,7 +193,7 @@ def simulate_team(
                     region,
                     place_client=place_client,
                     recurring_requests=recurring,
-                    restart=restart,
+                    restart=None if remote else restart,
                 )
                 night.evening(devices)
                 evening = time.monotonic() - began
@@ -232,7 +248,7 @@ def build_world(options: Options) -> tuple[World, Any, tuple[float, float]]:
         options.params,
         nights=options.nights,
         seed=options.seed,
-        first_night=FIRST_NIGHT,
+        first_night=options.first_night,
         centre=centre,
         on_road=_on_road(network),
     )

@@ -37,7 +37,7 @@ def bin_path(name: str) -> str:
     return str(found) if found.exists() else (shutil.which(name) or name)
 
 
-def wait_healthy(base_url: str, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
+def wait_healthy(base_url: str, server: subprocess.Popen[bytes], seconds: float = 180) -> None:
     """Return once ``/health`` answers 200; ``SystemExit`` if the process ends or never does."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -126,3 +126,33 @@ class Served:
             return []
         text = self.log_path.read_text(encoding="utf-8", errors="replace")
         return [line for line in text.splitlines() if " ERROR " in line or "Traceback" in line]
+
+
+class Remote:
+    """A service someone else runs (``simulate --url``): never started or stopped here.
+    Its clock is stepped through the file it was started with (``NACHTROUTE_CLOCK_FILE``);
+    the simulator seeds its accounts in the service's (fresh) database beforehand
+    (docs/simulation.md, "Against a running service")."""
+
+    def __init__(self, base_url: str, clock_file: Path) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.clock_file = clock_file
+        #: Never a process of ours: the runner's "start it once" test stays true.
+        self.process: subprocess.Popen[bytes] | None = None
+        self.speed = 1.0
+        self._started = False
+
+    def start(self, clock: datetime) -> None:
+        """Move its clock to ``clock`` (never back) and check it answers."""
+        step_clock_file(self.clock_file, clock)
+        if not self._started:
+            answer = httpx.get(self.base_url + "/health", timeout=10)
+            answer.raise_for_status()
+            self._started = True
+
+    def stop(self) -> None:
+        """Nothing: the service is not ours to stop."""
+
+    def error_lines(self) -> list[str]:
+        """Its log is not ours to read: a 5xx still counts (`play.Session`)."""
+        return []

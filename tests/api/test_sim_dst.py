@@ -1,0 +1,92 @@
+"""A night the clocks change plays its real length: 9 hours on the last Sunday of October,
+7 on the last Sunday of March (23:00-07:00 on the wall clock). Before, every night played
+480 minutes: calls stopped at 06:00 wall clock on the long night, and planned care agreed for
+06:00-06:30 on the short one was never due (issue 11)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from api.simulation.generate import NIGHT_MINUTES, make_world, night_minutes, wall_minutes
+from api.simulation.params import SimParams
+from api.simulation.play import clock_time, night_start
+from api.simulation.policies import play_baseline
+from api.simulation.runner import Options, build_world, simulate_team
+from tests.api.test_simulate import BUSY
+
+#: The evenings before the clocks change in the demo region (Europe/Amsterdam).
+AUTUMN, SPRING, PLAIN = date(2026, 10, 24), date(2027, 3, 27), date(2026, 11, 2)
+
+
+def test_a_night_is_as_long_as_the_wall_clock_says() -> None:
+    assert (night_minutes(AUTUMN), night_minutes(SPRING), night_minutes(PLAIN)) == (540, 420, 480)
+    # 04:00 on the wall clock: 5 hours after 23:00 on a plain night, 6 / 4 when they change.
+    assert [wall_minutes(d, 300) for d in (PLAIN, AUTUMN, SPRING)] == [300, 360, 240]
+
+
+@pytest.mark.parametrize(("evening", "length"), [(AUTUMN, 540), (SPRING, 420)])
+def test_a_generated_night_spans_its_real_length(evening: date, length: int) -> None:
+    params = SimParams(calls_by_hour=[6.0] * 8, recurring_clients=12, one_off_planned=4)
+    plain = make_world(params, nights=1, seed=3, first_night=PLAIN, centre=(41.15, -8.61))
+    world = make_world(params, nights=1, seed=3, first_night=evening, centre=(41.15, -8.61))
+    spec = world.nights[0]
+    assert spec.minutes == length
+    assert max(c.minute for c in spec.calls) < length - 20
+    # Calls all night long: in its last real hour too (none after 460 before).
+    assert any(c.minute > length - 60 for c in spec.calls)
+    # Recurring care is agreed on the wall clock: the same clock times as a plain night.
+    for ours, theirs in zip(spec.planned, plain.nights[0].planned, strict=True):
+        if ours.recurring:
+            begin = clock_time(night_start(evening), ours.window[0])
+            agreed = clock_time(night_start(PLAIN), theirs.window[0])
+            if evening == SPRING and agreed.startswith("02:"):
+                agreed = "03:00"  # the hour the clocks skip: the first moment after it
+            assert begin == agreed
+            assert 0 <= ours.window[0] <= ours.window[1] <= length
+
+
+def test_a_baseline_plays_the_long_nights_last_hour() -> None:
+    """Calls after minute 480 of the autumn night are reached, not cut off at the night's
+    end (a 480-minute night handed them to the back-up unplayed)."""
+    params = SimParams(calls_by_hour=[6.0] * 8)
+    world = make_world(params, nights=1, seed=3, first_night=AUTUMN, centre=(41.15, -8.61))
+    spec = world.nights[0]
+    late = [c.key for c in spec.calls if c.minute > NIGHT_MINUTES]
+    assert late
+    record = play_baseline("nearest_free", spec, [[], [], []], lambda a, b: 5.0, params)
+    reached = {c.key for c in record.calls if c.start is not None}
+    assert set(late) & reached
+
+
+@pytest.mark.slow
+def test_the_autumn_night_plays_nine_hours_through_the_service(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """One busy autumn night through the real service: calls in its ninth hour are posted
+    and end visited or handed to the back-up, and every invariant holds (before, the night
+    ended at minute 480 and drew no call after 460)."""
+    options = Options(
+        nights=1,
+        seed=5,
+        nurses=2,
+        network=None,
+        # Calls in the last wall-clock hour (06:00-07:00, the ninth real hour) too.
+        params=BUSY.model_copy(update={"calls_by_hour": [3.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 3.0]}),
+        keep_database=tmp_path_factory.mktemp("dst"),
+        first_night=AUTUMN,
+    )
+    world, road, centre = build_world(options)
+    spec = world.nights[0]
+    assert spec.minutes == 540
+    ninth = {c.key for c in spec.calls if c.minute > NIGHT_MINUTES}
+    assert ninth
+    result = simulate_team(options, world=world, network=road, centre=centre)
+    night = result.records["nachtroute"][0]
+    assert night.violations == []
+    outcomes = {c.key: c for c in night.calls}
+    # Each was posted and ended visited or handed off (unplayed, it would be neither; late
+    # in the night with two nurses the service may well say no: their shifts end at 07:00).
+    for key in ninth:
+        assert (outcomes[key].start is not None) != outcomes[key].handed_off, outcomes[key]
