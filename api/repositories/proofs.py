@@ -25,6 +25,10 @@ from api.db.phone_models import UsedProof
 __all__ = ["use_once"]
 
 
+#: The proof's row, the statement built once (every phone request writes one).
+_RECORD = insert(UsedProof)
+
+
 def use_once(session: Session, *, jkt: str, jti: str, expires_at: datetime, now: datetime) -> bool:
     """Record the proof ``jti`` of key ``jkt`` and commit; False when it was used before.
 
@@ -34,7 +38,7 @@ def use_once(session: Session, *, jkt: str, jti: str, expires_at: datetime, now:
         commit_without_waiting_for_disk(session)
         if hashlib.sha256(jti.encode()).digest()[0] == 0:
             session.execute(delete(UsedProof).where(UsedProof.expires_at < now))
-        session.execute(insert(UsedProof).values(jkt=jkt, jti=jti, expires_at=expires_at))
+        session.execute(_RECORD, {"jkt": jkt, "jti": jti, "expires_at": expires_at})
         session.commit()
     except IntegrityError:
         session.rollback()
