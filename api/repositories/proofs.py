@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Table, delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,7 @@ __all__ = ["use_once"]
 #: The proof's row, the statement built once (every phone request writes one), on the table:
 #: the ORM's insert of a mapped class took its bulk-insert path, about a millisecond of CPU
 #: per phone request under the load bench (session 20).
-_RECORD = insert(UsedProof.__table__)
+_RECORD = insert(cast(Table, UsedProof.__table__))
 
 
 def use_once(session: Session, *, jkt: str, jti: str, expires_at: datetime, now: datetime) -> bool:
