@@ -13,11 +13,14 @@ What it does, on loopback only:
    ``NACHTROUTE_CLOCK``, which the bench sets to the same moment (speed 1).
 2. Starts ``nachtroute serve`` (one process) on that database and signs each nurse in with
    her second factor; each registers a phone.
-3. Runs Locust headless (`bench/locust_night.py`), bounded to ``--seconds`` and 51 users:
+3. Runs Locust headless (`bench/locust_night.py`), bounded to ``--seconds`` and 52 users:
    40 phones reading their route, 10 posting event batches, one partner sending an acute
-   call every 3 s (each answered after its live re-plan).
-4. Prints errors, route read p50/p99, event batch p99 and the slowest live re-plan answer
-   against the targets (p99 < 200 ms, p99 < 300 ms, each < 1 s), and whether the server
+   call every 3 s (each answered after its live re-plan), one triage partner asking every
+   3 s whether a nurse can be somewhere within 30 minutes (``--no-triage``: without it, 51
+   users, as the runs before session 20).
+4. Prints errors, route read p50/p99, event batch p99, the slowest live re-plan answer and
+   the triage answers' p99 against the targets (p99 < 200 ms, p99 < 300 ms, each < 1 s,
+   p99 < 500 ms), and whether the server
    logged anything at ERROR; and the server's CPU time per request (its own process, and
    its solver processes apart), a figure that does not depend on how long the requests
    waited for a core, so builds can be compared on a loaded machine.
@@ -31,7 +34,7 @@ server's cores: Locust runs on the last core, the server (and the solver process
 starts, which inherit it) on the others; on 2 cores the worker's 0.8 s search then shares
 the server's one core. ``--pin locust`` pins only Locust, ``--pin none`` lets the kernel
 place both, as the runs before 2026-11-29 21:00 UTC did. ``--profile FILE`` records the
-serving process with py-spy (if installed) for the run's length, in py-spy's raw
+serving process with py-spy (if installed, `--gil`) for the run's length, in py-spy's raw
 (collapsed stacks) format.
 
 Not a test: the figures go to docs/benchmarks.md. Locust's percentiles are its own
@@ -85,7 +88,7 @@ PHONE = {
     "label": "bench phone (fictional)",
     "public_key": "",  # each phone's own key (sign_in_phones)
 }
-TARGETS = {"route_p99_ms": 200, "events_p99_ms": 300, "replan_max_ms": 1000}
+TARGETS = {"route_p99_ms": 200, "events_p99_ms": 300, "replan_max_ms": 1000, "triage_p99_ms": 500}
 
 
 def night_window(local: datetime) -> tuple[str, str]:
@@ -100,6 +103,21 @@ def night_window(local: datetime) -> tuple[str, str]:
         start = max(12, local.hour - 1)
         return f"{start:02d}:00", f"{(start + 8) % 24:02d}:00"
     return "12:00", "12:00"
+
+
+def shift_window(local: datetime) -> tuple[str, str]:
+    """The nurses' shift (``HH:MM`` start, end) in the night `night_window` gives for
+    ``local``, under way at ``local``.
+
+    The night's own window, except in the morning: the night then runs noon to noon, and a
+    shift of 12:00-12:00 is no time at all in that night (a shift's 12:00 is the night's
+    first second; a night's end at its start is a whole day), so every visit was left out
+    and the bench measured empty routes (runs between 06:00 and 12:00 local time before
+    session 20). In the morning a shift from the hour before ``local`` to 11:59."""
+    start, end = night_window(local)
+    if start != end:
+        return start, end
+    return f"{max(0, local.hour - 1):02d}:00", "11:59"
 
 
 def seed(
@@ -136,13 +154,10 @@ def seed(
                 totp_secret=DEMO_NURSE_TOTP_SECRET,
                 settings=settings,
             )
+        shift_start, shift_end = shift_window(local)
         for nurse_id in codes.values():
             accounts.set_shift(
-                session,
-                nurse_id,
-                night_date=night_date,
-                start=region.night_start,
-                end=region.night_end,
+                session, nurse_id, night_date=night_date, start=shift_start, end=shift_end
             )
         horizon = int((ends_at - starts_at).total_seconds())
         elapsed = int((now - starts_at).total_seconds())
@@ -199,7 +214,7 @@ def seed(
         alarm_clients = [new_client(number, "A") for number in range(alarms)]
         night = nights.get_or_create_night(session, region, night_date)
         session.commit()
-        replan(
+        first_plan = replan(
             session,
             region,
             night,
@@ -213,9 +228,12 @@ def seed(
     return {
         "nurses": sorted(codes),
         "partner_key": seeded.api_keys[org],
+        "triage_key": seeded.api_keys[seeded.triage[0]],
         "alarm_clients": alarm_clients,
         "base": list(base),
         "window": [region.night_start, region.night_end],
+        "shift": [shift_start, shift_end],
+        "planned": sum(len(route.visit_ids()) for route in first_plan.plan.routes),
         "night": night_date.isoformat(),
     }
 
@@ -338,8 +356,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             facts = seed(url, settings, now, visits=args.visits, alarms=args.seconds // 3 + 5)
             print(
                 f"seeded in {time.perf_counter() - started:.1f} s: night {facts['night']} "
-                f"{facts['window'][0]}-{facts['window'][1]}, {len(facts['nurses'])} nurses, "
-                f"{args.visits} visits",
+                f"{facts['window'][0]}-{facts['window'][1]}, {len(facts['nurses'])} nurses "
+                f"on shift {facts['shift'][0]}-{facts['shift'][1]}, {args.visits} visits, "
+                f"{facts['planned']} of them in the first plan",
                 file=sys.stderr,
             )
             port = free_port(args.port)
@@ -367,6 +386,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 return now.timestamp() + (time.time() - origin)
 
             server_cores, locust_cores = cpu_split(args.pin)
+            users = 50 + (0 if args.no_alarms else 1) + (0 if args.no_triage else 1)
             with server_log.open("wb") as log:
                 server = subprocess.Popen(
                     [bin_path("nachtroute"), "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -389,6 +409,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                 "clock": now.isoformat(),
                                 "clock_origin": origin,
                                 "alarms": not args.no_alarms,
+                                "triage": not args.no_triage,
                                 "start": args.start,
                             }
                         ),
@@ -403,9 +424,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             str(LOCUSTFILE),
                             "--headless",
                             "--users",
-                            "50" if args.no_alarms else "51",
+                            str(users),
                             "--spawn-rate",
-                            "51",
+                            str(users),
                             "--run-time",
                             f"{args.seconds}s",
                             "--stop-timeout",
@@ -429,7 +450,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     server_cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
                     load = os.getloadavg()[0]
                     if spy is not None:
-                        spy.wait(timeout=60)
+                        # py-spy writes its file after its --duration; on a loaded machine
+                        # that took more than a minute (session 20).
+                        try:
+                            spy.wait(timeout=240)
+                        except subprocess.TimeoutExpired:
+                            print("py-spy did not finish: no profile", file=sys.stderr)
                 finally:
                     if spy is not None and spy.poll() is None:
                         spy.terminate()
@@ -439,6 +465,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     except subprocess.TimeoutExpired:
                         server.kill()
             versions = plan_versions_stored(url)
+            if args.keep_db is not None and args.db == "sqlite":
+                shutil.copy(folder / "bench.sqlite", args.keep_db)
             stats_file = folder / "locust_stats.csv"
             if not stats_file.exists():
                 sys.stderr.write(locust.stdout[-3000:] + locust.stderr[-3000:])
@@ -485,7 +513,9 @@ def _profiler(path: Path | None, pid: int, seconds: int) -> subprocess.Popen[byt
     spy = bin_path("py-spy")
     if shutil.which(spy) is None:
         raise SystemExit("--profile: py-spy is not installed (pip install py-spy)")
-    command = [spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "50", "-f", "raw"]
+    # --gil: only the thread holding the interpreter is sampled, so the samples add up to
+    # the interpreter's busy time (threads waiting for it on a loaded machine are not).
+    command = [spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "50", "-f", "raw", "--gil"]
     return subprocess.Popen(
         [*command, "-o", str(path.resolve()), "--nonblocking"],
         stdout=subprocess.DEVNULL,
@@ -530,6 +560,7 @@ def _report(
     route = stats.get("route read", {})
     events = stats.get("event batch", {})
     replans = stats.get("live re-plan (acute call)", {})
+    triage = stats.get("triage question", {})
     total = stats.get("Aggregated", {})
     count = max(1, int(total.get("Request Count", 0)))
     own_cpu, solver_cpu = server_cpu
@@ -547,6 +578,10 @@ def _report(
         "replans": int(replans.get("Request Count", 0)),
         "replan_p50_ms": _ms(replans, "50%"),
         "replan_max_ms": _ms(replans, "Max Response Time"),
+        "triage_questions": int(triage.get("Request Count", 0)),
+        "triage_p50_ms": _ms(triage, "50%"),
+        "triage_p99_ms": _ms(triage, "99%"),
+        "triage_max_ms": _ms(triage, "Max Response Time"),
         "server_error_lines": len(server_errors),
         "server_cpu_seconds": round(own_cpu, 1),
         "server_cpu_ms_per_request": round(1000 * own_cpu / count, 2),
@@ -566,6 +601,8 @@ def _report(
         "replan_max_ms": result["replan_max_ms"] < TARGETS["replan_max_ms"],
         "errors": result["errors"] == 0,
     }
+    if not args.no_triage:
+        met["triage_p99_ms"] = result["triage_p99_ms"] < TARGETS["triage_p99_ms"]
     print(
         f"{args.db}: {result['requests']} requests in {args.seconds} s, "
         f"{result['errors']} errors; route reads {result['route_reads']}: "
@@ -577,7 +614,16 @@ def _report(
         f"live re-plans {result['replans']}: p50 {result['replan_p50_ms']:.0f} ms, "
         f"max {result['replan_max_ms']:.0f} ms "
         f"(each < {TARGETS['replan_max_ms']}: {'met' if met['replan_max_ms'] else 'MISSED'}); "
-        f"server ERROR lines {result['server_error_lines']}; server CPU "
+        + (
+            ""
+            if args.no_triage
+            else f"triage questions {result['triage_questions']}: "
+            f"p50 {result['triage_p50_ms']:.0f} ms, p99 {result['triage_p99_ms']:.0f} ms, "
+            f"max {result['triage_max_ms']:.0f} ms "
+            f"(p99 < {TARGETS['triage_p99_ms']}: "
+            f"{'met' if met['triage_p99_ms'] else 'MISSED'}); "
+        )
+        + f"server ERROR lines {result['server_error_lines']}; server CPU "
         f"{result['server_cpu_seconds']} s during the run "
         f"({result['server_cpu_ms_per_request']} ms per request; solver processes "
         f"{result['solver_processes_cpu_seconds']} s), cores server {result['pinned']['server']} "
@@ -608,6 +654,11 @@ def main() -> None:
         "--no-alarms", action="store_true", help="phones only (to see what the re-plans cost)"
     )
     parser.add_argument(
+        "--no-triage",
+        action="store_true",
+        help="no triage partner (the runs before session 20: 50 phones and the alarm centre)",
+    )
+    parser.add_argument(
         "--pin",
         choices=["split", "locust", "none"],
         default="split",
@@ -621,6 +672,12 @@ def main() -> None:
         help="spread: each phone's first request at a random point of its polling interval "
         "(as phones are); together: every simulated user fires at once (the runs before "
         "session 19), a first-second burst that alone made the p99 of a 60 s run",
+    )
+    parser.add_argument(
+        "--keep-db",
+        type=Path,
+        default=None,
+        help="SQLite: copy the database as the run left it to this file (to study offline)",
     )
     parser.add_argument(
         "--profile", type=Path, default=None, help="py-spy raw profile of the server to FILE"

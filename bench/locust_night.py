@@ -1,10 +1,12 @@
 """Locust users of the night load run (`bench.load_bench` starts Locust with this file).
 
-Three kinds of client, the counts fixed (``-u 51``): 40 phones reading their route (with the
+Four kinds of client, the counts fixed (``-u 52``): 40 phones reading their route (with the
 ETag of their last read, as the app does, each request with a DPoP proof by the phone's key),
-10 phones posting event batches (positions), and
+10 phones posting event batches (positions),
 one partner system sending an acute call every 3 s, each of which is planned live before the
-answer. The phones' tokens, device ids and the partner's key come from the JSON file named in
+answer, and one triage partner asking every 3 s whether a nurse can be somewhere within 30
+minutes (``"triage": false`` in the config leaves it out: ``-u 51``, as before session 20).
+The phones' tokens, device ids and the partner's keys come from the JSON file named in
 ``NACHTROUTE_BENCH_CONFIG`` (written by `bench.load_bench`; fictional demo data).
 
 `FastHttpUser` (geventhttpclient): the load generator shares the 2 cores with the server, so
@@ -169,3 +171,38 @@ class AlarmCentre(FastHttpUser):
                 response.failure(f"HTTP {response.status_code}")
             elif response.json().get("live_replan") is None:
                 response.failure("answered without a live re-plan")
+
+
+class TriagePartner(FastHttpUser):
+    """A triage partner asking "can a night nurse be there within 30 minutes?" every 3 s,
+    for a place near the region's base (an answer is a quick first layout of the call on the
+    current plan, `api.services.triage.capacity`; nothing is stored)."""
+
+    fixed_count = 1 if CONFIG.get("triage", True) else 0
+    wait_time = constant_pacing(3)
+
+    def on_start(self) -> None:
+        self.rng = random.Random(11)
+        self.base = CONFIG["base"]
+        _first_at_random_phase(3)
+
+    @task
+    def ask(self) -> None:
+        question = {
+            "lat": round(self.base[1] + self.rng.uniform(-0.03, 0.03), 6),
+            "lon": round(self.base[0] + self.rng.uniform(-0.04, 0.04), 6),
+            "within_minutes": 30,
+            "urgency": self.rng.choice(["acute", "urgent"]),
+            "service_minutes": 20,
+        }
+        with self.client.post(
+            "/triage/v1/capacity",
+            json=question,
+            headers={"X-API-Key": CONFIG["triage_key"]},
+            name="triage question",
+            catch_response=True,
+        ) as response:
+            if response.status_code != 200:
+                response.failure(f"HTTP {response.status_code}")
+            elif response.json().get("reason") in {"outside_night_hours", "no_nurses_on_shift"}:
+                response.failure(f"answered {response.json()['reason']}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, case, delete, func, literal, or_, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -41,9 +41,13 @@ __all__ = [
 ]
 
 
+#: `get_region`'s query, built once: every request reads the region.
+_FIRST_REGION = select(Region).order_by(Region.id).limit(1)
+
+
 def get_region(session: Session) -> Region:
     """The region (one night team per deployment)."""
-    region = session.scalars(select(Region).order_by(Region.id).limit(1)).first()
+    region = session.scalars(_FIRST_REGION).first()
     if region is None:
         raise NotFound("no region is set up yet (run `nachtroute demo` or seed one)")
     return region
@@ -382,6 +386,27 @@ class TokenCaller:
     device: PhoneDevice | None
 
 
+def _token_caller_queries() -> tuple[Any, Any]:
+    """`token_caller`'s two queries (without and with the phone the request names), built
+    once with ``user_id`` and ``device_id`` as parameters: every signed-in request runs
+    one, and building it and its cache key each time cost more than running it."""
+    revoked = (
+        select(func.max(PhoneDevice.revoked_at))
+        .where(PhoneDevice.nurse_id == User.nurse_id)
+        .correlate(User)
+        .scalar_subquery()
+    )
+    query = select(User, Nurse, revoked).outerjoin(Nurse, Nurse.id == User.nurse_id)
+    with_device = query.add_columns(PhoneDevice).outerjoin(
+        PhoneDevice, PhoneDevice.id == bindparam("device_id")
+    )
+    user = User.id == bindparam("user_id")
+    return query.where(user), with_device.where(user)
+
+
+_CALLER, _CALLER_WITH_DEVICE = _token_caller_queries()
+
+
 def token_caller(
     session: Session,
     token: str,
@@ -396,17 +421,11 @@ def token_caller(
     claims = security.decode_token(token, secret=settings.secret_key.get_secret_value(), now=now)
     if claims is None:
         return None
-    revoked = (
-        select(func.max(PhoneDevice.revoked_at))
-        .where(PhoneDevice.nurse_id == User.nurse_id)
-        .correlate(User)
-        .scalar_subquery()
-    )
     asked = bool(device_id) and len(device_id or "") <= 36
-    query = select(User, Nurse, revoked).outerjoin(Nurse, Nurse.id == User.nurse_id)
+    values: dict[str, Any] = {"user_id": claims.user_id}
     if asked:
-        query = query.add_columns(PhoneDevice).outerjoin(PhoneDevice, PhoneDevice.id == device_id)
-    row: Any = session.execute(query.where(User.id == claims.user_id)).first()
+        values["device_id"] = device_id
+    row: Any = session.execute(_CALLER_WITH_DEVICE if asked else _CALLER, values).first()
     if row is None:
         return None
     user, nurse, latest = row[0], row[1], row[2]

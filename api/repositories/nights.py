@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -344,6 +344,20 @@ def night_shift_and_route(
     """In one query: the night of ``night_date`` (if opened), the nurse's shift in it (if
     any; else ``None``) and her newest published route version (`latest_published_route`),
     what every phone request reads first."""
+    row = session.execute(
+        _NIGHT_SHIFT_AND_ROUTE,
+        {"region_id": region.id, "nurse_id": nurse_id, "night_date": night_date},
+    ).first()
+    if row is None:
+        return None
+    return row[0], row[1], row[2]
+
+
+def _night_shift_and_route_query() -> Any:
+    """`night_shift_and_route`'s query, built once with its values as parameters
+    (``region_id``, ``nurse_id``, ``night_date``): every phone request runs it, and building
+    the statement and its cache key each time cost more than running it on SQLite."""
+    nurse_id: Any = bindparam("nurse_id")
     newest = (
         select(RouteVersion.id)
         .where(
@@ -356,16 +370,19 @@ def night_shift_and_route(
         .correlate(Night)
         .scalar_subquery()
     )
-    row = session.execute(
+    return (
         select(Night, Shift, RouteVersion)
         .join(Shift, (Shift.nurse_id == nurse_id) & (Shift.night_date == Night.night_date))
         .outerjoin(RouteVersion, RouteVersion.id == newest)
-        .where(Night.region_id == region.id, Night.night_date == night_date)
+        .where(
+            Night.region_id == bindparam("region_id"),
+            Night.night_date == bindparam("night_date"),
+        )
         .limit(1)
-    ).first()
-    if row is None:
-        return None
-    return row[0], row[1], row[2]
+    )
+
+
+_NIGHT_SHIFT_AND_ROUTE = _night_shift_and_route_query()
 
 
 def latest_routes(session: Session, night: Night) -> list[RouteVersion]:

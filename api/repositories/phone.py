@@ -248,6 +248,20 @@ def _stored(row: PhoneEvent) -> StoredEvent:
     )
 
 
+def state_marker_columns(night_id: Any, nurse_id: Any) -> tuple[Any, Any]:
+    """`SqlEventStore.state_marker` as two scalar subqueries, to ride along in another query;
+    ``night_id`` and ``nurse_id`` are values or bound parameters (a statement built once)."""
+    mine = (
+        PhoneEvent.night_id == night_id,
+        PhoneEvent.nurse_id == nurse_id,
+        PhoneEvent.type != "position",
+    )
+    return (
+        select(func.count(PhoneEvent.event_id)).where(*mine).scalar_subquery(),
+        select(func.max(PhoneEvent.event_id)).where(*mine).scalar_subquery(),
+    )
+
+
 class SqlEventStore:
     """`api.offline_events.EventStore` over ``phone_events`` (the event UUID is the key)."""
 
@@ -332,15 +346,7 @@ class SqlEventStore:
 
     def state_marker_columns(self, nurse_id: str) -> tuple[Any, Any]:
         """`state_marker` as two scalar subqueries, to ride along in another query."""
-        mine = (
-            PhoneEvent.night_id == self._night_id,
-            PhoneEvent.nurse_id == int(nurse_id),
-            PhoneEvent.type != "position",
-        )
-        return (
-            select(func.count(PhoneEvent.event_id)).where(*mine).scalar_subquery(),
-            select(func.max(PhoneEvent.event_id)).where(*mine).scalar_subquery(),
-        )
+        return state_marker_columns(self._night_id, int(nurse_id))
 
     def state_marker(self, nurse_id: str) -> tuple[int, str | None]:
         """How many events other than positions the nurse has stored tonight, and the

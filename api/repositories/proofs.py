@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Table, delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,12 @@ from api.db.engine import commit_without_waiting_for_disk
 from api.db.phone_models import UsedProof
 
 __all__ = ["use_once"]
+
+
+#: The proof's row, the statement built once (every phone request writes one), on the table:
+#: the ORM's insert of a mapped class took its bulk-insert path, about a millisecond of CPU
+#: per phone request under the load bench (session 20).
+_RECORD = insert(cast(Table, UsedProof.__table__))
 
 
 def use_once(session: Session, *, jkt: str, jti: str, expires_at: datetime, now: datetime) -> bool:
@@ -34,7 +41,7 @@ def use_once(session: Session, *, jkt: str, jti: str, expires_at: datetime, now:
         commit_without_waiting_for_disk(session)
         if hashlib.sha256(jti.encode()).digest()[0] == 0:
             session.execute(delete(UsedProof).where(UsedProof.expires_at < now))
-        session.execute(insert(UsedProof).values(jkt=jkt, jti=jti, expires_at=expires_at))
+        session.execute(_RECORD, {"jkt": jkt, "jti": jti, "expires_at": expires_at})
         session.commit()
     except IntegrityError:
         session.rollback()

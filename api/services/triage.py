@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from api.repositories import nights
 from api.services.planning import build_problem, current_plan, live_problem
 from optimizer import model as om
+from optimizer.eligibility import eligible_nurses
 from optimizer.live import with_visit
 from optimizer.quote import quote
 from optimizer.replan import first_answer_arrival, hold_promises
@@ -66,7 +67,9 @@ def capacity(
     night_problem = build_problem(session, region, night, extra_locations=[location], now=now)
     if not night_problem.problem.nurses:
         return CapacityAnswer(False, "no_nurses_on_shift", "no night team is on shift now")
-    plan = current_plan(session, night_problem)
+    # Its routes and times are all the answer reads: the reasons for what it leaves out
+    # (a layout per nurse and place for each) are not looked for.
+    plan = current_plan(session, night_problem, explain=False)
     problem = live_problem(session, night_problem, plan, now)
     moment = nights.seconds_since_start(night, now)
     visit = om.Visit(
@@ -85,11 +88,9 @@ def capacity(
         plan = plan_from_routes(trial, {})
     # Quoted as the re-plans will see it: every call answered before held to its promise.
     trial, _ = hold_promises(trial, plan)
-    options = quote(trial, plan, visit)
-    if not options:
+    if not eligible_nurses(trial, visit):  # the nurses `quote` would give an option each
         return CapacityAnswer(False, "no_skilled_nurse", "no nurse on shift has the skills asked")
     deadline = moment + within_minutes * 60
-    feasible = [o for o in options if o.feasible]
     # The first answer to the partner's call itself, laid out here: the nurse and arrival
     # said are the plan's (the quote's soonest option alone could be one that answer then
     # refuses, as it would push a more urgent call answered before later).
@@ -105,6 +106,9 @@ def capacity(
             eta=eta,
             eta_minutes=max(0, arrival - moment) // 60,
         )
+    # Not in time: the soonest any nurse could be there, so the caller can weigh the
+    # back-up (a quote of every nurse, asked only now: a yes does not need it).
+    feasible = [o for o in quote(trial, plan, visit) if o.feasible]
     if feasible:
         soonest = min(o.eta for o in feasible)
         minutes = max(0, soonest - moment) // 60
