@@ -12,6 +12,7 @@ from optimizer.fill import with_what_fits
 from optimizer.model import Problem
 from optimizer.plan import Plan, ReasonCode
 from optimizer.quote import InsertionOption
+from optimizer.replan import hold_promises
 
 DATA = Path(__file__).parents[1] / "data" / "redteam_s18"
 
@@ -66,7 +67,9 @@ def test_r04_no_capacity_is_said_only_of_visits_no_nurse_has_room_for() -> None:
     assert len(_fitting(problem, stored)) >= 30  # the wreck as the service stored it (41 of 43 fit)
     replanned = solve(problem, time_limit=0.25, warm_start=stored, solution_limit=1)
     assert check(problem, replanned) == []
-    assert _fitting(problem, replanned) == []
+    # What fits is judged as the re-plan sees the night: every call answered before held to
+    # its promise (a visit that would push one past it does not fit; s20-sim).
+    assert _fitting(hold_promises(problem, stored)[0], replanned) == []
     assert len(replanned.unassigned) < len(stored.unassigned)
 
 
@@ -101,4 +104,6 @@ def test_r04b_after_ten_calls_at_once_what_fits_is_put_in() -> None:
     assert len(_fitting(problem, stored)) >= 4
     replanned = solve(problem, time_limit=0.25, warm_start=stored, solution_limit=1)
     assert check(problem, replanned) == []
-    assert _fitting(problem, replanned) == []
+    # What fits is judged as the re-plan sees the night: every call answered before held to
+    # its promise (a visit that would push one past it does not fit; s20-sim).
+    assert _fitting(hold_promises(problem, stored)[0], replanned) == []
