@@ -108,19 +108,7 @@ def promises_of(problem: Problem, plan: Plan) -> dict[str, int]:
     it as one past the class's aim (`routing_model.NightModel`), so it does not trade the
     promised nurse for a cheaper drive that arrives later (issue 11's simulated nights:
     answered 4 minutes, re-planned to 14)."""
-    open_calls = {
-        v.id
-        for v in problem.visits
-        if v.call_time is not None
-        and problem.urgency_classes[v.urgency].target_seconds is not None
-        and v.state in (VisitState.PLANNED, VisitState.EN_ROUTE)
-    }
-    return {
-        step.visit_id: step.start
-        for route in plan.routes
-        for step in route.steps
-        if step.type == StepType.VISIT and step.visit_id in open_calls
-    }
+    return dict(_call_starts(problem, plan))  # a two-person call: its later copy's start
 
 
 def hold_promises(problem: Problem, plan: Plan) -> tuple[Problem, list[PromiseRelaxed]]:
