@@ -12,6 +12,7 @@ import pytest
 from tests.api.conftest import NIGHT, World, new_client, planned_body
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
 from tests.api.phone_helpers import fresh, publish, register_phone
+from tests.api.test_durable_replans import acute
 from tests.api.test_planner import PLAN, reoptimise
 
 CALLS = "/partner/v1/visit-requests"
@@ -47,14 +48,7 @@ def _far_acute_call(world: World, org: int, number: int = 2) -> dict[str, Any]:
     client_id = new_client(world, org, number)
     moved = world.client.patch(f"/partner/v1/clients/{client_id}", json=FAR, headers=world.key(org))
     assert moved.status_code == 200, moved.text
-    call = {
-        "kind": "unplanned",
-        "client_id": client_id,
-        "care_task": "fall",
-        "service_minutes": 20,
-        "urgency": "acute",
-    }
-    answer = world.client.post(CALLS, json=call, headers=world.key(org))
+    answer = world.client.post(CALLS, json=acute(client_id), headers=world.key(org))
     assert answer.status_code == 201, answer.text
     found: dict[str, Any] = answer.json()
     return found
@@ -212,14 +206,7 @@ def test_r05_triage_sees_a_visit_reported_done_as_the_plan_does(world: World) ->
         "/triage/v1/capacity", json=ask, headers=world.key(world.seeded.triage[0])
     ).json()
     assert said["available"], said
-    call = {
-        "kind": "unplanned",
-        "client_id": client_id,
-        "care_task": "fall",
-        "service_minutes": 20,
-        "urgency": "acute",
-    }
-    answer = world.client.post(CALLS, json=call, headers=world.key(org))
+    answer = world.client.post(CALLS, json=acute(client_id), headers=world.key(org))
     assert answer.status_code == 201, answer.text
     [outcome] = answer.json()["visits"]
     assert outcome["nurse"] == said["nurse"], (outcome, said)
