@@ -252,6 +252,7 @@ class _Router:
         self.tolerance = problem.night.sync_tolerance_seconds
         self.traces: dict[int | None, _Trace] = {}
         self._free: _Trace | None = None
+        self._slack: list[float] | None = None
         # Stops that change the bag (materials, restocks): the only ones the bag pass reads.
         self.bag_stops = [i for i, s in enumerate(stops) if _touches_bag(s)]
         self.base_short: frozenset[tuple[int, str]] | None = None
@@ -442,8 +443,9 @@ class _Router:
         self, position: int, new_stop: timeline.Stop, restock: timeline.Stop | None
     ) -> tuple[bool, int, int, int]:
         """The best `_rank` an option of ``new_stop`` at ``position`` could have (also
-        after ``restock``): feasible, its start as with no break at all (a break only
-        delays), no one else late, and its added travel (exact: a break adds none)."""
+        after ``restock``): its start as with no break at all (a break only delays), no one
+        else late, its added travel (exact: a break adds none), and feasible unless even
+        with no break at all it would break a rule the route kept (`broken_anyway`)."""
         matrix, stops = self.matrix, self.stops
         if position:
             here, clock = stops[position - 1].location, self.free_trace().clocks[position - 1]
@@ -452,7 +454,8 @@ class _Router:
         after = stops[position].location if position < len(stops) else self.nurse.end_location
         there = new_stop.location
         drive = math.ceil(matrix[here][there])
-        onward = math.ceil(matrix[there][after]) - math.ceil(matrix[here][after])
+        back = math.ceil(matrix[there][after])
+        onward = back - math.ceil(matrix[here][after])
         arrival, added = clock + drive, drive + onward
         if restock is not None:
             to_base = math.ceil(matrix[here][restock.location])
@@ -461,7 +464,64 @@ class _Router:
             added = min(added, to_base + from_base + onward)
         start = max(arrival, new_stop.earliest, new_stop.not_before)
         own = max(0, start - new_stop.target) if new_stop.target is not None else 0
-        return (False, own, 0, added)
+        broken = restock is None and self.broken_anyway(position, new_stop, start, back)
+        return (broken, own, 0, added)
+
+    def broken_anyway(self, position: int, new_stop: timeline.Stop, start: int, back: int) -> bool:
+        """Whether ``new_stop`` at ``position``, starting at ``start`` with no break at all
+        (then ``back`` seconds to the next stop or her end), breaks a rule her current
+        route kept whatever her break does: it misses its own window, a later stop misses
+        one it made (`slack`), or she is back after her shift. A break only delays, and
+        every start only moves later with the clock, so what breaks with no break at all
+        breaks in every layout `_best_for` tries (a restock first is not covered)."""
+        if (new_stop.latest is not None and start > new_stop.latest) or (
+            new_stop.not_before and start > new_stop.not_before + self.tolerance
+        ):
+            return True
+        done = start + new_stop.service_seconds + back  # at the next stop, or at her end
+        if position == len(self.stops):
+            return not self.base.overrun and done > self.nurse.shift.end
+        # Past the next stop's free start, her later stops start that much later, less what
+        # their waits absorb.
+        return done - self.free_trace().timed[position].start > self.slack()[position]
+
+    def leave_free_end(self) -> int:
+        """With no break, when she would be back at her end location (as `_layout` has it,
+        before the break): the reference the slack after her last stop is measured from."""
+        free = self.free_trace()
+        clock = free.clocks[-1] if self.stops else self.leave.time
+        return max(clock, self.leave.time)
+
+    def slack(self) -> list[float]:
+        """``slack[i]``: how much later stop ``i`` could start than with no break at all
+        before some stop from ``i`` on misses a window (or its partner) that the current
+        route kept, or she is back after her shift when it was not; ``slack[len(stops)]``:
+        how much later she could finish her last stop (or leave) for the shift end.
+        Laid out backwards over the waits of her free layout (a wait absorbs a delay)."""
+        if self._slack is not None:
+            return self._slack
+        base, free = self.base, self.free_trace()
+        stops, nurse = self.stops, self.nurse
+        inf = math.inf
+        last = stops[-1].location if stops else self.leave.location
+        home = math.ceil(self.matrix[last][nurse.end_location])
+        end: float = inf if base.overrun else nurse.shift.end - (self.leave_free_end() + home)
+        slack: list[float] = [inf] * (len(stops) + 1)
+        slack[len(stops)] = end
+        carry = end  # the delay the stops after ``i`` absorb, measured at ``i``'s start
+        was_late = base.late
+        for i in range(len(stops) - 1, -1, -1):
+            stop, item = stops[i], free.timed[i]
+            own = inf
+            if i not in was_late:
+                if stop.latest is not None:
+                    own = stop.latest - item.start
+                if stop.not_before:
+                    own = min(own, stop.not_before + self.tolerance - item.start)
+            slack[i] = min(own, carry)
+            carry = slack[i] + (item.start - item.arrival)
+        self._slack = slack
+        return slack
 
     def added_travel(self, position: int, middle: list[timeline.Stop], resume: int) -> int:
         """What ``stops[:position] + middle + stops[resume:]`` adds to her travel."""
