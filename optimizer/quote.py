@@ -440,12 +440,18 @@ class _Router:
         return frozenset(short)
 
     def bound(
-        self, position: int, new_stop: timeline.Stop, restock: timeline.Stop | None
+        self,
+        position: int,
+        new_stop: timeline.Stop,
+        restock: timeline.Stop | None,
+        *,
+        broken: bool = True,
     ) -> tuple[bool, int, int, int]:
         """The best `_rank` an option of ``new_stop`` at ``position`` could have (also
         after ``restock``): its start as with no break at all (a break only delays), no one
         else late, its added travel (exact: a break adds none), and feasible unless even
-        with no break at all it would break a rule the route kept (`broken_anyway`)."""
+        with no break at all it would break a rule the route kept (`broken_anyway`;
+        with ``broken=False`` not asked: feasible)."""
         matrix, stops = self.matrix, self.stops
         if position:
             here, clock = stops[position - 1].location, self.free_trace().clocks[position - 1]
@@ -464,7 +470,8 @@ class _Router:
             added = min(added, to_base + from_base + onward)
         start = max(arrival, new_stop.earliest, new_stop.not_before)
         own = max(0, start - new_stop.target) if new_stop.target is not None else 0
-        broken = restock is None and self.broken_anyway(position, new_stop, start, back)
+        if broken:
+            broken = restock is None and self.broken_anyway(position, new_stop, start, back)
         return (broken, own, 0, added)
 
     def broken_anyway(self, position: int, new_stop: timeline.Stop, start: int, back: int) -> bool:
@@ -540,7 +547,8 @@ class _Router:
     def free_trace(self) -> _Trace:
         """Her current stops laid out with no break at all."""
         if self._free is None:
-            self._free = self._trace(None, None)
+            # With no break to take (none, or taken) her layout is the one with no break.
+            self._free = self._trace(None, None) if self.window else self.trace(self.hint)
         return self._free
 
     def break_after(
@@ -767,22 +775,13 @@ def _best_with_one_move(
     laid out from the place on (``plain``: the plain insertion's layouts made so far)."""
     stops = router.stops
     base = router.base
-    movable = [
-        i
-        for i, stop in enumerate(stops)
-        if stop.kind == StepType.VISIT
-        and stop.visit_id is not None
-        and not stop.not_before
-        and (not problem.dependencies or not problem.dependencies_of(stop.visit_id))
-        and problem.visit(stop.visit_id).state != VisitState.EN_ROUTE
-        and problem.visit(stop.visit_id).pin is None
-    ]
+    movable: list[int] | None = None  # made when first needed (most places have no order)
     # Every order to try, with the best rank its option could have (the new visit in time as
     # with no break, no one else late, its added travel exact): tried best first, and none
     # that could not beat ``bar`` (the plain insertion's best) or the best order found.
     candidates: list[tuple[tuple[bool, int, int, int], int, int, int, list[int]]] = []
     for position in range(len(stops) + 1):
-        own = router.bound(position, new_stop, None)[1]
+        own = router.bound(position, new_stop, None, broken=False)[1]
         if own > 0:
             # Late here already (a break only delays): moving a later stop cannot bring it
             # forward, and from the positions after this one it is later still.
@@ -794,6 +793,17 @@ def _best_with_one_move(
         if not later:
             continue
         first_late = later[0] - 1  # its index in ``stops``
+        if movable is None:
+            movable = [
+                i
+                for i, stop in enumerate(stops)
+                if stop.kind == StepType.VISIT
+                and stop.visit_id is not None
+                and not stop.not_before
+                and (not problem.dependencies or not problem.dependencies_of(stop.visit_id))
+                and problem.visit(stop.visit_id).state != VisitState.EN_ROUTE
+                and problem.visit(stop.visit_id).pin is None
+            ]
         orders: list[list[int]] = []
         # Only stops[position:first_late + 1] change places; the rest keep theirs.
         span = list(range(position, first_late + 1))
