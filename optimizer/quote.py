@@ -474,6 +474,45 @@ class _Router:
             broken = restock is None and self.broken_anyway(position, new_stop, start, back)
         return (broken, own, 0, added)
 
+    def bounds(
+        self, new_stop: timeline.Stop, restock: timeline.Stop | None
+    ) -> list[tuple[tuple[bool, int, int, int], int]]:
+        """(`bound`, position) for every place, as `bound` gives them one by one."""
+        matrix, stops, nurse = self.matrix, self.stops, self.nurse
+        if restock is not None:
+            return [(self.bound(p, new_stop, restock), p) for p in range(len(stops) + 1)]
+        free = self.free_trace()
+        slack = self.slack()
+        there, service = new_stop.location, new_stop.service_seconds
+        from_there = matrix[there]
+        earliest = max(new_stop.earliest, new_stop.not_before)
+        target, latest = new_stop.target, new_stop.latest
+        own_late = latest if latest is not None else math.inf
+        if new_stop.not_before:
+            own_late = min(own_late, new_stop.not_before + self.tolerance)
+        shift_end = math.inf if self.base.overrun else nurse.shift.end
+        ceil = math.ceil
+        here, clock = self.leave.location, self.leave.time
+        out = []
+        last = len(stops)
+        for position in range(last + 1):
+            after = stops[position].location if position < last else nurse.end_location
+            row = matrix[here]
+            drive = ceil(row[there])
+            back = ceil(from_there[after])
+            start = max(clock + drive, earliest)
+            own = max(0, start - target) if target is not None else 0
+            if start > own_late:
+                broken = True
+            elif position < last:
+                broken = start + service + back - free.timed[position].start > slack[position]
+            else:
+                broken = start + service + back > shift_end
+            out.append(((broken, own, 0, drive + back - ceil(row[after])), position))
+            if position < last:
+                here, clock = after, free.clocks[position]
+        return out
+
     def broken_anyway(self, position: int, new_stop: timeline.Stop, start: int, back: int) -> bool:
         """Whether ``new_stop`` at ``position``, starting at ``start`` with no break at all
         (then ``back`` seconds to the next stop or her end), breaks a rule her current
@@ -676,10 +715,7 @@ def _best_for(
     # Best first: each place by the best its option could rank (in time as with no break at
     # all, its added travel exact, nothing else made late), and no further once even that
     # would rank below the best option found (ties go to the earlier place, as in order).
-    bounds = sorted(
-        (router.bound(position, new_stop, restock if refill else None), position)
-        for position in range(len(stops) + 1)
-    )
+    bounds = sorted(router.bounds(new_stop, restock if refill else None))
     for bound, position in bounds:
         if best is not None and (bound, position) > (_rank(best), best.position):
             break

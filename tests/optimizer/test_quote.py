@@ -247,7 +247,8 @@ def _assert_broken_anyway_is_broken(
 ) -> int:
     """Every place the quote's bound calls broken (before laying it out) is broken when laid
     out: with her planned break, with none hinted, and with her break hinted at each of
-    ``hints`` (where a re-plan may move it). Returns how many places it called broken."""
+    ``hints`` (where a re-plan may move it); the bounds of all places at once are those
+    one by one. Returns how many places it called broken."""
     new_stop = timeline.stop_for(asked, call)
     called = 0
     for each in asked.nurses:
@@ -255,7 +256,11 @@ def _assert_broken_anyway_is_broken(
         leave = timeline.departure(asked, each)
         hint = _break_start(plan, each)
         router = _Router(asked, each, stops, hint)
-        for position in range(len(stops) + 1):
+        places = range(len(stops) + 1)
+        assert router.bounds(new_stop, None) == [
+            (router.bound(p, new_stop, None), p) for p in places
+        ]
+        for position in places:
             if not router.bound(position, new_stop, None)[0]:
                 continue
             called += 1
