@@ -355,11 +355,20 @@ class _Router:
         same_hint = window is None or hint == ref.hint
         stops = self.stops
         tolerance = self.tolerance
+        timed_stop, ceil = timeline.TimedStop, math.ceil
         for index in range(resume, len(stops)):
             stop = stops[index]
-            item, clock, placed = timeline.advance(
-                matrix, location, clock, placed, stop, duration, window, hint
-            )
+            if placed is None and window is not None:
+                item, clock, placed = timeline.advance(
+                    matrix, location, clock, placed, stop, duration, window, hint
+                )
+            else:
+                # No break left to place: `advance` without its break branch.
+                travel_here = ceil(matrix[location][stop.location])
+                arrival = clock + travel_here
+                begin = max(arrival, stop.earliest, stop.not_before)
+                item = timed_stop(stop, travel_here, arrival, begin, None)
+                clock = begin + stop.service_seconds
             location = stop.location
             timed.append(item)
             travel += item.travel_seconds
