@@ -253,6 +253,7 @@ class _Router:
         self.traces: dict[int | None, _Trace] = {}
         self._free: _Trace | None = None
         self._slack: list[float] | None = None
+        self._late_ids: set[str] | None = None
         # Stops that change the bag (materials, restocks): the only ones the bag pass reads.
         self.bag_stops = [i for i, s in enumerate(stops) if _touches_bag(s)]
         self.base_short: frozenset[tuple[int, str]] | None = None
@@ -521,6 +522,35 @@ class _Router:
             if position < last:
                 here, clock = after, free.clocks[position]
         return out
+
+    def order_broken_anyway(self, position: int, middle: list[timeline.Stop], resume: int) -> bool:
+        """Whether ``stops[:position] + middle + stops[resume:]`` breaks a rule her current
+        route kept, as `_breaks_by_id` reads it, even with no break at all (so in every
+        layout): a stop of ``middle`` past a window it made (by id), a later stop past one
+        it made (`slack`), or back after her shift."""
+        matrix, stops, free = self.matrix, self.stops, self.free_trace()
+        if self._late_ids is None:
+            self._late_ids = {_stop_id(stops[i]) for i in self.base.late}
+        was_late, tolerance = self._late_ids, self.tolerance
+        if position:
+            location, clock = stops[position - 1].location, free.clocks[position - 1]
+        else:
+            location, clock = self.leave.location, self.leave.time
+        for stop in middle:
+            begin = max(
+                clock + math.ceil(matrix[location][stop.location]), stop.earliest, stop.not_before
+            )
+            if _stop_id(stop) not in was_late and (
+                (stop.latest is not None and begin > stop.latest)
+                or (stop.not_before and begin > stop.not_before + tolerance)
+            ):
+                return True
+            location, clock = stop.location, begin + stop.service_seconds
+        if resume == len(stops):
+            back = clock + math.ceil(matrix[location][self.nurse.end_location])
+            return not self.base.overrun and back > self.nurse.shift.end
+        arrival = clock + math.ceil(matrix[location][stops[resume].location])
+        return arrival - free.timed[resume].start > self.slack()[resume]
 
     def broken_anyway(self, position: int, new_stop: timeline.Stop, start: int, back: int) -> bool:
         """Whether ``new_stop`` at ``position``, starting at ``start`` with no break at all
@@ -877,6 +907,8 @@ def _best_with_one_move(
         # Stops before ``position`` stay in front, so the new visit keeps its index.
         new_at = position
         middle = [new_stop, *(stops[i] for i in order)]
+        if router.order_broken_anyway(position, middle, first_late + 1):
+            continue  # what `_breaks_by_id` would say of its layout
         sequence = [*stops[:position], *middle, *stops[first_late + 1 :]]
         ids = [_stop_id(s) for s in sequence]
         if pins and _order_moves_a_pin(problem, nurse, ids):

@@ -13,6 +13,7 @@ from optimizer.model import Problem, Visit
 from optimizer.plan import Plan, StepType
 from optimizer.quote import (
     _break_start,
+    _breaks_by_id,
     _current_stops,
     _layout,
     _rank,
@@ -248,7 +249,8 @@ def _assert_broken_anyway_is_broken(
     """Every place the quote's bound calls broken (before laying it out) is broken when laid
     out: with her planned break, with none hinted, and with her break hinted at each of
     ``hints`` (where a re-plan may move it); the bounds of all places at once are those
-    one by one. Returns how many places it called broken."""
+    one by one; the same for an order with two stops moved. Returns how many places and
+    orders it called broken."""
     new_stop = timeline.stop_for(asked, call)
     called = 0
     for each in asked.nurses:
@@ -268,6 +270,18 @@ def _assert_broken_anyway_is_broken(
             for other in {hint, None, *hints}:
                 laid = _layout(asked, each, whole, leave, other)
                 assert _what_breaks(router.base, laid, position), (each.id, position, other)
+        for position in places:
+            # An order with two stops moved up before the one at ``position`` (as the
+            # one-move search tries them).
+            resume = min(position + 3, len(stops))
+            middle = [new_stop, *stops[position + 1 : resume], *stops[position:][:1]]
+            if not router.order_broken_anyway(position, middle, resume):
+                continue
+            called += 1
+            whole = [*stops[:position], *middle, *stops[resume:]]
+            for other in {hint, None, *hints}:
+                laid = _layout(asked, each, whole, leave, other)
+                assert _breaks_by_id(router.base, stops, laid, whole), (each.id, position)
     return called
 
 
