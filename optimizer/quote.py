@@ -259,6 +259,26 @@ class _Router:
         self.base_short: frozenset[tuple[int, str]] | None = None
         self.base_short = self._short(0, [], 0)
         self.base = self.layout(0, [], 0)
+        #: The visit she is driving to, when her route starts with it.
+        self.driving_to: str | None = None
+        first = stops[0].visit_id if stops else None
+        if first is not None and problem.visit(first).state == VisitState.EN_ROUTE:
+            self.driving_to = first
+        self._stops_on_the_way = self._break_on_the_way(self.base)
+
+    def breaks_before_drive(self, laid: _Layout) -> bool:
+        """Whether ``laid`` has her take her break before the drive to the visit she is
+        driving to (she would stop on the way: the checker's ``en_route_moved``) where her
+        current route does not. A break at that door on arrival is allowed."""
+        return not self._stops_on_the_way and self._break_on_the_way(laid)
+
+    def _break_on_the_way(self, laid: _Layout) -> bool:
+        if self.driving_to is None:
+            return False
+        for item in laid.timed:
+            if item.stop.visit_id == self.driving_to:
+                return item.break_before is not None and not item.break_at_arrival
+        return False
 
     def _trace(self, hint: int | None, window: tuple[int, int] | None) -> _Trace:
         timed: list[timeline.TimedStop] = []
@@ -779,6 +799,8 @@ def _best_for(
             if not _what_breaks(base, refilled, position, 2):
                 trial, broken, inserted, moved_break = refilled, "", 2, None
         moved = "" if broken or not pins else _moves_a_pin(problem, nurse, stops, position, visit)
+        if not moved and not broken and router.breaks_before_drive(trial):
+            moved = f"{router.driving_to}, which she is driving to, after her break"
         broken = broken or (f"it would move {moved}" if moved else "")
         if best is not None:
             # The option is built only when it ranks better (as `_option` would rank it).
@@ -914,7 +936,7 @@ def _best_with_one_move(
         if pins and _order_moves_a_pin(problem, nurse, ids):
             continue
         trial = router.layout(position, middle, first_late + 1)
-        if _breaks_by_id(base, stops, trial, sequence):
+        if _breaks_by_id(base, stops, trial, sequence) or router.breaks_before_drive(trial):
             continue
         option = _option(
             nurse, new_at, new_at, new_stop, trial, base, feasible=True, sequence=tuple(ids)

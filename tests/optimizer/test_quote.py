@@ -25,6 +25,7 @@ from optimizer.replan import quick_replan
 from optimizer.solve import solve
 
 from .conftest import HOUR, MINUTE, line_problem, nurse, planned, unplanned
+from .test_fill_halving import _night
 from .test_properties import new_calls, nights
 
 
@@ -333,3 +334,20 @@ def test_a_wait_later_in_her_route_absorbs_the_calls_delay() -> None:
     [option] = quote(with_visit(problem, call), plan, call)
     assert option.feasible
     assert (option.position, option.eta, option.added_travel_seconds) == (0, 15 * MINUTE, 0)
+
+
+def test_quote_does_not_have_her_break_before_the_drive_she_is_on() -> None:
+    """N1 is driving to E at 00:00. V fits between E and A only if her break, pushed out of
+    its planned place, comes first, before the drive to E: a stop on the way the checker
+    rejects (``en_route_moved``). The quote ranked that feasible and first; N2 takes V."""
+    problem = _night()
+    plan = evaluate(problem, {"N1": ["E", "A"], "N2": []}, break_starts={"N1": 92 * MINUTE})
+    visit = problem.visit("V")
+    options = quote(problem, plan, visit)
+    best = next(o for o in options if o.feasible)
+    assert best.nurse_id == "N2"
+    [mine] = [o for o in options if o.nurse_id == "N1"]
+    assert not mine.feasible and "driving to" in mine.reason
+    inserted = evaluate(problem, {"N1": ["E", "A"], "N2": ["V"]}, break_starts={"N1": 92 * MINUTE})
+    assert inserted.violations == []
+    assert inserted.route("N2").steps[1].start == best.start
