@@ -128,11 +128,16 @@ def _current_stops(problem: Problem, plan: Plan, nurse: Nurse) -> list[timeline.
     stops = []
     now = problem.now or 0
     linked = bool(problem.dependencies)
+    # Her started and finished visits (the only locked ones on her route), by id: one look
+    # up per open visit instead of two per step of the night.
+    locked = {v.id for v in timeline.locked_prefix(problem, nurse)}
     for step in route.steps:
         if step.type == StepType.RESTOCK:
             if step.start >= now:
                 stops.append(timeline.restock_stop(problem))
         elif step.type == StepType.VISIT and step.visit_id is not None:
+            if step.visit_id in locked:
+                continue
             visit = problem.visit(step.visit_id)
             if not visit.is_locked:
                 # Keep two-person and linked visits where they were planned (their partner
@@ -287,10 +292,18 @@ class _Router:
         travel, lateness, late = [0], [0], []
         location, clock = self.leave.location, self.leave.time
         placed: tuple[int, int] | None = None
+        matrix, ceil, timed_stop = self.matrix, math.ceil, timeline.TimedStop
         for index, stop in enumerate(self.stops):
-            item, clock, placed = timeline.advance(
-                self.matrix, location, clock, placed, stop, self.duration, window, hint
-            )
+            if placed is None and window is not None:
+                item, clock, placed = timeline.advance(
+                    matrix, location, clock, placed, stop, self.duration, window, hint
+                )
+            else:
+                # No break left to place: `advance` without its break branch (as in `_run`).
+                drive = ceil(matrix[location][stop.location])
+                begin = max(clock + drive, stop.earliest, stop.not_before)
+                item = timed_stop(stop, drive, clock + drive, begin, None)
+                clock = begin + stop.service_seconds
             location = stop.location
             timed.append(item)
             clocks.append(clock)
