@@ -795,7 +795,8 @@ def _best_for(
         broken = _what_breaks(base, trial, position)
         inserted = 1
         moved_break: int | None = None
-        free = router.break_after(position, new_stop, trial)
+        # Broken even with no break at all (``bound``): with her break moved too.
+        free = None if bound[0] else router.break_after(position, new_stop, trial)
         if free is not None:
             # Her break has not begun: a re-plan may take it after the new visit rather than
             # keep her from it (a call held back by a break that could wait was refused).
