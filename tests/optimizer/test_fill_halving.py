@@ -10,7 +10,7 @@ from optimizer.evaluate import evaluate
 from optimizer.fill import with_what_fits
 from optimizer.model import Problem
 
-from .conftest import HOUR, MINUTE, line_problem, nurse, planned
+from .conftest import HOUR, MINUTE, line_problem, nurse, planned, unplanned
 
 
 def _night() -> Problem:
@@ -53,3 +53,26 @@ def test_one_bad_insertion_is_halved_out_and_the_good_one_kept() -> None:
     assert [u.visit_id for u in filled.unassigned] == ["V"]
     assert filled.violations == []
     assert check(problem, filled) == []
+
+
+def test_the_fill_puts_an_acute_call_where_it_is_soonest_not_cheapest() -> None:
+    """An acute call left out by a short search, at 29 on N1's way home (she ends at 30):
+    put in last it adds no travel but starts past 02:00, an hour and a half late; put in
+    first it starts at 23:29, in time, for 18 more minutes of driving. The fill ranked
+    places by added travel alone (red team R07: acute calls hours late after a 0.3 s
+    re-plan); it ranks them as the quote does, lateness first."""
+    visits = [
+        planned("A", 20, 0, 8 * HOUR, service_seconds=HOUR),
+        planned("B", 25, 0, 8 * HOUR, service_seconds=HOUR),
+        unplanned("C", 29, 0, "acute"),
+    ]
+    problem = line_problem([nurse(end_location=30)], visits, now=0)
+    plan = evaluate(problem, {"N1": ["A", "B"]})
+    assert [u.visit_id for u in plan.unassigned] == ["C"]
+
+    filled = with_what_fits(problem, plan)
+
+    assert filled.route("N1").visit_ids() == ["C", "A", "B"]
+    [call] = [s for s in filled.route("N1").steps if s.visit_id == "C"]
+    assert call.start == 29 * MINUTE and call.lateness_seconds == 0
+    assert filled.violations == []
