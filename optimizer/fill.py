@@ -6,8 +6,9 @@ place without breaking anything; the plan would then call them ``no_capacity`` (
 has room"), and a partner would send the back-up for a visit the night team can do. Each
 left-out visit is tried at every place of every eligible nurse's route, laid out exactly as
 a plan is (`quote`'s layout), most urgent first, and put where it breaks no rule, ranked as
-the quote ranks (its own lateness, the lateness it adds to others, then added travel). Bounded work, as `reasons`: past a budget of laid-out stops the rest stay
-out (and `reasons.why_left_out` names their reason).
+the quote ranks (its own lateness, the lateness it adds to others, then added travel).
+Bounded work, as `reasons`: past a budget of laid-out stops the rest stay out (and
+`reasons.why_left_out` names their reason).
 """
 
 from __future__ import annotations
