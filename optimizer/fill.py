@@ -5,9 +5,10 @@ each insertion with its scheduling LP) can end with visits out that one insertio
 place without breaking anything; the plan would then call them ``no_capacity`` ("no nurse
 has room"), and a partner would send the back-up for a visit the night team can do. Each
 left-out visit is tried at every place of every eligible nurse's route, laid out exactly as
-a plan is (`quote`'s layout), most urgent first, and put where it breaks no rule and adds
-the least travel. Bounded work, as `reasons`: past a budget of laid-out stops the rest stay
-out (and `reasons.why_left_out` names their reason).
+a plan is (`quote`'s layout), most urgent first, and put where it breaks no rule, ranked as
+the quote ranks (its own lateness, the lateness it adds to others, then added travel).
+Bounded work, as `reasons`: past a budget of laid-out stops the rest stay out (and
+`reasons.why_left_out` names their reason).
 """
 
 from __future__ import annotations
@@ -198,8 +199,12 @@ def insert_what_fits(
     held = {sequences[n][i]: at for (n, i), at in not_before.items() if i < len(sequences[n])}
     for visit in candidates:
         new_stop = timeline.stop_for(problem, visit)
-        # (added travel, nurse id, position, the break's start in that layout)
-        best: tuple[int, str, int, int | None] | None = None
+        # ((its lateness, lateness added to others, added travel), nurse id, position, the
+        # break's start in that layout): ranked as the quote ranks its options, so an urgent
+        # call goes where it is soonest in time, not where it adds least travel (acute calls
+        # put in at the ends of routes, hours late, after a 0.3 s re-plan on a loaded
+        # machine left them out: red team R07).
+        best: tuple[tuple[int, int, int], str, int, int | None] | None = None
         for nurse in eligible_nurses(problem, visit):
             keys = sequences.get(nurse.id, [])
             if budget < 0:
@@ -238,10 +243,13 @@ def insert_what_fits(
                     continue
                 if _moves_a_pin(problem, nurse, stops, position, visit):
                     continue
-                added = trial.travel - base.travel
-                if best is None or added < best[0]:
+                start = trial.timed[position].start
+                own = max(0, start - new_stop.target) if new_stop.target is not None else 0
+                others = max(0, trial.lateness - own - base.lateness)
+                rank = (own, others, trial.travel - base.travel)
+                if best is None or rank < best[0]:
                     moved = next((t.break_before[0] for t in trial.timed if t.break_before), None)
-                    best = (added, nurse.id, position, moved)
+                    best = (rank, nurse.id, position, moved)
         if best is None:
             continue
         _, nurse_id, position, break_start = best

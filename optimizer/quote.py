@@ -128,11 +128,16 @@ def _current_stops(problem: Problem, plan: Plan, nurse: Nurse) -> list[timeline.
     stops = []
     now = problem.now or 0
     linked = bool(problem.dependencies)
+    # Her started and finished visits (the only locked ones on her route), by id: one look
+    # up per open visit instead of two per step of the night.
+    locked = {v.id for v in timeline.locked_prefix(problem, nurse)}
     for step in route.steps:
         if step.type == StepType.RESTOCK:
             if step.start >= now:
                 stops.append(timeline.restock_stop(problem))
         elif step.type == StepType.VISIT and step.visit_id is not None:
+            if step.visit_id in locked:
+                continue
             visit = problem.visit(step.visit_id)
             if not visit.is_locked:
                 # Keep two-person and linked visits where they were planned (their partner
@@ -252,11 +257,33 @@ class _Router:
         self.tolerance = problem.night.sync_tolerance_seconds
         self.traces: dict[int | None, _Trace] = {}
         self._free: _Trace | None = None
+        self._slack: list[float] | None = None
+        self._late_ids: set[str] | None = None
         # Stops that change the bag (materials, restocks): the only ones the bag pass reads.
         self.bag_stops = [i for i, s in enumerate(stops) if _touches_bag(s)]
         self.base_short: frozenset[tuple[int, str]] | None = None
         self.base_short = self._short(0, [], 0)
         self.base = self.layout(0, [], 0)
+        #: The visit she is driving to, when her route starts with it.
+        self.driving_to: str | None = None
+        first = stops[0].visit_id if stops else None
+        if first is not None and problem.visit(first).state == VisitState.EN_ROUTE:
+            self.driving_to = first
+        self._stops_on_the_way = self._break_on_the_way(self.base)
+
+    def breaks_before_drive(self, laid: _Layout) -> bool:
+        """Whether ``laid`` has her take her break before the drive to the visit she is
+        driving to (she would stop on the way: the checker's ``en_route_moved``) where her
+        current route does not. A break at that door on arrival is allowed."""
+        return not self._stops_on_the_way and self._break_on_the_way(laid)
+
+    def _break_on_the_way(self, laid: _Layout) -> bool:
+        if self.driving_to is None:
+            return False
+        for item in laid.timed:
+            if item.stop.visit_id == self.driving_to:
+                return item.break_before is not None and not item.break_at_arrival
+        return False
 
     def _trace(self, hint: int | None, window: tuple[int, int] | None) -> _Trace:
         timed: list[timeline.TimedStop] = []
@@ -265,10 +292,18 @@ class _Router:
         travel, lateness, late = [0], [0], []
         location, clock = self.leave.location, self.leave.time
         placed: tuple[int, int] | None = None
+        matrix, ceil, timed_stop = self.matrix, math.ceil, timeline.TimedStop
         for index, stop in enumerate(self.stops):
-            item, clock, placed = timeline.advance(
-                self.matrix, location, clock, placed, stop, self.duration, window, hint
-            )
+            if placed is None and window is not None:
+                item, clock, placed = timeline.advance(
+                    matrix, location, clock, placed, stop, self.duration, window, hint
+                )
+            else:
+                # No break left to place: `advance` without its break branch (as in `_run`).
+                drive = ceil(matrix[location][stop.location])
+                begin = max(clock + drive, stop.earliest, stop.not_before)
+                item = timed_stop(stop, drive, clock + drive, begin, None)
+                clock = begin + stop.service_seconds
             location = stop.location
             timed.append(item)
             clocks.append(clock)
@@ -354,11 +389,20 @@ class _Router:
         same_hint = window is None or hint == ref.hint
         stops = self.stops
         tolerance = self.tolerance
+        timed_stop, ceil = timeline.TimedStop, math.ceil
         for index in range(resume, len(stops)):
             stop = stops[index]
-            item, clock, placed = timeline.advance(
-                matrix, location, clock, placed, stop, duration, window, hint
-            )
+            if placed is None and window is not None:
+                item, clock, placed = timeline.advance(
+                    matrix, location, clock, placed, stop, duration, window, hint
+                )
+            else:
+                # No break left to place: `advance` without its break branch.
+                travel_here = ceil(matrix[location][stop.location])
+                arrival = clock + travel_here
+                begin = max(arrival, stop.earliest, stop.not_before)
+                item = timed_stop(stop, travel_here, arrival, begin, None)
+                clock = begin + stop.service_seconds
             location = stop.location
             timed.append(item)
             travel += item.travel_seconds
@@ -439,11 +483,18 @@ class _Router:
         return frozenset(short)
 
     def bound(
-        self, position: int, new_stop: timeline.Stop, restock: timeline.Stop | None
+        self,
+        position: int,
+        new_stop: timeline.Stop,
+        restock: timeline.Stop | None,
+        *,
+        broken: bool = True,
     ) -> tuple[bool, int, int, int]:
         """The best `_rank` an option of ``new_stop`` at ``position`` could have (also
-        after ``restock``): feasible, its start as with no break at all (a break only
-        delays), no one else late, and its added travel (exact: a break adds none)."""
+        after ``restock``): its start as with no break at all (a break only delays), no one
+        else late, its added travel (exact: a break adds none), and feasible unless even
+        with no break at all it would break a rule the route kept (`broken_anyway`;
+        with ``broken=False`` not asked: feasible)."""
         matrix, stops = self.matrix, self.stops
         if position:
             here, clock = stops[position - 1].location, self.free_trace().clocks[position - 1]
@@ -452,7 +503,8 @@ class _Router:
         after = stops[position].location if position < len(stops) else self.nurse.end_location
         there = new_stop.location
         drive = math.ceil(matrix[here][there])
-        onward = math.ceil(matrix[there][after]) - math.ceil(matrix[here][after])
+        back = math.ceil(matrix[there][after])
+        onward = back - math.ceil(matrix[here][after])
         arrival, added = clock + drive, drive + onward
         if restock is not None:
             to_base = math.ceil(matrix[here][restock.location])
@@ -461,7 +513,133 @@ class _Router:
             added = min(added, to_base + from_base + onward)
         start = max(arrival, new_stop.earliest, new_stop.not_before)
         own = max(0, start - new_stop.target) if new_stop.target is not None else 0
-        return (False, own, 0, added)
+        if broken:
+            broken = restock is None and self.broken_anyway(position, new_stop, start, back)
+        return (broken, own, 0, added)
+
+    def bounds(
+        self, new_stop: timeline.Stop, restock: timeline.Stop | None
+    ) -> list[tuple[tuple[bool, int, int, int], int]]:
+        """(`bound`, position) for every place, as `bound` gives them one by one."""
+        matrix, stops, nurse = self.matrix, self.stops, self.nurse
+        if restock is not None:
+            return [(self.bound(p, new_stop, restock), p) for p in range(len(stops) + 1)]
+        free = self.free_trace()
+        slack = self.slack()
+        there, service = new_stop.location, new_stop.service_seconds
+        from_there = matrix[there]
+        earliest = max(new_stop.earliest, new_stop.not_before)
+        target, latest = new_stop.target, new_stop.latest
+        own_late = latest if latest is not None else math.inf
+        if new_stop.not_before:
+            own_late = min(own_late, new_stop.not_before + self.tolerance)
+        shift_end = math.inf if self.base.overrun else nurse.shift.end
+        ceil = math.ceil
+        here, clock = self.leave.location, self.leave.time
+        out = []
+        last = len(stops)
+        for position in range(last + 1):
+            after = stops[position].location if position < last else nurse.end_location
+            row = matrix[here]
+            drive = ceil(row[there])
+            back = ceil(from_there[after])
+            start = max(clock + drive, earliest)
+            own = max(0, start - target) if target is not None else 0
+            if start > own_late:
+                broken = True
+            elif position < last:
+                broken = start + service + back - free.timed[position].start > slack[position]
+            else:
+                broken = start + service + back > shift_end
+            out.append(((broken, own, 0, drive + back - ceil(row[after])), position))
+            if position < last:
+                here, clock = after, free.clocks[position]
+        return out
+
+    def order_broken_anyway(self, position: int, middle: list[timeline.Stop], resume: int) -> bool:
+        """Whether ``stops[:position] + middle + stops[resume:]`` breaks a rule her current
+        route kept, as `_breaks_by_id` reads it, even with no break at all (so in every
+        layout): a stop of ``middle`` past a window it made (by id), a later stop past one
+        it made (`slack`), or back after her shift."""
+        matrix, stops, free = self.matrix, self.stops, self.free_trace()
+        if self._late_ids is None:
+            self._late_ids = {_stop_id(stops[i]) for i in self.base.late}
+        was_late, tolerance = self._late_ids, self.tolerance
+        if position:
+            location, clock = stops[position - 1].location, free.clocks[position - 1]
+        else:
+            location, clock = self.leave.location, self.leave.time
+        for stop in middle:
+            begin = max(
+                clock + math.ceil(matrix[location][stop.location]), stop.earliest, stop.not_before
+            )
+            if _stop_id(stop) not in was_late and (
+                (stop.latest is not None and begin > stop.latest)
+                or (stop.not_before and begin > stop.not_before + tolerance)
+            ):
+                return True
+            location, clock = stop.location, begin + stop.service_seconds
+        if resume == len(stops):
+            back = clock + math.ceil(matrix[location][self.nurse.end_location])
+            return not self.base.overrun and back > self.nurse.shift.end
+        arrival = clock + math.ceil(matrix[location][stops[resume].location])
+        return arrival - free.timed[resume].start > self.slack()[resume]
+
+    def broken_anyway(self, position: int, new_stop: timeline.Stop, start: int, back: int) -> bool:
+        """Whether ``new_stop`` at ``position``, starting at ``start`` with no break at all
+        (then ``back`` seconds to the next stop or her end), breaks a rule her current
+        route kept whatever her break does: it misses its own window, a later stop misses
+        one it made (`slack`), or she is back after her shift. A break only delays, and
+        every start only moves later with the clock, so what breaks with no break at all
+        breaks in every layout `_best_for` tries (a restock first is not covered)."""
+        if (new_stop.latest is not None and start > new_stop.latest) or (
+            new_stop.not_before and start > new_stop.not_before + self.tolerance
+        ):
+            return True
+        done = start + new_stop.service_seconds + back  # at the next stop, or at her end
+        if position == len(self.stops):
+            return not self.base.overrun and done > self.nurse.shift.end
+        # Past the next stop's free start, her later stops start that much later, less what
+        # their waits absorb.
+        return done - self.free_trace().timed[position].start > self.slack()[position]
+
+    def leave_free_end(self) -> int:
+        """With no break, when she would be back at her end location (as `_layout` has it,
+        before the break): the reference the slack after her last stop is measured from."""
+        free = self.free_trace()
+        clock = free.clocks[-1] if self.stops else self.leave.time
+        return max(clock, self.leave.time)
+
+    def slack(self) -> list[float]:
+        """``slack[i]``: how much later stop ``i`` could start than with no break at all
+        before some stop from ``i`` on misses a window (or its partner) that the current
+        route kept, or she is back after her shift when it was not; ``slack[len(stops)]``:
+        how much later she could finish her last stop (or leave) for the shift end.
+        Laid out backwards over the waits of her free layout (a wait absorbs a delay)."""
+        if self._slack is not None:
+            return self._slack
+        base, free = self.base, self.free_trace()
+        stops, nurse = self.stops, self.nurse
+        inf = math.inf
+        last = stops[-1].location if stops else self.leave.location
+        home = math.ceil(self.matrix[last][nurse.end_location])
+        end: float = inf if base.overrun else nurse.shift.end - (self.leave_free_end() + home)
+        slack: list[float] = [inf] * (len(stops) + 1)
+        slack[len(stops)] = end
+        carry = end  # the delay the stops after ``i`` absorb, measured at ``i``'s start
+        was_late = base.late
+        for i in range(len(stops) - 1, -1, -1):
+            stop, item = stops[i], free.timed[i]
+            own = inf
+            if i not in was_late:
+                if stop.latest is not None:
+                    own = stop.latest - item.start
+                if stop.not_before:
+                    own = min(own, stop.not_before + self.tolerance - item.start)
+            slack[i] = min(own, carry)
+            carry = slack[i] + (item.start - item.arrival)
+        self._slack = slack
+        return slack
 
     def added_travel(self, position: int, middle: list[timeline.Stop], resume: int) -> int:
         """What ``stops[:position] + middle + stops[resume:]`` adds to her travel."""
@@ -480,7 +658,8 @@ class _Router:
     def free_trace(self) -> _Trace:
         """Her current stops laid out with no break at all."""
         if self._free is None:
-            self._free = self._trace(None, None)
+            # With no break to take (none, or taken) her layout is the one with no break.
+            self._free = self._trace(None, None) if self.window else self.trace(self.hint)
         return self._free
 
     def break_after(
@@ -608,10 +787,7 @@ def _best_for(
     # Best first: each place by the best its option could rank (in time as with no break at
     # all, its added travel exact, nothing else made late), and no further once even that
     # would rank below the best option found (ties go to the earlier place, as in order).
-    bounds = sorted(
-        (router.bound(position, new_stop, restock if refill else None), position)
-        for position in range(len(stops) + 1)
-    )
+    bounds = sorted(router.bounds(new_stop, restock if refill else None))
     for bound, position in bounds:
         if best is not None and (bound, position) > (_rank(best), best.position):
             break
@@ -619,7 +795,8 @@ def _best_for(
         broken = _what_breaks(base, trial, position)
         inserted = 1
         moved_break: int | None = None
-        free = router.break_after(position, new_stop, trial)
+        # Broken even with no break at all (``bound``): with her break moved too.
+        free = None if bound[0] else router.break_after(position, new_stop, trial)
         if free is not None:
             # Her break has not begun: a re-plan may take it after the new visit rather than
             # keep her from it (a call held back by a break that could wait was refused).
@@ -636,6 +813,8 @@ def _best_for(
             if not _what_breaks(base, refilled, position, 2):
                 trial, broken, inserted, moved_break = refilled, "", 2, None
         moved = "" if broken or not pins else _moves_a_pin(problem, nurse, stops, position, visit)
+        if not moved and not broken and router.breaks_before_drive(trial):
+            moved = f"{router.driving_to}, which she is driving to, after her break"
         broken = broken or (f"it would move {moved}" if moved else "")
         if best is not None:
             # The option is built only when it ranks better (as `_option` would rank it).
@@ -707,22 +886,13 @@ def _best_with_one_move(
     laid out from the place on (``plain``: the plain insertion's layouts made so far)."""
     stops = router.stops
     base = router.base
-    movable = [
-        i
-        for i, stop in enumerate(stops)
-        if stop.kind == StepType.VISIT
-        and stop.visit_id is not None
-        and not stop.not_before
-        and (not problem.dependencies or not problem.dependencies_of(stop.visit_id))
-        and problem.visit(stop.visit_id).state != VisitState.EN_ROUTE
-        and problem.visit(stop.visit_id).pin is None
-    ]
+    movable: list[int] | None = None  # made when first needed (most places have no order)
     # Every order to try, with the best rank its option could have (the new visit in time as
     # with no break, no one else late, its added travel exact): tried best first, and none
     # that could not beat ``bar`` (the plain insertion's best) or the best order found.
     candidates: list[tuple[tuple[bool, int, int, int], int, int, int, list[int]]] = []
     for position in range(len(stops) + 1):
-        own = router.bound(position, new_stop, None)[1]
+        own = router.bound(position, new_stop, None, broken=False)[1]
         if own > 0:
             # Late here already (a break only delays): moving a later stop cannot bring it
             # forward, and from the positions after this one it is later still.
@@ -734,6 +904,17 @@ def _best_with_one_move(
         if not later:
             continue
         first_late = later[0] - 1  # its index in ``stops``
+        if movable is None:
+            movable = [
+                i
+                for i, stop in enumerate(stops)
+                if stop.kind == StepType.VISIT
+                and stop.visit_id is not None
+                and not stop.not_before
+                and (not problem.dependencies or not problem.dependencies_of(stop.visit_id))
+                and problem.visit(stop.visit_id).state != VisitState.EN_ROUTE
+                and problem.visit(stop.visit_id).pin is None
+            ]
         orders: list[list[int]] = []
         # Only stops[position:first_late + 1] change places; the rest keep theirs.
         span = list(range(position, first_late + 1))
@@ -762,12 +943,14 @@ def _best_with_one_move(
         # Stops before ``position`` stay in front, so the new visit keeps its index.
         new_at = position
         middle = [new_stop, *(stops[i] for i in order)]
+        if router.order_broken_anyway(position, middle, first_late + 1):
+            continue  # what `_breaks_by_id` would say of its layout
         sequence = [*stops[:position], *middle, *stops[first_late + 1 :]]
         ids = [_stop_id(s) for s in sequence]
         if pins and _order_moves_a_pin(problem, nurse, ids):
             continue
         trial = router.layout(position, middle, first_late + 1)
-        if _breaks_by_id(base, stops, trial, sequence):
+        if _breaks_by_id(base, stops, trial, sequence) or router.breaks_before_drive(trial):
             continue
         option = _option(
             nurse, new_at, new_at, new_stop, trial, base, feasible=True, sequence=tuple(ids)

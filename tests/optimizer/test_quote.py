@@ -9,13 +9,23 @@ from optimizer import timeline
 from optimizer.evaluate import evaluate
 from optimizer.generate import generated_night
 from optimizer.live import state_at, with_visit
-from optimizer.model import Visit
-from optimizer.plan import StepType
-from optimizer.quote import _break_start, _current_stops, _layout, _rank, _Router, quote
+from optimizer.model import Problem, Visit
+from optimizer.plan import Plan, StepType
+from optimizer.quote import (
+    _break_start,
+    _breaks_by_id,
+    _current_stops,
+    _layout,
+    _rank,
+    _Router,
+    _what_breaks,
+    quote,
+)
 from optimizer.replan import quick_replan
 from optimizer.solve import solve
 
 from .conftest import HOUR, MINUTE, line_problem, nurse, planned, unplanned
+from .test_fill_halving import _night
 from .test_properties import new_calls, nights
 
 
@@ -232,3 +242,112 @@ def test_a_resumed_layout_is_the_whole_layout_in_a_generated_night_at_its_breaks
                     assert router.layout(position, middle, resume) == _layout(
                         asked, each, whole, leave, hint
                     )
+
+
+def _assert_broken_anyway_is_broken(
+    asked: Problem, plan: Plan, call: Visit, hints: list[int]
+) -> int:
+    """Every place the quote's bound calls broken (before laying it out) is broken when laid
+    out: with her planned break, with none hinted, and with her break hinted at each of
+    ``hints`` (where a re-plan may move it); the bounds of all places at once are those
+    one by one; the same for an order with two stops moved. Returns how many places and
+    orders it called broken."""
+    new_stop = timeline.stop_for(asked, call)
+    called = 0
+    for each in asked.nurses:
+        stops = _current_stops(asked, plan, each)
+        leave = timeline.departure(asked, each)
+        hint = _break_start(plan, each)
+        router = _Router(asked, each, stops, hint)
+        places = range(len(stops) + 1)
+        assert router.bounds(new_stop, None) == [
+            (router.bound(p, new_stop, None), p) for p in places
+        ]
+        for position in places:
+            if not router.bound(position, new_stop, None)[0]:
+                continue
+            called += 1
+            whole = [*stops[:position], new_stop, *stops[position:]]
+            for other in {hint, None, *hints}:
+                laid = _layout(asked, each, whole, leave, other)
+                assert _what_breaks(router.base, laid, position), (each.id, position, other)
+        for position in places:
+            # An order with two stops moved up before the one at ``position`` (as the
+            # one-move search tries them).
+            resume = min(position + 3, len(stops))
+            middle = [new_stop, *stops[position + 1 : resume], *stops[position:][:1]]
+            if not router.order_broken_anyway(position, middle, resume):
+                continue
+            called += 1
+            whole = [*stops[:position], *middle, *stops[resume:]]
+            for other in {hint, None, *hints}:
+                laid = _layout(asked, each, whole, leave, other)
+                assert _breaks_by_id(router.base, stops, laid, whole), (each.id, position)
+    return called
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_a_place_the_bound_calls_broken_is_broken_in_every_layout(data: st.DataObject) -> None:
+    """The quote skips a place whose best case is already broken (the new visit past its
+    window, a later stop past one it made, back after her shift, even with no break at
+    all): laid out with her break anywhere, it breaks a rule her route kept."""
+    problem = data.draw(nights())
+    now = data.draw(st.integers(0, 8 * HOUR))
+    plan = solve(problem, time_limit=0.1)
+    live = state_at(problem, plan, now)
+    call = data.draw(new_calls(live))
+    hints = data.draw(st.lists(st.integers(0, 8 * HOUR), max_size=3))
+    _assert_broken_anyway_is_broken(with_visit(live, call), plan, call, hints)
+
+
+def test_the_bound_calls_places_broken_in_a_full_generated_night() -> None:
+    """As above on a generated night at 03:12 whose routes are full (most places break a
+    later window or the shift end), and the quote's answers are the whole search's."""
+    problem = generated_night(nurses=5, visits=100, seed=0)
+    plan = solve(problem, time_limit=5, first_only=True)
+    live = state_at(problem, plan, 4 * HOUR + 12 * MINUTE)
+    called = 0
+    for location in range(1, 60, 4):
+        call = Visit.model_validate(
+            unplanned("NEW", location, 4 * HOUR + 12 * MINUTE, "acute", service_seconds=1200)
+        )
+        asked = with_visit(live, call)
+        called += _assert_broken_anyway_is_broken(asked, plan, call, [4 * HOUR, 5 * HOUR])
+    assert called > 0
+
+
+def test_a_wait_later_in_her_route_absorbs_the_calls_delay() -> None:
+    """Taking the call first pushes A half an hour later, and so her drive to B; B's tight
+    window still holds, since she would have waited there for it anyway. The quote takes
+    the call first (no added travel), not after A: the bound that skips broken places
+    counts the waits."""
+    problem = line_problem(
+        [nurse()],
+        [planned("A", 10, 0, 3 * HOUR), planned("B", 12, 3 * HOUR, 3 * HOUR + MINUTE)],
+        now=10 * MINUTE,
+    )
+    plan = evaluate(problem, {"N1": ["A", "B"]})
+    call = Visit.model_validate(
+        unplanned("CALL", 5, 10 * MINUTE, "acute", service_seconds=30 * MINUTE)
+    )
+    [option] = quote(with_visit(problem, call), plan, call)
+    assert option.feasible
+    assert (option.position, option.eta, option.added_travel_seconds) == (0, 15 * MINUTE, 0)
+
+
+def test_quote_does_not_have_her_break_before_the_drive_she_is_on() -> None:
+    """N1 is driving to E at 00:00. V fits between E and A only if her break, pushed out of
+    its planned place, comes first, before the drive to E: a stop on the way the checker
+    rejects (``en_route_moved``). The quote ranked that feasible and first; N2 takes V."""
+    problem = _night()
+    plan = evaluate(problem, {"N1": ["E", "A"], "N2": []}, break_starts={"N1": 92 * MINUTE})
+    visit = problem.visit("V")
+    options = quote(problem, plan, visit)
+    best = next(o for o in options if o.feasible)
+    assert best.nurse_id == "N2"
+    [mine] = [o for o in options if o.nurse_id == "N1"]
+    assert not mine.feasible and "driving to" in mine.reason
+    inserted = evaluate(problem, {"N1": ["E", "A"], "N2": ["V"]}, break_starts={"N1": 92 * MINUTE})
+    assert inserted.violations == []
+    assert inserted.route("N2").steps[1].start == best.start
