@@ -167,7 +167,9 @@ def hold_promises(problem: Problem, plan: Plan) -> tuple[Problem, list[PromiseRe
             message = f"promised by {clock(limit)}; the current plan no longer holds it"
         elif key in off_shift:
             reason = "off_shift"
-            message = f"promised by {clock(limit)}; {nurse_id}'s shift ends before she could give it"
+            message = (
+                f"promised by {clock(limit)}; {nurse_id}'s shift ends before she could give it"
+            )
         else:
             reason = "running_late"
             message = (

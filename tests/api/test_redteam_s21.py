@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.api.conftest import NIGHT, World, new_client, planned_body
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
 from tests.api.test_durable_replans import acute
 from tests.api.test_planner import reoptimise
-from tests.api.test_redteam_s20 import _plan, _quiet_night, _step
+from tests.api.test_redteam_s20 import _plan, _step
 
 CALLS = "/partner/v1/visit-requests"
 #: About 40 minutes' drive north of the base (inside the region's area).
@@ -22,7 +20,9 @@ NEAR_FARTHEST = {"lat": 53.155, "lon": 6.56}
 
 def _call_at(world: World, org: int, where: dict[str, float], number: int = 2) -> dict[str, Any]:
     client_id = new_client(world, org, number)
-    moved = world.client.patch(f"/partner/v1/clients/{client_id}", json=where, headers=world.key(org))
+    moved = world.client.patch(
+        f"/partner/v1/clients/{client_id}", json=where, headers=world.key(org)
+    )
     assert moved.status_code == 200, moved.text
     answer = world.client.post(CALLS, json=acute(client_id), headers=world.key(org))
     assert answer.status_code == 201, answer.text
