@@ -3,12 +3,18 @@ fix (or is a strict xfail naming what is left). Ids are those of the red team's 
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+from pathlib import Path
 from typing import Any
+
+import psutil
 
 from tests.api.conftest import NIGHT, World, new_client, planned_body
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
-from tests.api.test_durable_replans import acute
-from tests.api.test_planner import reoptimise
+from tests.api.test_durable_replans import acute, serve, stop
+from tests.api.test_planner import reoptimise, seed_night
 from tests.api.test_redteam_s20 import _plan, _step
 
 CALLS = "/partner/v1/visit-requests"
@@ -79,3 +85,52 @@ def test_r21_01_a_promised_call_of_a_nurse_sent_home_goes_to_a_colleague_late(
     assert visit["planned"] and visit["nurse"] not in (None, nurse), visit
     relaxed = _plan(world)["plan"]["promises_relaxed"]
     assert [r["visit_id"] for r in relaxed] == [f"V{visit_id}"], relaxed
+
+
+def test_r21_02_a_server_killed_during_a_reoptimise_leaves_no_search_running(
+    world: World, tmp_path: Path
+) -> None:
+    """The planner starts a 120 s re-optimise; its solver process forks one search per
+    core (`optimizer.search.run_portfolio`). The server is killed (the kernel's OOM killer
+    or `kill -9` picks one process, not its group). The solver process follows it
+    (`solving._exit_with_parent`), but the searches it forked were orphaned: they went on
+    at full CPU for the rest of their 120 s (and for ever in OR-Tools' looping ruin step,
+    the reason the portfolio has a watchdog), on the 2 cores the restarted server needs for
+    its live re-plans. The same when the service kills an overrunning solver process
+    (`solving._discard`). Each forked search must die with the process that forked it."""
+    seed_night(world, visits=40)
+    world.client.app.state.replanner.stop()  # only the served process plans
+    served = serve(world, tmp_path, name="killed", reoptimise_seconds="120")
+    searches: list[psutil.Process] = []
+    try:
+        with served.http() as http:
+            job = http.post(
+                f"/nights/{NIGHT}/plan/reoptimise",
+                json={"time_limit_seconds": 120},
+                headers={**world.token("planner"), "If-Match": '"0"'},
+            )
+        assert job.status_code == 202, job.text
+        server = psutil.Process(served.process.pid)
+        deadline = time.monotonic() + 90
+        while not searches:  # the solver process's own children: the forked searches
+            assert time.monotonic() < deadline, "the re-optimise forked no search"
+            searches = [p for p in server.children(recursive=True) if p.ppid() != server.pid]
+            time.sleep(0.5)
+        os.kill(server.pid, signal.SIGKILL)  # the server alone, as the OOM killer would
+        served.process.wait()
+        deadline = time.monotonic() + 60  # far inside the 120 s the searches were given
+        while alive := [p.pid for p in searches if _running(p)]:
+            assert time.monotonic() < deadline, f"searches {alive} outlived their server"
+            time.sleep(0.5)
+    finally:
+        stop(served)
+        for search in searches:  # never leave one behind, whatever the outcome
+            if _running(search):
+                search.kill()
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
