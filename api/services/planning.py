@@ -411,7 +411,7 @@ def live_problem(
     stored = nights.current_plan_version(session, night_problem.night)
     if stored is not None:
         plan = as_followed(problem, plan, plan_of(stored))
-    live = released_from_shifts_ended(state_at(problem, plan, moment), moment)
+    live = released_from_shifts_ended(state_at(problem, plan, moment), moment, plan)
     late = nights.delays(session, night_problem.night)
     if not late:
         return live
@@ -478,17 +478,38 @@ def as_followed(problem: om.Problem, laid: Plan, stored: Plan) -> Plan:
     return laid.model_copy(update={"routes": routes})
 
 
-def released_from_shifts_ended(problem: om.Problem, moment: int) -> om.Problem:
+def released_from_shifts_ended(
+    problem: om.Problem, moment: int, plan: Plan | None = None
+) -> om.Problem:
     """``problem`` with each visit a nurse is driving to given back to the team when her
-    shift has ended by ``moment`` (the planner sent her home): en route, only she may have
-    it, and an acute call she was driving to was left out as 'outside_shifts: ask the
-    back-up partner' while her colleagues were idle (R03). A visit she has begun stays hers."""
-    gone = {n.id for n in problem.nurses if n.shift.end <= moment}
-    if not gone:
+    shift has ended by ``moment`` (the planner sent her home), or ends before ``plan`` has
+    that visit end (the planner shortened it while she drove there): en route, only she may
+    have it, and an acute call she was driving to was left out as 'outside_shifts: ask the
+    back-up partner' while her colleagues were idle (R03, R21-03). A visit she has begun
+    stays hers."""
+    ends = {
+        (route.nurse_id, step.visit_id): step.end
+        for route in (plan.routes if plan is not None else [])
+        for step in route.steps
+        if step.type == StepType.VISIT and step.visit_id is not None
+    }
+    shift_ends = {n.id: n.shift.end for n in problem.nurses}
+
+    def released(visit: om.Visit) -> bool:
+        return visit.state == om.VisitState.EN_ROUTE and any(
+            nurse in shift_ends
+            and (
+                shift_ends[nurse] <= moment
+                or ends.get((nurse, visit.id), shift_ends[nurse]) > shift_ends[nurse]
+            )
+            for nurse in visit.assigned_nurses
+        )
+
+    if not any(released(visit) for visit in problem.visits):
         return problem
     visits = [
         visit.model_copy(update={"state": om.VisitState.PLANNED, "assigned_nurses": ()})
-        if visit.state == om.VisitState.EN_ROUTE and gone & set(visit.assigned_nurses)
+        if released(visit)
         else visit
         for visit in problem.visits
     ]

@@ -15,7 +15,7 @@ from tests.api.conftest import NIGHT, World, new_client, planned_body
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
 from tests.api.test_durable_replans import acute, serve, stop
 from tests.api.test_planner import reoptimise, seed_night
-from tests.api.test_redteam_s20 import _plan, _step
+from tests.api.test_redteam_s20 import _far_acute_call, _plan, _quiet_night, _step
 
 CALLS = "/partner/v1/visit-requests"
 #: About 40 minutes' drive north of the base (inside the region's area).
@@ -36,11 +36,15 @@ def _call_at(world: World, org: int, where: dict[str, float], number: int = 2) -
     return found
 
 
-def _send_home(world: World, nurse: str, hour: int, minute: int) -> None:
+def _send_home(
+    world: World, nurse: str, hour: int, minute: int, until: tuple[int, int] | None = None
+) -> None:
+    """At hour:minute the planner ends ``nurse``'s shift then (or at ``until``)."""
     world.clock.set(hour, minute)
+    end = "{:02}:{:02}".format(*(until or (hour, minute)))
     sent_home = world.client.put(
         f"/nurses/{world.seeded.nurses[nurse]}/shifts",
-        json={"night_date": NIGHT.isoformat(), "start": "23:00", "end": f"{hour:02}:{minute:02}"},
+        json={"night_date": NIGHT.isoformat(), "start": "23:00", "end": end},
         headers=world.token("planner"),
     )
     assert sent_home.status_code == 204, sent_home.text
@@ -134,3 +138,24 @@ def _running(process: psutil.Process) -> bool:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_r21_03_a_call_its_nurse_drives_to_goes_to_a_colleague_when_her_shift_is_cut_short(
+    world: World,
+) -> None:
+    """01:05 an acute call 10+ minutes away; at 01:08, on her way, the planner cuts her
+    shift to end at 01:15 (she goes home after this one, he thinks; the call takes her to
+    01:35). R03 gave an en-route visit back only once her shift *had* ended: until 01:15
+    the call stayed hers alone, she cannot finish it in her shift, and the re-plan left it
+    out as 'outside_shifts: ask the back-up partner' while both colleagues were idle."""
+    org = _quiet_night(world)
+    world.clock.set(1, 5)
+    answer = _far_acute_call(world, org)
+    settle(world)
+    nurse, step = _step(world, answer["visits"][0]["visit_id"])
+    assert step["end"] > 2 * 3600 + 15 * 60, step  # she would finish after 01:15
+    _send_home(world, nurse, 1, 8, until=(1, 15))
+    settle(world)
+    read = world.client.get(f"{CALLS}/{answer['id']}", headers=world.key(org)).json()
+    [visit] = read["visits"]
+    assert visit["planned"] and visit["nurse"] not in (None, nurse), visit
