@@ -416,14 +416,25 @@ def live_problem(
     if not late:
         return live
     nurses = []
+    held_up: set[str] = set()
     for nurse in live.nurses:
         row = night_problem.nurses.get(nurse.id)
         until = late.get(row.id) if row is not None else None
         if until is not None and until > now:
             ready = nights.seconds_since_start(night_problem.night, until)
             nurse = nurse.model_copy(update={"available_at": max(nurse.available_at or 0, ready)})
+            held_up.add(nurse.id)
         nurses.append(nurse)
-    return live.model_copy(update={"nurses": nurses})
+    # A visit she was driving to when held up goes back to the team (R21-04): en route it
+    # could be hers alone, and an acute call waited for her flat tyre while a colleague was
+    # idle. The search gives it back to her when she is still the one to go.
+    visits = [
+        visit.model_copy(update={"state": om.VisitState.PLANNED, "assigned_nurses": ()})
+        if visit.state == om.VisitState.EN_ROUTE and held_up & set(visit.assigned_nurses)
+        else visit
+        for visit in live.visits
+    ]
+    return live.model_copy(update={"nurses": nurses, "visits": visits})
 
 
 def as_followed(problem: om.Problem, laid: Plan, stored: Plan) -> Plan:

@@ -159,3 +159,30 @@ def test_r21_03_a_call_its_nurse_drives_to_goes_to_a_colleague_when_her_shift_is
     read = world.client.get(f"{CALLS}/{answer['id']}", headers=world.key(org)).json()
     [visit] = read["visits"]
     assert visit["planned"] and visit["nurse"] not in (None, nurse), visit
+
+
+
+def test_r21_04_a_call_its_nurse_drives_to_goes_to_a_colleague_when_she_is_held_up(
+    world: World,
+) -> None:
+    """01:05 an acute call 10+ minutes away; at 01:08, on her way, she reports being held
+    up 45 minutes (a flat tyre). The re-plan reported her promise broken (running_late) but
+    kept the call hers, as en route it could be no one else's: the partner read 'N2, 01:53,
+    18 minutes late' while a colleague idle at the base could be there in about 15."""
+    org = _quiet_night(world)
+    world.clock.set(1, 5)
+    answer = _far_acute_call(world, org)
+    settle(world)
+    nurse, _step_before = _step(world, answer["visits"][0]["visit_id"])
+    world.clock.set(1, 8)
+    held_up = world.client.post(
+        f"/nights/{NIGHT}/events",
+        json={"kind": "delayed", "nurse": nurse, "delay_minutes": 45},
+        headers=world.token("planner"),
+    )
+    assert held_up.status_code == 201, held_up.text
+    settle(world)
+    read = world.client.get(f"{CALLS}/{answer['id']}", headers=world.key(org)).json()
+    [visit] = read["visits"]
+    assert visit["planned"] and visit["nurse"] not in (None, nurse), visit
+    assert not visit["late"], visit
