@@ -161,7 +161,6 @@ def test_r21_03_a_call_its_nurse_drives_to_goes_to_a_colleague_when_her_shift_is
     assert visit["planned"] and visit["nurse"] not in (None, nurse), visit
 
 
-
 def test_r21_04_a_call_its_nurse_drives_to_goes_to_a_colleague_when_she_is_held_up(
     world: World,
 ) -> None:
