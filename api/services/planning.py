@@ -32,7 +32,7 @@ from optimizer import model as om
 from optimizer.evaluate import RESTOCK, evaluate
 from optimizer.live import state_at
 from optimizer.plan import OUT_OF_TIME, Plan, ReasonCode, StepType, Summary, Unassigned
-from optimizer.replan import insert_new_calls
+from optimizer.replan import hold_promises, insert_new_calls
 from optimizer.solve import plan_from_routes
 
 __all__ = [
@@ -414,7 +414,7 @@ def live_problem(
     live = released_from_shifts_ended(state_at(problem, plan, moment), moment, plan)
     late = nights.delays(session, night_problem.night)
     if not late:
-        return live
+        return _held_to_what_was_told(live, plan if stored is not None else None)
     nurses = []
     held_up: set[str] = set()
     for nurse in live.nurses:
@@ -434,7 +434,21 @@ def live_problem(
         else visit
         for visit in live.visits
     ]
-    return live.model_copy(update={"nurses": nurses, "visits": visits})
+    live = live.model_copy(update={"nurses": nurses, "visits": visits})
+    return _held_to_what_was_told(live, plan if stored is not None else None)
+
+
+def _held_to_what_was_told(problem: om.Problem, followed: Plan | None) -> om.Problem:
+    """``problem`` with each open call held to the start the partner was told: the stored
+    plan as followed (`as_followed`). Left to the solver, the promise was read from its warm
+    start, the stored plan laid out again without the clock (`current_plan`), where an idle
+    nurse is there the moment the call is made: a call answered late was promised its
+    target, reported relaxed as 'running_late' and held to nothing (R21-05). A promise the
+    night's facts break is left unset here, and the solver reports it relaxed."""
+    if followed is None:
+        return problem
+    held, _relaxed = hold_promises(problem, followed)
+    return held
 
 
 def as_followed(problem: om.Problem, laid: Plan, stored: Plan) -> Plan:

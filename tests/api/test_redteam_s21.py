@@ -185,3 +185,28 @@ def test_r21_04_a_call_its_nurse_drives_to_goes_to_a_colleague_when_she_is_held_
     [visit] = read["visits"]
     assert visit["planned"] and visit["nurse"] not in (None, nurse), visit
     assert not visit["late"], visit
+
+
+def test_r21_05_a_call_answered_late_is_held_to_the_time_the_partner_was_told(
+    world: World,
+) -> None:
+    """01:05 an acute call 40 minutes from the base: no nurse can be there within 30
+    minutes, and the partner is told 01:45. Every re-plan after that read the promise from
+    the stored plan laid out again *without the clock* (`planning.current_plan`, where an
+    idle nurse leaves at 23:00 and is there the moment the call is made), so the promise
+    came out as the target (01:35), the plan as it stands broke it, and it was reported
+    relaxed as 'running_late' with nothing running late: a call answered late was held to
+    nothing. In a burst of six calls this let the search move a call told 01:39 to 01:51."""
+    org = _quiet_night(world)
+    world.clock.set(1, 5)
+    answer = _call_at(world, org, FARTHEST)
+    [told] = answer["visits"]
+    assert told["planned"] and told["late"], told
+    settle(world)
+    world.clock.set(1, 7)
+    _call_at(world, org, NEAR_FARTHEST, number=3)  # any change re-plans the night
+    settle(world)
+    relaxed = _plan(world)["plan"]["promises_relaxed"]
+    assert f"V{told['visit_id']}" not in [r["visit_id"] for r in relaxed], relaxed
+    read = world.client.get(f"{CALLS}/{answer['id']}", headers=world.key(org)).json()
+    assert read["visits"][0]["expected_start"] <= told["expected_start"], (read, told)
