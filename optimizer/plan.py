@@ -120,7 +120,7 @@ class PromiseRelaxed(_Frozen):
     promised_by: int
     start: int | None
     nurse_id: str | None
-    reason: str = Field(description="running_late | not_in_route")
+    reason: str = Field(description="running_late | off_shift | not_in_route")
     message: str
 
 

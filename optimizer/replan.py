@@ -152,34 +152,51 @@ def hold_promises(problem: Problem, plan: Plan) -> tuple[Problem, list[PromiseRe
         explain=False,
     )
     now_at: dict[str, tuple[str, int]] = {}
+    # A call whose promised nurse can no longer give it: her shift (the planner sent her
+    # home) ends before the care would. Held to her start, the call was out of every
+    # colleague's reach and left to the back-up partner, though one could come a few
+    # minutes late (R21-01): such a promise is relaxed, as one running late is.
+    off_shift: set[str] = set()
     for route in laid.routes:
+        shift_end = problem.nurse(route.nurse_id).shift.end
         for step in route.steps:
             if step.type == StepType.VISIT and step.visit_id in promises:
                 seen = now_at.get(step.visit_id)
                 if seen is None or step.start > seen[1]:
                     now_at[step.visit_id] = (route.nurse_id, step.start)
+                if step.end > shift_end:
+                    off_shift.add(step.visit_id)
     limits: dict[str, int] = {}
     relaxed: list[PromiseRelaxed] = []
     for key, start in promises.items():
         limit = max(start, problem.target(problem.visit(key)).end)
         nurse_id, at = now_at.get(key, (None, None))
-        if at is not None and at <= limit:
+        if at is not None and at <= limit and key not in off_shift:
             limits[key] = limit
             continue
         clock = problem.night.clock
+        if at is None:
+            reason = "not_in_route"
+            message = f"promised by {clock(limit)}; the current plan no longer holds it"
+        elif key in off_shift:
+            reason = "off_shift"
+            message = (
+                f"promised by {clock(limit)}; {nurse_id}'s shift ends before she could give it"
+            )
+        else:
+            reason = "running_late"
+            message = (
+                f"promised by {clock(limit)}; {nurse_id}'s route as it now stands "
+                f"reaches it at {clock(at)}"
+            )
         relaxed.append(
             PromiseRelaxed(
                 visit_id=key,
                 promised_by=limit,
                 start=at,
                 nurse_id=nurse_id,
-                reason="running_late" if at is not None else "not_in_route",
-                message=(
-                    f"promised by {clock(limit)}; {nurse_id}'s route as it now stands "
-                    f"reaches it at {clock(at)}"
-                    if at is not None
-                    else f"promised by {clock(limit)}; the current plan no longer holds it"
-                ),
+                reason=reason,
+                message=message,
             )
         )
     if not limits:

@@ -9,8 +9,10 @@ builds its own model, so only plain data crosses process boundaries.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -272,8 +274,33 @@ def _set_iterated_local_search(params: Any, config: SearchConfig) -> None:
         accept.greedy_descent.SetInParent()
 
 
-def _answer(sender: Connection, worker: Callable[..., Any], job: tuple[Any, ...]) -> None:
+#: prctl(2)'s option: the signal this process gets when the thread that forked it ends.
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a forked portfolio process on Linux: be killed when the process that forked it
+    ends, however it ends. Its ``finally`` kills the searches it waits for, but a SIGKILL
+    (the OOM killer, the service stopping an overrunning solver process, the solver process
+    leaving with its killed server) runs no ``finally``: the searches went on at full CPU
+    to their time limit, or for ever in the ruin step that loops (R21-02). A watcher thread
+    cannot do this: OR-Tools holds the interpreter lock for the whole search."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl: the parent's finally is all there is
+        return
+    if os.getppid() != parent:  # it ended before the signal was asked for
+        os._exit(0)
+
+
+def _answer(
+    sender: Connection, worker: Callable[..., Any], job: tuple[Any, ...], parent: int
+) -> None:
     """A portfolio process: run one job, send ``(True, result)`` or ``(False, error)``."""
+    _die_with_parent(parent)
     try:
         answer: tuple[bool, Any] = (True, worker(*job))
     except Exception as error:
@@ -330,7 +357,9 @@ def run_portfolio(
             while waiting and len(running) < max(1, workers):
                 index, job = waiting.pop(0)
                 receiver, sender = context.Pipe(duplex=False)
-                process = context.Process(target=_answer, args=(sender, worker, job), daemon=True)
+                process = context.Process(
+                    target=_answer, args=(sender, worker, job, os.getpid()), daemon=True
+                )
                 process.start()
                 sender.close()  # the child's end: EOF here once the child is gone
                 running[receiver] = (index, process)

@@ -32,7 +32,7 @@ from optimizer import model as om
 from optimizer.evaluate import RESTOCK, evaluate
 from optimizer.live import state_at
 from optimizer.plan import OUT_OF_TIME, Plan, ReasonCode, StepType, Summary, Unassigned
-from optimizer.replan import insert_new_calls
+from optimizer.replan import hold_promises, insert_new_calls
 from optimizer.solve import plan_from_routes
 
 __all__ = [
@@ -411,19 +411,44 @@ def live_problem(
     stored = nights.current_plan_version(session, night_problem.night)
     if stored is not None:
         plan = as_followed(problem, plan, plan_of(stored))
-    live = released_from_shifts_ended(state_at(problem, plan, moment), moment)
+    live = released_from_shifts_ended(state_at(problem, plan, moment), moment, plan)
     late = nights.delays(session, night_problem.night)
     if not late:
-        return live
+        return _held_to_what_was_told(live, plan if stored is not None else None)
     nurses = []
+    held_up: set[str] = set()
     for nurse in live.nurses:
         row = night_problem.nurses.get(nurse.id)
         until = late.get(row.id) if row is not None else None
         if until is not None and until > now:
             ready = nights.seconds_since_start(night_problem.night, until)
             nurse = nurse.model_copy(update={"available_at": max(nurse.available_at or 0, ready)})
+            held_up.add(nurse.id)
         nurses.append(nurse)
-    return live.model_copy(update={"nurses": nurses})
+    # A visit she was driving to when held up goes back to the team (R21-04): en route it
+    # could be hers alone, and an acute call waited for her flat tyre while a colleague was
+    # idle. The search gives it back to her when she is still the one to go.
+    visits = [
+        visit.model_copy(update={"state": om.VisitState.PLANNED, "assigned_nurses": ()})
+        if visit.state == om.VisitState.EN_ROUTE and held_up & set(visit.assigned_nurses)
+        else visit
+        for visit in live.visits
+    ]
+    live = live.model_copy(update={"nurses": nurses, "visits": visits})
+    return _held_to_what_was_told(live, plan if stored is not None else None)
+
+
+def _held_to_what_was_told(problem: om.Problem, followed: Plan | None) -> om.Problem:
+    """``problem`` with each open call held to the start the partner was told: the stored
+    plan as followed (`as_followed`). Left to the solver, the promise was read from its warm
+    start, the stored plan laid out again without the clock (`current_plan`), where an idle
+    nurse is there the moment the call is made: a call answered late was promised its
+    target, reported relaxed as 'running_late' and held to nothing (R21-05). A promise the
+    night's facts break is left unset here, and the solver reports it relaxed."""
+    if followed is None:
+        return problem
+    held, _relaxed = hold_promises(problem, followed)
+    return held
 
 
 def as_followed(problem: om.Problem, laid: Plan, stored: Plan) -> Plan:
@@ -478,17 +503,38 @@ def as_followed(problem: om.Problem, laid: Plan, stored: Plan) -> Plan:
     return laid.model_copy(update={"routes": routes})
 
 
-def released_from_shifts_ended(problem: om.Problem, moment: int) -> om.Problem:
+def released_from_shifts_ended(
+    problem: om.Problem, moment: int, plan: Plan | None = None
+) -> om.Problem:
     """``problem`` with each visit a nurse is driving to given back to the team when her
-    shift has ended by ``moment`` (the planner sent her home): en route, only she may have
-    it, and an acute call she was driving to was left out as 'outside_shifts: ask the
-    back-up partner' while her colleagues were idle (R03). A visit she has begun stays hers."""
-    gone = {n.id for n in problem.nurses if n.shift.end <= moment}
-    if not gone:
+    shift has ended by ``moment`` (the planner sent her home), or ends before ``plan`` has
+    that visit end (the planner shortened it while she drove there): en route, only she may
+    have it, and an acute call she was driving to was left out as 'outside_shifts: ask the
+    back-up partner' while her colleagues were idle (R03, R21-03). A visit she has begun
+    stays hers."""
+    ends = {
+        (route.nurse_id, step.visit_id): step.end
+        for route in (plan.routes if plan is not None else [])
+        for step in route.steps
+        if step.type == StepType.VISIT and step.visit_id is not None
+    }
+    shift_ends = {n.id: n.shift.end for n in problem.nurses}
+
+    def released(visit: om.Visit) -> bool:
+        return visit.state == om.VisitState.EN_ROUTE and any(
+            nurse in shift_ends
+            and (
+                shift_ends[nurse] <= moment
+                or ends.get((nurse, visit.id), shift_ends[nurse]) > shift_ends[nurse]
+            )
+            for nurse in visit.assigned_nurses
+        )
+
+    if not any(released(visit) for visit in problem.visits):
         return problem
     visits = [
         visit.model_copy(update={"state": om.VisitState.PLANNED, "assigned_nurses": ()})
-        if visit.state == om.VisitState.EN_ROUTE and gone & set(visit.assigned_nurses)
+        if released(visit)
         else visit
         for visit in problem.visits
     ]
