@@ -116,6 +116,8 @@ class NightModel:
         self.pairs: list[tuple[int, int]] = []
         # Routing indices of every link in the model with its gap: (first, second, min, max).
         self.linked: list[tuple[int, int, int, int]] = []
+        # Whether the routing filters time the links across routes (`_link_precedences`).
+        self.links_timed = False
         # Cross-route constraints keep two-person visits in step exactly, but every search
         # move then needs full propagation: past a few hundred visits the first plan would
         # not arrive in time. Large nights give each two-person visit a fixed slot instead.
@@ -408,6 +410,7 @@ class NightModel:
         generated night with 20 links and breaks, 5 s: 198 visits left out against 38)."""
         if self.breaks:
             return
+        self.links_timed = bool(self.linked)
         for a, b, low, high in self.linked:
             self.time.AddNodePrecedence(a, b, low)
             self.time.AddNodePrecedence(b, a, -high)
