@@ -26,8 +26,8 @@ bounds that make it a clock error and not something else:
 A batch held offline for an hour still carries ``sent_at`` = when it was really sent, so the
 offset is the clock's, not the hour's. A slow request (a queue, a retry of the same body)
 can only make the offset larger, i.e. the phone's times *later*; a corrected time is never
-later than the server received the event. The key-safe window uses an offset only where it
-shuts the window sooner (`api.services.phone.reveal_facts`).
+later than the server received the event. The key-safe window is never opened sooner by an
+offset: an arrival counts no earlier than the phone said (`api.services.phone._her_reports`).
 """
 
 from __future__ import annotations

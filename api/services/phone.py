@@ -1089,8 +1089,8 @@ def _her_reports(
     """Her reports on ``visit``: when the server received each progress report, when she
     arrived, and her completions (oldest first). A phone's time counts at the latest when
     the server received it, so a clock set ahead stretches nothing; and its clock offset
-    (`StoredEvent.at`) counts only where it shuts the window sooner: an arrival never
-    earlier than the phone said, a completion never later."""
+    (`StoredEvent.at`, never after the server received the event) can never open the
+    window sooner: an arrival counts no earlier than the phone said."""
     progress: list[datetime] = []
     arrivals: list[datetime] = []
     completions: list[tuple[datetime, datetime]] = []
@@ -1103,8 +1103,7 @@ def _her_reports(
         if event.type in _ARRIVAL_TYPES:
             arrivals.append(min(max(event.device_time, stored.at), stored.received_at))
         elif event.type == "visit_completed":
-            at = min(event.device_time, stored.at, stored.received_at)
-            completions.append((stored.at, at))
+            completions.append((stored.at, min(stored.at, stored.received_at)))
     # The visit's night events (her reports through /nights/{date}/events, and her phone's
     # events as applied): when the server received them, never a backdated time, so a
     # report dated back cannot pick an older plan as the anchor.
