@@ -351,7 +351,7 @@ class _Visit:
 
 @dataclass
 class _Replay:
-    """Applies events in (device_time, event_id) order; `state` freezes the result."""
+    """Applies events in (time, event_id) order (`StoredEvent.at`); `state` freezes the result."""
 
     started: datetime | None = None
     ended: datetime | None = None
