@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
@@ -39,11 +40,13 @@ from api.routes import (
     triage,
 )
 from api.schemas.common import Problem
+from api.services import phone as phone_service
 from api.services import solving
 from api.services.jobs import InProcessJobRunner, fail_interrupted_jobs
 from api.services.live import ReplanWorker
 from api.services.tolerance import use_tolerance
 from api.travel import use_network
+from mobile_contract.http import route_etag
 
 __all__ = ["create_app"]
 
@@ -53,6 +56,16 @@ logger = logging.getLogger("nachtroute.api")
 def _operation_id(route: APIRoute) -> str:
     """Stable operation ids: the endpoint function's name, so generated clients keep theirs."""
     return route.name
+
+
+def _warm_routes(session_factory: Callable[[], Any], clock: Callable[[], datetime]) -> None:
+    """Tonight's routes into the route cache before the first request (`warm_routes`); a
+    failure only costs the first reads their build, so it is logged (its class) and passed."""
+    try:
+        with session_factory() as session:
+            phone_service.warm_routes(session, clock(), etag_of=route_etag)
+    except Exception as error:
+        logger.warning("route cache not warmed: %s", type(error).__name__)
 
 
 def create_app(
@@ -79,6 +92,7 @@ def create_app(
         app.state.replanner = ReplanWorker(app.state.session_factory, settings, app.state.clock)
         app.state.replanner.start()
         solving.warm_up()  # the live solver process starts now, not on the first call
+        _warm_routes(app.state.session_factory, app.state.clock)
         try:
             yield
         finally:

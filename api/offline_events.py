@@ -2,9 +2,10 @@
 
 A phone offline for two hours sends its batches late, twice, or out of order. So the server
 never updates state event by event: it stores each event once, keyed by ``event_id``, and
-derives the shift's state by replaying every stored event sorted by ``(device_time,
-event_id)``. The state is then a function of the *set* of events; repeats and arrival order
-cannot change it, and nothing is doubled or lost.
+derives the shift's state by replaying every stored event sorted by ``(time, event_id)``,
+each event's time being its device time on the server's clock (the batch's clock offset
+added, `api.night.device_time`). The state is then a function of the *set* of events;
+repeats and arrival order cannot change it, and nothing is doubled or lost.
 
 Where the order of the phone's clock could still matter, the rules do not depend on it: a
 visit's progress only moves forward (a late-arriving ``arrived`` does not undo
@@ -24,6 +25,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from api.night.device_time import batch_clock_offset, corrected_time, event_clock_offset
 from api.night.visit_states import PROGRESS_RANK
 from mobile_contract._base import ItemQuantity
 from mobile_contract.bag import BagCheck
@@ -70,7 +72,9 @@ _RANK = PROGRESS_RANK
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """An event as stored: whose, from which phone, for which shift, and its fingerprint."""
+    """An event as stored: whose, from which phone, for which shift, and its fingerprint;
+    ``clock_offset``: how far the phone's clock was behind the server's when it sent the
+    event, in seconds (``None``: not known; `api.night.device_time`)."""
 
     nurse_id: str
     device_id: str
@@ -78,6 +82,12 @@ class StoredEvent:
     received_at: datetime
     event: Event
     fingerprint: str
+    clock_offset: int | None = None
+
+    @property
+    def at(self) -> datetime:
+        """When the event happened by the server's clock, as far as the phone can tell."""
+        return corrected_time(self.event.device_time, self.clock_offset, self.received_at)
 
 
 def fingerprint(event: Event) -> str:
@@ -157,6 +167,7 @@ def apply_batch(
     shift_id: str,
     received_at: datetime,
     check_visit: VisitCheck,
+    sent_at: datetime | None = None,
 ) -> list[EventResult]:
     """Store a batch's events, each once; one result per event, by its index in the batch.
 
@@ -164,7 +175,11 @@ def apply_batch(
     may forget it). ``rejected``: an event id reused for different content or by another
     nurse (``id_reused``), or a visit the check refuses. Pair with
     `mobile_contract.events.parse_batch` so unreadable events are rejected one by one.
+    ``sent_at`` (the batch's, by the phone's clock) gives each event its clock offset.
     """
+    if isinstance(events, EventBatch):
+        sent_at = events.sent_at if sent_at is None else sent_at
+    offset = batch_clock_offset(sent_at, received_at)
     indexed = enumerate(events.events) if isinstance(events, EventBatch) else events
     results: list[EventResult] = []
     checked: list[tuple[int, Event, StoredEvent]] = []
@@ -181,6 +196,7 @@ def apply_batch(
             received_at=received_at,
             event=event,
             fingerprint=fingerprint(event),
+            clock_offset=event_clock_offset(event.device_time, sent_at, offset),
         )
         checked.append((index, event, stored))
     # Stored in one go (one statement in the database): as one by one, in the batch's order.
@@ -276,42 +292,46 @@ def derive_state(events: Iterable[StoredEvent | Event]) -> ShiftState:
     """Replay ``events`` (duplicates by ``event_id`` ignored) into the shift's state."""
     unique: dict[UUID, Event] = {}
     received: dict[UUID, datetime] = {}
+    times: dict[UUID, datetime] = {}
     for item in events:
         event = item.event if isinstance(item, StoredEvent) else item
         unique.setdefault(event.event_id, event)
         if isinstance(item, StoredEvent):
             # The first arrival counts (a store keeps one copy; any order gives the same).
             first = received.get(event.event_id)
-            received[event.event_id] = (
-                item.received_at if first is None else min(first, item.received_at)
-            )
-    ordered = sorted(unique.values(), key=lambda e: (e.device_time, e.event_id))
+            if first is None or item.received_at < first:
+                received[event.event_id] = item.received_at
+                times[event.event_id] = item.at
+    # Each event at its time on the server's clock (its batch's clock offset added).
+    at = {key: times.get(key, event.device_time) for key, event in unique.items()}
+    ordered = sorted(unique.values(), key=lambda e: (at[e.event_id], e.event_id))
 
     replay = _Replay()
     for event in ordered:
-        replay.apply(event)
-    replay.position = _newest_position(ordered, received)
+        replay.apply(event, at[event.event_id])
+    replay.position = _newest_position(ordered, received, at)
     return replay.state(len(ordered))
 
 
 def position_time(device_time: datetime, received_at: datetime | None) -> datetime:
-    """When a position was where it says: the phone's time, but never after it reached the
-    server (a phone clock hours ahead would otherwise pin her last position all night)."""
+    """When a position was where it says: the phone's time (its clock offset added), but
+    never after it reached the server (a phone clock hours ahead would otherwise pin her
+    last position all night)."""
     return device_time if received_at is None else min(device_time, received_at)
 
 
 def _newest_position(
-    ordered: list[Event], received: Mapping[UUID, datetime]
+    ordered: list[Event], received: Mapping[UUID, datetime], at: Mapping[UUID, datetime]
 ) -> tuple[datetime, tuple[float, float], float] | None:
     positions = [e for e in ordered if isinstance(e, PositionEvent)]
     if not positions:
         return None
     newest = max(
         positions,
-        key=lambda e: (position_time(e.device_time, received.get(e.event_id)), e.event_id),
+        key=lambda e: (position_time(at[e.event_id], received.get(e.event_id)), e.event_id),
     )
-    at = position_time(newest.device_time, received.get(newest.event_id))
-    return (at, newest.position, newest.accuracy_metres)
+    when = position_time(at[newest.event_id], received.get(newest.event_id))
+    return (when, newest.position, newest.accuracy_metres)
 
 
 @dataclass
@@ -321,6 +341,7 @@ class _Visit:
     arrived_at: datetime | None = None
     started_at: datetime | None = None
     completion: VisitCompletedEvent | None = None
+    completed_at: datetime | None = None
     could_not_get_in: list[CouldNotGetInReason] = field(default_factory=list)
 
     def advance(self, progress: VisitProgress) -> None:
@@ -330,7 +351,7 @@ class _Visit:
 
 @dataclass
 class _Replay:
-    """Applies events in (device_time, event_id) order; `state` freezes the result."""
+    """Applies events in (time, event_id) order (`StoredEvent.at`); `state` freezes the result."""
 
     started: datetime | None = None
     ended: datetime | None = None
@@ -344,8 +365,8 @@ class _Replay:
     def visit(self, visit_id: str) -> _Visit:
         return self.visits.setdefault(visit_id, _Visit())
 
-    def apply(self, event: Event) -> None:
-        at = event.device_time
+    def apply(self, event: Event, at: datetime) -> None:
+        """``at``: when the event happened by the server's clock (`StoredEvent.at`)."""
         if isinstance(event, ShiftStartEvent):
             self.started = self.started or at
             self.bag_check = event.bag_check  # a recount replaces the first count
@@ -365,6 +386,7 @@ class _Replay:
         elif isinstance(event, VisitCompletedEvent):
             visit = self.visit(event.visit_id)
             visit.completion = event  # the later completion replaces the earlier one
+            visit.completed_at = at
             visit.advance(VisitProgress.COMPLETED)
         elif isinstance(event, CouldNotGetInEvent):
             visit = self.visit(event.visit_id)
@@ -408,7 +430,7 @@ class _Replay:
                 departed_at=v.departed_at,
                 arrived_at=v.arrived_at,
                 started_at=v.started_at,
-                completed_at=done.device_time if done else None,
+                completed_at=v.completed_at if done else None,
                 tasks_done=tuple(done.tasks_done) if done else (),
                 materials_used=materials,
                 handover_note=done.handover_note if done else "",

@@ -220,18 +220,22 @@ Event = Annotated[
 class EventBatch(ContractModel):
     """Units: timestamps UTC. Events the phone recorded, oldest first (order is not relied on).
 
-    ``sent_at`` is the phone's clock when sending, so the server can see how far the phone's
-    clock is off.
+    ``sent_at`` is the phone's clock at the moment it sends this request (set again on every
+    send, also of a batch held offline for hours): the server takes the time it receives
+    the batch minus ``sent_at`` as how far the phone's clock is off, and corrects the batch's
+    ``device_time`` values by it (offsets of a minute or less, or over 36 hours, are not
+    applied). Optional for old clients: without it, device times are used as sent, clamped
+    to the night and the server's clock.
     """
 
-    sent_at: UtcDateTime
+    sent_at: UtcDateTime | None = None
     events: list[Event] = Field(min_length=1, max_length=500)
 
 
 class _Envelope(ContractModel):
     """An `EventBatch` whose events are not read yet."""
 
-    sent_at: UtcDateTime
+    sent_at: UtcDateTime | None = None
     events: list[Any] = Field(min_length=1, max_length=500)
 
 
@@ -284,7 +288,7 @@ class ParsedBatch:
     for the unreadable ones (``rejected``/``invalid``), so one bad event does not block the
     phone's whole outbox."""
 
-    sent_at: datetime
+    sent_at: datetime | None
     events: list[tuple[int, Event]]
     rejected: list[EventResult]
 

@@ -245,6 +245,7 @@ def _stored(row: PhoneEvent) -> StoredEvent:
         # Stored events are read as they were accepted, not under rules added since.
         event=_EVENT.validate_python(row.payload, context={"stored": True}),
         fingerprint=row.fingerprint,
+        clock_offset=row.clock_offset_seconds,
     )
 
 
@@ -277,6 +278,7 @@ class SqlEventStore:
             "device_id": stored.device_id,
             "device_time": stored.event.device_time,
             "received_at": stored.received_at,
+            "clock_offset_seconds": stored.clock_offset,
             "type": stored.event.type,
             "fingerprint": stored.fingerprint,
             "payload": stored.event.model_dump(mode="json"),
@@ -373,12 +375,7 @@ class SqlEventStore:
         rows = list(
             self._session.scalars(select(PhoneEvent).where(*mine, PhoneEvent.type != "position"))
         )
-        # The order of `offline_events.position_time`: a phone time ahead of the moment
-        # the server received it counts as that moment.
-        at = case(
-            (PhoneEvent.device_time > PhoneEvent.received_at, PhoneEvent.received_at),
-            else_=PhoneEvent.device_time,
-        )
+        at = _position_order(self._session.get_bind().dialect.name)
         newest = self._session.scalars(
             select(PhoneEvent)
             .where(*mine, PhoneEvent.type == "position")
@@ -388,6 +385,22 @@ class SqlEventStore:
         if newest is not None:
             rows.append(newest)
         return [_stored(row) for row in rows]
+
+
+def _position_order(dialect: str) -> Any:
+    """The order of `offline_events.position_time` in SQL: the phone's time with its clock
+    offset added (`StoredEvent.at`), and a time after the moment the server received it
+    counts as that moment. SQLite has no date arithmetic on stored times: Julian days."""
+    offset = func.coalesce(PhoneEvent.clock_offset_seconds, 0)
+    device: Any
+    received: Any
+    if dialect == "sqlite":
+        device = func.julianday(PhoneEvent.device_time) + offset / 86400.0
+        received = func.julianday(PhoneEvent.received_at)
+    else:
+        device = PhoneEvent.device_time + func.make_interval(0, 0, 0, 0, 0, 0, offset)
+        received = PhoneEvent.received_at
+    return case((device > received, received), else_=device)
 
 
 # ----------------------------------------------------------------- night bag

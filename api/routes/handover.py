@@ -17,6 +17,7 @@ from api.core.roles import Principal, Role
 from api.db.models import Visit
 from api.db.phone_models import PhoneEvent
 from api.deps import ClockDep, SessionDep, allow
+from api.night.device_time import corrected_time
 from api.repositories import clients
 
 router = APIRouter(tags=["partners: hand-over notes"])
@@ -57,13 +58,15 @@ def read_handover_notes(
             visit_id = str(row.payload.get("visit_id", ""))
             if not visit_id.isdigit() or int(visit_id) not in visits:
                 continue
+            # When she completed it by the server's clock (her phone's clock offset added).
+            done_at = corrected_time(row.device_time, row.clock_offset_seconds, row.received_at)
             note = HandoverNote(
                 visit_id=int(visit_id),
-                completed_at=row.device_time,
+                completed_at=done_at,
                 tasks_done=[str(t) for t in row.payload.get("tasks_done", [])],
                 note=str(row.payload.get("handover_note", "")),
             )
-            key = (row.device_time, row.event_id)
+            key = (done_at, row.event_id)
             known = latest.get(note.visit_id)
             if known is None or key > known[:2]:
                 latest[note.visit_id] = (*key, note)

@@ -22,6 +22,7 @@ from api.core.problems import Unauthorised, Unprocessable, api_error
 from api.core.roles import Principal
 from api.db.models import Client, Night, Nurse, Region, Visit
 from api.keysafe import AccessLogEntry, Keyring, handle_reveal
+from api.night.device_time import batch_offsets, corrected_time
 from api.nightbag import bag_status, remaining, restock_list
 from api.repositories import access_log, accounts, nights
 from api.repositories import phone as repo
@@ -232,7 +233,7 @@ class DbMobileBackend:
                 (tonight, list(batch.events))
             ]
         else:
-            groups = self._by_night(region, nurse, batch.events, now, tonight)
+            groups = self._by_night(region, nurse, batch, now, tonight)
         if all(nn is None for nn, _ in groups):
             raise api_error(Unprocessable, "not_on_shift", "you are not on shift tonight")
         results: list[EventResult] = []
@@ -261,6 +262,7 @@ class DbMobileBackend:
                     now=now,
                     settings=self._settings,
                     replanner=self._replanner,
+                    sent_at=batch.sent_at,
                 )
             )
         assert nn is not None
@@ -296,12 +298,15 @@ class DbMobileBackend:
         self,
         region: Region,
         nurse: Nurse,
-        events: Sequence[tuple[int, Event]],
+        batch: ParsedBatch,
         now: datetime,
         tonight: service.NurseNight | None,
     ) -> list[tuple[service.NurseNight | None, list[tuple[int, Event]]]]:
-        """The batch's events grouped by the shift of hers they belong to (``None``: none)."""
+        """The batch's events grouped by the shift of hers they belong to (``None``: none);
+        an event's time is on the server's clock (its clock offset added)."""
         session = self._session
+        events = batch.events
+        offsets = batch_offsets(events, batch.sent_at, now)
         found: dict[date, service.NurseNight | None] = {}
         if tonight is not None:
             found[tonight.night.night_date] = tonight
@@ -317,7 +322,8 @@ class DbMobileBackend:
             if night is not None:
                 when = night.night_date
             else:
-                when = nights.night_date_for(region, min(event.device_time, now))
+                at = corrected_time(event.device_time, offsets.get(event.event_id), now)
+                when = nights.night_date_for(region, min(at, now))
             if when not in found:
                 found[when] = service.nurse_night_of(session, region, nurse, when)
             by_date.setdefault(when, []).append((index, event))

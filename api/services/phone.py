@@ -9,10 +9,11 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, aliased
@@ -37,7 +38,7 @@ from api.night.authority import (
     visits_now_of_nurse,
     visits_of_nurse,
 )
-from api.night.device_time import device_moment
+from api.night.device_time import batch_offsets, corrected_time, device_moment
 from api.night.stored import StoredStep, plan_of, route_of, stored_steps, visit_ids_of
 from api.night.visit_states import (
     PROGRESS_RANK,
@@ -552,6 +553,28 @@ def cached_route(
     return route, etag, list(ids)
 
 
+def warm_routes(session: Session, now: datetime, *, etag_of: Any) -> int:
+    """Build tonight's published routes into the route cache (`cached_route`); how many.
+
+    Run as the service starts: after a restart in the night every phone reconnects at
+    once, and each first read built its route while the others queued behind it (the
+    load bench's ``--start together``). Reads nothing personal into any log, writes
+    nothing: the access-log rows are written when a phone reads its route.
+    """
+    region = session.scalars(select(Region).order_by(Region.id).limit(1)).first()
+    if region is None:
+        return 0
+    built = 0
+    for nurse in session.scalars(select(Nurse).where(Nurse.active).order_by(Nurse.id)):
+        nn = nurse_night(session, region, nurse, now)
+        if nn is None or nn.route is None:
+            continue
+        cached_route(session, nn, repo.bag_template(session, region), now=now, etag_of=etag_of)
+        built += 1
+    session.rollback()
+    return built
+
+
 def _colleagues(session: Session, nn: NurseNight, visit_ids: set[int]) -> dict[int, str]:
     """Two-person visits: visit id -> the colleague's display name (one query for all)."""
     if not visit_ids:
@@ -617,6 +640,7 @@ def process_events(
     now: datetime,
     settings: Settings,
     replanner: ReplanWorker,
+    sent_at: datetime | None = None,
 ) -> list[EventResult]:
     """Store a batch once per event, bring the visits up to date, and re-plan if they moved
     (the events and the re-plan they call for are committed together).
@@ -626,10 +650,12 @@ def process_events(
     (`api.night.visit_states`), and a device time outside the night or ahead of the server's
     clock is clamped with a note in the event's result (`api.night.device_time`). The visits'
     state comes from replaying every stored event, so repeats and arrival order change
-    nothing; a visit's status only moves forward.
+    nothing; a visit's status only moves forward. ``sent_at`` (the batch's, by the phone's
+    clock) corrects its device times by the phone's clock offset wherever they are used.
     """
     night = nn.night
     tolerance = timedelta(minutes=settings.device_clock_tolerance_minutes)
+    offsets = batch_offsets(events, sent_at, now)
     # Her visits (every route version of the night) and her stored events are read only
     # when the batch names a visit or changes one: a batch of positions, the phones' usual
     # traffic, reads neither (both grow all night).
@@ -655,10 +681,18 @@ def process_events(
         known = {
             stored.event.event_id for stored in store.for_shift(str(nn.nurse.id), str(night.id))
         }
-        refused = _refused_changes(session, nn, events, known, mine())
+        refused = _refused_changes(session, nn, events, known, mine(), offsets, now=now)
         refused.update(
             _known_moved_away(
-                session, nn, events, known, refused, device_id, now=now, tolerance=tolerance
+                session,
+                nn,
+                events,
+                known,
+                refused,
+                device_id,
+                now=now,
+                tolerance=tolerance,
+                offsets=offsets,
             )
         )
     results = apply_batch(
@@ -669,11 +703,18 @@ def process_events(
         shift_id=str(night.id),
         received_at=now,
         check_visit=check,
+        sent_at=sent_at,
     )
     accepted = {r.index for r in results if r.outcome == EventOutcome.ACCEPTED}
     new_events = [event for index, event in events if index in accepted]
     notes = {
-        index: device_moment(night, event.device_time, now=now, tolerance=tolerance).note
+        index: device_moment(
+            night,
+            event.device_time,
+            now=now,
+            tolerance=tolerance,
+            offset=offsets.get(event.event_id),
+        ).note
         for index, event in events
         if index in accepted
     }
@@ -687,7 +728,9 @@ def process_events(
         # was stored (same transaction), so a batch of positions has nothing to replay.
         state = derive_state(store.for_shift(str(nn.nurse.id), str(night.id)))
         moved = _bring_visits_up_to_date(session, nn, state, now=now, tolerance=tolerance)
-    reported = _record_new_events(session, nn, new_events, template, now=now, tolerance=tolerance)
+    reported = _record_new_events(
+        session, nn, new_events, template, now=now, tolerance=tolerance, offsets=offsets
+    )
     replan = (moved or reported) and live.needs_live_replan(nn.night, now)
     if replan:
         live.request_replan(session, nn.night, reason=(moved or reported)[0])
@@ -713,15 +756,27 @@ def _refused_changes(
     events: Sequence[tuple[int, Event]],
     known: set[Any],
     mine: set[int],
+    offsets: Mapping[UUID, int | None],
+    *,
+    now: datetime,
 ) -> dict[int, EventResult]:
     """New events whose change the state machine refuses, as rejected results by index.
 
-    Checked in the order the events happened (device time), from each visit's status now;
-    an event stored before is left to the store (a resend is a duplicate, whatever follows).
+    Checked in the order the events happened (device time with the batch's clock offset),
+    from each visit's status now; an event stored before is left to the store (a resend is
+    a duplicate, whatever follows).
     """
     status: dict[int, str] = {}
     refused: dict[int, EventResult] = {}
-    for index, event in sorted(events, key=lambda pair: (pair[1].device_time, pair[1].event_id)):
+
+    def happened(pair: tuple[int, Event]) -> tuple[datetime, UUID]:
+        event = pair[1]
+        return (
+            corrected_time(event.device_time, offsets.get(event.event_id), now),
+            event.event_id,
+        )
+
+    for index, event in sorted(events, key=happened):
         target = _EVENT_TARGET.get(type(event))
         visit_id = getattr(event, "visit_id", None)
         if target is None or event.event_id in known or not isinstance(visit_id, str):
@@ -754,6 +809,7 @@ def _known_moved_away(
     *,
     now: datetime,
     tolerance: timedelta,
+    offsets: Mapping[UUID, int | None],
 ) -> dict[int, EventResult]:
     """New events on a visit moved to a colleague that her phone knew of when they happened
     (`api.night.authority.moved_away_known`), as ``not_your_visit`` results by index (F13);
@@ -771,7 +827,13 @@ def _known_moved_away(
             now_hers = visits_now_of_nurse(session, nn.night, nn.nurse.id)
         if visit.id in now_hers:
             continue
-        at = device_moment(nn.night, event.device_time, now=now, tolerance=tolerance).at
+        at = device_moment(
+            nn.night,
+            event.device_time,
+            now=now,
+            tolerance=tolerance,
+            offset=offsets.get(event.event_id),
+        ).at
         if moved_away_known(session, nn.night, nn.nurse.id, device_id, visit.id, at):
             found[index] = EventResult(
                 index=index,
@@ -837,12 +899,16 @@ def _record_new_events(
     *,
     now: datetime,
     tolerance: timedelta,
+    offsets: Mapping[UUID, int | None],
 ) -> list[str]:
     """Night events the planner sees (back-up calls, delays, bag shortages); flag key-safe
     codes. What calls for a re-plan, as re-plan reasons."""
     replan_for: list[str] = []
     for event in new_events:
-        at = device_moment(nn.night, event.device_time, now=now, tolerance=tolerance).at
+        offset = offsets.get(event.event_id)
+        at = device_moment(
+            nn.night, event.device_time, now=now, tolerance=tolerance, offset=offset
+        ).at
         if isinstance(event, NeedsBackupEvent):
             visit_id = int(event.visit_id) if event.visit_id and event.visit_id.isdigit() else None
             nights.add_event(
@@ -1044,7 +1110,9 @@ def _her_reports(
 ) -> tuple[list[datetime], list[datetime], list[datetime]]:
     """Her reports on ``visit``: when the server received each progress report, when she
     arrived, and her completions (oldest first). A phone's time counts at the latest when
-    the server received it, so a clock set ahead stretches nothing."""
+    the server received it, so a clock set ahead stretches nothing; and its clock offset
+    (`StoredEvent.at`, never after the server received the event) can never open the
+    window sooner: an arrival counts no earlier than the phone said."""
     progress: list[datetime] = []
     arrivals: list[datetime] = []
     completions: list[tuple[datetime, datetime]] = []
@@ -1053,12 +1121,11 @@ def _her_reports(
         event = stored.event
         if event.type not in _PROGRESS_TYPES or getattr(event, "visit_id", None) != str(visit.id):
             continue
-        at = min(event.device_time, stored.received_at)
         progress.append(stored.received_at)
         if event.type in _ARRIVAL_TYPES:
-            arrivals.append(at)
+            arrivals.append(min(max(event.device_time, stored.at), stored.received_at))
         elif event.type == "visit_completed":
-            completions.append((event.device_time, at))
+            completions.append((stored.at, min(stored.at, stored.received_at)))
     # The visit's night events (her reports through /nights/{date}/events, and her phone's
     # events as applied): when the server received them, never a backdated time, so a
     # report dated back cannot pick an older plan as the anchor.

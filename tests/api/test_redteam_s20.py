@@ -7,8 +7,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from tests.api.conftest import NIGHT, World, new_client, planned_body
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
 from tests.api.phone_helpers import fresh, publish, register_phone
@@ -125,11 +123,6 @@ def test_r03_a_call_its_nurse_was_driving_to_goes_to_a_colleague_when_she_is_sen
     assert visit["planned"] and visit["nurse"] not in (None, nurse), visit
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="R04 open: a batch's sent_at is parsed but never used to correct a phone's clock "
-    "(needs the offset stored per event: a migration, and the replay in derive_state)",
-)
 def test_r04_a_phone_clock_running_slow_does_not_make_a_late_call_look_on_time(
     world: World,
 ) -> None:

@@ -245,3 +245,31 @@ def test_the_caller_is_read_in_one_statement(any_world: World) -> None:
     assert polled.index(caller[0]) == 0
     # Then the proof's record (after the setting that lets it skip the disk's flush).
     assert any("dpop_used_proofs" in s for s in polled[1:3]), polled[:3]
+
+
+def test_tonights_routes_are_built_before_the_first_read(any_world: World) -> None:
+    """After a restart in the night every phone reconnects at once; each first read built
+    its route while the others waited (`--start together` in the load bench). The service
+    builds tonight's published routes as it starts: the first read of each is a hit."""
+    from api.services import phone as phone_service
+    from mobile_contract.http import route_etag
+
+    world = any_world
+    published_night(world)
+    world.clock.set(23, 40)
+    phone_service._ROUTE_CACHE.clear()  # as a process that just started
+    with world.sessions()() as session:
+        built = phone_service.warm_routes(session, world.clock(), etag_of=route_etag)
+    assert built == 3  # every nurse on shift has a published route
+    phone = fresh(world, register_phone(world))
+    with statements(world) as first_read:
+        assert world.client.get(ROUTE, headers=phone).status_code == 200
+    # A hit reads the fingerprint (and, the first time, the clients it logs as read); a
+    # build reads the night's events, visits and routes besides.
+    with statements(world) as again:
+        assert world.client.get(ROUTE, headers=fresh(world, phone)).status_code == 200
+    reads = [s for s in first_read if s.lstrip().upper().startswith("SELECT")]
+    logged = [s for s in reads if "FROM clients" in s]
+    assert len(reads) - len(logged) == len(
+        [s for s in again if s.lstrip().upper().startswith("SELECT")]
+    ), reads
