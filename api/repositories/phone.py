@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,9 +22,10 @@ from sqlalchemy.orm import Session
 from api import totp_vault
 from api.core.problems import Unprocessable, api_error
 from api.core.roles import Principal
-from api.db.models import Client, Nurse, Region, User
+from api.db.models import Client, Nurse, Region, User, Visit
 from api.db.phone_models import BagTemplateRow, KeySafeRecord, PhoneDevice, PhoneEvent
 from api.keysafe import EncryptedCode, Keyring, KeySafeCode, encrypt
+from api.night.device_time import corrected_time
 from api.offline_events import StoredEvent
 from api.repositories import access_log
 from mobile_contract.bag import BagItem, BagTemplate
@@ -32,12 +34,14 @@ from mobile_contract.events import Event
 
 __all__ = [
     "DEFAULT_BAG",
+    "Completion",
     "SqlEventStore",
     "SqlKeySafeStore",
     "bag_template",
     "device",
     "flag_code",
     "keysafe_record",
+    "latest_completions_of_client",
     "latest_revocation",
     "open_keysafe_store",
     "register_device",
@@ -438,3 +442,49 @@ def bag_template(session: Session, region: Region) -> BagTemplate:
         version=row.version,
         items=[BagItem.model_validate(item) for item in row.items],
     )
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One visit's latest completion as the nurse recorded it; `completed_at` UTC, on the
+    server's clock (the phone's clock offset added)."""
+
+    visit_id: int
+    completed_at: datetime
+    tasks_done: list[str]
+    note: str
+
+
+def latest_completions_of_client(session: Session, client_id: int) -> list[Completion]:
+    """The latest completion of each of a client's visits, newest first.
+
+    A later completion of a visit replaces an earlier one (by server time, then event id).
+    """
+    visits = {
+        v.id: v.night_id for v in session.scalars(select(Visit).where(Visit.client_id == client_id))
+    }
+    latest: dict[int, tuple[datetime, str, Completion]] = {}
+    if not visits:
+        return []
+    rows = session.scalars(
+        select(PhoneEvent).where(
+            PhoneEvent.type == "visit_completed",
+            PhoneEvent.night_id.in_(set(visits.values())),
+        )
+    )
+    for row in rows:
+        visit_id = str(row.payload.get("visit_id", ""))
+        if not visit_id.isdigit() or int(visit_id) not in visits:
+            continue
+        done_at = corrected_time(row.device_time, row.clock_offset_seconds, row.received_at)
+        completion = Completion(
+            visit_id=int(visit_id),
+            completed_at=done_at,
+            tasks_done=[str(t) for t in row.payload.get("tasks_done", [])],
+            note=str(row.payload.get("handover_note", "")),
+        )
+        key = (done_at, row.event_id)
+        known = latest.get(completion.visit_id)
+        if known is None or key > known[:2]:
+            latest[completion.visit_id] = (*key, completion)
+    return sorted((c for _, _, c in latest.values()), key=lambda c: c.completed_at, reverse=True)
