@@ -19,6 +19,7 @@ from api.db.models import AccessLogEntry, Client, Visit
 __all__ = [
     "entries_for_organisation",
     "record",
+    "record_for_clients",
     "record_for_visits",
     "record_keysafe_attempt",
     "record_refusal",
@@ -63,6 +64,22 @@ def record(
     ]
     if rows:
         session.execute(insert(AccessLogEntry), rows)
+
+
+def record_for_clients(
+    session: Session,
+    principal: Principal,
+    client_ids: Iterable[int],
+    *,
+    event: str,
+    purpose: str,
+    at: datetime,
+) -> None:
+    """`record` for the clients of ``client_ids`` (one row per client; unknown ids skipped)."""
+    wanted = set(client_ids)
+    if wanted:
+        found = session.scalars(select(Client).where(Client.id.in_(wanted))).all()
+        record(session, principal, found, event=event, purpose=purpose, at=at)
 
 
 def record_for_visits(

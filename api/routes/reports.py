@@ -6,11 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from api.core.problems import NotFound
 from api.core.roles import Principal, Role
-from api.db.models import Client
 from api.deps import ClockDep, SessionDep, SettingsDep, allow
 from api.repositories import access_log
 from api.services.reports import month_report
@@ -82,8 +80,9 @@ def read_month_report(
         raise NotFound("no home-care organisation of yours")
     clients = {r.client_id for r in report.visits}
     if clients:
-        rows = session.scalars(select(Client).where(Client.id.in_(clients))).all()
-        access_log.record(session, partner, rows, event="read", purpose="monthly report", at=now)
+        access_log.record_for_clients(
+            session, partner, clients, event="read", purpose="monthly report", at=now
+        )
         session.commit()
     own = report.organisations[0]
     return PartnerMonthReport(
