@@ -9,12 +9,13 @@ her way, on site at 01:38).
 
 What her phone has shown her is in the NEN 7513 access log: every route content a phone
 reads is logged there, one row per client it shows (`DbMobileBackend.my_route`), at the
-service's clock. A call on her route whose client her phone has not read since the call
-came in, `SILENT_AFTER_SECONDS` after it was published to her, means her phone is not
-picking up her route (it polls about once a minute and is told of a change at once). Such a
-nurse is *silent*: the calls she has not seen are taken off her route as followed (she is
-not on her way to them) and nothing new is given to her (`Visit.not_by`) until her phone
-reads her route again. What she has seen stays hers: she is doing it.
+service's clock. A route with a visit she does not know published to her
+`SILENT_AFTER_SECONDS` ago, and no route read since, means her phone is not picking up her
+route (it polls about once a minute and is told of a change at once). Such a nurse is
+*silent*: the visits she has not seen are taken off her route as followed (she is not on
+her way to them) and nothing new is given to her (`Visit.not_by`) until her phone reads her
+route again. What she has seen stays hers: she is doing it. (Issue 11's night 6 of seed
+11: planned care moved to a nurse offline for an hour, left out as its window passed.)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from api.db.models import AccessLogEntry, Night, RouteVersion, User
 from api.db.models import Visit as VisitRow
+from api.db.phone_models import PhoneDevice
 from api.night.stored import stored_steps, visit_ids_of
 from optimizer import model as om
 from optimizer.plan import Plan, StepType
@@ -36,6 +38,10 @@ __all__ = ["SILENT_AFTER_SECONDS", "Reach", "phone_reach"]
 #: A route change her phone has not picked up this long after it was published: her phone
 #: is not heard (it polls about once a minute and is sent a notice of each change).
 SILENT_AFTER_SECONDS = 180
+
+#: How long before the night's start a route read counts (the evening's plan is published
+#: and read before 23:00).
+EVENING = timedelta(hours=12)
 
 #: The access-log purpose of a phone's route read (`DbMobileBackend.my_route`).
 ROUTE_READ = "nurse route"
@@ -98,43 +104,33 @@ def phone_reach(
     visit_rows: dict[str, VisitRow],
     now: datetime,
 ) -> Reach:
-    """Who is silent at ``now``, and which calls on her route in ``plan`` (the stored plan)
-    she has not seen. A nurse is silent when a route of hers with an open call on it was
-    published `SILENT_AFTER_SECONDS` or more ago and her phone has read no route since (so
-    she stays silent once the call has gone to a colleague, until her phone is back); a call
-    is unseen when her phone has not read its client since the call came in. ``nurse_ids``:
-    code -> nurse id; ``visit_rows``: visit ref -> its row."""
-    open_calls = {
+    """Who is silent at ``now``, and which visits on her route in ``plan`` (the stored plan)
+    she has not seen.
+
+    A visit is *known* to a nurse once her phone has read a route showing its client: since
+    the call came in for a call, since the evening for planned care. A nurse whose phone has
+    read her route tonight is silent when a route of hers with an open visit she does not
+    know was published `SILENT_AFTER_SECONDS` or more ago and her phone has read no route
+    since; she stays silent after the visit has gone to a colleague, until her phone is
+    back (heard from: her phone's last route read, or its registration). A nurse with no
+    registered phone is not judged (the planner reaches her by other means).
+    ``nurse_ids``: code -> nurse id; ``visit_rows``: visit ref -> its row."""
+    since = night.starts_at - EVENING
+    known_after = {
         row.id: night.starts_at + timedelta(seconds=row.call_time)
+        if row.call_time is not None
+        else since
         for row in visit_rows.values()
-        if row.call_time is not None and row.status == "open"
+        if row.status == "open"
     }
-    if not open_calls or not nurse_ids:
+    if not known_after or not nurse_ids:
         return Reach()
-    since = min(open_calls.values())
+    client_of = {row.id: row.client_id for row in visit_rows.values()}
     code_of = {nurse_id: code for code, nurse_id in nurse_ids.items()}
-    given: dict[int, list[datetime]] = {}  # nurse id -> routes with an open call published
-    for nurse_id, published_at, steps in session.execute(
-        select(RouteVersion.nurse_id, RouteVersion.published_at, RouteVersion.steps)
-        .where(
-            RouteVersion.night_id == night.id,
-            RouteVersion.nurse_id.in_(list(code_of)),
-            RouteVersion.published_at.is_not(None),
-            RouteVersion.published_at >= since,
-        )
-        .order_by(RouteVersion.published_at)
-    ).tuples():
-        if published_at is None:
-            continue
-        ids = visit_ids_of(stored_steps(steps))
-        if any(i in open_calls and open_calls[i] <= published_at for i in ids):
-            given.setdefault(nurse_id, []).append(published_at)
-    if not given:
-        return Reach()
     users: dict[int, int] = {
         user_id: nurse_id
         for user_id, nurse_id in session.execute(
-            select(User.id, User.nurse_id).where(User.nurse_id.in_(list(given)))
+            select(User.id, User.nurse_id).where(User.nurse_id.in_(list(code_of)))
         ).tuples()
         if nurse_id is not None
     }
@@ -155,23 +151,51 @@ def phone_reach(
         nurse_id = users[user_id]
         reads[(nurse_id, client_id)] = at
         last_read[nurse_id] = max(at, last_read.get(nurse_id, at))
+    # Judged: a nurse with a registered phone, heard from when it last read a route (or was
+    # registered); a nurse without one is reached by the planner, not judged here.
+    heard: dict[int, datetime] = {}
+    for nurse_id, registered in session.execute(
+        select(PhoneDevice.nurse_id, func.max(PhoneDevice.registered_at))
+        .where(PhoneDevice.nurse_id.in_(list(code_of)), PhoneDevice.revoked_at.is_(None))
+        .group_by(PhoneDevice.nurse_id)
+    ).tuples():
+        heard[nurse_id] = max(registered, last_read.get(nurse_id, registered))
+    last_read = heard
+    if not last_read:
+        return Reach()
+
+    def known(nurse_id: int, visit_id: int) -> bool:
+        seen = reads.get((nurse_id, client_of[visit_id]))
+        return seen is not None and seen >= known_after[visit_id]
+
+    missed: dict[int, datetime] = {}  # nurse id -> first route since her last read, unknown
+    for nurse_id, published_at, steps in session.execute(
+        select(RouteVersion.nurse_id, RouteVersion.published_at, RouteVersion.steps)
+        .where(
+            RouteVersion.night_id == night.id,
+            RouteVersion.nurse_id.in_(list(last_read)),
+            RouteVersion.published_at > min(last_read.values()),
+        )
+        .order_by(RouteVersion.published_at)
+    ).tuples():
+        if published_at is None or published_at <= last_read[nurse_id] or nurse_id in missed:
+            continue
+        ids = visit_ids_of(stored_steps(steps))
+        if any(i in known_after and not known(nurse_id, i) for i in ids):
+            missed[nurse_id] = published_at
     unseen: dict[str, frozenset[str]] = {}
-    for nurse_id, moments in given.items():
-        heard = last_read.get(nurse_id)
-        missed = [at for at in moments if heard is None or at > heard]
-        if not missed or (now - min(missed)).total_seconds() < SILENT_AFTER_SECONDS:
+    for nurse_id, first in missed.items():
+        if (now - first).total_seconds() < SILENT_AFTER_SECONDS:
             continue
         code = code_of[nurse_id]
-        mine: list[str] = []
-        for route in plan.routes if plan is not None else []:
-            if route.nurse_id != code:
-                continue
-            for step in route.steps:
-                row = visit_rows.get(step.visit_id or "")
-                if row is None or row.id not in open_calls:
-                    continue
-                seen = reads.get((nurse_id, row.client_id))
-                if seen is None or seen < open_calls[row.id]:
-                    mine.append(step.visit_id or "")
+        mine = [
+            step.visit_id
+            for route in (plan.routes if plan is not None else [])
+            if route.nurse_id == code
+            for step in route.steps
+            if step.visit_id in visit_rows
+            and visit_rows[step.visit_id].id in known_after
+            and not known(nurse_id, visit_rows[step.visit_id].id)
+        ]
         unseen[code] = frozenset(mine)
     return Reach(unseen)
