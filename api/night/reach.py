@@ -49,7 +49,7 @@ ROUTE_READ = "nurse route"
 
 @dataclass(frozen=True)
 class Reach:
-    """Silent nurses (codes) and, per silent nurse, the calls on her route she has not seen
+    """Silent nurses (codes) and, per silent nurse, the visits on her route she has not seen
     (visit refs)."""
 
     unseen: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -59,7 +59,7 @@ class Reach:
         return frozenset(self.unseen)
 
     def followed(self, plan: Plan | None) -> Plan | None:
-        """``plan`` without the calls each silent nurse has not seen: she is not doing them."""
+        """``plan`` without the visits each silent nurse has not seen: she is not doing them."""
         if plan is None or not self.unseen:
             return plan
         routes = []
