@@ -9,7 +9,7 @@ her way, on site at 01:38).
 
 What her phone has shown her is in the NEN 7513 access log: every route content a phone
 reads is logged there, one row per client it shows (`DbMobileBackend.my_route`), at the
-service's clock. A route with a visit she does not know published to her
+service's clock. A route of hers (with an open visit on it) published
 `SILENT_AFTER_SECONDS` ago, and no route read since, means her phone is not picking up her
 route (it polls about once a minute and is told of a change at once). Such a nurse is
 *silent*: the visits she has not seen are taken off her route as followed (she is not on
@@ -108,12 +108,12 @@ def phone_reach(
     she has not seen.
 
     A visit is *known* to a nurse once her phone has read a route showing its client: since
-    the call came in for a call, since the evening for planned care. A nurse whose phone has
-    read her route tonight is silent when a route of hers with an open visit she does not
-    know was published `SILENT_AFTER_SECONDS` or more ago and her phone has read no route
-    since; she stays silent after the visit has gone to a colleague, until her phone is
-    back (heard from: her phone's last route read, or its registration). A nurse with no
-    registered phone is not judged (the planner reaches her by other means).
+    the call came in for a call, since the evening for planned care. A nurse is silent when
+    a route of hers with an open visit on it (read, it logs a row) was published
+    `SILENT_AFTER_SECONDS` or more ago and her phone has read no route since; she stays
+    silent after the visit has gone to a colleague, until her phone is back (heard from: her
+    phone's last route read, or its registration). A nurse with no registered phone is not
+    judged (the planner reaches her by other means).
     ``nurse_ids``: code -> nurse id; ``visit_rows``: visit ref -> its row."""
     since = night.starts_at - EVENING
     known_after = {
@@ -168,7 +168,7 @@ def phone_reach(
         seen = reads.get((nurse_id, client_of[visit_id]))
         return seen is not None and seen >= known_after[visit_id]
 
-    missed: dict[int, datetime] = {}  # nurse id -> first route since her last read, unknown
+    missed: dict[int, datetime] = {}  # nurse id -> first route published since her last read
     for nurse_id, published_at, steps in session.execute(
         select(RouteVersion.nurse_id, RouteVersion.published_at, RouteVersion.steps)
         .where(
@@ -180,8 +180,8 @@ def phone_reach(
     ).tuples():
         if published_at is None or published_at <= last_read[nurse_id] or nurse_id in missed:
             continue
-        ids = visit_ids_of(stored_steps(steps))
-        if any(i in known_after and not known(nurse_id, i) for i in ids):
+        if any(i in known_after for i in visit_ids_of(stored_steps(steps))):
+            # Read, it would have logged a row for each open visit's client.
             missed[nurse_id] = published_at
     unseen: dict[str, frozenset[str]] = {}
     for nurse_id, first in missed.items():

@@ -727,7 +727,11 @@ class ServiceNight:
         nurse.driving += drive
 
     def _step(self, nurse: Nurse, now: float) -> None:
-        """Move her on as far as ``now``; read her route when she needs the next visit."""
+        """Move her on as far as ``now``; her phone reads each change of her route (the app
+        is sent a notice and reads it in the background, also while she is at a client: the
+        service judges a phone that does not as silent, `api.night.reach`)."""
+        if nurse.state in ("working", "door", "held"):
+            self._read_route(nurse, now)
         for _ in range(4):  # a few transitions can fall in one tick
             if nurse.state == "held" and now >= nurse.until:
                 nurse.state, nurse.last_end = "idle", nurse.until
