@@ -266,3 +266,23 @@ def test_only_nights_replays_the_very_nights_of_the_whole_run(
     assert [spec.number for spec in only.nights] == chosen
     assert only.nights == [whole.nights[k] for k in chosen]
     assert only.places == whole.places and only.recurring == whole.recurring
+
+
+@pytest.mark.parametrize(
+    ("planned_start", "expected"),
+    [(95.0, "noise"), (118.0, "moved_later"), (None, "moved_later")],
+)
+def test_a_late_call_she_set_off_for_in_time_is_noise_not_moved_later(
+    planned_start: float | None, expected: str
+) -> None:
+    """An acute call at minute 80, answered in 10 minutes, on site at 112: when the route
+    she set off by had her there by 110 the drive ran over (``noise``); a route that had
+    her there later was the re-plans' doing (``moved_later``), the service's to trace."""
+    from api.simulation.play import ServiceNight
+    from api.simulation.records import CallOutcome
+
+    night = object.__new__(ServiceNight)
+    night.reached_by, night.offline, night.held = {"C1": "N1"}, None, None
+    call = CallOutcome(key="C1", urgency="acute", minute=80.0, start=112.0, answered=10.0)
+    call.planned_start = planned_start
+    assert night._late_reason(call) == expected
