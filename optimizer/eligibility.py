@@ -27,6 +27,8 @@ def eligible_nurses(problem: Problem, visit: Visit) -> list[Nurse]:
             continue
         if pinned is not None and nurse.id != pinned:
             continue
+        if nurse.id in visit.not_by and not visit.is_locked:
+            continue  # her phone is silent: she would not learn of it
         if visit.state == VisitState.EN_ROUTE and nurse.id not in visit.assigned_nurses:
             continue
         if visit.materials and any(

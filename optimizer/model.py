@@ -294,6 +294,13 @@ class Visit(_Frozen):
             "left unset when the night's facts already make it impossible"
         ),
     )
+    not_by: frozenset[Identifier] = Field(
+        default=frozenset(),
+        description=(
+            "live re-plan: nurses it may not be given (their phones have not picked up a "
+            "route change in minutes, so they would not learn of it); set by the service"
+        ),
+    )
     held: Hold | None = Field(
         default=None,
         description=(

@@ -31,6 +31,15 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--nights", type=int, default=1, help="nights to simulate (1-60)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
+        "--only-nights",
+        metavar="K[,K...]",
+        help=(
+            "play only these nights of the --nights generated from --seed, numbered from 0 "
+            "as in --records (each night is drawn from the seed and its number alone, so "
+            "night K replays the same calls, care, noise and faults as in the whole run)"
+        ),
+    )
+    p.add_argument(
         "--nurses", default="3", help="team size, or sizes to compare, e.g. 2,3,4 (1-10 each)"
     )
     p.add_argument(
@@ -122,6 +131,18 @@ def _write_records(
                     out.write(json.dumps(row) + "\n")
 
 
+def _only_nights(text: str | None, nights: int) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        chosen = sorted({int(part) for part in text.split(",")})
+    except ValueError:
+        raise UserInputError(f"--only-nights: night numbers such as 3,17, not {text!r}") from None
+    if not chosen or any(not 0 <= k < nights for k in chosen):
+        raise UserInputError(f"--only-nights: numbers from 0 to {nights - 1} (--nights {nights})")
+    return chosen
+
+
 def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(part) for part in text.split(",")]
@@ -148,6 +169,7 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.speed is not None and not 60 <= args.speed <= 3600:
         raise UserInputError("--speed: between 60 and 3600 simulated seconds per second")
     sizes = _sizes(args.nurses)
+    only = _only_nights(args.only_nights, args.nights)
     from datetime import date
 
     from api.simulation.runner import FIRST_NIGHT
@@ -213,8 +235,10 @@ def _simulate(args: argparse.Namespace) -> int:
         first_night=first_night,
         url=args.url,
         clock_file=args.clock_file,
+        only_nights=only,
     )
     world, road, centre = build_world(options)
+    played = len(world.nights)
     out: dict[str, Any] = {}
     total_violations = 0
     for size in sizes:
@@ -251,8 +275,9 @@ def _simulate(args: argparse.Namespace) -> int:
             _write_records(args.records, size, result.records, params.tolerance_minutes)
         total_violations += len(violations)
         walls = result.wall_seconds_per_night
-        print(f"\n## {size} nurses, {args.nights} night(s), seed {args.seed}\n")
-        print(table(summaries, args.nights))
+        which = f" (only {', '.join(map(str, only))})" if only else ""
+        print(f"\n## {size} nurses, {played} night(s){which}, seed {args.seed}\n")
+        print(table(summaries, played))
         clock = "stepped clock" if args.speed is None else f"speed {args.speed:g}x"
         print(
             f"\ninvariant violations: {len(violations)}; wall time per night: "
@@ -292,11 +317,11 @@ def _simulate(args: argparse.Namespace) -> int:
         }
     if args.json:
         if len(sizes) == 1:
-            only = out[str(sizes[0])]
-            line: dict[str, Any] = {"nights": args.nights, **only}
+            only_size = out[str(sizes[0])]
+            line: dict[str, Any] = {"nights": played, **only_size}
         else:
             line = {
-                "nights": args.nights,
+                "nights": played,
                 "invariant_violations": total_violations,
                 "policies": out[str(sizes[-1])]["policies"],
                 "by_team_size": out,

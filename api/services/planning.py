@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from api.core.problems import Conflict, Unprocessable
 from api.db.models import Client, Night, Nurse, Region, Visit, VisitRequest
 from api.db.models import Shift as ShiftRow
+from api.night.reach import Reach, phone_reach
 from api.night.stored import StoredStep, plan_of, route_of, visit_ids_of
 from api.night.visit_states import VisitStatus, change_visit
 from api.nightbag import full_bag, optimizer_bag_now, remaining
@@ -451,6 +452,28 @@ def _held_to_what_was_told(problem: om.Problem, followed: Plan | None) -> om.Pro
     return held
 
 
+def reached_live_problem(
+    session: Session, night_problem: NightProblem, plan: Plan | None, now: datetime
+) -> tuple[om.Problem, Plan | None, Reach]:
+    """`live_problem` as the phones know the night (`api.night.reach`): a nurse whose phone
+    has not picked up a call given to her minutes ago is not taken as doing it, and is given
+    nothing new until her phone reads her route; returns the problem and ``plan`` without
+    the calls she has not seen (the warm start of a re-plan), and the `Reach` (a visit added
+    to the problem later is barred from the silent nurses by ``reach.problem``)."""
+    stored = nights.current_plan_version(session, night_problem.night)
+    reach = phone_reach(
+        session,
+        night_problem.night,
+        plan_of(stored) if stored is not None else None,
+        nurse_ids={code: nurse.id for code, nurse in night_problem.nurses.items()},
+        visit_rows=night_problem.visits,
+        now=now,
+    )
+    followed = reach.followed(plan)
+    problem = live_problem(session, night_problem, followed, now)
+    return reach.problem(problem, followed), followed, reach
+
+
 def as_followed(problem: om.Problem, laid: Plan, stored: Plan) -> Plan:
     """``laid`` (the stored plan laid out again on tonight's facts, `current_plan`) with no
     open visit earlier than ``stored`` has it, and what follows it on her route moved on as
@@ -618,7 +641,7 @@ def solve_night(
     fallback: str | None = None
     degraded: str | None = None
     try:
-        problem = live_problem(session, night_problem, current, now)
+        problem, current, _ = reached_live_problem(session, night_problem, current, now)
     except Exception as error:  # the night must go on: plan it without the live state
         name = type(error).__name__
         logger.warning("the live state of the night failed (%s); planning it as it is", name)
@@ -826,7 +849,9 @@ def quick_replan(
     current = current_plan(session, night_problem, explain=False)
     if current is None or not night_problem.problem.nurses:
         return None
-    problem = live_problem(session, night_problem, current, now)
+    problem, followed, _ = reached_live_problem(session, night_problem, current, now)
+    assert followed is not None
+    current = followed
     plan = keep_with_new_calls(problem, current)
     # What the stored plan left out, not `current.unassigned`: laid out again on tonight's
     # problem, that lists every new call as unassigned too, and the first answer told a

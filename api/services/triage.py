@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from api.repositories import nights
-from api.services.planning import build_problem, current_plan, live_problem
+from api.services.planning import build_problem, current_plan, reached_live_problem
 from optimizer import model as om
 from optimizer.eligibility import eligible_nurses
 from optimizer.live import with_visit
@@ -70,7 +70,7 @@ def capacity(
     # Its routes and times are all the answer reads: the reasons for what it leaves out
     # (a layout per nurse and place for each) are not looked for.
     plan = current_plan(session, night_problem, explain=False)
-    problem = live_problem(session, night_problem, plan, now)
+    problem, plan, reach = reached_live_problem(session, night_problem, plan, now)
     moment = nights.seconds_since_start(night, now)
     visit = om.Visit(
         id="TRIAGE",
@@ -81,7 +81,7 @@ def capacity(
         urgency=urgency,
         call_time=moment,
     )
-    trial = with_visit(problem, visit)
+    trial = reach.problem(with_visit(problem, visit), plan)
     if plan is None:
         from optimizer.solve import plan_from_routes
 

@@ -17,7 +17,7 @@ from api.core.problems import NotFound, Unprocessable
 from api.core.roles import Principal
 from api.db.models import Client, Night, Region, Visit, VisitRequest
 from api.repositories import access_log, nights
-from api.services.planning import build_problem, current_plan, live_problem
+from api.services.planning import build_problem, current_plan, reached_live_problem
 from optimizer import model as om
 from optimizer.live import with_visit
 from optimizer.quote import quote
@@ -74,7 +74,7 @@ def quote_call(
     if not night_problem.problem.nurses:
         raise Unprocessable("no nurse is on shift tonight")
     plan = current_plan(session, night_problem)
-    problem = live_problem(session, night_problem, plan, now)
+    problem, plan, reach = reached_live_problem(session, night_problem, plan, now)
     visit = om.Visit(
         id="CALL",
         client_ref=f"C{client.id}",
@@ -84,7 +84,7 @@ def quote_call(
         urgency=call.urgency,
         call_time=moment,
     )
-    trial = with_visit(problem, visit)
+    trial = reach.problem(with_visit(problem, visit), plan)
     if plan is not None:
         # Quoted as the re-plans will see it: every call answered before held to its promise.
         trial, _ = hold_promises(trial, plan)

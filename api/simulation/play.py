@@ -718,16 +718,19 @@ class ServiceNight:
         if step.get("window"):
             opens = (_utc(step["window"]["start"]) - self.start).total_seconds() / 60
             start = max(arrive, opens)
-        if job.key in self.planned:
-            self.planned[job.key].planned_start = (
-                _utc(step["start"]) - self.start
-            ).total_seconds() / 60
+        outcome = self.planned.get(job.key) or self.calls.get(job.key)
+        if outcome is not None:
+            outcome.planned_start = (_utc(step["start"]) - self.start).total_seconds() / 60
         nurse.state, nurse.target = "driving", step["visit_id"]
         nurse.until, nurse.start_at = arrive, start
         nurse.driving += drive
 
     def _step(self, nurse: Nurse, now: float) -> None:
-        """Move her on as far as ``now``; read her route when she needs the next visit."""
+        """Move her on as far as ``now``; her phone reads each change of her route (the app
+        is sent a notice and reads it in the background, also while she is at a client: the
+        service judges a phone that does not as silent, `api.night.reach`)."""
+        if nurse.state in ("working", "door", "held"):
+            self._read_route(nurse, now)
         for _ in range(4):  # a few transitions can fall in one tick
             if nurse.state == "held" and now >= nurse.until:
                 nurse.state, nurse.last_end = "idle", nurse.until
@@ -982,8 +985,9 @@ class ServiceNight:
 
     def _late_reason(self, call: CallOutcome) -> str | None:
         """Why a call on site past its target was: the answer already said so, the phone of
-        the nurse who came was offline or she was held up meanwhile, else the night's
-        re-plans moved it later than answered (drives and care running over included)."""
+        the nurse who came was offline or she was held up meanwhile, the route she set off by
+        had her there in time (``noise``: the drive took longer than the route said), else the
+        night's re-plans moved it past its target."""
         target = TARGET_MINUTES[call.urgency]
         if call.response is None or call.response <= target:
             return None
@@ -998,6 +1002,8 @@ class ServiceNight:
                 and fault[2] > call.minute
             ):
                 return name
+        if call.planned_start is not None and call.planned_start - call.minute <= target + 0.5:
+            return "noise"  # she set off by a route that had her there in time
         return "moved_later"
 
 

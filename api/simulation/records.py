@@ -26,8 +26,11 @@ class CallOutcome:
     #: Minutes after the call the service's answer expected a nurse (``None``: no answer).
     answered: float | None = None
     #: Why a call the team took on was on site past its target (service's night only):
-    #: answered_late, phone_offline, held_up, moved_later.
+    #: answered_late, phone_offline, held_up, noise (the route she set off by had her there
+    #: in time: the drive took longer than it said), moved_later (re-plans moved it).
     late_reason: str | None = None
+    #: The start her route gave when she set off for it (minutes from 23:00).
+    planned_start: float | None = None
 
     @property
     def response(self) -> float | None:

@@ -58,6 +58,8 @@ class Options:
     keep_database: Path | None = None
     #: The evening of the first night (a night the clocks change plays 9 or 7 hours).
     first_night: date = FIRST_NIGHT
+    #: Play only these nights (numbers from 0) of the ``nights`` generated from ``seed``.
+    only_nights: list[int] | None = None
 
 
 @dataclass
@@ -252,6 +254,10 @@ def build_world(options: Options) -> tuple[World, Any, tuple[float, float]]:
         centre=centre,
         on_road=_on_road(network),
     )
+    if options.only_nights is not None:
+        # Each night is drawn from the seed and its number alone (`generate._night`), so the
+        # chosen nights are the very nights of the whole run.
+        world.nights = [spec for spec in world.nights if spec.number in options.only_nights]
     return world, network, centre
 
 

@@ -228,6 +228,9 @@ def test_a_baseline_reaches_or_hands_off_every_call_and_never_starts_early(
         (["simulate", "--nurses", "3,3"], "--nurses"),
         (["simulate", "--speed", "5"], "--speed"),
         (["simulate", "--policies", "nachtroute,random"], "--policies"),
+        (["simulate", "--nights", "3", "--only-nights", "3"], "--only-nights"),
+        (["simulate", "--nights", "3", "--only-nights", "1,x"], "--only-nights"),
+        (["simulate", "--nights", "3", "--only-nights", "-1"], "--only-nights"),
     ],
 )
 def test_nonsense_options_get_one_message_and_exit_2(
@@ -246,3 +249,40 @@ def test_a_params_file_with_an_unknown_field_names_it(
     path.write_text('{"calls_per_hour": 3}', encoding="utf-8")
     assert main(["simulate", "--params", str(path), "--network", "none"]) == 2
     assert "calls_per_hour" in capsys.readouterr().err
+
+
+@given(seed=st.integers(0, 10**6), nights=st.integers(2, 12), data=st.data())
+@settings(max_examples=25, deadline=None)
+def test_only_nights_replays_the_very_nights_of_the_whole_run(
+    seed: int, nights: int, data: st.DataObject
+) -> None:
+    """Night K alone (``--only-nights K``) is night K of the whole run: same date, calls,
+    care, noise and faults, so a late call of a 30-night run is traced in one night."""
+    chosen = sorted(data.draw(st.sets(st.integers(0, nights - 1), min_size=1)))
+    whole, _, _ = build_world(Options(nights=nights, seed=seed, nurses=3, network=None))
+    only, _, _ = build_world(
+        Options(nights=nights, seed=seed, nurses=3, network=None, only_nights=chosen)
+    )
+    assert [spec.number for spec in only.nights] == chosen
+    assert only.nights == [whole.nights[k] for k in chosen]
+    assert only.places == whole.places and only.recurring == whole.recurring
+
+
+@pytest.mark.parametrize(
+    ("planned_start", "expected"),
+    [(95.0, "noise"), (118.0, "moved_later"), (None, "moved_later")],
+)
+def test_a_late_call_she_set_off_for_in_time_is_noise_not_moved_later(
+    planned_start: float | None, expected: str
+) -> None:
+    """An acute call at minute 80, answered in 10 minutes, on site at 112: when the route
+    she set off by had her there by 110 the drive ran over (``noise``); a route that had
+    her there later was the re-plans' doing (``moved_later``), the service's to trace."""
+    from api.simulation.play import ServiceNight
+    from api.simulation.records import CallOutcome
+
+    night = object.__new__(ServiceNight)
+    night.reached_by, night.offline, night.held = {"C1": "N1"}, None, None
+    call = CallOutcome(key="C1", urgency="acute", minute=80.0, start=112.0, answered=10.0)
+    call.planned_start = planned_start
+    assert night._late_reason(call) == expected

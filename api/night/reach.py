@@ -1,0 +1,201 @@
+"""Whose phone the service can reach: a nurse only does what her phone has shown her.
+
+A live re-plan takes the stored plan as followed (`optimizer.live.state_at`): at its times
+each nurse is on her way to, or at, her next visit. That holds for what her phone has shown
+her. A call put on her route while her phone has no signal is not: she goes by the route she
+has, and the call waits until her phone is back (issue 11's simulated nights: an acute call
+given at 00:39 to a nurse whose phone was offline from 00:30, the service taking her as on
+her way, on site at 01:38).
+
+What her phone has shown her is in the NEN 7513 access log: every route content a phone
+reads is logged there, one row per client it shows (`DbMobileBackend.my_route`), at the
+service's clock. A route of hers (with an open visit on it) published
+`SILENT_AFTER_SECONDS` ago, and no route read since, means her phone is not picking up her
+route (it polls about once a minute and is told of a change at once). Such a nurse is
+*silent*: the visits she has not seen are taken off her route as followed (she is not on
+her way to them) and nothing new is given to her (`Visit.not_by`) until her phone reads her
+route again. What she has seen stays hers: she is doing it. (Issue 11's night 6 of seed
+11: planned care moved to a nurse offline for an hour, left out as its window passed.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.db.models import AccessLogEntry, Night, RouteVersion, User
+from api.db.models import Visit as VisitRow
+from api.db.phone_models import PhoneDevice
+from api.night.stored import stored_steps, visit_ids_of
+from optimizer import model as om
+from optimizer.plan import Plan, StepType
+
+__all__ = ["SILENT_AFTER_SECONDS", "Reach", "phone_reach"]
+
+#: A route change her phone has not picked up this long after it was published: her phone
+#: is not heard (it polls about once a minute and is sent a notice of each change).
+SILENT_AFTER_SECONDS = 180
+
+#: How long before the night's start a route read counts (the evening's plan is published
+#: and read before 23:00).
+EVENING = timedelta(hours=12)
+
+#: The access-log purpose of a phone's route read (`DbMobileBackend.my_route`).
+ROUTE_READ = "nurse route"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Silent nurses (codes) and, per silent nurse, the visits on her route she has not seen
+    (visit refs)."""
+
+    unseen: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def silent(self) -> frozenset[str]:
+        return frozenset(self.unseen)
+
+    def followed(self, plan: Plan | None) -> Plan | None:
+        """``plan`` without the visits each silent nurse has not seen: she is not doing them."""
+        if plan is None or not self.unseen:
+            return plan
+        routes = []
+        for route in plan.routes:
+            gone = self.unseen.get(route.nurse_id)
+            if gone:
+                steps = [
+                    s for s in route.steps if not (s.type == StepType.VISIT and s.visit_id in gone)
+                ]
+                route = route.model_copy(update={"steps": steps})
+            routes.append(route)
+        return plan.model_copy(update={"routes": routes})
+
+    def problem(self, problem: om.Problem, plan: Plan | None) -> om.Problem:
+        """``problem`` with nothing new for a silent nurse: every open visit not on her route
+        as she has seen it (``plan``, already `followed`) may not be given to her."""
+        if not self.unseen:
+            return problem
+        hers: dict[str, set[str]] = {code: set() for code in self.unseen}
+        for route in plan.routes if plan is not None else []:
+            if route.nurse_id in hers:
+                hers[route.nurse_id] |= {s.visit_id for s in route.steps if s.visit_id}
+        visits = []
+        for visit in problem.visits:
+            barred = frozenset(
+                code
+                for code in self.unseen
+                if visit.id not in hers[code] and code not in visit.assigned_nurses
+            )
+            if barred and not visit.is_locked:
+                visit = visit.model_copy(update={"not_by": visit.not_by | barred})
+            visits.append(visit)
+        return problem.model_copy(update={"visits": visits})
+
+
+def phone_reach(
+    session: Session,
+    night: Night,
+    plan: Plan | None,
+    *,
+    nurse_ids: dict[str, int],
+    visit_rows: dict[str, VisitRow],
+    now: datetime,
+) -> Reach:
+    """Who is silent at ``now``, and which visits on her route in ``plan`` (the stored plan)
+    she has not seen.
+
+    A visit is *known* to a nurse once her phone has read a route showing its client: since
+    the call came in for a call, since the evening for planned care. A nurse is silent when
+    a route of hers with an open visit on it (read, it logs a row) was published
+    `SILENT_AFTER_SECONDS` or more ago and her phone has read no route since; she stays
+    silent after the visit has gone to a colleague, until her phone is back (heard from: her
+    phone's last route read, or its registration). A nurse with no registered phone is not
+    judged (the planner reaches her by other means).
+    ``nurse_ids``: code -> nurse id; ``visit_rows``: visit ref -> its row."""
+    since = night.starts_at - EVENING
+    known_after = {
+        row.id: night.starts_at + timedelta(seconds=row.call_time)
+        if row.call_time is not None
+        else since
+        for row in visit_rows.values()
+        if row.status == "open"
+    }
+    if not known_after or not nurse_ids:
+        return Reach()
+    client_of = {row.id: row.client_id for row in visit_rows.values()}
+    code_of = {nurse_id: code for code, nurse_id in nurse_ids.items()}
+    users: dict[int, int] = {
+        user_id: nurse_id
+        for user_id, nurse_id in session.execute(
+            select(User.id, User.nurse_id).where(User.nurse_id.in_(list(code_of)))
+        ).tuples()
+        if nurse_id is not None
+    }
+    reads: dict[tuple[int, int], datetime] = {}  # (nurse id, client id) -> latest read
+    last_read: dict[int, datetime] = {}
+    for user_id, client_id, at in session.execute(
+        select(AccessLogEntry.user_id, AccessLogEntry.client_id, func.max(AccessLogEntry.at))
+        .where(
+            AccessLogEntry.purpose == ROUTE_READ,
+            AccessLogEntry.event == "read",
+            AccessLogEntry.user_id.in_(list(users)),
+            AccessLogEntry.at >= since,
+        )
+        .group_by(AccessLogEntry.user_id, AccessLogEntry.client_id)
+    ).tuples():
+        if user_id is None or client_id is None:
+            continue
+        nurse_id = users[user_id]
+        reads[(nurse_id, client_id)] = at
+        last_read[nurse_id] = max(at, last_read.get(nurse_id, at))
+    # Judged: a nurse with a registered phone, heard from when it last read a route (or was
+    # registered); a nurse without one is reached by the planner, not judged here.
+    heard: dict[int, datetime] = {}
+    for nurse_id, registered in session.execute(
+        select(PhoneDevice.nurse_id, func.max(PhoneDevice.registered_at))
+        .where(PhoneDevice.nurse_id.in_(list(code_of)), PhoneDevice.revoked_at.is_(None))
+        .group_by(PhoneDevice.nurse_id)
+    ).tuples():
+        heard[nurse_id] = max(registered, last_read.get(nurse_id, registered))
+    last_read = heard
+    if not last_read:
+        return Reach()
+
+    def known(nurse_id: int, visit_id: int) -> bool:
+        seen = reads.get((nurse_id, client_of[visit_id]))
+        return seen is not None and seen >= known_after[visit_id]
+
+    missed: dict[int, datetime] = {}  # nurse id -> first route published since her last read
+    for nurse_id, published_at, steps in session.execute(
+        select(RouteVersion.nurse_id, RouteVersion.published_at, RouteVersion.steps)
+        .where(
+            RouteVersion.night_id == night.id,
+            RouteVersion.nurse_id.in_(list(last_read)),
+            RouteVersion.published_at > min(last_read.values()),
+        )
+        .order_by(RouteVersion.published_at)
+    ).tuples():
+        if published_at is None or published_at <= last_read[nurse_id] or nurse_id in missed:
+            continue
+        if any(i in known_after for i in visit_ids_of(stored_steps(steps))):
+            # Read, it would have logged a row for each open visit's client.
+            missed[nurse_id] = published_at
+    unseen: dict[str, frozenset[str]] = {}
+    for nurse_id, first in missed.items():
+        if (now - first).total_seconds() < SILENT_AFTER_SECONDS:
+            continue
+        code = code_of[nurse_id]
+        mine = [
+            step.visit_id
+            for route in (plan.routes if plan is not None else [])
+            if route.nurse_id == code
+            for step in route.steps
+            if step.visit_id in visit_rows
+            and visit_rows[step.visit_id].id in known_after
+            and not known(nurse_id, visit_rows[step.visit_id].id)
+        ]
+        unseen[code] = frozenset(mine)
+    return Reach(unseen)
