@@ -190,6 +190,23 @@ def _demo_night(now: datetime) -> date:
     return local.date()
 
 
+def _port_free_or_refuse(host: str, port: int) -> None:
+    """Raise `UserInputError` naming ``--port`` when ``host:port`` cannot be served on (a
+    demo already running there would otherwise lose its database to this one's re-seed)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            # As uvicorn binds: a closed socket's TIME_WAIT is no refusal, a listener is.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        raise UserInputError(
+            f"--port {port}: cannot serve on {host}:{port} ({error.strerror}); is a demo "
+            "already running there? Stop it or pick another --port (nothing was changed)"
+        ) from None
+
+
 def _demo_network(name: str | None, data_dir: Path) -> tuple[Any, Any]:
     """The demo's road network, imported from the bundled Porto extract the first time."""
     import geo
@@ -253,8 +270,8 @@ def _demo(args: argparse.Namespace) -> int:
         raise UserInputError(
             f"{data_dir}: cannot create the data folder ({error.strerror})"
         ) from None
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    # Everything a typo or a running demo can refuse is checked before the old demo's
+    # database is removed: a refused option must leave a running demo as it was.
     network = None if args.network.lower() == "none" else args.network
     road, on_road = _demo_network(network, data_dir)
     settings = demo_settings(data_dir, network)
@@ -262,6 +279,10 @@ def _demo(args: argparse.Namespace) -> int:
     from api.core.clock import clock_from_settings
 
     clock = clock_from_settings(settings)  # NACHTROUTE_CLOCK: try a night at any hour
+    if not args.no_serve:
+        _port_free_or_refuse(args.host, args.port)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
     now = clock()
     night_date = _demo_night(now)
     print(

@@ -39,6 +39,36 @@ def test_demo_no_serve_seeds_and_prints(
     assert (tmp_path / "demo.sqlite").exists()
 
 
+def test_a_refused_demo_leaves_the_running_demos_database_as_it_was(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typo in ``--network`` or a port a demo is already serving on is refused (exit 2,
+    naming the option) before anything is removed: the seeded database stays byte for byte
+    (a newcomer's typo had deleted the running demo's database, which then answered 500)."""
+    import hashlib
+    import socket
+
+    monkeypatch.setenv("NACHTROUTE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("NACHTROUTE_DATABASE_URL", raising=False)
+    assert main(["demo", "--no-serve", "--visits", "3", "--network", "none"]) == 0
+    database = tmp_path / "demo.sqlite"
+    seeded = hashlib.sha256(database.read_bytes()).hexdigest()
+    capsys.readouterr()
+
+    assert main(["demo", "--no-serve", "--network", "atlantis"]) == 2
+    assert "--network" in capsys.readouterr().err
+    assert hashlib.sha256(database.read_bytes()).hexdigest() == seeded
+
+    with socket.socket() as running:  # a demo already serving on the port
+        running.bind(("127.0.0.1", 0))
+        running.listen()
+        port = running.getsockname()[1]
+        assert main(["demo", "--network", "none", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"--port {port}" in err and "nothing was changed" in err
+    assert hashlib.sha256(database.read_bytes()).hexdigest() == seeded
+
+
 def test_demo_runs_on_the_bundled_road_network(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
