@@ -21,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationInfo,
     model_validator,
 )
@@ -46,6 +47,10 @@ def _to_utc(value: datetime) -> datetime:
         raise ValueError("is outside the range of dates") from None
 
 
+def _in_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo is not None else value
+
+
 def _storable(value: str, info: ValidationInfo) -> str:
     # PostgreSQL text cannot hold NUL, and the partner and planner read these texts back.
     # What was stored before this rule is read back as it is (context {"stored": True}):
@@ -61,6 +66,9 @@ PhoneText = Annotated[str, AfterValidator(_storable)]
 UtcDateTime = Annotated[
     AwareDatetime,
     AfterValidator(_to_utc),
+    # Also on the way out: a value set without validation (``model_copy(update=...)``, a
+    # simulated clock's time with its offset) is still sent as UTC, as the contract says.
+    PlainSerializer(_in_utc, return_type=datetime),
     Field(description="UTC ISO 8601 timestamp, e.g. 2026-11-23T22:00:00Z"),
 ]
 Seconds = Annotated[int, Field(ge=0, description="seconds")]

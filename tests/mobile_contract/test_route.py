@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import gzip
-from datetime import UTC
+import json
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from mobile_contract import polyline
@@ -28,6 +31,26 @@ def test_times_are_utc_whatever_offset_the_input_had() -> None:
     parsed = MyRoute.model_validate(data)
     assert parsed.generated_at.tzinfo == UTC
     assert '"generated_at":"2026-11-23T22:00:00Z"' in parsed.model_dump_json()
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(2026, 1, 2), max_value=datetime(2030, 12, 30), timezones=st.just(UTC)
+    ),
+    offset_minutes=st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_times_set_without_validation_are_still_sent_as_utc(
+    moment: datetime, offset_minutes: int
+) -> None:
+    """A time put in without validation (``model_copy(update=...)``, as the route read does
+    with ``generated_at``; a simulated clock's time keeps its offset) is sent as UTC, the
+    same instant: the newcomer saw ``+01:00`` on every route read after the first."""
+    local = moment.astimezone(timezone(timedelta(minutes=offset_minutes)))
+    copied = route(1).model_copy(update={"generated_at": local})
+    sent = json.loads(copied.model_dump_json())["generated_at"]
+    assert sent.endswith("Z")
+    assert datetime.fromisoformat(sent) == moment
 
 
 def test_naive_timestamp_is_refused() -> None:
