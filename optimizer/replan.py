@@ -322,38 +322,96 @@ def insert_new_calls(problem: Problem, current: Plan | None) -> Plan:
     plan = evaluate(problem, routes, break_starts=hints, explain=False)
     placed = set(plan.assignments())
     new = [v for v in problem.visits if v.id in open_ids and v.id not in placed]
-    new.sort(key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty)
+    new.sort(key=_answer_order(problem))
+    # Each call put in here is held to the start it got (or its target, if later) while
+    # the next ones are placed, as `hold_promises` holds the calls answered before: six
+    # acute calls accepted together were otherwise inserted one by one at each call's
+    # soonest place, the next one before it on the same route, and a partner was told
+    # 43 minutes while a nurse stood idle (3 calls stacked on one nurse, 1 on another).
+    held: dict[str, int] = {}
     for visit in new:
         if visit.nurses_needed != 1:
             continue
-        options = quote(problem, plan, visit)
-        # The option triage promised (`promised`) first, placed as the quote laid it out;
-        # then the other nurses' places, should that one push a call placed before later.
-        best = promised(problem, visit, options)
-        if best is None:
+        if held:
+            found = _insert_call(_holding(problem, held), routes, hints, plan, visit)
+            if found is None:
+                # No place keeps every call put in before it: the soonest that pushes one
+                # (a late nurse rather than none, as before the holds).
+                found = _insert_call(
+                    problem,
+                    routes,
+                    hints,
+                    evaluate(problem, routes, break_starts=hints, explain=False),
+                    visit,
+                )
+        else:
+            found = _insert_call(problem, routes, hints, plan, visit)
+        if found is None:
             continue
-        tries = [best, *(o for o in options if o.feasible and o is not best)]
-        rank = problem.urgency_classes[visit.urgency].omission_penalty
-        kept = {
-            key: start
-            for key, start in promises_of(problem, plan).items()
-            if problem.urgency_classes[problem.visit(key).urgency].omission_penalty > rank
-        }
-        for option in tries[:_PLACES_TRIED]:
-            trial = {n: list(stops) for n, stops in routes.items()}
-            moved = dict(hints)
-            place(trial, moved, visit.id, option)
-            laid = evaluate(problem, trial, break_starts=moved, explain=False)
-            now_at = promises_of(problem, laid)
-            # A more urgent call answered before (this night's, or one just put in) keeps
-            # its time: a planned visit left out earlier went in before an acute call and
-            # made it 11 minutes later than triage had said (simulated nights of issue 11).
-            # One as urgent may be pushed: triage's quote for this one counted on that.
-            later = any(now_at.get(key, start) > start for key, start in kept.items())
-            if len(laid.violations) <= len(plan.violations) and not later:
-                routes, hints, plan = trial, moved, laid
-                break
+        routes, hints, plan = found
+        if problem.urgency_classes[visit.urgency].target_seconds is not None:
+            for key, start in _call_starts(problem, plan):
+                if key == visit.id:
+                    limit = max(start, problem.target(visit).end)
+                    held[key] = max(limit, held.get(key, limit))
     return evaluate(problem, routes, break_starts=hints)
+
+
+def _answer_order(problem: Problem) -> Any:
+    """Most urgent first; of the same urgency, the call made first (its partner asked
+    first, so is answered against the night without the later ones)."""
+
+    def key(visit: Visit) -> tuple[int, int]:
+        rank = problem.urgency_classes[visit.urgency].omission_penalty
+        return -rank, visit.call_time if visit.call_time is not None else -1
+
+    return key
+
+
+def _holding(problem: Problem, held: dict[str, int]) -> Problem:
+    """``problem`` with each call of ``held`` (id -> latest start) held to it."""
+    visits = [
+        v.model_copy(update={"promised_by": held[v.id]}) if v.id in held else v
+        for v in problem.visits
+    ]
+    return problem.model_copy(update={"visits": visits})
+
+
+def _insert_call(
+    problem: Problem,
+    routes: dict[str, list[str]],
+    hints: dict[str, int],
+    plan: Plan,
+    visit: Visit,
+) -> tuple[dict[str, list[str]], dict[str, int], Plan] | None:
+    """``routes`` (laid out as ``plan`` on ``problem``) with ``visit`` put in: the place
+    triage promises (`promised`) first, then the other nurses' places, should that one
+    push a call placed before later; ``None`` when no tried place fits."""
+    options = quote(problem, plan, visit)
+    best = promised(problem, visit, options)
+    if best is None:
+        return None
+    tries = [best, *(o for o in options if o.feasible and o is not best)]
+    rank = problem.urgency_classes[visit.urgency].omission_penalty
+    kept = {
+        key: start
+        for key, start in promises_of(problem, plan).items()
+        if problem.urgency_classes[problem.visit(key).urgency].omission_penalty > rank
+    }
+    for option in tries[:_PLACES_TRIED]:
+        trial = {n: list(stops) for n, stops in routes.items()}
+        moved = dict(hints)
+        place(trial, moved, visit.id, option)
+        laid = evaluate(problem, trial, break_starts=moved, explain=False)
+        now_at = promises_of(problem, laid)
+        # A more urgent call answered before (this night's, or one just put in) keeps
+        # its time: a planned visit left out earlier went in before an acute call and
+        # made it 11 minutes later than triage had said (simulated nights of issue 11).
+        # One as urgent is held by its promise (`hold_promises`, the caller's holds).
+        later = any(now_at.get(key, start) > start for key, start in kept.items())
+        if len(laid.violations) <= len(plan.violations) and not later:
+            return trial, moved, laid
+    return None
 
 
 def first_answer_arrival(
