@@ -245,13 +245,14 @@ def quick_replan(
     hints = break_starts_of(problem, warm_start)
     known = set(warm_start.assignments()) | {u.visit_id for u in warm_start.unassigned}
     new = [v for v in open_visits if v.id not in known]
-    new.sort(key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty)
+    new.sort(key=_answer_order(problem))
     plan = warm_start
     displaced: dict[str, Unassigned] = {}
+    held: dict[str, int] = {}  # each call put in here, held while the next are (as below)
     for count, visit in enumerate(new, 1):
         if visit.nurses_needed != 1:
             return None
-        options = quote(problem, plan, visit)
+        options = _quoted(problem, held, plan, visit)[1]
         best = promised(problem, visit, options)
         if best is not None:
             place(sequences, hints, visit.id, best)
@@ -265,6 +266,7 @@ def quick_replan(
             # The next call is quoted on the plan with this one in (a layout is all the
             # quote needs); after the last call the plan is laid out and checked once, below.
             plan = in_step(problem, sequences, hints)
+            _hold_call(problem, plan, visit, held)
     plan = with_own_check(problem, in_step(problem, sequences, hints))
     if plan.violations:
         return None
@@ -332,29 +334,38 @@ def insert_new_calls(problem: Problem, current: Plan | None) -> Plan:
     for visit in new:
         if visit.nurses_needed != 1:
             continue
-        if held:
-            found = _insert_call(_holding(problem, held), routes, hints, plan, visit)
-            if found is None:
-                # No place keeps every call put in before it: the soonest that pushes one
-                # (a late nurse rather than none, as before the holds).
-                found = _insert_call(
-                    problem,
-                    routes,
-                    hints,
-                    evaluate(problem, routes, break_starts=hints, explain=False),
-                    visit,
-                )
-        else:
-            found = _insert_call(problem, routes, hints, plan, visit)
+        quoting, options = _quoted(problem, held, plan, visit)
+        found = None
+        if quoting is not problem:
+            found = _insert_call(quoting, routes, hints, plan, visit, options)
+            if found is None:  # no tried place keeps them: the quote without the holds
+                options = quote(problem, plan, visit)
+        if found is None:
+            if held:  # laid out again without the holds, to compare its trials with
+                plan = evaluate(problem, routes, break_starts=hints, explain=False)
+            found = _insert_call(problem, routes, hints, plan, visit, options)
         if found is None:
             continue
         routes, hints, plan = found
-        if problem.urgency_classes[visit.urgency].target_seconds is not None:
-            for key, start in _call_starts(problem, plan):
-                if key == visit.id:
-                    limit = max(start, problem.target(visit).end)
-                    held[key] = max(limit, held.get(key, limit))
+        _hold_call(problem, plan, visit, held)
     return evaluate(problem, routes, break_starts=hints)
+
+
+def _hold_call(problem: Problem, plan: Plan, visit: Visit, held: dict[str, int]) -> None:
+    """Hold ``visit``, a call just put in ``plan``, to its start there (or its target, if
+    later) in ``held`` (id -> latest start), as `hold_promises` holds a call answered
+    before; a visit without an urgency target is not held. A call held before that this
+    one pushed (`_quoted` allows it when it costs less lateness) is held where it now is:
+    else no place kept it any more and the next call was left out."""
+    starts = dict(_call_starts(problem, plan))
+    for key in held:
+        if key in starts:
+            held[key] = max(held[key], starts[key])
+    if visit.call_time is None or problem.urgency_classes[visit.urgency].target_seconds is None:
+        return
+    if visit.id in starts:
+        limit = max(starts[visit.id], problem.target(visit).end)
+        held[visit.id] = max(limit, held.get(visit.id, limit))
 
 
 def _answer_order(problem: Problem) -> Any:
@@ -366,6 +377,29 @@ def _answer_order(problem: Problem) -> Any:
         return -rank, visit.call_time if visit.call_time is not None else -1
 
     return key
+
+
+def _quoted(
+    problem: Problem, held: dict[str, int], plan: Plan, visit: Visit
+) -> tuple[Problem, list[InsertionOption]]:
+    """The quote ``visit`` is put in by, and the problem it was made on: with each call
+    put in before it held (`_holding`), unless pushing one of them later costs less
+    lateness in all (own and others', past their targets) than the soonest place that
+    keeps them (a minute late for one call rather than ten for the next), or no place
+    keeps them. The choice among its options stays the soonest arrival (`promised`)."""
+    if not held:
+        return problem, quote(problem, plan, visit)
+    holding = _holding(problem, held)
+    kept = quote(holding, plan, visit)
+    free = quote(problem, plan, visit)
+    best_kept, best_free = promised(holding, visit, kept), promised(problem, visit, free)
+
+    def lateness(option: InsertionOption) -> int:
+        return option.lateness_seconds + option.added_lateness_others_seconds
+
+    if best_kept is None or (best_free is not None and lateness(best_free) < lateness(best_kept)):
+        return problem, free
+    return holding, kept
 
 
 def _holding(problem: Problem, held: dict[str, int]) -> Problem:
@@ -383,11 +417,12 @@ def _insert_call(
     hints: dict[str, int],
     plan: Plan,
     visit: Visit,
+    options: list[InsertionOption],
 ) -> tuple[dict[str, list[str]], dict[str, int], Plan] | None:
     """``routes`` (laid out as ``plan`` on ``problem``) with ``visit`` put in: the place
     triage promises (`promised`) first, then the other nurses' places, should that one
-    push a call placed before later; ``None`` when no tried place fits."""
-    options = quote(problem, plan, visit)
+    push a call placed before later; ``None`` when no tried place fits. ``options``: the
+    quote of ``visit`` on ``plan`` and ``problem``."""
     best = promised(problem, visit, options)
     if best is None:
         return None
