@@ -341,8 +341,8 @@ def insert_new_calls(problem: Problem, current: Plan | None) -> Plan:
             if found is None:  # no tried place keeps them: the quote without the holds
                 options = quote(problem, plan, visit)
         if found is None:
-            if held:  # laid out again without the holds, to compare its trials with
-                plan = evaluate(problem, routes, break_starts=hints, explain=False)
+            # ``plan`` laid out with the holds breaks nothing more without them: each hold
+            # is at or after where its call now starts (`_hold_call`).
             found = _insert_call(problem, routes, hints, plan, visit, options)
         if found is None:
             continue
@@ -391,12 +391,15 @@ def _quoted(
         return problem, quote(problem, plan, visit)
     holding = _holding(problem, held)
     kept = quote(holding, plan, visit)
-    free = quote(problem, plan, visit)
-    best_kept, best_free = promised(holding, visit, kept), promised(problem, visit, free)
+    best_kept = promised(holding, visit, kept)
 
     def lateness(option: InsertionOption) -> int:
         return option.lateness_seconds + option.added_lateness_others_seconds
 
+    if best_kept is not None and lateness(best_kept) == 0:
+        return holding, kept  # nothing late: no push can do better (the quote is not free)
+    free = quote(problem, plan, visit)
+    best_free = promised(problem, visit, free)
     if best_kept is None or (best_free is not None and lateness(best_free) < lateness(best_kept)):
         return problem, free
     return holding, kept
