@@ -55,10 +55,13 @@ def test_calls_answered_while_a_replan_is_owed_spread_over_the_idle_nurses(world
     settle(world)
 
 
-def test_calls_committed_together_get_first_answers_spread_over_the_nurses(world: World) -> None:
+def test_calls_committed_together_get_first_answers_spread_over_the_nurses(
+    any_world: World,
+) -> None:
     """The same six calls posted at once: all six are accepted before the first of them
     is answered (the night's re-plan lock held meanwhile), so one first answer inserts
     all six into the last stored plan, and the others read it."""
+    world = any_world
     org = _quiet_night(world)
     clients = [new_client(world, org, 10 + n) for n in range(6)]
     world.clock.set(1, 5)
