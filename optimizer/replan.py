@@ -3,6 +3,7 @@ tonight's new calls in without any search, and making room for an urgent call.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from optimizer import timeline
@@ -368,7 +369,7 @@ def _hold_call(problem: Problem, plan: Plan, visit: Visit, held: dict[str, int])
         held[visit.id] = max(limit, held.get(visit.id, limit))
 
 
-def _answer_order(problem: Problem) -> Any:
+def _answer_order(problem: Problem) -> Callable[[Visit], tuple[int, int]]:
     """Most urgent first; of the same urgency, the call made first (its partner asked
     first, so is answered against the night without the later ones)."""
 
