@@ -3,6 +3,7 @@ tonight's new calls in without any search, and making room for an urgent call.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from optimizer import timeline
@@ -275,13 +276,14 @@ def quick_replan(
     hints = break_starts_of(problem, warm_start)
     known = set(warm_start.assignments()) | {u.visit_id for u in warm_start.unassigned}
     new = [v for v in open_visits if v.id not in known]
-    new.sort(key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty)
+    new.sort(key=_answer_order(problem))
     plan = warm_start
     displaced: dict[str, Unassigned] = {}
+    held: dict[str, int] = {}  # each call put in here, held while the next are (as below)
     for count, visit in enumerate(new, 1):
         if visit.nurses_needed != 1:
             return None
-        options = quote(problem, plan, visit)
+        options = _quoted(problem, held, plan, visit)[1]
         best = promised(problem, visit, options)
         if best is not None:
             place(sequences, hints, visit.id, best)
@@ -295,6 +297,7 @@ def quick_replan(
             # The next call is quoted on the plan with this one in (a layout is all the
             # quote needs); after the last call the plan is laid out and checked once, below.
             plan = in_step(problem, sequences, hints)
+            _hold_call(problem, plan, visit, held)
     plan = with_own_check(problem, in_step(problem, sequences, hints))
     if plan.violations:
         return None
@@ -352,38 +355,132 @@ def insert_new_calls(problem: Problem, current: Plan | None) -> Plan:
     plan = evaluate(problem, routes, break_starts=hints, explain=False)
     placed = set(plan.assignments())
     new = [v for v in problem.visits if v.id in open_ids and v.id not in placed]
-    new.sort(key=lambda v: -problem.urgency_classes[v.urgency].omission_penalty)
+    new.sort(key=_answer_order(problem))
+    # Each call put in here is held to the start it got (or its target, if later) while
+    # the next ones are placed, as `hold_promises` holds the calls answered before: six
+    # acute calls accepted together were otherwise inserted one by one at each call's
+    # soonest place, the next one before it on the same route, and a partner was told
+    # 43 minutes while a nurse stood idle (3 calls stacked on one nurse, 1 on another).
+    held: dict[str, int] = {}
     for visit in new:
         if visit.nurses_needed != 1:
             continue
-        options = quote(problem, plan, visit)
-        # The option triage promised (`promised`) first, placed as the quote laid it out;
-        # then the other nurses' places, should that one push a call placed before later.
-        best = promised(problem, visit, options)
-        if best is None:
+        quoting, options = _quoted(problem, held, plan, visit)
+        found = None
+        if quoting is not problem:
+            found = _insert_call(quoting, routes, hints, plan, visit, options)
+            if found is None:  # no tried place keeps them: the quote without the holds
+                options = quote(problem, plan, visit)
+        if found is None:
+            # ``plan`` laid out with the holds breaks nothing more without them: each hold
+            # is at or after where its call now starts (`_hold_call`).
+            found = _insert_call(problem, routes, hints, plan, visit, options)
+        if found is None:
             continue
-        tries = [best, *(o for o in options if o.feasible and o is not best)]
-        rank = problem.urgency_classes[visit.urgency].omission_penalty
-        kept = {
-            key: start
-            for key, start in promises_of(problem, plan).items()
-            if problem.urgency_classes[problem.visit(key).urgency].omission_penalty > rank
-        }
-        for option in tries[:_PLACES_TRIED]:
-            trial = {n: list(stops) for n, stops in routes.items()}
-            moved = dict(hints)
-            place(trial, moved, visit.id, option)
-            laid = evaluate(problem, trial, break_starts=moved, explain=False)
-            now_at = promises_of(problem, laid)
-            # A more urgent call answered before (this night's, or one just put in) keeps
-            # its time: a planned visit left out earlier went in before an acute call and
-            # made it 11 minutes later than triage had said (simulated nights of issue 11).
-            # One as urgent may be pushed: triage's quote for this one counted on that.
-            later = any(now_at.get(key, start) > start for key, start in kept.items())
-            if len(laid.violations) <= len(plan.violations) and not later:
-                routes, hints, plan = trial, moved, laid
-                break
+        routes, hints, plan = found
+        _hold_call(problem, plan, visit, held)
     return evaluate(problem, routes, break_starts=hints)
+
+
+def _hold_call(problem: Problem, plan: Plan, visit: Visit, held: dict[str, int]) -> None:
+    """Hold ``visit``, a call just put in ``plan``, to its start there (or its target, if
+    later) in ``held`` (id -> latest start), as `hold_promises` holds a call answered
+    before; a visit without an urgency target is not held. A call held before that this
+    one pushed (`_quoted` allows it when it costs less lateness) is held where it now is:
+    else no place kept it any more and the next call was left out."""
+    starts = dict(_call_starts(problem, plan))
+    for key in held:
+        if key in starts:
+            held[key] = max(held[key], starts[key])
+    if visit.call_time is None or problem.urgency_classes[visit.urgency].target_seconds is None:
+        return
+    if visit.id in starts:
+        limit = max(starts[visit.id], problem.target(visit).end)
+        held[visit.id] = max(limit, held.get(visit.id, limit))
+
+
+def _answer_order(problem: Problem) -> Callable[[Visit], tuple[int, int]]:
+    """Most urgent first; of the same urgency, the call made first (its partner asked
+    first, so is answered against the night without the later ones)."""
+
+    def key(visit: Visit) -> tuple[int, int]:
+        rank = problem.urgency_classes[visit.urgency].omission_penalty
+        return -rank, visit.call_time if visit.call_time is not None else -1
+
+    return key
+
+
+def _quoted(
+    problem: Problem, held: dict[str, int], plan: Plan, visit: Visit
+) -> tuple[Problem, list[InsertionOption]]:
+    """The quote ``visit`` is put in by, and the problem it was made on: with each call
+    put in before it held (`_holding`), unless pushing one of them later costs less
+    lateness in all (own and others', past their targets) than the soonest place that
+    keeps them (a minute late for one call rather than ten for the next), or no place
+    keeps them. The choice among its options stays the soonest arrival (`promised`)."""
+    if not held:
+        return problem, quote(problem, plan, visit)
+    holding = _holding(problem, held)
+    kept = quote(holding, plan, visit)
+    best_kept = promised(holding, visit, kept)
+
+    def lateness(option: InsertionOption) -> int:
+        return option.lateness_seconds + option.added_lateness_others_seconds
+
+    if best_kept is not None and lateness(best_kept) == 0:
+        return holding, kept  # nothing late: no push can do better (the quote is not free)
+    free = quote(problem, plan, visit)
+    best_free = promised(problem, visit, free)
+    if best_kept is None or (best_free is not None and lateness(best_free) < lateness(best_kept)):
+        return problem, free
+    return holding, kept
+
+
+def _holding(problem: Problem, held: dict[str, int]) -> Problem:
+    """``problem`` with each call of ``held`` (id -> latest start) held to it."""
+    visits = [
+        v.model_copy(update={"promised_by": held[v.id]}) if v.id in held else v
+        for v in problem.visits
+    ]
+    return problem.model_copy(update={"visits": visits})
+
+
+def _insert_call(
+    problem: Problem,
+    routes: dict[str, list[str]],
+    hints: dict[str, int],
+    plan: Plan,
+    visit: Visit,
+    options: list[InsertionOption],
+) -> tuple[dict[str, list[str]], dict[str, int], Plan] | None:
+    """``routes`` (laid out as ``plan`` on ``problem``) with ``visit`` put in: the place
+    triage promises (`promised`) first, then the other nurses' places, should that one
+    push a call placed before later; ``None`` when no tried place fits. ``options``: the
+    quote of ``visit`` on ``plan`` and ``problem``."""
+    best = promised(problem, visit, options)
+    if best is None:
+        return None
+    tries = [best, *(o for o in options if o.feasible and o is not best)]
+    rank = problem.urgency_classes[visit.urgency].omission_penalty
+    kept = {
+        key: start
+        for key, start in promises_of(problem, plan).items()
+        if problem.urgency_classes[problem.visit(key).urgency].omission_penalty > rank
+    }
+    for option in tries[:_PLACES_TRIED]:
+        trial = {n: list(stops) for n, stops in routes.items()}
+        moved = dict(hints)
+        place(trial, moved, visit.id, option)
+        laid = evaluate(problem, trial, break_starts=moved, explain=False)
+        now_at = promises_of(problem, laid)
+        # A more urgent call answered before (this night's, or one just put in) keeps
+        # its time: a planned visit left out earlier went in before an acute call and
+        # made it 11 minutes later than triage had said (simulated nights of issue 11).
+        # One as urgent is held by its promise (`hold_promises`, the caller's holds).
+        later = any(now_at.get(key, start) > start for key, start in kept.items())
+        if len(laid.violations) <= len(plan.violations) and not later:
+            return trial, moved, laid
+    return None
 
 
 def first_answer_arrival(

@@ -100,6 +100,7 @@ class ReplanWorker:
 
     def start(self) -> None:
         """Start the worker thread; it drains everything pending first (a restart's debt)."""
+        self._stop.clear()  # restartable after `stop`
         self._thread = threading.Thread(target=self._loop, name=REPLAN_WORKER, daemon=True)
         self._thread.start()
 
