@@ -43,8 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _keysafe_store() -> KeySafeStore:
+    from api.cli.service_commands import _settings
     from api.repositories.phone import open_keysafe_store  # the database only when asked
 
+    _errors.check_database_to_read(_settings())  # a missing database is not created
     return open_keysafe_store()
 
 
