@@ -120,11 +120,13 @@ def check_set_up_database(url: str, *, name: str, hint: str) -> None:
                 f"{name}: no database at {shown} (nothing was created there); {hint}"
             )
         try:
-            with sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True) as connection:
-                found = connection.execute(
+            reader = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                found = reader.execute(
                     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'regions'"
                 ).fetchone()
-            connection.close()
+            finally:
+                reader.close()
         except sqlite3.Error as error:
             raise UserInputError(
                 f"{name}: cannot read {shown} ({error.__class__.__name__}); {hint}"
