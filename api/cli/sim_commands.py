@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from api.cli._errors import UserInputError, check_database, load_model
+from api.cli._errors import (
+    UserInputError,
+    check_database,
+    check_database_to_read,
+    load_model,
+    shown_url,
+)
 
 __all__ = ["register"]
 
@@ -350,7 +356,9 @@ def register_report(subcommands: argparse._SubParsersAction[Any]) -> None:
         "report",
         help="a month's report per organisation: HTML with charts, CSV, cost shares",
         description=(
-            "Reads the database (NACHTROUTE_DATABASE_URL or --database-url) and writes "
+            "Reads the service's database (--database-url, else NACHTROUTE_DATABASE_URL, "
+            "else nachtroute.sqlite in the data directory; the demo's is demo.sqlite there) "
+            "and creates none; writes "
             "report.html, organisations.csv and visits.csv for the nights of the month; cost "
             "shares follow NACHTROUTE_COST_* (fixed part + per visit or care minute)."
         ),
@@ -358,7 +366,10 @@ def register_report(subcommands: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--month", required=True, help="YYYY-MM, e.g. 2026-11")
     p.add_argument("--organisation", type=int, help="one organisation's figures only (its id)")
     p.add_argument("--out", type=Path, default=Path("report"), help="folder (default ./report)")
-    p.add_argument("--database-url", help="default: the service's database from settings")
+    p.add_argument(
+        "--database-url",
+        help="default: NACHTROUTE_DATABASE_URL, else nachtroute.sqlite in the data directory",
+    )
     p.set_defaults(handler=_report)
 
 
@@ -372,7 +383,7 @@ def _report(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UserInputError(f"--{error}") from None
     settings = _settings(**({"database_url": args.database_url} if args.database_url else {}))
-    check_database(settings.resolved_database_url)
+    check_database_to_read(settings, option="--database-url", given=bool(args.database_url))
     from sqlalchemy.exc import SQLAlchemyError
 
     from api.db.engine import make_engine, make_session_factory
@@ -389,7 +400,9 @@ def _report(args: argparse.Namespace) -> int:
             )
     except SQLAlchemyError as error:
         raise UserInputError(
-            f"--database-url: cannot read the database ({error.__class__.__name__})"
+            f"cannot read the database {shown_url(settings.resolved_database_url)} "
+            f"({error.__class__.__name__}): is it migrated to this version? `nachtroute "
+            "serve` migrates it on start"
         ) from None
     finally:
         engine.dispose()

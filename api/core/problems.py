@@ -50,10 +50,21 @@ class ProblemError(Exception):
     slug = "bad-request"
     title = "Bad request"
 
-    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        extra: dict[str, Any] | None = None,
+        field: str | None = None,
+        code: str = "refused",
+    ) -> None:
+        """``field``: the input it is about, as a validation error names it
+        (``body.window.start``); it becomes the answer's one ``errors`` entry."""
         super().__init__(detail)
         self.detail = detail
         self.extra = extra or {}
+        if field is not None and "errors" not in self.extra:
+            self.extra["errors"] = [{"field": field, "message": detail, "code": code}]
 
 
 class NotFound(ProblemError):
@@ -104,11 +115,55 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
+def _field_path(location: tuple[Any, ...] | list[Any], given: Any = None) -> str:
+    """``body.window.start``: the path in the input as sent. ``given``: the parsed body; a
+    tagged union's tag (``planned`` in ``body.planned.window``, pydantic's) is left out, as
+    it is no field of the input but the value of its ``kind``."""
     path = ""
-    for part in location:
+    at = given
+    for number, part in enumerate(location):
+        if (
+            number > 0
+            and location[0] == "body"
+            and isinstance(at, dict)
+            and isinstance(part, str)
+            and part not in at
+            and part in at.values()
+            and number + 1 < len(location)
+        ):
+            continue  # the union's tag: the value of a field such as ``kind``
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        if number > 0 and isinstance(at, dict):
+            at = at.get(part)
+        elif number > 0 and isinstance(at, list) and isinstance(part, int) and part < len(at):
+            at = at[part]
+        elif number > 0:
+            at = None
     return path
+
+
+def _validation_error(item: dict[str, Any], given: Any) -> dict[str, str]:
+    """One entry of a 422's ``errors``: the field's path, a message that never quotes the
+    input, pydantic's code."""
+    code = str(item.get("type", "invalid"))
+    location = tuple(item.get("loc", ()))
+    if code == "json_invalid":
+        # pydantic's location is the character where parsing stopped: not a field.
+        where = location[1] if len(location) > 1 and isinstance(location[1], int) else None
+        reason = str((item.get("ctx") or {}).get("error", "")).strip()
+        at = f" at character {where}" if where is not None else ""
+        return {
+            "field": "body",
+            "message": f"not valid JSON{at}" + (f": {reason}" if reason else ""),
+            "code": code,
+        }
+    if location == ("body",) and code == "missing":
+        return {"field": "body", "message": "a JSON body is required", "code": code}
+    return {
+        "field": _field_path(location, given),
+        "message": str(item.get("msg", "invalid")).removeprefix("Value error, "),
+        "code": code,
+    }
 
 
 _STATUS_TITLES = {
@@ -145,14 +200,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": _field_path(item.get("loc", ())),
-                "message": str(item.get("msg", "invalid")).removeprefix("Value error, "),
-                "code": str(item.get("type", "invalid")),
-            }
-            for item in error.errors()
-        ]
+        given = error.body if isinstance(error.body, dict | list) else None
+        errors = [_validation_error(dict(item), given) for item in error.errors()]
         return problem_response(
             422,
             "validation-error",

@@ -506,14 +506,32 @@ def requests_by_id(session: Session, ids: set[int]) -> dict[int, VisitRequest]:
 
 
 def window_seconds(region: Region, night: Night, start: str, end: str) -> tuple[int, int]:
-    """A wall-clock window as seconds in the night; 422 when it is not inside the night."""
+    """A wall-clock window as seconds in the night; 422 naming ``body.window.start`` or
+    ``body.window.end`` and what is wrong: before the night, after it, or ending before it
+    starts (``03:00-02:30``: both inside the night, but the end is first)."""
     begin, finish = clock_to_seconds(region, night, start), clock_to_seconds(region, night, end)
-    if begin < 0 or finish > horizon(night) or finish < begin:
+    night_text = f"{region.night_start}-{region.night_end}"
+    errors = []
+    if not 0 <= begin <= horizon(night):
+        errors.append(("body.window.start", f"{start} is outside the night ({night_text})"))
+    if not 0 <= finish <= horizon(night):
+        errors.append(("body.window.end", f"{end} is outside the night ({night_text})"))
+    if not errors and finish < begin:
+        errors.append(
+            (
+                "body.window.end",
+                f"{end} is before the window's start {start} (times before noon are the "
+                "next morning)",
+            )
+        )
+    if errors:
         raise Unprocessable(
-            f"window {start}-{end} is not inside the night "
-            f"({region.night_start}-{region.night_end}, times before noon are the next morning)",
+            f"window {start}-{end}: " + "; ".join(message for _, message in errors),
             extra={
-                "errors": [{"field": "window", "message": "outside the night", "code": "window"}]
+                "errors": [
+                    {"field": field, "message": message, "code": "window"}
+                    for field, message in errors
+                ]
             },
         )
     return begin, finish

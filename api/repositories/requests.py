@@ -57,7 +57,11 @@ def _replay(session: Session, principal: Principal, key: str, digest: str) -> in
     if record.body_hash != digest:
         raise Unprocessable(
             "this Idempotency-Key was used with a different request body; use a new key",
-            extra={"errors": [{"field": "Idempotency-Key", "message": "reused", "code": "reused"}]},
+            extra={
+                "errors": [
+                    {"field": "header.Idempotency-Key", "message": "reused", "code": "reused"}
+                ]
+            },
         )
     request_id: int = record.response["request_id"]
     return request_id
@@ -110,7 +114,7 @@ def submit_request(
                 extra={
                     "errors": [
                         {
-                            "field": "after.min_minutes",
+                            "field": "body.after.min_minutes",
                             "message": "the gap is longer than the night",
                             "code": "longer_than_night",
                         }
@@ -119,7 +123,7 @@ def submit_request(
             )
     if isinstance(body, PlannedRequestCreate):
         if body.night < current_night:
-            raise Unprocessable("night is in the past")
+            raise Unprocessable("night is in the past", field="body.night")
         request.urgency = _URGENCY_PLANNED
         request.first_night = body.night
         request.window_start, request.window_end = body.window.start, body.window.end
@@ -139,7 +143,7 @@ def submit_request(
                     extra={
                         "errors": [
                             {
-                                "field": "after.request_id",
+                                "field": "body.after.request_id",
                                 "message": "that request is not given on every night of this one",
                                 "code": "other_night",
                             }
@@ -149,16 +153,17 @@ def submit_request(
     else:
         call = body.call_time or now
         if call > now + timedelta(minutes=5):
-            raise Unprocessable("call_time is in the future")
+            raise Unprocessable("call_time is in the future", field="body.call_time")
         night_date = nights.night_date_for(region, call)
         if night_date != current_night:
             # An earlier night's plan is never served again: the call would wait for nobody.
-            raise Unprocessable("call_time is not in tonight's night")
+            raise Unprocessable("call_time is not in tonight's night", field="body.call_time")
         starts_at, ends_at = nights.night_bounds(region, night_date)
         if not starts_at <= call < ends_at:
             raise Unprocessable(
                 f"the night team works {region.night_start}-{region.night_end}; "
-                "this call falls outside a night"
+                "this call falls outside a night",
+                field="body.call_time",
             )
         request.urgency = body.urgency
         request.first_night = night_date
@@ -175,7 +180,7 @@ def submit_request(
                     extra={
                         "errors": [
                             {
-                                "field": "after.request_id",
+                                "field": "body.after.request_id",
                                 "message": "that request is not given tonight",
                                 "code": "other_night",
                             }
@@ -337,7 +342,9 @@ def _link(
     def refuse(message: str, code: str) -> Unprocessable:
         return Unprocessable(
             f"after.request_id: {message}",
-            extra={"errors": [{"field": "after.request_id", "message": message, "code": code}]},
+            extra={
+                "errors": [{"field": "body.after.request_id", "message": message, "code": code}]
+            },
         )
 
     earlier = session.get(VisitRequest, after.request_id)
@@ -498,7 +505,7 @@ def amend_request(
         raise Unprocessable("the request is cancelled")
     if body.window is not None:
         if request.kind != "planned":
-            raise Unprocessable("only planned care has a window")
+            raise Unprocessable("only planned care has a window", field="body.window")
         request.window_start, request.window_end = body.window.start, body.window.end
     if body.service_minutes is not None:
         request.service_minutes = body.service_minutes
@@ -506,9 +513,11 @@ def amend_request(
         request.required_skills = sorted(set(body.required_skills))
     if body.recurrence_until is not None:
         if request.recurrence is None:
-            raise Unprocessable("the request does not recur")
+            raise Unprocessable("the request does not recur", field="body.recurrence_until")
         if body.recurrence_until < request.first_night:
-            raise Unprocessable("recurrence_until is before the first night")
+            raise Unprocessable(
+                "recurrence_until is before the first night", field="body.recurrence_until"
+            )
         request.recurrence = {**request.recurrence, "until": body.recurrence_until.isoformat()}
         earlier = session.get(VisitRequest, request.after_request_id or 0)
         pairs = [(request, earlier)] if earlier is not None else []
@@ -519,7 +528,8 @@ def amend_request(
                 session.rollback()
                 raise Unprocessable(
                     f"recurrence_until: request {follower.id} follows request {first.id}, "
-                    f"which would not be given on the night of {night_without.isoformat()}"
+                    f"which would not be given on the night of {night_without.isoformat()}",
+                    field="body.recurrence_until",
                 )
     if body.recurrence_until is not None:
         _extend_into_open_nights(session, region, request, now=now)
@@ -572,7 +582,7 @@ def _extend_into_open_nights(
                 extra={
                     "errors": [
                         {
-                            "field": "recurrence_until",
+                            "field": "body.recurrence_until",
                             "message": "covers nights whose care was cancelled",
                             "code": "cancelled_nights",
                         }
@@ -603,7 +613,7 @@ def cancel_night(
     def refuse(message: str, code: str) -> Unprocessable:
         return Unprocessable(
             f"night: {message}",
-            extra={"errors": [{"field": "night", "message": message, "code": code}]},
+            extra={"errors": [{"field": "body.night", "message": message, "code": code}]},
         )
 
     if request.recurrence is None:

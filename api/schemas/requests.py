@@ -153,7 +153,19 @@ class VisitOutcome(BaseModel):
     planned: bool = Field(description="in the current plan")
     nurse: str | None = Field(default=None, description="the nurse's code (not her name)")
     expected_start: datetime | None = None
-    not_planned_reason: str | None = None
+    not_planned_reason: str | None = Field(
+        default=None,
+        description=(
+            "why the visit is not in the current plan (null when it is, or when it is "
+            "cancelled or over). Not in it yet: `replan_pending` (the re-plan that takes it "
+            "in is under way: read the request again in a few seconds) or "
+            "`night_not_planned_yet` (the night has no plan yet; the planner makes the "
+            "first). Left out by the plan: `no_skilled_nurse`, `not_enough_nurses`, "
+            "`outside_shifts`, `unreachable_in_window`, `pin_infeasible`, `no_capacity`, "
+            "`no_plan_in_time`, `displaced`, `could_not_get_in`, `link_infeasible`, "
+            "`window_passed`, `held_by_planner`"
+        ),
+    )
     late: bool = Field(
         default=False,
         description="planned, but later than its urgency's target or its window allows",

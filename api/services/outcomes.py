@@ -14,7 +14,7 @@ from api.schemas.requests import Recurrence, VisitOutcome, VisitRequestPublic, W
 from api.services.planning import stored_plan, visit_ref, visit_times
 from optimizer.plan import Plan, StepType
 
-__all__ = ["request_public"]
+__all__ = ["NIGHT_NOT_PLANNED_YET", "REPLAN_PENDING", "request_public"]
 
 
 def request_public(session: Session, request: VisitRequest) -> VisitRequestPublic:
@@ -36,7 +36,11 @@ def request_public(session: Session, request: VisitRequest) -> VisitRequestPubli
                 planned=placed is not None,
                 nurse=placed[0] if placed else None,
                 expected_start=placed[1] if placed else None,
-                not_planned_reason=known.reasons.get(ref) if placed is None else None,
+                not_planned_reason=(
+                    None
+                    if placed is not None
+                    else known.reasons.get(ref, known.waiting if visit.status == "open" else None)
+                ),
                 late=late_seconds > 0,
                 expected_lateness_minutes=math.ceil(late_seconds / 60) if late_seconds else None,
             )
@@ -75,16 +79,26 @@ class _NightPlan:
     reasons: dict[str, str] = field(default_factory=dict)
     #: Visit ref -> seconds its planned start is past its target (urgency or window).
     lateness: dict[str, int] = field(default_factory=dict)
+    #: Why an open visit the plan does not mention is not in it yet (`WAITING_REASONS`).
+    waiting: str | None = None
+
+
+#: ``not_planned_reason`` of an open visit the night's plan does not mention (yet): the
+#: night has no plan yet (the planner makes its first), or a re-plan that takes in the change
+#: is owed (seconds, in the background). Never "not planned, no reason".
+NIGHT_NOT_PLANNED_YET = "night_not_planned_yet"
+REPLAN_PENDING = "replan_pending"
 
 
 def _night_plan(session: Session, night: Night) -> _NightPlan:
     plan = stored_plan(session, night)
     if plan is None:
-        return _NightPlan()
+        return _NightPlan(waiting=NIGHT_NOT_PLANNED_YET)
     return _NightPlan(
         times=visit_times(night, plan),
         reasons={u.visit_id: u.reason.value for u in plan.unassigned},
         lateness=_lateness(plan),
+        waiting=REPLAN_PENDING if night.replan_requested > night.replan_done else None,
     )
 
 

@@ -205,7 +205,10 @@ def test_sigkill_during_the_replan_of_an_acute_call(night_at_0310: World, tmp_pa
     assert retry.status_code == 200, retry.text  # the partner's retry replays, is not a copy
     outcome = retry.json()["visits"]
     assert len(outcome) == 1
-    assert outcome[0]["planned"] or outcome[0]["not_planned_reason"], outcome
+    assert outcome[0]["planned"] or outcome[0]["not_planned_reason"] not in (
+        None,
+        "replan_pending",
+    ), outcome
     if isinstance(first_answer, httpx.Response):
         assert outcome[0]["visit_id"] == first_answer.json()["visits"][0]["visit_id"]
     with world.sessions()() as session:
@@ -386,7 +389,9 @@ def test_any_solver_failure_falls_back_and_the_planner_sees_it(
     assert call.status_code == 201, call.text
     body = call.json()
     outcome = body["visits"][0]
-    assert outcome["planned"] or outcome["not_planned_reason"], outcome
+    assert outcome["planned"] or outcome["not_planned_reason"] not in (None, "replan_pending"), (
+        outcome
+    )
     settle(world)  # the partner has the first answer; the failing search follows
     plan = world.client.get(PLAN, headers=world.token("planner")).json()
     assert plan["fallback"] and plan["replan_pending"] is False
@@ -433,7 +438,10 @@ def test_a_replan_failing_anywhere_falls_back_and_the_planner_sees_it(
         assert body["live_replan"]["pending"] is False, body["live_replan"]
         assert "OSError" in body["live_replan"]["fallback"], body["live_replan"]
         outcome = body["visits"][0]
-        assert outcome["planned"] or outcome["not_planned_reason"], outcome
+        assert outcome["planned"] or outcome["not_planned_reason"] not in (
+            None,
+            "replan_pending",
+        ), outcome
         assert not pending_nights(world.sessions())
         assert_visits_placed(world.sessions())
         plan = world.client.get(PLAN, headers=planner).json()

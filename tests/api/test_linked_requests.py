@@ -63,7 +63,7 @@ def test_a_link_to_an_unknown_or_foreign_request_is_refused_naming_the_field(
         refused = world.client.post(REQUESTS, json=body, headers=world.key(mine))
         assert refused.status_code == 422, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
-        assert refused.json()["errors"][0]["field"] == "after.request_id"
+        assert refused.json()["errors"][0]["field"] == "body.after.request_id"
 
 
 def test_a_bad_link_is_refused_before_anything_is_stored(world: World) -> None:

@@ -43,7 +43,7 @@ def test_a_link_to_care_on_another_night_is_refused_not_silently_dropped(world: 
         refused = world.client.post(REQUESTS, json=body, headers=world.key(org))
         assert refused.status_code == 422, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
-        assert refused.json()["errors"][0]["field"] == "after.request_id"
+        assert refused.json()["errors"][0]["field"] == "body.after.request_id"
     listed = world.client.get(REQUESTS, headers=world.key(org)).json()
     assert [r["id"] for r in listed] == [tonight_only["id"]]
     # Care given every night links to care given every night: accepted.
@@ -211,7 +211,7 @@ def test_a_gap_longer_than_the_night_is_refused_not_planned_out(world: World) ->
     )
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
-    assert refused.json()["errors"][0]["field"] == "after.min_minutes"
+    assert refused.json()["errors"][0]["field"] == "body.after.min_minutes"
     listed = world.client.get(REQUESTS, headers=world.key(org)).json()
     assert [r["id"] for r in listed] == [first["id"]]
     _submit(

@@ -140,7 +140,7 @@ def test_an_unplanned_call_after_care_of_another_night_is_refused_naming_the_lin
         headers=world.key(org),
     )
     assert check.status_code == 422, check.text
-    assert check.json()["errors"][0]["field"] == "after.request_id"
+    assert check.json()["errors"][0]["field"] == "body.after.request_id"
     listed = world.client.get(REQUESTS, headers=world.key(org)).json()
     assert [r["id"] for r in listed] == [injection.json()["id"]]
 
@@ -244,7 +244,7 @@ def test_re_extending_over_nights_a_shortening_cancelled_is_refused_naming_the_f
     again = (first + timedelta(days=4)).isoformat()
     refused = world.client.patch(url, json={"recurrence_until": again}, headers=key)
     assert refused.status_code == 422, refused.text
-    assert refused.json()["errors"][0]["field"] == "recurrence_until"
+    assert refused.json()["errors"][0]["field"] == "body.recurrence_until"
     read = world.client.get(url, headers=key).json()
     assert read["recurrence"]["until"] == first.isoformat()
 
