@@ -146,10 +146,13 @@ def phone_reach(
         )
         .group_by(AccessLogEntry.user_id, AccessLogEntry.client_id)
     ).tuples():
-        if user_id is None or client_id is None:
+        if user_id is None:
             continue
         nurse_id = users[user_id]
-        reads[(nurse_id, client_id)] = at
+        # A read of a route showing no client logs one row naming none: heard all the same
+        # (else a phone back on line reading the empty route left it stayed silent all night).
+        if client_id is not None:
+            reads[(nurse_id, client_id)] = at
         last_read[nurse_id] = max(at, last_read.get(nurse_id, at))
     # Judged: a nurse with a registered phone, heard from when it last read a route (or was
     # registered); a nurse without one is reached by the planner, not judged here.

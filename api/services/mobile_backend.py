@@ -199,6 +199,7 @@ class DbMobileBackend:
                 event="read",
                 purpose="nurse route",
                 at=now,
+                none_shown=True,
             )
             self._session.commit()
             self._route_log_marks[caller.nurse_id] = etag

@@ -1,0 +1,93 @@
+"""Red-team findings of s21 (second round, today's merged tree) through HTTP on the test
+clock; each failed on integ before its fix (or is a strict xfail naming what is left). Ids
+are those of the red team's report (R21B-nn)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.conftest import NIGHT, World, new_client
+from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
+from tests.api.phone_helpers import fresh, publish, register_phone
+from tests.api.test_durable_replans import acute
+from tests.api.test_planner import reoptimise
+from tests.api.test_redteam_s20 import CALLS, _far_acute_call, _plan, _step
+
+ROUTE = "/mobile/v1/me/route"
+
+
+def _phones(world: World) -> dict[str, dict[str, str]]:
+    return {code: register_phone(world, f"nurse-{code.lower()}") for code in world.seeded.nurses}
+
+
+def _read(world: World, phone: dict[str, str]) -> int:
+    """Her phone reads its route as the app does; the status (200, or 404: no route)."""
+    answer = world.client.get(ROUTE, headers=fresh(world, phone))
+    assert answer.status_code in (200, 404), answer.text
+    return answer.status_code
+
+
+def _unassigned(world: World, visit_id: int) -> dict[str, Any] | None:
+    for item in _plan(world)["plan"]["unassigned"]:
+        if item["visit_id"] == f"V{visit_id}":
+            found: dict[str, Any] = item
+            return found
+    return None
+
+
+def test_r21b_01_a_phone_back_on_line_reading_an_empty_route_is_heard_again(
+    world: World,
+) -> None:
+    """A night with no planned care. 01:05 an acute call goes to a nurse whose phone is
+    offline; her colleagues' phones read theirs, so at 01:10 the call goes to one of them
+    and her route is left empty. From 01:12 her phone is back and reads her (empty) route
+    every minute. Silence was judged from access-log rows, one per client shown: a route
+    showing no client logs none, so she stayed 'silent' all night and was given nothing new.
+    At 01:15 the planner sends her colleagues home; the acute call at 01:20 must be hers,
+    not left out for the back-up with three phones reading."""
+    org = world.seeded.home_care[0]
+    reoptimise(world)
+    publish(world)
+    phones = _phones(world)
+    world.clock.set(1, 0)
+    for phone in phones.values():
+        _read(world, phone)
+    world.clock.set(1, 5)
+    first = _far_acute_call(world, org)
+    settle(world)
+    silent, _step_then = _step(world, first["visits"][0]["visit_id"])
+    for minute in (6, 9):
+        world.clock.set(1, minute)
+        for code, phone in phones.items():
+            if code != silent:
+                _read(world, phone)
+    world.clock.set(1, 10)
+    second = world.client.post(CALLS, json=acute(new_client(world, org, 3)), headers=world.key(org))
+    assert second.status_code == 201, second.text
+    settle(world)
+    assert _step(world, first["visits"][0]["visit_id"])[0] != silent
+    for minute in (12, 13, 14):
+        world.clock.set(1, minute)
+        for phone in phones.values():
+            _read(world, phone)
+    world.clock.set(1, 15)
+    for code, nurse_id in world.seeded.nurses.items():
+        if code != silent:
+            cut = world.client.put(
+                f"/nurses/{nurse_id}/shifts",
+                json={"night_date": NIGHT.isoformat(), "start": "23:00", "end": "01:15"},
+                headers=world.token("planner"),
+            )
+            assert cut.status_code == 204, cut.text
+    settle(world)
+    for minute in (16, 17, 18, 19):
+        world.clock.set(1, minute)
+        for phone in phones.values():
+            _read(world, phone)
+    world.clock.set(1, 20)
+    third = world.client.post(CALLS, json=acute(new_client(world, org, 4)), headers=world.key(org))
+    assert third.status_code == 201, third.text
+    settle(world)
+    visit_id = third.json()["visits"][0]["visit_id"]
+    assert _unassigned(world, visit_id) is None, _unassigned(world, visit_id)
+    assert _step(world, visit_id)[0] == silent
