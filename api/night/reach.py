@@ -33,7 +33,7 @@ from api.night.stored import stored_steps, visit_ids_of
 from optimizer import model as om
 from optimizer.plan import Plan, StepType
 
-__all__ = ["SILENT_AFTER_SECONDS", "Reach", "phone_reach"]
+__all__ = ["SILENT_AFTER_SECONDS", "Reach", "phone_reach", "was_silent"]
 
 #: A route change her phone has not picked up this long after it was published: her phone
 #: is not heard (it polls about once a minute and is sent a notice of each change).
@@ -202,3 +202,46 @@ def phone_reach(
         ]
         unseen[code] = frozenset(mine)
     return Reach(unseen)
+
+
+def was_silent(session: Session, night: Night, nurse_id: int, now: datetime) -> bool:
+    """Whether the nurse's phone, reading its route at ``now`` (before the read is logged),
+    had been silent (`phone_reach`'s rule): a route of hers with an open visit on it was
+    published `SILENT_AFTER_SECONDS` or more ago and her phone had read none since. Her
+    care was then taken off her, and nothing else re-plans when her phone is back: the
+    caller asks for a re-plan (with every phone silent, the night's care waited all night)."""
+    since = night.starts_at - EVENING
+    users = select(User.id).where(User.nurse_id == nurse_id)
+    read = session.scalar(
+        select(func.max(AccessLogEntry.at)).where(
+            AccessLogEntry.purpose == ROUTE_READ,
+            AccessLogEntry.event == "read",
+            AccessLogEntry.user_id.in_(users),
+            AccessLogEntry.at >= since,
+        )
+    )
+    registered = session.scalar(
+        select(func.max(PhoneDevice.registered_at)).where(
+            PhoneDevice.nurse_id == nurse_id, PhoneDevice.revoked_at.is_(None)
+        )
+    )
+    if registered is None:
+        return False  # not judged (`phone_reach`)
+    heard = registered if read is None else max(read, registered)
+    open_ids = set(
+        session.scalars(
+            select(VisitRow.id).where(VisitRow.night_id == night.id, VisitRow.status == "open")
+        )
+    )
+    for published_at, steps in session.execute(
+        select(RouteVersion.published_at, RouteVersion.steps)
+        .where(
+            RouteVersion.night_id == night.id,
+            RouteVersion.nurse_id == nurse_id,
+            RouteVersion.published_at > heard,
+        )
+        .order_by(RouteVersion.published_at)
+    ).tuples():
+        if published_at is not None and open_ids & set(visit_ids_of(stored_steps(steps))):
+            return (now - published_at).total_seconds() >= SILENT_AFTER_SECONDS
+    return False

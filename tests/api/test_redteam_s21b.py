@@ -10,7 +10,7 @@ from tests.api.conftest import NIGHT, World, new_client
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
 from tests.api.phone_helpers import fresh, publish, register_phone
 from tests.api.test_durable_replans import acute
-from tests.api.test_planner import reoptimise
+from tests.api.test_planner import reoptimise, seed_night
 from tests.api.test_redteam_s20 import CALLS, _far_acute_call, _plan, _step
 
 ROUTE = "/mobile/v1/me/route"
@@ -91,3 +91,31 @@ def test_r21b_01_a_phone_back_on_line_reading_an_empty_route_is_heard_again(
     visit_id = third.json()["visits"][0]["visit_id"]
     assert _unassigned(world, visit_id) is None, _unassigned(world, visit_id)
     assert _step(world, visit_id)[0] == silent
+
+
+def test_r21b_02_phones_that_read_late_get_the_night_back(world: World) -> None:
+    """The phones were registered long ago; the planner publishes the night's care at
+    21:30; no phone reads its route before 23:05, when an acute call comes. Every nurse is
+    judged silent, so all planned care is taken off the routes as 'not seen' and barred
+    from every nurse (left for the back-up). From 23:06 the three phones read their routes
+    every minute: heard again, the care must be theirs again, not left out all night
+    waiting for an unrelated re-plan."""
+    world.clock.set(21, 0)
+    phones = _phones(world)
+    seed_night(world)
+    reoptimise(world)
+    world.clock.set(21, 30)
+    publish(world)
+    org = world.seeded.home_care[0]
+    world.clock.set(23, 5)
+    call = world.client.post(CALLS, json=acute(new_client(world, org, 7)), headers=world.key(org))
+    assert call.status_code == 201, call.text
+    settle(world)
+    for minute in range(6, 12):
+        world.clock.set(23, minute)
+        for phone in phones.values():
+            _read(world, phone)
+        settle(world)
+    plan = _plan(world)["plan"]
+    left = [(u["visit_id"], u["reason"]) for u in plan["unassigned"]]
+    assert not left, left
