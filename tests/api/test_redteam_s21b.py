@@ -119,3 +119,29 @@ def test_r21b_02_phones_that_read_late_get_the_night_back(world: World) -> None:
     plan = _plan(world)["plan"]
     left = [(u["visit_id"], u["reason"]) for u in plan["unassigned"]]
     assert not left, left
+
+
+def test_r21b_03_care_barred_by_silent_phones_says_so(world: World) -> None:
+    """The night of R21B-02 at 23:05, before any phone reads: every nurse is silent, the
+    care and the acute call are barred from all three. The planner and the partner read
+    'no_capacity: no nurse on shift carries enough of the materials it needs', untrue
+    (nothing needs materials): what keeps it out is that no phone picked up its route,
+    and the one thing that helps is to phone the nurses (or the back-up)."""
+    world.clock.set(21, 0)
+    _phones(world)
+    seed_night(world)
+    reoptimise(world)
+    world.clock.set(21, 30)
+    publish(world)
+    org = world.seeded.home_care[0]
+    world.clock.set(23, 5)
+    call = world.client.post(CALLS, json=acute(new_client(world, org, 7)), headers=world.key(org))
+    assert call.status_code == 201, call.text
+    settle(world)
+    plan = _plan(world)["plan"]
+    assert plan["unassigned"]
+    for item in plan["unassigned"]:
+        assert item["reason"] == "not_enough_nurses", item
+        assert "phone" in item["message"] and "materials" not in item["message"], item
+    read = world.client.get(f"{CALLS}/{call.json()['id']}", headers=world.key(org)).json()
+    assert read["visits"][0]["not_planned_reason"] == "not_enough_nurses", read
