@@ -243,5 +243,6 @@ def was_silent(session: Session, night: Night, nurse_id: int, now: datetime) -> 
         .order_by(RouteVersion.published_at)
     ).tuples():
         if published_at is not None and open_ids & set(visit_ids_of(stored_steps(steps))):
-            return (now - published_at).total_seconds() >= SILENT_AFTER_SECONDS
+            waited: float = (now - published_at).total_seconds()
+            return waited >= SILENT_AFTER_SECONDS
     return False

@@ -4,14 +4,18 @@ are those of the red team's report (R21B-nn)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any
 
+from api.db.models import Visit
 from tests.api.conftest import NIGHT, World, new_client
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
-from tests.api.phone_helpers import fresh, publish, register_phone
+from tests.api.phone_helpers import fresh, publish, published_night, register_phone
+from tests.api.test_burst_answers import searches_held
 from tests.api.test_durable_replans import acute
 from tests.api.test_planner import reoptimise, seed_night
-from tests.api.test_redteam_s20 import CALLS, _far_acute_call, _plan, _step
+from tests.api.test_redteam_s20 import CALLS, _far_acute_call, _plan, _quiet_night, _step
 
 ROUTE = "/mobile/v1/me/route"
 
@@ -145,3 +149,87 @@ def test_r21b_03_care_barred_by_silent_phones_says_so(world: World) -> None:
         assert "phone" in item["message"] and "materials" not in item["message"], item
     read = world.client.get(f"{CALLS}/{call.json()['id']}", headers=world.key(org)).json()
     assert read["visits"][0]["not_planned_reason"] == "not_enough_nurses", read
+
+
+def test_held_a_burst_with_a_two_person_call_and_a_cancel_keeps_every_call(
+    world: World,
+) -> None:
+    """01:05, every nurse idle: five acute calls and one acute two-person call, posted
+    while the searched re-plan is owed (first answers only), and the second call is
+    cancelled before the search runs. Every call is answered (planned, or with a reason);
+    after the search the two-person call is on two routes or unassigned with a reason, the
+    cancelled one on none (the invariant fixture checks each visit once per nurse)."""
+    org = _quiet_night(world)
+    clients = [new_client(world, org, 20 + n) for n in range(6)]
+    world.clock.set(1, 5)
+    answers: list[dict[str, Any]] = []
+    with searches_held(world):
+        for n, client_id in enumerate(clients):
+            body = acute(client_id)
+            if n == 3:
+                body["nurses_needed"] = 2
+            posted = world.client.post(CALLS, json=body, headers=world.key(org))
+            assert posted.status_code == 201, posted.text
+            answers.append(posted.json())
+        cancelled = world.client.post(f"{CALLS}/{answers[1]['id']}/cancel", headers=world.key(org))
+        assert cancelled.status_code in (200, 204), cancelled.text
+    for answer in answers:
+        visit = answer["visits"][0]
+        assert visit["planned"] or visit["not_planned_reason"], visit
+    settle(world)
+    plan = _plan(world)["plan"]
+    gone = f"V{answers[1]['visits'][0]['visit_id']}"
+    routed = [s["visit_id"] for r in plan["routes"] for s in r["steps"] if s.get("visit_id")]
+    assert gone not in routed
+    pair = f"V{answers[3]['visits'][0]['visit_id']}"
+    left = {u["visit_id"]: u for u in plan["unassigned"]}
+    assert routed.count(pair) == 2 or left[pair]["reason"], (routed, left)
+    for n in (0, 2, 4, 5):
+        ref = f"V{answers[n]['visits'][0]['visit_id']}"
+        assert ref in routed, (ref, left.get(ref))
+
+
+def _complete(world: World, phone: dict[str, str], visit_id: str, at: str, note: str) -> None:
+    body = {
+        "events": [
+            {
+                "type": "visit_completed",
+                "event_id": str(uuid.uuid4()),
+                "device_time": at,
+                "visit_id": visit_id,
+                "tasks_done": ["care"],
+                "materials_used": [],
+                "handover_note": note,
+            }
+        ]
+    }
+    sent = world.client.post("/mobile/v1/me/events", json=body, headers=fresh(world, phone))
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["results"][0]["outcome"] == "accepted", sent.json()
+
+
+def test_r21b_05_a_handover_note_is_dated_on_the_servers_clock(world: World) -> None:
+    """An old client (no ``sent_at``) whose clock is set a year ahead completes a visit at
+    23:30. The visit's state took the time as 23:30 (clamped, with a note), but the
+    partner's hand-over notes, 'on the server's clock' since the clock offset, showed
+    completed_at a year ahead: newest first, that note sat above every later one, and a
+    second, correct completion of the visit never replaced it as the latest."""
+    published_night(world, visits=6)
+    phone = register_phone(world)
+    route = world.client.get(ROUTE, headers=phone).json()
+    visit_id = next(s["visit_id"] for s in route["steps"] if s["type"] == "visit")
+    world.clock.set(23, 30)
+    _complete(world, phone, visit_id, "2027-11-23T22:30:00Z", "Sliep goed / slept well.")
+    world.clock.set(23, 40)
+    _complete(world, phone, visit_id, world.clock().isoformat(), "Gecorrigeerd / corrected.")
+    with world.sessions()() as session:
+        visit = session.get(Visit, int(visit_id))
+        assert visit is not None
+        client_id, org = visit.client_id, visit.organisation_id
+    notes = world.client.get(
+        f"/partner/v1/clients/{client_id}/handover-notes", headers=world.key(org)
+    )
+    assert notes.status_code == 200, notes.text
+    [latest] = [n for n in notes.json() if str(n["visit_id"]) == visit_id]
+    assert datetime.fromisoformat(latest["completed_at"]) <= world.clock(), latest
+    assert latest["note"].startswith("Gecorrigeerd"), latest
