@@ -233,3 +233,47 @@ def test_r21b_05_a_handover_note_is_dated_on_the_servers_clock(world: World) -> 
     [latest] = [n for n in notes.json() if str(n["visit_id"]) == visit_id]
     assert datetime.fromisoformat(latest["completed_at"]) <= world.clock(), latest
     assert latest["note"].startswith("Gecorrigeerd"), latest
+
+
+def test_r21b_06_a_call_cannot_be_started_before_it_was_made(world: World) -> None:
+    """01:05 an acute call; its nurse's phone reports 'started' at 01:50 (45 minutes: late
+    against the 30-minute target) in a batch whose ``sent_at`` says 02:50, an hour ahead
+    of the server: the batch's clock offset (-60 min, inside the 36 h believed) moves the
+    start to 00:50, before the call was made. The month report then gave the partner a
+    response of -15 minutes, 'within target'. No offset (nor device time) can put care
+    before the call it answers: the response is never negative."""
+    org = world.seeded.home_care[0]
+    reoptimise(world)
+    publish(world)
+    phones = _phones(world)
+    world.clock.set(1, 0)
+    for phone in phones.values():
+        _read(world, phone)
+    world.clock.set(1, 5)
+    call = _far_acute_call(world, org)
+    visit_id = call["visits"][0]["visit_id"]
+    settle(world)
+    nurse, _step_then = _step(world, visit_id)
+    world.clock.set(1, 6)
+    _read(world, phones[nurse])
+    world.clock.set(1, 50)
+    body = {
+        "sent_at": "2026-11-24T01:50:00Z",  # 02:50 Amsterdam: an hour ahead
+        "events": [
+            {
+                "type": "visit_started",
+                "event_id": str(uuid.uuid4()),
+                "device_time": "2026-11-24T00:50:00Z",  # 01:50 Amsterdam, as it happened
+                "visit_id": str(visit_id),
+            }
+        ],
+    }
+    sent = world.client.post("/mobile/v1/me/events", json=body, headers=fresh(world, phones[nurse]))
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["results"][0]["outcome"] == "accepted", sent.json()
+    settle(world)
+    world.clock.set(7, 30)
+    report = world.client.get("/partner/v1/reports/2026-11", headers=world.key(org))
+    assert report.status_code == 200, report.text
+    [line] = [v for v in report.json()["visits"] if v["visit_id"] == visit_id]
+    assert line["response_minutes"] is not None and line["response_minutes"] >= 0, line
