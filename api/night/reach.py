@@ -84,10 +84,15 @@ class Reach:
                 hers[route.nurse_id] |= {s.visit_id for s in route.steps if s.visit_id}
         visits = []
         for visit in problem.visits:
+            # A visit the planner pinned to her stays open to her: she was reached by other
+            # means (R21B-07: the pin barred her and the call was left out, nobody sent).
+            pinned = visit.pin.nurse if visit.pin is not None else None
             barred = frozenset(
                 code
                 for code in self.unseen
-                if visit.id not in hers[code] and code not in visit.assigned_nurses
+                if visit.id not in hers[code]
+                and code not in visit.assigned_nurses
+                and code != pinned
             )
             if barred and not visit.is_locked:
                 visit = visit.model_copy(update={"not_by": visit.not_by | barred})

@@ -277,3 +277,51 @@ def test_r21b_06_a_call_cannot_be_started_before_it_was_made(world: World) -> No
     assert report.status_code == 200, report.text
     [line] = [v for v in report.json()["visits"] if v["visit_id"] == visit_id]
     assert line["response_minutes"] is not None and line["response_minutes"] >= 0, line
+
+
+def test_r21b_07_a_planners_pin_to_a_silent_nurse_is_kept(world: World) -> None:
+    """The night of R21B-01 to 01:10: the call has left the silent nurse for a colleague.
+    At 01:11 the planner, who has phoned her, moves it back to her and pins it ('keep it
+    with this nurse in later re-plans'). Her phone is still silent; a call at 01:12
+    re-plans the night: the pin barred her as silent, so the pinned call was left out as
+    pin_infeasible ('pinned to her, who lacks a skill or bag item'), nobody sent at all.
+    A pin is the planner reaching her by other means: it stands."""
+    org = world.seeded.home_care[0]
+    reoptimise(world)
+    publish(world)
+    phones = _phones(world)
+    world.clock.set(1, 0)
+    for phone in phones.values():
+        _read(world, phone)
+    world.clock.set(1, 5)
+    first = _far_acute_call(world, org)
+    visit_id = first["visits"][0]["visit_id"]
+    settle(world)
+    silent, _step_then = _step(world, visit_id)
+    for minute in (6, 9):
+        world.clock.set(1, minute)
+        for code, phone in phones.items():
+            if code != silent:
+                _read(world, phone)
+    world.clock.set(1, 10)
+    second = world.client.post(CALLS, json=acute(new_client(world, org, 3)), headers=world.key(org))
+    assert second.status_code == 201, second.text
+    settle(world)
+    assert _step(world, visit_id)[0] != silent
+    world.clock.set(1, 11)
+    version = _plan(world)["version"]
+    moved = world.client.post(
+        "/nights/2026-11-23/plan/moves",
+        json={"visit_id": visit_id, "nurse": silent, "pin": True},
+        headers={**world.token("planner"), "If-Match": f'"{version}"'},
+    )
+    assert moved.status_code == 200 and moved.json()["saved"], moved.text
+    world.clock.set(1, 12)
+    for code, phone in phones.items():
+        if code != silent:
+            _read(world, phone)
+    third = world.client.post(CALLS, json=acute(new_client(world, org, 4)), headers=world.key(org))
+    assert third.status_code == 201, third.text
+    settle(world)
+    assert _unassigned(world, visit_id) is None, _unassigned(world, visit_id)
+    assert _step(world, visit_id)[0] == silent
