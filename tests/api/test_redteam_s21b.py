@@ -4,11 +4,15 @@ are those of the red team's report (R21B-nn)."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from datetime import datetime
 from typing import Any
 
-from api.db.models import Visit
+from sqlalchemy import select
+
+from api.db.models import Night, Visit
 from tests.api.conftest import NIGHT, World, new_client
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
 from tests.api.phone_helpers import fresh, publish, published_night, register_phone
@@ -325,3 +329,56 @@ def test_r21b_07_a_planners_pin_to_a_silent_nurse_is_kept(world: World) -> None:
     settle(world)
     assert _unassigned(world, visit_id) is None, _unassigned(world, visit_id)
     assert _step(world, visit_id)[0] == silent
+
+
+def test_held_a_cancel_racing_a_burst_is_never_answered_as_planned_after(world: World) -> None:
+    """Six acute calls accepted together (the night's re-plan lock held, as in
+    test_burst_answers); while they wait for their first answers, the partner cancels the
+    first. When the lock is released every answer is read, and after the searched re-plan
+    the cancelled call is on no route (the invariant fixture checks every other call)."""
+    org = _quiet_night(world)
+    clients = [new_client(world, org, 30 + n) for n in range(6)]
+    world.clock.set(1, 5)
+    replanner = world.client.app.state.replanner  # type: ignore[attr-defined]
+    with world.sessions()() as session:
+        night = session.query(Night).one()
+        night_id, before = night.id, night.replan_requested
+    answers: list[Any] = [None] * 6
+
+    def post(i: int) -> None:
+        answers[i] = world.client.post(CALLS, json=acute(clients[i]), headers=world.key(org))
+
+    cancelled: list[Any] = []
+    with searches_held(world):
+        with replanner.night_lock(night_id):
+            threads = [threading.Thread(target=post, args=(i,)) for i in range(6)]
+            for t in threads:
+                t.start()
+            for _ in range(1200):  # a bound, not a timing: the six commit, then wait here
+                with world.sessions()() as session:
+                    found = session.get(Night, night_id)
+                    assert found is not None
+                    if found.replan_requested >= before + 6:
+                        break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("the six calls were not all accepted")
+            with world.sessions()() as session:
+                first = min(
+                    session.scalars(select(Visit.request_id).where(Visit.client_id == clients[0]))
+                )
+            canceller = threading.Thread(
+                target=lambda: cancelled.append(
+                    world.client.post(f"{CALLS}/{first}/cancel", headers=world.key(org))
+                )
+            )
+            canceller.start()
+        for t in [*threads, canceller]:
+            t.join()
+    assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers]
+    assert cancelled[0].status_code == 200, cancelled[0].text
+    settle(world)
+    read = world.client.get(f"{CALLS}/{first}", headers=world.key(org)).json()
+    assert read["status"] == "cancelled", read
+    routed = [s.get("visit_id") for r in _plan(world)["plan"]["routes"] for s in r["steps"]]
+    assert f"V{read['visits'][0]['visit_id']}" not in routed
