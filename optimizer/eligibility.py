@@ -131,6 +131,11 @@ def _what_she_cannot(
     return "but no second nurse can be there with her"
 
 
+def _heard(visit: Visit) -> Visit:
+    """``visit`` as if every phone were heard (no nurse barred as silent)."""
+    return visit.model_copy(update={"not_by": frozenset()})
+
+
 def _excluded(
     problem: Problem, visit: Visit, departures: dict[str, timeline.Departure]
 ) -> Unassigned | None:
@@ -148,6 +153,12 @@ def _excluded(
     passed = _window_passed(problem, visit)
     if passed is not None:
         return unassigned(ReasonCode.WINDOW_PASSED, passed)
+    if not candidates and visit.not_by and eligible_nurses(problem, _heard(visit)):
+        return unassigned(
+            ReasonCode.NOT_ENOUGH_NURSES,
+            "every nurse who could do it has a phone that has not picked up her route "
+            "(silent): phone her, or ask the back-up partner",
+        )
     if not candidates:
         if visit.pin is not None:
             return unassigned(
@@ -174,6 +185,16 @@ def _excluded(
             return unassigned(
                 ReasonCode.UNREACHABLE_IN_WINDOW,
                 "unreachable: the drive there and back is longer than any nurse's shift",
+            )
+        if visit.not_by and any(
+            _reachable(problem, n, visit, stop, departures[n.id])
+            for n in eligible_nurses(problem, _heard(visit))
+            if n not in candidates
+        ):
+            return unassigned(
+                ReasonCode.NOT_ENOUGH_NURSES,
+                "the nurses who could be there in time have phones that have not picked up "
+                "their routes (silent): phone them, or ask the back-up partner",
             )
         if len(candidates) < visit.nurses_needed:
             return unassigned(

@@ -33,7 +33,7 @@ from api.night.stored import stored_steps, visit_ids_of
 from optimizer import model as om
 from optimizer.plan import Plan, StepType
 
-__all__ = ["SILENT_AFTER_SECONDS", "Reach", "phone_reach"]
+__all__ = ["SILENT_AFTER_SECONDS", "Reach", "phone_reach", "was_silent"]
 
 #: A route change her phone has not picked up this long after it was published: her phone
 #: is not heard (it polls about once a minute and is sent a notice of each change).
@@ -84,10 +84,15 @@ class Reach:
                 hers[route.nurse_id] |= {s.visit_id for s in route.steps if s.visit_id}
         visits = []
         for visit in problem.visits:
+            # A visit the planner pinned to her stays open to her: she was reached by other
+            # means (R21B-07: the pin barred her and the call was left out, nobody sent).
+            pinned = visit.pin.nurse if visit.pin is not None else None
             barred = frozenset(
                 code
                 for code in self.unseen
-                if visit.id not in hers[code] and code not in visit.assigned_nurses
+                if visit.id not in hers[code]
+                and code not in visit.assigned_nurses
+                and code != pinned
             )
             if barred and not visit.is_locked:
                 visit = visit.model_copy(update={"not_by": visit.not_by | barred})
@@ -146,10 +151,13 @@ def phone_reach(
         )
         .group_by(AccessLogEntry.user_id, AccessLogEntry.client_id)
     ).tuples():
-        if user_id is None or client_id is None:
+        if user_id is None:
             continue
         nurse_id = users[user_id]
-        reads[(nurse_id, client_id)] = at
+        # A read of a route showing no client logs one row naming none: heard all the same
+        # (else a phone back on line reading the empty route left it stayed silent all night).
+        if client_id is not None:
+            reads[(nurse_id, client_id)] = at
         last_read[nurse_id] = max(at, last_read.get(nurse_id, at))
     # Judged: a nurse with a registered phone, heard from when it last read a route (or was
     # registered); a nurse without one is reached by the planner, not judged here.
@@ -199,3 +207,47 @@ def phone_reach(
         ]
         unseen[code] = frozenset(mine)
     return Reach(unseen)
+
+
+def was_silent(session: Session, night: Night, nurse_id: int, now: datetime) -> bool:
+    """Whether the nurse's phone, reading its route at ``now`` (before the read is logged),
+    had been silent (`phone_reach`'s rule): a route of hers with an open visit on it was
+    published `SILENT_AFTER_SECONDS` or more ago and her phone had read none since. Her
+    care was then taken off her, and nothing else re-plans when her phone is back: the
+    caller asks for a re-plan (with every phone silent, the night's care waited all night)."""
+    since = night.starts_at - EVENING
+    users = select(User.id).where(User.nurse_id == nurse_id)
+    read = session.scalar(
+        select(func.max(AccessLogEntry.at)).where(
+            AccessLogEntry.purpose == ROUTE_READ,
+            AccessLogEntry.event == "read",
+            AccessLogEntry.user_id.in_(users),
+            AccessLogEntry.at >= since,
+        )
+    )
+    registered = session.scalar(
+        select(func.max(PhoneDevice.registered_at)).where(
+            PhoneDevice.nurse_id == nurse_id, PhoneDevice.revoked_at.is_(None)
+        )
+    )
+    if registered is None:
+        return False  # not judged (`phone_reach`)
+    heard = registered if read is None else max(read, registered)
+    open_ids = set(
+        session.scalars(
+            select(VisitRow.id).where(VisitRow.night_id == night.id, VisitRow.status == "open")
+        )
+    )
+    for published_at, steps in session.execute(
+        select(RouteVersion.published_at, RouteVersion.steps)
+        .where(
+            RouteVersion.night_id == night.id,
+            RouteVersion.nurse_id == nurse_id,
+            RouteVersion.published_at > heard,
+        )
+        .order_by(RouteVersion.published_at)
+    ).tuples():
+        if published_at is not None and open_ids & set(visit_ids_of(stored_steps(steps))):
+            waited: float = (now - published_at).total_seconds()
+            return waited >= SILENT_AFTER_SECONDS
+    return False

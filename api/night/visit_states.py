@@ -165,10 +165,11 @@ def change_visit(
     """Move ``visit`` to ``target`` (else `TransitionRefused`) and record the night event.
 
     ``began``: when care began (started and done), in seconds from the night's start, from
-    times already validated (`api.night.device_time`); kept inside the night, and an earlier
-    start is kept. ``nurse_id``: who did it; ``at``: the event's time. Returns the recorded
-    night event (None with ``record=False``); ``received_at``: the server's clock when ``at``
-    is a phone's (earlier) time. The caller commits.
+    times already validated (`api.night.device_time`); kept inside the night and not before
+    the visit's call, and an earlier start is kept. ``nurse_id``: who did it; ``at``: the
+    event's time. Returns the recorded night event (None with ``record=False``);
+    ``received_at``: the server's clock when ``at`` is a phone's (earlier) time. The caller
+    commits.
     """
     if decide(visit.status, target) != Decision.APPLY:
         raise TransitionRefused(visit.id, visit.status, target.value)
@@ -176,7 +177,11 @@ def change_visit(
         if nurse_id is not None:
             visit.done_by_nurse_id = nurse_id
         if visit.started_at is None and began is not None:
-            visit.started_at = min(max(0, began), nights.horizon(night))
+            # Never before the call it answers was made (R21B-06): a phone's time, or its
+            # clock offset, put care 15 minutes before the call, and the month report gave
+            # the partner a negative response 'within target'.
+            earliest = max(0, visit.call_time or 0)
+            visit.started_at = min(max(earliest, began), nights.horizon(night))
     visit.status = target.value
     if not record:
         return None

@@ -48,9 +48,12 @@ def record(
     event: str,
     purpose: str,
     at: datetime,
+    none_shown: bool = False,
 ) -> None:
     """One row per client, in one INSERT statement, in the caller's transaction (committed
-    with the caller's commit, so it cannot be skipped)."""
+    with the caller's commit, so it cannot be skipped). ``none_shown``: a read that showed
+    no client still writes one row (naming none): a phone's read of an empty route is how
+    the service knows the phone is heard (`api.night.reach`)."""
     rows = [
         {
             "at": at,
@@ -62,6 +65,17 @@ def record(
         }
         for client in clients
     ]
+    if not rows and none_shown:
+        rows = [
+            {
+                "at": at,
+                "event": event,
+                "client_id": None,
+                "client_organisation_id": None,
+                **_who(principal),
+                "purpose": purpose,
+            }
+        ]
     if rows:
         session.execute(insert(AccessLogEntry), rows)
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from api import totp_vault
 from api.core.problems import Unprocessable, api_error
 from api.core.roles import Principal
-from api.db.models import Client, Nurse, Region, User, Visit
+from api.db.models import Client, Night, Nurse, Region, User, Visit
 from api.db.phone_models import BagTemplateRow, KeySafeRecord, PhoneDevice, PhoneEvent
 from api.keysafe import EncryptedCode, Keyring, KeySafeCode, encrypt
 from api.night.device_time import corrected_time
@@ -466,6 +466,12 @@ def latest_completions_of_client(session: Session, client_id: int) -> list[Compl
     latest: dict[int, tuple[datetime, str, Completion]] = {}
     if not visits:
         return []
+    # (a list of pairs: a Result has keys(), so dict() would read it as a mapping)
+    night_starts: dict[int, datetime] = dict(
+        session.execute(select(Night.id, Night.starts_at).where(Night.id.in_(set(visits.values()))))
+        .tuples()
+        .all()
+    )
     rows = session.scalars(
         select(PhoneEvent).where(
             PhoneEvent.type == "visit_completed",
@@ -476,7 +482,14 @@ def latest_completions_of_client(session: Session, client_id: int) -> list[Compl
         visit_id = str(row.payload.get("visit_id", ""))
         if not visit_id.isdigit() or int(visit_id) not in visits:
             continue
+        # Never after the server received it, nor before its night: a phone without
+        # ``sent_at`` (or with an offset not believed) keeps its own time, a year ahead
+        # perhaps, which then sat above every later note and was never replaced.
         done_at = corrected_time(row.device_time, row.clock_offset_seconds, row.received_at)
+        starts = night_starts.get(row.night_id)
+        done_at = min(done_at, row.received_at)
+        if starts is not None:
+            done_at = max(done_at, min(starts, row.received_at))
         completion = Completion(
             visit_id=int(visit_id),
             completed_at=done_at,

@@ -23,10 +23,12 @@ from api.core.roles import Principal
 from api.db.models import Client, Night, Nurse, Region, Visit
 from api.keysafe import AccessLogEntry, Keyring, handle_reveal
 from api.night.device_time import batch_offsets, corrected_time
+from api.night.reach import was_silent
 from api.nightbag import bag_status, remaining, restock_list
 from api.repositories import access_log, accounts, nights
 from api.repositories import phone as repo
 from api.routes.mobile import Caller
+from api.services import live
 from api.services import phone as service
 from api.services.live import ReplanWorker
 from mobile_contract.bag import BagStatus, BagTemplate, RestockList
@@ -183,6 +185,12 @@ class DbMobileBackend:
             self._session, nn, template, now=now, etag_of=route_etag
         )
         if self._route_log_marks.get(caller.nurse_id) != etag:
+            # Her phone back after a silence: the care taken off her waits for a re-plan.
+            back = was_silent(self._session, nn.night, nn.nurse.id, now)
+            if back and live.needs_live_replan(nn.night, now):
+                live.request_replan(self._session, nn.night, reason="phone: heard again")
+            else:
+                back = False
             shown = {
                 c.id: c
                 for c in (
@@ -199,9 +207,12 @@ class DbMobileBackend:
                 event="read",
                 purpose="nurse route",
                 at=now,
+                none_shown=True,
             )
             self._session.commit()
             self._route_log_marks[caller.nurse_id] = etag
+            if back:
+                self._replanner.notify(nn.night.id)
         return route
 
     def notices_after(self, caller: Caller, last_event_id: int) -> Sequence[RouteChangedNotice]:
