@@ -31,6 +31,16 @@ def searches_held(world: World) -> Iterator[None]:
         replanner.start()
 
 
+def _assert_spread_and_in_time(world: World, told: list[dict[str, Any]]) -> None:
+    """Every first answer planned, within its 30 minutes, at most two calls a nurse."""
+    assert all(v["planned"] for v in told), told
+    by_nurse = Counter(v["nurse"] for v in told)
+    starts = [datetime.fromisoformat(v["expected_start"]) for v in told]
+    late = [s for s in starts if s > world.clock() + timedelta(minutes=30)]
+    assert not late and max(by_nurse.values()) <= 2, (by_nurse, [s.time() for s in starts])
+    settle(world)
+
+
 def test_calls_answered_while_a_replan_is_owed_spread_over_the_idle_nurses(world: World) -> None:
     """01:05, three nurses idle; six acute calls near the test clients, posted one after
     another while the searched re-plan is still owed. Every first answer must count the
@@ -46,13 +56,7 @@ def test_calls_answered_while_a_replan_is_owed_spread_over_the_idle_nurses(world
             posted = world.client.post(CALLS, json=acute(client_id), headers=world.key(org))
             assert posted.status_code == 201, posted.text
             answers.append(posted.json())
-    told = [a["visits"][0] for a in answers]
-    assert all(v["planned"] for v in told), told
-    by_nurse = Counter(v["nurse"] for v in told)
-    starts = [datetime.fromisoformat(v["expected_start"]) for v in told]
-    late = [s for s in starts if s > world.clock() + timedelta(minutes=30)]
-    assert not late and max(by_nurse.values()) <= 2, (by_nurse, [s.time() for s in starts])
-    settle(world)
+    _assert_spread_and_in_time(world, [a["visits"][0] for a in answers])
 
 
 def test_calls_committed_together_get_first_answers_spread_over_the_nurses(
@@ -89,10 +93,4 @@ def test_calls_committed_together_get_first_answers_spread_over_the_nurses(
         for t in threads:
             t.join()
     assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers]
-    told = [a.json()["visits"][0] for a in answers]
-    assert all(v["planned"] for v in told), told
-    by_nurse = Counter(v["nurse"] for v in told)
-    starts = [datetime.fromisoformat(v["expected_start"]) for v in told]
-    late = [s for s in starts if s > world.clock() + timedelta(minutes=30)]
-    assert not late and max(by_nurse.values()) <= 2, (by_nurse, [s.time() for s in starts])
-    settle(world)
+    _assert_spread_and_in_time(world, [a.json()["visits"][0] for a in answers])

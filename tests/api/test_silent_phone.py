@@ -31,6 +31,23 @@ def _shows(route: dict[str, Any], visit_id: int) -> bool:
     return any(s.get("visit_id") == str(visit_id) for s in route.get("steps", []))
 
 
+def _acute_call_at_0105_with_every_phone_reading(
+    world: World,
+) -> tuple[int, dict[str, dict[str, str]], dict[str, Any]]:
+    """A quiet published night, every nurse's phone reading its route at 01:00, and a far
+    acute call at 01:05, re-planned: its organisation, the phones by nurse code, the answer."""
+    org = _quiet_night(world)
+    publish(world)
+    phones = _phones(world)
+    world.clock.set(1, 0)
+    for phone in phones.values():
+        _read(world, phone)
+    world.clock.set(1, 5)
+    answer = _far_acute_call(world, org)
+    settle(world)
+    return org, phones, answer
+
+
 def test_a_call_her_phone_never_picks_up_goes_to_a_nurse_whose_phone_does(
     world: World,
 ) -> None:
@@ -41,16 +58,8 @@ def test_a_call_her_phone_never_picks_up_goes_to_a_nurse_whose_phone_does(
     phone came back, an hour later in the simulated night. Now the service sees her phone
     has not picked up a call given to her five minutes ago: the call goes to a colleague
     whose phone reads it, and the partner is told that nurse."""
-    org = _quiet_night(world)
-    publish(world)
-    phones = _phones(world)
-    world.clock.set(1, 0)
-    for phone in phones.values():
-        _read(world, phone)
-    world.clock.set(1, 5)
-    answer = _far_acute_call(world, org)
+    org, phones, answer = _acute_call_at_0105_with_every_phone_reading(world)
     visit_id = answer["visits"][0]["visit_id"]
-    settle(world)
     silent, _first = _step(world, visit_id)
     for minute in (6, 9):
         world.clock.set(1, minute)
@@ -71,16 +80,8 @@ def test_a_call_her_phone_never_picks_up_goes_to_a_nurse_whose_phone_does(
 def test_a_phone_that_reads_the_call_keeps_it(world: World) -> None:
     """The same night with her phone online: it reads the call at 01:06, so at 01:10 she is
     on her way to it and it stays hers (a colleague is not sent instead)."""
-    org = _quiet_night(world)
-    publish(world)
-    phones = _phones(world)
-    world.clock.set(1, 0)
-    for phone in phones.values():
-        _read(world, phone)
-    world.clock.set(1, 5)
-    answer = _far_acute_call(world, org)
+    org, phones, answer = _acute_call_at_0105_with_every_phone_reading(world)
     visit_id = answer["visits"][0]["visit_id"]
-    settle(world)
     first, _step_then = _step(world, visit_id)
     world.clock.set(1, 6)
     for phone in phones.values():
