@@ -40,6 +40,13 @@ def _who(principal: Principal) -> dict[str, object]:
     }
 
 
+def _own_export(principal: Principal) -> int | None:
+    """The export a row naming no client goes to: the acting organisation's, so a partner's
+    or triage partner's attempts cannot write into other organisations' logs (R02, R22-01);
+    one acting for no organisation (a nurse, a planner, an admin) writes to every export."""
+    return principal.organisation_id
+
+
 def record(
     session: Session,
     principal: Principal,
@@ -71,7 +78,7 @@ def record(
                 "at": at,
                 "event": event,
                 "client_id": None,
-                "client_organisation_id": None,
+                "client_organisation_id": _own_export(principal),
                 **_who(principal),
                 "purpose": purpose,
             }
@@ -135,9 +142,11 @@ def entries_for_organisation(
     ``limit`` rows with ids above ``after_id`` (the cursor: the last id of the page before).
 
     Rows that name no client (a key-safe attempt for no known visit, a refused proof of
-    possession or second factor, a caller of the wrong role) are in every organisation's
-    export: the night team is shared, so each privacy officer sees the attempts nobody can
-    attribute to one organisation's client. They hold who and which phone, no client data.
+    possession or second factor, a caller of the wrong role) are in the acting
+    organisation's export, and those of a caller acting for none (the shared night team's
+    nurses, planners) in every organisation's: each privacy officer sees the attempts nobody
+    can attribute to one organisation's client, and no partner writes into another's log.
+    They hold who and which phone, no client data.
     """
     query = select(AccessLogEntry).where(
         or_(
@@ -184,7 +193,9 @@ def record_keysafe_attempt(
             at=at,
             event="keysafe.reveal",
             client_id=client.id if client is not None else None,
-            client_organisation_id=client.organisation_id if client is not None else None,
+            client_organisation_id=(
+                client.organisation_id if client is not None else _own_export(principal)
+            ),
             **_who(principal),
             purpose=" ".join(f"keysafe {outcome} {reason or ''} {reveal_id}".split())[:80],
             device_id=(device_id or None) and device_id[:64],
@@ -213,7 +224,7 @@ def record_refusal(
             at=at,
             event=event[:32],
             client_id=None,
-            client_organisation_id=None,
+            client_organisation_id=_own_export(principal),
             **_who(principal),
             # "keysafe refused <reason> ..." as the reveal rules' rows; "dpop refused ...".
             purpose=" ".join(f"{event.split('.')[0]} refused {reason} {what}".split())[:80],
@@ -246,7 +257,7 @@ def record_refused_attempt(
     # organisation's export. In every export, one partner's key could write rows without
     # limit into every other organisation's log (R02); a caller acting for no organisation
     # still writes to every export.
-    organisation_id = client.organisation_id if client is not None else principal.organisation_id
+    organisation_id = client.organisation_id if client is not None else _own_export(principal)
     session.rollback()
     session.add(
         AccessLogEntry(
