@@ -182,7 +182,13 @@ def record_keysafe_attempt(
     A visit id that names a stored visit (another night's, say) names its client: the row
     goes to that client's organisation.
     """
-    if client is None and visit_id and visit_id.isdigit() and len(visit_id) <= 9:
+    if (
+        client is None
+        and visit_id
+        and visit_id.isascii()
+        and visit_id.isdigit()
+        and len(visit_id) <= 9
+    ):
         client = session.scalars(
             select(Client)
             .join(Visit, Visit.client_id == Client.id)

@@ -47,7 +47,7 @@ def _version(if_match: str | None) -> int:
     if if_match is None:
         raise PreconditionRequired("send If-Match with the plan version you are changing")
     text = if_match.strip().removeprefix("W/").strip('"')
-    if not text.isdigit() or len(text) > 9:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
         raise PreconditionRequired('If-Match must be a plan version, e.g. "3"')
     return int(text)
 

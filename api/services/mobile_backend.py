@@ -285,6 +285,7 @@ class DbMobileBackend:
             if index in noted
             and isinstance(event, VisitCompletedEvent)
             and event.handover_note.strip()
+            and event.visit_id.isascii()
             and event.visit_id.isdigit()
         ]
         if written:
@@ -326,7 +327,10 @@ class DbMobileBackend:
             visit_id = getattr(event, "visit_id", None)
             visit = (
                 session.get(Visit, int(visit_id))
-                if isinstance(visit_id, str) and visit_id.isdigit() and len(visit_id) <= 9
+                if isinstance(visit_id, str)
+                and visit_id.isascii()
+                and visit_id.isdigit()
+                and len(visit_id) <= 9
                 else None
             )
             night = session.get(Night, visit.night_id) if visit is not None else None
@@ -348,7 +352,7 @@ class DbMobileBackend:
         nurse = self._nurse(caller.nurse_id)
         nn = self._night(caller, now)
         visit = None
-        if request.visit_id.isdigit() and len(request.visit_id) <= 9:
+        if request.visit_id.isascii() and request.visit_id.isdigit() and len(request.visit_id) <= 9:
             visit = session.get(Visit, int(request.visit_id))
             if visit is not None and (nn is None or visit.night_id != nn.night.id):
                 visit = None

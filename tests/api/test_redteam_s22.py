@@ -6,11 +6,30 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
+import httpx
+import pytest
+
 from mobile_contract.dpop_client import PhoneKey
-from tests.api.conftest import World
+from tests.api.conftest import NIGHT, World
+from tests.api.test_planner import PLAN, reoptimise, seed_night
 
 LOG = "/access-log"
 REVEAL = "/mobile/v1/me/keysafe/reveal"
+
+
+def _raw_post(
+    world: World, path: str, body: object, headers: list[tuple[bytes, bytes]]
+) -> httpx.Response:
+    """POST with header bytes as sent (the test client re-encodes them as UTF-8; a server
+    gets the caller's bytes, which Starlette reads as Latin-1)."""
+
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=world.client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            return await c.post(path, json=body, headers=headers)
+
+    return anyio.run(send)
 
 
 def _export(world: World, officer: str) -> list[dict[str, Any]]:
@@ -51,3 +70,38 @@ def test_r22_01_a_partner_cannot_write_into_another_organisations_access_log(
     ]
     assert len(after_b) == before_b + 20
     assert {r["acting_organisation_id"] for r in after_b[before_b:]} == {b}
+
+
+@pytest.mark.parametrize("version", ["\u00b2", '"\u00b9"', 'W/"\u00b3"'])
+def test_r22_02_an_if_match_of_a_digit_int_cannot_read_is_428_not_500(
+    world: World, version: str
+) -> None:
+    """A planner's edit with ``If-Match: "²"`` (a superscript two, as a keyboard layout or a
+    copy from a document gives it): ``str.isdigit`` says digit, ``int()`` refuses it, and
+    every change of a plan (move, publish, re-optimise, urgent call) answered 500. The kind:
+    text taken for a number by ``isdigit`` (If-Match, Content-Length, phones' visit ids).
+    A version that is no plan version is 428 naming If-Match, as for any other."""
+    seed_night(world, visits=4)
+    reoptimise(world)
+    world.clock.set(1, 0)
+    raw = version.encode("latin-1")
+    planner = world.token("planner")["Authorization"].encode()
+    changes: list[tuple[str, dict[str, Any] | None]] = [
+        (f"{PLAN}/moves", {"visit_id": 1, "nurse": "N1", "position": 0, "dry_run": True}),
+        (f"{PLAN}/publish", None),
+        (f"{PLAN}/reoptimise", {"time_limit_seconds": 0.5}),
+        (
+            f"/nights/{NIGHT.isoformat()}/board/urgent-calls",
+            {
+                "client_id": 1,
+                "urgency": "acute",
+                "care_task": "fall",
+                "service_minutes": 20,
+                "nurse": "N1",
+            },
+        ),
+    ]
+    for path, body in changes:
+        answer = _raw_post(world, path, body, [(b"authorization", planner), (b"if-match", raw)])
+        assert answer.status_code == 428, (path, answer.status_code, answer.text[:200])
+        assert "If-Match" in answer.json()["detail"]
