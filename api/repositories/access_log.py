@@ -56,11 +56,13 @@ def record(
     purpose: str,
     at: datetime,
     none_shown: bool = False,
+    device_id: str | None = None,
 ) -> None:
     """One row per client, in one INSERT statement, in the caller's transaction (committed
     with the caller's commit, so it cannot be skipped). ``none_shown``: a read that showed
     no client still writes one row (naming none): a phone's read of an empty route is how
-    the service knows the phone is heard (`api.night.reach`)."""
+    the service knows the phone is heard (`api.night.reach`). ``device_id``: the phone that
+    read (a route read names it)."""
     rows = [
         {
             "at": at,
@@ -69,6 +71,7 @@ def record(
             "client_organisation_id": client.organisation_id,
             **_who(principal),
             "purpose": purpose,
+            "device_id": device_id and device_id[:64],
         }
         for client in clients
     ]
@@ -81,6 +84,7 @@ def record(
                 "client_organisation_id": _own_export(principal),
                 **_who(principal),
                 "purpose": purpose,
+                "device_id": device_id and device_id[:64],
             }
         ]
     if rows:

@@ -83,7 +83,8 @@ class _AccessLog:
 class DbMobileBackend:
     """`api.routes.mobile.MobileBackend` over the service's database, for one request.
 
-    ``route_log_marks``: per nurse code, the route content (ETag) last access-logged, kept
+    ``route_log_marks``: per nurse code and phone, the route content (ETag) last
+    access-logged, kept
     by the caller across requests; ``keyring``: resolves the key-safe keyring when a code is
     revealed (503 when keys are not configured); ``replanner``: the app's re-plan worker,
     told after the events and their re-plan request are committed.
@@ -184,7 +185,10 @@ class DbMobileBackend:
         route, etag, client_ids = service.cached_route(
             self._session, nn, template, now=now, etag_of=route_etag
         )
-        if self._route_log_marks.get(caller.nurse_id) != etag:
+        # Per phone: a replacement phone (or whoever holds it) reading the same content
+        # is a new access, logged naming that phone (R22-04).
+        mark = f"{caller.nurse_id}\x00{caller.device_id}"
+        if self._route_log_marks.get(mark) != etag:
             # Her phone back after a silence: the care taken off her waits for a re-plan.
             back = was_silent(self._session, nn.night, nn.nurse.id, now)
             if back and live.needs_live_replan(nn.night, now):
@@ -208,9 +212,10 @@ class DbMobileBackend:
                 purpose="nurse route",
                 at=now,
                 none_shown=True,
+                device_id=caller.device_id,
             )
             self._session.commit()
-            self._route_log_marks[caller.nurse_id] = etag
+            self._route_log_marks[mark] = etag
             if back:
                 self._replanner.notify(nn.night.id)
         return route

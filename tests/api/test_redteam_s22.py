@@ -140,3 +140,33 @@ def test_r22_03_an_organisation_joining_later_does_not_change_a_closed_months_sh
     after = _report(world, a)
     assert after["total_cost_eur"] == before["total_cost_eur"]
     assert after["organisation"] == before["organisation"]
+
+
+def _route_reads(world: World) -> list[dict[str, Any]]:
+    """Every 'nurse route' row of both organisations' exports."""
+    rows = _export(world, "privacy1") + _export(world, "privacy2")
+    return sorted((r for r in rows if r["purpose"] == "nurse route"), key=lambda r: r["id"])
+
+
+def test_r22_04_a_replacement_phone_reading_her_route_is_access_logged(world: World) -> None:
+    """N1's phone reads her route at 23:10: one row per client shown. At 23:20 she (or
+    whoever holds her password and second factor) registers another phone, which revokes
+    the first, and reads the same route. The rows were kept once per nurse and route
+    content, not per phone, so the new phone's read of every client's name, address and
+    access instructions left no trace, and no route row names the phone that read it.
+    Each phone's first read of a route content is logged, naming the phone."""
+    from tests.api.phone_helpers import fresh, published_night, register_phone
+
+    published_night(world)
+    world.clock.set(23, 10)
+    first = register_phone(world, "nurse-n1")
+    assert world.client.get("/mobile/v1/me/route", headers=fresh(world, first)).status_code == 200
+    read_first = _route_reads(world)
+    assert read_first and {r["device_id"] for r in read_first} == {first["X-Device-Id"]}
+    world.clock.set(23, 20)
+    second = register_phone(world, "nurse-n1")
+    again = world.client.get("/mobile/v1/me/route", headers=fresh(world, second))
+    assert again.status_code == 200, again.text
+    read_second = [r for r in _route_reads(world) if r["id"] > read_first[-1]["id"]]
+    assert {r["device_id"] for r in read_second} == {second["X-Device-Id"]}
+    assert sorted(r["client_id"] for r in read_second) == sorted(r["client_id"] for r in read_first)
