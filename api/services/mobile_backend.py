@@ -48,6 +48,11 @@ from mobile_contract.route import MyRoute, RouteChangedNotice
 
 __all__ = ["DbMobileBackend"]
 
+#: How long after the night's end her phone still gets the route (its clients' names,
+#: addresses, access instructions), to finish her reports; then none: data minimisation
+#: (before R22-05 it was served until noon, five hours after a 07:00 end).
+ROUTE_AFTER_NIGHT = timedelta(hours=1)
+
 #: From when before tonight's start a batch is tonight's whole (her shift may begin early);
 #: before that, a batch is sorted by the night each event belongs to (yesterday's, sent late).
 _TONIGHT_FROM = timedelta(hours=3)
@@ -181,6 +186,8 @@ class DbMobileBackend:
         nn = self._night(caller, now)
         if nn is None or nn.route is None:
             return None
+        if now > nn.night.ends_at + ROUTE_AFTER_NIGHT:
+            return None  # the night is over: no client's data to a phone (R22-05)
         template = repo.bag_template(self._session, nn.region)
         route, etag, client_ids = service.cached_route(
             self._session, nn, template, now=now, etag_of=route_etag

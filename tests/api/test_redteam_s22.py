@@ -170,3 +170,24 @@ def test_r22_04_a_replacement_phone_reading_her_route_is_access_logged(world: Wo
     read_second = [r for r in _route_reads(world) if r["id"] > read_first[-1]["id"]]
     assert {r["device_id"] for r in read_second} == {second["X-Device-Id"]}
     assert sorted(r["client_id"] for r in read_second) == sorted(r["client_id"] for r in read_first)
+
+
+def test_r22_05_a_phone_gets_no_clients_data_hours_after_the_night(world: World) -> None:
+    """The night ends at 07:00 (the key safes close at 07:15). Her phone still read the
+    whole route at 11:59, five hours later: every client's name, address, door notes and
+    access instructions, to a phone in a sleeping nurse's bag (data minimisation: she has
+    no need of them once the night is over). Until an hour after the night's end (to
+    finish her reports) she gets the route; after it, none."""
+    from tests.api.phone_helpers import fresh, published_night, register_phone
+
+    published_night(world)
+    world.clock.set(23, 10)
+    phone = register_phone(world, "nurse-n1")
+    route = "/mobile/v1/me/route"
+    assert world.client.get(route, headers=fresh(world, phone)).status_code == 200
+    world.clock.set(7, 45)
+    assert world.client.get(route, headers=fresh(world, phone)).status_code == 200
+    for hour, minute in ((8, 1), (11, 59)):
+        world.clock.set(hour, minute)
+        answer = world.client.get(route, headers=fresh(world, phone))
+        assert answer.status_code == 404, (hour, minute, answer.text[:200])
