@@ -191,3 +191,21 @@ def test_r22_05_a_phone_gets_no_clients_data_hours_after_the_night(world: World)
         world.clock.set(hour, minute)
         answer = world.client.get(route, headers=fresh(world, phone))
         assert answer.status_code == 404, (hour, minute, answer.text[:200])
+
+
+@pytest.mark.parametrize("if_match", [None, '"7"', '"x"'])
+def test_r22_06_a_refused_reoptimise_opens_no_night(world: World, if_match: str | None) -> None:
+    """A planner's re-optimise of a night nobody opened (a mistyped date, 2031 for 2026),
+    refused 428 (no or unreadable If-Match) or 409 (a version it is not at), still opened
+    the night and committed it: the board then read 2031's night as if it were planned for,
+    and each typo left a night behind. A refused change changes nothing."""
+    headers = world.token("planner")
+    if if_match is not None:
+        headers["If-Match"] = if_match
+    typo = "/nights/2031-11-23"
+    answer = world.client.post(
+        f"{typo}/plan/reoptimise", json={"time_limit_seconds": 0.5}, headers=headers
+    )
+    assert answer.status_code in (409, 428), answer.text
+    board = world.client.get(f"{typo}/board", headers=world.token("planner"))
+    assert board.status_code == 404, board.text[:200]
