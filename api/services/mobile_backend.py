@@ -35,9 +35,11 @@ from mobile_contract.bag import BagStatus, BagTemplate, RestockList
 from mobile_contract.devices import DeviceRegistration, DeviceRegistrationRequest, DeviceStatus
 from mobile_contract.events import (
     BatchResult,
+    CouldNotGetInEvent,
     Event,
     EventOutcome,
     EventResult,
+    NeedsBackupEvent,
     ParsedBatch,
     RejectReason,
     VisitCompletedEvent,
@@ -83,6 +85,15 @@ class _AccessLog:
             reveal_id=entry.reveal_id,
         )
         self._session.commit()
+
+
+def _note_of(event: Event) -> tuple[str, str]:
+    """The access-log purpose and the text of the note an event carries about a client."""
+    if isinstance(event, VisitCompletedEvent):
+        return "hand-over note", event.handover_note
+    if isinstance(event, CouldNotGetInEvent | NeedsBackupEvent):
+        return "nurse's note", event.note
+    return "", ""
 
 
 class DbMobileBackend:
@@ -289,26 +300,28 @@ class DbMobileBackend:
                 )
             )
         assert nn is not None
-        # A hand-over note is a write of the client's data (NEN 7513), logged as such.
+        # A note a nurse writes at a visit is a write of the client's data (NEN 7513),
+        # logged as such: a hand-over note, and the note of a call for back-up or of a door
+        # that would not open (R22-07).
         noted = {r.index for r in results if r.outcome == EventOutcome.ACCEPTED}
-        written = [
-            int(event.visit_id)
-            for index, event in batch.events
-            if index in noted
-            and isinstance(event, VisitCompletedEvent)
-            and event.handover_note.strip()
-            and event.visit_id.isascii()
-            and event.visit_id.isdigit()
-        ]
-        if written:
+        written: dict[str, list[int]] = {}
+        for index, event in batch.events:
+            purpose, text = _note_of(event)
+            visit_id = getattr(event, "visit_id", None)
+            if (
+                index in noted
+                and text.strip()
+                and isinstance(visit_id, str)
+                and visit_id.isascii()
+                and visit_id.isdigit()
+                and len(visit_id) <= 9
+            ):
+                written.setdefault(purpose, []).append(int(visit_id))
+        for purpose, visit_ids in written.items():
             access_log.record_for_visits(
-                self._session,
-                self._principal,
-                written,
-                event="write",
-                purpose="hand-over note",
-                at=now,
+                self._session, self._principal, visit_ids, event="write", purpose=purpose, at=now
             )
+        if written:
             self._session.commit()
         after = nights.latest_published_route(self._session, nn.night, nn.nurse.id)
         version = after.version if after is not None else 0

@@ -209,3 +209,75 @@ def test_r22_06_a_refused_reoptimise_opens_no_night(world: World, if_match: str 
     assert answer.status_code in (409, 428), answer.text
     board = world.client.get(f"{typo}/board", headers=world.token("planner"))
     assert board.status_code == 404, board.text[:200]
+
+
+def _client_rows(world: World, client_id: int, after_id: int) -> list[dict[str, Any]]:
+    rows = _export(world, "privacy1") + _export(world, "privacy2")
+    return [r for r in rows if r["client_id"] == client_id and r["id"] > after_id]
+
+
+def test_r22_07_a_nurses_note_at_a_visit_is_logged_written_and_read(world: World) -> None:
+    """At 23:40 N1's phone asks for back-up at a visit with a note on the client ("fell,
+    bleeding"), and reports another client's door would not open, with a note. A hand-over
+    note is a logged write of the client's data, and its reading by the partner a read;
+    these notes about a client were written with no row, and the planner's read of the
+    back-up note (`GET /nights/{date}/phones`) left none either (NEN 7513)."""
+    import uuid
+
+    from tests.api.phone_helpers import fresh, published_night, register_phone
+
+    published_night(world)
+    world.clock.set(23, 30)
+    phone = register_phone(world, "nurse-n1")
+    route = world.client.get("/mobile/v1/me/route", headers=fresh(world, phone)).json()
+    steps = [s for s in route["steps"] if s["type"] == "visit"]
+    assert len(steps) >= 2, route
+    helped, locked = steps[0], steps[1]
+    helped_client = _visit_client(world, int(helped["visit_id"]))
+    locked_client = _visit_client(world, int(locked["visit_id"]))
+    last = max(r["id"] for r in _export(world, "privacy1") + _export(world, "privacy2"))
+    world.clock.set(23, 40)
+    at = world.clock().isoformat()
+    events = [
+        {
+            "type": "needs_backup",
+            "event_id": str(uuid.uuid4()),
+            "device_time": at,
+            "visit_id": helped["visit_id"],
+            "urgency": "now",
+            "note": "Fell in the hallway (test note)",
+        },
+        {
+            "type": "could_not_get_in",
+            "event_id": str(uuid.uuid4()),
+            "device_time": at,
+            "visit_id": locked["visit_id"],
+            "reason": "no_answer",
+            "note": "Neighbour says away (test note)",
+        },
+    ]
+    sent = world.client.post(
+        "/mobile/v1/me/events",
+        json={"sent_at": at, "events": events},
+        headers=fresh(world, phone),
+    )
+    assert sent.status_code == 200, sent.text
+    assert [r["outcome"] for r in sent.json()["results"]] == ["accepted", "accepted"], sent.text
+    for client_id in (helped_client, locked_client):
+        rows = _client_rows(world, client_id, last)
+        assert ("write", "nurse's note") in {(r["event"], r["purpose"]) for r in rows}, rows
+    last = max(r["id"] for r in _export(world, "privacy1") + _export(world, "privacy2"))
+    phones = world.client.get(f"/nights/{NIGHT.isoformat()}/phones", headers=world.token("planner"))
+    assert phones.status_code == 200
+    assert any(b["note"] for p in phones.json() for b in p["backup_requests"]), phones.text
+    read = _client_rows(world, helped_client, last)
+    assert [(r["event"], r["purpose"]) for r in read] == [("read", "planner phones")], read
+
+
+def _visit_client(world: World, visit_id: int) -> int:
+    from api.db.models import Visit
+
+    with world.sessions()() as session:
+        visit = session.get(Visit, visit_id)
+        assert visit is not None
+        return visit.client_id
