@@ -629,7 +629,7 @@ async def get_backend(
 
 
 def _route_log_marks(request: Request) -> dict[str, str]:
-    """Per nurse, the route content last access-logged (kept for the app's lifetime)."""
+    """Per nurse and phone, the route content last access-logged (kept for the app's lifetime)."""
     marks: dict[str, str] | None = getattr(request.app.state, "phone_route_logged", None)
     if marks is None:
         marks = request.app.state.phone_route_logged = {}

@@ -149,5 +149,6 @@ def _content_length(scope: Scope) -> int | None:
     for name, value in headers:
         if name == b"content-length":
             text = value.decode("latin-1").strip()
-            return int(text) if text.isdigit() else None
+            # ASCII digits only: "²" is a digit to str.isdigit, and int() refuses it.
+            return int(text) if text.isascii() and text.isdigit() else None
     return None

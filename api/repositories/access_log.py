@@ -40,6 +40,13 @@ def _who(principal: Principal) -> dict[str, object]:
     }
 
 
+def _own_export(principal: Principal) -> int | None:
+    """The export a row naming no client goes to: the acting organisation's, so a partner's
+    or triage partner's attempts cannot write into other organisations' logs (R02, R22-01);
+    one acting for no organisation (a nurse, a planner, an admin) writes to every export."""
+    return principal.organisation_id
+
+
 def record(
     session: Session,
     principal: Principal,
@@ -49,11 +56,13 @@ def record(
     purpose: str,
     at: datetime,
     none_shown: bool = False,
+    device_id: str | None = None,
 ) -> None:
     """One row per client, in one INSERT statement, in the caller's transaction (committed
     with the caller's commit, so it cannot be skipped). ``none_shown``: a read that showed
     no client still writes one row (naming none): a phone's read of an empty route is how
-    the service knows the phone is heard (`api.night.reach`)."""
+    the service knows the phone is heard (`api.night.reach`). ``device_id``: the phone that
+    read (a route read names it)."""
     rows = [
         {
             "at": at,
@@ -62,6 +71,7 @@ def record(
             "client_organisation_id": client.organisation_id,
             **_who(principal),
             "purpose": purpose,
+            "device_id": device_id and device_id[:64],
         }
         for client in clients
     ]
@@ -71,9 +81,10 @@ def record(
                 "at": at,
                 "event": event,
                 "client_id": None,
-                "client_organisation_id": None,
+                "client_organisation_id": _own_export(principal),
                 **_who(principal),
                 "purpose": purpose,
+                "device_id": device_id and device_id[:64],
             }
         ]
     if rows:
@@ -135,9 +146,11 @@ def entries_for_organisation(
     ``limit`` rows with ids above ``after_id`` (the cursor: the last id of the page before).
 
     Rows that name no client (a key-safe attempt for no known visit, a refused proof of
-    possession or second factor, a caller of the wrong role) are in every organisation's
-    export: the night team is shared, so each privacy officer sees the attempts nobody can
-    attribute to one organisation's client. They hold who and which phone, no client data.
+    possession or second factor, a caller of the wrong role) are in the acting
+    organisation's export, and those of a caller acting for none (the shared night team's
+    nurses, planners) in every organisation's: each privacy officer sees the attempts nobody
+    can attribute to one organisation's client, and no partner writes into another's log.
+    They hold who and which phone, no client data.
     """
     query = select(AccessLogEntry).where(
         or_(
@@ -173,7 +186,13 @@ def record_keysafe_attempt(
     A visit id that names a stored visit (another night's, say) names its client: the row
     goes to that client's organisation.
     """
-    if client is None and visit_id and visit_id.isdigit() and len(visit_id) <= 9:
+    if (
+        client is None
+        and visit_id
+        and visit_id.isascii()
+        and visit_id.isdigit()
+        and len(visit_id) <= 9
+    ):
         client = session.scalars(
             select(Client)
             .join(Visit, Visit.client_id == Client.id)
@@ -184,7 +203,9 @@ def record_keysafe_attempt(
             at=at,
             event="keysafe.reveal",
             client_id=client.id if client is not None else None,
-            client_organisation_id=client.organisation_id if client is not None else None,
+            client_organisation_id=(
+                client.organisation_id if client is not None else _own_export(principal)
+            ),
             **_who(principal),
             purpose=" ".join(f"keysafe {outcome} {reason or ''} {reveal_id}".split())[:80],
             device_id=(device_id or None) and device_id[:64],
@@ -213,7 +234,7 @@ def record_refusal(
             at=at,
             event=event[:32],
             client_id=None,
-            client_organisation_id=None,
+            client_organisation_id=_own_export(principal),
             **_who(principal),
             # "keysafe refused <reason> ..." as the reveal rules' rows; "dpop refused ...".
             purpose=" ".join(f"{event.split('.')[0]} refused {reason} {what}".split())[:80],
@@ -246,7 +267,7 @@ def record_refused_attempt(
     # organisation's export. In every export, one partner's key could write rows without
     # limit into every other organisation's log (R02); a caller acting for no organisation
     # still writes to every export.
-    organisation_id = client.organisation_id if client is not None else principal.organisation_id
+    organisation_id = client.organisation_id if client is not None else _own_export(principal)
     session.rollback()
     session.add(
         AccessLogEntry(

@@ -480,7 +480,7 @@ def latest_completions_of_client(session: Session, client_id: int) -> list[Compl
     )
     for row in rows:
         visit_id = str(row.payload.get("visit_id", ""))
-        if not visit_id.isdigit() or int(visit_id) not in visits:
+        if not (visit_id.isascii() and visit_id.isdigit()) or int(visit_id) not in visits:
             continue
         # Never after the server received it, nor before its night: a phone without
         # ``sent_at`` (or with an offset not believed) keeps its own time, a year ahead

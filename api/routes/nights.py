@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Response, status
 
-from api.core.problems import ProblemError
+from api.core.problems import Conflict, ProblemError
 from api.core.roles import Principal, Role
 from api.db.models import Night
 from api.deps import ClockDep, JobRunnerDep, ReplannerDep, SessionDep, SettingsDep, allow
@@ -47,7 +47,7 @@ def _version(if_match: str | None) -> int:
     if if_match is None:
         raise PreconditionRequired("send If-Match with the plan version you are changing")
     text = if_match.strip().removeprefix("W/").strip('"')
-    if not text.isdigit() or len(text) > 9:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
         raise PreconditionRequired('If-Match must be a plan version, e.g. "3"')
     return int(text)
 
@@ -191,9 +191,15 @@ def reoptimise_night(
     result. A hand edit of the plan meanwhile makes the job fail with the 409 text.
     """
     region = accounts.get_region(session)
+    base = _version(if_match)
+    # A refused re-optimise opens no night (R22-06): a night nobody opened is at version 0.
+    if base != 0 and nights.get_night(session, region, night_date) is None:
+        raise Conflict(
+            f"the plan is at version 0, not {base}: reload and try again",
+            extra={"current_version": 0, "changes": []},
+        )
     night = nights.get_or_create_night(session, region, night_date)
     session.commit()
-    base = _version(if_match)
     nights.check_version(session, night, base)
     time_limit = min(body.time_limit_seconds, settings.reoptimise_seconds)
     night_id, user_id = night.id, planner.user_id

@@ -15,7 +15,7 @@ from api.core.roles import Principal, Role
 from api.db.models import Nurse
 from api.deps import ClockDep, SessionDep, allow
 from api.nightbag import bag_status
-from api.repositories import accounts, nights
+from api.repositories import access_log, accounts, nights
 from api.repositories import phone as repo
 from api.services import phone as service
 from mobile_contract.bag import Shortage
@@ -64,12 +64,14 @@ class PhoneReport(BaseModel):
 def read_night_phones(
     night_date: Annotated[date, Path(ge=date(2000, 1, 1), le=date(2200, 1, 1))],
     session: SessionDep,
-    _: Planner,
+    clock: ClockDep,
+    planner: Planner,
 ) -> list[PhoneReport]:
     """Per nurse on shift: her phone, the bag's shortages, back-up calls and key-safe flags."""
     region = accounts.get_region(session)
     night = nights.require_night(session, region, night_date)
     reports = []
+    named: set[int] = set()
     for nurse, shift in nights.shifts_of(session, night):
         nn = service.NurseNight(region=region, night=night, nurse=nurse, shift=shift, route=None)
         state = service.shift_state(session, nn)
@@ -95,4 +97,16 @@ def read_night_phones(
                 last_position_at=state.last_position[0] if state.last_position else None,
             )
         )
+        named.update(
+            int(b.visit_id)
+            for b in state.backup_requests
+            if b.visit_id and b.visit_id.isascii() and b.visit_id.isdigit() and len(b.visit_id) <= 9
+        )
+    if named:
+        # A call for back-up names the visit and carries the nurse's note about its client:
+        # reading it is a read of that client's data (NEN 7513, R22-07).
+        access_log.record_for_visits(
+            session, planner, named, event="read", purpose="planner phones", at=clock()
+        )
+        session.commit()
     return reports

@@ -35,9 +35,11 @@ from mobile_contract.bag import BagStatus, BagTemplate, RestockList
 from mobile_contract.devices import DeviceRegistration, DeviceRegistrationRequest, DeviceStatus
 from mobile_contract.events import (
     BatchResult,
+    CouldNotGetInEvent,
     Event,
     EventOutcome,
     EventResult,
+    NeedsBackupEvent,
     ParsedBatch,
     RejectReason,
     VisitCompletedEvent,
@@ -47,6 +49,11 @@ from mobile_contract.keysafe import KeySafeRefusal, KeySafeRevealRequest, KeySaf
 from mobile_contract.route import MyRoute, RouteChangedNotice
 
 __all__ = ["DbMobileBackend"]
+
+#: How long after the night's end her phone still gets the route (its clients' names,
+#: addresses, access instructions), to finish her reports; then none: data minimisation
+#: (before R22-05 it was served until noon, five hours after a 07:00 end).
+ROUTE_AFTER_NIGHT = timedelta(hours=1)
 
 #: From when before tonight's start a batch is tonight's whole (her shift may begin early);
 #: before that, a batch is sorted by the night each event belongs to (yesterday's, sent late).
@@ -80,10 +87,20 @@ class _AccessLog:
         self._session.commit()
 
 
+def _note_of(event: Event) -> tuple[str, str]:
+    """The access-log purpose and the text of the note an event carries about a client."""
+    if isinstance(event, VisitCompletedEvent):
+        return "hand-over note", event.handover_note
+    if isinstance(event, CouldNotGetInEvent | NeedsBackupEvent):
+        return "nurse's note", event.note
+    return "", ""
+
+
 class DbMobileBackend:
     """`api.routes.mobile.MobileBackend` over the service's database, for one request.
 
-    ``route_log_marks``: per nurse code, the route content (ETag) last access-logged, kept
+    ``route_log_marks``: per nurse code and phone, the route content (ETag) last
+    access-logged, kept
     by the caller across requests; ``keyring``: resolves the key-safe keyring when a code is
     revealed (503 when keys are not configured); ``replanner``: the app's re-plan worker,
     told after the events and their re-plan request are committed.
@@ -180,11 +197,16 @@ class DbMobileBackend:
         nn = self._night(caller, now)
         if nn is None or nn.route is None:
             return None
+        if now > nn.night.ends_at + ROUTE_AFTER_NIGHT:
+            return None  # the night is over: no client's data to a phone (R22-05)
         template = repo.bag_template(self._session, nn.region)
         route, etag, client_ids = service.cached_route(
             self._session, nn, template, now=now, etag_of=route_etag
         )
-        if self._route_log_marks.get(caller.nurse_id) != etag:
+        # Per phone: a replacement phone (or whoever holds it) reading the same content
+        # is a new access, logged naming that phone (R22-04).
+        mark = f"{caller.nurse_id}\x00{caller.device_id}"
+        if self._route_log_marks.get(mark) != etag:
             # Her phone back after a silence: the care taken off her waits for a re-plan.
             back = was_silent(self._session, nn.night, nn.nurse.id, now)
             if back and live.needs_live_replan(nn.night, now):
@@ -208,9 +230,10 @@ class DbMobileBackend:
                 purpose="nurse route",
                 at=now,
                 none_shown=True,
+                device_id=caller.device_id,
             )
             self._session.commit()
-            self._route_log_marks[caller.nurse_id] = etag
+            self._route_log_marks[mark] = etag
             if back:
                 self._replanner.notify(nn.night.id)
         return route
@@ -277,25 +300,28 @@ class DbMobileBackend:
                 )
             )
         assert nn is not None
-        # A hand-over note is a write of the client's data (NEN 7513), logged as such.
+        # A note a nurse writes at a visit is a write of the client's data (NEN 7513),
+        # logged as such: a hand-over note, and the note of a call for back-up or of a door
+        # that would not open (R22-07).
         noted = {r.index for r in results if r.outcome == EventOutcome.ACCEPTED}
-        written = [
-            int(event.visit_id)
-            for index, event in batch.events
-            if index in noted
-            and isinstance(event, VisitCompletedEvent)
-            and event.handover_note.strip()
-            and event.visit_id.isdigit()
-        ]
-        if written:
+        written: dict[str, list[int]] = {}
+        for index, event in batch.events:
+            purpose, text = _note_of(event)
+            visit_id = getattr(event, "visit_id", None)
+            if (
+                index in noted
+                and text.strip()
+                and isinstance(visit_id, str)
+                and visit_id.isascii()
+                and visit_id.isdigit()
+                and len(visit_id) <= 9
+            ):
+                written.setdefault(purpose, []).append(int(visit_id))
+        for purpose, visit_ids in written.items():
             access_log.record_for_visits(
-                self._session,
-                self._principal,
-                written,
-                event="write",
-                purpose="hand-over note",
-                at=now,
+                self._session, self._principal, visit_ids, event="write", purpose=purpose, at=now
             )
+        if written:
             self._session.commit()
         after = nights.latest_published_route(self._session, nn.night, nn.nurse.id)
         version = after.version if after is not None else 0
@@ -326,7 +352,10 @@ class DbMobileBackend:
             visit_id = getattr(event, "visit_id", None)
             visit = (
                 session.get(Visit, int(visit_id))
-                if isinstance(visit_id, str) and visit_id.isdigit() and len(visit_id) <= 9
+                if isinstance(visit_id, str)
+                and visit_id.isascii()
+                and visit_id.isdigit()
+                and len(visit_id) <= 9
                 else None
             )
             night = session.get(Night, visit.night_id) if visit is not None else None
@@ -348,7 +377,7 @@ class DbMobileBackend:
         nurse = self._nurse(caller.nurse_id)
         nn = self._night(caller, now)
         visit = None
-        if request.visit_id.isdigit() and len(request.visit_id) <= 9:
+        if request.visit_id.isascii() and request.visit_id.isdigit() and len(request.visit_id) <= 9:
             visit = session.get(Visit, int(request.visit_id))
             if visit is not None and (nn is None or visit.night_id != nn.night.id):
                 visit = None

@@ -744,7 +744,7 @@ def process_events(
 
 def _night_visit(session: Session, night: Night, visit_id: str) -> Visit | None:
     """The visit of tonight an event names, if any."""
-    if not visit_id.isdigit() or len(visit_id) > 9:
+    if not (visit_id.isascii() and visit_id.isdigit()) or len(visit_id) > 9:
         return None
     visit = session.get(Visit, int(visit_id))
     return visit if visit is not None and visit.night_id == night.id else None
@@ -910,7 +910,11 @@ def _record_new_events(
             nn.night, event.device_time, now=now, tolerance=tolerance, offset=offset
         ).at
         if isinstance(event, NeedsBackupEvent):
-            visit_id = int(event.visit_id) if event.visit_id and event.visit_id.isdigit() else None
+            visit_id = (
+                int(event.visit_id)
+                if event.visit_id and event.visit_id.isascii() and event.visit_id.isdigit()
+                else None
+            )
             nights.add_event(
                 session,
                 nn.night,
