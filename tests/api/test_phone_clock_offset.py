@@ -331,8 +331,9 @@ def test_a_late_delivery_is_not_a_clock_and_a_clock_set_back_is(
     arrived in ``latency`` seconds; ``since`` seconds later it sends another that arrives
     ``delay`` seconds late with that ``sent_at``: the offset is the previous one (within the
     dead band) and the clock's error within the dead band and latency, whatever the delay
-    (R21B-08; the batch alone measured ``error + delay``). Had its clock instead been set back by more than ``since`` (plus the
-    dead band) in between and the batch come at once, the new offset is believed (R04)."""
+    (R21B-08; the batch alone measured ``error + delay``). Had its clock instead been set
+    back by more than ``since`` (plus the dead band) in between and the batch come at once,
+    the new offset is believed (R04)."""
     sent_real = BASE
     previous_offset = batch_clock_offset(
         sent_real - timedelta(seconds=error), sent_real + timedelta(seconds=latency)
