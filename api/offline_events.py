@@ -25,7 +25,12 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from api.night.device_time import batch_clock_offset, corrected_time, event_clock_offset
+from api.night.device_time import (
+    DeviceClock,
+    batch_clock_offset,
+    corrected_time,
+    event_clock_offset,
+)
 from api.night.visit_states import PROGRESS_RANK
 from mobile_contract._base import ItemQuantity
 from mobile_contract.bag import BagCheck
@@ -168,6 +173,7 @@ def apply_batch(
     received_at: datetime,
     check_visit: VisitCheck,
     sent_at: datetime | None = None,
+    previous: DeviceClock | None = None,
 ) -> list[EventResult]:
     """Store a batch's events, each once; one result per event, by its index in the batch.
 
@@ -175,11 +181,12 @@ def apply_batch(
     may forget it). ``rejected``: an event id reused for different content or by another
     nurse (``id_reused``), or a visit the check refuses. Pair with
     `mobile_contract.events.parse_batch` so unreadable events are rejected one by one.
-    ``sent_at`` (the batch's, by the phone's clock) gives each event its clock offset.
+    ``sent_at`` (the batch's, by the phone's clock) gives each event its clock offset,
+    judged against the device's ``previous`` batch (`api.night.device_time`).
     """
     if isinstance(events, EventBatch):
         sent_at = events.sent_at if sent_at is None else sent_at
-    offset = batch_clock_offset(sent_at, received_at)
+    offset = batch_clock_offset(sent_at, received_at, previous)
     indexed = enumerate(events.events) if isinstance(events, EventBatch) else events
     results: list[EventResult] = []
     checked: list[tuple[int, Event, StoredEvent]] = []

@@ -83,6 +83,13 @@ class Conflict(ProblemError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class NurseSilent(ProblemError):
+    """A planner's change that gives care to a nurse whose phone is silent
+    (`api.night.reach`), not acknowledged: a 409 of its own (not a stale version)."""
+
+    status, slug, title = 409, "nurse-silent", "The nurse's phone is silent"
+
+
 class Unprocessable(ProblemError):
     status, slug, title = 422, "unprocessable", "Request refused"
 

@@ -24,9 +24,18 @@ bounds that make it a clock error and not something else:
   longer than `OFFSET_LIMIT` before it, says the clock jumped in between: no offset for it.
 
 A batch held offline for an hour still carries ``sent_at`` = when it was really sent, so the
-offset is the clock's, not the hour's. A slow request (a queue, a retry of the same body)
-can only make the offset larger, i.e. the phone's times *later*; a corrected time is never
-later than the server received the event. The key-safe window is never opened sooner by an
+offset is the clock's, not the hour's. A batch *delivered* late with the ``sent_at`` of its
+first try (a queue, a retry of the same bytes; R21B-08) cannot be told from a clock set back
+by that batch alone: both raise the measured offset. So the offset is judged per device
+against her previous batch (`DeviceClock`, the same night): a measured offset larger than the
+previous one is the delivery's delay, and the previous offset stands, *unless* the phone's
+clock visibly went back (``sent_at`` before the newest time of the previous batch): then it is
+the clock, set back, and the new offset is used. A smaller offset is always used (a delay
+cannot make an offset smaller: the clock was set forward, or corrected). The limit, said in
+docs/mobile.md: a clock set back by less than the time since its previous batch is read as a
+late delivery, and its times stand at the previous offset (clamped as for old clients). A
+delay can only make the offset larger, i.e. the phone's times *later*; a corrected time is
+never later than the server received the event. The key-safe window is never opened sooner by an
 offset: an arrival counts no earlier than the phone said (`api.services.phone._her_reports`).
 """
 
@@ -43,6 +52,7 @@ from mobile_contract.events import Event
 __all__ = [
     "OFFSET_DEADBAND",
     "OFFSET_LIMIT",
+    "DeviceClock",
     "DeviceMoment",
     "batch_clock_offset",
     "batch_offsets",
@@ -57,18 +67,39 @@ OFFSET_DEADBAND = timedelta(seconds=60)
 OFFSET_LIMIT = timedelta(hours=36)
 
 
-def batch_clock_offset(sent_at: datetime | None, received_at: datetime) -> int | None:
+@dataclass(frozen=True, slots=True)
+class DeviceClock:
+    """What the device's previous batch (with an offset) said of its clock: the ``offset``
+    taken for it (seconds) and ``clock_at``, the newest device time among its events (by the
+    phone's clock, so at most its ``sent_at``)."""
+
+    offset: int
+    clock_at: datetime
+
+
+def batch_clock_offset(
+    sent_at: datetime | None, received_at: datetime, previous: DeviceClock | None = None
+) -> int | None:
     """How far the phone's clock is behind the server's, in whole seconds (negative: ahead),
     from one batch's ``sent_at`` and when the server received it; ``None``: no ``sent_at``
-    (an old client) or an offset too large to believe."""
+    (an old client) or an offset too large to believe.
+
+    With the device's ``previous`` batch: an offset larger than the previous one (beyond the
+    dead band) is a late delivery, and the previous offset stands, unless ``sent_at`` lies
+    before the previous batch's newest time (the clock was set back)."""
     if sent_at is None:
         return None
     offset = received_at - sent_at
     if abs(offset) > OFFSET_LIMIT:
         return None
-    if abs(offset) <= OFFSET_DEADBAND:
-        return 0
-    return round(offset.total_seconds())
+    measured = 0 if abs(offset) <= OFFSET_DEADBAND else round(offset.total_seconds())
+    if (
+        previous is not None
+        and measured > previous.offset + OFFSET_DEADBAND.total_seconds()
+        and sent_at >= previous.clock_at - OFFSET_DEADBAND
+    ):
+        return previous.offset
+    return measured
 
 
 def event_clock_offset(
@@ -85,11 +116,14 @@ def event_clock_offset(
 
 
 def batch_offsets(
-    events: Iterable[tuple[int, Event]], sent_at: datetime | None, received_at: datetime
+    events: Iterable[tuple[int, Event]],
+    sent_at: datetime | None,
+    received_at: datetime,
+    previous: DeviceClock | None = None,
 ) -> dict[UUID, int | None]:
     """Each event's clock offset (`event_clock_offset`) by its id, for a batch received at
-    ``received_at``."""
-    offset = batch_clock_offset(sent_at, received_at)
+    ``received_at`` (after the device's ``previous`` batch, `batch_clock_offset`)."""
+    offset = batch_clock_offset(sent_at, received_at, previous)
     return {
         event.event_id: event_clock_offset(event.device_time, sent_at, offset)
         for _index, event in events

@@ -21,7 +21,7 @@ route again. What she has seen stays hers: she is doing it. (Issue 11's night 6 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -33,7 +33,15 @@ from api.night.stored import stored_steps, visit_ids_of
 from optimizer import model as om
 from optimizer.plan import Plan, StepType
 
-__all__ = ["SILENT_AFTER_SECONDS", "Reach", "phone_reach", "was_silent"]
+__all__ = [
+    "SILENT_AFTER_SECONDS",
+    "Reach",
+    "Silence",
+    "phone_reach",
+    "silence_of",
+    "silent_nurse_warning",
+    "was_silent",
+]
 
 #: A route change her phone has not picked up this long after it was published: her phone
 #: is not heard (it polls about once a minute and is sent a notice of each change).
@@ -47,12 +55,23 @@ EVENING = timedelta(hours=12)
 ROUTE_READ = "nurse route"
 
 
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """Why a nurse counts as silent: ``since`` the moment she became so (the first route she
+    has not picked up, `SILENT_AFTER_SECONDS` after it was published) and ``heard_at``, when
+    her phone was last heard (its last route read, or its registration)."""
+
+    since: datetime
+    heard_at: datetime
+
+
 @dataclass(frozen=True)
 class Reach:
     """Silent nurses (codes) and, per silent nurse, the visits on her route she has not seen
-    (visit refs)."""
+    (visit refs) and since when she is silent (`Silence`)."""
 
     unseen: dict[str, frozenset[str]] = field(default_factory=dict)
+    silences: dict[str, Silence] = field(default_factory=dict)
 
     @property
     def silent(self) -> frozenset[str]:
@@ -192,10 +211,14 @@ def phone_reach(
             # Read, it would have logged a row for each open visit's client.
             missed[nurse_id] = published_at
     unseen: dict[str, frozenset[str]] = {}
+    silences: dict[str, Silence] = {}
     for nurse_id, first in missed.items():
         if (now - first).total_seconds() < SILENT_AFTER_SECONDS:
             continue
         code = code_of[nurse_id]
+        silences[code] = Silence(
+            since=first + timedelta(seconds=SILENT_AFTER_SECONDS), heard_at=last_read[nurse_id]
+        )
         mine = [
             step.visit_id
             for route in (plan.routes if plan is not None else [])
@@ -206,7 +229,7 @@ def phone_reach(
             and not known(nurse_id, visit_rows[step.visit_id].id)
         ]
         unseen[code] = frozenset(mine)
-    return Reach(unseen)
+    return Reach(unseen, silences)
 
 
 def was_silent(session: Session, night: Night, nurse_id: int, now: datetime) -> bool:
@@ -215,6 +238,12 @@ def was_silent(session: Session, night: Night, nurse_id: int, now: datetime) -> 
     published `SILENT_AFTER_SECONDS` or more ago and her phone had read none since. Her
     care was then taken off her, and nothing else re-plans when her phone is back: the
     caller asks for a re-plan (with every phone silent, the night's care waited all night)."""
+    return silence_of(session, night, nurse_id, now) is not None
+
+
+def silence_of(session: Session, night: Night, nurse_id: int, now: datetime) -> Silence | None:
+    """The nurse's `Silence` at ``now`` by `phone_reach`'s rule, or ``None``: heard, or not
+    judged (no registered phone)."""
     since = night.starts_at - EVENING
     users = select(User.id).where(User.nurse_id == nurse_id)
     read = session.scalar(
@@ -231,7 +260,7 @@ def was_silent(session: Session, night: Night, nurse_id: int, now: datetime) -> 
         )
     )
     if registered is None:
-        return False  # not judged (`phone_reach`)
+        return None  # not judged (`phone_reach`)
     heard = registered if read is None else max(read, registered)
     open_ids = set(
         session.scalars(
@@ -248,6 +277,22 @@ def was_silent(session: Session, night: Night, nurse_id: int, now: datetime) -> 
         .order_by(RouteVersion.published_at)
     ).tuples():
         if published_at is not None and open_ids & set(visit_ids_of(stored_steps(steps))):
-            waited: float = (now - published_at).total_seconds()
-            return waited >= SILENT_AFTER_SECONDS
-    return False
+            since = published_at + timedelta(seconds=SILENT_AFTER_SECONDS)
+            return Silence(since=since, heard_at=heard) if now >= since else None
+    return None
+
+
+def silent_nurse_warning(code: str, silence: Silence, *, pinned: bool) -> str:
+    """What a planner is told when she gives care to a silent nurse (a hand move, a pin, an
+    urgent call given to her): her phone will not show it, and what re-plans do with it."""
+    heard = silence.heard_at.astimezone(UTC).strftime("%H:%M UTC")
+    told = (
+        "pinned, it stays with her: make sure she knows by other means"
+        if pinned
+        else "not pinned, the next re-plan gives it to a nurse who can be reached "
+        "(pin it to keep it with her)"
+    )
+    return (
+        f"nurse {code}'s phone has not picked up her route since it was last heard at "
+        f"{heard}; she will not see this on her phone: {told}"
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from api.core.roles import Principal
@@ -151,11 +151,22 @@ def entries_for_organisation(
     nurses, planners) in every organisation's: each privacy officer sees the attempts nobody
     can attribute to one organisation's client, and no partner writes into another's log.
     They hold who and which phone, no client data.
+
+    Not exported: a read that showed no client (`record`'s ``none_shown``, a phone reading
+    an empty route). It is how the service knows the phone is heard (`api.night.reach`),
+    not an access to anyone's data, and one per empty route read filled every
+    organisation's export with rows about nobody (NEN 7513 asks who saw which client).
     """
     query = select(AccessLogEntry).where(
         or_(
             AccessLogEntry.client_organisation_id == organisation_id,
-            AccessLogEntry.client_organisation_id.is_(None),
+            and_(
+                AccessLogEntry.client_organisation_id.is_(None),
+                or_(
+                    AccessLogEntry.client_id.is_not(None),
+                    AccessLogEntry.event != "read",  # a read naming no client read nothing
+                ),
+            ),
         ),
         AccessLogEntry.id > after_id,
     )

@@ -25,7 +25,7 @@ from api.core.roles import Principal
 from api.db.models import Client, Night, Nurse, Region, User, Visit
 from api.db.phone_models import BagTemplateRow, KeySafeRecord, PhoneDevice, PhoneEvent
 from api.keysafe import EncryptedCode, Keyring, KeySafeCode, encrypt
-from api.night.device_time import corrected_time
+from api.night.device_time import DeviceClock, corrected_time
 from api.offline_events import StoredEvent
 from api.repositories import access_log
 from mobile_contract.bag import BagItem, BagTemplate
@@ -295,6 +295,25 @@ class SqlEventStore:
     def insert_if_absent(self, stored: StoredEvent) -> StoredEvent | None:
         """Store unless the event id is taken (atomic: the primary key decides)."""
         return self.insert_all_if_absent([stored])[0]
+
+    def last_clock(self, nurse_id: str, device_id: str) -> DeviceClock | None:
+        """The device's previous batch of the night with a clock offset: that offset and its
+        newest device time (`api.night.device_time.batch_clock_offset`); one row read by the
+        night-and-nurse index."""
+        row = self._session.execute(
+            select(PhoneEvent.clock_offset_seconds, PhoneEvent.device_time)
+            .where(
+                PhoneEvent.night_id == self._night_id,
+                PhoneEvent.nurse_id == int(nurse_id),
+                PhoneEvent.device_id == device_id,
+                PhoneEvent.clock_offset_seconds.is_not(None),
+            )
+            .order_by(PhoneEvent.received_at.desc(), PhoneEvent.device_time.desc())
+            .limit(1)
+        ).first()
+        if row is None or row[0] is None:
+            return None
+        return DeviceClock(offset=row[0], clock_at=row[1])
 
     def insert_all_if_absent(self, batch: Sequence[StoredEvent]) -> list[StoredEvent | None]:
         """Store a batch's events in one ``INSERT ... ON CONFLICT DO NOTHING RETURNING``; per

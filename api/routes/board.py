@@ -21,6 +21,7 @@ from api.repositories import accounts, nights
 from api.routes.nights import _version
 from api.schemas.accounts import Skill
 from api.schemas.common import Strict
+from api.schemas.nights import MoveWarning
 from api.schemas.requests import CareTask, Minutes
 from api.services import live
 from api.services.board import board_of, road_lines
@@ -207,6 +208,11 @@ class UrgentCallTaken(UrgentCall):
     """The call with the option the planner chose."""
 
     nurse: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,16}$")]
+    silent_nurse_ok: bool = Field(
+        default=False,
+        description="the planner knows the nurse's phone is silent (reached her otherwise); "
+        "without it, a nurse whose phone is silent is 409 nurse-silent",
+    )
 
 
 @router.post("/nights/{night_date}/board/urgent-calls/quote")
@@ -236,10 +242,12 @@ def take_urgent_call(
 ) -> dict[str, Any]:
     """Take the call with the chosen nurse: recorded as unplanned care for the client's
     organisation, pinned to her, re-planned before the answer (the quick first answer).
-    Answers the new plan version and the visit's id; stale If-Match 409, none 428."""
+    Answers the new plan version and the visit's id; stale If-Match 409, none 428. A nurse
+    whose phone is silent (the quote's ``silent``) needs ``silent_nurse_ok`` (else 409
+    ``nurse-silent``); the answer's ``warnings`` then say so."""
     region = accounts.get_region(session)
     night = nights.require_night(session, region, night_date)
-    visit = take_call(
+    visit, warnings = take_call(
         session,
         who,
         region,
@@ -248,6 +256,7 @@ def take_urgent_call(
         nurse_code=body.nurse,
         base_version=_version(if_match),
         now=clock(),
+        silent_nurse_ok=body.silent_nurse_ok,
     )
     visit_id = visit.id
     replanned = live.replan_or_leave_pending(replanner, night.id, quick=True)
@@ -256,4 +265,5 @@ def take_urgent_call(
         "visit_id": visit_ref(visit_id),
         "plan_version": night.plan_version,
         "pending": replanned is None,
+        "warnings": [MoveWarning.model_validate(w).model_dump(mode="json") for w in warnings],
     }

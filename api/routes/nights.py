@@ -19,6 +19,7 @@ from api.schemas.nights import (
     JobPublic,
     MoveRequest,
     MoveResult,
+    MoveWarning,
     NightPlan,
     PlanVersionSummary,
     PublishResult,
@@ -245,7 +246,11 @@ def move_night_visit(
     planner: Planner,
     if_match: IfMatch = None,
 ) -> MoveResult:
-    """Move (and maybe pin) a visit by hand; answered with what it costs. Stale If-Match: 409."""
+    """Move (and maybe pin) a visit by hand; answered with what it costs. Stale If-Match: 409.
+
+    To a nurse whose phone is silent (the board's ``phone.silent``): a dry run answers with a
+    ``nurse_silent`` warning; a saving move or pin needs ``silent_nurse_ok: true`` (else 409
+    problem ``nurse-silent`` naming her and since when), and is answered with the warning."""
     region = accounts.get_region(session)
     night = nights.require_night(session, region, night_date)
     result = move_visit(
@@ -260,6 +265,7 @@ def move_night_visit(
         dry_run=body.dry_run,
         user_id=planner.user_id,
         now=clock(),
+        silent_nurse_ok=body.silent_nurse_ok,
     )
     return MoveResult(
         saved=result.version is not None,
@@ -267,6 +273,7 @@ def move_night_visit(
         affected_nurses=result.affected_nurses,
         consequences=consequences(result.before, result.plan),
         plan=result.plan,
+        warnings=[MoveWarning.model_validate(w) for w in result.warnings],
     )
 
 

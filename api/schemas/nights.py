@@ -109,6 +109,11 @@ class MoveRequest(Strict):
     position: Annotated[int, Field(ge=0, le=500)] | None = None
     pin: bool = Field(default=False, description="keep it with this nurse in later re-plans")
     dry_run: bool = Field(default=False, description="only show the consequences")
+    silent_nurse_ok: bool = Field(
+        default=False,
+        description="the planner knows the nurse's phone is silent (reached her otherwise); "
+        "without it a move or pin to a silent nurse is 409 nurse-silent",
+    )
 
 
 class Consequences(BaseModel):
@@ -122,12 +127,23 @@ class Consequences(BaseModel):
     later_visits: dict[str, int] = Field(description="visit id -> seconds later than before")
 
 
+class MoveWarning(BaseModel):
+    """Something the planner should know about a move that is allowed."""
+
+    code: Literal["nurse_silent"]
+    nurse: str
+    message: str
+    silent_since: datetime
+    heard_at: datetime
+
+
 class MoveResult(BaseModel):
     saved: bool
     version: int | None
     affected_nurses: list[str]
     consequences: Consequences
     plan: Plan
+    warnings: list[MoveWarning] = Field(default_factory=list)
 
 
 class RoutePublic(BaseModel):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from api.core.roles import Principal
 from api.db.models import Client, Night, Region
+from api.night.reach import Reach, phone_reach
 from api.night.stored import plan_of
 from api.offline_events import derive_state
 from api.repositories import access_log, nights
@@ -87,6 +88,16 @@ def board_of(
     code_of = {nurse.id: nurse.code for nurse, _ in team}
     base = _Where(lon=region.base_lon, lat=region.base_lat)
     events = phone_repo.SqlEventStore(session, night.id)
+    # Whose phone is not picking up her route (`api.night.reach`): shown, so the planner
+    # reaches her by other means and does not hand her more (a move to her warns).
+    reach = phone_reach(
+        session,
+        night,
+        plan,
+        nurse_ids={nurse.code: nurse.id for nurse, _ in team},
+        visit_rows=rows_by_ref(rows),
+        now=now,
+    )
 
     nurses = []
     for number, (nurse, shift) in enumerate(team):
@@ -105,6 +116,7 @@ def board_of(
                 "skills": sorted(nurse.skills),
                 "last_position": position,
                 "published_route_version": published.version if published else None,
+                "phone": _phone_reach(reach, nurse.code),
             }
         )
 
@@ -238,6 +250,22 @@ def _link(request: Any, tonight: dict[int, str]) -> dict[str, Any] | None:
         "min_minutes": request.after_min_minutes or 0,
         "max_minutes": request.after_max_minutes or 0,
         "nurse": request.after_nurse or "any",
+    }
+
+
+def _phone_reach(reach: Reach, code: str) -> dict[str, Any]:
+    """A nurse's phone as the board shows it: ``silent`` (her phone has not picked up a
+    route change published `SILENT_AFTER_SECONDS` ago), ``silent_since`` (when she became
+    silent), ``heard_at`` (her phone's last route read or registration) and
+    ``unseen_visits`` (visits on her route she has not seen; re-plans give them to others)."""
+    silence = reach.silences.get(code)
+    if silence is None:
+        return {"silent": False, "silent_since": None, "heard_at": None, "unseen_visits": []}
+    return {
+        "silent": True,
+        "silent_since": silence.since.isoformat(),
+        "heard_at": silence.heard_at.isoformat(),
+        "unseen_visits": sorted(reach.unseen.get(code, ())),
     }
 
 

@@ -655,7 +655,10 @@ def process_events(
     """
     night = nn.night
     tolerance = timedelta(minutes=settings.device_clock_tolerance_minutes)
-    offsets = batch_offsets(events, sent_at, now)
+    store = repo.SqlEventStore(session, night.id)
+    # The offset is judged against this phone's previous batch (a late delivery, R21B-08).
+    previous = store.last_clock(str(nn.nurse.id), device_id) if sent_at is not None else None
+    offsets = batch_offsets(events, sent_at, now, previous)
     # Her visits (every route version of the night) and her stored events are read only
     # when the batch names a visit or changes one: a batch of positions, the phones' usual
     # traffic, reads neither (both grow all night).
@@ -674,7 +677,6 @@ def process_events(
             return RejectReason.NOT_YOUR_VISIT
         return None
 
-    store = repo.SqlEventStore(session, night.id)
     positions_only = all(isinstance(event, PositionEvent) for _index, event in events)
     refused: dict[int, EventResult] = {}
     if not positions_only:
@@ -704,6 +706,7 @@ def process_events(
         received_at=now,
         check_visit=check,
         sent_at=sent_at,
+        previous=previous,
     )
     accepted = {r.index for r in results if r.outcome == EventOutcome.ACCEPTED}
     new_events = [event for index, event in events if index in accepted]

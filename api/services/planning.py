@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.core.problems import Conflict, Unprocessable
+from api.core.problems import Conflict, NurseSilent, Unprocessable
 from api.db.models import Client, Night, Nurse, Region, Visit, VisitRequest
 from api.db.models import Shift as ShiftRow
-from api.night.reach import Reach, phone_reach
+from api.night.reach import Reach, phone_reach, silence_of, silent_nurse_warning
 from api.night.stored import StoredStep, plan_of, route_of, visit_ids_of
 from api.night.visit_states import VisitStatus, change_visit
 from api.nightbag import full_bag, optimizer_bag_now, remaining
@@ -1096,12 +1096,54 @@ def _as_stored_with_missing_unassigned(problem: om.Problem, current: Plan | None
 
 @dataclass(frozen=True)
 class MoveResult:
-    """A hand-made change, evaluated: the plan and what it costs."""
+    """A hand-made change, evaluated: the plan and what it costs, and the warnings (dicts
+    as `api.schemas.nights.MoveWarning`)."""
 
     plan: Plan
     before: Plan | None
     version: int | None
     affected_nurses: list[str]
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def silent_nurse_check(
+    session: Session,
+    night: Night,
+    nurse: Nurse,
+    *,
+    pinned: bool,
+    acknowledged: bool,
+    dry_run: bool,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Care given by hand to a nurse whose phone is silent (`api.night.reach`): her phone
+    will not show it. A dry run and an acknowledged change (``acknowledged``: the planner
+    reached her by other means) are answered with a warning; otherwise `NurseSilent` (409),
+    so the planner never gives care to a nurse nobody can reach without knowing it."""
+    silence = silence_of(session, night, nurse.id, now)
+    if silence is None:
+        return []
+    message = silent_nurse_warning(nurse.code, silence, pinned=pinned)
+    if not dry_run and not acknowledged:
+        raise NurseSilent(
+            f"{message}; send silent_nurse_ok: true to do it all the same",
+            field="body.silent_nurse_ok",
+            code="nurse_silent",
+            extra={
+                "nurse": nurse.code,
+                "silent_since": silence.since.isoformat(),
+                "heard_at": silence.heard_at.isoformat(),
+            },
+        )
+    return [
+        {
+            "code": "nurse_silent",
+            "nurse": nurse.code,
+            "message": message,
+            "silent_since": silence.since,
+            "heard_at": silence.heard_at,
+        }
+    ]
 
 
 def move_visit(
@@ -1117,8 +1159,12 @@ def move_visit(
     dry_run: bool,
     user_id: int | None,
     now: datetime,
+    silent_nurse_ok: bool = False,
 ) -> MoveResult:
-    """Move a visit to a nurse (at ``position``, else last), or out of the plan; maybe pin it."""
+    """Move a visit to a nurse (at ``position``, else last), or out of the plan; maybe pin it.
+
+    Care moved or pinned to a nurse whose phone is silent needs ``silent_nurse_ok``
+    (`silent_nurse_check`); re-ordering her own route without a pin does not."""
     nights.check_version(session, night, base_version)
     visit = nights.get_visit(session, night, visit_id)
     if visit.status == VisitStatus.COULD_NOT_GET_IN and nurse_code is not None:
@@ -1138,6 +1184,17 @@ def move_visit(
     # state took it as begun then and done 20 minutes later: nobody went (R06).
     live = _as_moved(live_problem(session, night_problem, current, now), visit_ref(visit.id))
     before = evaluate(live, routes) if current is not None else None
+    warnings: list[dict[str, Any]] = []
+    if nurse_code is not None and (pin or ref not in routes.get(nurse_code, [])):
+        warnings = silent_nurse_check(
+            session,
+            night,
+            night_problem.nurses[nurse_code],
+            pinned=pin,
+            acknowledged=silent_nurse_ok,
+            dry_run=dry_run,
+            now=now,
+        )
     routes = {n: [s for s in stops if s != ref] for n, stops in routes.items()}
     if nurse_code is not None:
         stops = routes.setdefault(nurse_code, [])
@@ -1158,7 +1215,9 @@ def move_visit(
     plan = with_closed_visits(session, night, evaluate(live, routes))
     if dry_run:
         session.rollback()
-        return MoveResult(plan=plan, before=before, version=None, affected_nurses=[])
+        return MoveResult(
+            plan=plan, before=before, version=None, affected_nurses=[], warnings=warnings
+        )
     version, affected = nights.save_plan_version(
         session,
         night,
@@ -1171,7 +1230,13 @@ def move_visit(
         publish=nights.any_published(session, night),
     )
     codes = sorted(n.code for n in night_problem.nurses.values() if n.id in affected)
-    return MoveResult(plan=plan, before=before, version=version.version, affected_nurses=codes)
+    return MoveResult(
+        plan=plan,
+        before=before,
+        version=version.version,
+        affected_nurses=codes,
+        warnings=warnings,
+    )
 
 
 def _as_moved(problem: om.Problem, ref: str) -> om.Problem:

@@ -17,7 +17,12 @@ from api.core.problems import NotFound, Unprocessable
 from api.core.roles import Principal
 from api.db.models import Client, Night, Region, Visit, VisitRequest
 from api.repositories import access_log, nights
-from api.services.planning import build_problem, current_plan, reached_live_problem
+from api.services.planning import (
+    build_problem,
+    current_plan,
+    reached_live_problem,
+    silent_nurse_check,
+)
 from optimizer import model as om
 from optimizer.live import with_visit
 from optimizer.quote import quote
@@ -99,6 +104,9 @@ def quote_call(
             "added_lateness_others_seconds": o.added_lateness_others_seconds,
             "feasible": o.feasible,
             "reason": o.reason,
+            # Her phone is not picking up her route (`api.night.reach`): taking the call
+            # with her needs the planner's acknowledgement (`take_call`).
+            "silent": o.nurse_id in reach.silent,
         }
         for o in options
     ]
@@ -114,10 +122,13 @@ def take_call(
     nurse_code: str,
     base_version: int,
     now: datetime,
-) -> Visit:
+    silent_nurse_ok: bool = False,
+) -> tuple[Visit, list[dict[str, Any]]]:
     """Record the call for the client's organisation as unplanned care, pinned to
     ``nurse_code``, and mark the night for a re-plan, in one commit (409 on a stale
-    ``base_version``). The caller then re-plans (`api.services.live`)."""
+    ``base_version``). The caller then re-plans (`api.services.live`). A nurse whose phone
+    is silent needs ``silent_nurse_ok`` (409 ``nurse-silent`` otherwise); the warnings are
+    returned with the visit (`api.services.planning.silent_nurse_check`)."""
     nights.check_version(session, night, base_version)
     client = _client(session, call.client_id)
     moment = _moment(night, now)
@@ -131,6 +142,9 @@ def take_call(
         raise Unprocessable(
             f"nurse: {nurse_code!r} lacks the skill(s) this call needs: {', '.join(missing)}"
         )
+    warnings = silent_nurse_check(
+        session, night, nurse, pinned=True, acknowledged=silent_nurse_ok, dry_run=False, now=now
+    )
     request = VisitRequest(
         organisation_id=client.organisation_id,
         client_id=client.id,
@@ -167,4 +181,4 @@ def take_call(
         session, principal, [client], event="write", purpose="planner urgent call", at=now
     )
     session.commit()
-    return visit
+    return visit, warnings

@@ -143,3 +143,49 @@ def test_totp_secrets_are_sealed_at_rest(world: World) -> None:
         "/auth/token", json={"username": "privacy1", "password": PASSWORD, "totp_code": code}
     )
     assert login.status_code == 200 and login.json()["second_factor"] is True
+
+
+def _export(world: World, officer: str) -> list[dict[str, object]]:
+    code = pyotp.TOTP(DEMO_TOTP_SECRET).at(world.clock())
+    login = world.client.post(
+        "/auth/token", json={"username": officer, "password": PASSWORD, "totp_code": code}
+    )
+    assert login.status_code == 200, login.text
+    strong = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    answer = world.client.get("/access-log", params={"limit": 1000}, headers=strong)
+    assert answer.status_code == 200, answer.text
+    rows: list[dict[str, object]] = answer.json()
+    return rows
+
+
+def test_a_route_read_showing_no_client_is_kept_but_not_exported(any_world: World) -> None:
+    """A night without planned care, published: each phone reads its empty route. The read
+    leaves its row (how the service knows her phone is heard, `api.night.reach`), but a row
+    naming no client is no access to anyone's data: it is in no organisation's export, where
+    one such row per empty route read came to every privacy officer (R21B-01's side effect).
+    A refused call naming no client is still exported."""
+    from tests.api.phone_helpers import fresh, publish, register_phone
+    from tests.api.test_planner import reoptimise
+
+    world = any_world
+    reoptimise(world)
+    publish(world)
+    world.clock.set(1, 0)
+    for code in world.seeded.nurses:
+        phone = register_phone(world, f"nurse-{code.lower()}")
+        read = world.client.get("/mobile/v1/me/route", headers=fresh(world, phone))
+        assert read.status_code == 200, read.text
+        assert read.json()["steps"] == [] or all(
+            step.get("client") is None for step in read.json()["steps"]
+        ), read.json()
+    heard = [r for r in _rows(world) if r.purpose == "nurse route" and r.client_id is None]
+    assert len(heard) == len(world.seeded.nurses)
+    # A key-safe reveal for a visit that does not exist: a refusal naming no client.
+    refused = world.client.post(
+        "/mobile/v1/me/keysafe/reveal", json={"visit_id": "999999"}, headers=fresh(world, phone)
+    )
+    assert refused.status_code in (403, 404, 422), refused.text
+    for officer in ("privacy1", "privacy2"):
+        rows = _export(world, officer)
+        assert not [r for r in rows if r["client_id"] is None and r["event"] == "read"], rows
+        assert [r for r in rows if r["client_id"] is None and r["event"] != "read"], rows

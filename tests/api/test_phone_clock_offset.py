@@ -19,6 +19,7 @@ from api.db.phone_models import PhoneEvent
 from api.night.device_time import (
     OFFSET_DEADBAND,
     OFFSET_LIMIT,
+    DeviceClock,
     batch_clock_offset,
     corrected_time,
     event_clock_offset,
@@ -112,6 +113,36 @@ def test_care_begun_offline_counts_when_it_began_on_a_slow_or_fast_phone(
     world.clock.set(7, 30)
     report = world.client.get(REPORT, headers=world.key(org))
     assert report.status_code == 200, report.text
+    [line] = [v for v in report.json()["visits"] if v["visit_id"] == visit_id]
+    assert line["response_minutes"] == 10.0, line
+
+
+def test_a_slow_phones_batch_delivered_late_keeps_the_clocks_offset(any_world: World) -> None:
+    """Her phone's clock is 40 min slow: a position at 01:10 measures +40 min. She starts
+    care at 01:15 and the phone sends it at once (``sent_at`` 00:35 by its clock), but the
+    request is held and the same bytes arrive at 01:45 (R21B-08's kind: a queue, a retry of
+    the same body). The clock is still 40 min slow (it ran on since 01:10): care began at
+    01:15, a 10-minute response, not 01:45 (the batch alone measured +70 min)."""
+    world = any_world
+    org, visit_id, phone = _called_and_phone(world)
+    slow = timedelta(minutes=40)
+    world.clock.set(1, 10)
+    _send(
+        world,
+        phone,
+        [_event("position", world.clock() - slow, position=[6.6, 53.07], accuracy_metres=10)],
+        sent_at=world.clock() - slow,
+    )
+    world.clock.set(1, 15)
+    began = world.clock() - slow
+    world.clock.set(1, 45)
+    _send(world, phone, [_event("visit_started", began, visit_id=str(visit_id))], sent_at=began)
+    assert _started_seconds(world, visit_id) == 2 * 3600 + 15 * 60
+    with world.sessions()() as session:
+        [stored] = session.scalars(select(PhoneEvent).where(PhoneEvent.type == "visit_started"))
+        assert stored.clock_offset_seconds == 2400
+    world.clock.set(7, 30)
+    report = world.client.get(REPORT, headers=world.key(org))
     [line] = [v for v in report.json()["visits"] if v["visit_id"] == visit_id]
     assert line["response_minutes"] == 10.0, line
 
@@ -285,3 +316,40 @@ def test_the_bounds_of_a_batch_offset() -> None:
     assert batch_clock_offset(BASE - timedelta(minutes=40), BASE) == 2400
     assert batch_clock_offset(BASE + timedelta(minutes=30), BASE) == -1800
     assert batch_clock_offset(BASE - OFFSET_LIMIT - timedelta(seconds=1), BASE) is None
+
+
+@given(
+    error=st.integers(min_value=-86400, max_value=86400),
+    since=st.integers(min_value=0, max_value=4 * 3600),
+    delay=st.integers(min_value=0, max_value=4 * 3600),
+    latency=st.integers(min_value=0, max_value=20),
+)
+def test_a_late_delivery_is_not_a_clock_and_a_clock_set_back_is(
+    error: int, since: int, delay: int, latency: int
+) -> None:
+    """A phone ``error`` seconds slow sent a batch (newest event at its sending) that
+    arrived in ``latency`` seconds; ``since`` seconds later it sends another that arrives
+    ``delay`` seconds late with that ``sent_at``: the offset is the previous one (within the
+    dead band) and the clock's error within the dead band and latency, whatever the delay
+    (R21B-08; the batch alone measured ``error + delay``). Had its clock instead been set
+    back by more than ``since`` (plus the dead band) in between and the batch come at once,
+    the new offset is believed (R04)."""
+    sent_real = BASE
+    previous_offset = batch_clock_offset(
+        sent_real - timedelta(seconds=error), sent_real + timedelta(seconds=latency)
+    )
+    assert previous_offset is not None
+    previous = DeviceClock(offset=previous_offset, clock_at=sent_real - timedelta(seconds=error))
+    then = sent_real + timedelta(seconds=since)
+    late = batch_clock_offset(
+        then - timedelta(seconds=error), then + timedelta(seconds=delay), previous
+    )
+    assert late is not None and late <= previous_offset + OFFSET_DEADBAND.total_seconds()
+    assert abs(late - error) <= OFFSET_DEADBAND.total_seconds() + latency
+    back = since + 61 + delay
+    reset = batch_clock_offset(
+        then - timedelta(seconds=error + back), then + timedelta(seconds=latency), previous
+    )
+    assert reset == batch_clock_offset(
+        then - timedelta(seconds=error + back), then + timedelta(seconds=latency)
+    )

@@ -78,6 +78,8 @@ class Board:
     password: str
     settings: Settings
     seeded: Seeded
+    #: The service's clock (tests may move ``clock.now``; phones' proofs stay at 00:30).
+    clock: FixedClock = field(default_factory=FixedClock)
     #: The phones' HTTP clients, closed when the test ends.
     phones: list[httpx.Client] = field(default_factory=list)
 
@@ -200,7 +202,8 @@ def board(
     path = tmp_path / "board.sqlite"
     shutil.copyfile(seeded_template[0], path)
     settings = _settings(f"sqlite+pysqlite:///{path}", porto_data)
-    app = create_app(settings, clock=FixedClock())
+    clock = FixedClock()
+    app = create_app(settings, clock=clock)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -218,6 +221,7 @@ def board(
         password=PASSWORD,
         settings=settings,
         seeded=seeded_template[1],
+        clock=clock,
     )
     yield found
     for phone in found.phones:

@@ -480,3 +480,35 @@ def test_a_linked_visit_shows_what_it_follows(page: Page, board: Board) -> None:
     page.locator(selector).first.click()
     expect(page.locator("#detail")).to_contain_text(f"60–90 min na {first}")
     expect(page.locator("#detail")).to_contain_text("dezelfde verpleegkundige")
+
+
+def test_a_silent_nurse_is_shown_and_a_move_to_her_is_acknowledged(
+    page: Page, board: Board
+) -> None:
+    """N1's phone is registered at 00:30 and never reads her route, published at 00:31: at
+    00:35 her row says her phone is silent since 00:34 (last heard 00:30). A visit dragged
+    to her previews the warning; confirming is the planner's acknowledgement, and saves."""
+    board.phone("nurse-n1")
+    board.clock.now = board.clock.now.replace(minute=31)
+    headers = {"Authorization": f"Bearer {board.token()}", "If-Match": f'"{api_version(board)}"'}
+    published = HTTP.post(f"{board.url}/nights/{board.night}/plan/publish", headers=headers)
+    assert published.status_code == 200, published.text
+    board.clock.now = board.clock.now.replace(minute=35)
+    sign_in(page, board)
+    row = page.locator('[data-testid="timeline-row"][data-nurse-id="N1"]')
+    expect(row.get_by_test_id("silent-nurse")).to_contain_text("00:34")
+    expect(row.get_by_test_id("silent-nurse")).to_contain_text("00:30")
+    expect(page.get_by_test_id("silent-nurse")).to_have_count(1)
+    before = version(page)
+    block = page.locator(
+        '[data-testid="timeline-row"][data-nurse-id="N2"] [data-testid="visit-block"]'
+    ).first
+    moved = block.get_attribute("data-visit-id")
+    block.drag_to(row.locator(".track"), target_position={"x": 40, "y": 20})
+    preview = page.get_by_test_id("move-preview")
+    expect(preview.get_by_test_id("move-warning")).to_contain_text("N1")
+    expect(page.get_by_test_id("move-confirm")).to_contain_text("Toch bevestigen")
+    assert api_version(board) == before
+    page.get_by_test_id("move-confirm").click()
+    expect(page.get_by_test_id("plan-version")).to_have_text(str(before + 1))
+    expect(row.locator(f'[data-visit-id="{moved}"]')).to_have_count(1)

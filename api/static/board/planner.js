@@ -35,6 +35,9 @@ const TEXT = {
     urgent_quote: "Opties opvragen", urgent_options: "Opties (beste eerst)",
     urgent_take: "Inplannen bij gekozen verpleegkundige", not_possible: "niet mogelijk",
     travel_more: "reistijd", others_later: "anderen later", urgent_taken: "Spoedmelding {id} ingepland bij {n}: planversie {v}",
+    silent: "telefoon stil sinds {since} (laatst gehoord {heard})", silent_short: "telefoon stil",
+    confirm_anyway: "Toch bevestigen (ik heb haar bereikt)",
+    pin_silent: "De telefoon van {n} is stil sinds {since}: zij ziet dit niet. Toch vastzetten (u hebt haar op een andere manier bereikt)?",
   },
   en: {
     title: "Night plan", night: "Night", version: "Plan version", reoptimise: "Re-optimise",
@@ -68,6 +71,9 @@ const TEXT = {
     urgent_quote: "Get options", urgent_options: "Options (best first)",
     urgent_take: "Plan with the chosen nurse", not_possible: "not possible",
     travel_more: "travel", others_later: "others later", urgent_taken: "Urgent call {id} planned with {n}: plan version {v}",
+    silent: "phone silent since {since} (last heard {heard})", silent_short: "phone silent",
+    confirm_anyway: "Confirm anyway (I reached her)",
+    pin_silent: "{n}'s phone has been silent since {since}: she will not see this. Pin all the same (you reached her by other means)?",
   },
 };
 const URGENCY_COLOUR = {acute: "#C00000", urgent: "#E66100", soon: "#B8860B", planned: "#5D6D7E"};
@@ -110,6 +116,8 @@ const say = (text) => { $("status").textContent = text; };
 
 // ---------------------------------------------------------------- times
 const clock = (s) => new Date(Date.parse(state.board.starts_at) + s * 1000)
+  .toLocaleTimeString("nl-NL", {hour: "2-digit", minute: "2-digit", timeZone: "Europe/Amsterdam"});
+const hhmm = (iso) => new Date(Date.parse(iso))
   .toLocaleTimeString("nl-NL", {hour: "2-digit", minute: "2-digit", timeZone: "Europe/Amsterdam"});
 const horizon = () => (Date.parse(state.board.ends_at) - Date.parse(state.board.starts_at)) / 1000;
 const pct = (s) => `${Math.max(0, Math.min(100, (100 * s) / horizon()))}%`;
@@ -211,6 +219,11 @@ function renderTimeline() {
     const who = el("div", {class: "who", style: `border-left-color:${n.colour}`},
       el("strong", {}, `${n.id} · ${n.name}`),
       `${route ? route.visit_count : 0} ${t("visits")} · ${phone}`);
+    if (n.phone && n.phone.silent) {
+      // Her phone is not picking up her route: the planner reaches her by other means.
+      who.append(el("span", {class: "silent bad", "data-testid": "silent-nurse", role: "status"},
+        t("silent", {since: hhmm(n.phone.silent_since), heard: hhmm(n.phone.heard_at)})));
+    }
     box.append(el("div", {class: "row", "data-testid": "timeline-row", "data-nurse-id": n.id, role: "group",
       "aria-label": `${t("nurse")} ${n.id}`}, who, track));
   }
@@ -292,8 +305,12 @@ async function ownChange(action) {
 
 async function togglePin(v) {
   await ownChange(async () => { try {
+    const n = nurse(v.planned.nurse_id);
+    // Pinning to a nurse whose phone is silent: the planner says she reached her otherwise.
+    const silent = !v.pinned_to && n && n.phone && n.phone.silent;
+    if (silent && !window.confirm(t("pin_silent", {n: n.id, since: hhmm(n.phone.silent_since)}))) return;
     const r = await api("POST", `/nights/${night()}/plan/moves`, {visit_id: vidNumber(v.id), nurse: v.planned.nurse_id,
-      position: v.planned.position, pin: !v.pinned_to}, ifMatch());
+      position: v.planned.position, pin: !v.pinned_to, silent_nurse_ok: !!silent}, ifMatch());
     await load(`${v.pinned_to ? t("unpinned_ok") : t("pinned_ok")}: ${t("version").toLowerCase()} ${r.version}`);
   } catch (e) { handleError(e); } });
 }
@@ -328,6 +345,11 @@ function showPreview(r) {
       c.violations.length ? el("ul", {}, ...c.violations.map((x) => el("li", {}, x.message))) : t("none")),
   ];
   if (later.length) body.push(el("p", {}, `${t("later")}: ` + later.map(([k, s]) => `${k} ${minutes(s)}`).join(", ")));
+  // A silent nurse: the warning is shown, and confirming is the planner's acknowledgement.
+  const warnings = r.warnings || [];
+  for (const w of warnings) body.push(el("p", {class: "bad", "data-testid": "move-warning", role: "alert"}, w.message));
+  p.ack = warnings.some((w) => w.code === "nurse_silent");
+  $("confirm").textContent = p.ack ? t("confirm_anyway") : t("confirm");
   $("preview-body").replaceChildren(...body);
   $("preview").hidden = false;
   $("confirm").focus();
@@ -338,7 +360,7 @@ $("confirm").onclick = () => ownChange(async () => {
   if (!p) return;
   try {
     const r = await api("POST", `/nights/${night()}/plan/moves`, {visit_id: vidNumber(p.id), nurse: p.nurse,
-      position: p.position, pin: p.pin}, {"If-Match": `"${p.base}"`});
+      position: p.position, pin: p.pin, silent_nurse_ok: !!p.ack}, {"If-Match": `"${p.base}"`});
     state.pending = null; $("preview").hidden = true;
     await load(`${t("moved")} ${r.version}`);
   } catch (e) { handleError(e); }
@@ -414,8 +436,10 @@ $("urgent").onsubmit = async (e) => {
         ? `${o.nurse_id} · ${t("eta")} ${clock(o.eta)}${o.lateness_seconds ? ` (${t("late")} ${minutes(o.lateness_seconds)})` : ""} · ` +
           `${t("travel_more")} ${minutes(o.added_travel_seconds)} · ${t("others_later")} ${minutes(o.added_lateness_others_seconds)}`
         : `${o.nurse_id} · ${t("not_possible")}: ${o.reason}`;
+      const shown = o.silent ? `${text} · ${t("silent_short")}` : text;
       list.append(el("label", {class: "option"}, el("input", {type: "radio", name: "urgent-option", value: o.nurse_id,
-        "data-testid": "urgent-option", disabled: !o.feasible, checked: i === first}), " " + text));
+        "data-testid": "urgent-option", "data-silent": o.silent ? "true" : "false", disabled: !o.feasible,
+        checked: i === first}), " " + shown));
     });
     $("urgent-options").hidden = false;
     $("urgent-take").disabled = first < 0;
@@ -425,7 +449,11 @@ $("urgent-take").onclick = () => ownChange(async () => {
   const chosen = document.querySelector('input[name="urgent-option"]:checked');
   if (!chosen) return;
   try {
-    const r = await api("POST", `/nights/${night()}/board/urgent-calls`, {...urgentBody(), nurse: chosen.value}, ifMatch());
+    const silent = chosen.dataset.silent === "true";
+    const n = nurse(chosen.value);
+    if (silent && !window.confirm(t("pin_silent", {n: chosen.value, since: n && n.phone.silent ? hhmm(n.phone.silent_since) : "?"}))) return;
+    const r = await api("POST", `/nights/${night()}/board/urgent-calls`, {...urgentBody(), nurse: chosen.value,
+      silent_nurse_ok: silent}, ifMatch());
     $("urgent").hidden = true;
     await load(t("urgent_taken", {id: r.visit_id, n: chosen.value, v: r.plan_version}));
     select(r.visit_id);
