@@ -285,6 +285,20 @@ class Visit(_Frozen):
         default=0,
         description="planned care: objective cost of each minute past window.end (travel: 60/min)",
     )
+    end_margin_seconds: Annotated[int, Field(ge=0, le=24 * 3600)] = Field(
+        default=0,
+        description=(
+            "planned care with a hard window end (no late_tolerance_seconds): starting within "
+            "this many seconds of window.end costs end_margin_cost_per_minute per minute, so "
+            "the plan keeps room for slower drives and care instead of timing the visit to "
+            "the last minute; the window itself stays as it is. Ignored with a tolerance "
+            "(its soft end is the room) and for unplanned care"
+        ),
+    )
+    end_margin_cost_per_minute: Annotated[int, Field(ge=0, le=10_000_000)] = Field(
+        default=0,
+        description="planned care: objective cost of each minute inside end_margin_seconds",
+    )
     promised_by: Seconds | None = Field(
         default=None,
         description=(

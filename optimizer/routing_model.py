@@ -211,6 +211,7 @@ class NightModel:
             if stop.target is not None and urgency.aim_seconds is not None:
                 # Ahead of the target (the class's aim), so the plan leaves room for noise.
                 aim = min(stop.target, (visit.call_time or 0) + urgency.aim_seconds)
+            margin = timeline.end_margin(problem, visit)
             if aim is not None and visit.id in self.promises:
                 aim = min(aim, self.promises[visit.id])
             if visit.nurses_needed == 2 and self.fixed_slots:
@@ -223,6 +224,12 @@ class NightModel:
                 cumul.SetRange(stop.earliest, max(stop.earliest, latest))
                 if stop.target is not None and per_second > 0:
                     time_dim.SetCumulVarSoftUpperBound(index, aim, per_second)
+                elif margin is not None:
+                    # A hard end: the last minutes before it cost, so the plan keeps room
+                    # for the night's noise (one soft bound per variable: none else here).
+                    time_dim.SetCumulVarSoftUpperBound(
+                        index, max(0, margin[0]), math.ceil(margin[1] / 60)
+                    )
                 routing.AddVariableMinimizedByFinalizer(cumul)
         for node in self.restock_nodes:
             routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(self.index(node)))
@@ -262,6 +269,9 @@ class NightModel:
             else:
                 total += classes[visit.urgency].omission_penalty * copies
             per_second = math.ceil(timeline.late_cost_per_minute(problem, visit) / 60)
+            margin = timeline.end_margin(problem, visit)
+            if margin is not None:
+                per_second = max(per_second, math.ceil(margin[1] / 60))
             total += per_second * horizon * copies
         published = sum(1 for v in self.visits if v.published_nurse is not None)
         total += len(problem.nurses) * problem.night.stability_cost * (published + 1)

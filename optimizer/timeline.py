@@ -19,6 +19,7 @@ __all__ = [
     "Stop",
     "TimedStop",
     "departure",
+    "end_margin",
     "late_cost_per_minute",
     "locked_prefix",
     "route",
@@ -132,6 +133,22 @@ def late_cost_per_minute(problem: Problem, visit: Visit) -> int:
     if problem.is_planned_care(visit):
         return visit.late_cost_per_minute if visit.late_tolerance_seconds > 0 else 0
     return problem.urgency_classes[visit.urgency].lateness_cost_per_minute
+
+
+def end_margin(problem: Problem, visit: Visit) -> tuple[int, int] | None:
+    """``(bound, cost per minute)`` for planned care with a hard window end and a margin
+    (`Visit.end_margin_seconds`): each minute its start is past ``bound`` (the window's end
+    less the margin) costs that much. ``None`` for other visits: unplanned care, and planned
+    care with a tolerance, whose soft end already leaves room past the window."""
+    if (
+        not problem.is_planned_care(visit)
+        or visit.window is None
+        or visit.late_tolerance_seconds > 0
+        or visit.end_margin_seconds <= 0
+        or visit.end_margin_cost_per_minute <= 0
+    ):
+        return None
+    return visit.window.end - visit.end_margin_seconds, visit.end_margin_cost_per_minute
 
 
 def restock_stop(problem: Problem, *, not_before: int = 0) -> Stop:

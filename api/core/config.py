@@ -160,6 +160,25 @@ class Settings(BaseSettings):
         le=10_000_000,
         description="objective cost of a planned minute past its window (travel: 60/min)",
     )
+    planned_end_margin_minutes: int = Field(
+        default=10,
+        ge=0,
+        le=120,
+        description=(
+            "planned care with a hard window end (no tolerance): starting within this many "
+            "minutes of the end costs planned_end_margin_cost_per_minute a minute, so plans "
+            "keep room for slower drives and care; 0: no margin (docs/simulation.md)"
+        ),
+    )
+    planned_end_margin_cost_per_minute: int = Field(
+        default=100,
+        ge=0,
+        le=10_000_000,
+        description=(
+            "objective cost of each planned minute inside that margin (travel: 60/min, a "
+            "minute past a tolerance window's end: planned_late_cost_per_minute)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _clock_rules(self) -> Self:

@@ -175,9 +175,15 @@ def build_problem(
         if visit.window_start is not None and visit.window_end is not None:
             data["window"] = om.TimeWindow(start=visit.window_start, end=visit.window_end)
             # The region's rule: planned care may run this late for a call, at this cost.
-            late, cost = current_rule().for_task(tasks.get(visit.request_id, ""))
+            task = tasks.get(visit.request_id, "")
+            late, cost = current_rule().for_task(task)
             if late:
                 data["late_tolerance_seconds"], data["late_cost_per_minute"] = late, cost
+            # A hard end: the last minutes before it cost, leaving room for the night's noise.
+            margin, margin_cost = current_rule().margin_for_task(task)
+            if margin:
+                data["end_margin_seconds"] = margin
+                data["end_margin_cost_per_minute"] = margin_cost
         if visit.call_time is not None:
             data["call_time"] = visit.call_time
         if visit.pin_nurse_id is not None and visit.pin_nurse_id in nurse_by_id:

@@ -54,3 +54,51 @@ def test_the_rule_is_read_from_the_environment_as_json(monkeypatch: pytest.Monke
     assert use_tolerance(Settings()).for_task("wound") == (0, 0)
     monkeypatch.delenv("NACHTROUTE_PLANNED_TOLERANCE_MINUTES")
     use_tolerance(Settings())
+
+
+def test_hard_ended_planned_care_gets_the_margin(world: World) -> None:
+    """The margin before a hard end reaches the solver on care types without a tolerance; a
+    care type with a tolerance has its soft end instead (docs/simulation.md)."""
+    before = current_rule()
+    use_tolerance(
+        Settings(
+            planned_tolerance_minutes={"medication": 15},
+            planned_end_margin_minutes=12,
+            planned_end_margin_cost_per_minute=90,
+        )
+    )
+    try:
+        org = world.seeded.home_care[0]
+        medication = new_client(world, org, 1)
+        injection = new_client(world, org, 2)
+        for client, task in ((medication, "medication"), (injection, "injection")):
+            answer = world.client.post(
+                "/partner/v1/visit-requests",
+                json=planned_body(client, care_task=task),
+                headers=world.key(org),
+            )
+            assert answer.status_code == 201, answer.text
+        with world.sessions()() as session:
+            region = accounts.get_region(session)
+            night = nights.require_night(session, region, NIGHT)
+            problem = build_problem(session, region, night).problem
+    finally:
+        use_tolerance(Settings(planned_tolerance_minutes=dict(before.minutes)))
+    visits = {v.client_ref: v for v in problem.visits}
+    assert visits[f"C{injection}"].end_margin_seconds == 12 * 60
+    assert visits[f"C{injection}"].end_margin_cost_per_minute == 90
+    assert visits[f"C{medication}"].end_margin_seconds == 0
+    assert visits[f"C{medication}"].end_margin_cost_per_minute == 0
+
+
+def test_the_margin_is_on_by_default_and_can_be_switched_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert use_tolerance(Settings()).margin_for_task("injection") == (600, 100)
+    monkeypatch.setenv("NACHTROUTE_PLANNED_TOLERANCE_MINUTES", '{"turn": 60}')
+    assert use_tolerance(Settings()).margin_for_task("turn") == (0, 0)
+    monkeypatch.setenv("NACHTROUTE_PLANNED_END_MARGIN_MINUTES", "0")
+    assert use_tolerance(Settings()).margin_for_task("injection") == (0, 0)
+    monkeypatch.delenv("NACHTROUTE_PLANNED_TOLERANCE_MINUTES")
+    monkeypatch.delenv("NACHTROUTE_PLANNED_END_MARGIN_MINUTES")
+    use_tolerance(Settings())
