@@ -284,7 +284,7 @@ def _dependencies(
         if request is None or request.after_request_id is None:
             continue
         earlier = visit_of_request.get(request.after_request_id)
-        if earlier is None or visit.nurses_needed != 1 or by_ref[earlier].nurses_needed != 1:
+        if earlier is None:
             continue
         links.append(
             om.Dependency(
