@@ -311,6 +311,43 @@ def test_the_checker_reads_a_two_person_visits_link_from_both_starts() -> None:
     assert "link_gap" in {v.code for v in check(problem, late)}
 
 
+def test_the_quote_fits_a_check_after_a_planned_two_person_transfer() -> None:
+    """The quote of a new check after a planned transfer: inside the gap from both lifters'
+    starts, and by a lifter ('same') or anyone but them ('different')."""
+    nurses = [nurse("N1"), nurse("N2"), nurse("N3")]
+    base = line_problem(nurses, [planned("LIFT", 5, 0, HOUR, nurses_needed=2)])
+    plan = solve(base, time_limit=1.0)
+    lifted = _starts(plan, "LIFT")
+    lifters = set(plan.assignments()["LIFT"])
+    for who in ("same", "different"):
+        problem = line_problem(
+            nurses,
+            [planned("LIFT", 5, 0, HOUR, nurses_needed=2), planned("CHECK", 6, 0, 6 * HOUR)],
+            dependencies=[_link("LIFT", "CHECK", HOUR, 90 * MINUTE, who)],
+        )
+        options = [o for o in quote(problem, plan, problem.visit("CHECK")) if o.feasible]
+        assert options, who
+        for option in options:
+            assert all(HOUR <= option.start - t <= 90 * MINUTE for t in lifted), who
+            assert (option.nurse_id in lifters) == (who == "same"), who
+
+
+def test_the_quote_of_a_two_person_visit_after_one_nurses_care_includes_her() -> None:
+    """'same' for a two-person visit after one nurse's care: she is one of the two (the
+    quote narrowed the two-person visit to her alone, and no option was feasible)."""
+    nurses = [nurse("N1"), nurse("N2")]
+    base = line_problem(nurses, [planned("PREP", 5, 0, HOUR)])
+    plan = solve(base, time_limit=1.0)
+    problem = line_problem(
+        nurses,
+        [planned("PREP", 5, 0, HOUR), planned("LIFT", 6, 0, 6 * HOUR, nurses_needed=2)],
+        dependencies=[_link("PREP", "LIFT", 30 * MINUTE, HOUR, "same")],
+    )
+    options = quote(problem, plan, problem.visit("LIFT"))
+    assert sum(o.feasible for o in options) == 2
+    assert _nurse_of(plan, "PREP") in {o.nurse_id for o in options if o.feasible}
+
+
 FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
