@@ -304,3 +304,30 @@ def test_a_replan_after_the_first_care_is_done_keeps_the_check_inside_its_gap(
     assert done["status"] == "done"
     for start in _starts(night, check["id"]).values():
         assert 60 * 60 <= start - real <= 75 * 60, (start, real, planned_start)
+
+
+def test_a_check_linked_during_the_night_after_a_planned_transfer_goes_to_another_nurse(
+    any_world: World,
+) -> None:
+    """The live path: the transfer is planned and published, then a check by another nurse
+    is linked after it; the quick insertion and the search that follows keep the gap from
+    both lifters' starts."""
+    world = any_world
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org)
+    transfer = _submit(
+        world, org, planned_body(client_id, start="23:30", end="00:30", nurses_needed=2)
+    )
+    reoptimise(world)
+    publish(world)
+    after = {
+        "request_id": transfer["id"],
+        "min_minutes": 45,
+        "max_minutes": 75,
+        "nurse": "different",
+    }
+    check = _submit(world, org, planned_body(client_id, start="23:30", end="03:00", after=after))
+    settle(world)
+    night = _night(world)
+    _assert_gap(night, transfer["id"], check["id"], 45, 75)
+    assert not set(_starts(night, transfer["id"])) & set(_starts(night, check["id"]))
