@@ -331,3 +331,46 @@ def test_a_check_linked_during_the_night_after_a_planned_transfer_goes_to_anothe
     night = _night(world)
     _assert_gap(night, transfer["id"], check["id"], 45, 75)
     assert not set(_starts(night, transfer["id"])) & set(_starts(night, check["id"]))
+
+
+def test_a_check_after_care_begun_off_the_routes_keeps_its_gap_from_that_start(
+    any_world: World,
+) -> None:
+    """The planner takes the transfer off the routes, then reports it begun at 00:10 by one
+    nurse: a two-person visit whose colleague nobody
+    can name is history the problem cannot place, and its link was then no rule at all
+    (the check planned anywhere in its window). Now the check keeps the gap from 00:10."""
+    world = any_world
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org)
+    transfer = _submit(
+        world, org, planned_body(client_id, start="23:30", end="00:30", nurses_needed=2)
+    )
+    after = {"request_id": transfer["id"], "min_minutes": 60, "max_minutes": 75}
+    check = _submit(world, org, planned_body(client_id, start="23:30", end="05:00", after=after))
+    reoptimise(world)
+    night = _night(world)
+    first = _visit_id(night, transfer["id"])
+    held = world.client.post(
+        f"{PLAN}/moves",
+        json={"visit_id": first, "nurse": None},
+        headers={**world.token("planner"), "If-Match": f'"{night["version"]}"'},
+    )
+    assert held.status_code == 200, held.text
+    settle(world)
+    # The planner's edit keeps the check, flagged: the plan shows the link broken.
+    assert "link_broken" in {v["code"] for v in _night(world)["plan"]["violations"]}
+    night_start = world.clock.set(23, 0)
+    world.clock.set(0, 10)
+    began = int((world.clock() - night_start).total_seconds())
+    reported = world.client.post(
+        f"/nights/{world.clock.now.date() - timedelta(days=1)}/events",
+        json={"kind": "started", "visit_id": first, "nurse": "N1"},
+        headers=world.token("planner"),
+    )
+    assert reported.status_code == 201, reported.text
+    settle(world)
+    starts = _starts(_night(world), check["id"])
+    assert starts, _night(world)["plan"]["unassigned"]
+    for start in starts.values():
+        assert 60 * 60 <= start - began <= 75 * 60, (start, began)
