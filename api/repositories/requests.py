@@ -595,7 +595,11 @@ def _relink(
         if earlier is None or earlier.organisation_id != principal.organisation_id:
             break  # `_link` below refuses it (and logs a foreign one)
         step = earlier.after_request_id
-    _link(session, principal, request, after, now=now)
+    try:
+        _link(session, principal, request, after, now=now)
+    except Unprocessable:
+        session.rollback()  # nothing of the amendment is kept
+        raise
     starts_at, ends_at = nights.night_bounds(region, nights.night_date_for(region, now))
     night_minutes = int((ends_at - starts_at).total_seconds() // 60)
     if after.min_minutes > night_minutes:

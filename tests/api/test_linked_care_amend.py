@@ -245,11 +245,26 @@ def test_an_amended_link_is_checked_as_a_new_one_and_never_goes_in_a_circle(
     )
     assert backwards.status_code == 422, backwards.text
     assert backwards.json()["errors"][0]["field"].startswith("body.after")
+    # A cancelled request cannot be followed; the rest of that amendment is not kept.
+    gone = _submit(world, mine, planned_body(client_id, start="23:30", end="00:30"))
+    cancelled = world.client.post(
+        f"{REQUESTS}/{gone['id']}/cancel", json={}, headers=world.key(mine)
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    refused = _amend(
+        world,
+        mine,
+        second["id"],
+        {"service_minutes": 30, "after": {"request_id": gone["id"], **gap}},
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["code"] == "cancelled"
     # Nothing of the refused amendments was stored.
     for request, earlier in ((first, None), (second, first["id"]), (third, second["id"])):
         read = world.client.get(f"{REQUESTS}/{request['id']}", headers=world.key(mine)).json()
         assert (read["after"] or {}).get("request_id") == earlier
         assert read["version"] == request["version"]
+        assert read["service_minutes"] == 15
 
 
 @pytest.mark.parametrize("crew", [1, 2])
