@@ -260,16 +260,23 @@ def in_step(
                     moved = True
         for link in problem.dependencies:
             # B too soon after A: hold B; B too long after A: hold A (no earlier than needed).
+            # A two-person visit has two starts: every pair of starts keeps the gap.
             first, second = starts.get(link.first), starts.get(link.second)
-            if first is None or second is None or len(first) != 1 or len(second) != 1:
+            if first is None or second is None:
                 continue
-            (nurse_a, position_a, start_a), (nurse_b, position_b, start_b) = first[0], second[0]
-            if start_b < start_a + link.min_seconds:
-                not_before[(nurse_b, position_b)] = start_a + link.min_seconds
-                moved = True
-            elif start_b > start_a + link.max_seconds:
-                not_before[(nurse_a, position_a)] = start_b - link.max_seconds
-                moved = True
+            latest_a = max(entry[2] for entry in first)
+            latest_b = max(entry[2] for entry in second)
+            held = False
+            for nurse_b, position_b, start_b in second:
+                if start_b < latest_a + link.min_seconds:
+                    not_before[(nurse_b, position_b)] = latest_a + link.min_seconds
+                    held = moved = True
+            if held:
+                continue
+            for nurse_a, position_a, start_a in first:
+                if latest_b > start_a + link.max_seconds:
+                    not_before[(nurse_a, position_a)] = latest_b - link.max_seconds
+                    moved = True
         if not moved:
             break
         plan = plan_from_routes(

@@ -132,11 +132,17 @@ def _check_dependencies(
             continue
         if not (performers.get(link.first) and performers.get(link.second)):
             continue
-        gap = starts[link.second][0] - starts[link.first][0]
-        if not link.min_seconds <= gap <= link.max_seconds:
+        # A two-person visit has two starts: the gap holds from every start of the first to
+        # every start of the second.
+        gaps = [b - a for a in starts[link.first] for b in starts[link.second]]
+        gap = next((g for g in gaps if not link.min_seconds <= g <= link.max_seconds), None)
+        if gap is not None:
             fail("link_gap", f"{link.label()}: {link.second} starts {gap} s after", link.second)
-        same = performers[link.first][0] == performers[link.second][0]
-        if (link.nurse == "different" and same) or (link.nurse == "same" and not same):
+        ours, theirs = set(performers[link.first]), set(performers[link.second])
+        fewer, more = (ours, theirs) if len(ours) <= len(theirs) else (theirs, ours)
+        if (link.nurse == "different" and ours & theirs) or (
+            link.nurse == "same" and not fewer <= more
+        ):
             fail("link_nurse", f"{link.label()}: must be {link.nurse} nurse(s)", link.second)
 
 

@@ -346,7 +346,13 @@ class Dependency(_Frozen):
     "Check 60-90 minutes after the injection" is ``min_seconds=3600, max_seconds=5400``; a
     simultaneous pair (a transfer by two nurses with different skills) is ``[0, tolerance]``.
     ``nurse`` says whether the two visits must go to different nurses, the same nurse, or any.
-    Both visits are one-nurse visits with their own skills; the solver plans both or neither.
+    Each visit has its own skills; the solver plans both or neither.
+
+    Either may be a two-person visit: then the gap holds from every start of the first to
+    every start of the second (its two nurses start within the sync tolerance), so it holds
+    whichever nurse's start one reads. ``different``: no nurse of the second is one of the
+    first's; ``same``: every nurse of the visit with fewer nurses is one of the other's (a
+    check after a two-person transfer by one of the two; two two-person visits by one pair).
     """
 
     first: Identifier
@@ -608,11 +614,6 @@ class Problem(_Frozen):
                 visit = by_id.get(getattr(link, field))
                 if visit is None:
                     problems.append(f"{where}.{field}: unknown visit {getattr(link, field)!r}")
-                elif visit.nurses_needed != 1:
-                    problems.append(
-                        f"{where}.{field}: {visit.id!r} is a two-person visit; link two "
-                        "one-nurse visits instead"
-                    )
             pair = (min(link.first, link.second), max(link.first, link.second))
             if pair in seen:
                 problems.append(f"{where}: {link.first!r} and {link.second!r} are linked twice")

@@ -57,6 +57,7 @@ def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
     """
     eligible = {n.id for n in eligible_nurses(problem, visit)}
     new_stop = timeline.stop_for(problem, visit)
+    one_of: set[str] = set()  # one of these nurses must be among a two-person visit's two
     if problem.dependencies_of(visit.id):
         # A linked partner already in the plan stays where it is: the new visit must fit the
         # gap around it, and go to another nurse where the link asks for that.
@@ -67,12 +68,24 @@ def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
             if link.nurse == "different":
                 eligible -= holders
             elif link.nurse == "same" and holders:
-                eligible &= holders
+                if visit.nurses_needed <= len(holders):
+                    eligible &= holders
+                else:
+                    # A two-person visit after (or before) one nurse's care: she is one of
+                    # the two, anyone who may do it the other.
+                    one_of |= holders
     options: list[InsertionOption] = []
     for nurse in problem.nurses:
         if nurse.id not in eligible:
             continue
         options.append(_best_for(problem, plan, nurse, new_stop, visit))
+    if one_of and not any(o.feasible and o.nurse_id in one_of for o in options):
+        options = [
+            dataclasses.replace(
+                o, feasible=False, reason=o.reason or "the link asks for the same nurse"
+            )
+            for o in options
+        ]
     if visit.nurses_needed == 2 and sum(o.feasible for o in options) < 2:
         # One nurse alone cannot do a two-person visit: no option is feasible on its own.
         options = [
@@ -110,13 +123,16 @@ def promised(
     return min(feasible, key=lambda o: o.eta)  # min keeps the first of equal arrivals
 
 
-def _planned_starts(plan: Plan) -> dict[str, int]:
-    """Visit id -> its start in ``plan`` (the first nurse's, for a two-person visit)."""
-    starts: dict[str, int] = {}
+def _planned_starts(plan: Plan) -> dict[str, tuple[int, int]]:
+    """Visit id -> its earliest and latest start in ``plan`` (they differ only for a
+    two-person visit, whose nurses start within the sync tolerance: a link's gap holds
+    from both)."""
+    starts: dict[str, tuple[int, int]] = {}
     for route in plan.routes:
         for step in route.steps:
             if step.type == StepType.VISIT and step.visit_id is not None:
-                starts.setdefault(step.visit_id, step.start)
+                low, high = starts.get(step.visit_id, (step.start, step.start))
+                starts[step.visit_id] = (min(low, step.start), max(high, step.start))
     return starts
 
 

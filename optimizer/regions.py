@@ -148,12 +148,14 @@ def _links_kept_together(problem: Problem, parts: list[Region], region_of: dict[
 
 def _may_join(problem: Problem, visit: Visit, region: int, region_of: dict[str, int]) -> bool:
     """Whether ``visit`` may be planned in ``region``: not tied to a nurse elsewhere (a pin,
-    en route, or on her phone) and a nurse there may do it."""
+    en route, or on her phone) and as many nurses there as it needs may do it (two for a
+    two-person visit, which links may now name)."""
     if visit.pin is not None or visit.state == VisitState.EN_ROUTE:
         return False
     if visit.published_nurse in region_of and region_of[visit.published_nurse] != region:
         return False
-    return any(region_of[n.id] == region for n in eligible_nurses(problem, visit))
+    able = sum(region_of[n.id] == region for n in eligible_nurses(problem, visit))
+    return able >= visit.nurses_needed
 
 
 def _home(

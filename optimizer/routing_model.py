@@ -12,8 +12,9 @@ The model, briefly (why each part is shaped as it is):
   only when nothing else is feasible, and then with a reason;
 - skills and pins restrict a node's vehicles; a pinned position is an exact cumul on a visit
   counter; a two-person visit's copies go to different nurses and start within the tolerance;
-- a dependency (B starts min..max after A) is two constraints on the time cumuls, plus a
-  different- or same-nurse constraint on their vehicles;
+- a dependency (B starts min..max after A) is two constraints on the time cumuls (per pair of
+  copies when one is a two-person visit), plus a different- or same-nurse constraint on their
+  vehicles;
 - the night bag is one capacity dimension per item, and a restock node's slack refills it;
 - breaks are OR-Tools break intervals on the time dimension;
 - stability (moving a visit a nurse already has on her phone) is a per-nurse unary cost on
@@ -383,30 +384,41 @@ class NightModel:
         for link in self.problem.dependencies:
             if link.first not in self.visit_nodes or link.second not in self.visit_nodes:
                 continue
-            a = self.index(self.visit_nodes[link.first][0])
-            b = self.index(self.visit_nodes[link.second][0])
-            start_a, start_b = self.time.CumulVar(a), self.time.CumulVar(b)
-            solver.Add(start_b >= start_a + link.min_seconds)
-            solver.Add(start_b <= start_a + link.max_seconds)
-            self.linked.append((a, b, link.min_seconds, link.max_seconds))
-            if link.nurse == "any":
-                continue
-            vehicle_a, vehicle_b = routing.VehicleVar(a), routing.VehicleVar(b)
+            firsts = [self.index(n) for n in self.visit_nodes[link.first]]
+            seconds = [self.index(n) for n in self.visit_nodes[link.second]]
+            # A two-person visit has two nodes: the gap holds from every start of the first
+            # to every start of the second, so it holds whichever nurse's start one reads.
+            for a in firsts:
+                for b in seconds:
+                    start_a, start_b = self.time.CumulVar(a), self.time.CumulVar(b)
+                    solver.Add(start_b >= start_a + link.min_seconds)
+                    solver.Add(start_b <= start_a + link.max_seconds)
+                    self.linked.append((a, b, link.min_seconds, link.max_seconds))
             if link.nurse == "different":
-                # An inactive visit's vehicle is -1: both out would read as "the same nurse".
-                both_off = solver.IsEqualCstVar(routing.ActiveVar(a) + routing.ActiveVar(b), 0)
-                different = solver.IsDifferentVar(vehicle_a, vehicle_b)
-                solver.Add(different + both_off >= 1)
-            else:
-                one_off = solver.IsLessCstVar(routing.ActiveVar(a) + routing.ActiveVar(b), 2)
-                same = solver.IsEqualVar(vehicle_a, vehicle_b)
-                solver.Add(same + one_off >= 1)
-                # One nurse, A then B: a pickup-and-delivery pair to OR-Tools, so its
-                # insertion and local search move the two together (one at a time, B
-                # rarely fits where A already is, and A alone is dropped on reading).
-                routing.AddPickupAndDelivery(a, b)
-                solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
-                self.pairs.append((a, b))
+                for a in firsts:
+                    for b in seconds:
+                        # An inactive visit's vehicle is -1: both out would read as "the same".
+                        both_off = solver.IsEqualCstVar(
+                            routing.ActiveVar(a) + routing.ActiveVar(b), 0
+                        )
+                        different = solver.IsDifferentVar(
+                            routing.VehicleVar(a), routing.VehicleVar(b)
+                        )
+                        solver.Add(different + both_off >= 1)
+            elif link.nurse == "same":
+                # Every nurse of the visit with fewer nurses is one of the other's: copy k
+                # with copy k (a two-person visit's copies are interchangeable, but for a
+                # pin, whose nurse is copy 0: a one-nurse check after it goes to her).
+                for a, b in zip(firsts, seconds, strict=False):
+                    one_off = solver.IsLessCstVar(routing.ActiveVar(a) + routing.ActiveVar(b), 2)
+                    same = solver.IsEqualVar(routing.VehicleVar(a), routing.VehicleVar(b))
+                    solver.Add(same + one_off >= 1)
+                    # One nurse, A then B: a pickup-and-delivery pair to OR-Tools, so its
+                    # insertion and local search move the two together (one at a time, B
+                    # rarely fits where A already is, and A alone is dropped on reading).
+                    routing.AddPickupAndDelivery(a, b)
+                    solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
+                    self.pairs.append((a, b))
 
     def _link_precedences(self) -> None:
         """The links' gaps again as node precedences of the time dimension, on nights

@@ -100,26 +100,31 @@ def stop_for(problem: Problem, visit: Visit, *, not_before: int = 0) -> Stop:
 
 
 def within_links(
-    problem: Problem, visit: Visit, stop: Stop, planned: Mapping[str, int] | None = None
+    problem: Problem,
+    visit: Visit,
+    stop: Stop,
+    planned: Mapping[str, int | tuple[int, int]] | None = None,
 ) -> Stop:
     """``stop`` narrowed to the gap its dependencies leave after (or before) a partner whose
     start is fixed: one that has started (a live re-plan keeps the check inside its gap after
-    the injection), or one at its start in ``planned`` (visit id -> start, the quote)."""
+    the injection), or one at its start in ``planned`` (visit id -> start, or a two-person
+    visit's earliest and latest start: the gap holds from both, the quote)."""
     if not problem.dependencies:
         return stop
     earliest, latest = stop.earliest, stop.latest
     for link in problem.dependencies_of(visit.id):
         partner = problem.visit(link.first if link.second == visit.id else link.second)
         if partner.is_locked and partner.started_at is not None:
-            fixed = partner.started_at
+            first = last = partner.started_at
         elif planned is not None and partner.id in planned:
             fixed = planned[partner.id]
+            first, last = fixed if isinstance(fixed, tuple) else (fixed, fixed)
         else:
             continue
         if link.second == visit.id:
-            low, high = fixed + link.min_seconds, fixed + link.max_seconds
+            low, high = last + link.min_seconds, first + link.max_seconds
         else:
-            low, high = fixed - link.max_seconds, fixed - link.min_seconds
+            low, high = last - link.max_seconds, first - link.min_seconds
         earliest = max(earliest, low)
         latest = high if latest is None else min(latest, high)
     if (earliest, latest) == (stop.earliest, stop.latest):

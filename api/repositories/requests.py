@@ -336,8 +336,8 @@ def _link(
     *,
     now: datetime,
 ) -> None:
-    """Store the link to the earlier request: the caller's own, active, one-nurse care
-    (another organisation's is refused as none, and the attempt is access-logged)."""
+    """Store the link to the earlier request: the caller's own, active care, one- or
+    two-person (another organisation's is refused as none, and the attempt is access-logged)."""
 
     def refuse(message: str, code: str) -> Unprocessable:
         return Unprocessable(
@@ -353,8 +353,6 @@ def _link(
         raise refuse("no such visit request of yours", "not_found")
     if earlier.status != "active":
         raise refuse("that request is cancelled", "cancelled")
-    if earlier.nurses_needed != 1:
-        raise refuse("linked care follows one-nurse care only", "two_person")
     request.after_request_id = earlier.id
     request.after_min_minutes = after.min_minutes
     request.after_max_minutes = after.max_minutes
@@ -531,6 +529,8 @@ def amend_request(
                     f"which would not be given on the night of {night_without.isoformat()}",
                     field="body.recurrence_until",
                 )
+    if "after" in body.model_fields_set:
+        _relink(session, principal, region, request, body.after, now=now)
     if body.recurrence_until is not None:
         _extend_into_open_nights(session, region, request, now=now)
     request.version += 1
@@ -552,6 +552,73 @@ def amend_request(
     _log_change(session, principal, request, event="update", purpose="amend visit request", at=now)
     session.commit()
     return request
+
+
+def _relink(
+    session: Session,
+    principal: Principal,
+    region: Region,
+    request: VisitRequest,
+    after: LinkAfter | None,
+    *,
+    now: datetime,
+) -> None:
+    """An amended link (issue 13): ``None`` removes it; otherwise checked as at submission
+    (the caller's own active request, given on every night of this one, a gap shorter than
+    the night), and never a circle: a request cannot (in the end) follow itself, which no
+    night could plan. Every refusal is a 422 naming ``body.after...`` with nothing stored."""
+
+    def refuse(field: str, message: str, code: str) -> Unprocessable:
+        session.rollback()
+        return Unprocessable(
+            f"{field.removeprefix('body.')}: {message}",
+            extra={"errors": [{"field": field, "message": message, "code": code}]},
+        )
+
+    if after is None:
+        request.after_request_id = None
+        request.after_min_minutes = request.after_max_minutes = None
+        request.after_nurse = None
+        return
+    seen = {request.id}
+    step: int | None = after.request_id
+    while step is not None:
+        if step in seen:
+            raise refuse(
+                "body.after.request_id",
+                f"request {after.request_id} follows this one (after.request_id): "
+                "linked care cannot go in a circle",
+                "circular",
+            )
+        seen.add(step)
+        earlier = session.get(VisitRequest, step)
+        if earlier is None or earlier.organisation_id != principal.organisation_id:
+            break  # `_link` below refuses it (and logs a foreign one)
+        step = earlier.after_request_id
+    try:
+        _link(session, principal, request, after, now=now)
+    except Unprocessable:
+        session.rollback()  # nothing of the amendment is kept
+        raise
+    starts_at, ends_at = nights.night_bounds(region, nights.night_date_for(region, now))
+    night_minutes = int((ends_at - starts_at).total_seconds() // 60)
+    if after.min_minutes > night_minutes:
+        raise refuse(
+            "body.after.min_minutes", "the gap is longer than the night", "longer_than_night"
+        )
+    first = session.get(VisitRequest, after.request_id)
+    assert first is not None  # `_link` found it
+    if request.kind == "planned":
+        night_without = _night_without_first(request, first)
+    else:
+        night_without = None if _applies(first, request.first_night) else request.first_night
+    if night_without is not None:
+        raise refuse(
+            "body.after.request_id",
+            f"that request has no care on the night of {night_without.isoformat()}, "
+            "when this one is given",
+            "other_night",
+        )
 
 
 def _extend_into_open_nights(
@@ -633,7 +700,7 @@ def cancel_night(
         ids = ", ".join(str(f.id) for f in followers)
         raise Conflict(
             f"request(s) {ids} follow this one on that night (after.request_id): "
-            "cancel their night first"
+            'cancel their night first, or unlink them (PATCH with "after": null)'
         )
     cancelled = sorted({*request.recurrence.get("cancelled_nights", ()), night_date.isoformat()})
     request.recurrence = {**request.recurrence, "cancelled_nights": cancelled}
@@ -663,7 +730,10 @@ def cancel_request(
         # Cancelling the first care alone would leave its check planned on its own, the
         # link silently gone: the partner cancels (or keeps) the check first.
         ids = ", ".join(str(f.id) for f in followers)
-        raise Conflict(f"request(s) {ids} follow this one (after.request_id): cancel them first")
+        raise Conflict(
+            f"request(s) {ids} follow this one (after.request_id): cancel them first, or "
+            'unlink them (PATCH with "after": null) to keep their care on its own'
+        )
     request.status = "cancelled"
     request.version += 1
     request.updated_at = now

@@ -58,8 +58,10 @@ class LinkAfter(Strict):
     """This care starts ``min_minutes``..``max_minutes`` after the care of request
     ``request_id`` (the same partner's) starts on the same night: "check 60-90 min after the
     injection" is ``{"request_id": 17, "min_minutes": 60, "max_minutes": 90}``; a second nurse
-    at the same moment is ``0``..``2`` with ``nurse: "different"``. Both are one-nurse care;
-    the night plans both or neither, and says why."""
+    at the same moment is ``0``..``2`` with ``nurse: "different"``. Either may be two-person
+    care (``nurses_needed: 2``): the gap then holds from each of its nurses' starts,
+    ``different`` means no nurse of the one is a nurse of the other, ``same`` that the nurse
+    of one-nurse care is one of the two. The night plans both or neither, and says why."""
 
     request_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
     min_minutes: Annotated[int, Field(ge=0, le=720)]
@@ -84,12 +86,6 @@ class _RequestBase(Strict):
     after: LinkAfter | None = Field(
         default=None, description="linked care: starts min..max minutes after another request"
     )
-
-    @model_validator(mode="after")
-    def _link_is_one_nurse(self) -> Self:
-        if self.after is not None and self.nurses_needed != 1:
-            raise ValueError("after: linked care is one-nurse care (nurses_needed 1)")
-        return self
 
 
 class PlannedRequestCreate(_RequestBase):
@@ -129,6 +125,14 @@ class VisitRequestAmend(Strict):
     service_minutes: Minutes | None = None
     required_skills: list[Skill] | None = None
     recurrence_until: NightDate | None = None
+    after: LinkAfter | None = Field(
+        default=None,
+        description=(
+            "linked care: a new gap, nurse rule or earlier request (checked as when "
+            "submitted); `null` removes the link, the care is then planned on its own; "
+            "left out: unchanged"
+        ),
+    )
 
 
 class VisitRequestCancel(Strict):

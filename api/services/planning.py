@@ -155,6 +155,14 @@ def build_problem(
     request_rows = nights.requests_by_id(session, {v.request_id for v in rows})
     tasks = {r.id: r.care_task for r in request_rows.values()}
     held = _held_by_failed_first_care(session, night, rows, request_rows)
+    # First care begun by nurses the problem cannot name (history only, not on a route):
+    # its link is no rule in the problem, so the check's window keeps the gap from it.
+    unplaced_first = {
+        v.request_id: (v.id, _plausible_start(night, v, now))
+        for v in rows
+        if v.status in ("started", "done")
+        and _crew(v, nurse_by_id.get(v.done_by_nurse_id or 0), on_routes) is None
+    }
     opt_visits = []
     by_ref: dict[str, Visit] = {}
     for visit in rows:
@@ -203,6 +211,10 @@ def build_problem(
                 data["held"] = om.Hold(reason=ReasonCode.HELD_BY_PLANNER, message=HELD_MESSAGE)
             elif visit.id in held:
                 data["held"] = held[visit.id]
+            else:
+                _gap_after_unplaced_first_care(
+                    data, request_rows.get(visit.request_id), unplaced_first
+                )
             # What it takes from the bag; a begun visit's use is in bag_now already.
             data["materials"] = {
                 item: quantity
@@ -276,6 +288,41 @@ def _held_by_failed_first_care(
     return held
 
 
+def _gap_after_unplaced_first_care(
+    data: dict[str, Any],
+    request: VisitRequest | None,
+    unplaced_first: dict[int, tuple[int, int]],
+) -> None:
+    """Narrow ``data`` (an open visit's fields) to the gap after its first care when that
+    care has begun but is not in the problem (`_crew`: its nurses cannot be named), where
+    the link would otherwise be no rule at all and the check planned anywhere in its
+    window. Planned care's window is cut to the gap (past its end no lateness is allowed);
+    no start inside both holds it out with the link named. An unplanned check keeps its
+    urgency target (its call came after the care began)."""
+    if request is None or request.after_request_id not in unplaced_first:
+        return
+    window = data.get("window")
+    if window is None:
+        return
+    first_id, began = unplaced_first[request.after_request_id]
+    low = began + 60 * (request.after_min_minutes or 0)
+    high = began + 60 * (request.after_max_minutes or 0)
+    start, end = max(window.start, low), min(window.end, high)
+    if start > end:
+        data["held"] = om.Hold(
+            reason=ReasonCode.LINK_INFEASIBLE,
+            message=(
+                f"linked after {visit_ref(first_id)}, which began at "
+                f"{began // 3600:02d}:{began % 3600 // 60:02d} of the night: no start inside "
+                "its window keeps the gap"
+            ),
+        )
+        return
+    data["window"] = om.TimeWindow(start=start, end=end)
+    if "late_tolerance_seconds" in data:
+        data["late_tolerance_seconds"] = max(0, min(data["late_tolerance_seconds"], high - end))
+
+
 def _dependencies(
     by_ref: dict[str, Visit], request_rows: dict[int, VisitRequest]
 ) -> list[om.Dependency]:
@@ -290,7 +337,7 @@ def _dependencies(
         if request is None or request.after_request_id is None:
             continue
         earlier = visit_of_request.get(request.after_request_id)
-        if earlier is None or visit.nurses_needed != 1 or by_ref[earlier].nurses_needed != 1:
+        if earlier is None:
             continue
         links.append(
             om.Dependency(

@@ -72,7 +72,8 @@ def test_a_bad_link_is_refused_before_anything_is_stored(world: World) -> None:
     first = _submit(world, org, planned_body(client_id))
     for after, extra in (
         ({"request_id": first["id"], "min_minutes": 90, "max_minutes": 60}, {}),
-        ({"request_id": first["id"], "min_minutes": 0, "max_minutes": 2}, {"nurses_needed": 2}),
+        # Longer than the night. (Two-person care may be linked since session 22.)
+        ({"request_id": first["id"], "min_minutes": 700, "max_minutes": 720}, {}),
     ):
         body = planned_body(client_id, after=after, **extra)
         refused = world.client.post(REQUESTS, json=body, headers=world.key(org))

@@ -19,7 +19,7 @@ from tests.api.test_planner import reoptimise, seed_night
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "service.md"
 CURL = re.compile(
-    r"curl -sS -X (?P<method>POST) http://127\.0\.0\.1:8000(?P<path>\S+) \\\n"
+    r"curl -sS -X (?P<method>POST|PATCH) http://127\.0\.0\.1:8000(?P<path>\S+) \\\n"
     r"(?P<options>.*?)<<'JSON'\n(?P<body>.*?)\nJSON\n",
     re.DOTALL,
 )
@@ -42,7 +42,12 @@ def _examples() -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
         end = calls[number + 1].start() if number + 1 < len(calls) else len(section)
         answer = ANSWER.search(section, call.end(), end)
         headers = {h["name"]: h["value"] for h in HEADER.finditer(call["options"])}
-        request = {"path": call["path"], "headers": headers, "body": json.loads(call["body"])}
+        request = {
+            "method": call["method"],
+            "path": call["path"],
+            "headers": headers,
+            "body": json.loads(call["body"]),
+        }
         found.append((request, json.loads(answer["body"]) if answer else None))
     return found
 
@@ -73,8 +78,12 @@ def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
 def test_the_partner_examples_in_the_doc_are_what_the_service_takes(world: World) -> None:
     examples = _examples()
     paths = [request["path"] for request, _ in examples]
-    assert paths == ["/partner/v1/clients"] + ["/partner/v1/visit-requests"] * 2
-    (client, _), (planned, planned_answer), (acute, acute_answer) = examples
+    assert paths == ["/partner/v1/clients"] + ["/partner/v1/visit-requests"] * 3 + [
+        "/partner/v1/visit-requests/9"
+    ]
+    (client, _), (planned, planned_answer), (acute, acute_answer) = examples[:3]
+    (linked, _), (amend, amend_answer) = examples[3:]
+    assert [request["method"] for request, _ in examples] == ["POST"] * 4 + ["PATCH"]
     assert planned["body"]["kind"] == "planned" and acute["body"]["kind"] == "unplanned"
     assert planned_answer is not None and acute_answer is not None
     point = (client["body"]["lat"], client["body"]["lon"])
@@ -111,4 +120,24 @@ def test_the_partner_examples_in_the_doc_are_what_the_service_takes(world: World
     answered = post(acute, {**acute["body"], "client_id": made["id"]})
     _same_shape(acute_answer, answered)
     assert answered["visits"][0]["planned"] is True, answered
+    assert replanner.wait_idle(timeout=60)
+
+    # 4: the check linked after the wound care of step 2, and its gap amended.
+    assert linked["body"]["after"]["request_id"] == planned_answer["id"]
+    after = {**linked["body"]["after"], "request_id": shown["id"]}
+    check = post(
+        linked, {**linked["body"], "client_id": made["id"], "night": str(NIGHT), "after": after}
+    )
+    assert check["after"] == after
+    assert amend["path"].endswith(f"/{amend_answer['id']}")
+    assert amend["body"]["after"]["request_id"] == planned_answer["id"]
+    assert amend["headers"].pop("X-API-Key") == "$KEY"
+    changed = world.client.patch(
+        f"/partner/v1/visit-requests/{check['id']}",
+        json={"after": {**amend["body"]["after"], "request_id": shown["id"]}},
+        headers={**amend["headers"], **world.key(org)},
+    )
+    assert changed.status_code == 200, changed.text
+    _same_shape(amend_answer, changed.json())
+    assert changed.json()["after"]["min_minutes"] == amend_answer["after"]["min_minutes"]
     assert replanner.wait_idle(timeout=60)

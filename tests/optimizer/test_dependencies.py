@@ -224,6 +224,130 @@ def test_the_quote_fits_a_new_check_into_the_gap_after_a_planned_injection() -> 
     assert injected + HOUR <= option.start <= injected + 90 * MINUTE
 
 
+def _transfer_night(who: str = "any") -> Problem:
+    """A two-person transfer (hoist), then one nurse's check 60-90 minutes after it."""
+    visits = [
+        planned("LIFT", 5, 0, HOUR, nurses_needed=2),
+        planned("CHECK", 5, 0, 6 * HOUR),
+        planned("OTHER1", 20, 0, 3 * HOUR),
+        planned("OTHER2", 25, 2 * HOUR, 5 * HOUR),
+    ]
+    return line_problem(
+        [nurse("N1"), nurse("N2"), nurse("N3")],
+        visits,
+        dependencies=[_link("LIFT", "CHECK", 60 * MINUTE, 90 * MINUTE, who)],
+    )
+
+
+def _starts(plan: Plan, visit_id: str) -> list[int]:
+    return [s.start for r in plan.routes for s in r.steps if s.visit_id == visit_id]
+
+
+def test_a_check_after_a_two_person_visit_keeps_its_gap_from_both_nurses() -> None:
+    """Links with a two-person visit (the model refused them): the gap holds from each of
+    its two nurses' starts, and the nurse rule against both."""
+    for who in ("any", "different", "same"):
+        problem = _transfer_night(who)
+        plan = solve(problem, time_limit=1.0)
+        assert check(problem, plan) == [], who
+        assert plan.unassigned == [], who
+        for lifted in _starts(plan, "LIFT"):
+            assert 60 * MINUTE <= _start(plan, "CHECK") - lifted <= 90 * MINUTE, who
+        lifters, checker = set(plan.assignments()["LIFT"]), _nurse_of(plan, "CHECK")
+        if who == "different":
+            assert checker not in lifters
+        if who == "same":
+            assert checker in lifters
+
+
+def test_a_two_person_visit_after_one_nurses_care_is_linked_too() -> None:
+    """The other way round: one nurse's care, then a two-person visit 30-45 minutes after,
+    by the same nurse and a colleague."""
+    problem = line_problem(
+        [nurse("N1"), nurse("N2")],
+        [planned("PREP", 5, 0, HOUR), planned("LIFT", 8, 0, 5 * HOUR, nurses_needed=2)],
+        dependencies=[_link("PREP", "LIFT", 30 * MINUTE, 45 * MINUTE, "same")],
+    )
+    plan = solve(problem, time_limit=1.0)
+    assert check(problem, plan) == []
+    assert plan.unassigned == []
+    for lifted in _starts(plan, "LIFT"):
+        assert 30 * MINUTE <= lifted - _start(plan, "PREP") <= 45 * MINUTE
+    assert _nurse_of(plan, "PREP") in plan.assignments()["LIFT"]
+
+
+def test_the_checker_reads_a_two_person_visits_link_from_both_starts() -> None:
+    """The second nurse of the transfer arrives later (inside the sync tolerance), and the
+    check, 30 minutes after the first nurse's start, is too soon after hers."""
+    problem = line_problem(
+        [nurse("N1"), nurse("N2"), nurse("N3")],
+        [planned("LIFT", 5, 0, HOUR, nurses_needed=2), planned("CHECK", 5, 0, 6 * HOUR)],
+        dependencies=[_link("LIFT", "CHECK", 30 * MINUTE, 40 * MINUTE, "different")],
+    )
+    good = evaluate(problem, {"N1": ["LIFT"], "N2": ["LIFT"], "N3": ["CHECK"]})
+    assert good.violations == []
+    lifted = _starts(good, "LIFT")
+    assert all(30 * MINUTE <= _start(good, "CHECK") - t <= 40 * MINUTE for t in lifted)
+    # The check by one of the lifters is the same nurse, which the link forbids.
+    same = evaluate(problem, {"N1": ["LIFT", "CHECK"], "N2": ["LIFT"]})
+    assert "link_nurse" in {v.code for v in same.violations}
+    # By hand: the check 30 minutes after N1's start but 29 after N2's.
+    routes = [
+        route.model_copy(
+            update={
+                "steps": [
+                    s.model_copy(update={"start": s.start + 60, "end": s.end + 60})
+                    if s.visit_id == "LIFT"
+                    else s
+                    for s in route.steps
+                ]
+            }
+        )
+        if route.nurse_id == "N2"
+        else route
+        for route in good.routes
+    ]
+    late = good.model_copy(update={"routes": routes})
+    assert "link_gap" in {v.code for v in check(problem, late)}
+
+
+def test_the_quote_fits_a_check_after_a_planned_two_person_transfer() -> None:
+    """The quote of a new check after a planned transfer: inside the gap from both lifters'
+    starts, and by a lifter ('same') or anyone but them ('different')."""
+    nurses = [nurse("N1"), nurse("N2"), nurse("N3")]
+    base = line_problem(nurses, [planned("LIFT", 5, 0, HOUR, nurses_needed=2)])
+    plan = solve(base, time_limit=1.0)
+    lifted = _starts(plan, "LIFT")
+    lifters = set(plan.assignments()["LIFT"])
+    for who in ("same", "different"):
+        problem = line_problem(
+            nurses,
+            [planned("LIFT", 5, 0, HOUR, nurses_needed=2), planned("CHECK", 6, 0, 6 * HOUR)],
+            dependencies=[_link("LIFT", "CHECK", HOUR, 90 * MINUTE, who)],
+        )
+        options = [o for o in quote(problem, plan, problem.visit("CHECK")) if o.feasible]
+        assert options, who
+        for option in options:
+            assert all(HOUR <= option.start - t <= 90 * MINUTE for t in lifted), who
+            assert (option.nurse_id in lifters) == (who == "same"), who
+
+
+def test_the_quote_of_a_two_person_visit_after_one_nurses_care_includes_her() -> None:
+    """'same' for a two-person visit after one nurse's care: she is one of the two (the
+    quote narrowed the two-person visit to her alone, and no option was feasible)."""
+    nurses = [nurse("N1"), nurse("N2")]
+    base = line_problem(nurses, [planned("PREP", 5, 0, HOUR)])
+    plan = solve(base, time_limit=1.0)
+    problem = line_problem(
+        nurses,
+        [planned("PREP", 5, 0, HOUR), planned("LIFT", 6, 0, 6 * HOUR, nurses_needed=2)],
+        dependencies=[_link("PREP", "LIFT", 30 * MINUTE, HOUR, "same")],
+    )
+    options = quote(problem, plan, problem.visit("LIFT"))
+    assert sum(o.feasible for o in options) == 2
+    assert _nurse_of(plan, "PREP") in {o.nurse_id for o in options if o.feasible}
+
+
 FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -245,6 +369,8 @@ def linked_nights(draw: st.DrawFn) -> Problem:
                 draw(st.integers(0, 30)),
                 begin,
                 begin + draw(st.integers(0, 2 * HOUR)),
+                # Two-person visits among the linked ones too (links with them are allowed).
+                nurses_needed=draw(st.sampled_from([1, 1, 1, 2])) if len(nurses) > 1 else 1,
                 required_skills=draw(st.lists(st.sampled_from(skills), max_size=1)),
                 late_tolerance_seconds=draw(st.sampled_from([0, 0, 15 * MINUTE, HOUR])),
                 late_cost_per_minute=60,

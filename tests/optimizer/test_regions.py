@@ -15,7 +15,13 @@ from optimizer.eligibility import eligible_nurses, excluded
 from optimizer.generate import generated_night
 from optimizer.model import Dependency, Pin, Problem, VisitState
 from optimizer.region_search import RegionPlans
-from optimizer.regions import FIRST_PLAN_SPLIT_FROM, SPLIT_FROM, Region, regions
+from optimizer.regions import (
+    FIRST_PLAN_SPLIT_FROM,
+    SPLIT_FROM,
+    Region,
+    _links_kept_together,
+    regions,
+)
 from optimizer.search import SearchConfig
 from optimizer.solve import solve
 
@@ -57,13 +63,10 @@ def _night_with_ties(nurses: int, visits: int, seed: int) -> Problem:
 
 def _with_links(problem: Problem, seed: int, count: int = 8) -> Problem:
     """``problem`` with up to ``count`` dependencies ("check 0-2 h after", any or a different
-    nurse) between free one-nurse visits, drawn across the whole night so a sweep splits some."""
+    nurse) between free visits (two-person ones too), drawn across the whole night so a sweep
+    splits some."""
     rng = random.Random(seed)
-    free = [
-        v.id
-        for v in problem.visits
-        if v.nurses_needed == 1 and v.pin is None and v.state == VisitState.PLANNED
-    ]
+    free = [v.id for v in problem.visits if v.pin is None and v.state == VisitState.PLANNED]
     rng.shuffle(free)
     links = [
         Dependency(
@@ -122,6 +125,34 @@ def test_regions_hold_every_visit_once_with_the_nurses_it_needs(
                 kept += visit.published_nurse in own
     # Visits on a phone stay with that nurse (only a pin or en-route visit overrides).
     assert kept == shown
+
+
+def test_a_linked_two_person_visit_joins_only_a_region_with_two_nurses_for_it() -> None:
+    """A link's two visits go to one region; a two-person visit may join only a region
+    with two nurses who may do it (one was enough: the transfer went to a one-nurse region,
+    which then left it out as `not_enough_nurses` although the night had them). Here the
+    check is on N1's phone, so it stays; the transfer cannot join her: the night is planned
+    whole."""
+    problem = line_problem(
+        [nurse("N1"), nurse("N2"), nurse("N3")],
+        [
+            planned("CHECK", 5, 0, 6 * HOUR, published_nurse="N1"),
+            planned("LIFT", 30, 0, HOUR, nurses_needed=2),
+        ],
+        dependencies=[
+            Dependency(first="LIFT", second="CHECK", min_seconds=HOUR, max_seconds=2 * HOUR)
+        ],
+    )
+    lone = Region(nurses=[problem.nurse("N1")], visits=[problem.visit("CHECK")])
+    pair = Region(nurses=[problem.nurse("N2"), problem.nurse("N3")], visits=[problem.visit("LIFT")])
+    assert not _links_kept_together(problem, [lone, pair], {"N1": 0, "N2": 1, "N3": 1})
+    # With a second nurse beside N1 the transfer joins them.
+    both = Region(
+        nurses=[problem.nurse("N1"), problem.nurse("N2")], visits=[problem.visit("CHECK")]
+    )
+    rest = Region(nurses=[problem.nurse("N3")], visits=[problem.visit("LIFT")])
+    assert _links_kept_together(problem, [both, rest], {"N1": 0, "N2": 0, "N3": 1})
+    assert [v.id for v in both.visits] == ["CHECK", "LIFT"]
 
 
 def test_a_small_night_is_planned_whole() -> None:
