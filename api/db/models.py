@@ -121,6 +121,9 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     kind: Mapped[str] = mapped_column(String(16))  # home_care | triage
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # From when it shares the team's fixed cost (red team R22-03, migration 0014): nights that
+    # start at or after this moment. None: a partner from the start (seeded, or before 0014).
+    member_since: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ApiKey(Base):

@@ -75,9 +75,14 @@ def create_region(
     return region
 
 
-def create_organisation(session: Session, *, name: str, kind: str) -> Organisation:
-    """A new partner organisation in the region."""
-    organisation = Organisation(region_id=get_region(session).id, name=name, kind=kind)
+def create_organisation(
+    session: Session, *, name: str, kind: str, member_since: datetime | None = None
+) -> Organisation:
+    """A new partner organisation in the region; ``member_since`` (aware) is the moment from
+    which it shares the team's fixed cost (None: from the start, as the seeded partners)."""
+    organisation = Organisation(
+        region_id=get_region(session).id, name=name, kind=kind, member_since=member_since
+    )
     session.add(organisation)
     _commit_unique(session, "an organisation with this name exists")
     return organisation

@@ -29,10 +29,16 @@ Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 @router.post("/admin/organisations", status_code=status.HTTP_201_CREATED)
 def create_organisation(
-    body: OrganisationCreate, session: SessionDep, _: Admin
+    body: OrganisationCreate, session: SessionDep, clock: ClockDep, _: Admin
 ) -> OrganisationPublic:
-    """Add a partner organisation."""
-    organisation = accounts.create_organisation(session, name=body.name, kind=body.kind)
+    """Add a partner organisation; it shares the fixed cost of the nights that start from
+    ``member_since`` on (default: now)."""
+    organisation = accounts.create_organisation(
+        session,
+        name=body.name,
+        kind=body.kind,
+        member_since=body.member_since or clock(),
+    )
     return OrganisationPublic.model_validate(organisation)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from api.core.roles import Role
-from api.schemas.common import ClockTime, FreeText, NameText, Strict
+from api.schemas.common import ClockTime, FreeText, Instant, NameText, Strict
 from optimizer.model import DEFAULT_SKILLS
 
 __all__ = [
@@ -93,12 +93,21 @@ class OrganisationCreate(Strict):
 
     name: Name
     kind: Literal["home_care", "triage"]
+    member_since: Instant | None = Field(
+        default=None,
+        description=(
+            "from when it shares the team's fixed cost: nights that start at or after this "
+            "moment (default: now, on the service's clock), so a closed month's shares stay "
+            "as they were"
+        ),
+    )
 
 
 class OrganisationPublic(Strict):
     id: int
     name: str
     kind: str
+    member_since: Instant | None = Field(default=None, description="null: a partner from the start")
 
 
 class ApiKeyCreated(BaseModel):

@@ -8,8 +8,10 @@ the night, the others contribute per use): the month's cost is ``cost_per_night_
 nights the team planned and worked (a plan and at least one nurse on shift: a night planned
 with nobody on shift costs nothing); ``cost_fixed_share`` of it is split equally over the
 home-care organisations, the rest in proportion to each one's visits done or care minutes
-done (``cost_variable_basis``). Rounded to cents, the remainder cents go to the largest
-shares, so the shares sum to the total exactly.
+done (``cost_variable_basis``). An organisation added later (``member_since``) shares the
+fixed part of the nights that start after it joined only: per night, equally over that night's
+members, so a closed month's shares do not change when a partner joins. Rounded to cents,
+the remainder cents go to the largest shares, so the shares sum to the total exactly.
 
 Only nights that have ended count. A night still running (or planned ahead) is left out of
 the figures, the visits and the cost, and named in ``nights_not_ended``: its share would be
@@ -161,12 +163,17 @@ def month_report(
         else set()
     )
     nights = [n for n in ended if n.id in worked]
-    orgs = {
-        o.id: OrganisationFigures(organisation_id=o.id, name=o.name)
-        for o in session.scalars(
+    home_care = list(
+        session.scalars(
             select(Organisation).where(Organisation.kind == "home_care").order_by(Organisation.id)
         )
-    }
+    )
+    orgs = {o.id: OrganisationFigures(organisation_id=o.id, name=o.name) for o in home_care}
+    # Nights each organisation shares the fixed part of: those starting once it was a member.
+    member_nights = [
+        sum(1 for n in nights if o.member_since is None or n.starts_at >= o.member_since)
+        for o in home_care
+    ]
     rows = []
     visits = session.scalars(
         select(Visit).where(Visit.night_id.in_(list(dates))).order_by(Visit.night_id, Visit.id)
@@ -208,12 +215,14 @@ def month_report(
         )
     total_cents = round(settings.cost_per_night_eur * 100) * len(nights)
     members = list(orgs.values())
-    fixed = _split(round(total_cents * settings.cost_fixed_share), [1.0] * len(members))
+    membership = [float(k) for k in member_nights]
+    fixed = _split(round(total_cents * settings.cost_fixed_share), membership)
     use = [
         float(o.visits_done) if settings.cost_variable_basis == "visits" else o.care_minutes_done
         for o in members
     ]
-    variable = _split(total_cents - sum(fixed), use)
+    # A month with no care done splits its variable part as the fixed one: by membership.
+    variable = _split(total_cents - sum(fixed), use if sum(use) > 0 else membership)
     for figures, a, b in zip(members, fixed, variable, strict=True):
         figures.cost_share_eur = (a + b) / 100
         figures.care_minutes_done = round(figures.care_minutes_done, 1)
@@ -292,7 +301,8 @@ def write_report(report: MonthReport, out: Path) -> list[Path]:
         f"<title>nachtroute report {report.month}</title>"
         f"<h1>Night team report {report.month}</h1>"
         f"<p>{len(report.nights)} nights; total cost EUR {report.total_cost_eur:.2f} "
-        f"(fixed part split equally, the rest by {report.basis}).</p>"
+        "(fixed part split equally over each night's members, "
+        f"the rest by {report.basis}).</p>"
         + (
             f"<p>Not ended, left out: {', '.join(report.nights_not_ended)}.</p>"
             if report.nights_not_ended

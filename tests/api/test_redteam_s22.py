@@ -107,14 +107,6 @@ def test_r22_02_an_if_match_of_a_digit_int_cannot_read_is_428_not_500(
         assert "If-Match" in answer.json()["detail"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="R22-03 left: the month's fixed part is split over every home-care organisation "
-    "that exists when the report is read (`services.reports.month_report`); an organisation "
-    "needs a membership period on the service's clock (organisations.created_at is stamped "
-    "by the wall clock, and the seed, the demo and the simulator make theirs at start-up, "
-    "after their simulated nights): a rule for the lead to decide",
-)
 def test_r22_03_an_organisation_joining_later_does_not_change_a_closed_months_shares(
     world: World,
 ) -> None:
@@ -140,6 +132,53 @@ def test_r22_03_an_organisation_joining_later_does_not_change_a_closed_months_sh
     after = _report(world, a)
     assert after["total_cost_eur"] == before["total_cost_eur"]
     assert after["organisation"] == before["organisation"]
+    listed = world.client.get("/admin/organisations", headers=world.token("admin")).json()
+    assert [o["member_since"] for o in listed if o["id"] == made.json()["id"]] == [
+        "2026-11-25T11:00:00Z"  # the service's clock, not the wall clock
+    ]
+
+
+def test_r22_03_a_partner_joining_from_a_given_moment_shares_the_nights_from_then(
+    world: World,
+) -> None:
+    """The rule's other half: an organisation the agreement makes a partner from the 1st
+    (``member_since``) shares the fixed part of the month's night, so A's share falls from
+    a half to a third and the shares still sum to the total."""
+    from datetime import datetime
+
+    from tests.api.conftest import AMSTERDAM, new_client
+    from tests.api.test_redteam_s18_service import _planned_night, _report
+
+    a = world.seeded.home_care[0]
+    _planned_night(world, NIGHT.isoformat(), a, new_client(world, a))
+    world.clock.now = datetime(2026, 11, 25, 12, 0, tzinfo=AMSTERDAM)
+    before = _report(world, a)
+    made = world.client.post(
+        "/admin/organisations",
+        json={
+            "name": "Thuiszorg Vanaf (test)",
+            "kind": "home_care",
+            "member_since": "2026-11-01T00:00:00+01:00",
+        },
+        headers=world.token("admin"),
+    )
+    assert made.status_code == 201, made.text
+    after = _report(world, a)
+    assert after["total_cost_eur"] == before["total_cost_eur"]
+    key = world.client.post(
+        f"/admin/organisations/{made.json()['id']}/api-keys", headers=world.token("admin")
+    )
+    assert key.status_code == 201, key.text
+    shares = [
+        _report(world, org)["organisation"]["cost_share_eur"]  # type: ignore[index]
+        for org in world.seeded.home_care
+    ]
+    newcomer = world.client.get(
+        "/partner/v1/reports/2026-11", headers={"X-API-Key": key.json()["key"]}
+    ).json()["organisation"]["cost_share_eur"]
+    assert shares[0] < before["organisation"]["cost_share_eur"]  # type: ignore[index]
+    assert newcomer > 0
+    assert round(sum(shares) + newcomer, 2) == after["total_cost_eur"]
 
 
 def _route_reads(world: World) -> list[dict[str, Any]]:
