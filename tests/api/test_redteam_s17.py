@@ -171,8 +171,8 @@ def test_the_access_log_export_names_the_phone_and_visit_and_neutralises_formula
 ) -> None:
     """A reveal's row holds the phone, the visit and the key id: the privacy officer's export
     shows them (it left them out). The phone id is what the caller sent (any partner's key
-    gets a refused row, in every organisation's export), so a CSV cell that a spreadsheet
-    would run as a formula is written as text."""
+    gets a refused row, in its own organisation's export since R22-01), so a CSV cell that
+    a spreadsheet would run as a formula is written as text."""
     partner = world.key(world.seeded.home_care[1])
     refused = world.client.post(
         "/mobile/v1/me/keysafe/reveal",
@@ -180,7 +180,7 @@ def test_the_access_log_export_names_the_phone_and_visit_and_neutralises_formula
         headers={**partner, "X-Device-Id": '=HYPERLINK("http://x.example")'},
     )
     assert refused.status_code == 403, refused.text
-    officer = world.token("privacy1", second_factor=True)
+    officer = world.token("privacy2", second_factor=True)  # the partner's organisation's
     rows = world.client.get("/access-log", headers=officer).json()
     row = next(r for r in rows if r["event"] == "keysafe.reveal")
     assert row["device_id"] == '=HYPERLINK("http://x.example")'
