@@ -9,6 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.api.conftest import World, new_client, planned_body
 from tests.api.invariants import settle
@@ -389,3 +391,74 @@ def test_a_check_after_care_begun_off_the_routes_keeps_its_gap_from_that_start(
     assert starts, _night(world)["plan"]["unassigned"]
     for start in starts.values():
         assert 60 * 60 <= start - began <= 75 * 60, (start, began)
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.one_of(st.none(), st.integers(0, 3)),
+            st.integers(0, 200),
+            st.integers(0, 200),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_run_of_link_amendments_answers_and_never_stores_a_circle(
+    world: World, steps: list[tuple[int, int | None, int, int]]
+) -> None:
+    """Four requests relinked at random (`after` to one of them, or null; any gap): each
+    answer is 200 or a 422 naming `body.after...`, the stored links never go in a circle,
+    and the night is then planned with each link kept or both visits left out naming it."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org)
+    made = [
+        _submit(world, org, planned_body(client_id, start="23:30", end="05:00"))["id"]
+        for _ in range(4)
+    ]
+    for who, target, low, span in steps:
+        after = (
+            None
+            if target is None
+            else {
+                "request_id": made[target],
+                "min_minutes": low,
+                "max_minutes": min(720, low + span),
+            }
+        )
+        answer = _amend(world, org, made[who], {"after": after})
+        assert answer.status_code in (200, 422), answer.text
+        if after is None:  # removing a link is always allowed
+            assert answer.status_code == 200, answer.text
+        if answer.status_code == 422:
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert answer.json()["errors"][0]["field"].startswith("body.after")
+        links = {}
+        for request_id in made:
+            read = world.client.get(f"{REQUESTS}/{request_id}", headers=world.key(org)).json()
+            if read["after"] is not None:
+                links[request_id] = read["after"]["request_id"]
+        for start in links:
+            seen, step = {start}, links.get(start)
+            while step is not None:
+                assert step not in seen, links
+                seen.add(step)
+                step = links.get(step)
+    reoptimise(world, _night(world)["version"])
+    night = _night(world)
+    out = {u["visit_id"]: u["reason"] for u in night["plan"]["unassigned"]}
+    for later, earlier in links.items():
+        a, b = _starts(night, earlier), _starts(night, later)
+        if a and b:
+            read = world.client.get(f"{REQUESTS}/{later}", headers=world.key(org)).json()
+            gap = next(iter(b.values())) - next(iter(a.values()))
+            assert read["after"]["min_minutes"] * 60 <= gap <= read["after"]["max_minutes"] * 60
+        else:
+            missing = _visit_id(night, later if not b else earlier)
+            assert out.get(f"V{missing}") is not None
