@@ -403,7 +403,8 @@ def solve_hhcrsp(
     tardiness is capped, through the visits' ``late_tolerance_seconds``: a binary search over
     caps of 0 to 6 window widths, with first plans only (quick), finds the smallest whose
     first plan has every service. With no tardiness needed the search runs at cap 0. Else
-    the search starts `_TIGHTER_RUNGS` rungs tighter, services allowed out (a search places
+    the search starts `_TIGHTER_RUNGS` rungs tighter, services allowed out, from the
+    construction that placed every service (`escalation_configs`; a search places
     what its construction could not, and a tight cap keeps the lateness of all the others
     down: C1 at 10 s, 1.5 widths, total tardiness 712 with one pair out against 1356 from
     the complete plan), and loosens the cap a rung at a time while a service is out, each
