@@ -380,8 +380,9 @@ def escalation_configs(construction: str, seed: int = 0) -> list[SearchConfig]:
     with them out and the search rarely places them: E1 started 6 services out and the
     loosened searches still had 4 out at 480, so the 30 s went to the search from the
     complete first plan (2172); from local cheapest cost insertion 1 was out and every
-    service was in a rung later (1436 to 1513). Same run, load 11-15, 30 s: D1 1703 -> 1527,
-    C1 1099 -> 1000, K50-80 970 -> 894."""
+    service was in a rung later. Old and new alternating, 30 s, load 12-22, two rounds:
+    E1 2186 / 2029 -> 1509 / 1522; D1 even (1708 / 1695 -> 1689 / 1709); D2 and K50-80
+    better, C1 and C2 worse (C2 581-589 -> 611), K75-97 either way."""
     return [
         SearchConfig(label=f"gls-s{seed + k}", seed=seed + k, first_solution=construction)
         for k in (0, 1)
