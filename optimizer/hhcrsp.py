@@ -53,6 +53,7 @@ __all__ = [
     "HhcrspResult",
     "Patient",
     "check_hhcrsp",
+    "escalation_configs",
     "problem_from_hhcrsp",
     "read_hhcrsp",
     "scale_of",
@@ -371,6 +372,23 @@ class HhcrspResult:
     method: str
 
 
+def escalation_configs(construction: str, seed: int = 0) -> list[SearchConfig]:
+    """The cold search of a tardy instance (`solve_hhcrsp`): guided local search on both
+    cores from ``construction``, the first-plan strategy that placed every service at the
+    smallest cap that had one, not always parallel cheapest insertion. Where that one left
+    pairs out (a cycle of simultaneous pairs: D1, E1), its plan at the tighter cap starts
+    with them out and the search rarely places them: E1 started 6 services out and the
+    loosened searches still had 4 out at 480, so the 30 s went to the search from the
+    complete first plan (2172); from local cheapest cost insertion 1 was out and every
+    service was in a rung later. Old and new alternating, 30 s, load 12-22, two rounds:
+    E1 2186 / 2029 -> 1509 / 1522; D1 even (1708 / 1695 -> 1689 / 1709); D2 and K50-80
+    better, C1 and C2 worse (C2 581-589 -> 611), K75-97 either way."""
+    return [
+        SearchConfig(label=f"gls-s{seed + k}", seed=seed + k, first_solution=construction)
+        for k in (0, 1)
+    ]
+
+
 def solve_hhcrsp(
     instance: HhcrspInstance,
     *,
@@ -386,7 +404,8 @@ def solve_hhcrsp(
     tardiness is capped, through the visits' ``late_tolerance_seconds``: a binary search over
     caps of 0 to 6 window widths, with first plans only (quick), finds the smallest whose
     first plan has every service. With no tardiness needed the search runs at cap 0. Else
-    the search starts `_TIGHTER_RUNGS` rungs tighter, services allowed out (a search places
+    the search starts `_TIGHTER_RUNGS` rungs tighter, services allowed out, from the
+    construction that placed every service (`escalation_configs`; a search places
     what its construction could not, and a tight cap keeps the lateness of all the others
     down: C1 at 10 s, 1.5 widths, total tardiness 712 with one pair out against 1356 from
     the complete plan), and loosens the cap a rung at a time while a service is out, each
@@ -495,13 +514,12 @@ def solve_hhcrsp(
         moves cannot place: E1, D1), leaving the rest of the time to the search from that
         construction."""
         problem, scale = problem_from_hhcrsp(instance, max_tardiness=ladder[rung])
-        configs = [SearchConfig(label=f"gls-s{seed + k}", seed=seed + k) for k in (0, 1)]
         plan = solve(
             problem,
             time_limit=max(0.5, _COLD_SHARE * left()),
             seed=seed,
             processes=processes,
-            configs=configs,
+            configs=escalation_configs(construction, seed),
         )
         complete = keep(problem, plan, scale, ladder[rung])
         settled = 0  # searches since the first plan with every service

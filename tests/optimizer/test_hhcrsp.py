@@ -15,6 +15,7 @@ import pytest
 from optimizer.checker import check
 from optimizer.hhcrsp import (
     check_hhcrsp,
+    escalation_configs,
     problem_from_hhcrsp,
     published_cost,
     read_hhcrsp,
@@ -214,3 +215,44 @@ def test_cli_prints_one_json_line_per_instance_and_refuses_a_bad_file(tmp_path: 
     assert refused.returncode == 2
     assert "not a UniUD HHCRSP instance" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_a_tardy_instance_is_searched_from_the_construction_that_placed_every_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # K10-88 needs tardiness; at the smallest cap with a complete first plan only local
+    # cheapest cost insertion places every service (parallel cheapest insertion leaves a
+    # pair out). The search at the tighter cap must start from that construction: from the
+    # other one it starts with the pair out (E1: 6 services out, 30 s at +73 %). The real
+    # `optimizer.solve` runs; the spy only records what it was asked and what it answered.
+    import optimizer.hhcrsp as hhcrsp
+
+    real = hhcrsp.solve
+    calls: list[tuple[bool, bool, tuple[str, ...], int, int]] = []
+
+    def recording(problem: Any, **kwargs: Any) -> Any:
+        plan = real(problem, **kwargs)
+        strategies = tuple(c.first_solution for c in kwargs.get("configs") or ())
+        first_only = bool(kwargs.get("first_only"))
+        warm = kwargs.get("warm_start") is not None
+        cap = problem.visits[0].late_tolerance_seconds
+        calls.append((first_only, warm, strategies, len(plan.unassigned), cap))
+        return plan
+
+    monkeypatch.setattr(hhcrsp, "solve", recording)
+    result = solve_hhcrsp(read_hhcrsp(KUMMER_10), time_limit=3.0, processes=1)
+    assert result.report.feasible, result.report.problems
+    complete = [(cap, s[0]) for first, _, s, out, cap in calls if first and out == 0]
+    smallest = min(cap for cap, _ in complete)
+    placed_all = {name for cap, name in complete if cap == smallest}
+    cold = [s for first, warm, s, _, _ in calls if not first and not warm and s]
+    assert cold, calls
+    for strategies in cold:
+        assert set(strategies) <= placed_all, (strategies, placed_all)
+
+
+def test_the_tardy_search_runs_on_both_cores_from_the_given_construction() -> None:
+    for name in ("PARALLEL_CHEAPEST_INSERTION", "LOCAL_CHEAPEST_COST_INSERTION"):
+        configs = escalation_configs(name, seed=3)
+        assert [c.first_solution for c in configs] == [name, name]
+        assert len({c.seed for c in configs}) == 2
