@@ -29,7 +29,7 @@ from optimizer.fill import with_what_fits
 from optimizer.model import Problem, Visit, VisitState
 from optimizer.night_search import Found, fallback_config, found_from, search_once
 from optimizer.plan import OUT_OF_TIME, Plan, PromiseRelaxed, ReasonCode, SolverStats, Unassigned
-from optimizer.region_search import first_plan_by_regions
+from optimizer.region_search import first_plan_by_regions, first_plan_in_pieces
 from optimizer.regions import FIRST_PLAN_SPLIT_FROM, SPLIT_FROM
 from optimizer.replan import (
     break_starts_of,
@@ -178,10 +178,15 @@ def _search_portfolio(
                 ", then each region searched again"
                 " (with its neighbours' left-out visits where it has room)"
             )
+        if by_regions.in_pieces:
+            method += (
+                f" ({by_regions.in_pieces} of them built in small pieces: out of time"
+                " for the whole region)"
+            )
         if by_regions.moved:
             method += f" ({by_regions.moved} visits planned by a neighbouring region)"
         return by_regions.result(method)
-    return _search_cold(
+    found = _search_cold(
         problem,
         open_visits,
         departures,
@@ -192,6 +197,16 @@ def _search_portfolio(
         processes=processes,
         solution_limit=solution_limit,
     )
+    if found.sequences is None or found.cut_short:
+        # The clock stopped the construction, which then places nothing at all: the night
+        # built in small pieces to the end instead, where it can be cut into them (anytime:
+        # never worse than that cheaper construction; `RegionPlans.build_in_pieces`).
+        floor = first_plan_in_pieces(problem, open_visits, departures, first_config)
+        if floor is not None and (
+            found.sequences is None or (floor.objective or 0) < (found.objective or 0)
+        ):
+            return floor
+    return found
 
 
 def _search_cold(
