@@ -208,7 +208,12 @@ class RegionPlans:
     def first_plan(self, config: SearchConfig, deadline: float) -> bool:
         """Build every region's first plan, then let each region with room try the visits
         its neighbours left out; ``False`` when a region found no plan at all (the caller
-        then plans the night whole)."""
+        then plans the night whole).
+
+        Each region has its share of the time left until ``deadline``; one whose
+        construction that share cut short, and every region after it, is built in small
+        pieces to the end instead (`build_in_pieces`), so a short limit never leaves a
+        region untried."""
         count = len(self)
         cut = False
         for k in range(count):
@@ -257,6 +262,7 @@ class RegionPlans:
         starts: dict[tuple[str, int], int] = {}
         break_starts: dict[str, int] = {}
         objective = 0
+        cut_short = False
         for piece in pieces:
             found = search_once(
                 self.problem.model_copy(update={"nurses": piece.nurses}),
@@ -270,6 +276,7 @@ class RegionPlans:
                 scheduling=False,
             )
             if found.sequences is None or found.objective is None:
+                cut_short = True  # nothing within the cap: its visits were never placed
                 objective += sum(
                     classes[v.urgency].omission_penalty * v.nurses_needed for v in piece.visits
                 )
@@ -278,6 +285,7 @@ class RegionPlans:
             starts.update(found.starts or {})
             break_starts.update(found.break_starts or {})
             objective += found.objective
+            cut_short = cut_short or found.cut_short
         self.in_pieces += 1
         self.accept(
             k,
@@ -288,6 +296,7 @@ class RegionPlans:
                 sequences=sequences,
                 starts=starts,
                 break_starts=break_starts,
+                cut_short=cut_short,
             ),
         )
 
