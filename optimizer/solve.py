@@ -337,11 +337,16 @@ def solve(
     ``first_only`` with the default search, ``regions.FIRST_PLAN_SPLIT_FROM``)
     gets its first plan region by region (`optimizer.regions`): that is the ``first_only``
     answer, and a longer search answers with it unless it finds a better plan in time.
-    Visits a construction cut short by the time limit never tried come back as
-    ``no_plan_in_time``. Whatever answered (the search, the current plan kept, the quick
-    insertion), a re-plan's left-out visit that still fits somewhere is put in before the
-    plan is returned (`optimizer.fill`), and so is one a cut-short first plan never tried:
-    ``no_capacity`` then means no route has a place for it.
+    Anytime also when the limit is shorter than the construction: OR-Tools' construction,
+    stopped by the clock, places nothing, so a region (or a whole night) whose construction
+    the limit stopped is built in pieces of about ``regions.PIECE_VISITS`` visits run to
+    their end (`RegionPlans.build_in_pieces`; bounded work, about 0.3 CPU-s for 1000
+    visits, by which a very short limit may be overrun). Visits a construction still never
+    tried (a night that cannot be cut into pieces) come back as ``no_plan_in_time``.
+    Whatever answered (the search, the current plan kept, the quick insertion), a re-plan's
+    left-out visit that still fits somewhere is put in before the plan is returned
+    (`optimizer.fill`), and so is one a cut-short first plan never tried: ``no_capacity``
+    then means no route has a place for it.
     """
     relaxed: list[PromiseRelaxed] = []
     if warm_start is not None:
