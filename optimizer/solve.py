@@ -29,7 +29,7 @@ from optimizer.fill import with_what_fits
 from optimizer.model import Problem, Visit, VisitState
 from optimizer.night_search import Found, fallback_config, found_from, search_once
 from optimizer.plan import OUT_OF_TIME, Plan, PromiseRelaxed, ReasonCode, SolverStats, Unassigned
-from optimizer.region_search import first_plan_by_regions
+from optimizer.region_search import first_plan_by_regions, first_plan_in_pieces
 from optimizer.regions import FIRST_PLAN_SPLIT_FROM, SPLIT_FROM
 from optimizer.replan import (
     break_starts_of,
@@ -178,10 +178,15 @@ def _search_portfolio(
                 ", then each region searched again"
                 " (with its neighbours' left-out visits where it has room)"
             )
+        if by_regions.in_pieces:
+            method += (
+                f" ({by_regions.in_pieces} of them built in small pieces: out of time"
+                " for the whole region)"
+            )
         if by_regions.moved:
             method += f" ({by_regions.moved} visits planned by a neighbouring region)"
         return by_regions.result(method)
-    return _search_cold(
+    found = _search_cold(
         problem,
         open_visits,
         departures,
@@ -192,6 +197,16 @@ def _search_portfolio(
         processes=processes,
         solution_limit=solution_limit,
     )
+    if found.sequences is None or found.cut_short:
+        # The clock stopped the construction, which then places nothing at all: the night
+        # built in small pieces to the end instead, where it can be cut into them (anytime:
+        # never worse than that cheaper construction; `RegionPlans.build_in_pieces`).
+        floor = first_plan_in_pieces(problem, open_visits, departures, first_config)
+        if floor is not None and (
+            found.sequences is None or (floor.objective or 0) < (found.objective or 0)
+        ):
+            return floor
+    return found
 
 
 def _search_cold(
@@ -322,11 +337,16 @@ def solve(
     ``first_only`` with the default search, ``regions.FIRST_PLAN_SPLIT_FROM``)
     gets its first plan region by region (`optimizer.regions`): that is the ``first_only``
     answer, and a longer search answers with it unless it finds a better plan in time.
-    Visits a construction cut short by the time limit never tried come back as
-    ``no_plan_in_time``. Whatever answered (the search, the current plan kept, the quick
-    insertion), a re-plan's left-out visit that still fits somewhere is put in before the
-    plan is returned (`optimizer.fill`), and so is one a cut-short first plan never tried:
-    ``no_capacity`` then means no route has a place for it.
+    Anytime also when the limit is shorter than the construction: OR-Tools' construction,
+    stopped by the clock, places nothing, so a region (or a whole night) whose construction
+    the limit stopped is built in pieces of about ``regions.PIECE_VISITS`` visits run to
+    their end (`RegionPlans.build_in_pieces`; bounded work, about 0.3 CPU-s for 1000
+    visits, by which a very short limit may be overrun). Visits a construction still never
+    tried (a night that cannot be cut into pieces) come back as ``no_plan_in_time``.
+    Whatever answered (the search, the current plan kept, the quick insertion), a re-plan's
+    left-out visit that still fits somewhere is put in before the plan is returned
+    (`optimizer.fill`), and so is one a cut-short first plan never tried: ``no_capacity``
+    then means no route has a place for it.
     """
     relaxed: list[PromiseRelaxed] = []
     if warm_start is not None:
