@@ -37,8 +37,9 @@ def test_one_batch_with_a_sent_at_ahead_does_not_move_the_rest_of_the_night(
     forged body): that batch alone is taken as a clock 2 h fast, as before R21B-08. Every
     later batch is honest: care begun at 01:15 sent at 01:25 with ``sent_at`` 01:25. On integ
     its larger offset (0 against -2 h) is read as a late delivery and the -2 h stands, for
-    this and every later batch of the night: care began 23:15, before the 01:05 call, and
-    the month report shows a response of -110 minutes (a response made to look fast)."""
+    this and every later batch of the night: care is taken as begun at 23:15, held at the
+    01:05 call, and the month report shows a response of 0 minutes, not 10 (a response made
+    to look fast, by one forged body before honest ones)."""
     world = any_world
     org, visit_id, phone = _called_and_phone(world)
     world.clock.set(1, 10)
