@@ -228,9 +228,7 @@ def submit_request(
     return request, True
 
 
-def _night_without_first(
-    follower: VisitRequest, earlier: VisitRequest, since: date
-) -> date | None:
+def _night_without_first(follower: VisitRequest, earlier: VisitRequest, since: date) -> date | None:
     """The first night from ``since`` (the current night) on which ``follower`` is given but
     ``earlier`` (the care it follows) is not, else None. The planning links visits of one
     night only, so on such a night the link would silently be no rule at all (the check
