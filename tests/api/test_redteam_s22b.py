@@ -130,3 +130,38 @@ def test_a_running_recurring_check_can_be_relinked_to_a_new_first_care(
         headers=world.key(org),
     )
     assert shorter.status_code == 200, shorter.text
+
+
+def test_an_evening_hand_move_is_not_refused_for_phones_off_before_the_night(
+    any_world: World,
+) -> None:
+    """R22B-03. The phones were registered long ago; the planner publishes the night's care
+    at 20:00 and at 21:00, two hours before the night starts, moves a visit to another
+    nurse by hand. The nurses are off duty, their phones off: integ judged every one of them
+    silent three minutes after the publication, so every evening move was 409 nurse-silent
+    ("she will not see this on her phone": she will, when she starts), and the evening's
+    re-plans took all her care off her as not seen. Silence is judged from the night's
+    start: the move is saved, with no warning, and the care stays planned."""
+    from tests.api.phone_helpers import publish
+    from tests.api.test_planner import reoptimise, seed_night
+    from tests.api.test_redteam_s20 import _plan
+    from tests.api.test_redteam_s21b import _phones
+    from tests.api.test_silent_nurses_on_board import _move
+
+    world = any_world
+    world.clock.set(19, 0)
+    _phones(world)
+    seed_night(world)
+    reoptimise(world)
+    world.clock.set(20, 0)
+    publish(world)
+    world.clock.set(21, 0)
+    routes = {r["nurse_id"]: r["steps"] for r in _plan(world)["plan"]["routes"]}
+    source = next(code for code, steps in routes.items() if any(s.get("visit_id") for s in steps))
+    visit = next(s["visit_id"] for s in routes[source] if s.get("visit_id"))
+    target = next(code for code in routes if code != source)
+    moved = _move(world, {"visit_id": int(visit[1:]), "nurse": target})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["warnings"] == [], moved.json()
+    board = world.client.get("/nights/2026-11-23/board", headers=world.token("planner"))
+    assert not any(n["phone"]["silent"] for n in board.json()["nurses"]), board.text
