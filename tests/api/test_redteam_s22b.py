@@ -11,6 +11,7 @@ import pytest
 
 from tests.api.conftest import AMSTERDAM, NIGHT, World, new_client, planned_body
 from tests.api.invariants import visits_placed_after_each_test  # noqa: F401
+from tests.api.phone_helpers import publish
 from tests.api.test_phone_clock_offset import (
     REPORT,
     _called_and_phone,
@@ -18,6 +19,10 @@ from tests.api.test_phone_clock_offset import (
     _send,
     _started_seconds,
 )
+from tests.api.test_planner import reoptimise, seed_night
+from tests.api.test_redteam_s20 import _plan
+from tests.api.test_redteam_s21b import _phones
+from tests.api.test_silent_nurses_on_board import _move
 
 
 @pytest.mark.xfail(
@@ -142,12 +147,6 @@ def test_an_evening_hand_move_is_not_refused_for_phones_off_before_the_night(
     ("she will not see this on her phone": she will, when she starts), and the evening's
     re-plans took all her care off her as not seen. Silence is judged from the night's
     start: the move is saved, with no warning, and the care stays planned."""
-    from tests.api.phone_helpers import publish
-    from tests.api.test_planner import reoptimise, seed_night
-    from tests.api.test_redteam_s20 import _plan
-    from tests.api.test_redteam_s21b import _phones
-    from tests.api.test_silent_nurses_on_board import _move
-
     world = any_world
     world.clock.set(19, 0)
     _phones(world)
