@@ -212,7 +212,8 @@ def phone_reach(
             missed[nurse_id] = published_at
     unseen: dict[str, frozenset[str]] = {}
     silences: dict[str, Silence] = {}
-    for nurse_id, first in missed.items():
+    for nurse_id, published in missed.items():
+        first = _judged_from(night, published)
         if (now - first).total_seconds() < SILENT_AFTER_SECONDS:
             continue
         code = code_of[nurse_id]
@@ -230,6 +231,14 @@ def phone_reach(
         ]
         unseen[code] = frozenset(mine)
     return Reach(unseen, silences)
+
+
+def _judged_from(night: Night, published_at: datetime) -> datetime:
+    """When a route published at ``published_at`` starts to count as not picked up: not
+    before the night starts. In the evening the nurses are off duty, their phones may be
+    off; judged silent then, every hand move of the evening was 409 nurse-silent and every
+    evening re-plan took their care off them as not seen (R22B-03)."""
+    return max(published_at, night.starts_at)
 
 
 def was_silent(session: Session, night: Night, nurse_id: int, now: datetime) -> bool:
@@ -277,7 +286,7 @@ def silence_of(session: Session, night: Night, nurse_id: int, now: datetime) -> 
         .order_by(RouteVersion.published_at)
     ).tuples():
         if published_at is not None and open_ids & set(visit_ids_of(stored_steps(steps))):
-            since = published_at + timedelta(seconds=SILENT_AFTER_SECONDS)
+            since = _judged_from(night, published_at) + timedelta(seconds=SILENT_AFTER_SECONDS)
             return Silence(since=since, heard_at=heard) if now >= since else None
     return None
 

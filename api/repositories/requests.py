@@ -135,7 +135,7 @@ def submit_request(
         if request.after_request_id is not None:
             first_care = session.get(VisitRequest, request.after_request_id)
             assert first_care is not None  # `_link` found it
-            night_without = _night_without_first(request, first_care)
+            night_without = _night_without_first(request, first_care, current_night)
             if night_without is not None:
                 raise Unprocessable(
                     f"after.request_id: that request has no care on the night of "
@@ -228,11 +228,14 @@ def submit_request(
     return request, True
 
 
-def _night_without_first(follower: VisitRequest, earlier: VisitRequest) -> date | None:
-    """The first night on which ``follower`` is given but ``earlier`` (the care it follows)
-    is not, else None. The planning links visits of one night only, so on such a night the
-    link would silently be no rule at all (the check planned alone)."""
-    day, last = follower.first_night, _until(follower)
+def _night_without_first(follower: VisitRequest, earlier: VisitRequest, since: date) -> date | None:
+    """The first night from ``since`` (the current night) on which ``follower`` is given but
+    ``earlier`` (the care it follows) is not, else None. The planning links visits of one
+    night only, so on such a night the link would silently be no rule at all (the check
+    planned alone). Nights before ``since`` are over: an amended link or end of a running
+    check is not refused for a past night its new first care could never have had
+    (R22B-02)."""
+    day, last = max(follower.first_night, since), _until(follower)
     while day <= last:
         if _applies(follower, day) and not _applies(earlier, day):
             return day
@@ -520,8 +523,9 @@ def amend_request(
         earlier = session.get(VisitRequest, request.after_request_id or 0)
         pairs = [(request, earlier)] if earlier is not None else []
         pairs += [(follower, request) for follower in _active_followers(session, request)]
+        today = nights.night_date_for(region, now)
         for follower, first in pairs:
-            night_without = _night_without_first(follower, first)
+            night_without = _night_without_first(follower, first, today)
             if night_without is not None:
                 session.rollback()
                 raise Unprocessable(
@@ -600,7 +604,8 @@ def _relink(
     except Unprocessable:
         session.rollback()  # nothing of the amendment is kept
         raise
-    starts_at, ends_at = nights.night_bounds(region, nights.night_date_for(region, now))
+    today = nights.night_date_for(region, now)
+    starts_at, ends_at = nights.night_bounds(region, today)
     night_minutes = int((ends_at - starts_at).total_seconds() // 60)
     if after.min_minutes > night_minutes:
         raise refuse(
@@ -609,7 +614,7 @@ def _relink(
     first = session.get(VisitRequest, after.request_id)
     assert first is not None  # `_link` found it
     if request.kind == "planned":
-        night_without = _night_without_first(request, first)
+        night_without = _night_without_first(request, first, today)
     else:
         night_without = None if _applies(first, request.first_night) else request.first_night
     if night_without is not None:
