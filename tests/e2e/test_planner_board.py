@@ -352,10 +352,15 @@ def test_urgent_call_by_hand_with_a_chosen_option(page: Page, board: Board) -> N
     chosen = options.nth(feasible[-1])
     nurse = chosen.get_attribute("value")
     chosen.check()
-    page.get_by_test_id("urgent-confirm").click()
+    # The call's id from the service's answer, not from the status line: a re-plan the call
+    # itself sets off may publish (and say "updated") before the test reads the line.
+    with page.expect_response(
+        lambda r: r.url.endswith("/board/urgent-calls") and r.request.method == "POST"
+    ) as taken:
+        page.get_by_test_id("urgent-confirm").click()
+    assert taken.value.status == 201, taken.value.text()
+    visit_id = taken.value.json()["visit_id"]
     expect(page.get_by_test_id("plan-version")).not_to_have_text(str(before))
-    status = page.locator("#status").inner_text()
-    visit_id = status.split()[1]
     expect(
         page.locator(
             f'[data-testid="timeline-row"][data-nurse-id="{nurse}"] '
