@@ -88,6 +88,8 @@ class StoredEvent:
     event: Event
     fingerprint: str
     clock_offset: int | None = None
+    #: The batch's ``sent_at`` by the phone's clock (None: an old client).
+    sent_at: datetime | None = None
 
     @property
     def at(self) -> datetime:
@@ -204,6 +206,7 @@ def apply_batch(
             event=event,
             fingerprint=fingerprint(event),
             clock_offset=event_clock_offset(event.device_time, sent_at, offset),
+            sent_at=sent_at,
         )
         checked.append((index, event, stored))
     # Stored in one go (one statement in the database): as one by one, in the batch's order.

@@ -60,7 +60,9 @@ class PhoneEvent(Base):
     ``clock_offset_seconds``: how far the phone's clock was behind the server's when it
     sent the event's batch (negative: ahead; null: not known, an old client or an offset
     not believed); added to ``device_time`` wherever the time is used
-    (`api.night.device_time`). ``device_time`` itself stays as sent (a resend must match)."""
+    (`api.night.device_time`). ``device_time`` itself stays as sent (a resend must match).
+    ``batch_sent_at``: its batch's ``sent_at`` (the phone's clock), against which the next
+    batch's is judged (R22B-01)."""
 
     __tablename__ = "phone_events"
     __table_args__ = (Index("ix_phone_events_night_nurse", "night_id", "nurse_id"),)
@@ -71,6 +73,7 @@ class PhoneEvent(Base):
     device_time: Mapped[datetime] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     clock_offset_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    batch_sent_at: Mapped[datetime | None] = mapped_column(default=None)
     type: Mapped[str] = mapped_column(String(32))
     fingerprint: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column()

@@ -29,14 +29,16 @@ first try (a queue, a retry of the same bytes; R21B-08) cannot be told from a cl
 by that batch alone: both raise the measured offset. So the offset is judged per device
 against her previous batch (`DeviceClock`, the same night): a measured offset larger than the
 previous one is the delivery's delay, and the previous offset stands, *unless* the phone's
-clock visibly went back (``sent_at`` before the newest time of the previous batch): then it is
-the clock, set back, and the new offset is used. A smaller offset is always used (a delay
-cannot make an offset smaller: the clock was set forward, or corrected). The limit, said in
-docs/mobile.md: a clock set back by less than the time since its previous batch is read as a
-late delivery, and its times stand at the previous offset (clamped as for old clients). A
-delay can only make the offset larger, i.e. the phone's times *later*; a corrected time is
-never later than the server received the event. The key-safe window is never opened sooner by an
-offset: an arrival counts no earlier than the phone said (`api.services.phone._her_reports`).
+clock visibly went back (``sent_at`` before the previous batch's ``sent_at`` or newest event
+time): then it is the clock, set back, and the new offset is used. Comparing with the previous
+``sent_at`` too (stored per event, R22B-01) keeps one batch whose ``sent_at`` ran ahead (a
+clock jump, a forged body) from fixing its offset on every honest batch after it. A smaller
+offset is always used (a delay cannot make an offset smaller: the clock was set forward, or
+corrected). The limit, said in docs/mobile.md: a clock set back by less than the time since
+its previous batch is read as a late delivery, and its times stand at the previous offset
+(clamped as for old clients). A delay can only make the offset larger, i.e. the phone's times
+*later*; a corrected time is never later than the server received the event. The key-safe
+window is never opened sooner by an offset: an arrival counts no earlier than the phone said (`api.services.phone._her_reports`).
 """
 
 from __future__ import annotations
@@ -75,6 +77,13 @@ class DeviceClock:
 
     offset: int
     clock_at: datetime
+    #: The batch's own ``sent_at`` (None: stored before it was kept, migration 0015).
+    sent_at: datetime | None = None
+
+    @property
+    def clock_read(self) -> datetime:
+        """The latest its clock said: a ``sent_at`` ahead of the events counts (R22B-01)."""
+        return self.clock_at if self.sent_at is None else max(self.clock_at, self.sent_at)
 
 
 def batch_clock_offset(
@@ -86,7 +95,8 @@ def batch_clock_offset(
 
     With the device's ``previous`` batch: an offset larger than the previous one (beyond the
     dead band) is a late delivery, and the previous offset stands, unless ``sent_at`` lies
-    before the previous batch's newest time (the clock was set back)."""
+    before the latest the previous batch's clock said, its ``sent_at`` or newest event (the
+    clock was set back, or that batch's ``sent_at`` ran ahead: R22B-01)."""
     if sent_at is None:
         return None
     offset = received_at - sent_at
@@ -96,7 +106,7 @@ def batch_clock_offset(
     if (
         previous is not None
         and measured > previous.offset + OFFSET_DEADBAND.total_seconds()
-        and sent_at >= previous.clock_at - OFFSET_DEADBAND
+        and sent_at >= previous.clock_read - OFFSET_DEADBAND
     ):
         return previous.offset
     return measured

@@ -250,6 +250,7 @@ def _stored(row: PhoneEvent) -> StoredEvent:
         event=_EVENT.validate_python(row.payload, context={"stored": True}),
         fingerprint=row.fingerprint,
         clock_offset=row.clock_offset_seconds,
+        sent_at=row.batch_sent_at,
     )
 
 
@@ -283,6 +284,7 @@ class SqlEventStore:
             "device_time": stored.event.device_time,
             "received_at": stored.received_at,
             "clock_offset_seconds": stored.clock_offset,
+            "batch_sent_at": stored.sent_at,
             "type": stored.event.type,
             "fingerprint": stored.fingerprint,
             "payload": stored.event.model_dump(mode="json"),
@@ -297,11 +299,13 @@ class SqlEventStore:
         return self.insert_all_if_absent([stored])[0]
 
     def last_clock(self, nurse_id: str, device_id: str) -> DeviceClock | None:
-        """The device's previous batch of the night with a clock offset: that offset and its
-        newest device time (`api.night.device_time.batch_clock_offset`); one row read by the
-        night-and-nurse index."""
+        """The device's previous batch of the night with a clock offset: that offset, its
+        newest device time and its ``sent_at`` (`api.night.device_time.batch_clock_offset`);
+        one row read by the night-and-nurse index."""
         row = self._session.execute(
-            select(PhoneEvent.clock_offset_seconds, PhoneEvent.device_time)
+            select(
+                PhoneEvent.clock_offset_seconds, PhoneEvent.device_time, PhoneEvent.batch_sent_at
+            )
             .where(
                 PhoneEvent.night_id == self._night_id,
                 PhoneEvent.nurse_id == int(nurse_id),
@@ -313,7 +317,7 @@ class SqlEventStore:
         ).first()
         if row is None or row[0] is None:
             return None
-        return DeviceClock(offset=row[0], clock_at=row[1])
+        return DeviceClock(offset=row[0], clock_at=row[1], sent_at=row[2])
 
     def insert_all_if_absent(self, batch: Sequence[StoredEvent]) -> list[StoredEvent | None]:
         """Store a batch's events in one ``INSERT ... ON CONFLICT DO NOTHING RETURNING``; per

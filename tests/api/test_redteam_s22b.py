@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from tests.api.conftest import AMSTERDAM, NIGHT, World, new_client, planned_body
 from tests.api.invariants import visits_placed_after_each_test  # noqa: F401
 from tests.api.phone_helpers import publish
@@ -25,15 +23,6 @@ from tests.api.test_redteam_s21b import _phones
 from tests.api.test_silent_nurses_on_board import _move
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "R22B-01: the late-delivery rule compares sent_at with the previous batch's newest "
-        "event time, not its sent_at (not stored): a batch whose sent_at ran ahead of its "
-        "events keeps its negative offset for every later honest batch of the night; the fix "
-        "stores each batch's sent_at with its events (a migration, a rule for the lead)"
-    ),
-)
 def test_one_batch_with_a_sent_at_ahead_does_not_move_the_rest_of_the_night(
     any_world: World,
 ) -> None:
