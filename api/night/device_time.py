@@ -38,7 +38,8 @@ corrected). The limit, said in docs/mobile.md: a clock set back by less than the
 its previous batch is read as a late delivery, and its times stand at the previous offset
 (clamped as for old clients). A delay can only make the offset larger, i.e. the phone's times
 *later*; a corrected time is never later than the server received the event. The key-safe
-window is never opened sooner by an offset: an arrival counts no earlier than the phone said (`api.services.phone._her_reports`).
+window is never opened sooner by an offset: an arrival counts no earlier than the phone said
+(`api.services.phone._her_reports`).
 """
 
 from __future__ import annotations

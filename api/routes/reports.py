@@ -11,13 +11,11 @@ from api.core.problems import NotFound
 from api.core.roles import Principal, Role
 from api.deps import ClockDep, SessionDep, SettingsDep, allow
 from api.repositories import access_log
-from api.services.reports import month_report
+from api.services.reports import MONTH_PATTERN, month_report
 
 router = APIRouter(prefix="/partner/v1", tags=["partner: reports"])
 Partner = Annotated[Principal, Depends(allow(Role.PARTNER))]
-Month = Annotated[
-    str, Path(pattern=r"^2[01]\d\d-(0[1-9]|1[0-2])$", examples=["2026-11"], description="YYYY-MM")
-]
+Month = Annotated[str, Path(pattern=MONTH_PATTERN, examples=["2026-11"], description="YYYY-MM")]
 
 
 class OrganisationMonth(BaseModel):

@@ -26,6 +26,7 @@ from __future__ import annotations
 import calendar
 import csv
 import io
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -91,7 +92,7 @@ class MonthReport:
         files = {}
         for name, rows in (("organisations.csv", self.organisations), ("visits.csv", self.visits)):
             buffer = io.StringIO()
-            dicts = [asdict(r) for r in rows]
+            dicts = [{k: _cell(v) for k, v in asdict(r).items()} for r in rows]
             if dicts:
                 writer = csv.DictWriter(buffer, fieldnames=list(dicts[0]))
                 writer.writeheader()
@@ -100,14 +101,27 @@ class MonthReport:
         return files
 
 
+#: ``YYYY-MM`` from 2000-01 to 2199-12: the partners' API and the CLI take the same months.
+MONTH_PATTERN = r"^2[01]\d\d-(0[1-9]|1[0-2])$"
+
+
 def month_bounds(month: str) -> tuple[date, date]:
-    """First and last evening of ``YYYY-MM``; ``ValueError`` naming the format."""
-    try:
-        year, number = (int(part) for part in month.split("-"))
-        first = date(year, number, 1)
-    except ValueError:
-        raise ValueError(f"month: YYYY-MM, e.g. 2026-11, not {month[:20]!r}") from None
-    return first, date(year, number, calendar.monthrange(year, number)[1])
+    """First and last evening of ``YYYY-MM`` (`MONTH_PATTERN`); ``ValueError`` naming the
+    format."""
+    if not re.fullmatch(MONTH_PATTERN, month):
+        raise ValueError(
+            f"month: YYYY-MM from 2000-01 to 2199-12, e.g. 2026-11, not {month[:20]!r}"
+        )
+    year, number = (int(part) for part in month.split("-"))
+    return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
+
+
+def _cell(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: text starting ``= + - @`` (or a tab or carriage
+    return) would be read as a formula (CSV injection, OWASP), so it gets a leading ``'``."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _split(total_cents: int, weights: list[float]) -> list[int]:

@@ -77,3 +77,38 @@ def test_keys_rotate_without_a_database_creates_none(
     assert code == 2
     assert str(empty_data_dir / "nachtroute.sqlite") in err and "Traceback" not in err
     assert list(empty_data_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("month", ["0001-01", "1999-12", "2200-01", "2026-13", "2026-1", "x"])
+def test_report_takes_the_months_the_partners_api_takes(
+    empty_data_dir: Path, capsys: pytest.CaptureFixture[str], month: str
+) -> None:
+    """`report --month 0001-01` was read (the partners' API takes 2000-01 to 2199-12 only):
+    one rule for both, exit 2 naming the option, before any database is looked for."""
+    assert main(["report", "--month", month]) == 2
+    err = capsys.readouterr().err
+    assert "--month" in err and "2000-01 to 2199-12" in err
+    assert "Traceback" not in err
+    assert list(empty_data_dir.iterdir()) == []
+
+
+def test_a_reports_csv_shows_a_formula_like_name_as_text() -> None:
+    """An organisation named ``=HYPERLINK(...)`` (an admin sets names) was written to
+    organisations.csv as is, and a spreadsheet opening the file ran it (CSV injection)."""
+    from api.services.reports import MonthReport, OrganisationFigures
+
+    names = ['=HYPERLINK("http://x.invalid")', "+1", "-1", "@SUM(A1)", "Thuiszorg (test)"]
+    report = MonthReport(
+        month="2026-11",
+        nights=[],
+        total_cost_eur=0.0,
+        basis="visits",
+        organisations=[
+            OrganisationFigures(organisation_id=k, name=name) for k, name in enumerate(names)
+        ],
+    )
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(report.csv_files()["organisations.csv"])))
+    assert [r["name"] for r in rows] == ["'" + n for n in names[:4]] + ["Thuiszorg (test)"]
