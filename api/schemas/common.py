@@ -23,6 +23,24 @@ def _storable(value: str) -> str:
     return value
 
 
+#: Bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069): in a name or an
+#: address they make the text show in another order than it is stored ("Trojan Source").
+_BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+
+def _one_plain_line(value: str) -> str:
+    # A name, address or reference is one line shown as stored: no control characters
+    # (newlines, tabs, escapes; C0 and C1) and no bidi overrides.
+    for char in value:
+        if char in _BIDI_CONTROLS:
+            raise ValueError(
+                f"must not contain bidirectional control characters (U+{ord(char):04X})"
+            )
+        if ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0:
+            raise ValueError(f"must be one line without control characters (U+{ord(char):04X})")
+    return value
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
@@ -32,7 +50,9 @@ def _not_blank(value: str) -> str:
 #: Any free text a request carries: every character the database can store (no NUL).
 FreeText = Annotated[str, AfterValidator(_storable)]
 #: A name, address or reference: free text that is not blank (kept without outer spaces).
-NameText = Annotated[str, AfterValidator(_storable), AfterValidator(_not_blank)]
+NameText = Annotated[
+    str, AfterValidator(_storable), AfterValidator(_not_blank), AfterValidator(_one_plain_line)
+]
 
 
 def _in_utc(value: datetime) -> datetime:

@@ -147,6 +147,44 @@ def test_a_nul_in_a_name_on_postgres_is_422_and_nothing_personal_is_logged(
     assert NAME not in logged and ADDRESS not in logged
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("display_name", "Demo \u202eeilC", "bidirectional"),
+        ("address", "Brink 1\u2066 9401", "bidirectional"),
+        ("display_name", "Demo\nClient", "one line"),
+        ("external_ref", "REF\x1b[31m", "one line"),
+        ("address", "Brink\x85 1", "one line"),
+    ],
+)
+def test_a_name_is_one_line_shown_as_stored(
+    world: World, field: str, value: str, said: str
+) -> None:
+    """A client's name with a right-to-left override showed on the phone and the board in
+    another order than stored, and an organisation's name took bidi controls too (s22-red):
+    names, addresses and references are one line without control characters; outer spaces
+    and a trailing newline are still trimmed."""
+    org = world.seeded.home_care[0]
+    response = world.client.post(
+        "/partner/v1/clients", json=_client_body(**{field: value}), headers=world.key(org)
+    )
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["field"] == f"body.{field}" and said in error["message"]
+    made = world.client.post(
+        "/admin/organisations",
+        json={"name": f"Thuiszorg {value}", "kind": "home_care"},
+        headers=world.token("admin"),
+    )
+    assert made.status_code == 422, made.text
+    trimmed = world.client.post(
+        "/partner/v1/clients",
+        json=_client_body(display_name="Demo Client (test)\n"),
+        headers=world.key(org),
+    )
+    assert trimmed.status_code == 201, trimmed.text
+
+
 @pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
 def test_blank_names_are_refused(world: World, blank: str) -> None:
     org = world.seeded.home_care[0]
