@@ -283,14 +283,12 @@ def test_r21b_06_a_call_cannot_be_started_before_it_was_made(world: World) -> No
     assert line["response_minutes"] is not None and line["response_minutes"] >= 0, line
 
 
-def test_r21b_07_a_planners_pin_to_a_silent_nurse_is_kept(world: World) -> None:
-    """The night of R21B-01 to 01:10: the call has left the silent nurse for a colleague.
-    At 01:11 the planner, who has phoned her, moves it back to her and pins it ('keep it
-    with this nurse in later re-plans'). Her phone is still silent; a call at 01:12
-    re-plans the night: the pin barred her as silent, so the pinned call was left out as
-    pin_infeasible ('pinned to her, who lacks a skill or bag item'), nobody sent at all.
-    A pin is the planner reaching her by other means: it stands (she says so:
-    ``silent_nurse_ok``, the board's acknowledgement of a silent nurse)."""
+def silent_night(world: World) -> tuple[int, int, str, dict[str, Any]]:
+    """Every phone reads its route at 01:00; an acute call at 01:05 goes to a nurse whose
+    phone then stays silent while her colleagues' read theirs (01:06, 01:09); at 01:10 a
+    second call re-plans and the first goes to a colleague. The clock stands at 01:11.
+    Returns the organisation, the first call's visit id, the silent nurse's code and the
+    phones by nurse code."""
     org = world.seeded.home_care[0]
     reoptimise(world)
     publish(world)
@@ -302,7 +300,7 @@ def test_r21b_07_a_planners_pin_to_a_silent_nurse_is_kept(world: World) -> None:
     first = _far_acute_call(world, org)
     visit_id = first["visits"][0]["visit_id"]
     settle(world)
-    silent, _step_then = _step(world, visit_id)
+    silent, _then = _step(world, visit_id)
     for minute in (6, 9):
         world.clock.set(1, minute)
         for code, phone in phones.items():
@@ -314,6 +312,18 @@ def test_r21b_07_a_planners_pin_to_a_silent_nurse_is_kept(world: World) -> None:
     settle(world)
     assert _step(world, visit_id)[0] != silent
     world.clock.set(1, 11)
+    return org, visit_id, silent, phones
+
+
+def test_r21b_07_a_planners_pin_to_a_silent_nurse_is_kept(world: World) -> None:
+    """The night of R21B-01 to 01:10: the call has left the silent nurse for a colleague.
+    At 01:11 the planner, who has phoned her, moves it back to her and pins it ('keep it
+    with this nurse in later re-plans'). Her phone is still silent; a call at 01:12
+    re-plans the night: the pin barred her as silent, so the pinned call was left out as
+    pin_infeasible ('pinned to her, who lacks a skill or bag item'), nobody sent at all.
+    A pin is the planner reaching her by other means: it stands (she says so:
+    ``silent_nurse_ok``, the board's acknowledgement of a silent nurse)."""
+    org, visit_id, silent, phones = silent_night(world)
     version = _plan(world)["version"]
     moved = world.client.post(
         "/nights/2026-11-23/plan/moves",

@@ -13,6 +13,7 @@ import pytest
 from mobile_contract.dpop_client import PhoneKey
 from tests.api.conftest import NIGHT, World
 from tests.api.test_planner import PLAN, reoptimise, seed_night
+from tests.api.test_redteam_s18_service import _planned_night, _report
 
 LOG = "/access-log"
 REVEAL = "/mobile/v1/me/keysafe/reveal"
@@ -107,6 +108,19 @@ def test_r22_02_an_if_match_of_a_digit_int_cannot_read_is_428_not_500(
         assert "If-Match" in answer.json()["detail"]
 
 
+def _closed_november(world: World) -> tuple[int, dict[str, Any]]:
+    """November's only night (the 23rd, organisation A's care) has ended; at noon on the
+    25th A reads its report: A and that report."""
+    from datetime import datetime
+
+    from tests.api.conftest import AMSTERDAM, new_client
+
+    a = world.seeded.home_care[0]
+    _planned_night(world, NIGHT.isoformat(), a, new_client(world, a))
+    world.clock.now = datetime(2026, 11, 25, 12, 0, tzinfo=AMSTERDAM)
+    return a, _report(world, a)
+
+
 def test_r22_03_an_organisation_joining_later_does_not_change_a_closed_months_shares(
     world: World,
 ) -> None:
@@ -114,15 +128,7 @@ def test_r22_03_an_organisation_joining_later_does_not_change_a_closed_months_sh
     25th. That afternoon the admin adds a third home-care organisation. A's share of the
     closed month fell from a half to a third, and the newcomer was billed for a night
     before it existed: the report says every figure it shows is final."""
-    from datetime import datetime
-
-    from tests.api.conftest import AMSTERDAM, new_client
-    from tests.api.test_redteam_s18_service import _planned_night, _report
-
-    a = world.seeded.home_care[0]
-    _planned_night(world, NIGHT.isoformat(), a, new_client(world, a))
-    world.clock.now = datetime(2026, 11, 25, 12, 0, tzinfo=AMSTERDAM)
-    before = _report(world, a)
+    a, before = _closed_november(world)
     made = world.client.post(
         "/admin/organisations",
         json={"name": "Thuiszorg Nieuw (test)", "kind": "home_care"},
@@ -144,15 +150,7 @@ def test_r22_03_a_partner_joining_from_a_given_moment_shares_the_nights_from_the
     """The rule's other half: an organisation the agreement makes a partner from the 1st
     (``member_since``) shares the fixed part of the month's night, so A's share falls from
     a half to a third and the shares still sum to the total."""
-    from datetime import datetime
-
-    from tests.api.conftest import AMSTERDAM, new_client
-    from tests.api.test_redteam_s18_service import _planned_night, _report
-
-    a = world.seeded.home_care[0]
-    _planned_night(world, NIGHT.isoformat(), a, new_client(world, a))
-    world.clock.now = datetime(2026, 11, 25, 12, 0, tzinfo=AMSTERDAM)
-    before = _report(world, a)
+    a, before = _closed_november(world)
     made = world.client.post(
         "/admin/organisations",
         json={

@@ -10,11 +10,8 @@ from typing import Any
 
 from tests.api.conftest import World, new_client
 from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
-from tests.api.phone_helpers import publish
-from tests.api.test_durable_replans import acute
-from tests.api.test_planner import reoptimise
-from tests.api.test_redteam_s20 import CALLS, _far_acute_call, _plan, _step
-from tests.api.test_redteam_s21b import _phones, _read
+from tests.api.test_redteam_s20 import _plan, _step
+from tests.api.test_redteam_s21b import silent_night
 
 BOARD = "/nights/2026-11-23/board"
 MOVES = "/nights/2026-11-23/plan/moves"
@@ -22,33 +19,9 @@ TAKE = "/nights/2026-11-23/board/urgent-calls"
 
 
 def _silent_night(world: World) -> tuple[int, int, str]:
-    """Every phone reads its route at 01:00; an acute call at 01:05 goes to a nurse whose
-    phone then stays silent while her colleagues' read theirs (01:06, 01:09); at 01:10 a
-    second call re-plans and the first goes to a colleague. The clock stands at 01:11.
-    Returns the organisation, the first call's visit id and the silent nurse's code."""
-    org = world.seeded.home_care[0]
-    reoptimise(world)
-    publish(world)
-    phones = _phones(world)
-    world.clock.set(1, 0)
-    for phone in phones.values():
-        _read(world, phone)
-    world.clock.set(1, 5)
-    first = _far_acute_call(world, org)
-    visit_id = first["visits"][0]["visit_id"]
-    settle(world)
-    silent, _then = _step(world, visit_id)
-    for minute in (6, 9):
-        world.clock.set(1, minute)
-        for code, phone in phones.items():
-            if code != silent:
-                _read(world, phone)
-    world.clock.set(1, 10)
-    second = world.client.post(CALLS, json=acute(new_client(world, org, 3)), headers=world.key(org))
-    assert second.status_code == 201, second.text
-    settle(world)
-    assert _step(world, visit_id)[0] != silent
-    world.clock.set(1, 11)
+    """`test_redteam_s21b.silent_night`: a call gone from a silent nurse to a colleague, at
+    01:11; the organisation, the call's visit id and the silent nurse's code."""
+    org, visit_id, silent, _phones = silent_night(world)
     return org, visit_id, silent
 
 
