@@ -43,12 +43,17 @@ def test_a_search_with_no_time_for_its_construction_still_tries_every_visit(seed
 @given(seed=st.integers(0, 1000))
 def test_a_first_plan_with_no_time_for_its_regions_builds_every_region(seed: int) -> None:
     """The quick answer of a night split into regions (`regions.FIRST_PLAN_SPLIT_FROM`) with
-    a limit of a millisecond: every region gets a plan, so no visit is `no_plan_in_time`."""
+    a limit of a millisecond: every region gets a plan, so nearly every visit is placed (its
+    full first plan leaves out 17-41 of 200; the old code 93-104 on seeds 0-2, untried).
+
+    Which visits read `no_plan_in_time` is not asserted here: a region's own construction,
+    stopped by the clock, is kept when it costs less than its pieces, and then what it left
+    out says "ask again" (the pieces placed some of it). How far a construction gets in a
+    millisecond depends on the machine, so that label does too (it failed on a quiet machine
+    in the final check of session 22 and passed under load)."""
     problem = generated_night(nurses=10, visits=200, seed=seed)
     plan = solve(problem, time_limit=0.001, first_only=True)
-    assert not [u for u in plan.unassigned if u.reason == ReasonCode.NO_PLAN_IN_TIME]
     assert check(problem, plan) == []
-    # Nearly every visit placed (its full first plan leaves out 28-41 of 200).
     assert len(plan.unassigned) < 60
 
 
