@@ -8,7 +8,8 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -124,6 +125,20 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def reopened(open_stream: Callable[[], httpx.Response], held: ExitStack) -> httpx.Response:
+    """A stream opened again after one of the holder's was closed: tried every half second
+    for up to a minute (the server frees the place once it sees the client go), closed with
+    ``held``; the last answer, 200 or not."""
+    deadline = time.monotonic() + 60
+    while True:
+        again = open_stream()
+        held.callback(again.close)
+        if again.status_code == 200 or time.monotonic() > deadline:
+            return again
+        again.read()
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="session")

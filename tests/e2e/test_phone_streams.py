@@ -5,12 +5,11 @@ in-process test client buffers a whole stream, so streams held open need a real 
 
 from __future__ import annotations
 
-import time
 from contextlib import ExitStack
 
 import httpx
 
-from tests.e2e.conftest import Board
+from tests.e2e.conftest import Board, reopened
 
 CHANGES = "/mobile/v1/me/route/changes"
 
@@ -50,12 +49,4 @@ def test_one_nurses_open_change_streams_are_capped(streaming_board: Board) -> No
         assert phone.get("/mobile/v1/me/route").status_code in (200, 404)
         # Closing one stream gives its place back (once the server saw the client go).
         streams[0].close()
-        deadline = time.monotonic() + 60
-        while True:
-            again = _open(phone)
-            held.callback(again.close)
-            if again.status_code == 200 or time.monotonic() > deadline:
-                break
-            again.read()
-            time.sleep(0.5)
-        assert again.status_code == 200
+        assert reopened(lambda: _open(phone), held).status_code == 200
