@@ -96,7 +96,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path="/me/route/changes",
         summary="Server-sent events: a route_changed notice for each new route version",
         request=None,
-        responses={200: RouteChangedNotice, **_AUTH_ERRORS},
+        responses={200: RouteChangedNotice, **_AUTH_ERRORS, 429: ApiError},
         headers=(
             _DEVICE,
             _PROOF,
@@ -105,7 +105,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         media_type="text/event-stream",
         description="Each message: `id: <event_id>`, `event: route_changed`, "
         "`data: <RouteChangedNotice JSON>`. A phone reconnecting with Last-Event-ID gets "
-        "every notice after it.",
+        "every notice after it. One nurse's phones hold a few streams open at once (the "
+        "service's setting, 3 by default); another is refused 429 `too_many_streams` with "
+        "`Retry-After`: poll `GET /me/route` meanwhile.",
     ),
     Endpoint(
         operation_id="upload_events",

@@ -129,6 +129,8 @@ def _response(
     if 200 <= status < 300:
         for name in endpoint.response_headers:
             headers[name] = {"schema": {"type": "string"}}
+    if status == 429:  # seconds to wait before trying again
+        headers["Retry-After"] = {"schema": {"type": "integer", "minimum": 1}}
     if endpoint.no_store:
         headers["Cache-Control"] = {"schema": {"type": "string", "const": "no-store"}}
     if headers:
@@ -144,6 +146,7 @@ _STATUS_TEXT = {
     403: "Not allowed",
     404: "Nothing tonight",
     422: "The request does not match the contract",
+    429: "Too many open at once; try again after Retry-After seconds (code: the reason)",
 }
 
 

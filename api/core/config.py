@@ -114,6 +114,15 @@ class Settings(BaseSettings):
     route_stream_seconds: float = Field(
         default=300, ge=0, le=3600, description="how long one change stream stays open"
     )
+    phone_streams_per_nurse: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description=(
+            "change streams one nurse's phones hold open at once (more: 429); a phone that "
+            "lost its network may reconnect before the server saw the old stream go"
+        ),
+    )
 
     # -- proofs of possession (DPoP, RFC 9449; issue 14)
     dpop_max_skew_seconds: int = Field(

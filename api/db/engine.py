@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -53,11 +53,33 @@ def make_engine(url: str) -> Engine:
             if record is not None and record.info.pop(_RELAXED, False):
                 connection.execute("PRAGMA synchronous=FULL")
 
+        @event.listens_for(engine, "savepoint")
+        def _begin_before_a_first_savepoint(connection: Connection, _name: str | None) -> None:
+            _begin_if_idle(connection)
+
         queue_writers(engine, timeout=30)  # writers queue in the process, not in busy sleeps
         return engine
     engine = create_engine(url, hide_parameters=True)
     _ping_when_idle(engine, after_seconds=PING_IDLE_SECONDS)
     return engine
+
+
+def _begin_if_idle(connection: Connection) -> None:
+    """Begin the transaction a savepoint is about to go into when the driver has not yet.
+
+    Python's sqlite3 driver (in its default mode, kept here) begins a transaction only
+    before its first INSERT, UPDATE or DELETE; a ``SAVEPOINT`` after nothing but reads would
+    open a transaction of its own, and releasing it (``begin_nested()`` ending) would commit
+    everything so far: a rollback afterwards left the night or the idempotency record of
+    `api.repositories` in place. SQLAlchemy's recipe for this (``isolation_level=None`` and
+    ``BEGIN`` at every transaction's start) would begin each read-only session too, so a
+    session that reads, then writes after another writer committed, would fail at once
+    with SQLITE_BUSY (its WAL snapshot is stale) instead of queueing (`api.db.sqlite_writer`
+    takes its lock at the first write, when the driver begins). ``BEGIN`` here, deferred,
+    only when a savepoint is the first statement to write, keeps that order."""
+    raw = connection.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        raw.execute("BEGIN")
 
 
 #: A pooled PostgreSQL connection idle this long is pinged before it is handed out.

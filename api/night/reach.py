@@ -20,6 +20,7 @@ route again. What she has seen stays hers: she is doing it. (Issue 11's night 6 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -35,10 +36,12 @@ from optimizer.plan import Plan, StepType
 
 __all__ = [
     "SILENT_AFTER_SECONDS",
+    "Heard",
     "Reach",
     "Silence",
     "phone_reach",
     "silence_of",
+    "silences",
     "silent_nurse_warning",
     "was_silent",
 ]
@@ -132,12 +135,8 @@ def phone_reach(
     she has not seen.
 
     A visit is *known* to a nurse once her phone has read a route showing its client: since
-    the call came in for a call, since the evening for planned care. A nurse is silent when
-    a route of hers with an open visit on it (read, it logs a row) was published
-    `SILENT_AFTER_SECONDS` or more ago and her phone has read no route since; she stays
-    silent after the visit has gone to a colleague, until her phone is back (heard from: her
-    phone's last route read, or its registration). A nurse with no registered phone is not
-    judged (the planner reaches her by other means).
+    the call came in for a call, since the evening for planned care. Who is silent is
+    `silences`' rule (the one `silence_of` answers by, for the 409 ``nurse-silent``).
     ``nurse_ids``: code -> nurse id; ``visit_rows``: visit ref -> its row."""
     since = night.starts_at - EVENING
     known_after = {
@@ -151,10 +150,57 @@ def phone_reach(
         return Reach()
     client_of = {row.id: row.client_id for row in visit_rows.values()}
     code_of = {nurse_id: code for code, nurse_id in nurse_ids.items()}
+    heard = silences(session, night, code_of, set(known_after), now)
+
+    def known(nurse_id: int, visit_id: int) -> bool:
+        seen = heard.reads.get((nurse_id, client_of[visit_id]))
+        return seen is not None and seen >= known_after[visit_id]
+
+    unseen: dict[str, frozenset[str]] = {}
+    for nurse_id in heard.silent:
+        code = code_of[nurse_id]
+        mine = [
+            step.visit_id
+            for route in (plan.routes if plan is not None else [])
+            if route.nurse_id == code
+            for step in route.steps
+            if step.visit_id in visit_rows
+            and visit_rows[step.visit_id].id in known_after
+            and not known(nurse_id, visit_rows[step.visit_id].id)
+        ]
+        unseen[code] = frozenset(mine)
+    return Reach(unseen, {code_of[n]: silence for n, silence in heard.silent.items()})
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What the phones of some nurses have shown them (`silences`): ``silent``, nurse id ->
+    `Silence` for each silent one; ``reads``, (nurse id, client id) -> her phone's latest
+    route read showing that client."""
+
+    silent: dict[int, Silence]
+    reads: dict[tuple[int, int], datetime]
+
+
+def silences(
+    session: Session, night: Night, nurse_ids: Collection[int], open_ids: set[int], now: datetime
+) -> Heard:
+    """The silent-phone rule, the one query path of the board (`phone_reach`) and of the 409
+    ``nurse-silent`` refusal (`silence_of`), so the two never disagree.
+
+    A nurse is silent at ``now`` when a route of hers with an open visit on it (read, it logs
+    a row per client) was published `SILENT_AFTER_SECONDS` or more ago (counted from the
+    night's start at the earliest) and her phone has read no route since; she stays silent
+    after the visit has gone to a colleague, until her phone is back (heard from: her phone's
+    last route read, or its registration). A nurse with no registered phone is not judged
+    (the planner reaches her by other means). ``nurse_ids``: the nurses (ids) to judge;
+    ``open_ids``: the night's open visits (ids)."""
+    if not nurse_ids or not open_ids:
+        return Heard({}, {})
     users: dict[int, int] = {
         user_id: nurse_id
         for user_id, nurse_id in session.execute(
-            select(User.id, User.nurse_id).where(User.nurse_id.in_(list(code_of)))
+            select(User.id, User.nurse_id).where(User.nurse_id.in_(list(nurse_ids)))
         ).tuples()
         if nurse_id is not None
     }
@@ -166,7 +212,7 @@ def phone_reach(
             AccessLogEntry.purpose == ROUTE_READ,
             AccessLogEntry.event == "read",
             AccessLogEntry.user_id.in_(list(users)),
-            AccessLogEntry.at >= since,
+            AccessLogEntry.at >= night.starts_at - EVENING,
         )
         .group_by(AccessLogEntry.user_id, AccessLogEntry.client_id)
     ).tuples():
@@ -183,54 +229,32 @@ def phone_reach(
     heard: dict[int, datetime] = {}
     for nurse_id, registered in session.execute(
         select(PhoneDevice.nurse_id, func.max(PhoneDevice.registered_at))
-        .where(PhoneDevice.nurse_id.in_(list(code_of)), PhoneDevice.revoked_at.is_(None))
+        .where(PhoneDevice.nurse_id.in_(list(nurse_ids)), PhoneDevice.revoked_at.is_(None))
         .group_by(PhoneDevice.nurse_id)
     ).tuples():
         heard[nurse_id] = max(registered, last_read.get(nurse_id, registered))
-    last_read = heard
-    if not last_read:
-        return Reach()
-
-    def known(nurse_id: int, visit_id: int) -> bool:
-        seen = reads.get((nurse_id, client_of[visit_id]))
-        return seen is not None and seen >= known_after[visit_id]
-
-    missed: dict[int, datetime] = {}  # nurse id -> first route published since her last read
+    if not heard:
+        return Heard({}, reads)
+    missed: dict[int, datetime] = {}  # nurse id -> first route published since she was heard
     for nurse_id, published_at, steps in session.execute(
         select(RouteVersion.nurse_id, RouteVersion.published_at, RouteVersion.steps)
         .where(
             RouteVersion.night_id == night.id,
-            RouteVersion.nurse_id.in_(list(last_read)),
-            RouteVersion.published_at > min(last_read.values()),
+            RouteVersion.nurse_id.in_(list(heard)),
+            RouteVersion.published_at > min(heard.values()),
         )
         .order_by(RouteVersion.published_at)
     ).tuples():
-        if published_at is None or published_at <= last_read[nurse_id] or nurse_id in missed:
+        if published_at is None or published_at <= heard[nurse_id] or nurse_id in missed:
             continue
-        if any(i in known_after for i in visit_ids_of(stored_steps(steps))):
-            # Read, it would have logged a row for each open visit's client.
+        if open_ids.intersection(visit_ids_of(stored_steps(steps))):
             missed[nurse_id] = published_at
-    unseen: dict[str, frozenset[str]] = {}
-    silences: dict[str, Silence] = {}
+    silent: dict[int, Silence] = {}
     for nurse_id, published in missed.items():
-        first = _judged_from(night, published)
-        if (now - first).total_seconds() < SILENT_AFTER_SECONDS:
-            continue
-        code = code_of[nurse_id]
-        silences[code] = Silence(
-            since=first + timedelta(seconds=SILENT_AFTER_SECONDS), heard_at=last_read[nurse_id]
-        )
-        mine = [
-            step.visit_id
-            for route in (plan.routes if plan is not None else [])
-            if route.nurse_id == code
-            for step in route.steps
-            if step.visit_id in visit_rows
-            and visit_rows[step.visit_id].id in known_after
-            and not known(nurse_id, visit_rows[step.visit_id].id)
-        ]
-        unseen[code] = frozenset(mine)
-    return Reach(unseen, silences)
+        since = _judged_from(night, published) + timedelta(seconds=SILENT_AFTER_SECONDS)
+        if now >= since:
+            silent[nurse_id] = Silence(since=since, heard_at=heard[nurse_id])
+    return Heard(silent, reads)
 
 
 def _judged_from(night: Night, published_at: datetime) -> datetime:
@@ -243,7 +267,7 @@ def _judged_from(night: Night, published_at: datetime) -> datetime:
 
 def was_silent(session: Session, night: Night, nurse_id: int, now: datetime) -> bool:
     """Whether the nurse's phone, reading its route at ``now`` (before the read is logged),
-    had been silent (`phone_reach`'s rule): a route of hers with an open visit on it was
+    had been silent (`silences`' rule): a route of hers with an open visit on it was
     published `SILENT_AFTER_SECONDS` or more ago and her phone had read none since. Her
     care was then taken off her, and nothing else re-plans when her phone is back: the
     caller asks for a re-plan (with every phone silent, the night's care waited all night)."""
@@ -251,44 +275,14 @@ def was_silent(session: Session, night: Night, nurse_id: int, now: datetime) -> 
 
 
 def silence_of(session: Session, night: Night, nurse_id: int, now: datetime) -> Silence | None:
-    """The nurse's `Silence` at ``now`` by `phone_reach`'s rule, or ``None``: heard, or not
-    judged (no registered phone)."""
-    since = night.starts_at - EVENING
-    users = select(User.id).where(User.nurse_id == nurse_id)
-    read = session.scalar(
-        select(func.max(AccessLogEntry.at)).where(
-            AccessLogEntry.purpose == ROUTE_READ,
-            AccessLogEntry.event == "read",
-            AccessLogEntry.user_id.in_(users),
-            AccessLogEntry.at >= since,
-        )
-    )
-    registered = session.scalar(
-        select(func.max(PhoneDevice.registered_at)).where(
-            PhoneDevice.nurse_id == nurse_id, PhoneDevice.revoked_at.is_(None)
-        )
-    )
-    if registered is None:
-        return None  # not judged (`phone_reach`)
-    heard = registered if read is None else max(read, registered)
+    """The nurse's `Silence` at ``now`` by `silences`' rule (the board's), or ``None``: heard,
+    or not judged (no registered phone)."""
     open_ids = set(
         session.scalars(
             select(VisitRow.id).where(VisitRow.night_id == night.id, VisitRow.status == "open")
         )
     )
-    for published_at, steps in session.execute(
-        select(RouteVersion.published_at, RouteVersion.steps)
-        .where(
-            RouteVersion.night_id == night.id,
-            RouteVersion.nurse_id == nurse_id,
-            RouteVersion.published_at > heard,
-        )
-        .order_by(RouteVersion.published_at)
-    ).tuples():
-        if published_at is not None and open_ids & set(visit_ids_of(stored_steps(steps))):
-            since = _judged_from(night, published_at) + timedelta(seconds=SILENT_AFTER_SECONDS)
-            return Silence(since=since, heard_at=heard) if now >= since else None
-    return None
+    return silences(session, night, [nurse_id], open_ids, now).silent.get(nurse_id)
 
 
 def silent_nurse_warning(code: str, silence: Silence, *, pinned: bool) -> str:

@@ -27,6 +27,7 @@ from api.services import live
 from api.services.board import board_of, road_lines
 from api.services.board_watch import BoardWatch
 from api.services.planning import visit_ref
+from api.services.stream_slots import STREAM_RETRY_AFTER_SECONDS, SlotStream
 from api.services.urgent_calls import CallDetails, quote_call, take_call
 
 router = APIRouter(tags=["planner: board"])
@@ -99,12 +100,12 @@ async def stream_night_board(
     3 streams open (``STREAMS_PER_USER``; more: 429 problem+json with ``Retry-After``)."""
     watch = _watch(request)
     user = who.user_id if who.user_id is not None else who.actor
-    if not watch.take_slot(user):
+    if not watch.slots.take(user):
         return problem_response(
             429,
             "too-many-streams",
             "Too many open board streams",
-            f"at most {watch.per_user} open board streams per user; close one or poll "
+            f"at most {watch.slots.per_holder} open board streams per user; close one or poll "
             "/board/version",
             instance=request.url.path,
             headers={"Retry-After": str(STREAM_RETRY_AFTER_SECONDS)},
@@ -130,31 +131,12 @@ async def stream_night_board(
                 quiet_since = time.monotonic()
             await asyncio.sleep(1)
 
-    return _SlotStream(
+    return SlotStream(
         messages(),
-        release=lambda: watch.release_slot(user),
+        release=lambda: watch.slots.release(user),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-
-
-#: When a refused stream may try again (the board polls meanwhile).
-STREAM_RETRY_AFTER_SECONDS = 15
-
-
-class _SlotStream(StreamingResponse):
-    """A stream that gives its user's slot back however it ends: finished, client gone, or
-    never started (the slot is taken before the response is sent)."""
-
-    def __init__(self, content: AsyncIterator[str], *, release: Any, **kwargs: Any) -> None:
-        super().__init__(content, **kwargs)
-        self._release = release
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self._release()
 
 
 def _watch(request: Request) -> BoardWatch:

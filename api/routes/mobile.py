@@ -22,10 +22,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api.core.problems import problem_response
+from api.services.stream_slots import STREAM_RETRY_AFTER_SECONDS, SlotStream, StreamSlots
 from mobile_contract._base import ApiError
 from mobile_contract.bag import BagStatus, BagTemplate, RestockList
 from mobile_contract.devices import DeviceRegistration, DeviceRegistrationRequest
@@ -150,6 +151,7 @@ def build_router(
     stream_seconds: float = 300.0,
     poll_seconds: float = 2.0,
     heartbeat_seconds: float = 15.0,
+    streams_per_nurse: int = 3,
 ) -> APIRouter:
     """The ``/mobile/v1`` router.
 
@@ -159,7 +161,9 @@ def build_router(
     which may let any phone through so the reveal rules refuse it, logged. The change stream
     closes after ``stream_seconds`` (the phone reconnects with Last-Event-ID), polls the
     backend every ``poll_seconds`` and sends a comment line every ``heartbeat_seconds`` so
-    proxies keep it open.
+    proxies keep it open. One nurse's phones hold at most ``streams_per_nurse`` change streams
+    open at once (more: 429 ``too_many_streams`` with ``Retry-After``; R15's cap, as the
+    board's); a stream's place is free again once it ends or its client goes away.
     """
     router = APIRouter(prefix=PREFIX, tags=["mobile"])
     spec = {e.operation_id: e for e in ENDPOINTS}
@@ -168,14 +172,19 @@ def build_router(
     caller_dep = Annotated[Caller, Depends(caller)]
     reveal_caller_dep = Annotated[Caller, Depends(reveal_caller or caller)]
     nurse_dep = Annotated[str, Depends(nurse)]
+    # One per router, and the service builds one router per app: the counts of one process.
+    stream_slots = StreamSlots(streams_per_nurse)
 
-    def route(operation_id: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def route(
+        operation_id: str, responses: dict[int | str, dict[str, Any]] | None = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         endpoint = spec[operation_id]
         return router.api_route(
             endpoint.path,
             methods=[endpoint.method.upper()],
             operation_id=operation_id,
             summary=endpoint.summary,
+            responses=responses,
         )
 
     @route("register_device")
@@ -203,13 +212,33 @@ def build_router(
             return Response(status_code=304, headers=headers)
         return _json(found, headers=headers)
 
-    @route("stream_route_changes")
+    @route(
+        "stream_route_changes",
+        {429: {"description": "the nurse's phones hold the most open change streams allowed"}},
+    )
     async def stream_route_changes(
+        request: Request,
         who: caller_dep,
         b: backend_dep,
         last_event_id: Annotated[str | None, Header()] = None,
-    ) -> StreamingResponse:
+    ) -> Response:
         after = parse_last_event_id(last_event_id)
+        # Per nurse: whichever of her phones (registering one revokes the last) or tokens opens it.
+        if not stream_slots.take(who.nurse_id):
+            message = (
+                f"at most {stream_slots.per_holder} open change streams per nurse; close one "
+                "or poll GET /me/route"
+            )
+            return problem_response(
+                429,
+                "too-many-streams",
+                "Too many open change streams",
+                message,
+                instance=request.url.path,
+                headers={"Retry-After": str(STREAM_RETRY_AFTER_SECONDS)},
+                code="too_many_streams",
+                message=message,
+            )
 
         async def messages() -> AsyncIterator[str]:
             nonlocal after
@@ -228,8 +257,9 @@ def build_router(
                     quiet_since = time.monotonic()
                 await asyncio.sleep(poll_seconds)
 
-        return StreamingResponse(
+        return SlotStream(
             messages(),
+            release=lambda: stream_slots.release(who.nurse_id),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

@@ -19,9 +19,12 @@ __all__ = ["router_for"]
 
 def router_for(app: FastAPI) -> APIRouter:
     """The ``/mobile/v1`` router on the app's clock; under test the change stream closes
-    once it has caught up (so a test never waits on it)."""
+    once it has caught up (so a test never waits on it) unless the settings name its
+    lifetime (a test that holds streams open)."""
     settings: Settings = app.state.settings
-    stream = 0.0 if settings.environment == "test" else settings.route_stream_seconds
+    stream = settings.route_stream_seconds
+    if settings.environment == "test" and "route_stream_seconds" not in settings.model_fields_set:
+        stream = 0.0
     return build_router(
         backend=get_backend,
         caller=get_caller,
@@ -29,4 +32,5 @@ def router_for(app: FastAPI) -> APIRouter:
         nurse=get_registering_nurse,
         clock=lambda: app.state.clock(),
         stream_seconds=stream,
+        streams_per_nurse=settings.phone_streams_per_nurse,
     )

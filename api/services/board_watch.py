@@ -1,18 +1,19 @@
 """What the board's live streams share: one version read per night per interval, however
-many streams watch that night, and a cap on the streams one user holds open (R15: sixty
-streams of one token each read the database every second through the shared pool and
-slowed every other caller)."""
+many streams watch that night, and a cap on the streams one user holds open (R15; the
+cap's mechanism, `StreamSlots`, is the phones' too)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
+
+from api.services.stream_slots import StreamSlots
 
 __all__ = ["STREAMS_PER_USER", "BoardWatch"]
 
@@ -30,7 +31,7 @@ class _Reading:
 
 
 class BoardWatch:
-    """Shared version reads and per-user stream slots for one app (one event loop).
+    """Shared version reads and per-user stream slots (``slots``) for one app (one event loop).
 
     ``read(night_date)`` is the blocking database read (``{"version", "replan_pending"}``);
     it runs in the thread pool at most once per ``interval`` seconds per night: streams
@@ -46,32 +47,11 @@ class BoardWatch:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._read = read
-        self.per_user = per_user
+        self.slots = StreamSlots(per_user)
         self.interval = interval
         self._clock = clock
         self._readings: dict[date, _Reading] = {}
-        self._open: dict[Hashable, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-
-    def take_slot(self, user: Hashable) -> bool:
-        """Count one more open stream for ``user``; ``False`` (nothing counted) at the cap."""
-        held = self._open.get(user, 0)
-        if held >= self.per_user:
-            return False
-        self._open[user] = held + 1
-        return True
-
-    def release_slot(self, user: Hashable) -> None:
-        """The stream ended (or never started): give its slot back."""
-        held = self._open.get(user, 0) - 1
-        if held > 0:
-            self._open[user] = held
-        else:
-            self._open.pop(user, None)
-
-    def held(self, user: Hashable) -> int:
-        """Streams ``user`` holds open now."""
-        return self._open.get(user, 0)
 
     async def current(self, night_date: date) -> dict[str, Any]:
         """The night's version reading, at most ``interval`` seconds old."""

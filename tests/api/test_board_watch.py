@@ -52,15 +52,15 @@ def test_streams_of_a_night_share_one_read_per_interval(world: World) -> None:
 
 @given(st.lists(st.sampled_from(["take", "release"]), max_size=40), st.integers(1, 4))
 def test_a_users_slots_never_exceed_the_cap_nor_go_negative(steps: list[str], cap: int) -> None:
-    watch = BoardWatch(lambda d: {}, per_user=cap)
+    slots = BoardWatch(lambda d: {}, per_user=cap).slots
     held = 0
     for step in steps:
         if step == "take":
-            taken = watch.take_slot("u")
+            taken = slots.take("u")
             assert taken == (held < cap)
             held += taken
         elif held:
-            watch.release_slot("u")
+            slots.release("u")
             held -= 1
-        assert watch.held("u") == held <= cap
-    assert watch.held("other") == 0
+        assert slots.held("u") == held <= cap
+    assert slots.held("other") == 0

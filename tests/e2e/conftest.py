@@ -8,10 +8,12 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -125,6 +127,20 @@ def _free_port() -> int:
         return port
 
 
+def reopened(open_stream: Callable[[], httpx.Response], held: ExitStack) -> httpx.Response:
+    """A stream opened again after one of the holder's was closed: tried every half second
+    for up to a minute (the server frees the place once it sees the client go), closed with
+    ``held``; the last answer, 200 or not."""
+    deadline = time.monotonic() + 60
+    while True:
+        again = open_stream()
+        held.callback(again.close)
+        if again.status_code == 200 or time.monotonic() > deadline:
+            return again
+        again.read()
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="session")
 def porto_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data folder with the demo's Porto network imported (once per session)."""
@@ -180,7 +196,7 @@ def seeded_template(porto_data: Path) -> tuple[Path, Seeded]:
     return path, seeded
 
 
-def _settings(url: str, data_dir: Path) -> Settings:
+def _settings(url: str, data_dir: Path, **more: Any) -> Settings:
     return Settings(
         environment="test",
         database_url=url,
@@ -191,6 +207,7 @@ def _settings(url: str, data_dir: Path) -> Settings:
         network="porto-demo",
         live_replan_seconds=0.3,
         reoptimise_seconds=2,
+        **more,
     )
 
 
@@ -199,9 +216,24 @@ def board(
     seeded_template: tuple[Path, Seeded], porto_data: Path, tmp_path: Path
 ) -> Iterator[Board]:
     """The service on a copy of the seeded night, on a free port."""
+    yield from _serve(seeded_template, porto_data, tmp_path)
+
+
+@pytest.fixture
+def streaming_board(
+    seeded_template: tuple[Path, Seeded], porto_data: Path, tmp_path: Path
+) -> Iterator[Board]:
+    """As `board`, but the phones' change streams stay open two minutes (under test they
+    close once caught up), so a test can hold them."""
+    yield from _serve(seeded_template, porto_data, tmp_path, route_stream_seconds=120)
+
+
+def _serve(
+    seeded_template: tuple[Path, Seeded], porto_data: Path, tmp_path: Path, **settings_: Any
+) -> Iterator[Board]:
     path = tmp_path / "board.sqlite"
     shutil.copyfile(seeded_template[0], path)
-    settings = _settings(f"sqlite+pysqlite:///{path}", porto_data)
+    settings = _settings(f"sqlite+pysqlite:///{path}", porto_data, **settings_)
     clock = FixedClock()
     app = create_app(settings, clock=clock)
     port = _free_port()

@@ -4,13 +4,12 @@ in-process test client buffers a whole stream, so streams held open need a real 
 
 from __future__ import annotations
 
-import time
 from contextlib import ExitStack
 
 import httpx
 
 from api.services.board_watch import STREAMS_PER_USER
-from tests.e2e.conftest import Board
+from tests.e2e.conftest import Board, reopened
 
 
 def _open(client: httpx.Client, board: Board, headers: dict[str, str]) -> httpx.Response:
@@ -52,12 +51,4 @@ def test_one_users_open_board_streams_are_capped(board: Board) -> None:
         assert version.status_code == 200
         # Closing one stream gives its slot back (once the server saw the client go).
         streams[0].close()
-        deadline = time.monotonic() + 60
-        while True:
-            again = _open(client, board, planner)
-            held.callback(again.close)
-            if again.status_code == 200 or time.monotonic() > deadline:
-                break
-            again.read()
-            time.sleep(0.5)
-        assert again.status_code == 200
+        assert reopened(lambda: _open(client, board, planner), held).status_code == 200
