@@ -188,8 +188,7 @@ def month_report(
     # nights. Weighting by member-nights over the month instead billed one joining on the
     # 24th more than its share of the nights it was a member of.
     members_of = [
-        [o.member_since is None or n.starts_at >= o.member_since for o in home_care]
-        for n in nights
+        [o.member_since is None or n.starts_at >= o.member_since for o in home_care] for n in nights
     ]
     member_nights = [
         sum(joined[i] / sum(joined) for joined in members_of if any(joined))

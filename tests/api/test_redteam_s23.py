@@ -77,9 +77,9 @@ def test_r23_03_sigterm_mid_run_stops_the_service_it_started_and_leaves_no_temp_
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     env.pop("NACHTROUTE_DATABASE_URL", None)
     err = (tmp_path / "simulate.err").open("wb")
-    sim = subprocess.Popen(  # noqa: S603 - our own console script
-        [sys.executable, "-m", "api.cli", "simulate", "--nights", "1", "--network", "none"]
-        + ["--quiet"],
+    command = ["simulate", "--nights", "1", "--network", "none", "--quiet"]
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", *command],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=err,
@@ -185,6 +185,7 @@ def test_r23_05_an_organisation_joining_mid_month_pays_a_share_of_its_nights_onl
     night = world.settings.cost_per_night_eur
     assert body["organisation"]["cost_share_eur"] == round(night / 3, 2)
     shares = [
-        _report(world, org)["organisation"]["cost_share_eur"] for org in world.seeded.home_care
-    ]  # type: ignore[index]
+        _report(world, org)["organisation"]["cost_share_eur"]  # type: ignore[index]
+        for org in world.seeded.home_care
+    ]
     assert round(sum(shares) + body["organisation"]["cost_share_eur"], 2) == 2 * night
