@@ -11,13 +11,19 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.cli import main
+from api.seed import CENTRE
 from api.services.reports import _split
+from api.simulation.generate import make_world
+from api.simulation.params import SimParams
+from api.simulation.play import Job, Region, ServiceNight, Session
+from api.simulation.runner import FIRST_NIGHT
 from tests.api.conftest import AMSTERDAM, NIGHT, World, new_client
 from tests.api.test_redteam_s18_service import _planned_night, _report
 
@@ -189,3 +195,86 @@ def test_r23_05_an_organisation_joining_mid_month_pays_a_share_of_its_nights_onl
         for org in world.seeded.home_care
     ]
     assert round(sum(shares) + body["organisation"]["cost_share_eur"], 2) == 2 * night
+
+
+# --- the simulator's invariant check ------------------------------------------------------
+
+
+class _PlanAsRead(ServiceNight):
+    """The checker under test, given one plan as `GET /nights/{d}/plan` answers it (the
+    real service keeps these invariants, so a breach is written down here to see that the
+    check catches it; nothing of the service is replaced)."""
+
+    answer: dict[str, Any]
+
+    def _plan(self) -> dict[str, Any]:
+        return self.answer
+
+
+def _night_with(plan: dict[str, Any]) -> _PlanAsRead:
+    world = make_world(SimParams(), nights=1, seed=3, first_night=FIRST_NIGHT, centre=CENTRE)
+    spec = world.nights[0]
+    region = Region(partner_keys=[], triage_key="", nurses=["N1"], base=CENTRE)
+    night = _PlanAsRead(
+        Session("http://127.0.0.1:9"),  # never called: the plan is given, no probe before 01:00
+        world,
+        spec,
+        SimParams(),
+        region,
+        place_client={},
+        recurring_requests={},
+        restart=None,
+    )
+    night.answer = plan
+    for number, planned in ((7, spec.planned[0]), (8, spec.planned[1])):
+        night.by_visit[number] = Job(
+            key=planned.key,
+            visit_id=number,
+            request_id=number,
+            organisation=1,
+            deadline=600,
+            spec=planned,
+            status="handed_off" if number == 7 else "open",
+        )
+    return night
+
+
+def _plan(routes: list[str], unassigned: list[str], statuses: dict[int, str]) -> dict[str, Any]:
+    return {
+        "replan_pending": False,
+        "version": 3,
+        "visits": [{"id": k, "status": v} for k, v in statuses.items()],
+        "plan": {
+            "routes": [{"steps": [{"type": "visit", "visit_id": ref} for ref in routes]}],
+            "unassigned": [{"visit_id": ref, "reason": "no_capacity"} for ref in unassigned],
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("plan", "says"),
+    [
+        # V7 was handed to the back-up (the partner's cancel: 200) and is still routed: a
+        # nurse is sent to a visit the back-up partner took. The check counted open visits
+        # only, so the night read 0 violations.
+        (_plan(["V7", "V8"], [], {7: "cancelled", 8: "open"}), "V7 ("),
+        (_plan(["V8"], ["V7"], {7: "cancelled", 8: "open"}), "cancelled but still in the plan"),
+        # V9: in a route, asked for by nobody (doubled); it was seen only if it also showed
+        # in the night's visits at the end.
+        (_plan(["V8", "V9"], [], {7: "cancelled", 8: "open"}), "V9 in the plan, asked for by"),
+    ],
+)
+def test_r23_06_the_invariant_check_sees_a_cancelled_or_unknown_visit_left_in_the_plan(
+    plan: dict[str, Any], says: str
+) -> None:
+    night = _night_with(plan)
+    night._check(30.0)
+    assert any(says in v for v in night.record.violations), night.record.violations
+    night.http.close()
+
+
+def test_r23_06_a_plan_without_them_is_clean() -> None:
+    night = _night_with(_plan(["V8"], [], {7: "cancelled", 8: "open"}))
+    night._check(30.0)
+    assert night.record.violations == []
+    night.http.close()
