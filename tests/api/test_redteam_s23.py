@@ -320,3 +320,32 @@ def test_r23_07_a_call_handed_to_the_back_up_shows_in_the_partners_month(world: 
     month = _report(world, a)
     assert month["nights"] == 1
     assert month["organisation"]["calls"] == 1  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        # Each of these was taken: a negative or NaN rate played a night without calls, a
+        # rate of 1e7 an hour hung the generator (memory), a care minute of 0 or -20 was
+        # refused by the service mid-night, a reversed delay range was a ValueError
+        # traceback, and a tolerance out of the service's 0-240 made the served process exit
+        # with 2 and the simulator exit 1 without naming the field.
+        ('{"calls_by_hour": [-5, 1, 1, 1, 1, 1, 1, 1]}', "calls_by_hour[0]"),
+        ('{"calls_by_hour": [1e7, 1, 1, 1, 1, 1, 1, 1]}', "calls_by_hour[0]"),
+        ('{"calls_by_hour": [NaN, 1, 1, 1, 1, 1, 1, 1]}', "calls_by_hour[0]"),
+        ('{"call_service_minutes": [0]}', "call_service_minutes[0]"),
+        ('{"delay_minutes": [-30, 5]}', "delay_minutes[0]"),
+        ('{"delay_minutes": [30, 5]}', "delay_minutes"),
+        ('{"tolerance_minutes": {"medication": -15}}', "tolerance_minutes.medication"),
+        ('{"tolerance_minutes": {"medication": 100000}}', "tolerance_minutes.medication"),
+    ],
+)
+def test_r23_08_a_params_field_out_of_range_is_exit_2_naming_it_before_the_run(
+    params: str, field: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "params.json"
+    file.write_text(params, encoding="utf-8")
+    code = main(["simulate", "--network", "none", "--quiet", "--params", str(file)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert field in err
