@@ -5,24 +5,32 @@ Each test names its finding (R23-xx); each failed on the code before its fix."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.orm import Session as OrmSession
 
 from api.cli import main
+from api.core.config import Settings
+from api.db.engine import make_engine, make_session_factory
+from api.db.models import Client, Night, Nurse, Organisation, Region, Shift, Visit, VisitRequest
+from api.repositories.nights import night_bounds
 from api.seed import CENTRE
-from api.services.reports import _split
+from api.services.reports import _split, month_report
 from api.simulation.generate import make_world
 from api.simulation.params import SimParams
-from api.simulation.play import Job, Region, ServiceNight, Session
+from api.simulation.play import Job, ServiceNight, Session
+from api.simulation.play import Region as SimRegion
 from api.simulation.runner import FIRST_NIGHT
 from tests.api.conftest import AMSTERDAM, NIGHT, World, new_client
 from tests.api.test_redteam_s18_service import _planned_night, _report
@@ -214,7 +222,7 @@ class _PlanAsRead(ServiceNight):
 def _night_with(plan: dict[str, Any]) -> _PlanAsRead:
     world = make_world(SimParams(), nights=1, seed=3, first_night=FIRST_NIGHT, centre=CENTRE)
     spec = world.nights[0]
-    region = Region(partner_keys=[], triage_key="", nurses=["N1"], base=CENTRE)
+    region = SimRegion(partner_keys=[], triage_key="", nurses=["N1"], base=CENTRE)
     night = _PlanAsRead(
         Session("http://127.0.0.1:9"),  # never called: the plan is given, no probe before 01:00
         world,
@@ -349,3 +357,158 @@ def test_r23_08_a_params_field_out_of_range_is_exit_2_naming_it_before_the_run(
     err = capsys.readouterr().err
     assert code == 2, err
     assert field in err
+
+
+# --- the month's cost shares, over the database (Hypothesis) -------------------------------
+
+_Org = tuple[int | None, list[tuple[int, str, int]]]  # joined before night k; (night, status, min)
+
+
+@pytest.fixture
+def report_session(sqlite_template: Path, tmp_path: Path) -> Iterator[OrmSession]:
+    """A migrated SQLite copy; each example writes in a transaction it rolls back."""
+    path = tmp_path / "report.sqlite"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite+pysqlite:///{path}")
+    with make_session_factory(engine)() as session:
+        yield session
+    engine.dispose()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    nights=st.lists(st.booleans(), min_size=1, max_size=5),  # per night: a nurse on shift
+    orgs=st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(0, 5)),
+            st.lists(
+                st.tuples(
+                    st.integers(0, 4),
+                    st.sampled_from(["done", "done", "cancelled", "open", "could_not_get_in"]),
+                    st.integers(1, 240),
+                ),
+                max_size=6,
+            ),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    per_night=st.floats(0, 1_000_000, allow_nan=False),
+    fixed_share=st.floats(0, 1),
+    basis=st.sampled_from(["visits", "care_minutes"]),
+    nothing_done=st.booleans(),
+)
+def test_r23_09_shares_sum_to_the_total_reconcile_and_follow_each_nights_members(
+    report_session: OrmSession,
+    nights: list[bool],
+    orgs: list[_Org],
+    per_night: float,
+    fixed_share: float,
+    basis: str,
+    nothing_done: bool,
+) -> None:
+    """Every case: the shares sum to the total to the cent, done visits and care minutes
+    reconcile with the database, an organisation pays nothing of a night before it joined,
+    and with no care done each worked night's cost is split equally over that night's
+    members (to the cent per night). The old weighting by member-nights failed the last."""
+    session = report_session
+    if nothing_done:  # the month all split by membership: each night's own members
+        orgs = [(j, [(k, "open" if st_ == "done" else st_, m) for k, st_, m in v]) for j, v in orgs]
+    try:
+        made = _month_in(session, nights, orgs)
+        config = Settings(
+            cost_per_night_eur=per_night, cost_fixed_share=fixed_share, cost_variable_basis=basis
+        )
+        after = datetime(2026, 12, 1, 12, 0, tzinfo=AMSTERDAM)
+        report = month_report(session, config, "2026-11", now=after)
+        worked = [night for night, shift in zip(made["nights"], nights, strict=True) if shift]
+        cents = round(per_night * 100)
+        assert round(report.total_cost_eur * 100) == cents * len(worked)
+        shares = {o.organisation_id: round(o.cost_share_eur * 100) for o in report.organisations}
+        assert sum(shares.values()) == cents * len(worked)
+        for org, (joined, visits) in zip(made["orgs"], orgs, strict=True):
+            figures = next(o for o in report.organisations if o.organisation_id == org)
+            done = [m for _, status, m in visits if status == "done"]  # every ended night
+            assert figures.visits_done == len(done)
+            assert figures.care_minutes_done == pytest.approx(sum(done), abs=0.05)
+        members = [
+            [joined is None or joined <= k for joined, _ in orgs]
+            for k, shift in enumerate(nights)
+            if shift
+        ]
+        if not all(any(m) for m in members):
+            return  # a night nobody was a member of: split over all, by the fallback
+        any_done = any(o.visits_done for o in report.organisations)
+        for i, org in enumerate(made["orgs"]):
+            if not any(m[i] for m in members) and not report.organisations[i].visits_done:
+                assert shares[org] == 0  # never a member, no care: nothing to pay
+            if not any_done:
+                expected = sum(cents / sum(m) for m in members if m[i])
+                assert abs(shares[org] - expected) <= 2  # two splits, a cent each
+    finally:
+        session.rollback()
+
+
+def _month_in(session: OrmSession, nights: list[bool], orgs: list[_Org]) -> dict[str, list[int]]:
+    """Region, organisations (member from night k, or always), nights of November with a
+    plan (and a nurse on shift where asked), their visits: ids of what was made."""
+    region = Region(name="Regio Test", base_lat=52.99, base_lon=6.56)
+    session.add(region)
+    session.flush()
+    nurse = Nurse(region_id=region.id, code="T1", display_name="Nurse T1")
+    session.add(nurse)
+    session.flush()
+    made_nights = []
+    for k, shift in enumerate(nights):
+        night_date = date(2026, 11, 2) + timedelta(days=k)
+        starts, ends = night_bounds(region, night_date)
+        night = Night(region_id=region.id, night_date=night_date, starts_at=starts, ends_at=ends)
+        night.plan_version = 1
+        session.add(night)
+        if shift:
+            session.add(Shift(nurse_id=nurse.id, night_date=night_date, start="23:00", end="07:00"))
+        made_nights.append(night)
+    session.flush()
+    made_orgs = []
+    for index, (joined, visits) in enumerate(orgs):
+        since = None
+        if joined is not None:
+            since = made_nights[min(joined, len(nights) - 1)].starts_at
+            if joined >= len(nights):
+                since = made_nights[-1].starts_at + timedelta(hours=1)  # after the last
+        org = Organisation(
+            region_id=region.id, name=f"Org {index} (test)", kind="home_care", member_since=since
+        )
+        session.add(org)
+        session.flush()
+        client = Client(organisation_id=org.id, display_name="C", address="-", lat=52.99, lon=6.56)
+        session.add(client)
+        session.flush()
+        for k, status, minutes in visits:
+            request = VisitRequest(
+                organisation_id=org.id,
+                client_id=client.id,
+                kind="planned",
+                urgency="planned",
+                care_task="turn",
+                first_night=date(2026, 11, 2),
+                service_minutes=minutes,
+            )
+            session.add(request)
+            session.flush()
+            session.add(
+                Visit(
+                    night_id=made_nights[k % len(nights)].id,
+                    request_id=request.id,
+                    organisation_id=org.id,
+                    client_id=client.id,
+                    urgency="planned",
+                    service_seconds=minutes * 60,
+                    status=status,
+                )
+            )
+        made_orgs.append(org.id)
+    session.flush()
+    return {"nights": [n.id for n in made_nights], "orgs": made_orgs}
