@@ -258,6 +258,7 @@ def _play(args: argparse.Namespace) -> int:
         _demo_network(network, data_dir)  # imports the bundled extract once, or says why not
     from api.simulation.metrics import chart, summarise, table
     from api.simulation.runner import Options, build_world, simulate_team
+    from api.simulation.service import NotItsDatabase
 
     options = Options(
         nights=args.nights,
@@ -298,9 +299,15 @@ def _play(args: argparse.Namespace) -> int:
                 bar.update(max(0.0, minute - done.get(night, 0.0)))
                 done[night] = max(minute, done.get(night, 0.0))
 
-        result = simulate_team(options, world=world, network=road, centre=centre, progress=progress)
-        if bar is not None:
-            bar.close()
+        try:
+            result = simulate_team(
+                options, world=world, network=road, centre=centre, progress=progress
+            )
+        except NotItsDatabase as error:
+            raise UserInputError(str(error)) from None
+        finally:
+            if bar is not None:
+                bar.close()
         summaries = {
             name: summarise(records, params.tolerance_minutes)
             for name, records in result.records.items()

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session as OrmSession
 
 from api.cli import main
+from api.core.clock import step_clock_file
 from api.core.config import Settings
 from api.db.engine import make_engine, make_session_factory
 from api.db.models import Client, Night, Nurse, Organisation, Region, Shift, Visit, VisitRequest
@@ -29,9 +30,10 @@ from api.seed import CENTRE
 from api.services.reports import _split, month_report
 from api.simulation.generate import make_world
 from api.simulation.params import SimParams
-from api.simulation.play import Job, ServiceNight, Session
+from api.simulation.play import Job, ServiceNight, Session, night_start
 from api.simulation.play import Region as SimRegion
 from api.simulation.runner import FIRST_NIGHT
+from api.simulation.service import bin_path, free_port, wait_healthy
 from tests.api.conftest import AMSTERDAM, NIGHT, World, new_client
 from tests.api.test_redteam_s18_service import _planned_night, _report
 
@@ -512,3 +514,44 @@ def _month_in(session: OrmSession, nights: list[bool], orgs: list[_Org]) -> dict
         made_orgs.append(org.id)
     session.flush()
     return {"nights": [n.id for n in made_nights], "orgs": made_orgs}
+
+
+@pytest.mark.slow
+def test_r23_10_url_with_another_database_than_the_services_is_exit_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--url`` of a service on database A with ``--database-url`` B (both fresh, as the
+    docs ask): the simulator seeded B, then every call was a 401 and the run ended in an
+    ``httpx.HTTPStatusError`` traceback (exit 1). Now one message naming the option."""
+    clock = tmp_path / "clock.txt"
+    step_clock_file(clock, night_start(FIRST_NIGHT) - timedelta(hours=2))
+    port = free_port()
+    env = {
+        **os.environ,
+        "NACHTROUTE_DATABASE_URL": f"sqlite+pysqlite:///{tmp_path / 'served.sqlite'}",
+        "NACHTROUTE_DATA_DIR": str(tmp_path),
+        "NACHTROUTE_ENVIRONMENT": "development",
+        "NACHTROUTE_CLOCK_FILE": str(clock),
+    }
+    for name in ("NACHTROUTE_CLOCK", "NACHTROUTE_CLOCK_SPEED", "NACHTROUTE_NETWORK"):
+        env.pop(name, None)
+    with (tmp_path / "server.log").open("ab") as log:
+        server = subprocess.Popen(
+            [bin_path("nachtroute"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, server, seconds=120)
+        other = f"sqlite+pysqlite:///{tmp_path / 'other.sqlite'}"
+        argv = ["simulate", "--network", "none", "--quiet", "--url", url]
+        code = main([*argv, "--database-url", other, "--clock-file", str(clock)])
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert err.startswith("nachtroute: error: --database-url: not the database of"), err
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
