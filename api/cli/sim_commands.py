@@ -165,18 +165,39 @@ def _check_url(url: str) -> None:
 
     try:
         httpx.get(url.rstrip("/") + "/health", timeout=10).raise_for_status()
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, httpx.InvalidURL) as error:  # InvalidURL is no HTTPError
         raise UserInputError(f"--url {url}: no service answers ({type(error).__name__})") from None
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    """Play the run; a SIGTERM (a job's timeout, ``kill``) unwinds like Ctrl-C, so the
+    ``nachtroute serve`` it started is stopped and its temporary folder removed: Python's
+    default for SIGTERM ends at once, no ``finally`` runs."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return _play(args)  # signal handlers belong to the main thread
+
+    def terminated(signum: int, _frame: object) -> None:
+        print("nachtroute: terminated; stopping what it started", file=sys.stderr)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        return _play(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _play(args: argparse.Namespace) -> int:
     if not 1 <= args.nights <= 60:
         raise UserInputError("--nights: between 1 and 60")
     if args.speed is not None and not 60 <= args.speed <= 3600:
         raise UserInputError("--speed: between 60 and 3600 simulated seconds per second")
     sizes = _sizes(args.nurses)
     only = _only_nights(args.only_nights, args.nights)
-    from datetime import date
+    from datetime import date, timedelta
 
     from api.simulation.runner import FIRST_NIGHT
 
@@ -186,6 +207,13 @@ def _simulate(args: argparse.Namespace) -> int:
         raise UserInputError(
             f"--first-night: a date YYYY-MM-DD, not {args.first_night!r}"
         ) from None
+    # The service holds nights of 2000-01-01 to 2199-12-31 (requests, shifts, the reports'
+    # months): outside, the run died on an OverflowError or the service's 422 mid-evening.
+    if not date(2000, 1, 1) <= first_night <= date(2199, 12, 31) - timedelta(args.nights - 1):
+        raise UserInputError(
+            f"--first-night: the nights must fall in 2000-01-01 to 2199-12-31 "
+            f"(--nights {args.nights} from {first_night.isoformat()})"
+        )
     known = ("nachtroute", "nearest_free", "fixed_fcfs")
     policies = [name.strip() for name in args.policies.split(",") if name.strip()]
     unknown = [name for name in policies if name not in known]
@@ -214,11 +242,13 @@ def _simulate(args: argparse.Namespace) -> int:
         raise UserInputError("--clock-file: only with --url (otherwise the simulator owns it)")
     if args.database_url:
         check_database(args.database_url, fresh=True)
-    if args.records and not args.records.parent.is_dir():
-        raise UserInputError(f"--records {args.records}: no folder {args.records.parent}")
-    if args.chart and not args.chart.parent.is_dir():
-        # Found now, not after the whole run has been played.
-        raise UserInputError(f"--chart {args.chart}: no folder {args.chart.parent}")
+    # Found now, not after the whole run has been played (a folder died on IsADirectoryError
+    # at the end, the run's figures lost).
+    for option, path in (("--records", args.records), ("--chart", args.chart)):
+        if path is not None and not path.parent.is_dir():
+            raise UserInputError(f"{option} {path}: no folder {path.parent}")
+        if path is not None and path.is_dir():
+            raise UserInputError(f"{option} {path}: a folder, not a file")
     from api.cli.service_commands import _demo_network, _settings
 
     network = None if args.network.lower() == "none" else args.network
@@ -228,6 +258,7 @@ def _simulate(args: argparse.Namespace) -> int:
         _demo_network(network, data_dir)  # imports the bundled extract once, or says why not
     from api.simulation.metrics import chart, summarise, table
     from api.simulation.runner import Options, build_world, simulate_team
+    from api.simulation.service import NotItsDatabase
 
     options = Options(
         nights=args.nights,
@@ -268,9 +299,15 @@ def _simulate(args: argparse.Namespace) -> int:
                 bar.update(max(0.0, minute - done.get(night, 0.0)))
                 done[night] = max(minute, done.get(night, 0.0))
 
-        result = simulate_team(options, world=world, network=road, centre=centre, progress=progress)
-        if bar is not None:
-            bar.close()
+        try:
+            result = simulate_team(
+                options, world=world, network=road, centre=centre, progress=progress
+            )
+        except NotItsDatabase as error:
+            raise UserInputError(str(error)) from None
+        finally:
+            if bar is not None:
+                bar.close()
         summaries = {
             name: summarise(records, params.tolerance_minutes)
             for name, records in result.records.items()

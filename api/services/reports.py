@@ -183,10 +183,16 @@ def month_report(
         )
     )
     orgs = {o.id: OrganisationFigures(organisation_id=o.id, name=o.name) for o in home_care}
-    # Nights each organisation shares the fixed part of: those starting once it was a member.
+    # Each night's fixed part is split equally over that night's members (those that had
+    # joined when it started); an organisation's weight is the sum of its shares of the
+    # nights. Weighting by member-nights over the month instead billed one joining on the
+    # 24th more than its share of the nights it was a member of.
+    members_of = [
+        [o.member_since is None or n.starts_at >= o.member_since for o in home_care] for n in nights
+    ]
     member_nights = [
-        sum(1 for n in nights if o.member_since is None or n.starts_at >= o.member_since)
-        for o in home_care
+        sum(joined[i] / sum(joined) for joined in members_of if any(joined))
+        for i in range(len(home_care))
     ]
     rows = []
     visits = session.scalars(
@@ -229,7 +235,7 @@ def month_report(
         )
     total_cents = round(settings.cost_per_night_eur * 100) * len(nights)
     members = list(orgs.values())
-    membership = [float(k) for k in member_nights]
+    membership = member_nights
     fixed = _split(round(total_cents * settings.cost_fixed_share), membership)
     use = [
         float(o.visits_done) if settings.cost_variable_basis == "visits" else o.care_minutes_done

@@ -23,6 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = ["SimParams"]
 
 Share = Annotated[float, Field(ge=0, le=1)]
+#: Care and delay minutes as the service takes them (`api.schemas.requests.Minutes`): out of
+#: range they were refused only mid-night, by the service, or broke the generator.
+CareMinutes = Annotated[int, Field(ge=1, le=240)]
+#: Calls per hour: finite, and far above any night team's (a larger rate only made the
+#: generator run out of memory).
+CallRate = Annotated[float, Field(ge=0, le=60, allow_inf_nan=False)]
 
 
 class SimParams(BaseModel):
@@ -46,7 +52,7 @@ class SimParams(BaseModel):
         le=50,
         description="extra planned visits posted on the evening itself (assumption)",
     )
-    calls_by_hour: list[float] = Field(
+    calls_by_hour: list[CallRate] = Field(
         default=[1.6, 1.4, 1.0, 0.8, 0.7, 0.8, 1.0, 1.2],
         min_length=8,
         max_length=8,
@@ -64,7 +70,7 @@ class SimParams(BaseModel):
             "night are mostly falls and toileting, i.e. acute or urgent"
         ),
     )
-    call_service_minutes: list[int] = Field(
+    call_service_minutes: list[CareMinutes] = Field(
         default=[15, 20, 20, 30],
         min_length=1,
         description="nominal care minutes of a call (drawn uniformly; assumption)",
@@ -92,7 +98,7 @@ class SimParams(BaseModel):
         default=0.3,
         description="chance per night that one nurse is held up (a visit running over)",
     )
-    delay_minutes: list[int] = Field(default=[15, 30], min_length=2, max_length=2)
+    delay_minutes: list[CareMinutes] = Field(default=[15, 30], min_length=2, max_length=2)
     phone_offline: Share = Field(
         default=0.3,
         description=(
@@ -114,7 +120,9 @@ class SimParams(BaseModel):
             "the triage/home-care partner"
         ),
     )
-    tolerance_minutes: dict[str, int] = Field(
+    # The service's own range (`Settings.planned_tolerance_minutes`): beyond it the served
+    # process refused to start, exit 1 without naming the field.
+    tolerance_minutes: dict[str, Annotated[int, Field(ge=0, le=240)]] = Field(
         default={"medication": 15, "turn": 60, "wound": 30},
         description=(
             "the region's tolerance past a planned window per care type, counted as "
@@ -142,4 +150,6 @@ class SimParams(BaseModel):
         total = sum(self.urgency_mix.values())
         if abs(total - 1) > 1e-6 or set(self.urgency_mix) - {"acute", "urgent", "soon"}:
             raise ValueError("urgency_mix: shares of acute, urgent, soon summing to 1")
+        if self.delay_minutes[0] > self.delay_minutes[1]:
+            raise ValueError("delay_minutes: [least, most], the least first")
         return self

@@ -923,6 +923,20 @@ class ServiceNight:
         statuses = {v["id"]: v["status"] for v in plan["visits"]}
         if now >= 60:
             self._probe_reveals(now)
+        # The converse: nothing in the plan that should not be. A visit handed to the back-up
+        # (cancelled) left in a route sends a nurse to it; one nobody asked for is doubled.
+        # The player's nurses skip both, so only this check sees them.
+        for ref in sorted(set(routed) | set(unassigned)):
+            number = int(str(ref).removeprefix("V"))
+            known = self.by_visit.get(number)
+            if known is None:
+                self.record.violations.append(
+                    f"minute {now:.0f}: {ref} in the plan, asked for by nobody (doubled)"
+                )
+            elif statuses.get(number) == "cancelled":
+                self.record.violations.append(
+                    f"minute {now:.0f}: {ref} ({known.key}) cancelled but still in the plan"
+                )
         for visit_id, job in self.by_visit.items():
             if statuses.get(visit_id) not in ("open", "could_not_get_in"):
                 continue

@@ -130,6 +130,7 @@ def simulate_team(
             if options.clock_file is None or not stepped:
                 raise ValueError("--url plays on the service's stepped clock: --clock-file")
             served = Remote(options.url, options.clock_file)
+            served.check_database(region.partner_keys[0])
         else:
             served = serve_for(
                 folder,

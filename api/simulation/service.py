@@ -128,6 +128,10 @@ class Served:
         return [line for line in text.splitlines() if " ERROR " in line or "Traceback" in line]
 
 
+class NotItsDatabase(ValueError):
+    """``--url``'s service does not use ``--database-url``: the keys seeded there are unknown."""
+
+
 class Remote:
     """A service someone else runs (``simulate --url``): never started or stopped here.
     Its clock is stepped through the file it was started with (``NACHTROUTE_CLOCK_FILE``);
@@ -149,6 +153,19 @@ class Remote:
             answer = httpx.get(self.base_url + "/health", timeout=10)
             answer.raise_for_status()
             self._started = True
+
+    def check_database(self, partner_key: str) -> None:
+        """Raise `NotItsDatabase` when the service does not know ``partner_key``, just seeded
+        in the database given: it serves another one (every call after would be a 401)."""
+        answer = httpx.get(
+            self.base_url + "/partner/v1/clients", headers={"X-API-Key": partner_key}, timeout=10
+        )
+        if answer.status_code == 401:
+            raise NotItsDatabase(
+                "--database-url: not the database of the service at --url (it does not know "
+                "the API keys just seeded there, which is no longer fresh); give the "
+                "service's own NACHTROUTE_DATABASE_URL, fresh"
+            )
 
     def stop(self) -> None:
         """Nothing: the service is not ours to stop."""
