@@ -292,6 +292,9 @@ class Visit(Base):
     nurses_needed: Mapped[int] = mapped_column(Integer, default=1)
     # open | started | done | could_not_get_in | cancelled
     status: Mapped[str] = mapped_column(String(20), default="open")
+    # Cancelled: "handed_to_backup" (the team could not be there; the month report counts
+    # it against the team) or None (no longer needed: skipped there).
+    cancel_reason: Mapped[str | None] = mapped_column(String(20), default=None)
     pin_nurse_id: Mapped[int | None] = mapped_column(ForeignKey("nurses.id"), default=None)
     pin_position: Mapped[int | None] = mapped_column(Integer, default=None)
     done_by_nurse_id: Mapped[int | None] = mapped_column(ForeignKey("nurses.id"), default=None)

@@ -668,7 +668,13 @@ def _extend_into_open_nights(
 
 
 def cancel_night(
-    session: Session, principal: Principal, request_id: int, night_date: date, *, now: datetime
+    session: Session,
+    principal: Principal,
+    request_id: int,
+    night_date: date,
+    *,
+    now: datetime,
+    reason: str = "not_needed",
 ) -> VisitRequest:
     """Cancel one night's care of a request, the other nights staying as they are.
 
@@ -691,7 +697,7 @@ def cancel_night(
     if request.recurrence is None:
         if night_date != request.first_night:
             raise refuse("the request has no care on that night", "not_a_night_of_request")
-        return cancel_request(session, principal, request_id, now=now)
+        return cancel_request(session, principal, request_id, now=now, reason=reason)
     if night_date.isoformat() in request.recurrence.get("cancelled_nights", ()):
         return request
     if not _applies(request, night_date):
@@ -714,6 +720,7 @@ def cancel_night(
     for visit, night in visits:
         if may_follow_request(visit.status):
             change_visit(session, night, visit, VisitStatus.CANCELLED, at=now)
+            visit.cancel_reason = _stored_reason(reason)
             if _live(night, now):
                 nights.mark_replan_needed(session, night, reason="request cancelled for a night")
     _log_change(session, principal, request, event="update", purpose="cancel a night", at=now)
@@ -721,10 +728,21 @@ def cancel_night(
     return request
 
 
+def _stored_reason(reason: str) -> str | None:
+    """What a cancelled visit keeps: only a hand-off is worth a column (R23-07)."""
+    return "handed_to_backup" if reason == "handed_to_backup" else None
+
+
 def cancel_request(
-    session: Session, principal: Principal, request_id: int, *, now: datetime
+    session: Session,
+    principal: Principal,
+    request_id: int,
+    *,
+    now: datetime,
+    reason: str = "not_needed",
 ) -> VisitRequest:
-    """Cancel a request and every visit of it that has not begun."""
+    """Cancel a request and every visit of it that has not begun; ``reason``
+    ``handed_to_backup`` marks those visits as handed to the back-up partner."""
     request = get_request(
         session, principal, request_id, now=now, event="update", purpose="cancel visit request"
     )
@@ -745,6 +763,7 @@ def cancel_request(
     for visit, night in request_visits(session, request):
         if may_follow_request(visit.status):  # a begun visit stays what it is
             change_visit(session, night, visit, VisitStatus.CANCELLED, at=now)
+            visit.cancel_reason = _stored_reason(reason)
             if _live(night, now):
                 nights.mark_replan_needed(session, night, reason="request cancelled")
     _log_change(session, principal, request, event="update", purpose="cancel visit request", at=now)

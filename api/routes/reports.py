@@ -28,8 +28,14 @@ class OrganisationMonth(BaseModel):
     care_minutes_done: float
     calls: int
     calls_within_target: int
+    calls_handed_off: int = Field(
+        description="of calls: cancelled with reason handed_to_backup (the team was not there)"
+    )
     planned_in_window: int
     planned_done: int
+    planned_handed_off: int = Field(
+        description="planned care cancelled with reason handed_to_backup (not in planned_done)"
+    )
     cost_share_eur: float
 
 
@@ -40,7 +46,10 @@ class VisitLine(BaseModel):
     visit_id: int
     client_id: int
     urgency: str
-    status: str
+    status: str = Field(
+        description="open | started | done | could_not_get_in | handed_to_backup "
+        "(care no longer needed is not listed)"
+    )
     care_minutes: float
     response_minutes: float | None
     within_target: bool | None

@@ -156,10 +156,13 @@ def cancel_visit_request(
     """Cancel a request and its visits that have not begun, or with ``night`` only that
     night's care (recurring care keeps its other nights); tonight's plan follows at once."""
     now = clock()
+    reason = body.reason if body is not None else "not_needed"
     if body is not None and body.night is not None:
-        request = requests.cancel_night(session, partner, request_id, body.night, now=now)
+        request = requests.cancel_night(
+            session, partner, request_id, body.night, now=now, reason=reason
+        )
     else:
-        request = requests.cancel_request(session, partner, request_id, now=now)
+        request = requests.cancel_request(session, partner, request_id, now=now, reason=reason)
     _replan_pending_nights(session, replanner, request)
     return request_public(session, request)
 

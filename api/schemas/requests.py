@@ -146,6 +146,14 @@ class VisitRequestCancel(Strict):
             "stay); must be a night the request gives care on"
         ),
     )
+    reason: Literal["not_needed", "handed_to_backup"] = Field(
+        default="not_needed",
+        description=(
+            "why: the care is no longer needed, or it is handed to the back-up partner "
+            "because the night team cannot be there in time (counted in the month report's "
+            "calls_handed_off / planned_handed_off, against the team's response figures)"
+        ),
+    )
 
 
 class VisitOutcome(BaseModel):

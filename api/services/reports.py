@@ -69,8 +69,12 @@ class OrganisationFigures:
     care_minutes_done: float = 0.0
     calls: int = 0
     calls_within_target: int = 0
+    #: Of ``calls``: handed to the back-up partner (the team could not be there in time).
+    calls_handed_off: int = 0
     planned_in_window: int = 0
     planned_done: int = 0
+    #: Planned care handed to the back-up partner (not in ``planned_done``).
+    planned_handed_off: int = 0
     cost_share_eur: float = 0.0
 
 
@@ -200,7 +204,11 @@ def month_report(
     )
     for visit in visits:
         figures = orgs.get(visit.organisation_id)
-        if figures is None or visit.status == "cancelled":
+        if figures is None:
+            continue
+        # A hand-off counts against the team (a call missed); care no longer needed does not.
+        handed_off = visit.status == "cancelled" and visit.cancel_reason == "handed_to_backup"
+        if visit.status == "cancelled" and not handed_off:
             continue
         done = visit.status == "done"
         response = within = late = None
@@ -216,6 +224,9 @@ def month_report(
         if visit.call_time is not None:
             figures.calls += 1
             figures.calls_within_target += bool(within)
+            figures.calls_handed_off += handed_off
+        elif handed_off:
+            figures.planned_handed_off += 1
         elif done:
             figures.planned_done += 1
             figures.planned_in_window += late == 0
@@ -226,7 +237,7 @@ def month_report(
                 organisation_id=visit.organisation_id,
                 client_id=visit.client_id,
                 urgency=visit.urgency,
-                status=visit.status,
+                status="handed_to_backup" if handed_off else visit.status,
                 care_minutes=care,
                 response_minutes=None if response is None else round(response, 1),
                 within_target=within,
@@ -313,7 +324,8 @@ def write_report(report: MonthReport, out: Path) -> list[Path]:
     table = "".join(
         f"<tr><td>{o.organisation_id}</td><td>{_escape(o.name)}</td><td>{o.visits_done}</td>"
         f"<td>{o.care_minutes_done}</td><td>{o.calls_within_target}/{o.calls}</td>"
-        f"<td>{o.planned_in_window}/{o.planned_done}</td><td>{o.cost_share_eur:.2f}</td></tr>"
+        f"<td>{o.calls_handed_off}</td><td>{o.planned_in_window}/{o.planned_done}</td>"
+        f"<td>{o.planned_handed_off}</td><td>{o.cost_share_eur:.2f}</td></tr>"
         for o in report.organisations
     )
     html = (
@@ -329,7 +341,8 @@ def write_report(report: MonthReport, out: Path) -> list[Path]:
             else ""
         )
         + "<table border='1'><tr><th>id</th><th>organisation</th><th>visits done</th>"
-        "<th>care minutes</th><th>calls within target</th><th>planned in window</th>"
+        "<th>care minutes</th><th>calls within target</th><th>calls to the back-up</th>"
+        "<th>planned in window</th><th>planned to the back-up</th>"
         f"<th>cost share EUR</th></tr>{table}</table>"
         + "".join(f"<p><img alt='chart' src='data:image/png;base64,{i}'></p>" for i in images)
         + "</html>\n"

@@ -638,7 +638,8 @@ class ServiceNight:
         answer = self.http.call(
             "POST",
             f"/partner/v1/visit-requests/{job.request_id}/cancel",
-            json={"night": self.spec.night_date.isoformat()} if recurring else None,
+            json={"reason": "handed_to_backup"}
+            | ({"night": self.spec.night_date.isoformat()} if recurring else {}),
             headers=self._partner(job.organisation),
         )
         if answer.status_code == 200:

@@ -293,17 +293,6 @@ def test_r23_06_a_plan_without_them_is_clean() -> None:
 # --- the partners' month report -----------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "R23-07: a call the team accepted and the partner then handed to the back-up "
-        "(POST .../cancel past its target, as nachtroute simulate does) vanishes from the "
-        "month report: reports.month_report skips every cancelled visit, so calls, "
-        "calls_within_target and the visits list show neither the call nor the miss. The "
-        "cancel carries no reason, so a hand-off cannot be told from a call no longer "
-        "needed; needs a reason on cancel and a calls_handed_off figure (API change)."
-    ),
-)
 def test_r23_07_a_call_handed_to_the_back_up_shows_in_the_partners_month(world: World) -> None:
     a = world.seeded.home_care[0]
     client_id = new_client(world, a)
@@ -321,15 +310,65 @@ def test_r23_07_a_call_handed_to_the_back_up_shows_in_the_partners_month(world: 
         headers=world.key(a),
     )
     assert call.status_code == 201, call.text
+    not_needed = world.client.post(
+        "/partner/v1/visit-requests",
+        json={
+            "kind": "unplanned",
+            "client_id": client_id,
+            "care_task": "fall",
+            "service_minutes": 20,
+            "urgency": "acute",
+        },
+        headers=world.key(a),
+    )
+    assert not_needed.status_code == 201, not_needed.text
     world.clock.set(0, 45)  # 15 minutes past the acute target: the back-up is sent
     cancelled = world.client.post(
-        f"/partner/v1/visit-requests/{call.json()['id']}/cancel", headers=world.key(a)
+        f"/partner/v1/visit-requests/{call.json()['id']}/cancel",
+        json={"reason": "handed_to_backup"},
+        headers=world.key(a),
     )
     assert cancelled.status_code == 200, cancelled.text
+    # The same call again, no longer needed (the client called back): not the team's miss.
+    withdrawn = world.client.post(
+        f"/partner/v1/visit-requests/{not_needed.json()['id']}/cancel", headers=world.key(a)
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
     world.clock.now = datetime(2026, 11, 27, 12, 0, tzinfo=AMSTERDAM)
     month = _report(world, a)
     assert month["nights"] == 1
-    assert month["organisation"]["calls"] == 1  # type: ignore[index]
+    figures = month["organisation"]
+    assert figures["calls"] == 1  # type: ignore[index]
+    assert figures["calls_handed_off"] == 1  # type: ignore[index]
+    assert figures["calls_within_target"] == 0  # type: ignore[index]
+    lines = [v for v in month["visits"] if v["urgency"] == "acute"]  # type: ignore[union-attr]
+    assert [v["status"] for v in lines] == ["handed_to_backup"]  # type: ignore[index]
+
+
+def test_r23_07_a_cancel_reason_that_is_not_known_is_a_422_naming_it(world: World) -> None:
+    a = world.seeded.home_care[0]
+    client_id = new_client(world, a)
+    _planned_night(world, NIGHT.isoformat(), a, client_id)
+    world.clock.set(0, 0)
+    call = world.client.post(
+        "/partner/v1/visit-requests",
+        json={
+            "kind": "unplanned",
+            "client_id": client_id,
+            "care_task": "fall",
+            "service_minutes": 20,
+            "urgency": "acute",
+        },
+        headers=world.key(a),
+    )
+    assert call.status_code == 201, call.text
+    answer = world.client.post(
+        f"/partner/v1/visit-requests/{call.json()['id']}/cancel",
+        json={"reason": "bored"},
+        headers=world.key(a),
+    )
+    assert answer.status_code == 422, answer.text
+    assert "body.reason" in answer.text
 
 
 @pytest.mark.parametrize(
