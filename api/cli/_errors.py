@@ -93,6 +93,28 @@ def shown_url(url: str) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
+def absolute_sqlite_url(url: str) -> str:
+    """``url`` with a relative SQLite file made absolute from the current folder; any other
+    URL (or one that does not parse: the check after says so) unchanged. A process started
+    in another folder (the simulator's service runs in its temporary folder) would otherwise
+    open, and create, a different file."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return url
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return url
+    if database.startswith("file:") or Path(database).is_absolute():
+        return url
+    return parsed.set(database=str(Path(database).resolve())).render_as_string(
+        hide_password=False
+    )
+
+
 def check_set_up_database(url: str, *, name: str, hint: str) -> None:
     """For commands that only read: raise `UserInputError` (exit 2) naming the database
     (file or URL, no password) when it is missing, cannot be opened or holds no nachtroute

@@ -10,6 +10,7 @@ from typing import Any
 
 from api.cli._errors import (
     UserInputError,
+    absolute_sqlite_url,
     check_database,
     check_database_to_read,
     load_model,
@@ -241,6 +242,9 @@ def _play(args: argparse.Namespace) -> int:
     elif args.clock_file:
         raise UserInputError("--clock-file: only with --url (otherwise the simulator owns it)")
     if args.database_url:
+        # The served process runs in the run's temporary folder: a relative file would be
+        # made there (seeded by the simulator here, empty for the service: it exited with 3).
+        args.database_url = absolute_sqlite_url(args.database_url)
         check_database(args.database_url, fresh=True)
     # Found now, not after the whole run has been played (a folder died on IsADirectoryError
     # at the end, the run's figures lost).
@@ -288,6 +292,9 @@ def _play(args: argparse.Namespace) -> int:
                 total=sum(spec.minutes for spec in world.nights),
                 unit="sim min",
                 desc=f"{size} nurses",
+                # Whole minutes: the played minute is a float ("197.09868534999998/480").
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} sim min "
+                "[{elapsed}<{remaining}]",
                 file=sys.stderr,
             )
         done: dict[int, float] = {}

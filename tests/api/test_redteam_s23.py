@@ -594,3 +594,22 @@ def test_r23_10_url_with_another_database_than_the_services_is_exit_2_naming_it(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_r23_11_a_relative_sqlite_file_is_the_one_in_the_callers_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`simulate --database-url sqlite:///sim.sqlite` (docs/simulation.md) seeded sim.sqlite
+    here while the service it started, in its temporary folder, opened an empty file of that
+    name there and exited with 3: the run died and the report read 0 nights."""
+    from api.cli._errors import absolute_sqlite_url
+
+    monkeypatch.chdir(tmp_path)
+    assert absolute_sqlite_url("sqlite:///sim.sqlite") == f"sqlite:///{tmp_path / 'sim.sqlite'}"
+    assert absolute_sqlite_url("sqlite+pysqlite:///a/b.db") == (
+        f"sqlite+pysqlite:///{tmp_path / 'a' / 'b.db'}"
+    )
+    absolute = f"sqlite:///{tmp_path / 'x.sqlite'}"
+    assert absolute_sqlite_url(absolute) == absolute
+    for unchanged in ("sqlite://", "sqlite:///:memory:", "postgresql://postgres@127.0.0.1/t"):
+        assert absolute_sqlite_url(unchanged) == unchanged
