@@ -105,6 +105,16 @@ class UrgencyClass(_Frozen):
             "count lateness from the target"
         ),
     )
+    response_cost_per_minute: Annotated[int, Field(ge=0, le=10_000_000)] = Field(
+        default=0,
+        description=(
+            "objective cost of each minute from the call to the start on site, before the "
+            "aim as after it (travel costs 60 a minute): the quick answer to a call takes "
+            "the place that gets a nurse there sooner over one that saves less driving than "
+            "this is worth; 0: any start before the aim is as good as another. At most "
+            "lateness_cost_per_minute, and only with a target"
+        ),
+    )
 
     @model_validator(mode="after")
     def _aim_within_target(self) -> Self:
@@ -112,10 +122,22 @@ class UrgencyClass(_Frozen):
             self.target_seconds is None or self.aim_seconds > self.target_seconds
         ):
             raise ValueError("aim_seconds: at most target_seconds (and only with a target)")
+        if self.response_cost_per_minute and (
+            self.target_seconds is None
+            or self.response_cost_per_minute > self.lateness_cost_per_minute
+        ):
+            raise ValueError(
+                "response_cost_per_minute: at most lateness_cost_per_minute "
+                "(and only with a target)"
+            )
         return self
 
 
 #: Acute lateness costs far more than anything but leaving a visit out (travel costs 60/min).
+#: Each minute to the door costs too (`UrgencyClass.response_cost_per_minute`): an acute
+#: minute sooner is worth 20 driving minutes and more than a planned minute inside its
+#: tolerance (the service's default: 1000), urgent 5 driving minutes, soon 2; all far below
+#: lateness past the aim, so no call is made late to get another there sooner.
 DEFAULT_URGENCY_CLASSES: dict[str, UrgencyClass] = {
     # The aims leave a third of the target for the night's noise (drives, care running over).
     "acute": UrgencyClass(
@@ -123,18 +145,21 @@ DEFAULT_URGENCY_CLASSES: dict[str, UrgencyClass] = {
         lateness_cost_per_minute=100_000,
         omission_penalty=10**9,
         aim_seconds=20 * 60,
+        response_cost_per_minute=1_200,
     ),
     "urgent": UrgencyClass(
         target_seconds=60 * 60,
         lateness_cost_per_minute=10_000,
         omission_penalty=5 * 10**8,
         aim_seconds=40 * 60,
+        response_cost_per_minute=300,
     ),
     "soon": UrgencyClass(
         target_seconds=120 * 60,
         lateness_cost_per_minute=1_000,
         omission_penalty=2 * 10**8,
         aim_seconds=80 * 60,
+        response_cost_per_minute=120,
     ),
     "planned": UrgencyClass(
         target_seconds=None, lateness_cost_per_minute=0, omission_penalty=3 * 10**8

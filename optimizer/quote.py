@@ -53,7 +53,9 @@ def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
 
     ``visit.location`` must index the problem's matrices. Ranking: feasible first, then the
     new visit's own lateness past its target, then lateness caused to others, then added
-    travel. Planned windows and shift ends are hard; the break is kept.
+    travel and, for a call, each minute to its start at its class's
+    ``response_cost_per_minute`` (a nurse's places rank so too). Planned windows and shift
+    ends are hard; the break is kept.
     """
     eligible = {n.id for n in eligible_nurses(problem, visit)}
     new_stop = timeline.stop_for(problem, visit)
@@ -94,15 +96,8 @@ def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
             )
             for o in options
         ]
-    options.sort(
-        key=lambda o: (
-            not o.feasible,
-            o.lateness_seconds,
-            o.added_lateness_others_seconds,
-            o.added_travel_seconds,
-            o.eta,
-        )
-    )
+    response = _response_cost(problem, visit)
+    options.sort(key=lambda o: (*_rank(o, response), o.eta))
     return options
 
 
@@ -505,12 +500,14 @@ class _Router:
         restock: timeline.Stop | None,
         *,
         broken: bool = True,
+        response: int = 0,
     ) -> tuple[bool, int, int, int]:
         """The best `_rank` an option of ``new_stop`` at ``position`` could have (also
         after ``restock``): its start as with no break at all (a break only delays), no one
         else late, its added travel (exact: a break adds none), and feasible unless even
         with no break at all it would break a rule the route kept (`broken_anyway`;
-        with ``broken=False`` not asked: feasible)."""
+        with ``broken=False`` not asked: feasible). ``response``: the new visit's response
+        cost per minute (`_cost`)."""
         matrix, stops = self.matrix, self.stops
         if position:
             here, clock = stops[position - 1].location, self.free_trace().clocks[position - 1]
@@ -531,15 +528,18 @@ class _Router:
         own = max(0, start - new_stop.target) if new_stop.target is not None else 0
         if broken:
             broken = restock is None and self.broken_anyway(position, new_stop, start, back)
-        return (broken, own, 0, added)
+        return (broken, own, 0, _cost(added, start, response))
 
     def bounds(
-        self, new_stop: timeline.Stop, restock: timeline.Stop | None
+        self, new_stop: timeline.Stop, restock: timeline.Stop | None, response: int = 0
     ) -> list[tuple[tuple[bool, int, int, int], int]]:
         """(`bound`, position) for every place, as `bound` gives them one by one."""
         matrix, stops, nurse = self.matrix, self.stops, self.nurse
         if restock is not None:
-            return [(self.bound(p, new_stop, restock), p) for p in range(len(stops) + 1)]
+            return [
+                (self.bound(p, new_stop, restock, response=response), p)
+                for p in range(len(stops) + 1)
+            ]
         free = self.free_trace()
         slack = self.slack()
         there, service = new_stop.location, new_stop.service_seconds
@@ -567,7 +567,8 @@ class _Router:
                 broken = start + service + back - free.timed[position].start > slack[position]
             else:
                 broken = start + service + back > shift_end
-            out.append(((broken, own, 0, drive + back - ceil(row[after])), position))
+            added = drive + back - ceil(row[after])
+            out.append(((broken, own, 0, _cost(added, start, response)), position))
             if position < last:
                 here, clock = after, free.clocks[position]
         return out
@@ -798,14 +799,19 @@ def _best_for(
     pins = _pins_matter(problem, stops, visit)
     restock = timeline.restock_stop(problem)
     refill = problem.night.restocks_allowed and bool(new_stop.materials)
+    response = _response_cost(problem, visit)
+
+    def rank(option: InsertionOption) -> tuple[bool, int, int, int]:
+        return _rank(option, response)
+
     plain: dict[int, _Layout] = {}
     best: InsertionOption | None = None
     # Best first: each place by the best its option could rank (in time as with no break at
     # all, its added travel exact, nothing else made late), and no further once even that
     # would rank below the best option found (ties go to the earlier place, as in order).
-    bounds = sorted(router.bounds(new_stop, restock if refill else None))
+    bounds = sorted(router.bounds(new_stop, restock if refill else None, response))
     for bound, position in bounds:
-        if best is not None and (bound, position) > (_rank(best), best.position):
+        if best is not None and (bound, position) > (rank(best), best.position):
             break
         trial = plain[position] = router.layout(position, [new_stop], position)
         broken = _what_breaks(base, trial, position)
@@ -836,13 +842,13 @@ def _best_for(
             # The option is built only when it ranks better (as `_option` would rank it).
             start = trial.timed[position + inserted - 1].start
             own = max(0, start - new_stop.target) if new_stop.target is not None else 0
-            rank = (
+            rank_here = (
                 bool(broken),
                 own,
                 max(0, trial.lateness - own - base.lateness),
-                trial.travel - base.travel,
+                _cost(trial.travel - base.travel, start, response),
             )
-            if (rank, position) >= (_rank(best), best.position):
+            if (rank_here, position) >= (rank(best), best.position):
                 continue
         option = _option(
             nurse,
@@ -856,12 +862,14 @@ def _best_for(
             restock_before=inserted == 2,
             break_start=moved_break,
         )
-        if best is None or (_rank(option), position) < (_rank(best), best.position):
+        if best is None or (rank(option), position) < (rank(best), best.position):
             best = option
     assert best is not None
     if best.lateness_seconds > 0 or not best.feasible:
-        reordered = _best_with_one_move(problem, nurse, router, new_stop, plain, pins, _rank(best))
-        if reordered is not None and _rank(reordered) < _rank(best):
+        reordered = _best_with_one_move(
+            problem, nurse, router, new_stop, plain, pins, rank(best), response
+        )
+        if reordered is not None and rank(reordered) < rank(best):
             return reordered
     return best
 
@@ -891,6 +899,7 @@ def _best_with_one_move(
     plain: dict[int, _Layout],
     pins: bool,
     bar: tuple[bool, int, int, int],
+    response: int = 0,
 ) -> InsertionOption | None:
     """Her best place for the new visit when one other stop of hers may move as well, as a
     re-plan's re-ordering would: where inserting alone makes a later visit miss its window
@@ -916,6 +925,8 @@ def _best_with_one_move(
         laid = plain.get(position) or router.layout(position, [new_stop], position)
         if new_stop.target is not None and laid.timed[position].start > new_stop.target:
             break
+        # Every order below puts the new visit first after the same stops: it starts as here.
+        start = laid.timed[position].start
         later = [i for i in sorted(laid.late) if i > position]
         if not later:
             continue
@@ -947,14 +958,14 @@ def _best_with_one_move(
         for order in orders:
             middle = [new_stop, *(stops[i] for i in order)]
             added = router.added_travel(position, middle, first_late + 1)
-            bound = (False, own, 0, added)
+            bound = (False, own, 0, _cost(added, start, response))
             if bound < bar:
                 candidates.append((bound, len(candidates), position, first_late, order))
     candidates.sort(key=lambda c: (c[0], c[1]))
     best: InsertionOption | None = None
     best_at = 0
     for bound, at, position, first_late, order in candidates:
-        if best is not None and (bound, at) > (_rank(best), best_at):
+        if best is not None and (bound, at) > (_rank(best, response), best_at):
             break
         # Stops before ``position`` stay in front, so the new visit keeps its index.
         new_at = position
@@ -971,7 +982,7 @@ def _best_with_one_move(
         option = _option(
             nurse, new_at, new_at, new_stop, trial, base, feasible=True, sequence=tuple(ids)
         )
-        if best is None or (_rank(option), at) < (_rank(best), best_at):
+        if best is None or (_rank(option, response), at) < (_rank(best, response), best_at):
             best, best_at = option, at
     return best
 
@@ -1050,10 +1061,27 @@ def _break_start(plan: Plan, nurse: Nurse) -> int | None:
     return next((s.start for s in route.steps if s.type == StepType.BREAK), None)
 
 
-def _rank(option: InsertionOption) -> tuple[bool, int, int, int]:
+def _rank(option: InsertionOption, response: int = 0) -> tuple[bool, int, int, int]:
+    """How an option ranks among one nurse's places: feasible first, then the new visit's
+    own lateness past its target, then lateness caused to others, then `_cost`."""
     return (
         not option.feasible,
         option.lateness_seconds,
         option.added_lateness_others_seconds,
-        option.added_travel_seconds,
+        _cost(option.added_travel_seconds, option.start, response),
     )
+
+
+def _response_cost(problem: Problem, visit: Visit) -> int:
+    """The response cost per minute of ``visit``: its class's for a call, else 0."""
+    urgency = problem.urgency_classes[visit.urgency]
+    if visit.call_time is None or urgency.target_seconds is None:
+        return 0
+    return urgency.response_cost_per_minute
+
+
+def _cost(added_travel: int, start: int, response: int) -> int:
+    """Added travel and the new visit's start, in sixtieths of the objective's units: travel
+    costs 60 a minute, and each minute to the start ``response`` (a call's class's
+    `UrgencyClass.response_cost_per_minute`; 0: travel alone ranks)."""
+    return 60 * added_travel + response * start

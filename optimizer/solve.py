@@ -437,9 +437,14 @@ def _solve(
     found: Found | None = None
     method = ""
     if warm_start is not None:
-        model = NightModel(
-            problem, open_visits, departures, promises=promises_of(problem, warm_start)
-        )
+        promises = promises_of(problem, warm_start)
+        if quick is not None:
+            # A new call's first answer is what its partner is told (`replan.promised`): the
+            # search may get a nurse there sooner, not later. Without it the search moved a
+            # call the first answer sent her to first back behind planned care inside its
+            # aim, to save a few minutes of driving (issue 11).
+            promises = {**promises_of(problem, quick), **promises}
+        model = NightModel(problem, open_visits, departures, promises=promises)
         routing = model.routing
         strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
         link_moves = model.links_timed and not first_only
