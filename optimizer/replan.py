@@ -694,13 +694,28 @@ def _make_room(
             len(sequences[option.nurse_id]) + 1,
         )
     ]
+    # What her route already breaks (a break whose window went by untaken, care already
+    # late) is no reason to leave care out: it blocked every place, and triage said no to
+    # a call a nurse could reach in 20 minutes (simulated night 5 of seed 11, 05:18).
+    before: dict[str, set[tuple[str, str | None]]] = {}
     for nurse_id, position in places:
+        if nurse_id not in before:
+            before[nurse_id] = {
+                (v.code, v.visit_id)
+                for v in _route_violations(
+                    problem, nurse_id, sequences[nurse_id], hints.get(nurse_id)
+                )
+            }
         trial = {nurse: list(seq) for nurse, seq in sequences.items()}
         route = trial[nurse_id]
         route.insert(position, visit.id)
         removed: list[str] = []
         for _ in range(_ROOM_REMOVALS + 1):
-            broken = _route_violations(problem, nurse_id, route, hints.get(nurse_id))
+            broken = [
+                v
+                for v in _route_violations(problem, nurse_id, route, hints.get(nurse_id))
+                if (v.code, v.visit_id) not in before[nurse_id]
+            ]
             if not broken:
                 break
             candidates = [

@@ -50,6 +50,23 @@ def test_an_acute_call_displaces_planned_care_to_be_in_time() -> None:
     assert not plan.violations
 
 
+def test_a_break_already_missed_does_not_block_the_room() -> None:
+    """Her break's window (00:00-00:30) went by untaken: her route already breaks that rule.
+    Making room counted it as broken by every place and left nothing out (simulated night 5
+    of seed 11 at 05:18: both nurses' breaks missed, a call a nurse could reach in 20
+    minutes refused as no_capacity)."""
+    rule = {"duration_seconds": 30 * MINUTE, "window": {"start": 0, "end": 30 * MINUTE}}
+    problem = line_problem(
+        [nurse(break_rule=rule)],
+        [planned("P", 20, 60 * MINUTE, 65 * MINUTE), unplanned("A", 25, 40 * MINUTE, "acute")],
+        now=40 * MINUTE,
+    )
+    current = evaluate(problem, {"N1": ["P"]})
+    assert [v.code for v in current.violations] == ["break_missed"]
+    answer = first_answer_arrival(problem, current, "A")
+    assert answer == ("N1", 65 * MINUTE), answer
+
+
 def test_a_call_told_yes_is_never_displaced() -> None:
     """At 40 minutes an urgent call U answered before is due at 60 (its target: held to it),
     and acute A comes in. A first would make U 20 minutes past its promise, so making room
