@@ -287,14 +287,20 @@ def quick_replan(
             return None
         options = _quoted(problem, held, plan, visit)[1]
         best = promised(problem, visit, options)
-        if best is not None:
-            place(sequences, hints, visit.id, best)
-        else:
-            room = _make_room(problem, sequences, visit, options[:_ROOM_TRIES], hints)
-            if room is None:
-                return None
+        room = None
+        if best is None or _past_target(problem, visit, best.start):
+            # As the partner's first answer (`insert_new_calls`, what triage said): a call
+            # that fits only late is put in by its target with less urgent care left out.
+            room = _timely_room(problem, held, sequences, hints, visit)
+            if room is None and best is None:
+                room = _make_room(problem, sequences, visit, options[:_ROOM_TRIES], hints)
+                if room is None:
+                    return None
+        if room is not None:
             sequences, left = room
             displaced.update(left)
+        elif best is not None:
+            place(sequences, hints, visit.id, best)
         if count < len(new):
             # The next call is quoted on the plan with this one in (a layout is all the
             # quote needs); after the last call the plan is laid out and checked once, below.
@@ -400,6 +406,14 @@ def insert_new_calls(problem: Problem, current: Plan | None) -> Plan:
     )
 
 
+def _past_target(problem: Problem, visit: Visit, start: int | None) -> bool:
+    """Whether ``visit``, a call with an urgency target, starting at ``start`` (``None``:
+    left out) is past its target; ``False`` for a visit without a target."""
+    if visit.call_time is None or problem.urgency_classes[visit.urgency].target_seconds is None:
+        return False
+    return start is None or start > problem.target(visit).end
+
+
 def _late_or_out(
     problem: Problem,
     visit: Visit,
@@ -407,27 +421,19 @@ def _late_or_out(
 ) -> bool:
     """Whether ``visit``, a call with an urgency target, is left out of ``found`` or starts
     in it past its target; ``False`` for a visit without a target."""
-    if visit.call_time is None or problem.urgency_classes[visit.urgency].target_seconds is None:
-        return False
-    if found is None:
-        return True
-    start = _call_starts(problem, found[2])
-    return dict(start).get(visit.id, problem.night.horizon + 1) > problem.target(visit).end
+    start = None if found is None else dict(_call_starts(problem, found[2])).get(visit.id)
+    return _past_target(problem, visit, start)
 
 
-def _room_for_call(
+def _timely_room(
     problem: Problem,
     held: dict[str, int],
-    routes: dict[str, list[str]],
+    sequences: dict[str, list[str]],
     hints: dict[str, int],
-    plan: Plan,
     visit: Visit,
-) -> tuple[tuple[dict[str, list[str]], dict[str, int], Plan], dict[str, Unassigned]] | None:
-    """``routes`` with ``visit`` (a call) on site by its target by leaving out less urgent
-    visits no partner was told a time for (`_make_room`), and what was left out; ``None``
-    when no such place breaks no more rules than ``plan`` and keeps every promise.
-
-    The nurses tried: each who, with nothing else to do, could be there by the target
+) -> tuple[dict[str, list[str]], dict[str, Unassigned]] | None:
+    """`_make_room` for ``visit``, a call, on site by its target (held to it, with each call
+    of ``held``): tried with each nurse who, with nothing else to do, could be there by then
     (her departure and the drive), soonest first, at most `_CALL_ROOM_TRIES`."""
     target = problem.target(visit).end
     timely = _holding(problem, {**held, visit.id: target})
@@ -440,8 +446,24 @@ def _room_for_call(
     tries = [_Tried(nurse_id) for _, nurse_id in sorted(bounds)[:_CALL_ROOM_TRIES]]
     if not tries:
         return None
-    sequences = {n.id: list(routes.get(n.id, [])) for n in timely.nurses}
-    room = _make_room(timely, sequences, visit, tries, hints)
+    everyone = {n.id: list(sequences.get(n.id, [])) for n in timely.nurses}
+    return _make_room(timely, everyone, visit, tries, hints)
+
+
+def _room_for_call(
+    problem: Problem,
+    held: dict[str, int],
+    routes: dict[str, list[str]],
+    hints: dict[str, int],
+    plan: Plan,
+    visit: Visit,
+) -> tuple[tuple[dict[str, list[str]], dict[str, int], Plan], dict[str, Unassigned]] | None:
+    """``routes`` with ``visit`` (a call) on site by its target by leaving out less urgent
+    visits no partner was told a time for (`_timely_room`), and what was left out; ``None``
+    when no such place breaks no more rules than ``plan`` and keeps every promise."""
+    target = problem.target(visit).end
+    timely = _holding(problem, {**held, visit.id: target})
+    room = _timely_room(problem, held, routes, hints, visit)
     if room is None:
         return None
     trial, left = room
