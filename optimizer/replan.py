@@ -4,10 +4,12 @@ tonight's new calls in without any search, and making room for an urgent call.""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from optimizer import timeline
 from optimizer.assemble import explain, in_step, summarise, with_own_check
+from optimizer.eligibility import eligible_nurses
 from optimizer.evaluate import evaluate
 from optimizer.model import Problem, Visit, VisitState
 from optimizer.plan import Plan, PromiseRelaxed, ReasonCode, StepType, Unassigned, Violation
@@ -285,14 +287,20 @@ def quick_replan(
             return None
         options = _quoted(problem, held, plan, visit)[1]
         best = promised(problem, visit, options)
-        if best is not None:
-            place(sequences, hints, visit.id, best)
-        else:
-            room = _make_room(problem, sequences, visit, options[:_ROOM_TRIES], hints)
-            if room is None:
-                return None
+        room = None
+        if best is None or _past_target(problem, visit, best.start):
+            # As the partner's first answer (`insert_new_calls`, what triage said): a call
+            # that fits only late is put in by its target with less urgent care left out.
+            room = _timely_room(problem, held, sequences, hints, visit)
+            if room is None and best is None:
+                room = _make_room(problem, sequences, visit, options[:_ROOM_TRIES], hints)
+                if room is None:
+                    return None
+        if room is not None:
             sequences, left = room
             displaced.update(left)
+        elif best is not None:
+            place(sequences, hints, visit.id, best)
         if count < len(new):
             # The next call is quoted on the plan with this one in (a layout is all the
             # quote needs); after the last call the plan is laid out and checked once, below.
@@ -362,6 +370,7 @@ def insert_new_calls(problem: Problem, current: Plan | None) -> Plan:
     # soonest place, the next one before it on the same route, and a partner was told
     # 43 minutes while a nurse stood idle (3 calls stacked on one nurse, 1 on another).
     held: dict[str, int] = {}
+    displaced: dict[str, Unassigned] = {}
     for visit in new:
         if visit.nurses_needed != 1:
             continue
@@ -375,11 +384,111 @@ def insert_new_calls(problem: Problem, current: Plan | None) -> Plan:
             # ``plan`` laid out with the holds breaks nothing more without them: each hold
             # is at or after where its call now starts (`_hold_call`).
             found = _insert_call(problem, routes, hints, plan, visit, options)
+        if _late_or_out(problem, visit, found):
+            # No place in time: leave less urgent care out for it, as the search's first
+            # answer does (`quick_replan`); triage asks this answer, and it said "no" to 16
+            # of 35 acute calls on 10 simulated nights with 2 nurses (a nurse could be
+            # there first once the planned visit went to later or to the back-up).
+            room = _room_for_call(problem, held, routes, hints, plan, visit)
+            if room is not None:
+                found, left = room
+                displaced.update(left)
         if found is None:
             continue
         routes, hints, plan = found
         _hold_call(problem, plan, visit, held)
-    return evaluate(problem, routes, break_starts=hints)
+    laid = evaluate(problem, routes, break_starts=hints)
+    if not displaced:
+        return laid
+    left_out = [displaced.get(u.visit_id, u) for u in laid.unassigned]
+    return laid.model_copy(
+        update={"unassigned": left_out, "summary": summarise(problem, laid.routes, left_out)}
+    )
+
+
+def _past_target(problem: Problem, visit: Visit, start: int | None) -> bool:
+    """Whether ``visit``, a call with an urgency target, starting at ``start`` (``None``:
+    left out) is past its target; ``False`` for a visit without a target."""
+    if visit.call_time is None or problem.urgency_classes[visit.urgency].target_seconds is None:
+        return False
+    return start is None or start > problem.target(visit).end
+
+
+def _late_or_out(
+    problem: Problem,
+    visit: Visit,
+    found: tuple[dict[str, list[str]], dict[str, int], Plan] | None,
+) -> bool:
+    """Whether ``visit``, a call with an urgency target, is left out of ``found`` or starts
+    in it past its target; ``False`` for a visit without a target."""
+    start = None if found is None else dict(_call_starts(problem, found[2])).get(visit.id)
+    return _past_target(problem, visit, start)
+
+
+def _timely_room(
+    problem: Problem,
+    held: dict[str, int],
+    sequences: dict[str, list[str]],
+    hints: dict[str, int],
+    visit: Visit,
+) -> tuple[dict[str, list[str]], dict[str, Unassigned]] | None:
+    """`_make_room` for ``visit``, a call, on site by its target (held to it, with each call
+    of ``held``): tried with each nurse who, with nothing else to do, could be there by then
+    (her departure and the drive), soonest first, at most `_CALL_ROOM_TRIES`."""
+    target = problem.target(visit).end
+    timely = _holding(problem, {**held, visit.id: target})
+    bounds = []
+    for nurse in eligible_nurses(timely, visit):
+        leave = timeline.departure(timely, nurse)
+        drive = timely.matrix(nurse.profile)[leave.location][visit.location]
+        if leave.time + drive <= target:
+            bounds.append((leave.time + drive, nurse.id))
+    tries = [_Tried(nurse_id) for _, nurse_id in sorted(bounds)[:_CALL_ROOM_TRIES]]
+    if not tries:
+        return None
+    everyone = {n.id: list(sequences.get(n.id, [])) for n in timely.nurses}
+    return _make_room(timely, everyone, visit, tries, hints)
+
+
+def _room_for_call(
+    problem: Problem,
+    held: dict[str, int],
+    routes: dict[str, list[str]],
+    hints: dict[str, int],
+    plan: Plan,
+    visit: Visit,
+) -> tuple[tuple[dict[str, list[str]], dict[str, int], Plan], dict[str, Unassigned]] | None:
+    """``routes`` with ``visit`` (a call) on site by its target by leaving out less urgent
+    visits no partner was told a time for (`_timely_room`), and what was left out; ``None``
+    when no such place breaks no more rules than ``plan`` and keeps every promise."""
+    target = problem.target(visit).end
+    timely = _holding(problem, {**held, visit.id: target})
+    room = _timely_room(problem, held, routes, hints, visit)
+    if room is None:
+        return None
+    trial, left = room
+    laid = evaluate(timely, trial, break_starts=hints, explain=False)
+    start = dict(_call_starts(timely, laid)).get(visit.id)
+    if start is None or start > target or len(laid.violations) > len(plan.violations):
+        return None
+    moved = dict(hints)
+    for key in list(left):
+        # What was left out goes to another place if one keeps the call in time (the
+        # other nurse's route), as the search would put it; else it stays for the back-up.
+        options = quote(timely, laid, timely.visit(key))
+        back = _insert_call(timely, trial, moved, laid, timely.visit(key), options)
+        if back is not None:
+            trial, moved, laid = back
+            del left[key]
+    laid = evaluate(problem, trial, break_starts=moved, explain=False)
+    return (trial, moved, laid), left
+
+
+@dataclass(frozen=True)
+class _Tried:
+    """A nurse `_make_room` tries (it reads only the id of a quote's option)."""
+
+    nurse_id: str
 
 
 def _hold_call(problem: Problem, plan: Plan, visit: Visit, held: dict[str, int]) -> None:
@@ -504,6 +613,8 @@ _PLACES_TRIED = 3
 
 _ROOM_TRIES = 3  # nurses tried when a new call only fits by leaving out less urgent care
 _ROOM_REMOVALS = 4  # visits at most that one new call may push out of a route
+#: Nurses `insert_new_calls` tries to make room with for a call (each every place of hers).
+_CALL_ROOM_TRIES = 4
 #: Places at most whose tied routes are laid out (tens of milliseconds each at 50 x 1000).
 _TIED_TRIES = 6
 
@@ -574,6 +685,14 @@ def _tied_violations(
     return list(draft.violations)
 
 
+def _driving_to(problem: Problem, sequence: list[str]) -> int:
+    """1 when ``sequence`` (a nurse's open stops) begins with the visit she is driving to,
+    else 0: the first place a new visit may go."""
+    if sequence and sequence[0] != RESTOCK:
+        return int(problem.visit(sequence[0]).state == VisitState.EN_ROUTE)
+    return 0
+
+
 def _make_room(
     problem: Problem,
     sequences: dict[str, list[str]],
@@ -590,15 +709,35 @@ def _make_room(
     places = [
         (option.nurse_id, position)
         for option in options
-        for position in range(len(sequences[option.nurse_id]) + 1)
+        for position in range(
+            # Not before the visit she is driving to (the checker's ``en_route_moved``):
+            # chosen first as the cheapest, that place made the whole answer fail.
+            _driving_to(problem, sequences[option.nurse_id]),
+            len(sequences[option.nurse_id]) + 1,
+        )
     ]
+    # What her route already breaks (a break whose window went by untaken, care already
+    # late) is no reason to leave care out: it blocked every place, and triage said no to
+    # a call a nurse could reach in 20 minutes (simulated night 5 of seed 11, 05:18).
+    before: dict[str, set[tuple[str, str | None]]] = {}
     for nurse_id, position in places:
+        if nurse_id not in before:
+            before[nurse_id] = {
+                (v.code, v.visit_id)
+                for v in _route_violations(
+                    problem, nurse_id, sequences[nurse_id], hints.get(nurse_id)
+                )
+            }
         trial = {nurse: list(seq) for nurse, seq in sequences.items()}
         route = trial[nurse_id]
         route.insert(position, visit.id)
         removed: list[str] = []
         for _ in range(_ROOM_REMOVALS + 1):
-            broken = _route_violations(problem, nurse_id, route, hints.get(nurse_id))
+            broken = [
+                v
+                for v in _route_violations(problem, nurse_id, route, hints.get(nurse_id))
+                if (v.code, v.visit_id) not in before[nurse_id]
+            ]
             if not broken:
                 break
             candidates = [
@@ -608,6 +747,8 @@ def _make_room(
                 and key != visit.id
                 and urgency[problem.visit(key).urgency].omission_penalty < rank
                 and problem.visit(key).state == VisitState.PLANNED
+                # A call a partner was told a time for keeps it (`hold_promises`).
+                and problem.visit(key).promised_by is None
                 # Leaving out one nurse's half of a two-person visit would strand the other.
                 and problem.visit(key).nurses_needed == 1
             ]
