@@ -110,9 +110,7 @@ def absolute_sqlite_url(url: str) -> str:
         return url
     if database.startswith("file:") or Path(database).is_absolute():
         return url
-    return parsed.set(database=str(Path(database).resolve())).render_as_string(
-        hide_password=False
-    )
+    return parsed.set(database=str(Path(database).resolve())).render_as_string(hide_password=False)
 
 
 def check_set_up_database(url: str, *, name: str, hint: str) -> None:
