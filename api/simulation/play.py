@@ -926,8 +926,12 @@ class ServiceNight:
             self._probe_reveals(now)
         # The converse: nothing in the plan that should not be. A visit handed to the back-up
         # (cancelled) left in a route sends a nurse to it; one nobody asked for is doubled.
-        # The player's nurses skip both, so only this check sees them.
-        for ref in sorted(set(routed) | set(unassigned)):
+        # The player's nurses skip both, so only this check sees them. Once the night is
+        # over the plan stands as its last re-plan left it (no re-plan after the night's end):
+        # care handed to the back-up at the end (its tolerance ran to the night's end) is
+        # still listed unassigned there, and no nurse follows it any more.
+        frozen = now >= self.spec.minutes
+        for ref in sorted(set(routed) | set(unassigned)) if not frozen else ():
             number = int(str(ref).removeprefix("V"))
             known = self.by_visit.get(number)
             if known is None:
