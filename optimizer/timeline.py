@@ -342,14 +342,37 @@ def route(
         break_start=break_start,
     )
     if rule is not None and placed is None and break_start is not None:
-        # The hinted place no longer fits the new order: take it as soon as the window opens.
-        timed, placed, finish = simulate(
-            matrix,
-            leave,
-            stops,
-            break_duration=rule.duration_seconds,
-            break_window=(rule.window.start, rule.window.end),
-        )
+        # The hinted place is never reached in time. Laid out as early as the rules allow, a
+        # route the search timed with waits can pass its latest start before the moment the
+        # search chose: then the last gap before that moment, after a stop, is the nearest to
+        # the search's choice (R04b on a fast machine: pushed back to the window's opening
+        # instead, the break made two later visits miss their windows, and the fill refused
+        # six visits that fit). Failing that, as soon as the window opens.
+        latest_start = rule.window.end - rule.duration_seconds
+        gaps = [
+            item.start + item.stop.service_seconds
+            for item in timed
+            if rule.window.start
+            <= item.start + item.stop.service_seconds
+            <= min(latest_start, break_start)
+        ]
+        if gaps:
+            timed, placed, finish = simulate(
+                matrix,
+                leave,
+                stops,
+                break_duration=rule.duration_seconds,
+                break_window=(rule.window.start, rule.window.end),
+                break_start=max(gaps),
+            )
+        if placed is None:
+            timed, placed, finish = simulate(
+                matrix,
+                leave,
+                stops,
+                break_duration=rule.duration_seconds,
+                break_window=(rule.window.start, rule.window.end),
+            )
     load = {item: nurse.contents_now(item) for item in nurse.bag}
     here = leave.location  # where she is now: the live position, not the last visit's door
     for item_stop in timed:
