@@ -356,23 +356,17 @@ def route(
             <= item.start + item.stop.service_seconds
             <= min(latest_start, break_start)
         ]
-        if gaps:
+        for hint in [max(gaps), None] if gaps else [None]:
             timed, placed, finish = simulate(
                 matrix,
                 leave,
                 stops,
                 break_duration=rule.duration_seconds,
                 break_window=(rule.window.start, rule.window.end),
-                break_start=max(gaps),
+                break_start=hint,
             )
-        if placed is None:
-            timed, placed, finish = simulate(
-                matrix,
-                leave,
-                stops,
-                break_duration=rule.duration_seconds,
-                break_window=(rule.window.start, rule.window.end),
-            )
+            if placed is not None:
+                break
     load = {item: nurse.contents_now(item) for item in nurse.bag}
     here = leave.location  # where she is now: the live position, not the last visit's door
     for item_stop in timed:

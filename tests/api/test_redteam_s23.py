@@ -305,34 +305,29 @@ def test_r23_06_after_the_night_the_last_plan_may_still_list_what_was_handed_off
 # --- the partners' month report -----------------------------------------------------------
 
 
+def _acute_call(world: World, organisation: Any, client_id: int) -> Any:
+    """A partner's acute call for ``client_id`` (a fall, 20 minutes of care)."""
+    return world.client.post(
+        "/partner/v1/visit-requests",
+        json={
+            "kind": "unplanned",
+            "client_id": client_id,
+            "care_task": "fall",
+            "service_minutes": 20,
+            "urgency": "acute",
+        },
+        headers=world.key(organisation),
+    )
+
+
 def test_r23_07_a_call_handed_to_the_back_up_shows_in_the_partners_month(world: World) -> None:
     a = world.seeded.home_care[0]
     client_id = new_client(world, a)
     _planned_night(world, NIGHT.isoformat(), a, client_id)
     world.clock.set(0, 0)
-    call = world.client.post(
-        "/partner/v1/visit-requests",
-        json={
-            "kind": "unplanned",
-            "client_id": client_id,
-            "care_task": "fall",
-            "service_minutes": 20,
-            "urgency": "acute",
-        },
-        headers=world.key(a),
-    )
+    call = _acute_call(world, a, client_id)
     assert call.status_code == 201, call.text
-    not_needed = world.client.post(
-        "/partner/v1/visit-requests",
-        json={
-            "kind": "unplanned",
-            "client_id": client_id,
-            "care_task": "fall",
-            "service_minutes": 20,
-            "urgency": "acute",
-        },
-        headers=world.key(a),
-    )
+    not_needed = _acute_call(world, a, client_id)
     assert not_needed.status_code == 201, not_needed.text
     world.clock.set(0, 45)  # 15 minutes past the acute target: the back-up is sent
     cancelled = world.client.post(
@@ -362,17 +357,7 @@ def test_r23_07_a_cancel_reason_that_is_not_known_is_a_422_naming_it(world: Worl
     client_id = new_client(world, a)
     _planned_night(world, NIGHT.isoformat(), a, client_id)
     world.clock.set(0, 0)
-    call = world.client.post(
-        "/partner/v1/visit-requests",
-        json={
-            "kind": "unplanned",
-            "client_id": client_id,
-            "care_task": "fall",
-            "service_minutes": 20,
-            "urgency": "acute",
-        },
-        headers=world.key(a),
-    )
+    call = _acute_call(world, a, client_id)
     assert call.status_code == 201, call.text
     answer = world.client.post(
         f"/partner/v1/visit-requests/{call.json()['id']}/cancel",
