@@ -291,7 +291,7 @@ def quick_replan(
         if best is None or _past_target(problem, visit, best.start):
             # As the partner's first answer (`insert_new_calls`, what triage said): a call
             # that fits only late is put in by its target with less urgent care left out.
-            room = _timely_room(problem, held, sequences, hints, visit)
+            room = _timely_room(_held_to_target(problem, held, visit), sequences, hints, visit)
             if room is None and best is None:
                 room = _make_room(problem, sequences, visit, options[:_ROOM_TRIES], hints)
                 if room is None:
@@ -425,18 +425,23 @@ def _late_or_out(
     return _past_target(problem, visit, start)
 
 
+def _held_to_target(problem: Problem, held: dict[str, int], visit: Visit) -> Problem:
+    """``problem`` with each call of ``held`` (id -> latest start) held to it and ``visit``,
+    a call, held to its target: the night `_timely_room` makes room on."""
+    return _holding(problem, {**held, visit.id: problem.target(visit).end})
+
+
 def _timely_room(
-    problem: Problem,
-    held: dict[str, int],
+    timely: Problem,
     sequences: dict[str, list[str]],
     hints: dict[str, int],
     visit: Visit,
 ) -> tuple[dict[str, list[str]], dict[str, Unassigned]] | None:
-    """`_make_room` for ``visit``, a call, on site by its target (held to it, with each call
-    of ``held``): tried with each nurse who, with nothing else to do, could be there by then
-    (her departure and the drive), soonest first, at most `_CALL_ROOM_TRIES`."""
-    target = problem.target(visit).end
-    timely = _holding(problem, {**held, visit.id: target})
+    """`_make_room` for ``visit``, a call, on site by its target on ``timely``
+    (`_held_to_target`, made once by the caller, who lays the answer out on it): tried with
+    each nurse who, with nothing else to do, could be there by then (her departure and the
+    drive), soonest first, at most `_CALL_ROOM_TRIES`."""
+    target = timely.target(visit).end
     bounds = []
     for nurse in eligible_nurses(timely, visit):
         leave = timeline.departure(timely, nurse)
@@ -462,8 +467,8 @@ def _room_for_call(
     visits no partner was told a time for (`_timely_room`), and what was left out; ``None``
     when no such place breaks no more rules than ``plan`` and keeps every promise."""
     target = problem.target(visit).end
-    timely = _holding(problem, {**held, visit.id: target})
-    room = _timely_room(problem, held, routes, hints, visit)
+    timely = _held_to_target(problem, held, visit)
+    room = _timely_room(timely, routes, hints, visit)
     if room is None:
         return None
     trial, left = room
