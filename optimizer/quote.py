@@ -140,8 +140,9 @@ def _current_stops(
     nurse: Nurse,
     planned_starts: dict[str, tuple[int, int]] | None = None,
 ) -> list[timeline.Stop]:
-    """Her open stops in ``plan``, two-person and linked visits held where planned.
-    ``planned_starts``: `_planned_starts` of ``plan``, if the caller has it."""
+    """Her open stops in ``plan``, two-person and linked visits held where planned (a
+    two-person visit from its earlier copy's start, as `fill` holds it). ``planned_starts``:
+    `_planned_starts` of ``plan``, if the caller has it."""
     try:
         route = plan.route(nurse.id)
     except KeyError:
@@ -163,9 +164,16 @@ def _current_stops(
             visit = problem.visit(step.visit_id)
             if not visit.is_locked:
                 # Keep two-person and linked visits where they were planned (their partner
-                # waits, or is timed from them).
+                # waits, or is timed from them). A two-person visit's copies both from the
+                # earlier one's start, as the fill holds them: each held at her own, the
+                # later could be pushed the tolerance past it while the earlier stayed, out
+                # of step, and the quote offered a place the fill refused.
                 links = problem.dependencies_of(visit.id) if linked else []
-                hold = step.start if visit.nurses_needed == 2 or links else 0
+                hold = 0
+                if visit.nurses_needed == 2:
+                    hold = starts.get(visit.id, (step.start, step.start))[0]
+                elif links:
+                    hold = step.start
                 stop = timeline.stop_for(problem, visit, not_before=hold)
                 if links:
                     # Pushed past its gap around a planned partner reads as past its window.
