@@ -115,8 +115,9 @@ def test_no_room_is_said_only_of_a_visit_that_fits_nowhere(problem: Problem, now
     """After a re-plan, a one-nurse visit left out as ``no_capacity`` has no place in any
     route where it goes in breaking nothing and moving nothing else (the quote's plain
     insertions), however short the search: the reason partners send the back-up on.
-    Nothing includes the promises the re-plan holds (`hold_promises`): the quote is asked
-    on the night as the re-plan saw it (`test_a_place_that_breaks_a_promise_is_no_room`)."""
+    Breaking nothing includes the promises the re-plan holds (`hold_promises`), so the
+    quote is asked on the night as the re-plan saw it
+    (`test_a_place_that_breaks_a_promise_is_no_room`)."""
     planned = solve(problem, time_limit=0.3)
     live = problem.model_copy(update={"now": now})
     # A re-plan from a wreck (every visit out: a search cut short was stored) with the
@@ -146,11 +147,10 @@ def test_no_room_is_said_only_of_a_visit_that_fits_nowhere(problem: Problem, now
 def plain_places(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
     """The quote's feasible places for ``visit`` in ``plan`` where it goes in and nothing
     else moves (no restock before it, no break moved, no other stop re-ordered), in a route
-    that does not already run past its shift or miss its break: what `optimizer.fill`
-    uses. ``problem`` is the night as the re-plan saw it: with each call answered before
-    held to its promise (`replan.hold_promises`), which the quote then keeps as the fill
-    and the search do; without the holds the quote's soft urgency targets let a place push
-    a promised call past its promise."""
+    not already past its shift or without its break: what `optimizer.fill` uses. Asked of a
+    re-plan, ``problem`` is the night as it saw it (`replan.hold_promises`): without the
+    holds the quote's soft urgency targets take a place that pushes a promised call past
+    its promise, which the search and the fill refuse."""
     overrun = {v.nurse_id for v in plan.violations if v.code in ("shift_overrun", "break_missed")}
     return [
         o
