@@ -59,11 +59,14 @@ def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
     """
     eligible = {n.id for n in eligible_nurses(problem, visit)}
     new_stop = timeline.stop_for(problem, visit)
+    # Made once for every nurse's route (made per linked stop, it was a pass over the whole
+    # plan for each of them, at every nurse).
+    starts = _planned_starts(plan)
     one_of: set[str] = set()  # one of these nurses must be among a two-person visit's two
     if problem.dependencies_of(visit.id):
         # A linked partner already in the plan stays where it is: the new visit must fit the
         # gap around it, and go to another nurse where the link asks for that.
-        new_stop = timeline.within_links(problem, visit, new_stop, _planned_starts(plan))
+        new_stop = timeline.within_links(problem, visit, new_stop, starts)
         for link in problem.dependencies_of(visit.id):
             other = link.second if link.first == visit.id else link.first
             holders = set(plan.assignments().get(other, []))
@@ -80,7 +83,7 @@ def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
     for nurse in problem.nurses:
         if nurse.id not in eligible:
             continue
-        options.append(_best_for(problem, plan, nurse, new_stop, visit))
+        options.append(_best_for(problem, plan, nurse, new_stop, visit, starts))
     if one_of and not any(o.feasible and o.nurse_id in one_of for o in options):
         options = [
             dataclasses.replace(
@@ -131,7 +134,15 @@ def _planned_starts(plan: Plan) -> dict[str, tuple[int, int]]:
     return starts
 
 
-def _current_stops(problem: Problem, plan: Plan, nurse: Nurse) -> list[timeline.Stop]:
+def _current_stops(
+    problem: Problem,
+    plan: Plan,
+    nurse: Nurse,
+    planned_starts: dict[str, tuple[int, int]] | None = None,
+) -> list[timeline.Stop]:
+    """Her open stops in ``plan``, two-person and linked visits held where planned (a
+    two-person visit from its earlier copy's start, as `fill` holds it). ``planned_starts``:
+    `_planned_starts` of ``plan``, if the caller has it."""
     try:
         route = plan.route(nurse.id)
     except KeyError:
@@ -139,6 +150,7 @@ def _current_stops(problem: Problem, plan: Plan, nurse: Nurse) -> list[timeline.
     stops = []
     now = problem.now or 0
     linked = bool(problem.dependencies)
+    starts = planned_starts if planned_starts is not None else _planned_starts(plan)
     # Her started and finished visits (the only locked ones on her route), by id: one look
     # up per open visit instead of two per step of the night.
     locked = {v.id for v in timeline.locked_prefix(problem, nurse)}
@@ -152,13 +164,20 @@ def _current_stops(problem: Problem, plan: Plan, nurse: Nurse) -> list[timeline.
             visit = problem.visit(step.visit_id)
             if not visit.is_locked:
                 # Keep two-person and linked visits where they were planned (their partner
-                # waits, or is timed from them).
+                # waits, or is timed from them). A two-person visit's copies both from the
+                # earlier one's start, as the fill holds them: each held at her own, the
+                # later could be pushed the tolerance past it while the earlier stayed, out
+                # of step, and the quote offered a place the fill refused.
                 links = problem.dependencies_of(visit.id) if linked else []
-                hold = step.start if visit.nurses_needed == 2 or links else 0
+                hold = 0
+                if visit.nurses_needed == 2:
+                    hold = starts.get(visit.id, (step.start, step.start))[0]
+                elif links:
+                    hold = step.start
                 stop = timeline.stop_for(problem, visit, not_before=hold)
                 if links:
                     # Pushed past its gap around a planned partner reads as past its window.
-                    stop = timeline.within_links(problem, visit, stop, _planned_starts(plan))
+                    stop = timeline.within_links(problem, visit, stop, starts)
                 stops.append(stop)
     return stops
 
@@ -791,9 +810,14 @@ def _moves_a_pin(
 
 
 def _best_for(
-    problem: Problem, plan: Plan, nurse: Nurse, new_stop: timeline.Stop, visit: Visit
+    problem: Problem,
+    plan: Plan,
+    nurse: Nurse,
+    new_stop: timeline.Stop,
+    visit: Visit,
+    planned_starts: dict[str, tuple[int, int]],
 ) -> InsertionOption:
-    stops = _current_stops(problem, plan, nurse)
+    stops = _current_stops(problem, plan, nurse, planned_starts)
     router = _Router(problem, nurse, stops, _break_start(plan, nurse))
     base = router.base
     pins = _pins_matter(problem, stops, visit)

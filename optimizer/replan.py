@@ -291,7 +291,7 @@ def quick_replan(
         if best is None or _past_target(problem, visit, best.start):
             # As the partner's first answer (`insert_new_calls`, what triage said): a call
             # that fits only late is put in by its target with less urgent care left out.
-            room = _timely_room(problem, held, sequences, hints, visit)
+            room = _timely_room(_held_to_target(problem, held, visit), sequences, hints, visit)
             if room is None and best is None:
                 room = _make_room(problem, sequences, visit, options[:_ROOM_TRIES], hints)
                 if room is None:
@@ -374,12 +374,12 @@ def insert_new_calls(problem: Problem, current: Plan | None) -> Plan:
     for visit in new:
         if visit.nurses_needed != 1:
             continue
-        quoting, options = _quoted(problem, held, plan, visit)
+        quoting, options, unheld = _quoted(problem, held, plan, visit)
         found = None
         if quoting is not problem:
             found = _insert_call(quoting, routes, hints, plan, visit, options)
             if found is None:  # no tried place keeps them: the quote without the holds
-                options = quote(problem, plan, visit)
+                options = unheld if unheld is not None else quote(problem, plan, visit)
         if found is None:
             # ``plan`` laid out with the holds breaks nothing more without them: each hold
             # is at or after where its call now starts (`_hold_call`).
@@ -425,18 +425,23 @@ def _late_or_out(
     return _past_target(problem, visit, start)
 
 
+def _held_to_target(problem: Problem, held: dict[str, int], visit: Visit) -> Problem:
+    """``problem`` with each call of ``held`` (id -> latest start) held to it and ``visit``,
+    a call, held to its target: the night `_timely_room` makes room on."""
+    return _holding(problem, {**held, visit.id: problem.target(visit).end})
+
+
 def _timely_room(
-    problem: Problem,
-    held: dict[str, int],
+    timely: Problem,
     sequences: dict[str, list[str]],
     hints: dict[str, int],
     visit: Visit,
 ) -> tuple[dict[str, list[str]], dict[str, Unassigned]] | None:
-    """`_make_room` for ``visit``, a call, on site by its target (held to it, with each call
-    of ``held``): tried with each nurse who, with nothing else to do, could be there by then
-    (her departure and the drive), soonest first, at most `_CALL_ROOM_TRIES`."""
-    target = problem.target(visit).end
-    timely = _holding(problem, {**held, visit.id: target})
+    """`_make_room` for ``visit``, a call, on site by its target on ``timely``
+    (`_held_to_target`, made once by the caller, who lays the answer out on it): tried with
+    each nurse who, with nothing else to do, could be there by then (her departure and the
+    drive), soonest first, at most `_CALL_ROOM_TRIES`."""
+    target = timely.target(visit).end
     bounds = []
     for nurse in eligible_nurses(timely, visit):
         leave = timeline.departure(timely, nurse)
@@ -462,8 +467,8 @@ def _room_for_call(
     visits no partner was told a time for (`_timely_room`), and what was left out; ``None``
     when no such place breaks no more rules than ``plan`` and keeps every promise."""
     target = problem.target(visit).end
-    timely = _holding(problem, {**held, visit.id: target})
-    room = _timely_room(problem, held, routes, hints, visit)
+    timely = _held_to_target(problem, held, visit)
+    room = _timely_room(timely, routes, hints, visit)
     if room is None:
         return None
     trial, left = room
@@ -521,14 +526,18 @@ def _answer_order(problem: Problem) -> Callable[[Visit], tuple[int, int]]:
 
 def _quoted(
     problem: Problem, held: dict[str, int], plan: Plan, visit: Visit
-) -> tuple[Problem, list[InsertionOption]]:
-    """The quote ``visit`` is put in by, and the problem it was made on: with each call
-    put in before it held (`_holding`), unless pushing one of them later costs less
+) -> tuple[Problem, list[InsertionOption], list[InsertionOption] | None]:
+    """The quote ``visit`` is put in by, the problem it was made on, and the quote on
+    ``problem`` without the holds if one was made (else ``None``; a caller whose held
+    quote places nothing falls back on it without quoting every route again): with each
+    call put in before it held (`_holding`), unless pushing one of them later costs less
     lateness in all (own and others', past their targets) than the soonest place that
     keeps them (a minute late for one call rather than ten for the next), or no place
-    keeps them. The choice among its options stays the soonest arrival (`promised`)."""
+    keeps them. The choice among its options stays the soonest arrival (`promised`).
+    Returned as (problem, quote, quote without the holds)."""
     if not held:
-        return problem, quote(problem, plan, visit)
+        options = quote(problem, plan, visit)
+        return problem, options, options
     holding = _holding(problem, held)
     kept = quote(holding, plan, visit)
     best_kept = promised(holding, visit, kept)
@@ -537,12 +546,13 @@ def _quoted(
         return option.lateness_seconds + option.added_lateness_others_seconds
 
     if best_kept is not None and lateness(best_kept) == 0:
-        return holding, kept  # nothing late: no push can do better (the quote is not free)
+        # Nothing late: no push can do better (the quote is not free).
+        return holding, kept, None
     free = quote(problem, plan, visit)
     best_free = promised(problem, visit, free)
     if best_kept is None or (best_free is not None and lateness(best_free) < lateness(best_kept)):
-        return problem, free
-    return holding, kept
+        return problem, free, free
+    return holding, kept, free
 
 
 def _holding(problem: Problem, held: dict[str, int]) -> Problem:

@@ -14,7 +14,8 @@ from optimizer.fill import with_what_fits
 from optimizer.live import state_at
 from optimizer.model import MAX_TRAVEL_SECONDS, Problem, Visit, VisitState
 from optimizer.plan import Plan, ReasonCode, StepType
-from optimizer.quote import quote
+from optimizer.quote import InsertionOption, quote
+from optimizer.replan import hold_promises
 from optimizer.solve import solve
 
 from .conftest import HOUR, NIGHT_START, nurse
@@ -113,15 +114,24 @@ def test_left_out_only_with_a_reason(problem: Problem) -> None:
 def test_no_room_is_said_only_of_a_visit_that_fits_nowhere(problem: Problem, now: int) -> None:
     """After a re-plan, a one-nurse visit left out as ``no_capacity`` has no place in any
     route where it goes in breaking nothing and moving nothing else (the quote's plain
-    insertions), however short the search: the reason partners send the back-up on."""
+    insertions), however short the search: the reason partners send the back-up on.
+    Breaking nothing includes the promises the re-plan holds (`hold_promises`), so the
+    quote is asked on the night as the re-plan saw it
+    (`test_a_place_that_breaks_a_promise_is_no_room`)."""
     planned = solve(problem, time_limit=0.3)
     live = problem.model_copy(update={"now": now})
     # A re-plan from a wreck (every visit out: a search cut short was stored) with the
     # shortest search: what fits must still go in.
     wreck = evaluate(problem, {})
     for night, plan in (
-        (live, solve(live, time_limit=0.05, warm_start=planned, solution_limit=1)),
-        (problem, solve(problem, time_limit=0.05, warm_start=wreck, solution_limit=1)),
+        (
+            hold_promises(live, planned)[0],
+            solve(live, time_limit=0.05, warm_start=planned, solution_limit=1),
+        ),
+        (
+            hold_promises(problem, wreck)[0],
+            solve(problem, time_limit=0.05, warm_start=wreck, solution_limit=1),
+        ),
     ):
         linked = {d.first for d in night.dependencies} | {d.second for d in night.dependencies}
         for item in plan.unassigned:
@@ -130,15 +140,27 @@ def test_no_room_is_said_only_of_a_visit_that_fits_nowhere(problem: Problem, now
                 continue
             if visit.pin is not None or visit.id in linked:
                 continue
-            fits = [
-                o
-                for o in quote(night, plan, visit)
-                if o.feasible
-                and not o.restock_before
-                and o.break_start is None
-                and o.sequence is None
-            ]
+            fits = plain_places(night, plan, visit)
             assert fits == [], (item, fits[0])
+
+
+def plain_places(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
+    """The quote's feasible places for ``visit`` in ``plan`` where it goes in and nothing
+    else moves (no restock before it, no break moved, no other stop re-ordered), in a route
+    not already past its shift or without its break: what `optimizer.fill` uses. Asked of a
+    re-plan, ``problem`` is the night as it saw it (`replan.hold_promises`): without the
+    holds the quote's soft urgency targets take a place that pushes a promised call past
+    its promise, which the search and the fill refuse."""
+    overrun = {v.nurse_id for v in plan.violations if v.code in ("shift_overrun", "break_missed")}
+    return [
+        o
+        for o in quote(problem, plan, visit)
+        if o.feasible
+        and not o.restock_before
+        and o.break_start is None
+        and o.sequence is None
+        and o.nurse_id not in overrun
+    ]
 
 
 @FAST
@@ -358,9 +380,5 @@ def test_the_fill_leaves_no_room_said_only_of_what_fits_nowhere(
         visit = problem.visit(item.visit_id)
         if item.reason != ReasonCode.NO_CAPACITY or visit.nurses_needed != 1 or visit.pin:
             continue
-        plain = [
-            o
-            for o in quote(problem, filled, visit)
-            if o.feasible and not o.restock_before and o.break_start is None and o.sequence is None
-        ]
+        plain = plain_places(problem, filled, visit)
         assert plain == [], (item, plain[0])

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from optimizer import timeline
 from optimizer.evaluate import evaluate
+from optimizer.fill import with_what_fits
 from optimizer.generate import generated_night
 from optimizer.live import state_at, with_visit
 from optimizer.model import Problem, Visit
@@ -355,3 +356,27 @@ def test_quote_does_not_have_her_break_before_the_drive_she_is_on() -> None:
     inserted = evaluate(problem, {"N1": ["E", "A"], "N2": ["V"]}, break_starts={"N1": 92 * MINUTE})
     assert inserted.violations == []
     assert inserted.route("N2").steps[1].start == best.start
+
+
+def test_a_two_person_visits_later_copy_is_held_in_step_with_its_partner() -> None:
+    """T needs N1 and N2; N2 is nearer, so the plan has her start the tolerance (2 minutes)
+    before N1, at minute 8 against 10. V (a minute's care there, only N1 has the skill) fits
+    only before T and would push N1's copy to minute 11, 3 minutes past N2's. The quote held
+    each copy at its own start and called that place feasible; the fill holds both from the
+    earlier one's start and refused it, so V stayed ``no_capacity`` with a plain place
+    (`test_no_room_is_said_only_of_a_visit_that_fits_nowhere`). One rule: in step with the
+    partner as she stands, nothing else moved."""
+    problem = line_problem(
+        [nurse("N1", skills=["basic", "iv"]), nurse("N2", skills=["basic"], start_location=5)],
+        [
+            planned("T", 10, 0, HOUR, nurses_needed=2),
+            planned("V", 10, 0, 11 * MINUTE, service_seconds=MINUTE, required_skills=["iv"]),
+        ],
+    )
+    plan = evaluate(problem, {"N1": ["T"], "N2": ["T"]})
+    assert [s.start for r in plan.routes for s in r.steps if s.visit_id == "T"] == [600, 480]
+    filled = with_what_fits(problem, plan)
+    assert [u.visit_id for u in filled.unassigned] == ["V"]
+    [option] = quote(problem, filled, problem.visit("V"))
+    assert not option.feasible
+    assert option.reason == "T would miss its window or its partner"

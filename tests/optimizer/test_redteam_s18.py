@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from optimizer import check, quote, solve
+from optimizer import check, solve
 from optimizer.fill import with_what_fits
 from optimizer.model import Problem
 from optimizer.plan import Plan, ReasonCode
-from optimizer.quote import InsertionOption
 from optimizer.replan import hold_promises
+
+from .test_properties import plain_places
 
 DATA = Path(__file__).parents[1] / "data" / "redteam_s18"
 
@@ -31,27 +32,13 @@ def test_r01_a_feasible_link_added_live_keeps_both_visits_planned() -> None:
     assert [u.visit_id for u in live.unassigned] == []
 
 
-def _plain(option: InsertionOption, plan: Plan) -> bool:
-    """A feasible place where the visit goes in and nothing else moves (no restock, no
-    break moved, no other stop moved), in a route that does not already run past its shift
-    or miss its break: what `optimizer.fill` guarantees to use."""
-    broken = {v.nurse_id for v in plan.violations if v.code in ("shift_overrun", "break_missed")}
-    return (
-        option.feasible
-        and not option.restock_before
-        and option.break_start is None
-        and option.sequence is None
-        and option.nurse_id not in broken
-    )
-
-
 def _fitting(problem: Problem, plan: Plan) -> list[str]:
-    """The visits ``plan`` calls ``no_capacity`` that have a plain place (`_plain`)."""
+    """The visits ``plan`` calls ``no_capacity`` that have a plain place (`plain_places`)."""
     return [
         u.visit_id
         for u in plan.unassigned
         if u.reason == ReasonCode.NO_CAPACITY
-        and any(_plain(o, plan) for o in quote(problem, plan, problem.visit(u.visit_id)))
+        and plain_places(problem, plan, problem.visit(u.visit_id))
     ]
 
 
