@@ -309,6 +309,8 @@ class ServiceNight:
         self.nurses: list[Nurse] = []
         self.planner: dict[str, str] = {}
         self.evening_routes: dict[str, list[str]] = {}
+        #: Each nurse's break in the evening plan, (start, end) in minutes from 23:00.
+        self.evening_breaks: dict[str, tuple[float, float] | None] = {}
         self.checks = 0
         #: What the partner was answered per call: nurse, expected start, reason not planned.
         self.answers: dict[str, tuple[Any, Any, Any]] = {}
@@ -421,6 +423,11 @@ class ServiceNight:
             self.evening_routes[route["nurse_id"]] = [
                 s["visit_id"] for s in route["steps"] if s["type"] == "visit"
             ]
+            rest = next((s for s in route["steps"] if s["type"] == "break"), None)
+            # The plan's times are seconds from the night's start (23:00), as the minutes are.
+            self.evening_breaks[route["nurse_id"]] = (
+                None if rest is None else (rest["start"] / 60, rest["end"] / 60)
+            )
         self.sign_in_phones(devices)
 
     def sign_in_phones(self, devices: dict[str, tuple[str, PhoneKey]]) -> None:

@@ -6,6 +6,14 @@
 - ``fixed_fcfs``: the evening plan is never changed; calls wait in one queue and the first
   nurse to finish a visit takes the oldest call before her next planned visit.
 
+Each nurse takes her break as the evening plan has it (``evening_breaks``): once free at or
+after its start she takes it before her next call or visit, for the plan's length, as the
+service's nurses must (the labour rule `api.services.planning` gives every long shift). The
+baselines once took no break at all: 30 minutes a nurse a night more than the service has,
+and a nurse free for an acute call while the service's was on her break (issue 11, seed 11
+night 10: triage's right "no" at 04:11, both nurses' breaks due by 04:30, against a 5-minute
+response by ``fixed_fcfs``).
+
 Both start from the service's own published evening plan (the same routes the ``nachtroute``
 policy starts from) and drive on the same travel matrix (`api.travel`, the service's road
 network or its straight-line estimates), times the night's drawn noise. Faults that are about
@@ -19,7 +27,7 @@ to the back-up partner. Units: minutes from 23:00.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from api.simulation.generate import Call, NightSpec, Planned
@@ -42,6 +50,14 @@ class _Nurse:
     free_at: float = 0.0
     at: int = -1
     busy: bool = False
+    #: The evening plan's break (start, end), minutes from 23:00; ``None``: none or taken.
+    rest: tuple[float, float] | None = None
+
+    def rest_due(self, moment: float) -> float:
+        """Minutes of break she takes before a job she would begin at ``moment``."""
+        if self.rest is None or moment + 1e-6 < self.rest[0]:
+            return 0.0
+        return self.rest[1] - self.rest[0]
 
 
 def play_baseline(
@@ -50,8 +66,11 @@ def play_baseline(
     evening_routes: list[list[str]],
     travel: Travel,
     params: SimParams,
+    evening_breaks: Sequence[tuple[float, float] | None] | None = None,
 ) -> NightRecord:
-    """One night under ``policy``; ``evening_routes`` are job keys per nurse, in order."""
+    """One night under ``policy``; ``evening_routes`` are job keys per nurse, in order;
+    ``evening_breaks`` each nurse's break in the evening plan, (start, end) in minutes from
+    23:00 (``None``: she has none; the argument left out: no nurse has one)."""
     if policy not in BASELINES:
         raise ValueError(f"policy: one of {', '.join(BASELINES)}")
     record = NightRecord(policy=policy, night=spec.number)
@@ -61,8 +80,13 @@ def play_baseline(
         for p in spec.planned
     }
     calls = {c.key: CallOutcome(key=c.key, urgency=c.urgency, minute=c.minute) for c in spec.calls}
+    rests = list(evening_breaks or [])
     nurses = [
-        _Nurse(i, [planned_by_key[k] for k in route if k in planned_by_key])
+        _Nurse(
+            i,
+            [planned_by_key[k] for k in route if k in planned_by_key],
+            rest=rests[i] if i < len(rests) else None,
+        )
         for i, route in enumerate(evening_routes)
     ]
     in_routes = {k for route in evening_routes for k in route}
@@ -83,16 +107,25 @@ def play_baseline(
         push(call.minute, "call", index)
     for nurse in nurses:
         push(0.0, "free", nurse.index)
+        if nurse.rest is not None:
+            push(nurse.rest[0], "rest", nurse.index)
     if spec.faults.delayed is not None:
         who, minute, _delay = spec.faults.delayed
         push(minute, "hold", who % len(nurses))
 
     def eta(nurse: _Nurse, now: float, call: Call) -> float:
-        moment, where = max(nurse.free_at, now), nurse.at
-        for queued in nurse.calls:
-            moment += travel(where, queued.place) + queued.service_minutes
-            where = queued.place
-        return moment + travel(where, call.place)
+        # Not busy, she is free now (waiting for her next visit's window, she can go).
+        moment = max(nurse.free_at, now) if nurse.busy else now
+        where, rest = nurse.at, nurse.rest
+        for job in [*nurse.calls, call]:
+            if rest is not None and moment + 1e-6 >= rest[0]:
+                moment, rest = moment + rest[1] - rest[0], None  # her break comes first
+            moment += travel(where, job.place)
+            if job is call:
+                break
+            moment += job.service_minutes
+            where = job.place
+        return moment
 
     def do(nurse: _Nurse, now: float, job: Planned | Call) -> None:
         drive = travel(nurse.at, job.place) * job.travel_factor
@@ -112,8 +145,15 @@ def play_baseline(
         push(end, "free", nurse.index)
 
     def next_job(nurse: _Nurse, now: float) -> None:
-        """She is free at ``now``: a call first, else her next planned visit (or wait)."""
+        """She is free at ``now``: her break when due, else a call, else her next planned
+        visit (or wait)."""
         nurse.busy = False
+        rest = nurse.rest_due(now)
+        if rest:
+            nurse.rest = None
+            nurse.free_at, nurse.busy = now + rest, True
+            push(now + rest, "free", nurse.index)
+            return
         while True:
             if policy == "nearest_free" and nurse.calls:
                 call = nurse.calls.pop(0)
@@ -160,6 +200,10 @@ def play_baseline(
                 idle = [n for n in nurses if not n.busy]
                 if idle:
                     next_job(min(idle, key=lambda n: n.index), now)
+        elif kind == "rest":
+            nurse = nurses[payload]
+            if not nurse.busy:
+                next_job(nurse, now)  # waiting for her next visit: the break comes first
         elif kind == "hold":
             nurse = nurses[payload]
             assert spec.faults.delayed is not None

@@ -220,9 +220,10 @@ def simulate_team(
                     [by_visit[v] for v in visits if v in by_visit]
                     for visits in night.evening_routes.values()
                 ]
+                rests = [night.evening_breaks.get(n) for n in night.evening_routes]
                 for baseline in BASELINES:
                     records[baseline].append(
-                        play_baseline(baseline, spec, routes, travel, options.params)
+                        play_baseline(baseline, spec, routes, travel, options.params, rests)
                     )
         finally:
             served.stop()

@@ -220,6 +220,64 @@ def test_a_baseline_reaches_or_hands_off_every_call_and_never_starts_early(
     assert record.driving_minutes >= 0 and not math.isnan(record.driving_minutes)
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    policy=st.sampled_from(BASELINES),
+    rest_start=st.floats(180, 330),
+)
+def test_a_baseline_nurse_takes_her_break_once_free_after_the_evening_plan_has_it(
+    seed: int, policy: str, rest_start: float
+) -> None:
+    """One nurse, her break (30 min) at ``rest_start`` in the evening plan: no call or visit
+    begins until she has had it, once free at or after that moment. Without it the baselines
+    had 30 minutes a nurse a night the service's nurses spend on their break."""
+    world = make_world(
+        SimParams(calls_by_hour=[3.0] * 8),
+        nights=1,
+        seed=seed,
+        first_night=date(2026, 11, 2),
+        centre=(52.99, 6.56),
+    )
+    spec = world.nights[0]
+    routes = [[p.key for p in spec.planned]]
+    rest = (rest_start, rest_start + 30)
+    # No drive: she is busy from the moment she is on site (a drive would hide in the gap).
+    record = play_baseline(policy, spec, routes, lambda a, b: 0.0, SimParams(), [rest])
+    door = SimParams().key_safe_minutes
+    lasts = {j.key: j.actual_minutes for j in [*spec.planned, *spec.calls]}
+    jobs = sorted(
+        (job.on_site, job.on_site + (lasts[job.key] if job.start is not None else door))
+        for job in [*record.calls, *record.planned]
+        if job.on_site is not None
+    )
+    # Her break began when she was first free at or after rest_start: after the job she
+    # was on then, or at rest_start itself.
+    began = next((end for begin, end in jobs if begin < rest_start < end), rest_start)
+    for begin, _end in jobs:
+        assert not began - 1e-6 < begin < began + 30 - 1e-6, (begin, began)
+
+
+def test_the_baselines_took_no_break_before() -> None:
+    """The same night with and without the evening plan's break differs: the break is
+    played (a control for the property above, which an ignored break passes only when no
+    job falls in it)."""
+    world = make_world(
+        SimParams(calls_by_hour=[4.0] * 8),
+        nights=1,
+        seed=5,
+        first_night=date(2026, 11, 2),
+        centre=(52.99, 6.56),
+    )
+    spec = world.nights[0]
+    routes = [[p.key for p in spec.planned]]
+    without = play_baseline("nearest_free", spec, routes, _travel, SimParams())
+    rested = play_baseline("nearest_free", spec, routes, _travel, SimParams(), [(200.0, 230.0)])
+    starts = lambda record: [j.on_site for j in [*record.calls, *record.planned]]  # noqa: E731
+    assert starts(without) != starts(rested)
+    assert not any(200.0 < s < 230.0 for s in starts(rested) if s is not None)
+
+
 @pytest.mark.parametrize(
     ("argv", "field"),
     [
