@@ -80,10 +80,12 @@ def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
                     # the two, anyone who may do it the other.
                     one_of |= holders
     options: list[InsertionOption] = []
+    response = _response_cost(problem, visit)
+    others = _others_rate(problem, response)
     for nurse in problem.nurses:
         if nurse.id not in eligible:
             continue
-        options.append(_best_for(problem, plan, nurse, new_stop, visit, starts))
+        options.append(_best_for(problem, plan, nurse, new_stop, visit, starts, others))
     if one_of and not any(o.feasible and o.nurse_id in one_of for o in options):
         options = [
             dataclasses.replace(
@@ -99,8 +101,7 @@ def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
             )
             for o in options
         ]
-    response = _response_cost(problem, visit)
-    options.sort(key=lambda o: (*_rank(o, response), o.eta))
+    options.sort(key=lambda o: (*_rank(o, response, others), o.eta))
     return options
 
 
@@ -816,6 +817,7 @@ def _best_for(
     new_stop: timeline.Stop,
     visit: Visit,
     planned_starts: dict[str, tuple[int, int]],
+    others: int = 0,
 ) -> InsertionOption:
     stops = _current_stops(problem, plan, nurse, planned_starts)
     router = _Router(problem, nurse, stops, _break_start(plan, nurse))
@@ -824,9 +826,16 @@ def _best_for(
     restock = timeline.restock_stop(problem)
     refill = problem.night.restocks_allowed and bool(new_stop.materials)
     response = _response_cost(problem, visit)
+    if others and any(
+        s.visit_id is not None and not problem.is_planned_care(problem.visit(s.visit_id))
+        for s in stops
+    ):
+        # Her route holds another call: its lateness past its target is not tolerance and
+        # costs far more, so any lateness caused to others ranks first again.
+        others = 0
 
     def rank(option: InsertionOption) -> tuple[bool, int, int, int]:
-        return _rank(option, response)
+        return _rank(option, response, others)
 
     plain: dict[int, _Layout] = {}
     best: InsertionOption | None = None
@@ -866,11 +875,12 @@ def _best_for(
             # The option is built only when it ranks better (as `_option` would rank it).
             start = trial.timed[position + inserted - 1].start
             own = max(0, start - new_stop.target) if new_stop.target is not None else 0
-            rank_here = (
+            rank_here = _key(
                 bool(broken),
                 own,
                 max(0, trial.lateness - own - base.lateness),
                 _cost(trial.travel - base.travel, start, response),
+                others,
             )
             if (rank_here, position) >= (rank(best), best.position):
                 continue
@@ -891,7 +901,7 @@ def _best_for(
     assert best is not None
     if best.lateness_seconds > 0 or not best.feasible:
         reordered = _best_with_one_move(
-            problem, nurse, router, new_stop, plain, pins, rank(best), response
+            problem, nurse, router, new_stop, plain, pins, rank(best), response, others
         )
         if reordered is not None and rank(reordered) < rank(best):
             return reordered
@@ -924,6 +934,7 @@ def _best_with_one_move(
     pins: bool,
     bar: tuple[bool, int, int, int],
     response: int = 0,
+    others: int = 0,
 ) -> InsertionOption | None:
     """Her best place for the new visit when one other stop of hers may move as well, as a
     re-plan's re-ordering would: where inserting alone makes a later visit miss its window
@@ -989,7 +1000,7 @@ def _best_with_one_move(
     best: InsertionOption | None = None
     best_at = 0
     for bound, at, position, first_late, order in candidates:
-        if best is not None and (bound, at) > (_rank(best, response), best_at):
+        if best is not None and (bound, at) > (_rank(best, response, others), best_at):
             break
         # Stops before ``position`` stay in front, so the new visit keeps its index.
         new_at = position
@@ -1006,7 +1017,10 @@ def _best_with_one_move(
         option = _option(
             nurse, new_at, new_at, new_stop, trial, base, feasible=True, sequence=tuple(ids)
         )
-        if best is None or (_rank(option, response), at) < (_rank(best, response), best_at):
+        if best is None or (_rank(option, response, others), at) < (
+            _rank(best, response, others),
+            best_at,
+        ):
             best, best_at = option, at
     return best
 
@@ -1085,14 +1099,52 @@ def _break_start(plan: Plan, nurse: Nurse) -> int | None:
     return next((s.start for s in route.steps if s.type == StepType.BREAK), None)
 
 
-def _rank(option: InsertionOption, response: int = 0) -> tuple[bool, int, int, int]:
+def _rank(
+    option: InsertionOption, response: int = 0, others: int = 0
+) -> tuple[bool, int, int, int]:
     """How an option ranks among one nurse's places: feasible first, then the new visit's
-    own lateness past its target, then lateness caused to others, then `_cost`."""
-    return (
+    own lateness past its target, then lateness caused to others and `_cost` (`_key`)."""
+    return _key(
         not option.feasible,
         option.lateness_seconds,
         option.added_lateness_others_seconds,
         _cost(option.added_travel_seconds, option.start, response),
+        others,
+    )
+
+
+def _key(
+    broken: bool, own: int, others_late: int, cost: int, others: int
+) -> tuple[bool, int, int, int]:
+    """The rank of a place: ``others`` (`_others_rate`) 0: lateness caused to others
+    (seconds) before ``cost``; else priced into it at ``others`` per minute. A `bound`'s
+    ``(broken, own, 0, cost)`` is at most either."""
+    if others:
+        return (broken, own, 0, cost + others * others_late)
+    return (broken, own, others_late, cost)
+
+
+def _others_rate(problem: Problem, response: int) -> int:
+    """What a minute of lateness caused to others costs when a call's places rank: 0 (ranked
+    before any cost) unless the call has a response cost; then the highest rate a planned
+    visit's tolerance costs (`Visit.late_cost_per_minute`).
+
+    The region's rule lets an acute or urgent call use planned care's tolerance at its cost
+    (issue 11). Ranked before the call's own start, a nurse's place that used a minute of it
+    lost to any later place inside the call's target, however much later: the first answer
+    (and triage's) sent her after the planned visit, 20 minutes on, where going first made
+    it 5 minutes late within its tolerance. Priced, a minute sooner to an acute call (1200)
+    is worth a minute of tolerance (1000), as in the re-plan's objective. Lateness past the
+    tolerance stays infeasible, and another call's promise is held hard on a held night."""
+    if not response:
+        return 0
+    return max(
+        (
+            v.late_cost_per_minute
+            for v in problem.visits
+            if v.late_tolerance_seconds > 0 and problem.is_planned_care(v)
+        ),
+        default=0,
     )
 
 

@@ -117,3 +117,72 @@ def test_the_first_answer_never_keeps_an_acute_call_behind_care_that_could_wait(
     assert check(problem, first) == []
     # Straight to the call: on site after the drive from where she is (0, at 23:00).
     assert _start(first, "CALL") == call_at * MINUTE
+
+
+def _tolerant(tolerance_minutes: int) -> tuple[Problem, Plan]:
+    """N1 (at 0) is about to leave for planned care P at 5 (window 23:07-23:12, a tolerance
+    of ``tolerance_minutes`` at 1000 a minute) when an acute call 1 minute away comes in
+    (20 minutes of care). P first: the call begun 23:21, inside its 30 minutes. The call
+    first: on site 23:01, P begun 23:25, 13 minutes past its window."""
+    care = planned(
+        "P",
+        5,
+        7 * MINUTE,
+        12 * MINUTE,
+        late_tolerance_seconds=tolerance_minutes * MINUTE,
+        late_cost_per_minute=1000,
+    )
+    night = line_problem([nurse()], [care], now=0)
+    current = evaluate(night, {"N1": ["P"]})
+    call = unplanned("CALL", 1, 0, "acute", service_seconds=20 * MINUTE)
+    return with_visit(night, Visit.model_validate(call)), current
+
+
+def test_an_acute_call_may_use_planned_cares_tolerance_in_the_first_answer() -> None:
+    """The region's rule (issue 11): an acute call may make planned care late within its
+    tolerance, at its cost. Old code: a place that made anyone late ranked below every
+    later place inside the call's target, so the first answer (and triage's) had her there
+    at 23:21 instead of 23:01: 20 minutes of an acute call (24 000) against 13 of tolerance
+    (13 000)."""
+    problem, current = _tolerant(15)
+    [option] = quote(problem, current, problem.visit("CALL"))
+    assert (option.feasible, option.position, option.start) == (True, 0, 1 * MINUTE)
+    first = insert_new_calls(problem, current)
+    assert check(problem, first) == []
+    assert first.routes[0].visit_ids() == ["CALL", "P"]
+    assert _start(first, "P") == 25 * MINUTE  # late, within its tolerance
+
+
+def test_past_the_tolerance_planned_care_keeps_its_turn() -> None:
+    """With 10 minutes of tolerance the call first would make P 13 minutes late: not allowed,
+    so the call waits behind P (still inside its target)."""
+    problem, current = _tolerant(10)
+    first = insert_new_calls(problem, current)
+    assert check(problem, first) == []
+    assert first.routes[0].visit_ids() == ["P", "CALL"]
+    assert _start(first, "CALL") == 21 * MINUTE
+
+
+def test_another_calls_lateness_is_not_traded_as_tolerance() -> None:
+    """Her route holds an urgent call U already past its target: a new acute call that
+    would make U later still ranks below a place inside its own target that does not
+    (lateness caused to another call costs 100 times a minute of tolerance, so it is not
+    priced as one)."""
+    night = line_problem(
+        [nurse()],
+        [
+            unplanned("U", 5, 0, "urgent", service_seconds=20 * MINUTE),
+            # Later care with a tolerance, so the night has a rate for it.
+            planned(
+                "P", 9, 5 * HOUR, 6 * HOUR, late_tolerance_seconds=900, late_cost_per_minute=1000
+            ),
+        ],
+        now=70 * MINUTE,
+    )
+    current = evaluate(night, {"N1": ["U", "P"]})
+    # The call first: U 6 minutes later (600 000 at U's lateness rate; 6 000 priced as
+    # tolerance) to have her there 28 minutes sooner (33 600), still inside the target.
+    call = unplanned("CALL", 1, 70 * MINUTE, "acute", service_seconds=5 * MINUTE)
+    problem = with_visit(night, Visit.model_validate(call))
+    [option] = quote(problem, current, problem.visit("CALL"))
+    assert option.position == 1 and option.added_lateness_others_seconds == 0
