@@ -140,3 +140,38 @@ def test_the_first_answer_keeps_tolerances_and_promises(
 
 def _start(plan: Plan, visit_id: str) -> int:
     return next(s.start for r in plan.routes for s in r.steps if s.visit_id == visit_id)
+
+
+def test_a_place_that_makes_another_call_late_ranks_after_one_that_makes_nobody_late() -> None:
+    """N1's route holds an urgent call U (due on site at 01:00); an acute call comes in at
+    23:50 a minute from her. Her only place inside its target is before U, which it makes
+    10 minutes late; N2, 24 minutes away, makes nobody late. Within N1's places another
+    call's lateness ranks before cost (`_best_for`), and so it must among the nurses: the
+    quote listed N1 first, her 10 minutes of U's lateness (10 000 a minute) priced as
+    planned care's tolerance (1000) against N2's later start."""
+    night = line_problem(
+        [nurse("N1"), nurse("N2", start_location=25, end_location=25)],
+        [
+            unplanned("U", 10, 0, "urgent", service_seconds=20 * MINUTE),
+            # Care with a tolerance elsewhere in the night, so the night has a rate for it.
+            planned(
+                "P",
+                30,
+                300 * MINUTE,
+                360 * MINUTE,
+                late_tolerance_seconds=900,
+                late_cost_per_minute=1000,
+            ),
+        ],
+        now=50 * MINUTE,
+    )
+    current = evaluate(night, {"N1": ["U"], "N2": ["P"]})
+    assert current.violations == [] and _start(current, "U") == 60 * MINUTE
+    call = unplanned(CALL, 1, 50 * MINUTE, "acute")
+    problem = with_visit(night, Visit.model_validate(call))
+    options = quote(problem, current, problem.visit(CALL))
+    by_nurse = {o.nurse_id: o for o in options}
+    assert by_nurse["N1"].added_lateness_others_seconds == 10 * MINUTE
+    assert by_nurse["N2"].added_lateness_others_seconds == 0
+    assert by_nurse["N2"].lateness_seconds == by_nurse["N1"].lateness_seconds == 0
+    assert [o.nurse_id for o in options] == ["N2", "N1"]
