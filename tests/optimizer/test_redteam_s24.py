@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -175,3 +176,46 @@ def test_a_place_that_makes_another_call_late_ranks_after_one_that_makes_nobody_
     assert by_nurse["N2"].added_lateness_others_seconds == 0
     assert by_nurse["N2"].lateness_seconds == by_nurse["N1"].lateness_seconds == 0
     assert [o.nurse_id for o in options] == ["N2", "N1"]
+
+
+@pytest.mark.xfail(strict=True, reason="s24 red team: open, for the lead (see docstring)")
+def test_three_calls_at_once_leave_no_planned_care_out_where_all_fit_in_time() -> None:
+    """Three calls at 23:00 on two nurses with planned care that has tolerances. Before the
+    tolerance was priced (24a9e55) the first answer placed everything, each call inside its
+    target: N1 P0 P1 C2, N2 C1 C0 P2. Now C0 (acute) takes N1's soonest place on P0's
+    tolerance, and to get C2 (urgent) in time P1 is left out (``displaced``, to the back-up
+    partner). The calls are put in one by one at their soonest arrival, so the first one
+    spends tolerance the later ones needed; found 4 times in 446 random nights of three
+    calls at once (3 times it was better), never with one or two."""
+    tolerant = {"late_tolerance_seconds": 15 * MINUTE, "late_cost_per_minute": 1000}
+    night = line_problem(
+        [nurse("N1", start_location=7), nurse("N2", start_location=5)],
+        [
+            planned("P0", 11, 5 * MINUTE, 22 * MINUTE, **tolerant),
+            planned("P1", 16, 29 * MINUTE, 43 * MINUTE, service_seconds=19 * MINUTE, **tolerant),
+            planned(
+                "P2",
+                3,
+                39 * MINUTE,
+                47 * MINUTE,
+                service_seconds=17 * MINUTE,
+                late_tolerance_seconds=10 * MINUTE,
+                late_cost_per_minute=1000,
+            ),
+        ],
+        now=0,
+    )
+    current = evaluate(night, {"N1": ["P0", "P1"], "N2": ["P2"]})
+    assert current.violations == []
+    problem = night
+    for call in (
+        unplanned("C0", 12, 0, "acute", service_seconds=22 * MINUTE),
+        unplanned("C1", 18, 0, "acute", service_seconds=5 * MINUTE),
+        unplanned("C2", 8, 0, "urgent", service_seconds=30 * MINUTE),
+    ):
+        problem = with_visit(problem, Visit.model_validate(call))
+    kept = evaluate(problem, {"N1": ["P0", "P1", "C2"], "N2": ["C1", "C0", "P2"]})
+    assert kept.violations == [] and _lateness(kept) == 8 * MINUTE  # P2's tolerance only
+    first = insert_new_calls(problem, current)
+    assert check(problem, first) == []
+    assert [u.visit_id for u in first.unassigned] == []
