@@ -21,7 +21,7 @@ from api.db.engine import make_engine, make_session_factory
 from api.db.models import AccessLogEntry, Visit
 from api.main import create_app
 from api.services.reports import month_report
-from api.simulation.generate import Call, Faults, NightSpec, Planned, make_world
+from api.simulation.generate import Call, Faults, NightSpec, Planned, make_world, night_minutes
 from api.simulation.metrics import JSON_KEYS, summarise
 from api.simulation.params import SimParams
 from api.simulation.policies import BASELINES, play_baseline
@@ -309,17 +309,33 @@ def _acute(key: str, minute: float) -> Call:
     )
 
 
-def _spec(planned: list[Planned], calls: list[Call], faults: Faults | None = None) -> NightSpec:
-    return NightSpec(1, date(2026, 11, 2), planned, calls, faults or Faults())
+def _spec(
+    planned: list[Planned],
+    calls: list[Call],
+    faults: Faults | None = None,
+    night_date: date = date(2026, 11, 2),
+) -> NightSpec:
+    return NightSpec(
+        1, night_date, planned, calls, faults or Faults(), minutes=night_minutes(night_date)
+    )
 
 
 @pytest.mark.parametrize("policy", BASELINES)
-def test_a_break_due_at_the_nights_end_is_no_overtime(policy: str) -> None:
-    """Her care runs from 04:40 to 07:05, through her break's start (05:00): her break is
-    no work, so she has 5 minutes of overtime, as the service's nurse has (the end of her
-    last visit, `ServiceNight._end_of_night`), not 35 (the break taken after it)."""
-    spec = _spec([_care("P", (280, 290), 205.0)], [])
-    record = play_baseline(policy, spec, [["P"]], lambda a, b: 0.0, SimParams(), [(300, 330)])
+@pytest.mark.parametrize(
+    "night_date",
+    [date(2026, 11, 2), date(2026, 3, 28), date(2026, 10, 24)],
+    ids=["480 minutes", "420 (summer time begins)", "540 (summer time ends)"],
+)
+def test_a_break_due_at_the_nights_end_is_no_overtime(policy: str, night_date: date) -> None:
+    """Her care runs from 200 minutes before the night's end to 5 minutes after it, through
+    her break's start (20 minutes into it): her break is no work, so she has 5 minutes of
+    overtime, as the service's nurse has (the end of her last visit,
+    `ServiceNight._end_of_night`), not 35 (the break taken after it); on the nights the
+    clocks change too (420 and 540 real minutes)."""
+    end = night_minutes(night_date)
+    spec = _spec([_care("P", (end - 200, end - 190), 205.0)], [], night_date=night_date)
+    rest = (end - 180.0, end - 150.0)
+    record = play_baseline(policy, spec, [["P"]], lambda a, b: 0.0, SimParams(), [rest])
     assert record.overtime_minutes == pytest.approx(5.0)
 
 
