@@ -82,10 +82,14 @@ def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
     options: list[InsertionOption] = []
     response = _response_cost(problem, visit)
     others = _others_rate(problem, response)
+    # Per nurse: where her route holds another call, lateness caused to others ranks first,
+    # within her places and among the nurses alike (`_holds_a_call`).
+    rates: dict[str, int] = {}
     for nurse in problem.nurses:
         if nurse.id not in eligible:
             continue
-        options.append(_best_for(problem, plan, nurse, new_stop, visit, starts, others))
+        rates[nurse.id] = 0 if others and _holds_a_call(problem, plan, nurse) else others
+        options.append(_best_for(problem, plan, nurse, new_stop, visit, starts, rates[nurse.id]))
     if one_of and not any(o.feasible and o.nurse_id in one_of for o in options):
         options = [
             dataclasses.replace(
@@ -101,7 +105,7 @@ def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
             )
             for o in options
         ]
-    options.sort(key=lambda o: (*_rank(o, response, others), o.eta))
+    options.sort(key=lambda o: (*_rank(o, response, rates.get(o.nurse_id, others)), o.eta))
     return options
 
 
@@ -819,6 +823,9 @@ def _best_for(
     planned_starts: dict[str, tuple[int, int]],
     others: int = 0,
 ) -> InsertionOption:
+    """Her best place for ``visit`` (``new_stop``), ranked by `_rank` with ``others``: the
+    rate lateness caused to others is priced at for her (`_others_rate`; 0 where her route
+    holds another call, `_holds_a_call`, or the visit has no response cost)."""
     stops = _current_stops(problem, plan, nurse, planned_starts)
     router = _Router(problem, nurse, stops, _break_start(plan, nurse))
     base = router.base
@@ -826,13 +833,6 @@ def _best_for(
     restock = timeline.restock_stop(problem)
     refill = problem.night.restocks_allowed and bool(new_stop.materials)
     response = _response_cost(problem, visit)
-    if others and any(
-        s.visit_id is not None and not problem.is_planned_care(problem.visit(s.visit_id))
-        for s in stops
-    ):
-        # Her route holds another call: its lateness past its target is not tolerance and
-        # costs far more, so any lateness caused to others ranks first again.
-        others = 0
 
     def rank(option: InsertionOption) -> tuple[bool, int, int, int]:
         return _rank(option, response, others)
@@ -922,6 +922,22 @@ def _pins_matter(problem: Problem, stops: list[timeline.Stop], visit: Visit) -> 
             return True
         if current.pin is not None and current.pin.position is not None:
             return True
+    return False
+
+
+def _holds_a_call(problem: Problem, plan: Plan, nurse: Nurse) -> bool:
+    """Whether her route in ``plan`` holds an open visit that is not planned care (a call):
+    its lateness past its target is not tolerance and costs far more, so lateness caused to
+    others ranks first again for her places (`_key` with no rate)."""
+    try:
+        route = plan.route(nurse.id)
+    except KeyError:
+        return False
+    for step in route.steps:
+        if step.type == StepType.VISIT and step.visit_id is not None:
+            visit = problem.visit(step.visit_id)
+            if not visit.is_locked and not problem.is_planned_care(visit):
+                return True
     return False
 
 

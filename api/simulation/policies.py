@@ -12,7 +12,9 @@ service's nurses must (the labour rule `api.services.planning` gives every long 
 baselines once took no break at all: 30 minutes a nurse a night more than the service has,
 and a nurse free for an acute call while the service's was on her break (issue 11, seed 11
 night 10: triage's right "no" at 04:11, both nurses' breaks due by 04:30, against a 5-minute
-response by ``fixed_fcfs``).
+response by ``fixed_fcfs``). As for the service's nurses, a break is no work: overtime runs
+from the end of her last visit, call or hold, and held up on her break she is back when both
+are over.
 
 Both start from the service's own published evening plan (the same routes the ``nachtroute``
 policy starts from) and drive on the same travel matrix (`api.travel`, the service's road
@@ -52,6 +54,11 @@ class _Nurse:
     busy: bool = False
     #: The evening plan's break (start, end), minutes from 23:00; ``None``: none or taken.
     rest: tuple[float, float] | None = None
+    #: On her break now (busy until ``free_at`` with it).
+    resting: bool = False
+    #: When her last visit, call or hold ended: overtime is counted from it, as the
+    #: service's nurse's (`ServiceNight._end_of_night`: a break is no work).
+    worked_until: float = 0.0
 
     def rest_due(self, moment: float) -> float:
         """Minutes of break she takes before a job she would begin at ``moment``."""
@@ -94,7 +101,8 @@ def play_baseline(
         outcome.handed_off = key not in in_routes  # the evening plan left it out
         outcome.reason = None if key in in_routes else "not_planned"
     queue: list[Call] = []  # fixed_fcfs: one queue for the team
-    # Events: (minute, order, kind, payload); kinds: call, free (nurse), hold (nurse, delay).
+    # Events: (minute, order, kind, payload); kinds: call, free (nurse), rest (nurse: her
+    # break's start), hold (nurse).
     events: list[tuple[float, int, str, int]] = []
     order = 0
 
@@ -141,17 +149,17 @@ def play_baseline(
         else:
             end = start + job.actual_minutes
             outcome.start = start
-        nurse.free_at, nurse.busy = end, True
+        nurse.free_at, nurse.busy, nurse.worked_until = end, True, end
         push(end, "free", nurse.index)
 
     def next_job(nurse: _Nurse, now: float) -> None:
         """She is free at ``now``: her break when due, else a call, else her next planned
         visit (or wait)."""
-        nurse.busy = False
+        nurse.busy = nurse.resting = False
         rest = nurse.rest_due(now)
         if rest:
             nurse.rest = None
-            nurse.free_at, nurse.busy = now + rest, True
+            nurse.free_at, nurse.busy, nurse.resting = now + rest, True, True
             push(now + rest, "free", nurse.index)
             return
         while True:
@@ -197,9 +205,12 @@ def play_baseline(
                     next_job(best, now)
             else:
                 queue.append(call)
-                idle = [n for n in nurses if not n.busy]
-                if idle:
-                    next_job(min(idle, key=lambda n: n.index), now)
+                # The first idle nurse takes it; one whose break is due takes that first
+                # (a call as her break begins), so the next idle one is asked.
+                for nurse in [n for n in nurses if not n.busy]:
+                    if not queue:
+                        break
+                    next_job(nurse, now)
         elif kind == "rest":
             nurse = nurses[payload]
             if not nurse.busy:
@@ -209,14 +220,23 @@ def play_baseline(
             assert spec.faults.delayed is not None
             delay = spec.faults.delayed[2]
             if nurse.busy:
-                # Her current visit runs over: everything after it moves.
-                nurse.free_at += delay
+                # Her current visit runs over: everything after it moves. On her break she
+                # is held up meanwhile and back when both are over (the service's nurse is
+                # held while she waits for her route, which the break is).
+                if nurse.resting:
+                    moved = max(0.0, now + delay - nurse.free_at)
+                    nurse.worked_until = max(nurse.worked_until, now + delay)
+                else:
+                    moved = delay
+                    nurse.worked_until = nurse.free_at + delay
+                nurse.free_at += moved
                 for i, event in enumerate(events):
                     if event[2] == "free" and event[3] == payload:
-                        events[i] = (event[0] + delay, event[1], event[2], event[3])
+                        events[i] = (event[0] + moved, event[1], event[2], event[3])
                 heapq.heapify(events)
             else:
                 nurse.busy, nurse.free_at = True, now + delay
+                nurse.worked_until = max(nurse.worked_until, now + delay)
                 push(now + delay, "free", payload)
         elif kind == "free":
             nurse = nurses[payload]
@@ -226,7 +246,7 @@ def play_baseline(
                 continue  # a stale wake-up: she already waits for a later one
             next_job(nurse, now)
     for nurse in nurses:
-        record.overtime_minutes += max(0.0, nurse.free_at - spec.minutes)
+        record.overtime_minutes += max(0.0, nurse.worked_until - spec.minutes)
     for call in queue:
         calls[call.key].handed_off = True
         calls[call.key].reason = "night_end"

@@ -21,7 +21,7 @@ from api.db.engine import make_engine, make_session_factory
 from api.db.models import AccessLogEntry, Visit
 from api.main import create_app
 from api.services.reports import month_report
-from api.simulation.generate import NightSpec, make_world
+from api.simulation.generate import Call, Faults, NightSpec, Planned, make_world, night_minutes
 from api.simulation.metrics import JSON_KEYS, summarise
 from api.simulation.params import SimParams
 from api.simulation.policies import BASELINES, play_baseline
@@ -276,6 +276,89 @@ def test_the_baselines_took_no_break_before() -> None:
     starts = lambda record: [j.on_site for j in [*record.calls, *record.planned]]  # noqa: E731
     assert starts(without) != starts(rested)
     assert not any(200.0 < s < 230.0 for s in starts(rested) if s is not None)
+
+
+def _care(key: str, window: tuple[int, int], minutes: float) -> Planned:
+    """Planned care at the base (place -1: no drive), ``minutes`` of it."""
+    return Planned(
+        key=key,
+        place=-1,
+        care_task="turn",
+        service_minutes=round(minutes),
+        skills=(),
+        window=window,
+        recurring=False,
+        actual_minutes=minutes,
+        travel_factor=1.0,
+        key_safe_fails=False,
+    )
+
+
+def _acute(key: str, minute: float) -> Call:
+    """An acute call at the base, 20 minutes of care."""
+    return Call(
+        key=key,
+        place=-1,
+        minute=minute,
+        urgency="acute",
+        care_task="fall",
+        service_minutes=20,
+        actual_minutes=20.0,
+        travel_factor=1.0,
+        key_safe_fails=False,
+    )
+
+
+def _spec(
+    planned: list[Planned],
+    calls: list[Call],
+    faults: Faults | None = None,
+    night_date: date = date(2026, 11, 2),
+) -> NightSpec:
+    return NightSpec(
+        1, night_date, planned, calls, faults or Faults(), minutes=night_minutes(night_date)
+    )
+
+
+@pytest.mark.parametrize("policy", BASELINES)
+@pytest.mark.parametrize(
+    "night_date",
+    [date(2026, 11, 2), date(2026, 3, 28), date(2026, 10, 24)],
+    ids=["480 minutes", "420 (summer time begins)", "540 (summer time ends)"],
+)
+def test_a_break_due_at_the_nights_end_is_no_overtime(policy: str, night_date: date) -> None:
+    """Her care runs from 200 minutes before the night's end to 5 minutes after it, through
+    her break's start (20 minutes into it): her break is no work, so she has 5 minutes of
+    overtime, as the service's nurse has (the end of her last visit,
+    `ServiceNight._end_of_night`), not 35 (the break taken after it); on the nights the
+    clocks change too (420 and 540 real minutes)."""
+    end = night_minutes(night_date)
+    spec = _spec([_care("P", (end - 200, end - 190), 205.0)], [], night_date=night_date)
+    rest = (end - 180.0, end - 150.0)
+    record = play_baseline(policy, spec, [["P"]], lambda a, b: 0.0, SimParams(), [rest])
+    assert record.overtime_minutes == pytest.approx(5.0)
+
+
+def test_a_call_as_one_nurses_break_begins_goes_to_the_idle_other() -> None:
+    """fixed_fcfs, both nurses idle, an acute call at 00:40 as N1's break is due: N1 takes
+    her break and N2 (no break) takes the call at once. It waited in the queue 30 minutes
+    for N1's break to end, N2 idle all the while (the call went to the first idle nurse
+    only)."""
+    spec = _spec([], [_acute("C0", 100.0)])
+    record = play_baseline(
+        "fixed_fcfs", spec, [[], []], lambda a, b: 0.0, SimParams(), [(100.0, 130.0), None]
+    )
+    assert record.calls[0].on_site == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize("policy", BASELINES)
+def test_held_up_during_her_break_she_is_back_when_both_are_over(policy: str) -> None:
+    """On her break (00:40-01:10) she is held up 10 minutes at 00:50: both are over by 01:10,
+    when her next care (window 01:10-02:10) begins, as the service's nurse (held while she
+    waits for her route) would. The hold was added to her break: care began at 01:20."""
+    spec = _spec([_care("P", (130, 190), 10.0)], [], Faults(delayed=(0, 110.0, 10)))
+    record = play_baseline(policy, spec, [["P"]], lambda a, b: 0.0, SimParams(), [(100, 130)])
+    assert record.planned[0].start == pytest.approx(130.0)
 
 
 @pytest.mark.parametrize(
