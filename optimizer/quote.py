@@ -80,16 +80,10 @@ def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
                     # the two, anyone who may do it the other.
                     one_of |= holders
     options: list[InsertionOption] = []
-    response = _response_cost(problem, visit)
-    others = _others_rate(problem, response)
-    # Per nurse: where her route holds another call, lateness caused to others ranks first,
-    # within her places and among the nurses alike (`_holds_a_call`).
-    rates: dict[str, int] = {}
     for nurse in problem.nurses:
         if nurse.id not in eligible:
             continue
-        rates[nurse.id] = 0 if others and _holds_a_call(problem, plan, nurse) else others
-        options.append(_best_for(problem, plan, nurse, new_stop, visit, starts, rates[nurse.id]))
+        options.append(_best_for(problem, plan, nurse, new_stop, visit, starts))
     if one_of and not any(o.feasible and o.nurse_id in one_of for o in options):
         options = [
             dataclasses.replace(
@@ -105,7 +99,8 @@ def quote(problem: Problem, plan: Plan, visit: Visit) -> list[InsertionOption]:
             )
             for o in options
         ]
-    options.sort(key=lambda o: (*_rank(o, response, rates.get(o.nurse_id, others)), o.eta))
+    response = _response_cost(problem, visit)
+    options.sort(key=lambda o: (*_rank(o, response), o.eta))
     return options
 
 
@@ -821,11 +816,7 @@ def _best_for(
     new_stop: timeline.Stop,
     visit: Visit,
     planned_starts: dict[str, tuple[int, int]],
-    others: int = 0,
 ) -> InsertionOption:
-    """Her best place for ``visit`` (``new_stop``), ranked by `_rank` with ``others``: the
-    rate lateness caused to others is priced at for her (`_others_rate`; 0 where her route
-    holds another call, `_holds_a_call`, or the visit has no response cost)."""
     stops = _current_stops(problem, plan, nurse, planned_starts)
     router = _Router(problem, nurse, stops, _break_start(plan, nurse))
     base = router.base
@@ -835,7 +826,7 @@ def _best_for(
     response = _response_cost(problem, visit)
 
     def rank(option: InsertionOption) -> tuple[bool, int, int, int]:
-        return _rank(option, response, others)
+        return _rank(option, response)
 
     plain: dict[int, _Layout] = {}
     best: InsertionOption | None = None
@@ -875,12 +866,11 @@ def _best_for(
             # The option is built only when it ranks better (as `_option` would rank it).
             start = trial.timed[position + inserted - 1].start
             own = max(0, start - new_stop.target) if new_stop.target is not None else 0
-            rank_here = _key(
+            rank_here = (
                 bool(broken),
                 own,
                 max(0, trial.lateness - own - base.lateness),
                 _cost(trial.travel - base.travel, start, response),
-                others,
             )
             if (rank_here, position) >= (rank(best), best.position):
                 continue
@@ -901,7 +891,7 @@ def _best_for(
     assert best is not None
     if best.lateness_seconds > 0 or not best.feasible:
         reordered = _best_with_one_move(
-            problem, nurse, router, new_stop, plain, pins, rank(best), response, others
+            problem, nurse, router, new_stop, plain, pins, rank(best), response
         )
         if reordered is not None and rank(reordered) < rank(best):
             return reordered
@@ -925,22 +915,6 @@ def _pins_matter(problem: Problem, stops: list[timeline.Stop], visit: Visit) -> 
     return False
 
 
-def _holds_a_call(problem: Problem, plan: Plan, nurse: Nurse) -> bool:
-    """Whether her route in ``plan`` holds an open visit that is not planned care (a call):
-    its lateness past its target is not tolerance and costs far more, so lateness caused to
-    others ranks first again for her places (`_key` with no rate)."""
-    try:
-        route = plan.route(nurse.id)
-    except KeyError:
-        return False
-    for step in route.steps:
-        if step.type == StepType.VISIT and step.visit_id is not None:
-            visit = problem.visit(step.visit_id)
-            if not visit.is_locked and not problem.is_planned_care(visit):
-                return True
-    return False
-
-
 def _best_with_one_move(
     problem: Problem,
     nurse: Nurse,
@@ -950,7 +924,6 @@ def _best_with_one_move(
     pins: bool,
     bar: tuple[bool, int, int, int],
     response: int = 0,
-    others: int = 0,
 ) -> InsertionOption | None:
     """Her best place for the new visit when one other stop of hers may move as well, as a
     re-plan's re-ordering would: where inserting alone makes a later visit miss its window
@@ -1016,7 +989,7 @@ def _best_with_one_move(
     best: InsertionOption | None = None
     best_at = 0
     for bound, at, position, first_late, order in candidates:
-        if best is not None and (bound, at) > (_rank(best, response, others), best_at):
+        if best is not None and (bound, at) > (_rank(best, response), best_at):
             break
         # Stops before ``position`` stay in front, so the new visit keeps its index.
         new_at = position
@@ -1033,10 +1006,7 @@ def _best_with_one_move(
         option = _option(
             nurse, new_at, new_at, new_stop, trial, base, feasible=True, sequence=tuple(ids)
         )
-        if best is None or (_rank(option, response, others), at) < (
-            _rank(best, response, others),
-            best_at,
-        ):
+        if best is None or (_rank(option, response), at) < (_rank(best, response), best_at):
             best, best_at = option, at
     return best
 
@@ -1115,52 +1085,14 @@ def _break_start(plan: Plan, nurse: Nurse) -> int | None:
     return next((s.start for s in route.steps if s.type == StepType.BREAK), None)
 
 
-def _rank(
-    option: InsertionOption, response: int = 0, others: int = 0
-) -> tuple[bool, int, int, int]:
+def _rank(option: InsertionOption, response: int = 0) -> tuple[bool, int, int, int]:
     """How an option ranks among one nurse's places: feasible first, then the new visit's
-    own lateness past its target, then lateness caused to others and `_cost` (`_key`)."""
-    return _key(
+    own lateness past its target, then lateness caused to others, then `_cost`."""
+    return (
         not option.feasible,
         option.lateness_seconds,
         option.added_lateness_others_seconds,
         _cost(option.added_travel_seconds, option.start, response),
-        others,
-    )
-
-
-def _key(
-    broken: bool, own: int, others_late: int, cost: int, others: int
-) -> tuple[bool, int, int, int]:
-    """The rank of a place: ``others`` (`_others_rate`) 0: lateness caused to others
-    (seconds) before ``cost``; else priced into it at ``others`` per minute. A `bound`'s
-    ``(broken, own, 0, cost)`` is at most either."""
-    if others:
-        return (broken, own, 0, cost + others * others_late)
-    return (broken, own, others_late, cost)
-
-
-def _others_rate(problem: Problem, response: int) -> int:
-    """What a minute of lateness caused to others costs when a call's places rank: 0 (ranked
-    before any cost) unless the call has a response cost; then the highest rate a planned
-    visit's tolerance costs (`Visit.late_cost_per_minute`).
-
-    The region's rule lets an acute or urgent call use planned care's tolerance at its cost
-    (issue 11). Ranked before the call's own start, a nurse's place that used a minute of it
-    lost to any later place inside the call's target, however much later: the first answer
-    (and triage's) sent her after the planned visit, 20 minutes on, where going first made
-    it 5 minutes late within its tolerance. Priced, a minute sooner to an acute call (1200)
-    is worth a minute of tolerance (1000), as in the re-plan's objective. Lateness past the
-    tolerance stays infeasible, and another call's promise is held hard on a held night."""
-    if not response:
-        return 0
-    return max(
-        (
-            v.late_cost_per_minute
-            for v in problem.visits
-            if v.late_tolerance_seconds > 0 and problem.is_planned_care(v)
-        ),
-        default=0,
     )
 
 
