@@ -124,10 +124,10 @@ def play_baseline(
     def eta(nurse: _Nurse, now: float, call: Call) -> float:
         # Not busy, she is free now (waiting for her next visit's window, she can go).
         moment = max(nurse.free_at, now) if nurse.busy else now
-        where, rest = nurse.at, nurse.rest
+        where, rested = nurse.at, False
         for job in [*nurse.calls, call]:
-            if rest is not None and moment + 1e-6 >= rest[0]:
-                moment, rest = moment + rest[1] - rest[0], None  # her break comes first
+            if not rested and (due := nurse.rest_due(moment)):
+                moment, rested = moment + due, True  # her break comes first
             moment += travel(where, job.place)
             if job is call:
                 break

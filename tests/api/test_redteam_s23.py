@@ -320,13 +320,20 @@ def _acute_call(world: World, organisation: Any, client_id: int) -> Any:
     )
 
 
-def test_r23_07_a_call_handed_to_the_back_up_shows_in_the_partners_month(world: World) -> None:
+def _night_with_an_acute_call(world: World) -> tuple[Any, int, Any]:
+    """A home-care organisation's client with planned care tonight and, at 23:00, an
+    acute call for her, accepted: (organisation, client id, the call's answer)."""
     a = world.seeded.home_care[0]
     client_id = new_client(world, a)
     _planned_night(world, NIGHT.isoformat(), a, client_id)
     world.clock.set(0, 0)
     call = _acute_call(world, a, client_id)
     assert call.status_code == 201, call.text
+    return a, client_id, call
+
+
+def test_r23_07_a_call_handed_to_the_back_up_shows_in_the_partners_month(world: World) -> None:
+    a, client_id, call = _night_with_an_acute_call(world)
     not_needed = _acute_call(world, a, client_id)
     assert not_needed.status_code == 201, not_needed.text
     world.clock.set(0, 45)  # 15 minutes past the acute target: the back-up is sent
@@ -353,12 +360,7 @@ def test_r23_07_a_call_handed_to_the_back_up_shows_in_the_partners_month(world: 
 
 
 def test_r23_07_a_cancel_reason_that_is_not_known_is_a_422_naming_it(world: World) -> None:
-    a = world.seeded.home_care[0]
-    client_id = new_client(world, a)
-    _planned_night(world, NIGHT.isoformat(), a, client_id)
-    world.clock.set(0, 0)
-    call = _acute_call(world, a, client_id)
-    assert call.status_code == 201, call.text
+    a, _client, call = _night_with_an_acute_call(world)
     answer = world.client.post(
         f"/partner/v1/visit-requests/{call.json()['id']}/cancel",
         json={"reason": "bored"},

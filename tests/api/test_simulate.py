@@ -25,6 +25,7 @@ from api.simulation.generate import Call, Faults, NightSpec, Planned, make_world
 from api.simulation.metrics import JSON_KEYS, summarise
 from api.simulation.params import SimParams
 from api.simulation.policies import BASELINES, play_baseline
+from api.simulation.records import NightRecord
 from api.simulation.runner import (
     FIRST_NIGHT,
     Options,
@@ -273,7 +274,10 @@ def test_the_baselines_took_no_break_before() -> None:
     routes = [[p.key for p in spec.planned]]
     without = play_baseline("nearest_free", spec, routes, _travel, SimParams())
     rested = play_baseline("nearest_free", spec, routes, _travel, SimParams(), [(200.0, 230.0)])
-    starts = lambda record: [j.on_site for j in [*record.calls, *record.planned]]  # noqa: E731
+
+    def starts(record: NightRecord) -> list[float | None]:
+        return [j.on_site for j in [*record.calls, *record.planned]]
+
     assert starts(without) != starts(rested)
     assert not any(200.0 < s < 230.0 for s in starts(rested) if s is not None)
 
