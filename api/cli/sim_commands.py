@@ -30,7 +30,8 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
             "home-care organisations, alarm calls by hour, noise and faults; parameters in "
             "api/simulation/params.py) and plays them through the HTTP API of a service it "
             "starts on a free loopback port with its own database and a simulated clock. "
-            "Invariants are checked all night; the baselines nearest_free and fixed_fcfs "
+            "Invariants are checked all night; the baselines nearest_free, nearest_free_rule "
+            "(the same under the tolerance rule) and fixed_fcfs "
             "play the same nights. Progress on stderr; a table (and with --json a last JSON "
             "line) on stdout."
         ),
@@ -68,7 +69,7 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument(
         "--policies",
-        default="nachtroute,nearest_free,fixed_fcfs",
+        default="nachtroute,nearest_free,nearest_free_rule,fixed_fcfs",
         help="policies to compare (nachtroute always plays: it is the service)",
     )
     p.add_argument(
@@ -215,7 +216,9 @@ def _play(args: argparse.Namespace) -> int:
             f"--first-night: the nights must fall in 2000-01-01 to 2199-12-31 "
             f"(--nights {args.nights} from {first_night.isoformat()})"
         )
-    known = ("nachtroute", "nearest_free", "fixed_fcfs")
+    from api.simulation.policies import BASELINES
+
+    known = ("nachtroute", *BASELINES)
     policies = [name.strip() for name in args.policies.split(",") if name.strip()]
     unknown = [name for name in policies if name not in known]
     if unknown or not policies:

@@ -3,6 +3,14 @@
 - ``nearest_free``: each call goes, when it comes in, to the nurse who can be there first
   once free (after her current visit and the calls she already has); planned care follows
   the evening plan's order.
+- ``nearest_free_rule``: ``nearest_free`` under the region's rule for acute versus planned
+  care (`api.services.tolerance`): a call goes to the nurse who can be there first among those
+  for whom taking it starts none of her remaining planned care past its window and tolerance
+  (nominal drives and care, as a dispatcher would reckon) that would have started inside
+  them without it; when no nurse can, the back-up is sent at once (``triage_no``), as the
+  service's triage says no. ``nearest_free`` itself buys its response times with planned care
+  past its tolerance, which the region's rule forbids; this is the greedy dispatcher a region
+  keeping the rule could run instead of the service.
 - ``fixed_fcfs``: the evening plan is never changed; calls wait in one queue and the first
   nurse to finish a visit takes the oldest call before her next planned visit.
 
@@ -38,7 +46,7 @@ from api.simulation.records import CallOutcome, NightRecord, PlannedOutcome
 
 __all__ = ["BASELINES", "play_baseline"]
 
-BASELINES = ("nearest_free", "fixed_fcfs")
+BASELINES = ("nearest_free", "nearest_free_rule", "fixed_fcfs")
 TARGET_MINUTES = {"acute": 30, "urgent": 60, "soon": 120}
 #: ``travel(from_place, to_place)`` in minutes; place -1 is the team's base.
 Travel = Callable[[int, int], float]
@@ -135,6 +143,44 @@ def play_baseline(
             where = job.place
         return moment
 
+    def tolerance(care_task: str) -> int:
+        return params.tolerance_minutes.get(care_task, 0) if params.apply_tolerance else 0
+
+    def past_rule(nurse: _Nurse, now: float, call: Call | None) -> int:
+        """How many of her remaining planned visits would start past window and tolerance
+        (or go to the back-up) with ``call`` after her queued calls (``None``: without it),
+        on nominal drives and care, walking her night as `next_job` will: her break once
+        free after its start (or while she waits), calls past their deadline and planned
+        care past its own handed off, a wait until she must leave for a window."""
+        moment = max(nurse.free_at, now) if nurse.busy else now
+        where, rest, late = nurse.at, nurse.rest, 0
+        jobs: list[Call | Planned] = [*nurse.calls, *([call] if call else []), *nurse.planned]
+        for job in jobs:
+            if rest is not None and moment + 1e-6 >= rest[0]:
+                moment, rest = moment + (rest[1] - rest[0]), None
+            drive = travel(where, job.place)
+            if isinstance(job, Call):
+                if moment > job.minute + TARGET_MINUTES[job.urgency] + params.backup_after_minutes:
+                    continue
+            else:
+                if moment > params.planned_deadline(job.care_task, job.window[1]) or (
+                    moment >= spec.minutes
+                ):
+                    late += 1
+                    continue
+                leave = job.window[0] - drive
+                if leave > moment + 0.5:
+                    if rest is not None and rest[0] <= leave:  # her break while she waits
+                        moment, rest = max(moment, rest[0]) + (rest[1] - rest[0]), None
+                    moment = max(moment, leave)
+            moment += drive
+            if isinstance(job, Planned):
+                moment = max(moment, job.window[0])
+                late += moment > job.window[1] + tolerance(job.care_task)
+            moment += job.service_minutes
+            where = job.place
+        return late
+
     def do(nurse: _Nurse, now: float, job: Planned | Call) -> None:
         drive = travel(nurse.at, job.place) * job.travel_factor
         arrive = now + drive
@@ -163,7 +209,7 @@ def play_baseline(
             push(now + rest, "free", nurse.index)
             return
         while True:
-            if policy == "nearest_free" and nurse.calls:
+            if policy != "fixed_fcfs" and nurse.calls:
                 call = nurse.calls.pop(0)
             elif policy == "fixed_fcfs" and queue:
                 call = queue.pop(0)
@@ -198,8 +244,17 @@ def play_baseline(
         now, _, kind, payload = heapq.heappop(events)
         if kind == "call":
             call = spec.calls[payload]
-            if policy == "nearest_free":
-                best = min(nurses, key=lambda n: eta(n, now, call))
+            if policy == "nearest_free_rule":
+                keep = [n for n in nurses if past_rule(n, now, call) <= past_rule(n, now, None)]
+                if not keep:
+                    calls[call.key].handed_off = True
+                    calls[call.key].reason = "triage_no"
+                    calls[call.key].triage_reason = "planned_tolerance"
+                    continue
+            else:
+                keep = nurses
+            if policy != "fixed_fcfs":
+                best = min(keep, key=lambda n: eta(n, now, call))
                 best.calls.append(call)
                 if not best.busy:
                     next_job(best, now)

@@ -365,6 +365,87 @@ def test_held_up_during_her_break_she_is_back_when_both_are_over(policy: str) ->
     assert record.planned[0].start == pytest.approx(130.0)
 
 
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), nurses=st.integers(1, 3), rest_start=st.floats(180, 300))
+def test_nearest_free_under_the_rule_never_buys_a_call_with_planned_care_past_its_tolerance(
+    seed: int, nurses: int, rest_start: float
+) -> None:
+    """On a night without noise (drives and care as planned, no hold), ``nearest_free_rule``
+    leaves no more planned care outside its window and tolerance than the same routes with
+    no calls at all: a call it takes never pushes planned care past the region's rule, and
+    one no nurse can take that way goes to the back-up at once (``triage_no``)."""
+    params = SimParams(
+        calls_by_hour=[3.0] * 8,
+        service_spread=0.0,
+        travel_spread=0.0,
+        nurse_delayed=0.0,
+        key_safe_fails=0.0,
+    )
+    world = make_world(
+        params, nights=1, seed=seed, first_night=date(2026, 11, 2), centre=(52.99, 6.56)
+    )
+    spec = world.nights[0]
+    keys = [p.key for p in sorted(spec.planned, key=lambda p: p.window)]
+    routes = [keys[i::nurses] for i in range(nurses)]
+    rests = [(rest_start, rest_start + 30)] * nurses
+    quiet = NightSpec(spec.number, spec.night_date, spec.planned, [], spec.faults, spec.minutes)
+
+    def outside(record: NightRecord) -> int:
+        return sum(
+            1 for p in record.planned if p.miss(params.tolerance_minutes.get(p.care_task, 0))
+        )
+
+    without = play_baseline("nearest_free_rule", quiet, routes, _travel, params, rests)
+    ruled = play_baseline("nearest_free_rule", spec, routes, _travel, params, rests)
+    assert outside(ruled) <= outside(without)
+    for call in ruled.calls:
+        assert (call.reason == "triage_no") == (call.triage_reason == "planned_tolerance")
+
+
+def test_nearest_free_under_the_rule_sends_the_nurse_whose_planned_care_keeps_its_rule() -> None:
+    """Two nurses at the base, 15 minutes from an acute call at 01:00 (40 minutes of care).
+    N1 has hard care (catheter, no tolerance) at 01:30-01:35 at the call's address: taking
+    the call she would start it at 01:55. N2 has nothing planned. ``nearest_free`` sends N1
+    (the first of two there as soon) and the catheter care starts 20 minutes late;
+    ``nearest_free_rule`` sends N2. With N1 alone, it says no (the back-up)."""
+    hard = Planned(
+        key="P",
+        place=1,
+        care_task="catheter",
+        service_minutes=10,
+        skills=(),
+        window=(150, 155),
+        recurring=False,
+        actual_minutes=10.0,
+        travel_factor=1.0,
+        key_safe_fails=False,
+    )
+    call = Call(
+        key="C",
+        place=1,
+        minute=120.0,
+        urgency="acute",
+        care_task="fall",
+        service_minutes=40,
+        actual_minutes=40.0,
+        travel_factor=1.0,
+        key_safe_fails=False,
+    )
+
+    def travel(a: int, b: int) -> float:
+        return 0.0 if a == b else 15.0
+
+    spec = _spec([hard], [call])
+    greedy = play_baseline("nearest_free", spec, [["P"], []], travel, SimParams())
+    assert greedy.calls[0].on_site == pytest.approx(135.0)
+    assert greedy.planned[0].start == pytest.approx(175.0)
+    ruled = play_baseline("nearest_free_rule", spec, [["P"], []], travel, SimParams())
+    assert ruled.calls[0].on_site == pytest.approx(135.0)  # N2
+    assert ruled.planned[0].start == pytest.approx(150.0)
+    alone = play_baseline("nearest_free_rule", spec, [["P"]], travel, SimParams())
+    assert alone.calls[0].reason == "triage_no" and alone.planned[0].miss() is None
+
+
 @pytest.mark.parametrize(
     ("argv", "field"),
     [
