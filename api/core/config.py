@@ -179,13 +179,17 @@ class Settings(BaseSettings):
             "keep room for slower drives and care; 0: no margin (docs/simulation.md)"
         ),
     )
+    # 1000 since session 25 (100 before): at 100 a visit was still planned 0-8 minutes before
+    # its hard end whenever that saved a little driving, and the night's noise made it late
+    # (seed 11, 30 nights: 8 such misses against 5; docs/benchmarks.md "Session 25").
     planned_end_margin_cost_per_minute: int = Field(
-        default=100,
+        default=1000,
         ge=0,
         le=10_000_000,
         description=(
             "objective cost of each planned minute inside that margin (travel: 60/min, a "
-            "minute past a tolerance window's end: planned_late_cost_per_minute)"
+            "minute past a tolerance window's end: planned_late_cost_per_minute, a minute "
+            "to an acute call: 1200)"
         ),
     )
 

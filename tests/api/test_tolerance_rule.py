@@ -94,7 +94,7 @@ def test_hard_ended_planned_care_gets_the_margin(world: World) -> None:
 def test_the_margin_is_on_by_default_and_can_be_switched_off(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert use_tolerance(Settings()).margin_for_task("injection") == (600, 100)
+    assert use_tolerance(Settings()).margin_for_task("injection") == (600, 1000)
     monkeypatch.setenv("NACHTROUTE_PLANNED_TOLERANCE_MINUTES", '{"turn": 60}')
     assert use_tolerance(Settings()).margin_for_task("turn") == (0, 0)
     monkeypatch.setenv("NACHTROUTE_PLANNED_END_MARGIN_MINUTES", "0")
