@@ -1066,6 +1066,8 @@ def reveal_facts(
                 planned_end = max(planned_end, live_end)
         arrived_at = min(arrivals, default=None)
         completed_at = completions[-1] if completions else None
+        if completed_at is not None and arrived_at is not None and arrived_at > completed_at:
+            arrived_at = None  # an arrival after the care was done opens and holds nothing
         if completed_at is not None:
             # A completion dated ahead by the phone's clock must not hold the window open: the
             # server's record of it (clamped to when it arrived) bounds it.

@@ -370,3 +370,33 @@ def test_a_held_up_nurse_finds_the_window_where_her_delay_put_the_visit(
     assert opened.status_code == 200, opened.text
     world.clock.now = live_end + timedelta(minutes=16)
     assert _reveal(world, phone, visit_id).json()["reason"] == "too_late"
+
+
+def test_s25_03_a_nurse_at_the_door_late_gets_the_code(any_world: World) -> None:
+    """Red team s25, S25-03: she reached the door 20 minutes after the visit's planned end
+    (held up at the visit before, no delay reported: the common case) and her phone records
+    the arrival with its position at the address. The window had closed 15 minutes after the
+    planned end, so the door stayed shut (``too_late``) until she marked the care started
+    from the pavement. A recorded arrival at the door keeps it open 15 minutes from her
+    arrival; far from the door it does not, and it never runs past the night's end cap."""
+    world = any_world
+    visit_id, nurse, client_id = _late_visit_night(world)
+    set_code(world, client_id)
+    phone = register_phone(world, nurse)
+    step = _step(world, phone, visit_id)
+    end = datetime.fromisoformat(step["end"])
+    with world.sessions()() as session:
+        client = session.get(Client, client_id)
+        assert client is not None
+        door, far = [client.lon, client.lat], [client.lon + 0.05, client.lat]
+    arrived = end + timedelta(minutes=20)
+    world.clock.now = arrived
+    assert _reveal(world, phone, visit_id, position=door).json()["reason"] == "too_late"
+    _send(world, phone, "arrived", visit_id, arrived)
+    assert _reveal(world, phone, visit_id, position=far).json()["reason"] == "too_late"
+    opened = _reveal(world, phone, visit_id, position=door)
+    assert opened.status_code == 200, opened.text
+    world.clock.now = arrived + timedelta(minutes=15)
+    assert _reveal(world, phone, visit_id, position=door).status_code == 200
+    world.clock.now = arrived + timedelta(minutes=16)
+    assert _reveal(world, phone, visit_id, position=door).json()["reason"] == "too_late"
