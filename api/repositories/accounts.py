@@ -505,6 +505,18 @@ def create_api_key(
     return key, parts.token
 
 
+def revoke_api_key(session: Session, organisation_id: int, key_id: int, *, now: datetime) -> ApiKey:
+    """Revoke the organisation's key ``key_id`` from ``now`` on (404 when it is not one of
+    that organisation's keys); revoking it again keeps the first moment."""
+    key = session.get(ApiKey, key_id)
+    if key is None or key.organisation_id != organisation_id:
+        raise NotFound("no such API key of this organisation")
+    if key.revoked_at is None:
+        key.revoked_at = now
+        session.commit()
+    return key
+
+
 def create_nurse(
     session: Session, *, code: str, display_name: str, skills: list[str], profile: str = "car"
 ) -> Nurse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response, status
@@ -11,6 +12,7 @@ from api.deps import ClockDep, ReplannerDep, SessionDep, SettingsDep, allow
 from api.repositories import accounts
 from api.schemas.accounts import (
     ApiKeyCreated,
+    ApiKeyRevoked,
     NurseCreate,
     NursePublic,
     OrganisationCreate,
@@ -67,6 +69,23 @@ def create_api_key(
         prefix=key.prefix,
         role=Role(key.role),
         key=token,
+    )
+
+
+@router.post("/admin/organisations/{organisation_id}/api-keys/{key_id}/revoke")
+def revoke_api_key(
+    organisation_id: Id, key_id: Id, session: SessionDep, clock: ClockDep, _: Admin
+) -> ApiKeyRevoked:
+    """Revoke one of the organisation's keys (a leaked or retired partner system's): every
+    request with it is refused from now on (401). The answer never holds the secret."""
+    key = accounts.revoke_api_key(session, organisation_id, key_id, now=clock())
+    assert key.revoked_at is not None
+    return ApiKeyRevoked(
+        id=key.id,
+        organisation_id=key.organisation_id,
+        prefix=key.prefix,
+        role=Role(key.role),
+        revoked_at=key.revoked_at.astimezone(UTC),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
@@ -118,6 +118,16 @@ class ApiKeyCreated(BaseModel):
     prefix: str
     role: Role
     key: str = Field(description="send as X-API-Key; it is not stored and cannot be shown again")
+
+
+class ApiKeyRevoked(BaseModel):
+    """A revoked key (never its secret): refused from ``revoked_at`` on."""
+
+    id: int
+    organisation_id: int
+    prefix: str
+    role: Role
+    revoked_at: datetime
 
 
 class UserCreate(Strict):

@@ -28,6 +28,7 @@ EXPECTED: dict[str, frozenset[Role] | str] = {
     "create_organisation": frozenset({Role.ADMIN}),
     "list_organisations": frozenset({Role.ADMIN}),
     "create_api_key": frozenset({Role.ADMIN}),
+    "revoke_api_key": frozenset({Role.ADMIN}),
     "create_user": frozenset({Role.ADMIN}),
     "create_nurse": frozenset({Role.ADMIN}),
     "list_nurses": frozenset({Role.ADMIN, Role.PLANNER}),
