@@ -279,7 +279,7 @@ def test_started_through_the_planner_route_five_hours_early_is_still_too_early(
     started = world.client.post(
         f"/nights/{NIGHT}/events",
         json={"kind": "started", "visit_id": int(visit_id)},
-        headers=world.token(nurse),
+        headers=world.token(nurse, second_factor=True),
     )
     assert started.status_code == 201, started.text
     assert datetime.fromisoformat(_step(world, phone, visit_id)["eta"]) < eta - timedelta(hours=4)
