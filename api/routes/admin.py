@@ -19,6 +19,7 @@ from api.schemas.accounts import (
     OrganisationPublic,
     ShiftSet,
     UserCreate,
+    UserDeactivated,
     UserPublic,
 )
 from api.services import shifts
@@ -105,6 +106,16 @@ def create_user(
         settings=settings,
     )
     return UserPublic.model_validate(user)
+
+
+@router.post("/admin/users/{user_id}/deactivate")
+def deactivate_user(user_id: Id, session: SessionDep, admin: Admin) -> UserDeactivated:
+    """Deactivate a login (a leaked password, a colleague who left): she cannot sign in and
+    every token of hers is refused from now on (401). Not your own (422)."""
+    user = accounts.deactivate_user(session, user_id, acting_user_id=admin.user_id)
+    return UserDeactivated(
+        id=user.id, username=user.username, role=Role(user.role), active=user.active
+    )
 
 
 @router.post("/admin/nurses", status_code=status.HTTP_201_CREATED)

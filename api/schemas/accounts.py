@@ -162,6 +162,15 @@ class UserPublic(Strict):
     nurse_id: int | None
 
 
+class UserDeactivated(BaseModel):
+    """A login that no longer signs in; its tokens are refused from now on."""
+
+    id: int
+    username: str
+    role: Role
+    active: bool
+
+
 class NurseCreate(Strict):
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,16}$")]
     display_name: Name

@@ -30,6 +30,7 @@ EXPECTED: dict[str, frozenset[Role] | str] = {
     "create_api_key": frozenset({Role.ADMIN}),
     "revoke_api_key": frozenset({Role.ADMIN}),
     "create_user": frozenset({Role.ADMIN}),
+    "deactivate_user": frozenset({Role.ADMIN}),
     "create_nurse": frozenset({Role.ADMIN}),
     "list_nurses": frozenset({Role.ADMIN, Role.PLANNER}),
     "set_shift": frozenset({Role.ADMIN, Role.PLANNER}),
