@@ -47,3 +47,13 @@ def test_numbers_still_pass(world: World) -> None:
     answer = world.client.post(CALLS, json=body, headers=world.key(org))
     assert answer.status_code == 201, answer.text
     assert answer.json()["service_minutes"] == 20 and answer.json()["nurses_needed"] == 2
+
+
+def test_the_planners_urgent_call_refuses_true_for_a_client(world: World) -> None:
+    answer = world.client.post(
+        "/nights/2026-11-23/board/urgent-calls/quote",
+        json={"client_id": True, "care_task": "fall"},
+        headers=world.token("planner"),
+    )
+    assert answer.status_code == 422, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == ["body.client_id"]
