@@ -400,3 +400,33 @@ def test_s25_03_a_nurse_at_the_door_late_gets_the_code(any_world: World) -> None
     assert _reveal(world, phone, visit_id, position=door).status_code == 200
     world.clock.now = arrived + timedelta(minutes=16)
     assert _reveal(world, phone, visit_id, position=door).json()["reason"] == "too_late"
+
+
+def test_s25_03_an_arrival_after_the_care_was_done_holds_nothing(any_world: World) -> None:
+    """Review of S25-03: an arrival recorded after the visit was done extends nothing, also
+    when the visit was reported done through ``POST /nights/{date}/events`` (the planner,
+    or the nurse with her second factor) rather than by her phone. Before, only a phone's
+    completion was compared, so a done visit's door opened again for 15 minutes after any
+    later "arrived" near it."""
+    world = any_world
+    visit_id, nurse, client_id = _late_visit_night(world)
+    set_code(world, client_id)
+    phone = register_phone(world, nurse)
+    end = datetime.fromisoformat(_step(world, phone, visit_id)["end"])
+    with world.sessions()() as session:
+        client = session.get(Client, client_id)
+        assert client is not None
+        door = [client.lon, client.lat]
+    world.clock.now = end + timedelta(minutes=5)
+    done = world.client.post(
+        f"/nights/{NIGHT}/events",
+        json={"kind": "done", "visit_id": int(visit_id), "nurse": nurse[-2:].upper()},
+        headers=world.token("planner"),
+    )
+    assert done.status_code == 201, done.text
+    settle(world)
+    arrived = end + timedelta(minutes=25)  # the window of the done visit closed
+    world.clock.now = arrived
+    _send(world, phone, "arrived", visit_id, arrived)
+    refused = _reveal(world, phone, visit_id, position=door)
+    assert refused.json().get("reason") == "too_late", refused.text
