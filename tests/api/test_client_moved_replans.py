@@ -66,3 +66,22 @@ def test_moving_a_client_with_no_care_tonight_replans_nothing(world: World) -> N
     )
     assert moved.status_code == 200, moved.text
     assert _replans(world) == before
+
+
+def test_moving_a_client_after_the_night_ended_replans_nothing(world: World) -> None:
+    """Review of S25-06: an ended night is history; moving her afterwards (her care of that
+    night left open, never reported) asks no re-plan of it."""
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 10)
+    made = world.client.post(
+        CALLS, json=planned_body(client_id, start="02:00", end="03:00"), headers=world.key(org)
+    )
+    assert made.status_code == 201, made.text
+    reoptimise(world)
+    world.clock.set(11, 0)  # the next morning: the night has ended
+    before = _replans(world)
+    moved = world.client.patch(
+        f"/partner/v1/clients/{client_id}", json={"lat": 53.05, "lon": 6.62}, headers=world.key(org)
+    )
+    assert moved.status_code == 200, moved.text
+    assert _replans(world) == before
