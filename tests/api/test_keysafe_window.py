@@ -13,6 +13,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from api.db.models import AccessLogEntry, Client, Night, Visit
@@ -402,7 +403,10 @@ def test_s25_03_a_nurse_at_the_door_late_gets_the_code(any_world: World) -> None
     assert _reveal(world, phone, visit_id, position=door).json()["reason"] == "too_late"
 
 
-def test_s25_03_an_arrival_after_the_care_was_done_holds_nothing(any_world: World) -> None:
+@pytest.mark.parametrize("done_by", ["phone", "planner"])
+def test_s25_03_an_arrival_after_the_care_was_done_holds_nothing(
+    any_world: World, done_by: str
+) -> None:
     """Review of S25-03: an arrival recorded after the visit was done extends nothing, also
     when the visit was reported done through ``POST /nights/{date}/events`` (the planner,
     or the nurse with her second factor) rather than by her phone. Before, only a phone's
@@ -418,13 +422,16 @@ def test_s25_03_an_arrival_after_the_care_was_done_holds_nothing(any_world: Worl
         assert client is not None
         door = [client.lon, client.lat]
     world.clock.now = end + timedelta(minutes=5)
-    done = world.client.post(
-        f"/nights/{NIGHT}/events",
-        json={"kind": "done", "visit_id": int(visit_id), "nurse": nurse[-2:].upper()},
-        headers=world.token("planner"),
-    )
-    assert done.status_code == 201, done.text
-    settle(world)
+    if done_by == "phone":
+        _send(world, phone, "visit_completed", visit_id, world.clock.now)
+    else:
+        done = world.client.post(
+            f"/nights/{NIGHT}/events",
+            json={"kind": "done", "visit_id": int(visit_id), "nurse": nurse[-2:].upper()},
+            headers=world.token("planner"),
+        )
+        assert done.status_code == 201, done.text
+        settle(world)
     arrived = end + timedelta(minutes=25)  # the window of the done visit closed
     world.clock.now = arrived
     _send(world, phone, "arrived", visit_id, arrived)
