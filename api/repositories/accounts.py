@@ -505,6 +505,22 @@ def create_api_key(
     return key, parts.token
 
 
+def list_api_keys(session: Session, organisation_id: int) -> list[ApiKey]:
+    """The organisation's keys, revoked ones included, oldest first (404: no such
+    organisation)."""
+    organisation = get_organisation(session, organisation_id)
+    return list(
+        session.scalars(
+            select(ApiKey).where(ApiKey.organisation_id == organisation.id).order_by(ApiKey.id)
+        )
+    )
+
+
+def list_users(session: Session) -> list[User]:
+    """Every login, deactivated ones included, in the order they were made."""
+    return list(session.scalars(select(User).order_by(User.id)))
+
+
 def deactivate_user(session: Session, user_id: int, *, acting_user_id: int | None) -> User:
     """Stop ``user_id`` signing in; every token of hers is refused from now on (404 when no
     such user; 422 for the acting admin herself: the team would lose its last admin)."""

@@ -12,6 +12,7 @@ from api.deps import ClockDep, ReplannerDep, SessionDep, SettingsDep, allow
 from api.repositories import accounts
 from api.schemas.accounts import (
     ApiKeyCreated,
+    ApiKeyPublic,
     ApiKeyRevoked,
     NurseCreate,
     NursePublic,
@@ -20,6 +21,7 @@ from api.schemas.accounts import (
     ShiftSet,
     UserCreate,
     UserDeactivated,
+    UserListed,
     UserPublic,
 )
 from api.services import shifts
@@ -73,6 +75,23 @@ def create_api_key(
     )
 
 
+@router.get("/admin/organisations/{organisation_id}/api-keys")
+def list_api_keys(organisation_id: Id, session: SessionDep, _: Admin) -> list[ApiKeyPublic]:
+    """The organisation's keys, revoked ones included, never a secret: find a leaked key's
+    id by its prefix (``nrk_<prefix>_...``) to revoke it."""
+    return [
+        ApiKeyPublic(
+            id=key.id,
+            organisation_id=key.organisation_id,
+            prefix=key.prefix,
+            role=Role(key.role),
+            created_at=key.created_at.astimezone(UTC),
+            revoked_at=key.revoked_at.astimezone(UTC) if key.revoked_at is not None else None,
+        )
+        for key in accounts.list_api_keys(session, organisation_id)
+    ]
+
+
 @router.post("/admin/organisations/{organisation_id}/api-keys/{key_id}/revoke")
 def revoke_api_key(
     organisation_id: Id, key_id: Id, session: SessionDep, clock: ClockDep, _: Admin
@@ -106,6 +125,23 @@ def create_user(
         settings=settings,
     )
     return UserPublic.model_validate(user)
+
+
+@router.get("/admin/users")
+def list_users(session: SessionDep, _: Admin) -> list[UserListed]:
+    """Every login, deactivated ones included (no password hash, no TOTP secret): find one
+    by its username to deactivate it."""
+    return [
+        UserListed(
+            id=user.id,
+            username=user.username,
+            role=Role(user.role),
+            organisation_id=user.organisation_id,
+            nurse_id=user.nurse_id,
+            active=user.active,
+        )
+        for user in accounts.list_users(session)
+    ]
 
 
 @router.post("/admin/users/{user_id}/deactivate")

@@ -120,6 +120,18 @@ class ApiKeyCreated(BaseModel):
     key: str = Field(description="send as X-API-Key; it is not stored and cannot be shown again")
 
 
+class ApiKeyPublic(BaseModel):
+    """One of an organisation's keys as the admin sees it: never its secret nor its hash.
+    ``prefix`` is the part of a leaked key between ``nrk_`` and the next ``_``: find it here."""
+
+    id: int
+    organisation_id: int
+    prefix: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+
+
 class ApiKeyRevoked(BaseModel):
     """A revoked key (never its secret): refused from ``revoked_at`` on."""
 
@@ -160,6 +172,17 @@ class UserPublic(Strict):
     role: Role
     organisation_id: int | None
     nurse_id: int | None
+
+
+class UserListed(BaseModel):
+    """A login as the admin sees it (no password hash, no TOTP secret)."""
+
+    id: int
+    username: str
+    role: Role
+    organisation_id: int | None
+    nurse_id: int | None
+    active: bool
 
 
 class UserDeactivated(BaseModel):

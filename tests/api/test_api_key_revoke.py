@@ -59,3 +59,35 @@ def test_only_an_admin_revokes_and_only_the_organisations_own_key(any_world: Wor
     assert _revoke(world, org, made["id"], headers=world.token("planner")).status_code == 403
     assert _revoke(world, org, made["id"], headers=world.key(org)).status_code == 403
     assert world.client.get(CLIENTS, headers={"X-API-Key": made["key"]}).status_code == 200
+
+
+def test_a_leaked_key_is_found_by_its_prefix(any_world: World) -> None:
+    """Review of S25-04: revoking needs the key's id, which only the answer that made the key
+    showed; a leak shows the key itself (``nrk_<prefix>_<secret>``) or its prefix (the access
+    log's ``api-key:<prefix>``). The admin lists the organisation's keys, never a secret or a
+    hash, finds the leaked one by its prefix and revokes it."""
+    world = any_world
+    org, other = world.seeded.home_care[0], world.seeded.home_care[1]
+    made = _new_key(world, org)
+    prefix = made["key"].split("_")[1]
+    listed = world.client.get(f"/admin/organisations/{org}/api-keys", headers=world.token("admin"))
+    assert listed.status_code == 200, listed.text
+    found = [k for k in listed.json() if k["prefix"] == prefix]
+    assert [k["id"] for k in found] == [made["id"]] and found[0]["revoked_at"] is None
+    assert made["key"].split("_")[2] not in listed.text
+    assert not {"key", "secret_hash"} & set(found[0])
+    # Another organisation's listing holds none of this one's keys.
+    theirs = world.client.get(
+        f"/admin/organisations/{other}/api-keys", headers=world.token("admin")
+    )
+    assert theirs.status_code == 200 and prefix not in theirs.text
+    assert _revoke(world, org, found[0]["id"]).status_code == 200
+    again = world.client.get(f"/admin/organisations/{org}/api-keys", headers=world.token("admin"))
+    assert next(k for k in again.json() if k["prefix"] == prefix)["revoked_at"] is not None
+    missing = world.client.get(
+        f"/admin/organisations/{2**31 - 1}/api-keys", headers=world.token("admin")
+    )
+    assert missing.status_code == 404, missing.text
+    for who in (world.token("planner"), world.key(org)):
+        listing = world.client.get(f"/admin/organisations/{org}/api-keys", headers=who)
+        assert listing.status_code == 403

@@ -51,3 +51,22 @@ def test_only_an_admin_deactivates_and_never_herself(any_world: World) -> None:
     own = _deactivate(world, admin_id)
     assert own.status_code == 422, own.text
     assert world.client.get(ME, headers=world.token("admin")).status_code == 200
+
+
+def test_the_admin_finds_the_login_by_its_username(any_world: World) -> None:
+    """Review of S25-08: deactivating needs the login's id, which nothing showed after it was
+    made; the admin lists the logins (no password hash, no TOTP secret), finds the leaked one
+    by its username and sees it inactive afterwards."""
+    world = any_world
+    listed = world.client.get("/admin/users", headers=world.token("admin"))
+    assert listed.status_code == 200, listed.text
+    rows = {row["username"]: row for row in listed.json()}
+    assert rows["planner2"]["active"] is True
+    assert not {"password_hash", "totp_secret", "password"} & set(rows["planner2"])
+    assert _deactivate(world, rows["planner2"]["id"]).status_code == 200
+    after = {
+        row["username"]: row
+        for row in world.client.get("/admin/users", headers=world.token("admin")).json()
+    }
+    assert after["planner2"]["active"] is False
+    assert world.client.get("/admin/users", headers=world.token("planner")).status_code == 403
