@@ -425,7 +425,8 @@ def decide_reveal(
     `api.services.phone.reveal_facts`), or at ``arrived_at``, her recorded arrival, when she
     reports a position within ``max_distance_m`` (else `ARRIVAL_NEAR_M`) of the address, but
     never more than `ARRIVAL_OPENS_AT_MOST_BEFORE_ETA` (60 minutes) before ``eta``. It
-    closes 15 minutes after ``visit_end`` and never later than 15 minutes after
+    closes 15 minutes after ``visit_end``, or after that recorded arrival at the door when
+    it is later (a nurse held up before), and never later than 15 minutes after
     ``night_end``, whatever the phone reported.
     """
     if revoked:
@@ -440,9 +441,14 @@ def decide_reveal(
         return Refused(RefusalReason.NO_KEY_SAFE, "this address has no key safe on file")
     opens_at = eta - REVEAL_OPENS_BEFORE_ETA
     near = max_distance_m if max_distance_m is not None else ARRIVAL_NEAR_M
+    end = visit_end
     if arrived_at is not None and distance_m is not None and distance_m <= near:
         opens_at = min(opens_at, max(arrived_at, eta - ARRIVAL_OPENS_AT_MOST_BEFORE_ETA))
-    end = visit_end if night_end is None else min(visit_end, night_end)
+        # At the door after the planned end (held up before, no delay reported): the
+        # window runs 15 minutes from her arrival, as it would from the end (S25-03).
+        end = max(end, arrived_at)
+    if night_end is not None:
+        end = min(end, night_end)
     closes_at = end + REVEAL_CLOSES_AFTER_END
     if now < opens_at:
         return Refused(

@@ -19,6 +19,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -33,11 +34,23 @@ __all__ = [
     "ItemQuantity",
     "LonLat",
     "Metres",
+    "NotBool",
     "PhoneText",
     "Seconds",
     "UtcDateTime",
     "UtcWindow",
 ]
+
+
+def _not_a_bool(value: object) -> object:
+    # JSON true is no count: lax ints read it as 1 (as `api.schemas.common.NotBool`, S25-05).
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+#: Put after a count's ``Field`` (the schema is unchanged): ``true``/``false`` are refused.
+NotBool = BeforeValidator(_not_a_bool)
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -107,7 +120,7 @@ class ItemQuantity(ContractModel):
     """Units: a count of one night-bag item (nachttas), by its id in the team's template."""
 
     item_id: Identifier
-    quantity: Annotated[int, Field(ge=0, le=10_000)]
+    quantity: Annotated[int, Field(ge=0, le=10_000), NotBool]
 
 
 class ApiError(ContractModel):

@@ -26,6 +26,7 @@ from mobile_contract._base import (
     ItemQuantity,
     LonLat,
     Metres,
+    NotBool,
     PhoneText,
     UtcDateTime,
 )
@@ -198,7 +199,9 @@ class DelayedEvent(_EventBase):
     """
 
     type: Literal["delayed"] = "delayed"
-    delay_minutes: int = Field(ge=1, le=240, description="minutes from device_time until free")
+    delay_minutes: Annotated[
+        int, Field(ge=1, le=240, description="minutes from device_time until free"), NotBool
+    ]
 
 
 Event = Annotated[

@@ -505,6 +505,53 @@ def create_api_key(
     return key, parts.token
 
 
+def list_api_keys(session: Session, organisation_id: int) -> list[ApiKey]:
+    """The organisation's keys, revoked ones included, oldest first (404: no such
+    organisation)."""
+    organisation = get_organisation(session, organisation_id)
+    return list(
+        session.scalars(
+            select(ApiKey).where(ApiKey.organisation_id == organisation.id).order_by(ApiKey.id)
+        )
+    )
+
+
+def list_users(session: Session) -> list[User]:
+    """Every login, deactivated ones included, in the order they were made."""
+    return list(session.scalars(select(User).order_by(User.id)))
+
+
+def deactivate_user(session: Session, user_id: int, *, acting_user_id: int | None) -> User:
+    """Stop ``user_id`` signing in; every token of hers is refused from now on (404 when no
+    such user; 422 for the acting admin herself: the team would lose its last admin)."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    if user.id == acting_user_id:
+        raise Unprocessable(
+            "an admin cannot deactivate her own login",
+            extra={
+                "errors": [{"field": "path.user_id", "message": "your own login", "code": "self"}]
+            },
+        )
+    if user.active:
+        user.active = False
+        session.commit()
+    return user
+
+
+def revoke_api_key(session: Session, organisation_id: int, key_id: int, *, now: datetime) -> ApiKey:
+    """Revoke the organisation's key ``key_id`` from ``now`` on (404 when it is not one of
+    that organisation's keys); revoking it again keeps the first moment."""
+    key = session.get(ApiKey, key_id)
+    if key is None or key.organisation_id != organisation_id:
+        raise NotFound("no such API key of this organisation")
+    if key.revoked_at is None:
+        key.revoked_at = now
+        session.commit()
+    return key
+
+
 def create_nurse(
     session: Session, *, code: str, display_name: str, skills: list[str], profile: str = "car"
 ) -> Nurse:

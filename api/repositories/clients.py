@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from api.core.problems import Conflict, NotFound, Unprocessable
 from api.core.roles import Principal, Role
-from api.db.models import Client, Region
+from api.db.models import Client, Night, Region, Visit
 from api.db.phone_models import KeySafeRecord
-from api.repositories import access_log
+from api.repositories import access_log, nights
 
 #: Default reach of a region around its base (`Settings.region_radius_km`).
 AREA_KM = 60.0
@@ -155,9 +155,11 @@ def update_client(
     client = _visible(
         session, principal, client_id, now=now, event="update", purpose="amend client"
     )
+    moved = False
     if "lat" in values or "lon" in values:
         lat, lon = values.get("lat", client.lat), values.get("lon", client.lon)
         check_in_area(session, lat, lon, area_km=area_km)
+        moved = (lat, lon) != (client.lat, client.lon)
     for name, value in values.items():
         setattr(client, name, value)
     client.updated_at = now
@@ -171,5 +173,27 @@ def update_client(
         session.rollback()
         raise Conflict("a client with this external_ref exists in your organisation") from None
     access_log.record(session, principal, [client], event="update", purpose="amend client", at=now)
+    if moved:
+        replan_nights_of(session, client, now=now)
     session.commit()
     return client
+
+
+def replan_nights_of(session: Session, client: Client, *, now: datetime) -> list[int]:
+    """Ask, in the caller's transaction, for a re-plan of every night under way or planned
+    (with a plan, not ended) where ``client`` has open care: her place moved, so travel to
+    it does (S25-06). The night ids; the caller's route wakes the re-plan worker."""
+    found = session.scalars(
+        select(Night)
+        .join(Visit, Visit.night_id == Night.id)
+        .where(
+            Visit.client_id == client.id,
+            Visit.status == "open",
+            Night.plan_version > 0,
+            Night.ends_at > now,
+        )
+        .distinct()
+    ).all()
+    for night in found:
+        nights.mark_replan_needed(session, night, reason="client moved")
+    return [night.id for night in found]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response, status
@@ -11,12 +12,16 @@ from api.deps import ClockDep, ReplannerDep, SessionDep, SettingsDep, allow
 from api.repositories import accounts
 from api.schemas.accounts import (
     ApiKeyCreated,
+    ApiKeyPublic,
+    ApiKeyRevoked,
     NurseCreate,
     NursePublic,
     OrganisationCreate,
     OrganisationPublic,
     ShiftSet,
     UserCreate,
+    UserDeactivated,
+    UserListed,
     UserPublic,
 )
 from api.services import shifts
@@ -70,6 +75,40 @@ def create_api_key(
     )
 
 
+@router.get("/admin/organisations/{organisation_id}/api-keys")
+def list_api_keys(organisation_id: Id, session: SessionDep, _: Admin) -> list[ApiKeyPublic]:
+    """The organisation's keys, revoked ones included, never a secret: find a leaked key's
+    id by its prefix (``nrk_<prefix>_...``) to revoke it."""
+    return [
+        ApiKeyPublic(
+            id=key.id,
+            organisation_id=key.organisation_id,
+            prefix=key.prefix,
+            role=Role(key.role),
+            created_at=key.created_at.astimezone(UTC),
+            revoked_at=key.revoked_at.astimezone(UTC) if key.revoked_at is not None else None,
+        )
+        for key in accounts.list_api_keys(session, organisation_id)
+    ]
+
+
+@router.post("/admin/organisations/{organisation_id}/api-keys/{key_id}/revoke")
+def revoke_api_key(
+    organisation_id: Id, key_id: Id, session: SessionDep, clock: ClockDep, _: Admin
+) -> ApiKeyRevoked:
+    """Revoke one of the organisation's keys (a leaked or retired partner system's): every
+    request with it is refused from now on (401). The answer never holds the secret."""
+    key = accounts.revoke_api_key(session, organisation_id, key_id, now=clock())
+    assert key.revoked_at is not None
+    return ApiKeyRevoked(
+        id=key.id,
+        organisation_id=key.organisation_id,
+        prefix=key.prefix,
+        role=Role(key.role),
+        revoked_at=key.revoked_at.astimezone(UTC),
+    )
+
+
 @router.post("/admin/users", status_code=status.HTTP_201_CREATED)
 def create_user(
     body: UserCreate, session: SessionDep, settings: SettingsDep, _: Admin
@@ -86,6 +125,33 @@ def create_user(
         settings=settings,
     )
     return UserPublic.model_validate(user)
+
+
+@router.get("/admin/users")
+def list_users(session: SessionDep, _: Admin) -> list[UserListed]:
+    """Every login, deactivated ones included (no password hash, no TOTP secret): find one
+    by its username to deactivate it."""
+    return [
+        UserListed(
+            id=user.id,
+            username=user.username,
+            role=Role(user.role),
+            organisation_id=user.organisation_id,
+            nurse_id=user.nurse_id,
+            active=user.active,
+        )
+        for user in accounts.list_users(session)
+    ]
+
+
+@router.post("/admin/users/{user_id}/deactivate")
+def deactivate_user(user_id: Id, session: SessionDep, admin: Admin) -> UserDeactivated:
+    """Deactivate a login (a leaked password, a colleague who left): she cannot sign in and
+    every token of hers is refused from now on (401). Not your own (422)."""
+    user = accounts.deactivate_user(session, user_id, acting_user_id=admin.user_id)
+    return UserDeactivated(
+        id=user.id, username=user.username, role=Role(user.role), active=user.active
+    )
 
 
 @router.post("/admin/nurses", status_code=status.HTTP_201_CREATED)

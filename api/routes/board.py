@@ -20,7 +20,7 @@ from api.deps import ClockDep, ReplannerDep, SessionDep, SettingsDep, allow
 from api.repositories import accounts, nights
 from api.routes.nights import _version
 from api.schemas.accounts import Skill
-from api.schemas.common import Strict
+from api.schemas.common import NotBool, Strict
 from api.schemas.nights import MoveWarning
 from api.schemas.requests import CareTask, Minutes
 from api.services import live
@@ -170,7 +170,7 @@ def read_board_roads(
 class UrgentCall(Strict):
     """An urgent call the planner types in: which client, how urgent, what care."""
 
-    client_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    client_id: Annotated[int, Field(ge=1, le=2**31 - 1), NotBool]
     urgency: Literal["acute", "urgent", "soon"] = "acute"
     care_task: CareTask
     service_minutes: Minutes = 20

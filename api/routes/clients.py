@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, status
 
 from api.core.roles import Principal, Role
-from api.deps import ClockDep, SessionDep, SettingsDep, allow
+from api.deps import ClockDep, ReplannerDep, SessionDep, SettingsDep, allow
 from api.repositories import clients
 from api.schemas.clients import ClientCreate, ClientPublic, ClientUpdate
 
@@ -61,13 +61,16 @@ def update_client(
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
+    replanner: ReplannerDep,
     partner: Partner,
 ) -> ClientPublic:
-    """Change one of your clients."""
+    """Change one of your clients. A new place re-plans the nights where she has open care."""
     values = body.model_dump(exclude_unset=True)
     client = clients.update_client(
         session, partner, client_id, values, now=clock(), area_km=settings.region_radius_km
     )
+    if "lat" in values or "lon" in values:
+        replanner.notify()  # a moved client's nights re-plan (requested in the change's commit)
     return ClientPublic.model_validate(client)
 
 

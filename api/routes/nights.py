@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Response, status
 
-from api.core.problems import Conflict, ProblemError
+from api.core.problems import Conflict, Forbidden, ProblemError
 from api.core.roles import Principal, Role
 from api.db.models import Night
 from api.deps import ClockDep, JobRunnerDep, ReplannerDep, SessionDep, SettingsDep, allow
@@ -35,7 +35,19 @@ from optimizer.plan import Plan
 
 router = APIRouter(tags=["planner: nights"])
 Planner = Annotated[Principal, Depends(allow(Role.PLANNER))]
-Reporter = Annotated[Principal, Depends(allow(Role.PLANNER, Role.NURSE))]
+
+
+async def _reporter(
+    principal: Annotated[Principal, Depends(allow(Role.PLANNER, Role.NURSE))],
+) -> Principal:
+    """A planner, or a nurse signed in with her second factor, as her phone is (S25-07: a
+    password alone marked her care done or held her up hours, no phone, no TOTP code)."""
+    if principal.role == Role.NURSE and not principal.second_factor:
+        raise Forbidden("a nurse's report needs a second factor: sign in with your TOTP code")
+    return principal
+
+
+Reporter = Annotated[Principal, Depends(_reporter)]
 NightDate = Annotated[date, Path(ge=date(2000, 1, 1), le=date(2200, 1, 1))]
 
 

@@ -13,7 +13,7 @@ from api.deps import ClockDep, SessionDep, SettingsDep, allow
 from api.repositories.clients import check_in_area
 from api.schemas.accounts import Skill
 from api.schemas.clients import Lat, Lon
-from api.schemas.common import Strict
+from api.schemas.common import NotBool, Strict
 from api.services.triage import capacity
 from optimizer.model import Location
 
@@ -26,9 +26,9 @@ class CapacityQuestion(Strict):
 
     lat: Lat
     lon: Lon
-    within_minutes: Annotated[int, Field(ge=1, le=240)] = 30
+    within_minutes: Annotated[int, Field(ge=1, le=240), NotBool] = 30
     urgency: Literal["acute", "urgent", "soon"] = "acute"
-    service_minutes: Annotated[int, Field(ge=1, le=240)] = 20
+    service_minutes: Annotated[int, Field(ge=1, le=240), NotBool] = 20
     required_skills: list[Skill] = Field(default_factory=list)
 
 

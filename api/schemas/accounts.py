@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
@@ -120,6 +120,28 @@ class ApiKeyCreated(BaseModel):
     key: str = Field(description="send as X-API-Key; it is not stored and cannot be shown again")
 
 
+class ApiKeyPublic(BaseModel):
+    """One of an organisation's keys as the admin sees it: never its secret nor its hash.
+    ``prefix`` is the part of a leaked key between ``nrk_`` and the next ``_``: find it here."""
+
+    id: int
+    organisation_id: int
+    prefix: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyRevoked(BaseModel):
+    """A revoked key (never its secret): refused from ``revoked_at`` on."""
+
+    id: int
+    organisation_id: int
+    prefix: str
+    role: Role
+    revoked_at: datetime
+
+
 class UserCreate(Strict):
     username: Annotated[str, Field(min_length=3, max_length=80, pattern=r"^[A-Za-z0-9_.@\-]+$")]
     password: Annotated[FreeText, Field(min_length=12, max_length=256)]
@@ -150,6 +172,26 @@ class UserPublic(Strict):
     role: Role
     organisation_id: int | None
     nurse_id: int | None
+
+
+class UserListed(BaseModel):
+    """A login as the admin sees it (no password hash, no TOTP secret)."""
+
+    id: int
+    username: str
+    role: Role
+    organisation_id: int | None
+    nurse_id: int | None
+    active: bool
+
+
+class UserDeactivated(BaseModel):
+    """A login that no longer signs in; its tokens are refused from now on."""
+
+    id: int
+    username: str
+    role: Role
+    active: bool
 
 
 class NurseCreate(Strict):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-__all__ = ["ClockTime", "FreeText", "Instant", "NameText", "Problem", "Strict"]
+__all__ = ["ClockTime", "FreeText", "Instant", "NameText", "NotBool", "Problem", "Strict"]
 
 
 def _storable(value: str) -> str:
@@ -60,6 +60,17 @@ def _in_utc(value: datetime) -> datetime:
         return value.astimezone(UTC)
     except OverflowError:  # year 1 at +14:00: pydantic turns only ValueError into a 422
         raise ValueError("is outside the range of dates") from None
+
+
+def _not_a_bool(value: object) -> object:
+    # JSON true is no number: lax ints read it as 1 (a one-minute visit, client 1: S25-05).
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+#: Put after a number's ``Field`` (the schema is unchanged): ``true``/``false`` are a 422.
+NotBool = BeforeValidator(_not_a_bool)
 
 
 #: A moment with its offset, read as UTC; one outside the range of dates is a 422, not a 500.

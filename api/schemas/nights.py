@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from api.night.stored import StoredStep
-from api.schemas.common import Strict
+from api.schemas.common import NotBool, Strict
 from optimizer.plan import Plan, Violation
 
 __all__ = [
@@ -104,9 +104,9 @@ class JobPublic(BaseModel):
 class MoveRequest(Strict):
     """Move a visit to a nurse (at a stop position, or last), or out of the plan (nurse null)."""
 
-    visit_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    visit_id: Annotated[int, Field(ge=1, le=2**31 - 1), NotBool]
     nurse: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,16}$")] | None
-    position: Annotated[int, Field(ge=0, le=500)] | None = None
+    position: Annotated[int, Field(ge=0, le=500), NotBool] | None = None
     pin: bool = Field(default=False, description="keep it with this nurse in later re-plans")
     dry_run: bool = Field(default=False, description="only show the consequences")
     silent_nurse_ok: bool = Field(
@@ -161,11 +161,11 @@ class EventCreate(Strict):
     """A nurse's report: started, done, delayed (minutes), could not get in."""
 
     kind: Literal["started", "done", "delayed", "could_not_get_in"]
-    visit_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    visit_id: Annotated[int, Field(ge=1, le=2**31 - 1), NotBool] | None = None
     nurse: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,16}$")] | None = Field(
         default=None, description="the nurse's code (planners reporting for her)"
     )
-    delay_minutes: Annotated[int, Field(ge=1, le=240)] | None = None
+    delay_minutes: Annotated[int, Field(ge=1, le=240), NotBool] | None = None
 
 
 class EventRecorded(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, Field, model_validator
 
 from api.schemas.accounts import Skill
-from api.schemas.common import ClockTime, Instant, Strict
+from api.schemas.common import ClockTime, Instant, NotBool, Strict
 
 __all__ = [
     "LinkAfter",
@@ -26,7 +26,7 @@ __all__ = [
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CareTask = Annotated[str, Field(pattern=r"^[a-z_]{1,32}$", examples=["medication", "turn"])]
-Minutes = Annotated[int, Field(ge=1, le=240, description="minutes of care at the door")]
+Minutes = Annotated[int, Field(ge=1, le=240, description="minutes of care at the door"), NotBool]
 NightDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2200, 1, 1))]
 
 
@@ -63,9 +63,9 @@ class LinkAfter(Strict):
     ``different`` means no nurse of the one is a nurse of the other, ``same`` that the nurse
     of one-nurse care is one of the two. The night plans both or neither, and says why."""
 
-    request_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
-    min_minutes: Annotated[int, Field(ge=0, le=720)]
-    max_minutes: Annotated[int, Field(ge=0, le=720)]
+    request_id: Annotated[int, Field(ge=1, le=2**31 - 1), NotBool]
+    min_minutes: Annotated[int, Field(ge=0, le=720), NotBool]
+    max_minutes: Annotated[int, Field(ge=0, le=720), NotBool]
     nurse: Literal["any", "different", "same"] = Field(
         default="any", description="whether a different (or the same) nurse must do it"
     )
@@ -78,11 +78,11 @@ class LinkAfter(Strict):
 
 
 class _RequestBase(Strict):
-    client_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    client_id: Annotated[int, Field(ge=1, le=2**31 - 1), NotBool]
     care_task: CareTask
     service_minutes: Minutes
     required_skills: list[Skill] = Field(default_factory=list)
-    nurses_needed: Literal[1, 2] = 1
+    nurses_needed: Annotated[Literal[1, 2], NotBool] = 1
     after: LinkAfter | None = Field(
         default=None, description="linked care: starts min..max minutes after another request"
     )

@@ -1066,6 +1066,8 @@ def reveal_facts(
                 planned_end = max(planned_end, live_end)
         arrived_at = min(arrivals, default=None)
         completed_at = completions[-1] if completions else None
+        if completed_at is not None and arrived_at is not None and arrived_at > completed_at:
+            arrived_at = None  # an arrival after the care was done opens and holds nothing
         if completed_at is not None:
             # A completion dated ahead by the phone's clock must not hold the window open: the
             # server's record of it (clamped to when it arrived) bounds it.
@@ -1073,6 +1075,11 @@ def reveal_facts(
             if recorded is not None and recorded < completed_at:
                 completed_at = recorded
         if completed_at is None and visit.status == "done":
+            # Done, but not by her phone (the planner's or her report through
+            # POST /nights/{date}/events): an arrival after that report holds nothing either.
+            reported = nights.visit_event_at(session, nn.night, visit.id, kind="done")
+            if arrived_at is not None and (reported is None or arrived_at > reported):
+                arrived_at = None
             completed_at = planned_end
     end = effective_visit_end(
         planned_end=planned_end,

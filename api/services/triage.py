@@ -108,7 +108,19 @@ def capacity(
         )
     # Not in time: the soonest any nurse could be there, so the caller can weigh the
     # back-up (a quote of every nurse, asked only now: a yes does not need it).
-    feasible = [o for o in quote(trial, plan, visit) if o.feasible]
+    # The quote does not read ``not_by``: a nurse whose phone is silent (`api.night.reach`)
+    # may not be sent, so her option is no one's ETA (S25-02: "soonest in 0 minutes; send
+    # the back-up" to a question asked within 30, every phone silent).
+    barred = next(v.not_by for v in trial.visits if v.id == visit.id)
+    options = [o for o in quote(trial, plan, visit) if o.feasible]
+    feasible = [o for o in options if o.nurse_id not in barred]
+    if options and not feasible:
+        return CapacityAnswer(
+            False,
+            "no_capacity",
+            "no nurse whose phone is picking up her route can take it "
+            f"({', '.join(sorted(barred))} not heard); send the back-up",
+        )
     if feasible:
         soonest = min(o.eta for o in feasible)
         minutes = max(0, soonest - moment) // 60

@@ -13,6 +13,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from api.db.models import AccessLogEntry, Client, Night, Visit
@@ -279,7 +280,7 @@ def test_started_through_the_planner_route_five_hours_early_is_still_too_early(
     started = world.client.post(
         f"/nights/{NIGHT}/events",
         json={"kind": "started", "visit_id": int(visit_id)},
-        headers=world.token(nurse),
+        headers=world.token(nurse, second_factor=True),
     )
     assert started.status_code == 201, started.text
     assert datetime.fromisoformat(_step(world, phone, visit_id)["eta"]) < eta - timedelta(hours=4)
@@ -370,3 +371,69 @@ def test_a_held_up_nurse_finds_the_window_where_her_delay_put_the_visit(
     assert opened.status_code == 200, opened.text
     world.clock.now = live_end + timedelta(minutes=16)
     assert _reveal(world, phone, visit_id).json()["reason"] == "too_late"
+
+
+def test_s25_03_a_nurse_at_the_door_late_gets_the_code(any_world: World) -> None:
+    """Red team s25, S25-03: she reached the door 20 minutes after the visit's planned end
+    (held up at the visit before, no delay reported: the common case) and her phone records
+    the arrival with its position at the address. The window had closed 15 minutes after the
+    planned end, so the door stayed shut (``too_late``) until she marked the care started
+    from the pavement. A recorded arrival at the door keeps it open 15 minutes from her
+    arrival; far from the door it does not, and it never runs past the night's end cap."""
+    world = any_world
+    visit_id, nurse, client_id = _late_visit_night(world)
+    set_code(world, client_id)
+    phone = register_phone(world, nurse)
+    step = _step(world, phone, visit_id)
+    end = datetime.fromisoformat(step["end"])
+    with world.sessions()() as session:
+        client = session.get(Client, client_id)
+        assert client is not None
+        door, far = [client.lon, client.lat], [client.lon + 0.05, client.lat]
+    arrived = end + timedelta(minutes=20)
+    world.clock.now = arrived
+    assert _reveal(world, phone, visit_id, position=door).json()["reason"] == "too_late"
+    _send(world, phone, "arrived", visit_id, arrived)
+    assert _reveal(world, phone, visit_id, position=far).json()["reason"] == "too_late"
+    opened = _reveal(world, phone, visit_id, position=door)
+    assert opened.status_code == 200, opened.text
+    world.clock.now = arrived + timedelta(minutes=15)
+    assert _reveal(world, phone, visit_id, position=door).status_code == 200
+    world.clock.now = arrived + timedelta(minutes=16)
+    assert _reveal(world, phone, visit_id, position=door).json()["reason"] == "too_late"
+
+
+@pytest.mark.parametrize("done_by", ["phone", "planner"])
+def test_s25_03_an_arrival_after_the_care_was_done_holds_nothing(
+    any_world: World, done_by: str
+) -> None:
+    """Review of S25-03: an arrival recorded after the visit was done extends nothing, also
+    when the visit was reported done through ``POST /nights/{date}/events`` (the planner,
+    or the nurse with her second factor) rather than by her phone. Before, only a phone's
+    completion was compared, so a done visit's door opened again for 15 minutes after any
+    later "arrived" near it."""
+    world = any_world
+    visit_id, nurse, client_id = _late_visit_night(world)
+    set_code(world, client_id)
+    phone = register_phone(world, nurse)
+    end = datetime.fromisoformat(_step(world, phone, visit_id)["end"])
+    with world.sessions()() as session:
+        client = session.get(Client, client_id)
+        assert client is not None
+        door = [client.lon, client.lat]
+    world.clock.now = end + timedelta(minutes=5)
+    if done_by == "phone":
+        _send(world, phone, "visit_completed", visit_id, world.clock.now)
+    else:
+        done = world.client.post(
+            f"/nights/{NIGHT}/events",
+            json={"kind": "done", "visit_id": int(visit_id), "nurse": nurse[-2:].upper()},
+            headers=world.token("planner"),
+        )
+        assert done.status_code == 201, done.text
+        settle(world)
+    arrived = end + timedelta(minutes=25)  # the window of the done visit closed
+    world.clock.now = arrived
+    _send(world, phone, "arrived", visit_id, arrived)
+    refused = _reveal(world, phone, visit_id, position=door)
+    assert refused.json().get("reason") == "too_late", refused.text

@@ -72,7 +72,7 @@ def test_nurse_reports_replan_the_night(world: World) -> None:
     route = next(r for r in plan["plan"]["routes"] if r["nurse_id"] == "N1")
     stops = [int(s["visit_id"][1:]) for s in route["steps"] if s["type"] == "visit"]
     assert len(stops) >= 2
-    nurse = world.token("nurse-n1")
+    nurse = world.token("nurse-n1", second_factor=True)
     done = world.client.post(
         f"/nights/{NIGHT}/events", json={"kind": "done", "visit_id": stops[0]}, headers=nurse
     )
@@ -102,7 +102,7 @@ def test_event_outside_the_night_is_refused(world: World) -> None:
     response = world.client.post(
         f"/nights/{NIGHT}/events",
         json={"kind": "delayed", "delay_minutes": 10},
-        headers=world.token("nurse-n2"),
+        headers=world.token("nurse-n2", second_factor=True),
     )
     assert response.status_code == 422
 

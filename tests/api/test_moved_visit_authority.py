@@ -70,7 +70,7 @@ def test_a_nurse_cannot_report_a_visit_moved_to_a_colleague_hours_ago(world: Wor
     done = world.client.post(
         f"/nights/{NIGHT}/events",
         json={"kind": "done", "visit_id": visit},
-        headers=world.token("nurse-n1"),
+        headers=world.token("nurse-n1", second_factor=True),
     )
     assert done.status_code == 403, done.text
 

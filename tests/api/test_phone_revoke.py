@@ -39,6 +39,6 @@ def test_revoked_phone_token_is_refused_on_the_nurse_route(world: World) -> None
     )
     assert again.status_code == 401, again.text
 
-    signed_in_again = world.token("nurse-n1")
+    signed_in_again = world.token("nurse-n1", second_factor=True)
     after = world.client.post(f"/nights/{NIGHT}/events", json=late, headers=signed_in_again)
     assert after.status_code == 201, after.text

@@ -70,7 +70,7 @@ def test_a_nurse_reporting_a_colleagues_visit_gets_403(world: World) -> None:
     response = world.client.post(
         EVENTS,
         json={"kind": "could_not_get_in", "visit_id": theirs},
-        headers=world.token("nurse-n1"),
+        headers=world.token("nurse-n1", second_factor=True),
     )
     assert response.status_code == 403, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -79,7 +79,7 @@ def test_a_nurse_reporting_a_colleagues_visit_gets_403(world: World) -> None:
     named = world.client.post(
         EVENTS,
         json={"kind": "delayed", "delay_minutes": 10, "nurse": "N2"},
-        headers=world.token("nurse-n1"),
+        headers=world.token("nurse-n1", second_factor=True),
     )
     assert named.status_code == 403, named.text
     # Her phone says the same, per event, before anything about the visit's state.
@@ -127,7 +127,7 @@ def test_a_started_visit_cannot_become_could_not_get_in(any_world: World) -> Non
     published_night(world, visits=8)
     world.clock.set(0, 40)
     visit_id = _stops(world, "N1")[0]
-    nurse = world.token("nurse-n1")
+    nurse = world.token("nurse-n1", second_factor=True)
     started = world.client.post(
         EVENTS, json={"kind": "started", "visit_id": visit_id}, headers=nurse
     )
