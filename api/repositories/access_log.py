@@ -19,6 +19,7 @@ from api.db.models import AccessLogEntry, Client, Visit
 __all__ = [
     "entries_for_organisation",
     "record",
+    "record_admin_action",
     "record_for_clients",
     "record_for_visits",
     "record_keysafe_attempt",
@@ -250,6 +251,32 @@ def record_refusal(
             # "keysafe refused <reason> ..." as the reveal rules' rows; "dpop refused ...".
             purpose=" ".join(f"{event.split('.')[0]} refused {reason} {what}".split())[:80],
             device_id=(device_id or None) and device_id[:64],
+        )
+    )
+
+
+def record_admin_action(
+    session: Session,
+    principal: Principal,
+    *,
+    at: datetime,
+    event: str,
+    what: str,
+    organisation_id: int | None,
+) -> None:
+    """One row for an admin's change to who may act (an API key revoked, a login
+    deactivated): who, when, ``event`` and ``what`` (ids only: no secret, name or hash). It
+    goes to ``organisation_id``'s export (the key's or the login's organisation; ``None``:
+    every export). NEN 7510 asks such changes to be traceable; this log is the service's
+    append-only one. Added to the caller's transaction."""
+    session.add(
+        AccessLogEntry(
+            at=at,
+            event=event[:32],
+            client_id=None,
+            client_organisation_id=organisation_id,
+            **_who(principal),
+            purpose=f"admin {what}"[:80],
         )
     )
 

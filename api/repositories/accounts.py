@@ -21,6 +21,7 @@ from api.core.roles import ORGANISATION_ROLES, Principal, Role
 from api.db.models import ApiKey, Nurse, Organisation, Region, Shift, SignInThrottle, User
 from api.db.phone_models import PhoneDevice
 from api.keysafe import Keyring, KeyringError
+from api.repositories import access_log
 
 __all__ = [
     "TokenCaller",
@@ -521,13 +522,14 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.id)))
 
 
-def deactivate_user(session: Session, user_id: int, *, acting_user_id: int | None) -> User:
+def deactivate_user(session: Session, user_id: int, *, acting: Principal, now: datetime) -> User:
     """Stop ``user_id`` signing in; every token of hers is refused from now on (404 when no
-    such user; 422 for the acting admin herself: the team would lose its last admin)."""
+    such user; 422 for the acting admin herself: the team would lose its last admin). The
+    change is written to the access log with who made it (`access_log.record_admin_action`)."""
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("no such user")
-    if user.id == acting_user_id:
+    if user.id == acting.user_id:
         raise Unprocessable(
             "an admin cannot deactivate her own login",
             extra={
@@ -536,18 +538,37 @@ def deactivate_user(session: Session, user_id: int, *, acting_user_id: int | Non
         )
     if user.active:
         user.active = False
+        access_log.record_admin_action(
+            session,
+            acting,
+            at=now,
+            event="admin.user_deactivated",
+            what=f"deactivated user {user.id} ({user.role})",
+            organisation_id=user.organisation_id,
+        )
         session.commit()
     return user
 
 
-def revoke_api_key(session: Session, organisation_id: int, key_id: int, *, now: datetime) -> ApiKey:
+def revoke_api_key(
+    session: Session, organisation_id: int, key_id: int, *, acting: Principal, now: datetime
+) -> ApiKey:
     """Revoke the organisation's key ``key_id`` from ``now`` on (404 when it is not one of
-    that organisation's keys); revoking it again keeps the first moment."""
+    that organisation's keys); revoking it again keeps the first moment. The revocation is
+    written to the access log with who made it (`access_log.record_admin_action`)."""
     key = session.get(ApiKey, key_id)
     if key is None or key.organisation_id != organisation_id:
         raise NotFound("no such API key of this organisation")
     if key.revoked_at is None:
         key.revoked_at = now
+        access_log.record_admin_action(
+            session,
+            acting,
+            at=now,
+            event="admin.api_key_revoked",
+            what=f"revoked api key {key.id} ({key.role})",
+            organisation_id=key.organisation_id,
+        )
         session.commit()
     return key
 

@@ -94,11 +94,11 @@ def list_api_keys(organisation_id: Id, session: SessionDep, _: Admin) -> list[Ap
 
 @router.post("/admin/organisations/{organisation_id}/api-keys/{key_id}/revoke")
 def revoke_api_key(
-    organisation_id: Id, key_id: Id, session: SessionDep, clock: ClockDep, _: Admin
+    organisation_id: Id, key_id: Id, session: SessionDep, clock: ClockDep, admin: Admin
 ) -> ApiKeyRevoked:
     """Revoke one of the organisation's keys (a leaked or retired partner system's): every
     request with it is refused from now on (401). The answer never holds the secret."""
-    key = accounts.revoke_api_key(session, organisation_id, key_id, now=clock())
+    key = accounts.revoke_api_key(session, organisation_id, key_id, acting=admin, now=clock())
     assert key.revoked_at is not None
     return ApiKeyRevoked(
         id=key.id,
@@ -145,10 +145,12 @@ def list_users(session: SessionDep, _: Admin) -> list[UserListed]:
 
 
 @router.post("/admin/users/{user_id}/deactivate")
-def deactivate_user(user_id: Id, session: SessionDep, admin: Admin) -> UserDeactivated:
+def deactivate_user(
+    user_id: Id, session: SessionDep, clock: ClockDep, admin: Admin
+) -> UserDeactivated:
     """Deactivate a login (a leaked password, a colleague who left): she cannot sign in and
     every token of hers is refused from now on (401). Not your own (422)."""
-    user = accounts.deactivate_user(session, user_id, acting_user_id=admin.user_id)
+    user = accounts.deactivate_user(session, user_id, acting=admin, now=clock())
     return UserDeactivated(
         id=user.id, username=user.username, role=Role(user.role), active=user.active
     )
