@@ -188,6 +188,26 @@ _STATUS_TITLES = {
 }
 
 
+def _unreadable_body(error: StarletteHTTPException) -> str | None:
+    """Why a body FastAPI could not read is not JSON, or ``None`` for any other error.
+
+    FastAPI answers a body that its JSON parser rejects with a 422 (``json_invalid``), but one
+    that fails otherwise (invalid UTF-8, nesting too deep for the parser, a number of more
+    digits than Python converts) with a bare 400 "There was an error parsing the body", the
+    parser's exception as its cause (red team s25, R-D): named here as the 422 would be,
+    without quoting the input."""
+    cause = error.__cause__
+    if error.status_code != 400 or cause is None:
+        return None
+    if isinstance(cause, UnicodeDecodeError):
+        return "not valid JSON: the body is not UTF-8"
+    if isinstance(cause, RecursionError):
+        return "not valid JSON: nested too deeply"
+    if isinstance(cause, ValueError):
+        return "not valid JSON: a number with too many digits"
+    return "not valid JSON"
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Answer every error, including validation and unexpected ones, as problem details."""
 
@@ -220,6 +240,16 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        unreadable = _unreadable_body(error)
+        if unreadable is not None:
+            return problem_response(
+                422,
+                "validation-error",
+                "Invalid request",
+                "1 field(s) are invalid",
+                instance=request.url.path,
+                errors=[{"field": "body", "message": unreadable, "code": "json_invalid"}],
+            )
         slug, title = _STATUS_TITLES.get(error.status_code, ("error", "Error"))
         detail = error.detail if isinstance(error.detail, str) else title
         return problem_response(

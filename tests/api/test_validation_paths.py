@@ -84,7 +84,13 @@ def test_refusals_after_validation_name_body_fields_too(world: World) -> None:
     [
         (b'{"kind": "planned",', "not valid JSON at character 19"),
         (b"", "a JSON body is required"),
+        # Red team s25 (R-D): bodies the parser fails on otherwise were a bare 400 "There
+        # was an error parsing the body", naming no field.
+        (b'{"kind": "\xff"}', "not valid JSON: the body is not UTF-8"),
+        (b"[" * 100_000, "not valid JSON: nested too deeply"),
+        (b'{"kind": ' + b"9" * 5000 + b"}", "not valid JSON: a number with too many digits"),
     ],
+    ids=["cut short", "empty", "not utf-8", "nested", "long number"],
 )
 def test_malformed_json_is_the_body_not_a_character(
     world: World, content: bytes, message: str
