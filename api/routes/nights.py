@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
 
 from api.core.problems import Conflict, Forbidden, ProblemError
 from api.core.roles import Principal, Role
@@ -37,12 +37,27 @@ router = APIRouter(tags=["planner: nights"])
 Planner = Annotated[Principal, Depends(allow(Role.PLANNER))]
 
 
-async def _reporter(
+def _reporter(
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
     principal: Annotated[Principal, Depends(allow(Role.PLANNER, Role.NURSE))],
 ) -> Principal:
     """A planner, or a nurse signed in with her second factor, as her phone is (S25-07: a
-    password alone marked her care done or held her up hours, no phone, no TOTP code)."""
+    password alone marked her care done or held her up hours, no phone, no TOTP code). A
+    refusal is a row of the access log, as the same refusal when she registers a phone."""
     if principal.role == Role.NURSE and not principal.second_factor:
+        session.rollback()
+        access_log.record_refusal(
+            session,
+            principal,
+            at=clock(),
+            event="report.refused",
+            reason="second_factor_required",
+            device_id=None,
+            what=f"{request.method} {request.url.path}",
+        )
+        session.commit()
         raise Forbidden("a nurse's report needs a second factor: sign in with your TOTP code")
     return principal
 

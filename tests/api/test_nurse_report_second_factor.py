@@ -10,6 +10,9 @@ hours, with no phone and no second factor. Found live on the demo.
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from api.db.models import AccessLogEntry
 from tests.api.conftest import NIGHT, World
 from tests.api.invariants import visits_placed_after_each_test  # noqa: F401
 from tests.api.test_planner import PLAN, reoptimise, seed_night
@@ -38,6 +41,13 @@ def test_a_password_only_nurse_token_reports_nothing(world: World) -> None:
         for v in world.client.get(PLAN, headers=world.token("planner")).json()["visits"]
     }
     assert statuses[stop] == "open"
+    # Each refusal is a row for the privacy officer, as at a phone's registration (review).
+    with world.sessions()() as session:
+        rows = list(
+            session.scalars(select(AccessLogEntry).where(AccessLogEntry.event == "report.refused"))
+        )
+    assert len(rows) == 2
+    assert all(r.role == "nurse" and "second_factor_required" in r.purpose for r in rows)
     done = world.client.post(
         EVENTS,
         json={"kind": "done", "visit_id": stop},
