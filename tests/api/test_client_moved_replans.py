@@ -24,20 +24,30 @@ def _replans(world: World) -> int:
         return session.scalars(select(Night.replan_requested)).one()
 
 
-def test_moving_a_client_with_open_care_tonight_replans_the_night(world: World) -> None:
-    org = world.seeded.home_care[0]
-    client_id = new_client(world, org, 7)
+def _planned_at_one(world: World, org: int, client_id: int) -> int:
+    """Care for ``client_id`` at 02:00-03:00 tonight, planned; the clock at 01:00. Returns
+    the night's re-plan count then."""
     made = world.client.post(
         CALLS, json=planned_body(client_id, start="02:00", end="03:00"), headers=world.key(org)
     )
     assert made.status_code == 201, made.text
     reoptimise(world)
     world.clock.set(1, 0)
-    before = _replans(world)
+    return _replans(world)
+
+
+def _move(world: World, org: int, client_id: int) -> None:
     moved = world.client.patch(
         f"/partner/v1/clients/{client_id}", json={"lat": 53.05, "lon": 6.62}, headers=world.key(org)
     )
     assert moved.status_code == 200, moved.text
+
+
+def test_moving_a_client_with_open_care_tonight_replans_the_night(world: World) -> None:
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, 7)
+    before = _planned_at_one(world, org, client_id)
+    _move(world, org, client_id)
     assert _replans(world) == before + 1
     settle(world)
     # Only a change of place re-plans: a new name or door note does not.
@@ -53,18 +63,8 @@ def test_moving_a_client_with_open_care_tonight_replans_the_night(world: World) 
 def test_moving_a_client_with_no_care_tonight_replans_nothing(world: World) -> None:
     org = world.seeded.home_care[0]
     client_id = new_client(world, org, 8)
-    other = new_client(world, org, 9)
-    made = world.client.post(
-        CALLS, json=planned_body(other, start="02:00", end="03:00"), headers=world.key(org)
-    )
-    assert made.status_code == 201, made.text
-    reoptimise(world)
-    world.clock.set(1, 0)
-    before = _replans(world)
-    moved = world.client.patch(
-        f"/partner/v1/clients/{client_id}", json={"lat": 53.05, "lon": 6.62}, headers=world.key(org)
-    )
-    assert moved.status_code == 200, moved.text
+    before = _planned_at_one(world, org, new_client(world, org, 9))
+    _move(world, org, client_id)
     assert _replans(world) == before
 
 
@@ -80,8 +80,5 @@ def test_moving_a_client_after_the_night_ended_replans_nothing(world: World) -> 
     reoptimise(world)
     world.clock.set(11, 0)  # the next morning: the night has ended
     before = _replans(world)
-    moved = world.client.patch(
-        f"/partner/v1/clients/{client_id}", json={"lat": 53.05, "lon": 6.62}, headers=world.key(org)
-    )
-    assert moved.status_code == 200, moved.text
+    _move(world, org, client_id)
     assert _replans(world) == before
