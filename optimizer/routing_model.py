@@ -180,7 +180,6 @@ class NightModel:
             )
         self.time = routing.GetDimensionOrDie("time")
         self._time_windows(horizon)
-        self._response_costs(horizon)
         self._disjunctions()
         self._skills_and_pins()
         self._two_person_visits()
@@ -236,41 +235,6 @@ class NightModel:
         for node in self.restock_nodes:
             routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(self.index(node)))
 
-    def _priced_responses(self) -> list[tuple[Visit, int]]:
-        """The calls whose every second to the door costs (``UrgencyClass.
-        response_cost_per_minute``), with that cost per second."""
-        priced: list[tuple[Visit, int]] = []
-        for visit in self.visits:
-            urgency = self.problem.urgency_classes[visit.urgency]
-            if (
-                visit.call_time is not None
-                and urgency.target_seconds is not None
-                and urgency.response_cost_per_minute > 0
-            ):
-                priced.append((visit, math.ceil(urgency.response_cost_per_minute / 60)))
-        return priced
-
-    def _response_costs(self, horizon: int) -> None:
-        """Each second from a call to its start costs its class's response rate, before the
-        aim as after it, as the quote ranks a call's places (`optimizer.quote`): without it
-        every re-plan saw a start 3 minutes after an acute call as no better than one 19
-        minutes after (the aim is 20) and saved driving instead (issue 11, session 25). The
-        time dimension's one soft upper bound per variable holds the aim, so a dimension of
-        no transit carries the call's start: its cumul tied to the time dimension's there."""
-        priced = self._priced_responses()
-        if not priced:
-            return
-        routing = self.routing
-        routing.AddConstantDimensionWithSlack(0, horizon, horizon, False, "response")
-        response = routing.GetDimensionOrDie("response")
-        solver = routing.solver()
-        for visit, per_second in priced:
-            assert visit.call_time is not None
-            for node in self.visit_nodes[visit.id]:
-                index = self.index(node)
-                solver.Add(response.CumulVar(index) == self.time.CumulVar(index))
-                response.SetCumulVarSoftUpperBound(index, visit.call_time, per_second)
-
     def _disjunctions(self) -> None:
         keep = self._keep_penalty()
         for visit in self.visits if not self.visits_required else ():
@@ -310,7 +274,6 @@ class NightModel:
             if margin is not None:
                 per_second = max(per_second, math.ceil(margin[1] / 60))
             total += per_second * horizon * copies
-        total += sum(rate * horizon * v.nurses_needed for v, rate in self._priced_responses())
         published = sum(1 for v in self.visits if v.published_nurse is not None)
         total += len(problem.nurses) * problem.night.stability_cost * (published + 1)
         return min(total, 2**62 // max(1, kept))

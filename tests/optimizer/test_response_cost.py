@@ -61,19 +61,6 @@ def test_the_re_plan_after_the_first_answer_keeps_the_call_first() -> None:
     assert plan.routes[0].visit_ids() == ["CALL", "P"]
 
 
-def test_the_search_itself_prices_each_minute_to_the_call() -> None:
-    """A search from scratch (no first answer to keep) sends her to the call first too: the
-    routing model priced only minutes past the call's aim, so every re-plan's search saw
-    the call at 23:17 (P first, 4 minutes less driving) as better than at 23:07 (session 25:
-    the service's plans started 26 of 104 acute calls 10-20 minutes after the call where a
-    greedy dispatcher keeping the same rule was there within 10)."""
-    problem, _current = _live()
-    plan = solve(problem, time_limit=5.0, solution_limit=200)
-    assert check(problem, plan) == []
-    assert plan.routes[0].visit_ids() == ["CALL", "P"]
-    assert _start(plan, "CALL") == 7 * MINUTE
-
-
 def test_without_a_response_cost_the_shorter_drive_still_wins() -> None:
     """The field is what makes the difference: 0 restores ranking by driving alone."""
     classes = {

@@ -30,10 +30,8 @@ def test_with_the_aim_the_acute_call_comes_first() -> None:
 
 
 def test_without_an_aim_the_shorter_drive_wins_and_the_call_is_late_in_its_target() -> None:
-    """Without an aim and without a response cost (since session 25 the search prices each
-    minute to the call too, which alone puts the call first here)."""
     classes = {
-        name: c.model_copy(update={"aim_seconds": None, "response_cost_per_minute": 0})
+        name: c.model_copy(update={"aim_seconds": None})
         for name, c in DEFAULT_URGENCY_CLASSES.items()
     }
     problem = line_problem([nurse(end_location=20)], _night(), urgency_classes=classes)
