@@ -161,7 +161,7 @@ def request_url(request: Request, settings: Settings) -> str:
     return str(request.url)
 
 
-def _log_refusal(
+def log_refusal(
     request: Request,
     session: Session,
     principal: Principal,
@@ -196,7 +196,7 @@ def refuse(
 ) -> NoReturn:
     """Write the refusal's access-log row (committed), then answer 401 problem+json with
     ``code`` = ``reason``. The row names who, the phone as asked for, the method and path."""
-    _log_refusal(request, session, principal, reason.value, now=now, event=event)
+    log_refusal(request, session, principal, reason.value, now=now, event=event)
     raise ProofRefused(message, extra={"code": reason.value, "message": message})
 
 
@@ -516,14 +516,14 @@ async def get_caller(
     )
     if found is None or found.nurse_id != row.id:
         await run_in_threadpool(
-            _log_refusal, request, session, principal, "device_not_registered", now=clock()
+            log_refusal, request, session, principal, "device_not_registered", now=clock()
         )
         raise api_error(
             Unauthorised, "device_not_registered", "register this phone first (X-Device-Id)"
         )
     if found.revoked_at is not None:
         await run_in_threadpool(
-            _log_refusal, request, session, principal, "device_revoked", now=clock()
+            log_refusal, request, session, principal, "device_revoked", now=clock()
         )
         raise api_error(Unauthorised, "device_revoked", "this phone has been revoked")
     if not _device_key_matches(found, principal):
@@ -599,7 +599,7 @@ def get_registering_nurse(
     if not principal.second_factor:
         # A password without the second factor trying to register a phone as her: a row for
         # the privacy officer, as the same refusal at a reveal.
-        _log_refusal(request, session, principal, "second_factor_required", now=clock())
+        log_refusal(request, session, principal, "second_factor_required", now=clock())
         raise api_error(
             Unauthorised, "second_factor_required", "sign in with your second factor first"
         )

@@ -10,7 +10,15 @@ from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
 from api.core.problems import Conflict, Forbidden, ProblemError
 from api.core.roles import Principal, Role
 from api.db.models import Night
-from api.deps import ClockDep, JobRunnerDep, ReplannerDep, SessionDep, SettingsDep, allow
+from api.deps import (
+    ClockDep,
+    JobRunnerDep,
+    ReplannerDep,
+    SessionDep,
+    SettingsDep,
+    allow,
+    log_refusal,
+)
 from api.night.stored import plan_of, route_of
 from api.repositories import access_log, accounts, nights, requests
 from api.schemas.nights import (
@@ -47,17 +55,14 @@ def _reporter(
     password alone marked her care done or held her up hours, no phone, no TOTP code). A
     refusal is a row of the access log, as the same refusal when she registers a phone."""
     if principal.role == Role.NURSE and not principal.second_factor:
-        session.rollback()
-        access_log.record_refusal(
+        log_refusal(
+            request,
             session,
             principal,
-            at=clock(),
+            "second_factor_required",
+            now=clock(),
             event="report.refused",
-            reason="second_factor_required",
-            device_id=None,
-            what=f"{request.method} {request.url.path}",
         )
-        session.commit()
         raise Forbidden("a nurse's report needs a second factor: sign in with your TOTP code")
     return principal
 

@@ -282,12 +282,14 @@ def test_the_baselines_took_no_break_before() -> None:
     assert not any(200.0 < s < 230.0 for s in starts(rested) if s is not None)
 
 
-def _care(key: str, window: tuple[int, int], minutes: float) -> Planned:
-    """Planned care at the base (place -1: no drive), ``minutes`` of it."""
+def _care(
+    key: str, window: tuple[int, int], minutes: float, place: int = -1, task: str = "turn"
+) -> Planned:
+    """Planned care at ``place`` (-1, the base: no drive), ``minutes`` of it."""
     return Planned(
         key=key,
-        place=-1,
-        care_task="turn",
+        place=place,
+        care_task=task,
         service_minutes=round(minutes),
         skills=(),
         window=window,
@@ -298,16 +300,16 @@ def _care(key: str, window: tuple[int, int], minutes: float) -> Planned:
     )
 
 
-def _acute(key: str, minute: float) -> Call:
-    """An acute call at the base, 20 minutes of care."""
+def _acute(key: str, minute: float, place: int = -1, minutes: int = 20) -> Call:
+    """An acute call at ``place`` (-1: the base), ``minutes`` of care."""
     return Call(
         key=key,
-        place=-1,
+        place=place,
         minute=minute,
         urgency="acute",
         care_task="fall",
-        service_minutes=20,
-        actual_minutes=20.0,
+        service_minutes=minutes,
+        actual_minutes=float(minutes),
         travel_factor=1.0,
         key_safe_fails=False,
     )
@@ -408,29 +410,8 @@ def test_nearest_free_under_the_rule_sends_the_nurse_whose_planned_care_keeps_it
     the call she would start it at 01:55. N2 has nothing planned. ``nearest_free`` sends N1
     (the first of two there as soon) and the catheter care starts 20 minutes late;
     ``nearest_free_rule`` sends N2. With N1 alone, it says no (the back-up)."""
-    hard = Planned(
-        key="P",
-        place=1,
-        care_task="catheter",
-        service_minutes=10,
-        skills=(),
-        window=(150, 155),
-        recurring=False,
-        actual_minutes=10.0,
-        travel_factor=1.0,
-        key_safe_fails=False,
-    )
-    call = Call(
-        key="C",
-        place=1,
-        minute=120.0,
-        urgency="acute",
-        care_task="fall",
-        service_minutes=40,
-        actual_minutes=40.0,
-        travel_factor=1.0,
-        key_safe_fails=False,
-    )
+    hard = _care("P", (150, 155), 10.0, place=1, task="catheter")
+    call = _acute("C", 120.0, place=1, minutes=40)
 
     def travel(a: int, b: int) -> float:
         return 0.0 if a == b else 15.0
