@@ -185,15 +185,26 @@ def new_totp_secret() -> str:
 @dataclass(frozen=True, slots=True)
 class SignInLimits:
     """Units: counts per ``window``. Failed sign-ins (wrong password or wrong, reused or
-    expired TOTP code) allowed per account and per client address within ``window``; beyond
-    them sign-in answers 429 until the window that began with the first failure ends.
+    expired TOTP code) allowed within ``window``; beyond a limit sign-in answers 429 until
+    the window that began with that limit's first failure ends.
 
-    Per account is kept low against guessing one nurse's password; per address is higher, as
-    a ward's NAT may put a team behind one address.
+    - ``per_account_at_address`` (10): one account from one client address. Low against
+      guessing one nurse's password, and it is the limit an attacker trips: his failures
+      lock the account at his address only, so the real planner at her own address still
+      signs in (review s25, R-A: one count per account let anyone lock any login out with
+      ten wrong passwords per 15 minutes).
+    - ``per_address`` (50): one client address across all accounts, against one address
+      trying many usernames; higher, as a ward's NAT may put a team behind one address.
+    - ``per_account`` (100): one account across all addresses, the backstop against
+      guessing her password from many addresses. Higher than twice the first limit, so no
+      one address reaches it even over two of its windows back to back: locking her out
+      everywhere takes guesses from at least five addresses, and guessing is held to 100
+      a window (NIST SP 800-63B caps consecutive failures on one account at 100).
     """
 
-    per_account: int = 10
+    per_account_at_address: int = 10
     per_address: int = 50
+    per_account: int = 100
     window: timedelta = timedelta(minutes=15)
 
 

@@ -168,7 +168,8 @@ def _keyring(settings: Settings) -> Keyring:
 
 
 class TooManyAttempts(ProblemError):
-    """429: too many failed sign-ins for this account or from this address; ``retry_after``
+    """429: too many failed sign-ins for this account at this address, from this address, or
+    for this account from all addresses (`security.SignInLimits`); ``retry_after``
     in seconds (the route sends it as ``Retry-After``)."""
 
     status, slug, title = 429, "too-many-sign-in-attempts", "Too many sign-in attempts"
@@ -182,30 +183,53 @@ class TooManyAttempts(ProblemError):
 
 
 def _throttle_keys(
-    username: str, address: str | None, settings: Settings, *, phone_key: str | None = None
-) -> list[str]:
-    """The account's key (her registered phone's own, with ``phone_key``), then the address's."""
+    username: str,
+    address: str | None,
+    settings: Settings,
+    limits: security.SignInLimits,
+    *,
+    phone_key: str | None = None,
+) -> list[tuple[str, int]]:
+    """The throttle keys of a sign-in, each with its limit (`security.SignInLimits`).
+
+    First the key a success clears: the account at this address, or with ``phone_key`` her
+    registered phone's own. Then the address's across accounts and, without ``phone_key``,
+    the account's across addresses (the backstop; a success does not clear it, or her own
+    sign-ins would reset an attacker's budget). Her phone is kept out of the backstop, as out
+    of the account's count before it: nobody without its private key can fail on its
+    limit, and a backstop tripped from elsewhere must not cut her phone off all night.
+    """
     pepper = settings.secret_key.get_secret_value()
-    account = username if phone_key is None else f"{username}\x00{phone_key}"
-    keys = [
-        security.throttle_key("account" if phone_key is None else "phone", account, pepper=pepper)
-    ]
+    where = (address or "").strip().lower()
+    if phone_key is None:
+        first = security.throttle_key("account-address", f"{username}\x00{where}", pepper=pepper)
+        keys = [(first, limits.per_account_at_address)]
+    else:
+        phone = security.throttle_key("phone", f"{username}\x00{phone_key}", pepper=pepper)
+        keys = [(phone, limits.per_account_at_address)]
     if address:
-        keys.append(security.throttle_key("address", address, pepper=pepper))
+        keys.append((security.throttle_key("address", address, pepper=pepper), limits.per_address))
+    if phone_key is None:
+        keys.append((security.throttle_key("account", username, pepper=pepper), limits.per_account))
     return keys
 
 
 def _check_throttle(
-    session: Session, keys: list[str], *, now: datetime, limits: security.SignInLimits
+    session: Session,
+    keys: list[tuple[str, int]],
+    *,
+    now: datetime,
+    limits: security.SignInLimits,
 ) -> None:
-    """429 when the account (``keys[0]``) or the address (``keys[1]``) is over its limit."""
-    caps = [limits.per_account, limits.per_address]
+    """429 when any key is at its limit within its window (the longest wait is given)."""
     rows = {
         r.key: r
-        for r in session.scalars(select(SignInThrottle).where(SignInThrottle.key.in_(keys)))
+        for r in session.scalars(
+            select(SignInThrottle).where(SignInThrottle.key.in_([key for key, _cap in keys]))
+        )
     }
     wait = 0
-    for key, cap in zip(keys, caps, strict=False):
+    for key, cap in keys:
         row = rows.get(key)
         if row is None or row.failures < cap:
             continue
@@ -217,7 +241,11 @@ def _check_throttle(
 
 
 def _count_failure(
-    session: Session, keys: list[str], *, now: datetime, limits: security.SignInLimits
+    session: Session,
+    keys: list[tuple[str, int]],
+    *,
+    now: datetime,
+    limits: security.SignInLimits,
 ) -> None:
     """Add one failure to each key, in one atomic statement per key (no read-modify-write,
     so concurrent server processes on PostgreSQL never lose a count); a window that has run
@@ -226,7 +254,7 @@ def _count_failure(
     moment_type = table.c.window_started_at.type
     expired = table.c.window_started_at <= literal(now - limits.window, moment_type)
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    for key in keys:
+    for key, _cap in keys:
         statement = insert(table).values(key=key, failures=1, window_started_at=now)
         session.execute(
             statement.on_conflict_do_update(
@@ -262,15 +290,17 @@ def authenticate(
     ten wrong passwords from anywhere locked a nurse's own phone out all night (red team s17,
     finding 11). Without the phone's private key nobody can use that limit.
 
-    Errors: 429 `TooManyAttempts` when the account or ``address`` (the client's) has too many
-    recent failures (checked first, so a locked account is not probed even with the right
-    password); 401 on a wrong password, and on a wrong, expired or already used TOTP code;
-    each 401 counts toward both limits. A TOTP code is accepted once: the user's last used
-    time step is kept, and only a later step is accepted (atomically, across processes).
+    Errors: 429 `TooManyAttempts` when the account at ``address`` (the client's), the
+    address across accounts or the account across addresses has too many recent failures
+    (`security.SignInLimits`; checked first, so a locked account is not probed even with the
+    right password); 401 on a wrong password, and on a wrong, expired or already used TOTP
+    code; each 401 counts toward every limit of the sign-in. A TOTP code is accepted once:
+    the user's last used time step is kept, and only a later step is accepted (atomically,
+    across processes).
     """
     limits = limits or security.SignInLimits()
     phone_key = key_thumbprint if _is_her_phone(session, username, key_thumbprint) else None
-    keys = _throttle_keys(username, address, settings, phone_key=phone_key)
+    keys = _throttle_keys(username, address, settings, limits, phone_key=phone_key)
     _check_throttle(session, keys, now=now, limits=limits)
     user = session.scalars(select(User).where(User.username == username)).first()
     ok = security.verify_password(user.password_hash if user else None, password)
@@ -289,7 +319,7 @@ def authenticate(
             _count_failure(session, keys, now=now, limits=limits)
             raise Unauthorised("the one-time code is wrong, expired or already used")
         second = True
-    session.execute(delete(SignInThrottle).where(SignInThrottle.key == keys[0]))
+    session.execute(delete(SignInThrottle).where(SignInThrottle.key == keys[0][0]))
     session.commit()
     return user, second
 

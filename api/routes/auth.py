@@ -1,7 +1,8 @@
 """Sign-in: short-lived bearer tokens with a TOTP second factor; a user's own TOTP enrolment.
 
-Failed sign-ins are throttled per account and per client address (429 with ``Retry-After``,
-state in the database so every server process shares it); a TOTP code is accepted once.
+Failed sign-ins are throttled per account at a client address, per address and per account
+across addresses (429 with ``Retry-After``, state in the database so every server process
+shares it); a TOTP code is accepted once.
 """
 
 from __future__ import annotations

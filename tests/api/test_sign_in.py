@@ -1,6 +1,7 @@
-"""Hardened sign-in over HTTP on the simulated clock (issue 10): throttled per account and per
-address with 429 + Retry-After (state in the database, shared by server processes), a TOTP
-code accepted once, wrong codes counted, and a nurse's second factor enrolled by herself.
+"""Hardened sign-in over HTTP on the simulated clock (issue 10): throttled per account at an
+address, per address and per account (the backstop) with 429 + Retry-After (state in the
+database, shared by server processes), a TOTP code accepted once, wrong codes counted, and a
+nurse's second factor enrolled by herself.
 Every login and secret here is fictional.
 """
 
@@ -71,7 +72,7 @@ def test_sixty_wrong_passwords_get_429_with_retry_after(any_world: World) -> Non
 def test_one_address_trying_many_accounts_is_throttled(any_world: World) -> None:
     """Failures spread over many usernames from one address reach the per-address limit."""
     world = any_world
-    world.client.app.state.sign_in_limits = SignInLimits(per_account=10, per_address=6)  # type: ignore[attr-defined]
+    world.client.app.state.sign_in_limits = SignInLimits(per_address=6)  # type: ignore[attr-defined]
     statuses = [_sign_in(world.client, f"guess{n}", WRONG).status_code for n in range(8)]
     assert statuses == [401] * 6 + [429] * 2
     _assert_throttled(_sign_in(world.client, "planner", PASSWORD))
@@ -211,3 +212,47 @@ def test_wrong_passwords_from_anywhere_do_not_lock_out_her_registered_phone(
         assert _sign_in(world.client, "nurse-n1", WRONG, key=key).status_code == 401
     world.clock.now += timedelta(seconds=30)
     _assert_throttled(_sign_in(world.client, "nurse-n1", PASSWORD, totp.at(world.clock()), key))
+
+
+def _from(world: World, address: str) -> TestClient:
+    """A client of the running app whose requests come from ``address`` (no phone keys)."""
+    return TestClient(world.client.app, client=(address, 50000))
+
+
+def test_wrong_passwords_from_one_address_do_not_lock_her_out_at_her_own(
+    any_world: World,
+) -> None:
+    """Review s25, R-A: an attacker failing sixty sign-ins for the planner from his address
+    is throttled there (429, even with the right password), yet the planner at her own
+    address still signs in; before, ten wrong passwords from anywhere locked her out."""
+    world = any_world
+    attacker, planner = _from(world, "198.51.100.7"), _from(world, "203.0.113.20")
+    statuses = [_sign_in(attacker, "planner", WRONG).status_code for _ in range(60)]
+    assert statuses[:10] == [401] * 10 and statuses[10:] == [429] * 50
+    _assert_throttled(_sign_in(attacker, "planner", PASSWORD))
+    assert _sign_in(planner, "planner", PASSWORD).status_code == 200
+
+
+def test_guessing_one_account_from_many_addresses_hits_the_account_backstop(
+    any_world: World,
+) -> None:
+    """Failures for one account spread over many addresses (each under its own limits) reach
+    the account's limit across all addresses: then every address gets 429 for it, her own
+    too, until the window ends, and other accounts are untouched."""
+    world = any_world
+    defaults = SignInLimits()
+    # No one address reaches the backstop, even over two of its windows back to back.
+    assert defaults.per_account > 2 * defaults.per_account_at_address
+    # Small limits of the same shape: each failure costs an argon2 verification.
+    limits = SignInLimits(per_account_at_address=3, per_address=6, per_account=9)
+    world.client.app.state.sign_in_limits = limits  # type: ignore[attr-defined]
+    per_address = limits.per_account_at_address
+    statuses = []
+    for failure in range(limits.per_account + 5):
+        attacker = _from(world, f"198.51.100.{failure // per_address + 1}")
+        statuses.append(_sign_in(attacker, "planner", WRONG).status_code)
+    assert statuses == [401] * limits.per_account + [429] * 5
+    retry = _assert_throttled(_sign_in(_from(world, "203.0.113.20"), "planner", PASSWORD))
+    assert _sign_in(_from(world, "203.0.113.20"), "planner2", PASSWORD).status_code == 200
+    world.clock.now += timedelta(seconds=retry)
+    assert _sign_in(_from(world, "203.0.113.20"), "planner", PASSWORD).status_code == 200
