@@ -92,6 +92,34 @@ def get_night(session: Session, region: Region, night_date: date) -> Night | Non
     ).first()
 
 
+def open_for_planner(
+    session: Session, region: Region, night_date: date, *, now: datetime, days_ahead: int
+) -> Night:
+    """The night of ``night_date`` for a planner's re-optimise: opened (`get_or_create_night`)
+    when new, but only from the current night (`night_date_for` ``now``) to ``days_ahead``
+    nights after it, as far as partners' care becomes visits (``recurrence_days_ahead``). A
+    night opened already is returned whatever its date.
+
+    Errors: 422 naming ``path.night_date`` for a night not opened that lies before the
+    current night (nothing will be planned for it again) or beyond the horizon: re-optimise
+    opened any night, so a planner's token (or a slip of the date) made night rows years
+    ahead, expanded recurring care into them and ran the solver on each (review s25, R-C).
+    """
+    night = get_night(session, region, night_date)
+    if night is not None:
+        return night
+    first = night_date_for(region, now)
+    last = first + timedelta(days=days_ahead)
+    if not first <= night_date <= last:
+        raise Unprocessable(
+            f"night_date: a night not opened yet can be planned from {first.isoformat()} "
+            f"to {last.isoformat()} ({days_ahead} nights ahead)",
+            field="path.night_date",
+            code="outside_horizon",
+        )
+    return get_or_create_night(session, region, night_date)
+
+
 def get_or_create_night(session: Session, region: Region, night_date: date) -> Night:
     """The night of ``night_date``, opened (and filled with recurring care) when new."""
     night = get_night(session, region, night_date)

@@ -215,13 +215,16 @@ def reoptimise_night(
     settings: SettingsDep,
     runner: JobRunnerDep,
     replanner: ReplannerDep,
+    clock: ClockDep,
     planner: Planner,
     if_match: IfMatch = None,
 ) -> JobPublic:
     """Re-optimise the night in the background; follow the job for progress and outcome.
 
     Calls and reports keep being planned while it runs; their re-plans are taken into its
-    result. A hand edit of the plan meanwhile makes the job fail with the 409 text.
+    result. A hand edit of the plan meanwhile makes the job fail with the 409 text. A night
+    not opened yet is opened from tonight to ``recurrence_days_ahead`` nights ahead only (422
+    naming ``path.night_date`` otherwise).
     """
     region = accounts.get_region(session)
     base = _version(if_match)
@@ -231,7 +234,9 @@ def reoptimise_night(
             f"the plan is at version 0, not {base}: reload and try again",
             extra={"current_version": 0, "changes": []},
         )
-    night = nights.get_or_create_night(session, region, night_date)
+    night = nights.open_for_planner(
+        session, region, night_date, now=clock(), days_ahead=settings.recurrence_days_ahead
+    )
     session.commit()
     nights.check_version(session, night, base)
     time_limit = min(body.time_limit_seconds, settings.reoptimise_seconds)

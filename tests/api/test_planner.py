@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from sqlalchemy import func, select
+
+from api.db.models import Night
 from api.seed import seed_requests
 from tests.api.conftest import NIGHT, World
 
@@ -137,3 +140,40 @@ def test_plan_times_are_inside_the_night(world: World) -> None:
     assert end - start == timedelta(hours=8)
     for route in plan["plan"]["routes"]:
         assert all(0 <= s["start"] <= 8 * 3600 for s in route["steps"])
+
+
+def test_reoptimise_opens_no_night_outside_the_planning_horizon(any_world: World) -> None:
+    """Review s25, R-C: re-optimise with ``If-Match: "0"`` opened any night, years ahead or
+    long past (a night row, recurring care expanded into it, a solver run). A night not yet
+    opened is opened only from the current night to ``recurrence_days_ahead`` nights ahead,
+    as partners' care is; others are 422 naming ``path.night_date``, and open nothing."""
+    world = any_world
+    seed_night(world)
+    ahead = world.settings.recurrence_days_ahead
+    headers = {**world.token("planner"), "If-Match": '"0"'}
+
+    def nights() -> int:
+        with world.sessions()() as session:
+            return int(session.scalar(select(func.count()).select_from(Night)) or 0)
+
+    before = nights()
+    for night in (NIGHT + timedelta(days=ahead + 1), date(2199, 12, 31), NIGHT - timedelta(days=1)):
+        refused = world.client.post(
+            f"/nights/{night.isoformat()}/plan/reoptimise",
+            json={"time_limit_seconds": 0.5},
+            headers=headers,
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["errors"][0]["field"] == "path.night_date"
+    assert nights() == before
+    # The night that exists keeps working, and so does the last night of the horizon.
+    assert reoptimise(world) == 1
+    last = NIGHT + timedelta(days=ahead)
+    job = world.client.post(
+        f"/nights/{last.isoformat()}/plan/reoptimise",
+        json={"time_limit_seconds": 0.5},
+        headers=headers,
+    )
+    assert job.status_code == 202, job.text
+    world.client.app.state.job_runner.wait(job.json()["id"], timeout=60)  # type: ignore[attr-defined]
