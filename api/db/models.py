@@ -155,6 +155,9 @@ class User(Base):
     #: The last accepted TOTP time step (unix time // 30): a code is accepted once.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger, default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Set at deactivation: a token issued at or before it is refused, even after the login
+    #: is reactivated (`api.repositories.accounts.token_caller`); ``None``: no such moment.
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

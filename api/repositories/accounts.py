@@ -467,6 +467,8 @@ def token_caller(
     user, nurse, latest = row[0], row[1], row[2]
     if not user.active or user.role != claims.role:
         return None
+    if _issued_before(claims.issued_at, user.tokens_valid_after):
+        return None
     principal = Principal(
         role=Role(user.role),
         actor=user.username,
@@ -484,6 +486,17 @@ def token_caller(
         latest_revocation=latest,
         device=row[3] if asked else None,
     )
+
+
+def _issued_before(issued_at: int | None, valid_after: datetime | None) -> bool:
+    """Whether a token issued at ``issued_at`` (whole seconds since the epoch, as ``iat``)
+    was issued at or before ``valid_after`` (`User.tokens_valid_after`). A token without
+    ``iat`` predates every such moment. The whole second of the moment counts as before it:
+    a login is deactivated and signs in again later, never in one second, and of two tokens
+    in that second the one issued before the deactivation must not slip through."""
+    if valid_after is None:
+        return False
+    return issued_at is None or issued_at <= valid_after.timestamp()
 
 
 def principal_from_token(
@@ -553,9 +566,12 @@ def list_users(session: Session) -> list[User]:
 
 
 def deactivate_user(session: Session, user_id: int, *, acting: Principal, now: datetime) -> User:
-    """Stop ``user_id`` signing in; every token of hers is refused from now on (404 when no
-    such user; 422 for the acting admin herself: the team would lose its last admin). The
-    change is written to the access log with who made it (`access_log.record_admin_action`)."""
+    """Stop ``user_id`` signing in; every token of hers is refused from now on, and those
+    issued until now stay refused after a reactivation (`reactivate_user`). The change is
+    written to the access log with who made it (`access_log.record_admin_action`).
+
+    Errors: 404 when no such user; 422 for the acting admin herself (the team would lose its
+    last admin)."""
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("no such user")
@@ -568,6 +584,8 @@ def deactivate_user(session: Session, user_id: int, *, acting: Principal, now: d
         )
     if user.active:
         user.active = False
+        # Her tokens stay refused if the login is reactivated (`reactivate_user`).
+        user.tokens_valid_after = now
         access_log.record_admin_action(
             session,
             acting,
@@ -577,6 +595,44 @@ def deactivate_user(session: Session, user_id: int, *, acting: Principal, now: d
             organisation_id=user.organisation_id,
         )
         session.commit()
+    return user
+
+
+def reactivate_user(session: Session, user_id: int, *, acting: Principal, now: datetime) -> User:
+    """Let a deactivated ``user_id`` sign in again; no token issued before her deactivation
+    works again (`User.tokens_valid_after`: the one that leaked may be among them), she signs
+    in anew. An active login is left as it is. The change is written to the access log with
+    who made it, as a deactivation (`access_log.record_admin_action`).
+
+    Errors: 404 when no such user; 409 for a nurse's login while another login of that nurse
+    is active (one login per nurse, as `create_user` keeps: an admin may have made her a new
+    one since).
+    """
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    if user.active:
+        return user
+    if (
+        user.nurse_id is not None
+        and session.scalars(
+            select(User.id).where(User.nurse_id == user.nurse_id, User.active, User.id != user.id)
+        ).first()
+    ):
+        raise Conflict("this nurse has another active login: deactivate that one first")
+    user.active = True
+    if user.tokens_valid_after is None:
+        # Deactivated before revision 0017 kept the moment: every token until now is refused.
+        user.tokens_valid_after = now
+    access_log.record_admin_action(
+        session,
+        acting,
+        at=now,
+        event="admin.user_reactivated",
+        what=f"reactivated user {user.id} ({user.role})",
+        organisation_id=user.organisation_id,
+    )
+    session.commit()
     return user
 
 

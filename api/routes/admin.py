@@ -23,6 +23,7 @@ from api.schemas.accounts import (
     UserDeactivated,
     UserListed,
     UserPublic,
+    UserReactivated,
 )
 from api.services import shifts
 
@@ -152,6 +153,19 @@ def deactivate_user(
     every token of hers is refused from now on (401). Not your own (422)."""
     user = accounts.deactivate_user(session, user_id, acting=admin, now=clock())
     return UserDeactivated(
+        id=user.id, username=user.username, role=Role(user.role), active=user.active
+    )
+
+
+@router.post("/admin/users/{user_id}/reactivate")
+def reactivate_user(
+    user_id: Id, session: SessionDep, clock: ClockDep, admin: Admin
+) -> UserReactivated:
+    """Let a deactivated login sign in again (a colleague back, a leaked password reset):
+    every token issued before its deactivation stays refused (401), she signs in anew. A
+    nurse's login while another login of hers is active: 409."""
+    user = accounts.reactivate_user(session, user_id, acting=admin, now=clock())
+    return UserReactivated(
         id=user.id, username=user.username, role=Role(user.role), active=user.active
     )
 

@@ -194,6 +194,15 @@ class UserDeactivated(BaseModel):
     active: bool
 
 
+class UserReactivated(BaseModel):
+    """A login that signs in again; tokens issued before its deactivation stay refused."""
+
+    id: int
+    username: str
+    role: Role
+    active: bool
+
+
 class NurseCreate(Strict):
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,16}$")]
     display_name: Name

@@ -33,6 +33,7 @@ EXPECTED: dict[str, frozenset[Role] | str] = {
     "create_user": frozenset({Role.ADMIN}),
     "list_users": frozenset({Role.ADMIN}),
     "deactivate_user": frozenset({Role.ADMIN}),
+    "reactivate_user": frozenset({Role.ADMIN}),
     "create_nurse": frozenset({Role.ADMIN}),
     "list_nurses": frozenset({Role.ADMIN, Role.PLANNER}),
     "set_shift": frozenset({Role.ADMIN, Role.PLANNER}),
