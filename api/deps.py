@@ -54,6 +54,7 @@ __all__ = [
     "SettingsDep",
     "TokenPrincipalDep",
     "allow",
+    "credential_still_valid",
     "get_backend",
     "get_caller",
     "get_keyring",
@@ -317,6 +318,51 @@ def get_token_principal(
 
 
 TokenPrincipalDep = Annotated[Principal, Depends(get_token_principal)]
+
+
+def credential_still_valid(request: Request) -> bool:
+    """Whether the credential ``request`` was let in with is still valid now: an event
+    stream, checked once when it opened, asks this again at every heartbeat and ends when
+    it is not (review s25: streams ran their 300 s after a deactivation or a phone revoke).
+
+    Checks what `get_principal` and `get_caller` check except the DPoP proof (a proof is
+    used once, at the opening): the API key is not revoked; the token is unexpired, its user
+    active with the same role and no token of hers revoked since (`accounts.token_caller`),
+    a nurse's token not from before one of her phones was revoked, and the phone the request
+    names (``X-Device-Id``), if any, still registered to her and not revoked. Blocking (one
+    fresh session, one round trip for a token): run it in a worker thread.
+    """
+    settings: Settings = request.app.state.settings
+    now = request.app.state.clock()
+    with request.app.state.session_factory() as session:
+        api_key = request.headers.get("x-api-key")
+        if api_key:
+            return accounts.principal_from_api_key(session, api_key, settings=settings) is not None
+        presented = _authorization(request)
+        if presented is None or presented[0] not in ("bearer", "dpop"):
+            return False
+        device_id = request.headers.get("x-device-id")
+        found = accounts.token_caller(
+            session, presented[1], settings=settings, now=now, device_id=device_id
+        )
+    if found is None:
+        return False
+    principal, revoked, device = found.principal, found.latest_revocation, found.device
+    issued = principal.token_issued_at
+    if principal.role == Role.NURSE and revoked is not None and issued is not None:
+        if revoked.tzinfo is None:
+            revoked = revoked.replace(tzinfo=UTC)
+        if issued < int(revoked.timestamp()):  # as `_refuse_tokens_of_revoked_phones`
+            return False
+    if not device_id:
+        return True
+    # The phone the stream was opened for: still hers and not revoked.
+    return (
+        device is not None
+        and device.revoked_at is None
+        and found.nurse is not None
+        and device.nurse_id == found.nurse.id
+    )
 
 
 def _token_caller(request: Request, principal: Principal) -> accounts.TokenCaller | None:

@@ -114,6 +114,16 @@ class Settings(BaseSettings):
     route_stream_seconds: float = Field(
         default=300, ge=0, le=3600, description="how long one change stream stays open"
     )
+    stream_heartbeat_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=60,
+        description=(
+            "an event stream (a phone's changes, the board) sends a comment line after this "
+            "much quiet and checks its caller's credential again at least this often, ending "
+            "once it is no longer valid (a deactivated login, a revoked phone, an expired token)"
+        ),
+    )
     phone_streams_per_nurse: int = Field(
         default=3,
         ge=1,

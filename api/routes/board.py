@@ -11,12 +11,20 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
 from api.core.problems import problem_response
 from api.core.roles import Principal, Role
-from api.deps import ClockDep, ReplannerDep, SessionDep, SettingsDep, allow
+from api.deps import (
+    ClockDep,
+    ReplannerDep,
+    SessionDep,
+    SettingsDep,
+    allow,
+    credential_still_valid,
+)
 from api.repositories import accounts, nights
 from api.routes.nights import _version
 from api.schemas.accounts import Skill
@@ -27,7 +35,7 @@ from api.services import live
 from api.services.board import board_of, road_lines
 from api.services.board_watch import BoardWatch
 from api.services.planning import visit_ref
-from api.services.stream_slots import STREAM_RETRY_AFTER_SECONDS, SlotStream
+from api.services.stream_slots import SIGNED_OUT, STREAM_RETRY_AFTER_SECONDS, SlotStream
 from api.services.urgent_calls import CallDetails, quote_call, take_call
 
 router = APIRouter(tags=["planner: board"])
@@ -93,8 +101,10 @@ async def stream_night_board(
 ) -> Response:
     """Server-sent events for the board: ``event: plan`` with ``{"version", "replan_pending"}``
     at once and whenever either changes (checked every second), ``: keep-alive`` every 15 s
-    of quiet; the stream ends after ``seconds`` and the board reconnects (it polls
-    ``/board/version`` when the stream fails). No client data: not access-logged.
+    (``stream_heartbeat_seconds``) of quiet; the stream ends after ``seconds`` and the board
+    reconnects (it polls ``/board/version`` when the stream fails). No client data: not
+    access-logged. The caller's token is checked again every heartbeat: the stream ends with
+    ``: signed out`` once her login is deactivated or the token has expired.
 
     All streams of a night share one version read per second; one user holds at most
     3 streams open (``STREAMS_PER_USER``; more: 429 problem+json with ``Retry-After``)."""
@@ -112,12 +122,12 @@ async def stream_night_board(
         )
     if seconds is None:  # as the phones' stream; in tests one message, so a test never hangs
         seconds = 0 if settings.environment == "test" else int(settings.route_stream_seconds)
-    lifetime = seconds
+    lifetime, heartbeat = seconds, settings.stream_heartbeat_seconds
 
     async def messages() -> AsyncIterator[str]:
         yield "retry: 3000\n\n"
         deadline = time.monotonic() + lifetime
-        quiet_since = time.monotonic()
+        quiet_since = checked_at = time.monotonic()
         last: dict[str, Any] | None = None
         while True:
             now = await watch.current(night_date)
@@ -126,7 +136,14 @@ async def stream_night_board(
                 last, quiet_since = now, time.monotonic()
             if time.monotonic() >= deadline or await request.is_disconnected():
                 return
-            if time.monotonic() - quiet_since >= 15:
+            if time.monotonic() - checked_at >= heartbeat:
+                # Once per heartbeat, not per second: the streams share one version read
+                # (R15); a deactivated planner's stream ran its 300 s (review s25).
+                if not await run_in_threadpool(credential_still_valid, request):
+                    yield SIGNED_OUT
+                    return
+                checked_at = time.monotonic()
+            if time.monotonic() - quiet_since >= heartbeat:
                 yield ": keep-alive\n\n"
                 quiet_since = time.monotonic()
             await asyncio.sleep(1)

@@ -26,7 +26,12 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.core.problems import problem_response
-from api.services.stream_slots import STREAM_RETRY_AFTER_SECONDS, SlotStream, StreamSlots
+from api.services.stream_slots import (
+    SIGNED_OUT,
+    STREAM_RETRY_AFTER_SECONDS,
+    SlotStream,
+    StreamSlots,
+)
 from mobile_contract._base import ApiError
 from mobile_contract.bag import BagStatus, BagTemplate, RestockList
 from mobile_contract.devices import DeviceRegistration, DeviceRegistrationRequest
@@ -152,6 +157,7 @@ def build_router(
     poll_seconds: float = 2.0,
     heartbeat_seconds: float = 15.0,
     streams_per_nurse: int = 3,
+    still_valid: Callable[[Request], bool] | None = None,
 ) -> APIRouter:
     """The ``/mobile/v1`` router.
 
@@ -164,6 +170,10 @@ def build_router(
     proxies keep it open. One nurse's phones hold at most ``streams_per_nurse`` change streams
     open at once (more: 429 ``too_many_streams`` with ``Retry-After``; R15's cap, as the
     board's); a stream's place is free again once it ends or its client goes away.
+    ``still_valid`` (blocking, run in a worker thread) says whether the caller's credential
+    is still valid: the stream asks it at least every ``heartbeat_seconds`` and ends with the
+    comment ``: signed out`` once it is not (a deactivated login, a revoked phone); ``None``:
+    the stream is checked only when it opens.
     """
     router = APIRouter(prefix=PREFIX, tags=["mobile"])
     spec = {e.operation_id: e for e in ENDPOINTS}
@@ -244,7 +254,7 @@ def build_router(
             nonlocal after
             yield "retry: 5000\n\n"
             deadline = time.monotonic() + stream_seconds
-            quiet_since = time.monotonic()
+            quiet_since = checked_at = time.monotonic()
             while True:
                 for notice in await run_in_threadpool(b.notices_after, who, after):
                     yield format_sse(notice)
@@ -252,6 +262,13 @@ def build_router(
                     quiet_since = time.monotonic()
                 if time.monotonic() >= deadline:
                     return
+                if still_valid is not None and time.monotonic() - checked_at >= heartbeat_seconds:
+                    # Checked when it opened only, a stream ran its lifetime after her login
+                    # was deactivated or her phone revoked (review s25).
+                    if not await run_in_threadpool(still_valid, request):
+                        yield SIGNED_OUT
+                        return
+                    checked_at = time.monotonic()
                 if time.monotonic() - quiet_since >= heartbeat_seconds:
                     yield ": keep-alive\n\n"
                     quiet_since = time.monotonic()

@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 
 from api.core.config import Settings
 from api.deps import (
+    credential_still_valid,
     get_backend,
     get_caller,
     get_registering_nurse,
@@ -20,7 +21,8 @@ __all__ = ["router_for"]
 def router_for(app: FastAPI) -> APIRouter:
     """The ``/mobile/v1`` router on the app's clock; under test the change stream closes
     once it has caught up (so a test never waits on it) unless the settings name its
-    lifetime (a test that holds streams open)."""
+    lifetime (a test that holds streams open). The stream checks the caller's credential
+    again every heartbeat (`credential_still_valid`)."""
     settings: Settings = app.state.settings
     stream = settings.route_stream_seconds
     if settings.environment == "test" and "route_stream_seconds" not in settings.model_fields_set:
@@ -32,5 +34,7 @@ def router_for(app: FastAPI) -> APIRouter:
         nurse=get_registering_nurse,
         clock=lambda: app.state.clock(),
         stream_seconds=stream,
+        heartbeat_seconds=settings.stream_heartbeat_seconds,
         streams_per_nurse=settings.phone_streams_per_nurse,
+        still_valid=credential_still_valid,
     )

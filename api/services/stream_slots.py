@@ -18,11 +18,16 @@ from typing import Any
 
 from fastapi.responses import StreamingResponse
 
-__all__ = ["STREAM_RETRY_AFTER_SECONDS", "SlotStream", "StreamSlots"]
+__all__ = ["SIGNED_OUT", "STREAM_RETRY_AFTER_SECONDS", "SlotStream", "StreamSlots"]
 
 #: When a refused stream may try again (Retry-After, seconds); the board and the phones
 #: poll meanwhile.
 STREAM_RETRY_AFTER_SECONDS = 15
+
+#: The last message of a stream ended because its caller's credential is no longer valid:
+#: an SSE comment, so clients of the contract need not know it; the reconnection then
+#: gets the 401 that says why.
+SIGNED_OUT = ": signed out\n\n"
 
 
 class StreamSlots:
