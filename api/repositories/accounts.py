@@ -491,9 +491,10 @@ def token_caller(
 def _issued_before(issued_at: int | None, valid_after: datetime | None) -> bool:
     """Whether a token issued at ``issued_at`` (whole seconds since the epoch, as ``iat``)
     was issued at or before ``valid_after`` (`User.tokens_valid_after`). A token without
-    ``iat`` predates every such moment. The whole second of the moment counts as before it:
-    a login is deactivated and signs in again later, never in one second, and of two tokens
-    in that second the one issued before the deactivation must not slip through."""
+    ``iat`` predates every such moment. ``iat`` drops the fraction, so a token of the
+    moment's own second counts as before it: no sign-in succeeds between a deactivation and
+    the reactivation, so such a token was issued before the deactivation (at worst one made
+    in the reactivation's second is refused, and she signs in again)."""
     if valid_after is None:
         return False
     return issued_at is None or issued_at <= valid_after.timestamp()
@@ -622,7 +623,7 @@ def reactivate_user(session: Session, user_id: int, *, acting: Principal, now: d
         raise Conflict("this nurse has another active login: deactivate that one first")
     user.active = True
     if user.tokens_valid_after is None:
-        # Deactivated before revision 0017 kept the moment: every token until now is refused.
+        # Deactivated before revision 0017, which kept no moment: refuse every token so far.
         user.tokens_valid_after = now
     access_log.record_admin_action(
         session,

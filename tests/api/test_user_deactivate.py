@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from api.db.models import AccessLogEntry
+from api.db.models import AccessLogEntry, User
 from tests.api.conftest import PASSWORD, World
 
 ME = "/auth/me"
@@ -145,3 +145,19 @@ def test_only_an_admin_reactivates_and_a_nurse_keeps_one_login(any_world: World)
     twice = _reactivate(world, nurse_login)
     assert twice.status_code == 409, twice.text
     assert twice.headers["content-type"] == "application/problem+json"
+
+
+def test_a_login_deactivated_before_0017_revives_no_token_either(any_world: World) -> None:
+    """A login made inactive before migration 0017 has no deactivation moment stored; its
+    reactivation refuses every token issued until then."""
+    world = any_world
+    user_id, _role = world.seeded.users["planner2"]
+    old = world.token("planner2")
+    with world.sessions()() as session:
+        session.execute(
+            update(User).where(User.id == user_id).values(active=False, tokens_valid_after=None)
+        )
+        session.commit()
+    world.clock.now += timedelta(minutes=1)
+    assert _reactivate(world, user_id).status_code == 200
+    assert world.client.get(ME, headers=old).status_code == 401
