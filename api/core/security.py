@@ -200,12 +200,17 @@ class SignInLimits:
       one address reaches it even over two of its windows back to back: locking her out
       everywhere takes guesses from at least five addresses, and guessing is held to 100
       a window (NIST SP 800-63B caps consecutive failures on one account at 100).
+    - ``known_address``: an address where the account signed in within this time is spared
+      the backstop (not the first two limits): five addresses, or one IPv6 host with its
+      /64, tripped the backstop each window and locked her out at her own desk too (review
+      s26). An attacker cannot pick her address; at it, guessing is held by the first limit.
     """
 
     per_account_at_address: int = 10
     per_address: int = 50
     per_account: int = 100
     window: timedelta = timedelta(minutes=15)
+    known_address: timedelta = timedelta(days=30)
 
 
 def throttle_key(kind: str, value: str, *, pepper: str) -> str:

@@ -214,6 +214,52 @@ def _throttle_keys(
     return keys
 
 
+def _known_key(username: str, address: str | None, settings: Settings) -> str | None:
+    """The key of "this account signed in at this address" (`security.SignInLimits.
+    known_address`); ``None`` without an address."""
+    if not address:
+        return None
+    where = f"{username}\x00{address.strip().lower()}"
+    return security.throttle_key(
+        "account-known", where, pepper=settings.secret_key.get_secret_value()
+    )
+
+
+def _spare_known_address(
+    session: Session,
+    keys: list[tuple[str, int]],
+    known: str | None,
+    *,
+    now: datetime,
+    limits: security.SignInLimits,
+) -> list[tuple[str, int]]:
+    """``keys`` to check, without the account's backstop (the last key of three) when the
+    account signed in at this address within ``limits.known_address``: failures from other
+    addresses must not lock her out where she works (review s26)."""
+    if known is None or len(keys) < 3:
+        return keys
+    row = session.get(SignInThrottle, known)
+    if row is None or row.window_started_at + limits.known_address <= now:
+        return keys
+    return keys[:-1]
+
+
+def _remember_address(session: Session, known: str | None, *, now: datetime) -> None:
+    """Record a successful sign-in of the account at this address (one upsert, its moment in
+    ``window_started_at``; not committed)."""
+    if known is None:
+        return
+    table = cast(Table, SignInThrottle.__table__)
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table).values(key=known, failures=0, window_started_at=now)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"window_started_at": statement.excluded.window_started_at},
+        )
+    )
+
+
 def _check_throttle(
     session: Session,
     keys: list[tuple[str, int]],
@@ -293,7 +339,8 @@ def authenticate(
     Errors: 429 `TooManyAttempts` when the account at ``address`` (the client's), the
     address across accounts or the account across addresses has too many recent failures
     (`security.SignInLimits`; checked first, so a locked account is not probed even with the
-    right password); 401 on a wrong password, and on a wrong, expired or already used TOTP
+    right password; the last not at an address where the account signed in within
+    ``known_address``, which a success records); 401 on a wrong password, and on a wrong, expired or already used TOTP
     code; each 401 counts toward every limit of the sign-in. A TOTP code is accepted once:
     the user's last used time step is kept, and only a later step is accepted (atomically,
     across processes).
@@ -301,7 +348,9 @@ def authenticate(
     limits = limits or security.SignInLimits()
     phone_key = key_thumbprint if _is_her_phone(session, username, key_thumbprint) else None
     keys = _throttle_keys(username, address, settings, limits, phone_key=phone_key)
-    _check_throttle(session, keys, now=now, limits=limits)
+    known = _known_key(username, address, settings) if phone_key is None else None
+    checked = _spare_known_address(session, keys, known, now=now, limits=limits)
+    _check_throttle(session, checked, now=now, limits=limits)
     user = session.scalars(select(User).where(User.username == username)).first()
     ok = security.verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
@@ -320,6 +369,7 @@ def authenticate(
             raise Unauthorised("the one-time code is wrong, expired or already used")
         second = True
     session.execute(delete(SignInThrottle).where(SignInThrottle.key == keys[0][0]))
+    _remember_address(session, known, now=now)
     session.commit()
     return user, second
 

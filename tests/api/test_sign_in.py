@@ -256,3 +256,27 @@ def test_guessing_one_account_from_many_addresses_hits_the_account_backstop(
     assert _sign_in(_from(world, "203.0.113.20"), "planner2", PASSWORD).status_code == 200
     world.clock.now += timedelta(seconds=retry)
     assert _sign_in(_from(world, "203.0.113.20"), "planner", PASSWORD).status_code == 200
+
+
+def test_the_account_backstop_does_not_lock_her_out_where_she_signed_in_before(
+    any_world: World,
+) -> None:
+    """Review s26: the backstop (one account, all addresses) tripped from many addresses (a
+    botnet, or one IPv6 host with its /64) locked the planner out everywhere, her own desk
+    too, again each window. An address where the account signed in recently is spared the
+    backstop (not its own per-address limits); a new address still gets 429."""
+    world = any_world
+    limits = SignInLimits(per_account_at_address=3, per_address=6, per_account=9)
+    world.client.app.state.sign_in_limits = limits  # type: ignore[attr-defined]
+    desk = "203.0.113.20"
+    assert _sign_in(_from(world, desk), "planner", PASSWORD).status_code == 200
+    world.clock.now += timedelta(hours=3)
+    for failure in range(limits.per_account):
+        attacker = _from(world, f"198.51.100.{failure // limits.per_account_at_address + 1}")
+        assert _sign_in(attacker, "planner", WRONG).status_code == 401
+    _assert_throttled(_sign_in(_from(world, "203.0.113.99"), "planner", PASSWORD))
+    _assert_throttled(_sign_in(_from(world, "198.51.100.77"), "planner", WRONG))
+    assert _sign_in(_from(world, desk), "planner", PASSWORD).status_code == 200
+    # Guessing at her desk is still held by the account's limit at that address.
+    statuses = [_sign_in(_from(world, desk), "planner", WRONG).status_code for _ in range(4)]
+    assert statuses == [401] * limits.per_account_at_address + [429]
