@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
+from api.core.problems import ProblemError
 from api.db.models import Night
+from api.repositories import accounts, nights
 from api.seed import seed_requests
 from tests.api.conftest import NIGHT, World
 
@@ -177,3 +181,39 @@ def test_reoptimise_opens_no_night_outside_the_planning_horizon(any_world: World
     )
     assert job.status_code == 202, job.text
     world.client.app.state.job_runner.wait(job.json()["id"], timeout=60)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("local", "night_date", "opens"),
+    [
+        # 03:00: the night under way began the previous calendar day.
+        (datetime(2027, 1, 15, 3, 0), date(2027, 1, 14), True),
+        (datetime(2027, 1, 15, 3, 0), date(2027, 1, 15), True),
+        (datetime(2027, 1, 14, 22, 0), date(2027, 1, 13), False),
+        # Noon: last night ended at 07:00 and is no longer the current night.
+        (datetime(2027, 1, 15, 12, 0), date(2027, 1, 14), False),
+        (datetime(2027, 1, 15, 12, 0), date(2027, 1, 15), True),
+        # The clocks go back (02:30 twice) and forward (02:00 to 03:00) in the night.
+        (datetime(2026, 10, 25, 2, 30, fold=1), date(2026, 10, 24), True),
+        (datetime(2027, 3, 28, 3, 30), date(2027, 3, 27), True),
+    ],
+)
+def test_reoptimise_horizon_starts_with_the_night_under_way(
+    world: World, local: datetime, night_date: date, opens: bool
+) -> None:
+    """Review s26 of R-C: at 03:00 (Europe/Amsterdam, either side of a clock change) the
+    current night is the one that began the evening before, and it may still be opened; a
+    night is refused as past only once the next one is current (from noon)."""
+    now = local.replace(tzinfo=ZoneInfo("Europe/Amsterdam"))
+    ahead = world.settings.recurrence_days_ahead
+    with world.sessions()() as session:
+        region = accounts.get_region(session)
+        assert nights.get_night(session, region, night_date) is None
+        if opens:
+            night = nights.open_for_planner(session, region, night_date, now=now, days_ahead=ahead)
+            assert night.night_date == night_date
+        else:
+            with pytest.raises(ProblemError) as refused:
+                nights.open_for_planner(session, region, night_date, now=now, days_ahead=ahead)
+            assert refused.value.status == 422
+        session.rollback()

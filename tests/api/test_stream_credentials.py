@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -120,3 +121,19 @@ def test_the_boards_stream_ends_when_the_planners_login_is_deactivated(world: Wo
             assert done.status_code == 200, done.text
             assert _rest_of(her_lines)[-1:] == [": signed out"]
             assert ": signed out" not in _rest_of(his_lines)
+
+
+def test_the_boards_stream_ends_when_its_token_expires(world: World) -> None:
+    """Review s26: a token lives ``access_token_minutes``; a board stream opened with it ends
+    with ``: signed out`` once it has expired (the simulated clock moved past it), and the
+    reconnection with that token is refused 401, which sends the page to polling."""
+    with _served(world) as base, httpx.Client(base_url=base, timeout=60) as http:
+        headers = world.token("planner")
+        params = {"seconds": LIFETIME_SECONDS}
+        with http.stream("GET", BOARD, params=params, headers=headers) as stream:
+            assert stream.status_code == 200
+            lines = stream.iter_lines()
+            assert next(lines) == "retry: 3000"
+            world.clock.now += timedelta(minutes=world.settings.access_token_minutes, seconds=1)
+            assert _rest_of(lines)[-1:] == [": signed out"]
+        assert http.get(BOARD, params={"seconds": 0}, headers=headers).status_code == 401
