@@ -286,23 +286,33 @@ def _check_throttle(
         raise TooManyAttempts(wait)
 
 
-def _count_failure(
+def _take_places(
     session: Session,
     keys: list[tuple[str, int]],
+    checked: list[tuple[str, int]],
     *,
     now: datetime,
     limits: security.SignInLimits,
-) -> None:
-    """Add one failure to each key, in one atomic statement per key (no read-modify-write,
-    so concurrent server processes on PostgreSQL never lose a count); a window that has run
-    out starts again at ``now``. Committed at once."""
+) -> list[tuple[str, datetime]]:
+    """Count this try as a failure on every key before its password is verified, one atomic
+    upsert per key returning the new count (a window that has run out starts again at
+    ``now``), committed at once; each key with the start of the window it was counted in.
+
+    Checked and counted apart, the limits let through as many tries as arrived together:
+    all passed the check before the first was counted, an argon2 verification later (review
+    s26). Counted first, a try past the limit of a key of ``checked`` gives its places back
+    and is refused (429 `TooManyAttempts`); no key counts a refused try.
+    """
     table = cast(Table, SignInThrottle.__table__)
     moment_type = table.c.window_started_at.type
     expired = table.c.window_started_at <= literal(now - limits.window, moment_type)
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    caps = dict(checked)
+    taken: list[tuple[str, datetime]] = []
+    over = False
     for key, _cap in keys:
         statement = insert(table).values(key=key, failures=1, window_started_at=now)
-        session.execute(
+        failures, started = session.execute(
             statement.on_conflict_do_update(
                 index_elements=[table.c.key],
                 set_={
@@ -311,7 +321,31 @@ def _count_failure(
                         (expired, literal(now, moment_type)), else_=table.c.window_started_at
                     ),
                 },
+            ).returning(table.c.failures, table.c.window_started_at)
+        ).one()
+        taken.append((key, started))
+        over = over or (key in caps and failures > caps[key])
+    session.commit()
+    if over:
+        _give_back(session, taken)
+        _check_throttle(session, checked, now=now, limits=limits)
+        raise TooManyAttempts(1)  # its window ended meanwhile: try again
+    return taken
+
+
+def _give_back(session: Session, taken: list[tuple[str, datetime]]) -> None:
+    """Undo `_take_places` for keys still in the window they were counted in (one atomic
+    decrement each; a window started since is left alone). Committed at once."""
+    table = cast(Table, SignInThrottle.__table__)
+    for key, started in taken:
+        session.execute(
+            update(table)
+            .where(
+                table.c.key == key,
+                table.c.window_started_at == started,
+                table.c.failures > 0,
             )
+            .values(failures=table.c.failures - 1)
         )
     session.commit()
 
@@ -340,22 +374,24 @@ def authenticate(
     address across accounts or the account across addresses has too many recent failures
     (`security.SignInLimits`; checked first, so a locked account is not probed even with the
     right password; the last not at an address where the account signed in within
-    ``known_address``, which a success records); 401 on a wrong password, and on a wrong, expired or already used TOTP
-    code; each 401 counts toward every limit of the sign-in. A TOTP code is accepted once:
-    the user's last used time step is kept, and only a later step is accepted (atomically,
-    across processes).
+    ``known_address``, which a success records); 401 on a wrong password, and on a wrong,
+    expired or already used TOTP code. Each try is counted on every limit before its
+    password is verified (`_take_places`), so tries sent together get no more than the
+    limit; a success clears the account's count at the address and gives the rest back. A
+    TOTP code is accepted once: the user's last used time step is kept, and only a later
+    step is accepted (atomically, across processes).
     """
     limits = limits or security.SignInLimits()
     phone_key = key_thumbprint if _is_her_phone(session, username, key_thumbprint) else None
     keys = _throttle_keys(username, address, settings, limits, phone_key=phone_key)
     known = _known_key(username, address, settings) if phone_key is None else None
     checked = _spare_known_address(session, keys, known, now=now, limits=limits)
-    _check_throttle(session, checked, now=now, limits=limits)
+    _check_throttle(session, checked, now=now, limits=limits)  # a locked account: no place
+    taken = _take_places(session, keys, checked, now=now, limits=limits)
     user = session.scalars(select(User).where(User.username == username)).first()
     ok = security.verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
-        _count_failure(session, keys, now=now, limits=limits)
-        raise Unauthorised("unknown user or wrong password")
+        raise Unauthorised("unknown user or wrong password")  # counted in `_take_places`
     second = False
     if totp_code:
         secret = None
@@ -365,12 +401,13 @@ def authenticate(
             )
         step = security.totp_step(secret, totp_code, now=now)
         if step is None or not _use_totp_step(session, user.id, step):
-            _count_failure(session, keys, now=now, limits=limits)
             raise Unauthorised("the one-time code is wrong, expired or already used")
         second = True
+    # A success is no failure: the account's count here is cleared, the others' place given
+    # back (clearing them would hand an attacker a fresh budget at each of her sign-ins).
     session.execute(delete(SignInThrottle).where(SignInThrottle.key == keys[0][0]))
     _remember_address(session, known, now=now)
-    session.commit()
+    _give_back(session, taken[1:])
     return user, second
 
 

@@ -7,6 +7,8 @@ Every login and secret here is fictional.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import httpx
@@ -280,3 +282,25 @@ def test_the_account_backstop_does_not_lock_her_out_where_she_signed_in_before(
     # Guessing at her desk is still held by the account's limit at that address.
     statuses = [_sign_in(_from(world, desk), "planner", WRONG).status_code for _ in range(4)]
     assert statuses == [401] * limits.per_account_at_address + [429]
+
+
+def test_concurrent_wrong_passwords_get_no_more_tries_than_the_limit(any_world: World) -> None:
+    """Review s26: the limit was checked before the password and the failure counted after
+    it (an argon2 verification later), so wrong passwords sent at once all passed the check:
+    as many guesses as the server runs at once, past every limit. Each try now takes its
+    place in the counts before the password is verified: at most the limit get 401."""
+    world = any_world
+    limits = SignInLimits(per_account_at_address=3, per_address=50, per_account=100)
+    world.client.app.state.sign_in_limits = limits  # type: ignore[attr-defined]
+    attacker = _from(world, "198.51.100.7")
+    start = threading.Barrier(12)
+
+    def guess(_: int) -> int:
+        start.wait(timeout=60)
+        return _sign_in(attacker, "planner", WRONG).status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = sorted(pool.map(guess, range(12)))
+    assert statuses == [401] * 3 + [429] * 9
+    # Refused tries took no place: the planner at her own address is not near any limit.
+    assert _sign_in(_from(world, "203.0.113.20"), "planner", PASSWORD).status_code == 200
