@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -182,6 +183,23 @@ class TooManyAttempts(ProblemError):
         self.retry_after = retry_after
 
 
+def _client_block(address: str | None) -> str | None:
+    """The client address as the sign-in limits count it: an IPv6 address by its /64 (one
+    host holds all of them: counted one by one, a new address per try met no limit; review
+    s26), an IPv4-mapped one as its IPv4 address, anything else as given."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 def _throttle_keys(
     username: str,
     address: str | None,
@@ -200,6 +218,7 @@ def _throttle_keys(
     limit, and a backstop tripped from elsewhere must not cut her phone off all night.
     """
     pepper = settings.secret_key.get_secret_value()
+    address = _client_block(address)
     where = (address or "").strip().lower()
     if phone_key is None:
         first = security.throttle_key("account-address", f"{username}\x00{where}", pepper=pepper)
@@ -217,6 +236,7 @@ def _throttle_keys(
 def _known_key(username: str, address: str | None, settings: Settings) -> str | None:
     """The key of "this account signed in at this address" (`security.SignInLimits.
     known_address`); ``None`` without an address."""
+    address = _client_block(address)
     if not address:
         return None
     where = f"{username}\x00{address.strip().lower()}"

@@ -304,3 +304,18 @@ def test_concurrent_wrong_passwords_get_no_more_tries_than_the_limit(any_world: 
     assert statuses == [401] * 3 + [429] * 9
     # Refused tries took no place: the planner at her own address is not near any limit.
     assert _sign_in(_from(world, "203.0.113.20"), "planner", PASSWORD).status_code == 200
+
+
+def test_one_ipv6_host_counts_as_one_address(any_world: World) -> None:
+    """Review s26: an IPv6 host holds a /64 of addresses and picks a new one per request, so
+    counted per address it met neither the account's limit at an address nor the address's
+    limit. Addresses of one /64 share their counts; another /64 and IPv4 do not."""
+    world = any_world
+    statuses = [
+        _sign_in(_from(world, f"2001:db8:0:1::{n + 1:x}"), "planner", WRONG).status_code
+        for n in range(11)
+    ]
+    assert statuses == [401] * 10 + [429]
+    _assert_throttled(_sign_in(_from(world, "2001:db8:0:1:ffff::9"), "planner", PASSWORD))
+    assert _sign_in(_from(world, "2001:db8:0:2::1"), "planner", PASSWORD).status_code == 200
+    assert _sign_in(_from(world, "198.51.100.7"), "planner", PASSWORD).status_code == 200
