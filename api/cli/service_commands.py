@@ -26,6 +26,18 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_port, default=8000)
+    p.add_argument(
+        "--forwarded-allow-ips",
+        metavar="ADDRESSES",
+        default=None,
+        help=(
+            "the reverse proxy's addresses or networks, comma-separated, whose "
+            "X-Forwarded-For names the caller (default: FORWARDED_ALLOW_IPS, else "
+            "loopback); sign-in limits count per caller address (docs/service.md). '*' is "
+            "refused outside development: the leftmost address is then the caller's own "
+            "writing"
+        ),
+    )
     p.set_defaults(handler=_serve)
 
     p = subcommands.add_parser(
@@ -170,12 +182,53 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _settings()
     _refuse_public_placeholder(settings, args.host)
+    proxies = _forwarded_allow_ips(settings, args.forwarded_allow_ips)
     # One message, not a traceback from the server's startup.
     check_database(settings.resolved_database_url, name="NACHTROUTE_DATABASE_URL")
     app = create_app(settings)
     freeze_startup_heap()  # no full collection pauses every request for start-up's objects
-    uvicorn.run(app, host=args.host, port=args.port, log_config=uvicorn_log_config("info"))
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=uvicorn_log_config("info"),
+        forwarded_allow_ips=proxies,
+    )
     return 0
+
+
+def _forwarded_allow_ips(settings: Any, given: str | None) -> str | None:
+    """The proxies whose ``X-Forwarded-For`` uvicorn believes: ``--forwarded-allow-ips``,
+    else ``FORWARDED_ALLOW_IPS``, else ``None`` (uvicorn's loopback default). Errors:
+    `UserInputError` for ``*`` outside development (any caller then writes the address
+    the sign-in limits count, a fresh count per forged address) and for an entry that is
+    no address or network."""
+    import ipaddress
+    import os
+
+    option = "--forwarded-allow-ips"
+    if given is None:
+        given, option = os.environ.get("FORWARDED_ALLOW_IPS"), "FORWARDED_ALLOW_IPS"
+    if given is None:
+        return None
+    entries = [part.strip() for part in given.split(",") if part.strip()]
+    if "*" in entries:
+        if settings.environment != "development":
+            raise UserInputError(
+                f"{option}: '*' trusts every caller's own X-Forwarded-For; name the reverse "
+                "proxy's address or network"
+            )
+        return given
+    for entry in entries:
+        if entry.startswith("unix:"):
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise UserInputError(
+                f"{option}: {entry!r} is no IP address or network (e.g. 10.0.0.2 or 10.0.0.0/24)"
+            ) from None
+    return ",".join(entries)
 
 
 def _demo_night(now: datetime) -> date:

@@ -100,6 +100,34 @@ def test_serve_refuses_placeholder_secret_in_production(
     assert "NACHTROUTE_SECRET_KEY" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("environment", "given", "named"),
+    [
+        ("production", ["--forwarded-allow-ips", "*"], "--forwarded-allow-ips"),
+        ("test", ["--forwarded-allow-ips", "10.0.0.2,*"], "--forwarded-allow-ips"),
+        ("production", ["--forwarded-allow-ips", "proxy.internal"], "'proxy.internal'"),
+        ("production", [], "FORWARDED_ALLOW_IPS"),
+    ],
+)
+def test_serve_refuses_to_trust_every_callers_forwarded_address(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    environment: str,
+    given: list[str],
+    named: str,
+) -> None:
+    """'*' lets a caller write the address the sign-in limits count (a fresh count per
+    forged address): refused outside development, from the option or the environment,
+    with one message naming where it came from; so is an entry that is no address."""
+    monkeypatch.setenv("NACHTROUTE_ENVIRONMENT", environment)
+    monkeypatch.setenv("NACHTROUTE_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("NACHTROUTE_API_KEY_PEPPER", "p" * 40)
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")
+    assert main(["serve", *given]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
