@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -43,7 +45,7 @@ def test_slots_hold_the_break_and_overlap_only_when_the_team_outnumbers_them(
         assert rule.window.start <= slot.window.start < slot.window.end <= rule.window.end
         assert slot.window.end - slot.window.start >= rule.duration_seconds
     distinct = sorted({(s.window.start, s.window.end) for s in slots})
-    for (_, first_end), (second_start, _) in zip(distinct, distinct[1:], strict=False):
+    for (_, first_end), (second_start, _) in pairwise(distinct):
         assert first_end <= second_start
     if len(distinct) < team:
         assert len(distinct) * (rule.duration_seconds + 15 * 60) > hours * HOUR - (
