@@ -206,15 +206,11 @@ class NightModel:
         for visit in self.visits:
             stop = timeline.stop_for(problem, visit)
             latest = stop.latest if stop.latest is not None else horizon
-            per_second = math.ceil(timeline.late_cost_per_minute(problem, visit) / 60)
-            aim = stop.target
-            urgency = problem.urgency_classes[visit.urgency]
-            if stop.target is not None and urgency.aim_seconds is not None:
-                # Ahead of the target (the class's aim), so the plan leaves room for noise.
-                aim = min(stop.target, (visit.call_time or 0) + urgency.aim_seconds)
-            margin = timeline.end_margin(problem, visit)
-            if aim is not None and visit.id in self.promises:
-                aim = min(aim, self.promises[visit.id])
+            # One soft bound per variable: a call's aim (or promise), a tolerance's window
+            # end, or a hard end's margin; the quote ranks places by the same bound.
+            soft = timeline.soft_end(problem, visit)
+            if soft is not None and visit.id in self.promises:
+                soft = (min(soft[0], self.promises[visit.id]), soft[1])
             if visit.nurses_needed == 2 and self.fixed_slots:
                 # Both copies in one short slot: in step without a cross-route constraint.
                 slot_end = stop.earliest + problem.night.sync_tolerance_seconds
@@ -223,14 +219,8 @@ class NightModel:
                 index = self.index(node)
                 cumul = time_dim.CumulVar(index)
                 cumul.SetRange(stop.earliest, max(stop.earliest, latest))
-                if stop.target is not None and per_second > 0:
-                    time_dim.SetCumulVarSoftUpperBound(index, aim, per_second)
-                elif margin is not None:
-                    # A hard end: the last minutes before it cost, so the plan keeps room
-                    # for the night's noise (one soft bound per variable: none else here).
-                    time_dim.SetCumulVarSoftUpperBound(
-                        index, max(0, margin[0]), math.ceil(margin[1] / 60)
-                    )
+                if soft is not None:
+                    time_dim.SetCumulVarSoftUpperBound(index, soft[0], math.ceil(soft[1] / 60))
                 routing.AddVariableMinimizedByFinalizer(cumul)
         for node in self.restock_nodes:
             routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(self.index(node)))

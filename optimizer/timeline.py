@@ -24,6 +24,7 @@ __all__ = [
     "locked_prefix",
     "route",
     "simulate",
+    "soft_end",
     "within_links",
 ]
 
@@ -41,6 +42,12 @@ class Stop:
     visit_id: str | None = None
     materials: dict[str, int] = field(default_factory=dict)
     not_before: int = 0
+    #: The objective's soft bound on its start (`soft_end`): each second past ``soft_end``
+    #: costs ``soft_cost_per_minute`` / 60 (``None``: no soft bound).
+    soft_end: int | None = None
+    soft_cost_per_minute: int = 0
+    #: A call with an urgency target (``target``), not planned care.
+    is_call: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +71,11 @@ class Departure:
 
 
 def stop_for(problem: Problem, visit: Visit, *, not_before: int = 0) -> Stop:
-    """The stop for ``visit``: its hard window (planned care) or soft target (unplanned)."""
+    """The stop for ``visit``: its hard window (planned care) or soft target (unplanned),
+    with the objective's soft bound on its start (`soft_end`)."""
     now = problem.now or 0
+    bound = soft_end(problem, visit)
+    soft_end_at, soft_rate = bound if bound is not None else (None, 0)
     if problem.is_planned_care(visit):
         assert visit.window is not None
         # A soft end: up to the tolerance past window.end is allowed at a cost per minute
@@ -81,6 +91,8 @@ def stop_for(problem: Problem, visit: Visit, *, not_before: int = 0) -> Stop:
             visit_id=visit.id,
             materials=dict(visit.materials),
             not_before=not_before,
+            soft_end=soft_end_at,
+            soft_cost_per_minute=soft_rate,
         )
     else:
         target = problem.target(visit)
@@ -93,8 +105,11 @@ def stop_for(problem: Problem, visit: Visit, *, not_before: int = 0) -> Stop:
             latest=visit.promised_by,
             target=target.end,
             visit_id=visit.id,
+            is_call=True,
             materials=dict(visit.materials),
             not_before=not_before,
+            soft_end=soft_end_at,
+            soft_cost_per_minute=soft_rate,
         )
     return within_links(problem, visit, stop)
 
@@ -154,6 +169,30 @@ def end_margin(problem: Problem, visit: Visit) -> tuple[int, int] | None:
     ):
         return None
     return visit.window.end - visit.end_margin_seconds, visit.end_margin_cost_per_minute
+
+
+def soft_end(problem: Problem, visit: Visit) -> tuple[int, int] | None:
+    """``(bound, cost per minute)``: the soft upper bound the objective puts on ``visit``'s
+    start (seconds from the night's start), each minute past it costing that much; ``None``
+    when it has none. A call: its class's aim (`UrgencyClass.aim_seconds`, else its target)
+    at its lateness rate; planned care with a tolerance: its window's end at its own rate;
+    planned care with a hard end: the margin before it (`end_margin`). The routing model
+    (which also holds a call to its promise) and the quote rank by the same bound."""
+    if problem.is_planned_care(visit):
+        if visit.late_tolerance_seconds > 0:
+            assert visit.window is not None
+            rate = visit.late_cost_per_minute
+            return (visit.window.end, rate) if rate > 0 else None
+        margin = end_margin(problem, visit)
+        return (max(0, margin[0]), margin[1]) if margin is not None else None
+    urgency = problem.urgency_classes[visit.urgency]
+    target = problem.target(visit).end
+    if urgency.lateness_cost_per_minute <= 0:
+        return None
+    if urgency.aim_seconds is not None:
+        # Ahead of the target, so the plan leaves room for the night's noise.
+        target = min(target, (visit.call_time or 0) + urgency.aim_seconds)
+    return target, urgency.lateness_cost_per_minute
 
 
 def restock_stop(problem: Problem, *, not_before: int = 0) -> Stop:

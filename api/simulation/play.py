@@ -10,8 +10,9 @@ Who does what, all over HTTP against one served process (started here, or ``--ur
 - the **planner** re-optimises and publishes the evening plan, and reads the night's plan
   every few simulated minutes (invariants are checked on it);
 - each **nurse's phone** reads her route, drives to her next visit (the route's leg times x
-  the night's noise), reports ``visit_started``, ``visit_completed``, ``could_not_get_in``
-  and ``delayed``, and keeps its outbox while offline, sending it as one batch after.
+  the night's noise), reports ``departed`` (to the visit she sets off for), ``arrived``,
+  ``visit_started``, ``visit_completed``, ``could_not_get_in`` and ``delayed``, and keeps
+  its outbox while offline, sending it as one batch after.
 
 The service runs on a simulated clock (``NACHTROUTE_CLOCK`` / ``_SPEED``); the player reads
 the clock from ``GET /health`` and acts at the simulated minute things happen. Faults: a
@@ -732,6 +733,10 @@ class ServiceNight:
         nurse.state, nurse.target = "driving", step["visit_id"]
         nurse.until, nurse.start_at = arrive, start
         nurse.driving += drive
+        # Her phone says where she drives, as the app does when she sets off: the service
+        # keeps a visit she is driving to first (a re-plan redirected her mid-drive, and
+        # left out as window_passed care she was minutes from, while it knew only the plan).
+        self._event(nurse, "departed", max(now, nurse.last_end), to_visit_id=step["visit_id"])
 
     def _step(self, nurse: Nurse, now: float) -> None:
         """Move her on as far as ``now``; her phone reads each change of her route (the app
@@ -756,6 +761,8 @@ class ServiceNight:
                 if job.status != "open":
                     nurse.state, nurse.last_end = "idle", nurse.until
                     continue
+                # At the door (early, she waits in the car until the window opens).
+                self._event(nurse, "arrived", nurse.start_at, visit_id=nurse.target)
                 self._reveal_at_door(nurse, job, now)
                 if job.spec.key_safe_fails:
                     nurse.state = "door"

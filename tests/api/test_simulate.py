@@ -19,6 +19,7 @@ from api.cli.sim_commands import _write_records
 from api.core.config import Settings
 from api.db.engine import make_engine, make_session_factory
 from api.db.models import AccessLogEntry, Visit
+from api.db.phone_models import PhoneEvent
 from api.main import create_app
 from api.services.reports import month_report
 from api.simulation.generate import Call, Faults, NightSpec, Planned, make_world, night_minutes
@@ -101,7 +102,11 @@ def test_a_simulated_night_through_the_service_keeps_every_invariant(
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
         statuses = [v.status for v in session.scalars(select(Visit))]
+        reported = set(session.scalars(select(PhoneEvent.type)))
     engine.dispose()
+    # Her phone says where she drives and when she is at the door, as the app does: the
+    # service keeps a visit she drives to first and does not give it up as window_passed.
+    assert {"departed", "arrived", "visit_started", "visit_completed"} <= reported
     begun = sum(1 for x in [*night.calls, *night.planned] if x.start is not None)
     assert statuses.count("done") + statuses.count("started") == begun
     # Nothing open at the end: recurring care handed to the back-up is cancelled for this

@@ -15,6 +15,7 @@ from optimizer.model import Problem, Visit
 from optimizer.plan import Plan, StepType
 from optimizer.quote import InsertionOption, _rank, _response_cost, quote
 from optimizer.replan import hold_promises, insert_new_calls
+from optimizer.timeline import soft_end
 
 from .conftest import MINUTE, line_problem, nurse, planned, unplanned
 
@@ -24,6 +25,30 @@ CALL = "CALL"
 def _lateness(plan: Plan) -> int:
     """Seconds past target or window end, over every visit of ``plan``."""
     return sum(s.lateness_seconds for r in plan.routes for s in r.steps if s.type == StepType.VISIT)
+
+
+def _soft_cost(problem: Problem, plan: Plan) -> int:
+    """Cost per minute x seconds past each visit's soft bound (`timeline.soft_end`)."""
+    total = 0
+    for route in plan.routes:
+        for step in route.steps:
+            if step.type == StepType.VISIT and step.visit_id is not None:
+                bound = soft_end(problem, problem.visit(step.visit_id))
+                if bound is not None and step.start > bound[0]:
+                    total += bound[1] * (step.start - bound[0])
+    return total
+
+
+def _calls_late(problem: Problem, plan: Plan) -> int:
+    """Seconds past their urgency targets, over the calls of ``plan``."""
+    return sum(
+        s.lateness_seconds
+        for r in plan.routes
+        for s in r.steps
+        if s.type == StepType.VISIT
+        and s.visit_id is not None
+        and not problem.is_planned_care(problem.visit(s.visit_id))
+    )
 
 
 def _placed(problem: Problem, current: Plan, order: list[str], position: int) -> InsertionOption:
@@ -41,6 +66,10 @@ def _placed(problem: Problem, current: Plan, order: list[str], position: int) ->
         added_travel_seconds=trial.summary.travel_seconds - current.summary.travel_seconds,
         added_lateness_others_seconds=max(0, _lateness(trial) - own - _lateness(current)),
         feasible=not trial.violations,
+        soft_cost=max(0, _soft_cost(problem, trial) - _soft_cost(problem, current)),
+        added_call_lateness_others_seconds=max(
+            0, _calls_late(problem, trial) - own - _calls_late(problem, current)
+        ),
     )
 
 

@@ -132,3 +132,57 @@ def test_the_first_answer_never_keeps_an_acute_call_behind_care_that_could_wait(
     assert check(problem, first) == []
     # Straight to the call: on site after the drive from where she is (0, at 23:00).
     assert _start(first, "CALL") == call_at * MINUTE
+
+
+def _tolerance_night(late_cost_per_minute: int) -> tuple[Problem, Plan]:
+    """N1 (at 0) has planned care P at 10 (window 23:00-23:15, a 15-minute tolerance at
+    ``late_cost_per_minute``, 2 minutes' care) when an acute call at 2 comes in at 23:00.
+    P first: the call begun 23:20 (inside its aim). The call first: on site 23:02, P
+    begun 23:20, 5 minutes into its tolerance."""
+    care = planned(
+        "P",
+        10,
+        0,
+        15 * MINUTE,
+        service_seconds=2 * MINUTE,
+        late_tolerance_seconds=15 * MINUTE,
+        late_cost_per_minute=late_cost_per_minute,
+    )
+    night = line_problem([nurse()], [care], now=0)
+    current = evaluate(night, {"N1": ["P"]})
+    call = Visit.model_validate(unplanned("CALL", 2, 0, "acute"))
+    return with_visit(night, call), current
+
+
+def test_a_call_pushes_planned_care_into_its_tolerance_when_its_minutes_are_worth_more() -> None:
+    """18 acute minutes sooner (21 600 at 1 200 a minute) against 5 tolerance minutes
+    (5 000 at 1 000): the call first. Old code ranked any minute pushed into a tolerance
+    ahead of every cost, and the call waited 18 minutes behind P (issue 11: p90 18 min
+    against 15 for the greedy dispatcher keeping the same rule)."""
+    problem, current = _tolerance_night(1000)
+    [option] = quote(problem, current, problem.visit("CALL"))
+    assert (option.position, option.start) == (0, 2 * MINUTE)
+    assert option.added_lateness_others_seconds == 5 * MINUTE
+    assert option.added_call_lateness_others_seconds == 0
+    first = insert_new_calls(problem, current)
+    assert check(problem, first) == []
+    assert first.routes[0].visit_ids() == ["CALL", "P"]
+    assert _start(first, "P") == 20 * MINUTE  # inside window + tolerance (23:30)
+
+
+def test_a_tolerance_priced_above_the_call_minutes_keeps_planned_care_first() -> None:
+    """At 5 000 a tolerance minute (25 000 for 5) the 18 acute minutes are worth less."""
+    problem, current = _tolerance_night(5000)
+    [option] = quote(problem, current, problem.visit("CALL"))
+    assert option.position == 1 and option.added_lateness_others_seconds == 0
+    first = insert_new_calls(problem, current)
+    assert first.routes[0].visit_ids() == ["P", "CALL"]
+    assert _start(first, "CALL") == 20 * MINUTE
+
+
+def test_the_spared_tolerance_rank_is_the_old_one() -> None:
+    """``spare_tolerance`` (calls answered together, `replan.insert_new_calls`) ranks any
+    minute pushed into a tolerance ahead of cost, as before."""
+    problem, current = _tolerance_night(1000)
+    [option] = quote(problem, current, problem.visit("CALL"), spare_tolerance=True)
+    assert (option.position, option.start) == (1, 20 * MINUTE)
