@@ -60,11 +60,15 @@ def quote(
 ) -> list[InsertionOption]:
     """Every eligible nurse's best insertion of ``visit`` into ``plan``, best first.
 
-    ``visit.location`` must index the problem's matrices. Ranking: feasible first, then the
-    new visit's own lateness past its target, then lateness caused to others, then added
-    travel and, for a call, each minute to its start at its class's
-    ``response_cost_per_minute`` (a nurse's places rank so too). Planned windows and shift
-    ends are hard; the break is kept.
+    ``visit.location`` must index the problem's matrices. Ranking (`_rank`): feasible
+    first, then the new visit's own lateness past its target, then other calls' lateness
+    past theirs, then one cost as the search weighs it: added travel, for a call each
+    minute to its start at its class's ``response_cost_per_minute``, and what the place
+    adds past the objective's soft bounds (`timeline.soft_end`: planned care pushed into
+    its tolerance, a call past its aim). ``spare_tolerance``: rank planned care pushed into
+    its tolerance with other calls' lateness, ahead of cost (the calls answered together
+    by `replan.insert_new_calls` fall back on it). Planned windows (with their tolerance)
+    and shift ends are hard; the break is kept.
     """
     eligible = {n.id for n in eligible_nurses(problem, visit)}
     new_stop = timeline.stop_for(problem, visit)
