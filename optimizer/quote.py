@@ -203,7 +203,7 @@ class _Layout:
     travel: int
     lateness: int
     late: frozenset[int]  # stops past a hard window, or a two-person visit past its partner
-    soft_cost: int  # `_soft_cost` of its stops
+    soft_cost: int  # `_past_soft_bounds` of its stops
     calls_late: int  # seconds its calls start past their urgency targets
     short: frozenset[tuple[int, str]]  # (stop index, item) where the bag has none left
     break_missed: bool
@@ -255,13 +255,14 @@ def _layout(
     if rule is not None and placed is not None and not any(t.break_before for t in timed):
         finish = max(finish, placed[1])
     back = max(finish, leave.time) + math.ceil(matrix[last][nurse.end_location])
+    soft_cost, calls_late = _past_soft_bounds(timed)
     return _Layout(
         timed=timed,
         travel=travel + math.ceil(matrix[last][nurse.end_location]),
         lateness=lateness,
         late=frozenset(late),
-        soft_cost=_soft_cost(timed),
-        calls_late=_calls_late(timed),
+        soft_cost=soft_cost,
+        calls_late=calls_late,
         short=frozenset(short),
         break_missed=rule is not None and placed is None,
         overrun=back > nurse.shift.end,
@@ -487,13 +488,14 @@ class _Router:
         if self.window is not None and laid.final is not None and laid.in_loop is None:
             finish = max(finish, laid.final[1])
         back = max(finish, self.leave.time) + home
+        soft_cost, calls_late = _past_soft_bounds(laid.timed)
         return _Layout(
             timed=laid.timed,
             travel=laid.travel + home,
             lateness=laid.lateness,
             late=frozenset(laid.late),
-            soft_cost=_soft_cost(laid.timed),
-            calls_late=_calls_late(laid.timed),
+            soft_cost=soft_cost,
+            calls_late=calls_late,
             short=self._short(position, middle, resume),
             break_missed=self.window is not None and laid.final is None,
             overrun=back > nurse.shift.end,
@@ -1147,28 +1149,22 @@ def _response_cost(problem: Problem, visit: Visit) -> int:
     return urgency.response_cost_per_minute
 
 
-def _soft_cost(timed: Sequence[timeline.TimedStop]) -> int:
-    """What ``timed``'s starts cost past their soft bounds (`timeline.soft_end`), in cost
-    per minute x seconds."""
-    total = 0
+def _past_soft_bounds(timed: Sequence[timeline.TimedStop]) -> tuple[int, int]:
+    """`_Layout`'s ``(soft_cost, calls_late)`` in one pass over ``timed``: what its starts
+    cost past their soft bounds (`timeline.soft_end`, in cost per minute x seconds), and the
+    seconds its calls start past their urgency targets."""
+    soft = late = 0
     for item in timed:
-        stop = item.stop
-        if stop.soft_end is not None and item.start > stop.soft_end:
-            total += stop.soft_cost_per_minute * (item.start - stop.soft_end)
-    return total
-
-
-def _calls_late(timed: Sequence[timeline.TimedStop]) -> int:
-    """Seconds ``timed``'s calls start past their urgency targets."""
-    return sum(
-        item.start - item.stop.target
-        for item in timed
-        if item.stop.is_call and item.stop.target is not None and item.start > item.stop.target
-    )
+        stop, start = item.stop, item.start
+        if stop.soft_end is not None and start > stop.soft_end:
+            soft += stop.soft_cost_per_minute * (start - stop.soft_end)
+        if stop.is_call and stop.target is not None and start > stop.target:
+            late += start - stop.target
+    return soft, late
 
 
 def _own_soft_cost(stop: timeline.Stop, start: int) -> int:
-    """What ``stop`` starting at ``start`` costs past its soft bound (`_soft_cost`)."""
+    """What ``stop`` starting at ``start`` costs past its soft bound (`_past_soft_bounds`)."""
     if stop.soft_end is None or start <= stop.soft_end:
         return 0
     return stop.soft_cost_per_minute * (start - stop.soft_end)

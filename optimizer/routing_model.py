@@ -259,11 +259,9 @@ class NightModel:
                 kept += copies
             else:
                 total += classes[visit.urgency].omission_penalty * copies
-            per_second = math.ceil(timeline.late_cost_per_minute(problem, visit) / 60)
-            margin = timeline.end_margin(problem, visit)
-            if margin is not None:
-                per_second = max(per_second, math.ceil(margin[1] / 60))
-            total += per_second * horizon * copies
+            soft = timeline.soft_end(problem, visit)  # the one soft bound `_time_windows` sets
+            if soft is not None:
+                total += math.ceil(soft[1] / 60) * horizon * copies
         published = sum(1 for v in self.visits if v.published_nurse is not None)
         total += len(problem.nurses) * problem.night.stability_cost * (published + 1)
         return min(total, 2**62 // max(1, kept))

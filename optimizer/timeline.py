@@ -20,7 +20,6 @@ __all__ = [
     "TimedStop",
     "departure",
     "end_margin",
-    "late_cost_per_minute",
     "locked_prefix",
     "route",
     "simulate",
@@ -145,14 +144,6 @@ def within_links(
     if (earliest, latest) == (stop.earliest, stop.latest):
         return stop
     return replace(stop, earliest=earliest, latest=latest)
-
-
-def late_cost_per_minute(problem: Problem, visit: Visit) -> int:
-    """What each minute past the visit's target costs: its own rate for planned care with a
-    soft end, its urgency class's rate otherwise."""
-    if problem.is_planned_care(visit):
-        return visit.late_cost_per_minute if visit.late_tolerance_seconds > 0 else 0
-    return problem.urgency_classes[visit.urgency].lateness_cost_per_minute
 
 
 def end_margin(problem: Problem, visit: Visit) -> tuple[int, int] | None:

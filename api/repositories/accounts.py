@@ -133,10 +133,7 @@ def create_user(
             raise Unprocessable(f"role {role.value} belongs to a {wanted} organisation")
     if nurse_id is not None and session.get(Nurse, nurse_id) is None:
         raise NotFound("no such nurse")
-    if (
-        role == Role.NURSE
-        and session.scalars(select(User.id).where(User.nurse_id == nurse_id, User.active)).first()
-    ):
+    if role == Role.NURSE and nurse_id is not None and _has_active_login(session, nurse_id):
         # One login per nurse: a second one (made by an admin, with a second factor the
         # admin enrolled) could otherwise register a phone as her and reveal codes.
         raise Conflict("this nurse has a login already")
@@ -694,14 +691,7 @@ def deactivate_user(session: Session, user_id: int, *, acting: Principal, now: d
         user.active = False
         # Her tokens stay refused if the login is reactivated (`reactivate_user`).
         user.tokens_valid_after = now
-        access_log.record_admin_action(
-            session,
-            acting,
-            at=now,
-            event="admin.user_deactivated",
-            what=f"deactivated user {user.id} ({user.role})",
-            organisation_id=user.organisation_id,
-        )
+        _log_login_change(session, acting, user, "deactivated", now=now)
         session.commit()
     return user
 
@@ -721,27 +711,36 @@ def reactivate_user(session: Session, user_id: int, *, acting: Principal, now: d
         raise NotFound("no such user")
     if user.active:
         return user
-    if (
-        user.nurse_id is not None
-        and session.scalars(
-            select(User.id).where(User.nurse_id == user.nurse_id, User.active, User.id != user.id)
-        ).first()
-    ):
+    if user.nurse_id is not None and _has_active_login(session, user.nurse_id):
         raise Conflict("this nurse has another active login: deactivate that one first")
     user.active = True
     if user.tokens_valid_after is None:
         # Deactivated before revision 0017, which kept no moment: refuse every token so far.
         user.tokens_valid_after = now
+    _log_login_change(session, acting, user, "reactivated", now=now)
+    session.commit()
+    return user
+
+
+def _has_active_login(session: Session, nurse_id: int) -> bool:
+    """Whether nurse ``nurse_id`` has an active login (one login per nurse)."""
+    found = session.scalars(select(User.id).where(User.nurse_id == nurse_id, User.active))
+    return found.first() is not None
+
+
+def _log_login_change(
+    session: Session, acting: Principal, user: User, verb: str, *, now: datetime
+) -> None:
+    """The access-log row of an admin's change to ``user``'s login (``verb``: deactivated,
+    reactivated): which admin, when, the login's id and role only."""
     access_log.record_admin_action(
         session,
         acting,
         at=now,
-        event="admin.user_reactivated",
-        what=f"reactivated user {user.id} ({user.role})",
+        event=f"admin.user_{verb}",
+        what=f"{verb} user {user.id} ({user.role})",
         organisation_id=user.organisation_id,
     )
-    session.commit()
-    return user
 
 
 def revoke_api_key(
