@@ -26,6 +26,7 @@ from api.nightbag import full_bag, optimizer_bag_now, remaining
 from api.offline_events import derive_state
 from api.repositories import nights
 from api.repositories import phone as phone_repo
+from api.services import breaks
 from api.services.solving import run_solve
 from api.services.tolerance import current_rule
 from api.travel import travel_matrices
@@ -81,6 +82,9 @@ class NightProblem:
     visits: dict[str, Visit]
     nurses: dict[str, Nurse]
     extra_locations: list[int] = field(default_factory=list)
+    #: Nurse code -> second of the night her break, begun by ``now``, ends (only breaks
+    #: still running then): she is free from that second (`live_problem`).
+    resting_until: dict[str, int] = field(default_factory=dict)
 
     def nurse_by_id(self, nurse_id: int) -> Nurse | None:
         """The nurse with database id ``nurse_id``, if on shift."""
@@ -92,48 +96,6 @@ def _shift_window(region: Region, night: Night, shift: ShiftRow) -> om.TimeWindo
     start = min(span, max(0, nights.clock_to_seconds(region, night, shift.start)))
     end = min(span, max(start, nights.clock_to_seconds(region, night, shift.end)))
     return om.TimeWindow(start=start, end=end)
-
-
-def _break_rule(window: om.TimeWindow) -> om.BreakRule | None:
-    # Long shifts get a 30-minute break somewhere in the middle of the night.
-    if window.end - window.start < 7 * 3600:
-        return None
-    begin = window.start + 3 * 3600
-    return om.BreakRule(
-        duration_seconds=30 * 60, window=om.TimeWindow(start=begin, end=begin + 3 * 3600)
-    )
-
-
-#: The least room a nurse's break keeps to move within her share of the break window.
-_BREAK_SLOT_ROOM = 15 * 60
-
-
-def _staggered(rules: list[om.BreakRule | None]) -> list[om.BreakRule | None]:
-    """``rules`` (one per nurse, in shift order) with the nurses who share a break window
-    each given a slot of it in turn, as many slots as hold a break with a quarter of an
-    hour's room: so breaks keep cover. Free to move anywhere in the window, the search put
-    two of three nurses' breaks at its first minute (it costs nothing), and an acute call
-    made a minute later waited 13 minutes for the third, busy nurse while the greedy
-    dispatcher's idle one was there in 4 (issue 11, seed 11 night 1)."""
-    groups: dict[tuple[int, int, int], list[int]] = {}
-    for index, rule in enumerate(rules):
-        if rule is not None:
-            key = (rule.window.start, rule.window.end, rule.duration_seconds)
-            groups.setdefault(key, []).append(index)
-    out = list(rules)
-    for (start, end, duration), members in groups.items():
-        slots = min(len(members), (end - start) // (duration + _BREAK_SLOT_ROOM))
-        if slots <= 1:
-            continue
-        width = (end - start) // slots
-        for turn, index in enumerate(members):
-            slot = turn % slots
-            last = end if slot == slots - 1 else start + (slot + 1) * width
-            out[index] = om.BreakRule(
-                duration_seconds=duration,
-                window=om.TimeWindow(start=start + slot * width, end=last),
-            )
-    return out
 
 
 def build_problem(
@@ -158,11 +120,18 @@ def build_problem(
     template = phone_repo.bag_template(session, region)
     bag = full_bag(template)
     events = phone_repo.SqlEventStore(session, night.id).for_night()
-    opt_nurses = []
+    moment = nights.seconds_since_start(night, now) if now is not None else None
+    stored = nights.current_plan_version(session, night)
+    told = plan_of(stored) if stored is not None and moment is not None else None
+    opt_nurses, owed, begun = [], [], {}
     for nurse, shift in team:
         window = _shift_window(region, night, shift)
         # What her phone says is left in the bag (bag check, materials used); full if silent.
         state = derive_state(events.get(str(nurse.id), []))
+        rest = _break_begun(night, state.breaks, told, nurse.code, moment)
+        if rest is not None:
+            begun[nurse.code] = rest
+        owed.append(breaks.break_rule(window))
         opt_nurses.append(
             om.Nurse(
                 id=nurse.code,
@@ -171,15 +140,16 @@ def build_problem(
                 start_location=0,
                 end_location=0,
                 profile=nurse.profile,
-                break_rule=_break_rule(window),  # staggered below
+                break_rule=owed[-1],  # staggered below
                 bag=bag,
                 bag_now=optimizer_bag_now(template, remaining(template, state)),
             )
         )
-    # Turns in nurse-code order (`shifts_of`), so a re-plan gives each nurse her slot again.
+    # Turns in nurse-code order (`shifts_of`), so a re-plan gives each nurse her slot again;
+    # a break the night has begun stays taken wherever the slots are cut now.
     opt_nurses = [
-        n.model_copy(update={"break_rule": rule})
-        for n, rule in zip(opt_nurses, _staggered([n.break_rule for n in opt_nurses]), strict=True)
+        breaks.kept(n.model_copy(update={"break_rule": slot}), own, begun.get(n.id), moment)
+        for n, slot, own in zip(opt_nurses, breaks.staggered(owed), owed, strict=True)
     ]
     # Who has each visit on her newest route: the crew of a begun two-person visit.
     on_routes: dict[int, list[str]] = {}
@@ -282,7 +252,46 @@ def build_problem(
         visits=by_ref,
         nurses={n.code: n for n in nurse_by_id.values()},
         extra_locations=extra,
+        resting_until={
+            code: rest.end
+            for code, rest in begun.items()
+            if moment is not None and rest.end > moment
+        },
     )
+
+
+def _break_begun(
+    night: Night,
+    reported: tuple[tuple[datetime, datetime | None], ...],
+    told: Plan | None,
+    code: str,
+    moment: int | None,
+) -> breaks.Begun | None:
+    """The break nurse ``code`` has begun by ``moment`` (seconds of the night), if any: as
+    her phone reported it (`api.offline_events.ShiftState.breaks`, on the service's clock),
+    else as the plan she was told has it (``told``, the stored plan: a silent phone is
+    taken to follow it, as `optimizer.live.state_at` does). A running break reported
+    without its end lasts its planned length, or 30 minutes."""
+    if moment is None:
+        return None
+    planned = None
+    if told is not None:
+        route = next((r for r in told.routes if r.nurse_id == code), None)
+        planned = next(
+            (s for s in (route.steps if route else []) if s.type == StepType.BREAK), None
+        )
+    length = planned.end - planned.start if planned is not None else 30 * 60
+    if reported:
+        began, ended = reported[0]
+        start = min(moment, max(0, nights.seconds_since_start(night, began)))
+        if ended is not None:
+            return breaks.Begun(
+                start=start, end=min(moment, nights.seconds_since_start(night, ended))
+            )
+        return breaks.Begun(start=start, end=start + length)
+    if planned is not None and planned.start <= moment:
+        return breaks.Begun(start=planned.start, end=planned.end)
+    return None
 
 
 def _held_by_failed_first_care(
@@ -502,7 +511,10 @@ def live_problem(
     stored = nights.current_plan_version(session, night_problem.night)
     if stored is not None:
         plan = as_followed(problem, plan, plan_of(stored))
-    live = released_from_shifts_ended(state_at(problem, plan, moment), moment, plan)
+    live = _resting(
+        released_from_shifts_ended(state_at(problem, plan, moment), moment, plan),
+        night_problem.resting_until,
+    )
     late = nights.delays(session, night_problem.night)
     if not late:
         return _held_to_what_was_told(live, plan if stored is not None else None)
@@ -527,6 +539,20 @@ def live_problem(
     ]
     live = live.model_copy(update={"nurses": nurses, "visits": visits})
     return _held_to_what_was_told(live, plan if stored is not None else None)
+
+
+def _resting(problem: om.Problem, until: dict[str, int]) -> om.Problem:
+    """``problem`` with each nurse on her break (``until``: code -> second it ends) free only
+    once it ends: her break is taken (`breaks.kept`), so the plan has no step for it."""
+    if not until:
+        return problem
+    nurses = [
+        n.model_copy(update={"available_at": max(n.available_at or 0, until[n.id])})
+        if n.id in until
+        else n
+        for n in problem.nurses
+    ]
+    return problem.model_copy(update={"nurses": nurses})
 
 
 def _held_to_what_was_told(problem: om.Problem, followed: Plan | None) -> om.Problem:

@@ -7,7 +7,8 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.services.planning import _break_rule, _staggered
+from api.services.breaks import break_rule as _break_rule
+from api.services.breaks import staggered as _staggered
 from optimizer import model as om
 
 HOUR = 3600
@@ -51,3 +52,43 @@ def test_slots_hold_the_break_and_overlap_only_when_the_team_outnumbers_them(
         assert len(distinct) * (rule.duration_seconds + 15 * 60) > hours * HOUR - (
             rule.duration_seconds + 15 * 60
         )
+
+
+def test_shifts_starting_apart_take_breaks_apart() -> None:
+    """Review F3: a 23:00 and a 23:30 shift have overlapping break windows (02:00-05:00,
+    02:30-05:30); cut separately, both were free to rest at 03:00. Cut together, their
+    slots are disjoint and each lies in the nurse's own window."""
+    early = _break_rule(NIGHT)
+    late = _break_rule(om.TimeWindow(start=HOUR // 2, end=8 * HOUR))
+    assert early is not None and late is not None
+    first, second = _staggered([early, late])
+    assert first is not None and second is not None
+    assert first.window.end <= second.window.start
+    assert early.window.start <= first.window.start and first.window.end <= early.window.end
+    assert late.window.start <= second.window.start and second.window.end <= late.window.end
+
+
+@given(st.lists(st.tuples(st.integers(0, 16), st.integers(2, 6)), min_size=1, max_size=6))
+def test_every_slot_lies_in_its_own_window_and_holds_the_break(
+    windows: list[tuple[int, int]],
+) -> None:
+    """Property, for any mix of break windows (starts a quarter-hour apart): a nurse's
+    slot lies in her own window and holds her break; nurses cut into as many slots as
+    there are of them (no turn shared) never rest at once."""
+    rules = [
+        om.BreakRule(
+            duration_seconds=30 * 60,
+            window=om.TimeWindow(start=q * 900, end=q * 900 + hours * HOUR),
+        )
+        for q, hours in windows
+    ]
+    slots = _staggered(rules)
+    for own, slot in zip(rules, slots, strict=True):
+        assert slot is not None
+        assert own.window.start <= slot.window.start < slot.window.end <= own.window.end
+        assert slot.window.end - slot.window.start >= own.duration_seconds
+    cut = [s for own, s in zip(rules, slots, strict=True) if s != own]
+    if len({(s.window.start, s.window.end) for s in cut}) == len(cut) == len(rules):
+        ordered = sorted((s.window.start, s.window.end) for s in cut)
+        for (_, end), (start, _) in pairwise(ordered):
+            assert end <= start

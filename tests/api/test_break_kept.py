@@ -1,0 +1,192 @@
+"""A break keeps its place through the night (issue 11, review F1/F2): a team change
+mid-night re-cuts the break slots, but a break begun stays begun, and no nurse is owed a
+break twice or left without one."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, timedelta
+from typing import Any
+
+from tests.api.conftest import NIGHT, World
+from tests.api.invariants import settle
+from tests.api.phone_helpers import fresh, published_night, register_phone
+from tests.api.test_planner import PLAN
+
+MINUTE = 60
+EVENTS = "/mobile/v1/me/events"
+
+
+def _plan(world: World) -> dict[str, Any]:
+    got = world.client.get(PLAN, headers=world.token("planner"))
+    assert got.status_code == 200, got.text
+    plan: dict[str, Any] = got.json()["plan"]
+    return plan
+
+
+def _steps(plan: dict[str, Any], nurse: str) -> list[dict[str, Any]]:
+    return next(r for r in plan["routes"] if r["nurse_id"] == nurse)["steps"]
+
+
+def _break(plan: dict[str, Any], nurse: str) -> tuple[int, int] | None:
+    rest = [s for s in _steps(plan, nurse) if s["type"] == "break"]
+    assert len(rest) <= 1, rest
+    return (rest[0]["start"], rest[0]["end"]) if rest else None
+
+
+def _at(world: World, seconds: int) -> None:
+    """The test clock at ``seconds`` after 23:00."""
+    moment = world.clock.set(23) + timedelta(seconds=seconds)
+    world.clock.set(moment.hour, moment.minute)
+
+
+def _clock_text(seconds: int) -> str:
+    minutes = (23 * 60 + seconds // MINUTE) % (24 * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def test_a_colleague_sent_home_moves_no_begun_break_and_owes_none_twice(world: World) -> None:
+    """N2 is 5 minutes into her break when N1 is sent home: the slots are cut for two
+    nurses now, yet N2 stays on her break (no visit before it ends, no second break) and
+    N3 still has hers ahead."""
+    published_night(world, visits=12)
+    before = _plan(world)
+    rest = _break(before, "N2")
+    assert rest is not None, "a 23:00-07:00 shift has a break"
+    begun = rest[0] + 5 * MINUTE
+    _at(world, begun)
+    ends = world.client.put(
+        f"/nurses/{world.seeded.nurses['N1']}/shifts",
+        json={"night_date": NIGHT.isoformat(), "start": "23:00", "end": _clock_text(begun + 600)},
+        headers=world.token("planner"),
+    )
+    assert ends.status_code == 204, ends.text
+    settle(world)
+    after = _plan(world)
+    assert after != before
+    now = (begun // MINUTE) * MINUTE
+    for step in _steps(after, "N2"):
+        if step["type"] == "visit" and step["start"] >= now:
+            assert step["start"] >= rest[1] - MINUTE, (rest, step)
+    again = _break(after, "N2")
+    assert again is None or again[0] <= now, ("owed a second break", rest, again)
+    ahead = _break(after, "N3")
+    assert ahead is not None and ahead[0] >= now, ("N3 left without her break", ahead)
+    missed = [v for v in after.get("violations", []) if "break" in str(v)]
+    assert not missed, missed
+
+
+def _check_kept(
+    before: dict[str, Any], after: dict[str, Any], nurse: str, rest: tuple[int, int], now: int
+) -> None:
+    """``nurse``, on the break ``rest`` at ``now``, has no visit before it ends and no
+    second break; every other nurse on the route keeps a break (taken or ahead)."""
+    for step in _steps(after, nurse):
+        if step["type"] == "visit" and step["start"] >= now:
+            assert step["start"] >= rest[1] - MINUTE, (rest, step)
+    again = _break(after, nurse)
+    assert again is None or again[0] <= now, ("owed a second break", rest, again)
+    missed = [v for v in after.get("violations", []) if "break" in str(v)]
+    assert not missed, missed
+
+
+def test_a_colleague_added_mid_night_moves_no_begun_break(world: World) -> None:
+    """N1 is 5 minutes into her break when a fourth nurse, N0, joins the night: her turn
+    comes first in the new cut of slots, N1's slot moves later, yet N1 stays on her break,
+    free only when it ends, and owes no second one."""
+    published_night(world, visits=12)
+    before = _plan(world)
+    rest = _break(before, "N1")
+    assert rest is not None
+    begun = rest[0] + 5 * MINUTE
+    _at(world, begun)
+    made = world.client.post(
+        "/admin/nurses",
+        json={"code": "N0", "display_name": "Nachtzuster Nul", "skills": ["basic"]},
+        headers=world.token("admin"),
+    )
+    assert made.status_code == 201, made.text
+    joins = world.client.put(
+        f"/nurses/{made.json()['id']}/shifts",
+        json={"night_date": NIGHT.isoformat(), "start": "23:00", "end": "07:00"},
+        headers=world.token("planner"),
+    )
+    assert joins.status_code == 204, joins.text
+    settle(world)
+    after = _plan(world)
+    _check_kept(before, after, "N1", rest, (begun // MINUTE) * MINUTE)
+
+
+def test_a_colleague_added_late_leaves_every_nurse_one_break(world: World) -> None:
+    """A fourth nurse joins ten minutes before N3's break: N1 and N2 have had theirs (the
+    plan had begun them) and owe none again; N3 still has hers ahead, though the new cut
+    of slots may have put her turn where the night already is."""
+    published_night(world, visits=12)
+    before = _plan(world)
+    breaks = {nurse: _break(before, nurse) for nurse in ("N1", "N2", "N3")}
+    assert all(breaks.values()), breaks
+    last = max(breaks, key=lambda n: breaks[n] or (0, 0))
+    start, _end = breaks[last] or (0, 0)
+    now = start - 10 * MINUTE
+    _at(world, now)
+    made = world.client.post(
+        "/admin/nurses",
+        json={"code": "N9", "display_name": "Nachtzuster Negen", "skills": ["basic"]},
+        headers=world.token("admin"),
+    )
+    assert made.status_code == 201, made.text
+    joins = world.client.put(
+        f"/nurses/{made.json()['id']}/shifts",
+        json={"night_date": NIGHT.isoformat(), "start": "23:00", "end": "07:00"},
+        headers=world.token("planner"),
+    )
+    assert joins.status_code == 204, joins.text
+    settle(world)
+    after = _plan(world)
+    for nurse, rest in breaks.items():
+        assert rest is not None
+        again = _break(after, nurse)
+        if rest[0] <= now:
+            assert again is None or again[0] <= now, ("owed a second break", nurse, rest, again)
+        else:
+            assert again is not None and again[0] >= now, ("left without a break", nurse, again)
+    missed = [v for v in after.get("violations", []) if "break" in str(v)]
+    assert not missed, missed
+
+
+def test_a_break_her_phone_reports_is_hers_wherever_the_plan_had_it(world: World) -> None:
+    """N2's phone says at 01:00 her break has begun, two hours before her slot: the re-plan
+    takes it as her break (no second one ahead) and gives her nothing before it ends."""
+    published_night(world, visits=12)
+    before = _plan(world)
+    rest = _break(before, "N2")
+    assert rest is not None and rest[0] > 2 * 3600
+    _at(world, 2 * 3600)
+    phone = register_phone(world, "nurse-n2")
+    now = world.clock().astimezone(UTC)
+    event = {
+        "type": "break",
+        "event_id": str(uuid.uuid4()),
+        "device_time": now.isoformat(),
+        "phase": "start",
+    }
+    sent = world.client.post(
+        EVENTS, json={"sent_at": now.isoformat(), "events": [event]}, headers=fresh(world, phone)
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["results"][0]["outcome"] == "accepted"
+    # A partner's new request makes the service re-plan the night now.
+    replan = world.client.post(
+        f"{PLAN}/reoptimise",
+        json={"time_limit_seconds": 0.5},
+        headers={**world.token("planner"), "If-Match": f'"{before_version(world)}"'},
+    )
+    assert replan.status_code == 202, replan.text
+    world.client.app.state.job_runner.wait(replan.json()["id"], timeout=60)
+    after = _plan(world)
+    _check_kept(before, after, "N2", (2 * 3600, 2 * 3600 + 30 * MINUTE), 2 * 3600)
+
+
+def before_version(world: World) -> int:
+    version: int = world.client.get(PLAN, headers=world.token("planner")).json()["version"]
+    return version
