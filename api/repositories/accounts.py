@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, delete, func, literal, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -425,7 +425,31 @@ def authenticate(
     session.execute(delete(SignInThrottle).where(SignInThrottle.key == keys[0][0]))
     _remember_address(session, known, now=now)
     _give_back(session, taken[1:])
+    _purge_throttle(session, now=now, limits=limits)
     return user, second
+
+
+def _purge_throttle(session: Session, *, now: datetime, limits: security.SignInLimits) -> None:
+    """Delete throttle rows that no longer count: failures whose window has ended (a try
+    would start it again anyway, `_take_places`) and addresses not signed in from within
+    ``limits.known_address`` (rows of no failures). Run at each success, so the table holds
+    only the current window's failures and a month of known addresses, however many
+    usernames and addresses were tried before (it grew without end). Committed."""
+    table = cast(Table, SignInThrottle.__table__)
+    moment_type = table.c.window_started_at.type
+    session.execute(
+        delete(table).where(
+            or_(
+                and_(
+                    table.c.failures > 0,
+                    table.c.window_started_at <= literal(now - limits.window, moment_type),
+                ),
+                table.c.window_started_at
+                <= literal(now - max(limits.window, limits.known_address), moment_type),
+            )
+        )
+    )
+    session.commit()
 
 
 def _is_her_phone(session: Session, username: str, key_thumbprint: str | None) -> bool:

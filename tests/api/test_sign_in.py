@@ -319,3 +319,36 @@ def test_one_ipv6_host_counts_as_one_address(any_world: World) -> None:
     _assert_throttled(_sign_in(_from(world, "2001:db8:0:1:ffff::9"), "planner", PASSWORD))
     assert _sign_in(_from(world, "2001:db8:0:2::1"), "planner", PASSWORD).status_code == 200
     assert _sign_in(_from(world, "198.51.100.7"), "planner", PASSWORD).status_code == 200
+
+
+def test_throttle_rows_that_no_longer_count_are_purged(any_world: World) -> None:
+    """Failures whose window has ended, and addresses not signed in from for a month, leave
+    the table at the next sign-in; the current window's failures and a known address stay
+    (the table grew with every username and address ever tried)."""
+    from api.db.models import SignInThrottle
+
+    world = any_world
+    for number in range(5):  # five made-up usernames tried from this address
+        assert _sign_in(world.client, f"nobody{number}", WRONG).status_code == 401
+    with world.sessions()() as session:
+        tried = len(session.scalars(select(SignInThrottle)).all())
+    assert tried >= 6  # each username at the address, the address, each username anywhere
+    world.clock.now += timedelta(minutes=16)
+    assert _sign_in(world.client, "planner2", WRONG).status_code == 401
+    assert _sign_in(world.client, "planner", PASSWORD).status_code == 200
+    with world.sessions()() as session:
+        left = session.scalars(select(SignInThrottle)).all()
+    # Only this window's rows: planner2's failure, planner's place given back, her address.
+    recent = world.clock.now - timedelta(minutes=1)
+    assert left and all(r.window_started_at >= recent for r in left), [
+        (r.failures, r.window_started_at) for r in left
+    ]
+    world.clock.now += timedelta(days=31)
+    assert _sign_in(world.client, "planner2", PASSWORD).status_code == 200
+    with world.sessions()() as session:
+        stale = [
+            r
+            for r in session.scalars(select(SignInThrottle))
+            if r.window_started_at < world.clock.now - timedelta(days=30)
+        ]
+    assert not stale
