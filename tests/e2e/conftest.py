@@ -228,6 +228,15 @@ def streaming_board(
     yield from _serve(seeded_template, porto_data, tmp_path, route_stream_seconds=120)
 
 
+@pytest.fixture
+def watchful_board(
+    seeded_template: tuple[Path, Seeded], porto_data: Path, tmp_path: Path
+) -> Iterator[Board]:
+    """As `board`, but the board's streams check their caller's credential every second
+    (``stream_heartbeat_seconds``; 15 s in service), so a test sees a sign-out soon."""
+    yield from _serve(seeded_template, porto_data, tmp_path, stream_heartbeat_seconds=1)
+
+
 def _serve(
     seeded_template: tuple[Path, Seeded], porto_data: Path, tmp_path: Path, **settings_: Any
 ) -> Iterator[Board]:

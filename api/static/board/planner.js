@@ -38,6 +38,7 @@ const TEXT = {
     silent: "telefoon stil sinds {since} (laatst gehoord {heard})", silent_short: "telefoon stil",
     confirm_anyway: "Toch bevestigen (ik heb haar bereikt)",
     pin_silent: "De telefoon van {n} is stil sinds {since}: zij ziet dit niet. Toch vastzetten (u hebt haar op een andere manier bereikt)?",
+    signed_out: "U bent afgemeld: meld u opnieuw aan. Het bord wordt niet meer bijgewerkt.",
   },
   en: {
     title: "Night plan", night: "Night", version: "Plan version", reoptimise: "Re-optimise",
@@ -74,6 +75,7 @@ const TEXT = {
     silent: "phone silent since {since} (last heard {heard})", silent_short: "phone silent",
     confirm_anyway: "Confirm anyway (I reached her)",
     pin_silent: "{n}'s phone has been silent since {since}: she will not see this. Pin all the same (you reached her by other means)?",
+    signed_out: "You have been signed out: please sign in again. The board is no longer updated.",
   },
 };
 const URGENCY_COLOUR = {acute: "#C00000", urgent: "#E66100", soon: "#B8860B", planned: "#5D6D7E"};
@@ -97,19 +99,23 @@ const tip = (text) => el("span", {}, String(text));
 let lang = localStorage.getItem("nachtroute.lang") || "nl";
 const t = (key, vars = {}) => (TEXT[lang][key] || key).replace(/\{(\w+)\}/g, (_, k) => vars[k]);
 const state = {token: null, board: null, selected: null, pending: null, map: null, layers: null,
-  roadsDrawn: false, poll: null, busy: false, acting: 0};
+  roadsDrawn: false, poll: null, busy: false, acting: 0, signedOut: false, streamRun: 0, streamStop: null};
 
 // ---------------------------------------------------------------- HTTP
 class HttpError extends Error {
   constructor(status, body) { super(body.detail || body.title || String(status)); this.status = status; this.body = body; }
 }
 async function api(method, path, body, headers = {}) {
+  const token = state.token;
+  if (!token) throw new HttpError(401, {detail: t("signed_out")});
   const r = await fetch(path, {method, headers: {"Content-Type": "application/json",
-    Authorization: "Bearer " + state.token, ...headers}, body: body ? JSON.stringify(body) : undefined});
+    Authorization: "Bearer " + token, ...headers}, body: body ? JSON.stringify(body) : undefined});
   const data = await r.json().catch(() => ({}));
+  if (r.status === 401) signOut(token);
   if (!r.ok) throw new HttpError(r.status, data);
   return data;
 }
+const unauthorised = (e) => e instanceof HttpError && e.status === 401;
 const ifMatch = () => ({"If-Match": `"${state.board ? state.board.version : 0}"`});
 const night = () => $("night").value;
 const say = (text) => { $("status").textContent = text; };
@@ -132,6 +138,7 @@ function applyLanguage() {
   $("map").setAttribute("aria-label", t("map_label"));
   document.title = `nachtroute — ${t("title")}`;
   if (state.board) render();
+  if (state.signedOut) say(t("signed_out"));
 }
 $("lang").onclick = () => { lang = lang === "nl" ? "en" : "nl"; localStorage.setItem("nachtroute.lang", lang); applyLanguage(); };
 
@@ -368,6 +375,7 @@ $("confirm").onclick = () => ownChange(async () => {
 
 // ---------------------------------------------------------------- stale edits and errors
 function handleError(e) {
+  if (unauthorised(e)) return;  // signOut() said so; a 403 (not allowed) is said below
   if (e instanceof HttpError && e.status === 409 && e.body.current_version !== undefined) {
     $("preview").hidden = true;
     const given = state.pending ? state.pending.base : state.board.version;
@@ -391,7 +399,11 @@ $("reopt").onclick = async () => {
     $("reopt").disabled = true; state.busy = true;
     $("progress-wrap").hidden = false; $("progress-text").textContent = t("reoptimising");
     const follow = async () => {
-      const j = await api("GET", `/jobs/${job.id}`);
+      let j;
+      try { j = await api("GET", `/jobs/${job.id}`); } catch (e) {
+        $("progress-wrap").hidden = true; state.busy = false; $("reopt").disabled = false;
+        handleError(e); return;
+      }
       if (j.status === "succeeded" || j.status === "failed") {
         $("progress-wrap").hidden = true; state.busy = false; $("reopt").disabled = false;
         if (j.status === "failed") { say(`${t("reopt_failed")}: ${j.error || ""}`); await load(); return; }
@@ -467,16 +479,23 @@ async function seen(r) {
   await load(`${t("updated")} ${r.version}`);
 }
 async function pollVersion() {
-  if (!state.board || state.live === "stream") return;
+  if (!state.token || !state.board || state.live === "stream") return;
+  // A 401 signs her out (api); anything else: next time.
   try { await seen(await api("GET", `/nights/${night()}/board/version`)); } catch (e) { /* next time */ }
 }
 async function stream() {
   // Server-sent events read with fetch (EventSource cannot send the Authorization header).
   // The stream ends now and then; reconnect. On any failure the 3 s polling takes over.
-  for (;;) {
+  // One loop per sign-in: a newer sign-in's loop or a sign-out ends this one.
+  const run = ++state.streamRun, token = state.token;
+  const mine = () => state.streamRun === run && state.token === token;
+  while (mine()) {
+    const stop = new AbortController();
+    state.streamStop = stop;
     try {
       const r = await fetch(`/nights/${night()}/board/stream?seconds=300`,
-        {headers: {Authorization: "Bearer " + state.token, Accept: "text/event-stream"}});
+        {headers: {Authorization: "Bearer " + token, Accept: "text/event-stream"}, signal: stop.signal});
+      if (r.status === 401) { signOut(token); return; }
       if (!r.ok || !r.body) throw new Error(String(r.status));
       state.live = "stream";
       $("app").dataset.live = "stream";
@@ -489,16 +508,41 @@ async function stream() {
         let cut;
         while ((cut = buffer.indexOf("\n\n")) >= 0) {
           const message = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
+          // The server's last word when her credential is no longer valid.
+          if (message.split("\n").includes(": signed out")) { signOut(token); return; }
           const data = message.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("");
           if (message.includes("event: plan") && data) await seen(JSON.parse(data));
         }
       }
     } catch (e) {
+      if (!mine()) return;
       state.live = "poll";
       $("app").dataset.live = "poll";
       await new Promise((ok) => setTimeout(ok, 10000));
     }
   }
+}
+
+// A 401 (token expired, login deactivated, tokens revoked) or the stream's ": signed out":
+// the board stops asking, says so and shows the form; what it shows stays, marked stale.
+// Only for the token that was refused: an answer to a call made before a new sign-in
+// does not sign the new one out.
+function signOut(token) {
+  if (!state.token || state.token !== token) return;
+  state.token = null; state.signedOut = true;
+  clearInterval(state.poll); state.poll = null;
+  if (state.streamStop) state.streamStop.abort();
+  state.streamStop = null;
+  state.live = "signed-out";
+  $("app").dataset.live = "signed-out";
+  state.pending = null; state.busy = false;
+  for (const id of ["preview", "stale", "urgent", "progress-wrap"]) $(id).hidden = true;
+  $("board").inert = true;
+  $("pass").value = "";
+  $("login").hidden = false;
+  $("status").classList.add("bad");
+  say(t("signed_out"));
+  $($("user").value ? "pass" : "user").focus();
 }
 
 // ---------------------------------------------------------------- map
@@ -581,16 +625,20 @@ $("login").onsubmit = async (e) => {
       body: JSON.stringify({username: $("user").value, password: $("pass").value})});
     const data = await r.json();
     if (!r.ok) throw new Error(data.detail || t("sign_in_failed"));
-    state.token = data.access_token;
-    $("login").hidden = true; $("board").hidden = false;
+    state.token = data.access_token; state.signedOut = false;
+    $("status").classList.remove("bad");
+    $("login").hidden = true; $("board").hidden = false; $("board").inert = false;
     say(t("loading"));
     try { await load(""); } catch (err) {
       if (err instanceof HttpError && err.status === 404) { say(t("no_plan")); $("reopt").disabled = false; return; }
       throw err;
     }
+    clearInterval(state.poll);
     state.poll = setInterval(pollVersion, 3000);
     stream();
-  } catch (err) { say(`${t("sign_in_failed")}: ${err.message}`); }
+  } catch (err) {
+    if (!unauthorised(err)) say(`${t("sign_in_failed")}: ${err.message}`);
+  }
 };
 const params = new URLSearchParams(location.search);
 if (params.get("night")) $("night").value = params.get("night");
