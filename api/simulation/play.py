@@ -756,7 +756,7 @@ class ServiceNight:
                     nurse.last_end = now
                     self._depart(nurse, step, now)
                 if now < nurse.start_at:
-                    return
+                    break  # on her way (or waiting for the window): her phone sends at once
                 job = self.by_visit[int(nurse.target or 0)]
                 if job.status != "open":
                     nurse.state, nurse.last_end = "idle", nurse.until
@@ -806,10 +806,13 @@ class ServiceNight:
                 self._read_route(nurse, now, force=forced)
                 step = self._next_visit(nurse)
                 if step is None or self._leave_at(step) > now + 0.5:
-                    return  # nothing yet, or not time to leave (a call may come first)
+                    break  # nothing yet, or not time to leave (a call may come first)
                 self._depart(nurse, step, now)
             else:
                 break
+        # What happened goes at once (with signal), as the app sends it: a ``departed`` kept
+        # until the door (the loop left early while she drove) told the service nothing of
+        # the drive, and a ``delayed`` sent while driving came only at the next visit.
         self._flush(nurse, now)
 
     # --- key-safe codes: revealed at the door, and never outside the rules ------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,13 +18,14 @@ from api.cli import main
 from api.cli.sim_commands import _write_records
 from api.core.config import Settings
 from api.db.engine import make_engine, make_session_factory
-from api.db.models import AccessLogEntry, Visit
+from api.db.models import AccessLogEntry, Nurse, Visit
 from api.db.phone_models import PhoneEvent
 from api.main import create_app
 from api.services.reports import month_report
 from api.simulation.generate import Call, Faults, NightSpec, Planned, make_world, night_minutes
 from api.simulation.metrics import JSON_KEYS, summarise
 from api.simulation.params import SimParams
+from api.simulation.play import night_start
 from api.simulation.policies import BASELINES, play_baseline
 from api.simulation.records import NightRecord
 from api.simulation.runner import (
@@ -191,6 +192,42 @@ def test_a_partner_reads_its_own_month_only_and_the_read_is_logged(
         bad = client.get("/partner/v1/reports/0000-01", headers={"X-API-Key": key})
         assert bad.status_code == 422
     engine.dispose()
+
+
+def _naive(moment: datetime) -> datetime:
+    """UTC without its zone: SQLite gives stored times back naive."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+@pytest.mark.slow
+def test_a_simulated_phone_with_signal_sends_each_event_at_once(
+    played: tuple[NightSpec, TeamResult],
+) -> None:
+    """As the app does: an event reaches the service within a minute of when it happened,
+    unless her phone was offline then (its outbox goes as one batch after): a `departed`
+    kept until she reached the door told the service nothing of the drive."""
+    spec, result = played
+    url = result.database_url
+    assert url is not None and spec.faults.offline is not None
+    who, went = spec.faults.offline
+    offline_from = night_start(spec.night_date) + timedelta(minutes=went)
+    offline_until = offline_from + timedelta(minutes=BUSY.offline_minutes)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        events = list(session.scalars(select(PhoneEvent)))
+        offline_nurse = session.scalars(select(Nurse).where(Nurse.code == f"N{who % 2 + 1}")).one()
+    engine.dispose()
+    late = [
+        f"{e.type} at {e.device_time:%H:%M:%S}, received {e.received_at:%H:%M:%S}"
+        for e in events
+        if _naive(e.received_at) - _naive(e.device_time) > timedelta(minutes=1)
+        and not (
+            e.nurse_id == offline_nurse.id
+            and _naive(offline_from) <= _naive(e.device_time) <= _naive(offline_until)
+        )
+    ]
+    assert {e.type for e in events} >= {"departed", "arrived"}
+    assert late == []
 
 
 def _travel(a: int, b: int) -> float:
