@@ -225,6 +225,48 @@ def test_a_partner_reads_its_own_month_only_and_the_read_is_logged(
     engine.dispose()
 
 
+@pytest.mark.slow
+def test_a_simulated_nurse_never_reaches_another_address_in_no_time(
+    played: tuple[NightSpec, TeamResult],
+) -> None:
+    """Each drive from one client's door to another's takes time: the nurse drives the
+    travel matrix's minutes from where she is. Her route's leg is 0 where a live re-plan
+    took her as already on her way (the plan had her leave minutes before she did), and
+    driving by it she reached the next address the moment she set off."""
+    _, result = played
+    url = result.database_url
+    assert url is not None
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        events = list(session.scalars(select(PhoneEvent).order_by(PhoneEvent.device_time)))
+        where = {
+            str(v.id): (c.lat, c.lon)
+            for v, c in session.execute(
+                select(Visit, Client).join(Client, Visit.client_id == Client.id)
+            )
+        }
+    engine.dispose()
+    last: dict[int, str] = {}
+    set_off: dict[int, PhoneEvent] = {}
+    drives = 0
+    for event in events:
+        if event.type == "departed":
+            set_off[event.nurse_id] = event
+        elif event.type == "arrived":
+            visit = str(event.payload["visit_id"])
+            before, went = last.get(event.nurse_id), set_off.get(event.nurse_id)
+            last[event.nurse_id] = visit
+            if before is None or went is None or where[before] == where[visit]:
+                continue
+            assert str(went.payload["to_visit_id"]) == visit
+            drives += 1
+            assert _naive(event.device_time) > _naive(went.device_time), (
+                f"V{before} -> V{visit}: there at {event.device_time:%H:%M:%S}, the moment "
+                "she set off"
+            )
+    assert drives > 0
+
+
 def _naive(moment: datetime) -> datetime:
     """UTC without its zone: SQLite gives stored times back naive."""
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
