@@ -9,10 +9,15 @@ Who does what, all over HTTP against one served process (started here, or ``--ur
   back-up when told no;
 - the **planner** re-optimises and publishes the evening plan, and reads the night's plan
   every few simulated minutes (invariants are checked on it);
-- each **nurse's phone** reads her route, drives to her next visit (the route's leg times x
-  the night's noise), reports ``departed`` (to the visit she sets off for), ``arrived``,
-  ``visit_started``, ``visit_completed``, ``could_not_get_in`` and ``delayed``, and keeps
-  its outbox while offline, sending it as one batch after.
+- each **nurse's phone** reads her route, drives to her next visit (the travel matrix's
+  minutes, else the route's leg, times the night's noise), reports ``departed`` (to the
+  visit she sets off for), ``arrived`` (the minute she reaches the door, sent at once; then
+  it asks for the key-safe code, which her recorded arrival opens), ``visit_started``,
+  ``visit_completed``, ``could_not_get_in`` and ``delayed``, takes the break her route
+  shows (``break`` start and end), and keeps its outbox while offline, sending it as one
+  batch after. A key safe needs the code on her phone: offline (or refused) she has none
+  and, once she has tried as long as at a key safe that will not open, reports
+  ``could_not_get_in`` (a hand-off, ``no_code``).
 
 The service runs on a simulated clock (``NACHTROUTE_CLOCK`` / ``_SPEED``); the player reads
 the clock from ``GET /health`` and acts at the simulated minute things happen. Faults: a
@@ -60,6 +65,9 @@ PHONE = {
     "public_key": '{"kty":"EC","crv":"P-256","x":"sim","y":"sim"}',
 }
 TARGET_MINUTES = {"acute": 30, "urgent": 60, "soon": 120}
+#: A route's visits still to go to: one she reached and was sent from (an acute call put
+#: first while she waited for its window) is ``arrived`` and still hers.
+_NOT_BEGUN = ("planned", "en_route", "arrived")
 
 
 def night_start(night_date: date) -> datetime:
@@ -262,7 +270,9 @@ class Nurse:
     headers: dict[str, str]
     #: Her phone's DPoP authentication (the reference client: its key, her bound token).
     auth: DPoPAuth | None = None
-    state: str = "idle"  # idle, driving, door, working, held
+    #: idle, driving, arrived (at the door, waiting for the window), door (at a door she
+    #: cannot open: ``door_reason``), working, resting (on her break), held
+    state: str = "idle"
     target: str | None = None  # visit id (digits) she drives to or works at
     until: float = 0.0  # minutes from 23:00: when the current state ends
     start_at: float = 0.0
@@ -277,6 +287,24 @@ class Nurse:
     outbox: list[dict[str, Any]] = field(default_factory=list)
     offline_until: float = -1.0
     rejected: list[str] = field(default_factory=list)
+    #: The key-safe code her phone holds: for which visit (id digits), and until when
+    #: (minutes from 23:00: the answer's ``forget_at``, when the phone wipes it).
+    safe_code: tuple[str, float] | None = None
+    #: When her phone asks for a code again (minutes from 23:00): a refusal's
+    #: ``retry_after``, when she has signal again, or when it forgot the code; ``None``: no
+    #: point asking again.
+    ask_again: float | None = None
+    #: Why she cannot open the door (state ``door``): ``key_safe_code_wrong`` (the key safe
+    #: will not open) or ``no_code`` (her phone has no code: offline, or refused).
+    door_reason: str = ""
+    #: Where she is, or last was: a place's index (-1: the team's base).
+    place: int = -1
+    #: She has begun her break (one a night).
+    rested: bool = False
+    #: The break her route has her take at the door she drives to, (start, minutes long).
+    door_rest: tuple[float, float] | None = None
+    #: What she is once her break is over: idle, or arrived (it was at a door).
+    resume: str = "idle"
 
 
 class ServiceNight:
@@ -294,8 +322,12 @@ class ServiceNight:
         recurring_requests: dict[str, int],
         restart: Callable[[datetime], str] | None,
         check_every: float = 10.0,
+        travel: Callable[[int, int], float] | None = None,
     ) -> None:
+        """``travel(from_place, to_place)``: minutes, place -1 the base (the baselines'
+        matrix, `runner._travel`); ``None``: her drives are her route's legs."""
         self.http, self.world, self.spec, self.params = http, world, spec, params
+        self.travel = travel
         self.region = region
         self.place_client = place_client
         self.recurring_requests = recurring_requests
@@ -523,7 +555,7 @@ class ServiceNight:
                 # while the clock stands still, then time moves to the next thing that
                 # happens (at most a minute on: the phones read their routes each minute).
                 self._wait_idle()
-                self.http.advance(instant(self.start, self._next_moment(now, calls)))
+                self.http.advance(self._moment(self._next_moment(now, calls)))
             else:
                 time.sleep(0.02)
         self._end_of_night()
@@ -550,6 +582,15 @@ class ServiceNight:
         self.record.replan_wait_seconds += time.monotonic() - began
         self.record.replan_waits += 1
 
+    def _moment(self, minute: float) -> datetime:
+        """The clock's moment for ``minute``, never a hair before it: the clock holds whole
+        microseconds, and a moment rounded down read back early, so a nurse due at it (at
+        the door, say) waited for the next step, a minute on."""
+        moment = instant(self.start, minute)
+        while (moment - self.start).total_seconds() / 60 < minute:
+            moment += timedelta(microseconds=1)
+        return moment
+
     def _next_moment(self, now: float, calls: list[Call]) -> float:
         """Minutes from 23:00 of the next step: the next call, fault, check, or a nurse's
         next change of state, at most a minute on (and at least a moment on)."""
@@ -565,9 +606,16 @@ class ServiceNight:
             moments.append(faults.offline[1])
         for nurse in self.nurses:
             moments += [nurse.until, nurse.start_at, nurse.offline_until]
-            step = self._next_visit(nurse) if nurse.state == "idle" else None
-            if step is not None:
-                moments.append(self._leave_at(step) - 0.5)
+            if nurse.ask_again is not None:
+                moments.append(nurse.ask_again)
+            if nurse.state == "idle":
+                step, here, there = self._ahead(nurse)
+                if here is not None:
+                    moments.append(self._minute(here["start"]))
+                if step is not None:
+                    moments.append(self._leave_at(nurse, step, there) - 0.5)
+            elif nurse.state == "arrived" and nurse.door_rest is not None:
+                moments.append(nurse.door_rest[0])
         later = [m for m in moments if m > now + 1e-3]
         return max(now + 1e-3, min(later))
 
@@ -671,6 +719,10 @@ class ServiceNight:
         )
         if nurse.state == "idle":
             nurse.state, nurse.until = "held", minute + delay
+        elif nurse.state == "resting":
+            nurse.until = max(nurse.until, minute + delay)  # back when both are over
+        elif nurse.state == "arrived":
+            nurse.start_at += delay  # at the door: care begins later
         else:
             nurse.until += delay
             nurse.start_at += delay if nurse.state == "driving" else 0
@@ -705,90 +757,172 @@ class ServiceNight:
 
     def _next_visit(self, nurse: Nurse) -> dict[str, Any] | None:
         for step in (nurse.route or {}).get("steps", []):
-            if step["type"] != "visit" or step["progress"] not in ("planned", "en_route"):
+            if step["type"] != "visit" or step["progress"] not in _NOT_BEGUN:
                 continue
             job = self.by_visit.get(int(step["visit_id"]))
             if job is not None and job.status == "open":
                 return dict(step)
         return None
 
+    def _next_break(self, nurse: Nurse) -> dict[str, Any] | None:
+        """The break her route shows before her next open visit, if she has not had one."""
+        if nurse.rested:
+            return None
+        for step in (nurse.route or {}).get("steps", []):
+            if step["type"] == "break":
+                return dict(step)
+            if step["type"] == "visit" and step["progress"] in _NOT_BEGUN:
+                job = self.by_visit.get(int(step["visit_id"]))
+                if job is not None and job.status == "open":
+                    return None
+        return None
+
+    def _ahead(
+        self, nurse: Nurse
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+        """Her next visit, and her break before it: where she is (``here``), or at that
+        visit's door (``there``: the route has her drive first, its leg on the break)."""
+        step, rest = self._next_visit(nurse), self._next_break(nurse)
+        if rest is None:
+            return step, None, None
+        if step is not None and self._leg(rest) > 0:
+            return step, None, rest
+        return step, rest, None
+
+    def _minute(self, moment: str) -> float:
+        return (_utc(moment) - self.start).total_seconds() / 60
+
     def _leg(self, step: dict[str, Any]) -> float:
         return float((step.get("leg") or {}).get("travel_seconds", 0)) / 60
 
-    def _leave_at(self, step: dict[str, Any]) -> float:
-        """When the route has her leave for ``step`` (its planned start less the drive)."""
-        return (_utc(step["start"]) - self.start).total_seconds() / 60 - self._leg(step)
+    def _drive(self, nurse: Nurse, step: dict[str, Any], rest: dict[str, Any] | None) -> float:
+        """Minutes to ``step`` from where she is, as the planner reckons them: the travel
+        matrix (the route's leg is 0 where a live re-plan took her as already on her way,
+        and she drove no time at all), else the route's legs."""
+        if self.travel is not None:
+            return self.travel(nurse.place, self.by_visit[int(step["visit_id"])].spec.place)
+        return self._leg(step) + (self._leg(rest) if rest is not None else 0.0)
 
-    def _depart(self, nurse: Nurse, step: dict[str, Any], now: float) -> None:
+    def _leave_at(
+        self, nurse: Nurse, step: dict[str, Any], rest: dict[str, Any] | None = None
+    ) -> float:
+        """When the route has her leave for ``step`` (its planned start less the drive; with
+        her break at its door, that break's start less the drive)."""
+        due = self._minute(rest["start"] if rest is not None else step["start"])
+        return due - self._drive(nurse, step, rest)
+
+    def _depart(
+        self, nurse: Nurse, step: dict[str, Any], now: float, rest: dict[str, Any] | None = None
+    ) -> None:
         job = self.by_visit[int(step["visit_id"])]
-        drive = self._leg(step) * job.spec.travel_factor
+        drive = self._drive(nurse, step, rest) * job.spec.travel_factor
         arrive = max(now, nurse.last_end) + drive
         start = arrive
         if step.get("window"):
-            opens = (_utc(step["window"]["start"]) - self.start).total_seconds() / 60
-            start = max(arrive, opens)
+            start = max(arrive, self._minute(step["window"]["start"]))
         outcome = self.planned.get(job.key) or self.calls.get(job.key)
         if outcome is not None:
-            outcome.planned_start = (_utc(step["start"]) - self.start).total_seconds() / 60
+            outcome.planned_start = self._minute(step["start"])
         nurse.state, nurse.target = "driving", step["visit_id"]
         nurse.until, nurse.start_at = arrive, start
+        nurse.safe_code = nurse.ask_again = None  # the code of a door she left is no use
+        nurse.door_rest = None
+        if rest is not None:
+            nurse.door_rest = (self._minute(rest["start"]), self._rest_minutes(rest))
         nurse.driving += drive
         # Her phone says where she drives, as the app does when she sets off: the service
         # keeps a visit she is driving to first (a re-plan redirected her mid-drive, and
         # left out as window_passed care she was minutes from, while it knew only the plan).
         self._event(nurse, "departed", max(now, nurse.last_end), to_visit_id=step["visit_id"])
 
+    def _rest_minutes(self, rest: dict[str, Any]) -> float:
+        return self._minute(rest["end"]) - self._minute(rest["start"])
+
+    def _rest(self, nurse: Nurse, minutes: float, now: float, resume: str = "idle") -> None:
+        """She goes on her break now, for ``minutes``; her phone says so (a ``break`` start,
+        as the app does): she takes no visit until it is over, then is ``resume`` (idle, or
+        arrived: at the door of her next visit)."""
+        nurse.rested, nurse.resume = True, resume
+        nurse.state, nurse.until = "resting", now + minutes
+        self._event(nurse, "break", now, phase="start")
+
     def _step(self, nurse: Nurse, now: float) -> None:
         """Move her on as far as ``now``; her phone reads each change of her route (the app
         is sent a notice and reads it in the background, also while she is at a client: the
         service judges a phone that does not as silent, `api.night.reach`)."""
-        if nurse.state in ("working", "door", "held"):
+        if nurse.state in ("working", "door", "held", "resting"):
             self._read_route(nurse, now)
-        for _ in range(4):  # a few transitions can fall in one tick
+        for _ in range(6):  # a few transitions can fall in one tick
             if nurse.state == "held" and now >= nurse.until:
                 nurse.state, nurse.last_end = "idle", nurse.until
-            elif nurse.state == "driving":
+            elif nurse.state in ("driving", "arrived"):
                 self._read_route(nurse, now)
                 step = self._next_visit(nurse)
                 if step is not None and step["visit_id"] != nurse.target and now < nurse.start_at:
                     # Re-planned before care began (an acute call first): she goes there.
-                    nurse.driving -= max(0.0, nurse.until - now)
+                    nurse.driving -= max(0.0, nurse.until - now) if nurse.state == "driving" else 0
                     nurse.last_end = now
                     self._depart(nurse, step, now)
-                if now < nurse.start_at:
-                    return
                 job = self.by_visit[int(nurse.target or 0)]
+                if nurse.state == "driving":
+                    if now < nurse.until:
+                        break  # on her way
+                    if job.status != "open":
+                        nurse.state, nurse.last_end = "idle", nurse.until
+                        continue
+                    # At the door, the minute she reached it: her phone says so at once and
+                    # then asks for the code, as the app does (her recorded arrival opens it).
+                    nurse.state, nurse.place = "arrived", job.spec.place
+                    self._event(nurse, "arrived", nurse.until, visit_id=nurse.target)
+                    self._flush(nurse, now)
+                    if self._key_safe(job):
+                        self._ask_code(nurse, job, now)
+                    continue
+                if self._key_safe(job) and self._may_ask(nurse, now):
+                    self._ask_code(nurse, job, now)  # signal again, or the code now allowed
+                if nurse.door_rest is not None:
+                    # Her route has her break here, before this visit: from its start.
+                    if now < nurse.door_rest[0]:
+                        break
+                    self._rest(nurse, nurse.door_rest[1], now, resume="arrived")
+                    nurse.door_rest = None
+                    continue
+                if now < nurse.start_at:
+                    break  # early, she waits (in the car) until the window opens
                 if job.status != "open":
                     nurse.state, nurse.last_end = "idle", nurse.until
                     continue
-                # At the door (early, she waits in the car until the window opens).
-                self._event(nurse, "arrived", nurse.start_at, visit_id=nurse.target)
-                self._reveal_at_door(nurse, job, now)
-                if job.spec.key_safe_fails:
-                    nurse.state = "door"
-                    nurse.until = nurse.start_at + self.params.key_safe_minutes
-                    outcome = self.calls.get(job.key) or self.planned[job.key]
-                    outcome.on_site = nurse.start_at
-                    self.reached_by[job.key] = nurse.code
-                    continue
-                job.status = "started"
-                self._event(nurse, "visit_started", nurse.start_at, visit_id=nurse.target)
-                self._started(job, nurse.start_at)
                 self.reached_by[job.key] = nurse.code
-                nurse.state = "working"
-                nurse.until = nurse.start_at + job.spec.actual_minutes
+                if self._key_safe(job) and not self._has_code(nurse, now):
+                    # No code on her phone (offline, or refused): she cannot open the key
+                    # safe; she keeps trying as long as for one that will not open.
+                    nurse.state, nurse.door_reason = "door", "no_code"
+                    nurse.until = nurse.start_at + self.params.key_safe_minutes
+                    self._on_site(job, nurse.start_at)
+                    continue
+                self._begin(nurse, job, nurse.start_at)
+            elif nurse.state == "door" and nurse.door_reason == "no_code" and now < nurse.until:
+                job = self.by_visit[int(nurse.target or 0)]
+                if self._may_ask(nurse, now):
+                    self._ask_code(nurse, job, now)
+                if not self._has_code(nurse, now):
+                    break
+                self._begin(nurse, job, now)  # the code came: she opens the key safe now
             elif nurse.state == "door" and now >= nurse.until:
                 job = self.by_visit[int(nurse.target or 0)]
                 job.status = "could_not_get_in"
-                self._event(
-                    nurse,
-                    "could_not_get_in",
-                    nurse.until,
-                    visit_id=nurse.target,
-                    reason="key_safe_code_wrong",
-                )
-                self._hand_off_closed(job)
+                if nurse.door_reason == "no_code":
+                    extra = {"reason": "other", "note": "no key-safe code on the phone"}
+                else:
+                    extra = {"reason": "key_safe_code_wrong"}
+                self._event(nurse, "could_not_get_in", nurse.until, visit_id=nurse.target, **extra)
+                self._hand_off_closed(job, "no_code" if nurse.door_reason == "no_code" else None)
                 nurse.state, nurse.last_end = "idle", nurse.until
+            elif nurse.state == "resting" and now >= nurse.until:
+                self._event(nurse, "break", nurse.until, phase="end")
+                nurse.state = nurse.resume
+                if nurse.state == "arrived":  # at the door: care after the break
+                    nurse.start_at = max(nurse.start_at, nurse.until)
             elif nurse.state == "working" and now >= nurse.until:
                 job = self.by_visit[int(nurse.target or 0)]
                 job.status = "done"
@@ -804,38 +938,95 @@ class ServiceNight:
             elif nurse.state == "idle":
                 forced = self._flush(nurse, now)
                 self._read_route(nurse, now, force=forced)
-                step = self._next_visit(nurse)
-                if step is None or self._leave_at(step) > now + 0.5:
-                    return  # nothing yet, or not time to leave (a call may come first)
-                self._depart(nurse, step, now)
+                step, here, there = self._ahead(nurse)
+                if here is not None and now >= self._minute(here["start"]):
+                    self._rest(nurse, self._rest_minutes(here), now)  # her break, where she is
+                    continue
+                if step is None or self._leave_at(nurse, step, there) > now + 0.5:
+                    break  # nothing yet, or not time to leave (a call may come first)
+                self._depart(nurse, step, now, there)
             else:
                 break
+        # What happened goes at once (with signal), as the app sends it: a ``departed`` kept
+        # until the door (the loop left early while she drove) told the service nothing of
+        # the drive, and a ``delayed`` sent while driving came only at the next visit.
         self._flush(nurse, now)
 
+    def _begin(self, nurse: Nurse, job: Job, minute: float) -> None:
+        """She opens the door at ``minute``: care begins, or the key safe will not open."""
+        self.reached_by[job.key] = nurse.code
+        if job.spec.key_safe_fails:
+            nurse.state, nurse.door_reason = "door", "key_safe_code_wrong"
+            nurse.until = minute + self.params.key_safe_minutes
+            self._on_site(job, minute)
+            return
+        job.status = "started"
+        self._event(nurse, "visit_started", minute, visit_id=nurse.target)
+        self._started(job, minute)
+        nurse.state = "working"
+        nurse.until = minute + job.spec.actual_minutes
+
+    def _on_site(self, job: Job, minute: float) -> None:
+        outcome = self.calls.get(job.key) or self.planned[job.key]
+        outcome.on_site = minute
+
     # --- key-safe codes: revealed at the door, and never outside the rules ------------------
-    def _reveal(self, nurse: Nurse, visit_id: int) -> httpx.Response:
+    def _reveal(
+        self, nurse: Nurse, visit_id: int, position: tuple[float, float] | None = None
+    ) -> httpx.Response:
+        body: dict[str, Any] = {"visit_id": str(visit_id)}
+        if position is not None:
+            body["position"] = list(position)
         return self.http.call(
             "POST",
             "/mobile/v1/me/keysafe/reveal",
-            json={"visit_id": str(visit_id)},
+            json=body,
             headers=nurse.headers,
             auth=nurse.auth,
         )
 
-    def _reveal_at_door(self, nurse: Nurse, job: Job, now: float) -> None:
-        """At a client with a key safe her phone asks for the code (if it has signal): it
-        must be the code the partner set; a refusal is counted by its reason."""
-        if not self.world.places[job.spec.place].key_safe or now < nurse.offline_until:
-            return
+    def _key_safe(self, job: Job) -> bool:
+        return self.world.places[job.spec.place].key_safe
+
+    def _has_code(self, nurse: Nurse, now: float) -> bool:
+        """Her phone holds the code of the door she is at (not yet wiped)."""
+        held = nurse.safe_code
+        return held is not None and held[0] == nurse.target and now <= held[1]
+
+    def _may_ask(self, nurse: Nurse, now: float) -> bool:
+        return (
+            not self._has_code(nurse, now)
+            and nurse.ask_again is not None
+            and now >= nurse.ask_again
+            and now >= nurse.offline_until
+        )
+
+    def _ask_code(self, nurse: Nurse, job: Job, now: float) -> None:
+        """Her phone asks for the door's key-safe code, sending its position (the address:
+        with her recorded arrival that opens the code at the door, `api.keysafe`). The code
+        must be the one the partner set (a wrong one is a breach); a refusal is counted by
+        its reason and asked again at its ``retry_after``. Offline it cannot ask: it asks
+        when it has signal again."""
         assert job.visit_id is not None
-        answer = self._reveal(nurse, job.visit_id)
+        nurse.ask_again = None
+        if now < nurse.offline_until:
+            nurse.ask_again = nurse.offline_until
+            return
+        place = self.world.places[job.spec.place]
+        answer = self._reveal(nurse, job.visit_id, (place.lon, place.lat))
+        body = answer.json()
         if answer.status_code == 200:
             self.record.keysafe_reveals += 1
-            if answer.json().get("code") != key_safe_code(job.spec.place):
+            if body.get("code") != key_safe_code(job.spec.place):
                 self.record.violations.append(f"{job.key}: the revealed key-safe code is wrong")
-        else:
-            reason = str(answer.json().get("reason", answer.status_code))
-            self.record.keysafe_refused[reason] = self.record.keysafe_refused.get(reason, 0) + 1
+            forget = (_utc(body["forget_at"]) - self.start).total_seconds() / 60
+            nurse.safe_code = (str(job.visit_id), forget)
+            nurse.ask_again = forget  # wiped before she went in: asked again
+            return
+        reason = str(body.get("reason", answer.status_code))
+        self.record.keysafe_refused[reason] = self.record.keysafe_refused.get(reason, 0) + 1
+        if body.get("retry_after"):
+            nurse.ask_again = (_utc(body["retry_after"]) - self.start).total_seconds() / 60
 
     def _probe_reveals(self, now: float) -> None:
         """Once a night, reveals the rules must refuse, on the routes the phones were given
@@ -881,14 +1072,12 @@ class ServiceNight:
         outcome = self.calls.get(job.key) or self.planned[job.key]
         outcome.start = outcome.on_site = minute
 
-    def _hand_off_closed(self, job: Job) -> None:
-        """Nobody got in: the back-up partner (with a key) goes; counted as a hand-off."""
-        if job.key in self.calls:
-            self.calls[job.key].handed_off = True
-            self.calls[job.key].reason = "no_entry"
-        else:
-            self.planned[job.key].handed_off = True
-            self.planned[job.key].reason = "no_entry"
+    def _hand_off_closed(self, job: Job, reason: str | None = None) -> None:
+        """Nobody got in: the back-up partner (with a key) goes; counted as a hand-off
+        (``no_entry``: the key safe would not open; ``no_code``: her phone had no code)."""
+        outcome = self.calls.get(job.key) or self.planned[job.key]
+        outcome.handed_off = True
+        outcome.reason = reason or "no_entry"
 
     def _flush(self, nurse: Nurse, now: float) -> bool:
         """Send her outbox (unless offline); ``True`` when something was sent."""

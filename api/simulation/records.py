@@ -16,7 +16,8 @@ class CallOutcome:
     minute: float
     start: float | None = None
     handed_off: bool = False
-    #: why: triage_no, not_planned, deadline, no_entry (key safe), night_end
+    #: why: triage_no, not_planned, deadline, no_entry (key safe), no_code (none on her
+    #: phone: offline at the door), night_end
     reason: str | None = None
     #: When a nurse was at the door (minutes from 23:00): care began then, or she found
     #: the key safe would not open (``no_entry``: on site, yet handed to the back-up).

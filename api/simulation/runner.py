@@ -197,6 +197,7 @@ def simulate_team(
                     place_client=place_client,
                     recurring_requests=recurring,
                     restart=None if remote else restart,
+                    travel=travel,
                 )
                 night.evening(devices)
                 evening = time.monotonic() - began

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,13 +18,14 @@ from api.cli import main
 from api.cli.sim_commands import _write_records
 from api.core.config import Settings
 from api.db.engine import make_engine, make_session_factory
-from api.db.models import AccessLogEntry, Visit
+from api.db.models import AccessLogEntry, Client, Nurse, RouteVersion, Visit
 from api.db.phone_models import PhoneEvent
 from api.main import create_app
 from api.services.reports import month_report
 from api.simulation.generate import Call, Faults, NightSpec, Planned, make_world, night_minutes
 from api.simulation.metrics import JSON_KEYS, summarise
 from api.simulation.params import SimParams
+from api.simulation.play import night_start
 from api.simulation.policies import BASELINES, play_baseline
 from api.simulation.records import NightRecord
 from api.simulation.runner import (
@@ -64,6 +65,37 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> tuple[NightSpec, TeamRes
     world, road, centre = build_world(options)
     spec = world.nights[0]
     assert spec.calls and spec.faults.restart is not None and spec.faults.offline is not None
+    return spec, simulate_team(options, world=world, network=road, centre=centre)
+
+
+#: A quiet night: one nurse, planned care only, no faults, no drive noise; she is early at
+#: doors (waiting for their windows) and free when the break her route shows comes.
+QUIET = SimParams(
+    recurring_clients=6,
+    one_off_planned=1,
+    calls_by_hour=[0.0] * 8,
+    key_safe_fails=0.0,
+    nurse_delayed=0.0,
+    phone_offline=0.0,
+    restart=0.0,
+    travel_spread=0.0,
+)
+
+
+@pytest.fixture(scope="module")
+def quiet(tmp_path_factory: pytest.TempPathFactory) -> tuple[NightSpec, TeamResult]:
+    """One quiet night played through the real service (SQLite), kept for the checks."""
+    options = Options(
+        nights=1,
+        seed=7,
+        nurses=1,
+        network=None,
+        params=QUIET,
+        keep_database=tmp_path_factory.mktemp("quiet"),
+    )
+    world, road, centre = build_world(options)
+    spec = world.nights[0]
+    assert spec.planned and not spec.calls
     return spec, simulate_team(options, world=world, network=road, centre=centre)
 
 
@@ -191,6 +223,236 @@ def test_a_partner_reads_its_own_month_only_and_the_read_is_logged(
         bad = client.get("/partner/v1/reports/0000-01", headers={"X-API-Key": key})
         assert bad.status_code == 422
     engine.dispose()
+
+
+@pytest.mark.slow
+def test_a_simulated_nurse_never_reaches_another_address_in_no_time(
+    played: tuple[NightSpec, TeamResult],
+) -> None:
+    """Each drive from one client's door to another's takes time: the nurse drives the
+    travel matrix's minutes from where she is. Her route's leg is 0 where a live re-plan
+    took her as already on her way (the plan had her leave minutes before she did), and
+    driving by it she reached the next address the moment she set off."""
+    _, result = played
+    url = result.database_url
+    assert url is not None
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        events = list(session.scalars(select(PhoneEvent).order_by(PhoneEvent.device_time)))
+        where = {
+            str(v.id): (c.lat, c.lon)
+            for v, c in session.execute(
+                select(Visit, Client).join(Client, Visit.client_id == Client.id)
+            )
+        }
+    engine.dispose()
+    last: dict[int, str] = {}
+    set_off: dict[int, PhoneEvent] = {}
+    drives = 0
+    for event in events:
+        if event.type == "departed":
+            set_off[event.nurse_id] = event
+        elif event.type == "arrived":
+            visit = str(event.payload["visit_id"])
+            before, went = last.get(event.nurse_id), set_off.get(event.nurse_id)
+            last[event.nurse_id] = visit
+            if before is None or went is None or where[before] == where[visit]:
+                continue
+            assert str(went.payload["to_visit_id"]) == visit
+            drives += 1
+            assert _naive(event.device_time) > _naive(went.device_time), (
+                f"V{before} -> V{visit}: there at {event.device_time:%H:%M:%S}, the moment "
+                "she set off"
+            )
+    assert drives > 0
+
+
+def _naive(moment: datetime) -> datetime:
+    """UTC without its zone: SQLite gives stored times back naive."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+@pytest.mark.slow
+def test_a_simulated_phone_with_signal_sends_each_event_at_once(
+    played: tuple[NightSpec, TeamResult],
+) -> None:
+    """As the app does: an event reaches the service within a minute of when it happened,
+    unless her phone was offline then (its outbox goes as one batch after): a `departed`
+    kept until she reached the door told the service nothing of the drive."""
+    spec, result = played
+    url = result.database_url
+    assert url is not None and spec.faults.offline is not None
+    who, went = spec.faults.offline
+    offline_from = night_start(spec.night_date) + timedelta(minutes=went)
+    offline_until = offline_from + timedelta(minutes=BUSY.offline_minutes)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        events = list(session.scalars(select(PhoneEvent)))
+        offline_nurse = session.scalars(
+            select(Nurse).where(Nurse.code == f"N{who % result.nurses + 1}")
+        ).one()
+    engine.dispose()
+    late = [
+        f"{e.type} at {e.device_time:%H:%M:%S}, received {e.received_at:%H:%M:%S}"
+        for e in events
+        if _naive(e.received_at) - _naive(e.device_time) > timedelta(minutes=1)
+        and not (
+            e.nurse_id == offline_nurse.id
+            and _naive(offline_from) <= _naive(e.device_time) <= _naive(offline_until)
+        )
+    ]
+    assert {e.type for e in events} >= {"departed", "arrived"}
+    assert late == []
+
+
+def _doors(url: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The night's doors as the phones reported them, checked as the app plays them:
+    `arrived` stamped at the minute she reached the door and stored before the code was
+    revealed, no key-safe door opened without a code revealed to her phone, and where she
+    waited for a window, the code asked for as the service had her arrival. The visits
+    (device, visit id) where she waited at the door, and those of them with a key safe
+    whose code came before care could begin."""
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        events = list(session.scalars(select(PhoneEvent)))
+        asked = list(
+            session.scalars(select(AccessLogEntry).where(AccessLogEntry.event == "keysafe.reveal"))
+        )
+        key_safe_visits = {
+            str(v.id)
+            for v, c in session.execute(
+                select(Visit, Client).join(Client, Visit.client_id == Client.id)
+            )
+            if c.key_safe_present
+        }
+    engine.dispose()
+    revealed = [row for row in asked if row.purpose.startswith("keysafe revealed")]
+
+    def first(kind: str) -> dict[tuple[str, str], PhoneEvent]:
+        found: dict[tuple[str, str], PhoneEvent] = {}
+        for event in sorted(events, key=lambda e: _naive(e.device_time)):
+            if event.type == kind:
+                found.setdefault((event.device_id, str(event.payload["visit_id"])), event)
+        return found
+
+    arrivals, starts = first("arrived"), first("visit_started")
+    for row in revealed:
+        assert row.device_id is not None and row.visit_id is not None
+        arrival = arrivals.get((row.device_id, row.visit_id))
+        assert arrival is not None, f"V{row.visit_id}: code revealed with no arrival stored"
+        assert _naive(arrival.received_at) <= _naive(row.at)
+        assert _naive(arrival.device_time) <= _naive(row.at)
+    waited, coded = [], []
+    for key, started in starts.items():
+        arrival = arrivals[key]
+        assert _naive(arrival.device_time) <= _naive(started.device_time)
+        if arrival.device_time < started.device_time:
+            waited.append(key)
+        if key[1] not in key_safe_visits:
+            continue
+        assert any(
+            (r.device_id, r.visit_id) == key and _naive(r.at) <= _naive(started.received_at)
+            for r in revealed
+        ), f"V{key[1]}: care begun behind a key safe with no code revealed to her phone"
+        if key in waited:
+            # Asked for as the service had her arrival (with signal then, or once back).
+            got = _naive(arrival.received_at)
+            assert any(
+                (r.device_id, r.visit_id) == key
+                and got <= _naive(r.at) <= got + timedelta(minutes=1)
+                for r in asked
+            ), f"V{key[1]}: she waited at the door, her phone did not ask for the code"
+            coded += [
+                key
+                for r in revealed
+                if (r.device_id, r.visit_id) == key and _naive(r.at) < _naive(started.device_time)
+            ][:1]
+    return waited, coded
+
+
+def _breaks(url: str, night_date: date) -> int:
+    """The breaks the phones reported, checked as the app plays them: `break` start and
+    end, 30 minutes or more apart, not before her route had it begin, with no care begun in
+    between; a nurse who took none had it dropped from her route (the service takes a break
+    its plan has begun as taken, `planning.live_problem`), so her last route has none. How
+    many nurses took one."""
+    start = _naive(night_start(night_date))
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        events = list(session.scalars(select(PhoneEvent)))
+        routes = list(
+            session.scalars(
+                select(RouteVersion)
+                .where(RouteVersion.published_at.is_not(None))
+                .order_by(RouteVersion.version)
+            )
+        )
+    engine.dispose()
+    shown: dict[int, list[datetime]] = {}
+    last: dict[int, RouteVersion] = {}
+    for route in routes:
+        last[route.nurse_id] = route
+        for step in route.steps:
+            if step["type"] == "break":
+                shown.setdefault(route.nurse_id, []).append(
+                    start + timedelta(seconds=step["start"])
+                )
+    assert shown  # an 8-hour shift has a break (`planning._break_rule`)
+    took = 0
+    for nurse, starts in shown.items():
+        hers = sorted(
+            (e for e in events if e.nurse_id == nurse), key=lambda e: _naive(e.device_time)
+        )
+        phases = [e.payload["phase"] for e in hers if e.type == "break"]
+        if not phases:
+            assert not any(s["type"] == "break" for s in last[nurse].steps), (
+                f"nurse {nurse}: her route still shows the break she never took"
+            )
+            continue
+        took += 1
+        assert phases == ["start", "end"], f"nurse {nurse}: break events {phases}"
+        began, ended = (_naive(e.device_time) for e in hers if e.type == "break")
+        assert began >= min(starts) - timedelta(seconds=1)
+        assert ended - began >= timedelta(minutes=30) - timedelta(seconds=1)
+        care = [
+            e
+            for e in hers
+            if e.type in ("visit_started", "visit_completed")
+            and began < _naive(e.device_time) < ended
+        ]
+        assert care == [], f"nurse {nurse}: care reported during her break"
+    return took
+
+
+@pytest.mark.slow
+def test_on_a_busy_night_the_phones_play_the_door_and_the_break_as_the_app_does(
+    played: tuple[NightSpec, TeamResult],
+) -> None:
+    """Every fault on (a phone offline among them): each door and break the phones
+    reported is as the app plays it (`_doors`, `_breaks`)."""
+    spec, result = played
+    assert result.database_url is not None
+    _doors(result.database_url)
+    _breaks(result.database_url, spec.night_date)
+
+
+@pytest.mark.slow
+def test_on_a_quiet_night_she_has_the_code_at_the_door_before_its_window_and_a_break(
+    quiet: tuple[NightSpec, TeamResult],
+) -> None:
+    """Free, she reaches doors before their windows open: her phone reports `arrived` then
+    and the key-safe code comes on arrival, before care can begin; and she takes the break
+    her route shows. Before, `arrived` was stamped when care could begin (she never waited
+    at a door, the code was asked for only then) and no nurse took a break."""
+    spec, result = quiet
+    url = result.database_url
+    assert url is not None
+    night = result.records["nachtroute"][0]
+    assert night.violations == []
+    waited, coded = _doors(url)
+    assert waited, "no phone reported reaching a door before care could begin"
+    assert coded, "no key-safe code came on arrival while she waited for the window"
+    assert _breaks(url, spec.night_date) == 1
 
 
 def _travel(a: int, b: int) -> float:
