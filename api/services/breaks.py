@@ -101,10 +101,11 @@ def kept(
     nurse: om.Nurse, own: om.BreakRule | None, begun: Begun | None, now: int | None
 ) -> om.Nurse:
     """``nurse`` (her rule already a slot, `staggered`) as the night at ``now`` has left
-    her break: taken once begun, wherever the slots are cut now; if not begun and her slot
-    has passed, free to take it in what is left of her own window ``own`` (a slot re-cut
-    mid-night, by a colleague joining or sent home, may lie behind the clock). A window
-    passed entirely leaves the break missed, which the plan reports (`break_missed`).
+    her break: taken once begun, wherever the slots are cut now; not begun, it lies ahead:
+    from ``now`` on, and once her slot has passed, in what is left of her own window ``own``
+    (a slot re-cut mid-night, by a colleague joining or sent home, may lie behind the
+    clock; a busy nurse may not have taken it when it came). A window passed entirely leaves
+    the break missed, which the plan reports (`break_missed`).
 
     Before (review of issue 11, F1/F2): a nurse five minutes into her break, whose slot a
     colleague's joining moved later, was taken as free and sent to a visit, then owed a
@@ -116,10 +117,17 @@ def kept(
         return nurse
     if begun is not None:
         return nurse.model_copy(update={"break_taken": True})
-    if now is not None and own is not None and rule.latest_start < now:
-        widened = om.BreakRule(
-            duration_seconds=rule.duration_seconds,
-            window=om.TimeWindow(start=rule.window.start, end=max(rule.window.end, own.window.end)),
-        )
-        return nurse.model_copy(update={"break_rule": widened})
-    return nurse
+    if now is None:
+        return nurse
+    end = rule.window.end
+    if rule.latest_start < now and own is not None:
+        end = max(end, own.window.end)
+    # From the next minute: one laid at ``now`` would read as begun (`optimizer.live.state_at`)
+    # and vanish from her route, at every re-plan again.
+    start = max(rule.window.start, now + 60)
+    if end - start < rule.duration_seconds:
+        return nurse  # its window has passed: missed, and the plan says so
+    ahead = om.BreakRule(
+        duration_seconds=rule.duration_seconds, window=om.TimeWindow(start=start, end=end)
+    )
+    return nurse.model_copy(update={"break_rule": ahead})

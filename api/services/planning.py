@@ -128,7 +128,8 @@ def build_problem(
         window = _shift_window(region, night, shift)
         # What her phone says is left in the bag (bag check, materials used); full if silent.
         state = derive_state(events.get(str(nurse.id), []))
-        rest = _break_begun(night, state.breaks, told, nurse.code, moment)
+        heard = max((e.at for e in events.get(str(nurse.id), [])), default=None)
+        rest = _break_begun(night, state.breaks, heard, told, nurse.code, moment)
         if rest is not None:
             begun[nurse.code] = rest
         owed.append(breaks.break_rule(window))
@@ -263,15 +264,19 @@ def build_problem(
 def _break_begun(
     night: Night,
     reported: tuple[tuple[datetime, datetime | None], ...],
+    heard: datetime | None,
     told: Plan | None,
     code: str,
     moment: int | None,
 ) -> breaks.Begun | None:
     """The break nurse ``code`` has begun by ``moment`` (seconds of the night), if any: as
     her phone reported it (`api.offline_events.ShiftState.breaks`, on the service's clock),
-    else as the plan she was told has it (``told``, the stored plan: a silent phone is
-    taken to follow it, as `optimizer.live.state_at` does). A running break reported
-    without its end lasts its planned length, or 30 minutes."""
+    else as the plan she was told has it (``told``, the stored plan), unless her phone has
+    spoken since its start (``heard``: her last event's moment) without a break: she was
+    busy, and it is still to come (the phone's queue keeps its order, so a break begun would
+    have come first). A silent phone is taken to follow the plan, as
+    `optimizer.live.state_at` does. A running break reported without its end lasts its
+    planned length, or 30 minutes."""
     if moment is None:
         return None
     planned = None
@@ -289,7 +294,12 @@ def _break_begun(
                 start=start, end=min(moment, nights.seconds_since_start(night, ended))
             )
         return breaks.Begun(start=start, end=start + length)
-    if planned is not None and planned.start <= moment:
+    spoken = (
+        heard is not None
+        and planned is not None
+        and (nights.seconds_since_start(night, heard) > planned.start)
+    )
+    if planned is not None and planned.start <= moment and not spoken:
         return breaks.Begun(start=planned.start, end=planned.end)
     return None
 
@@ -469,13 +479,18 @@ def current_plan(
     # Each break where the stored plan has it: laid out again without, every break went
     # back to its window's opening (02:00), before the acute call a re-plan had put it
     # after (the next first answer had the call 30 minutes later), and the live state
-    # (`live_problem`) took a break not yet begun for one taken.
+    # (`live_problem`) took a break not yet begun for one taken. Only where her rule now
+    # allows it (`breaks.kept`): a break the clock passed while she was busy, laid where the
+    # stored plan had it, read as begun and she had none all night (s27).
+    rules = {n.id: n.break_rule for n in problem.nurses if not n.break_taken}
     breaks = {
         route.nurse_id: step.start
         for route in plan.routes
         if route.nurse_id in nurses
         for step in route.steps
         if step.type == StepType.BREAK
+        and (rule := rules.get(route.nurse_id)) is not None
+        and rule.window.start <= step.start <= rule.latest_start
     }
     return evaluate(problem, routes, break_starts=breaks, explain=explain)
 

@@ -190,3 +190,40 @@ def test_a_break_her_phone_reports_is_hers_wherever_the_plan_had_it(world: World
 def before_version(world: World) -> int:
     version: int = world.client.get(PLAN, headers=world.token("planner")).json()["version"]
     return version
+
+
+def test_a_break_not_begun_when_its_time_came_is_still_owed(world: World) -> None:
+    """N2's phone speaks after her planned break should have begun, without a break: she
+    was busy, so the re-plan keeps her break ahead of the clock (before, the plan's break
+    start passing counted it as taken, and she had none all night)."""
+    published_night(world, visits=12)
+    before = _plan(world)
+    rest = _break(before, "N2")
+    assert rest is not None
+    _at(world, rest[0] + 10 * MINUTE)
+    phone = register_phone(world, "nurse-n2")
+    now = world.clock().astimezone(UTC)
+    # She drives back to the base (a visit ran over, say): busy, no break.
+    event = {
+        "type": "departed",
+        "event_id": str(uuid.uuid4()),
+        "device_time": now.isoformat(),
+        "to_visit_id": None,
+    }
+    sent = world.client.post(
+        EVENTS, json={"sent_at": now.isoformat(), "events": [event]}, headers=fresh(world, phone)
+    )
+    assert sent.status_code == 200, sent.text
+    replan = world.client.post(
+        f"{PLAN}/reoptimise",
+        json={"time_limit_seconds": 0.5},
+        headers={**world.token("planner"), "If-Match": f'"{before_version(world)}"'},
+    )
+    assert replan.status_code == 202, replan.text
+    world.client.app.state.job_runner.wait(replan.json()["id"], timeout=60)
+    after = _plan(world)
+    ahead = _break(after, "N2")
+    moment = ((rest[0] + 10 * MINUTE) // MINUTE) * MINUTE
+    assert ahead is not None and ahead[0] >= moment, ("her break is lost", rest, ahead)
+    missed = [v for v in after.get("violations", []) if "break" in str(v)]
+    assert not missed, missed
