@@ -271,7 +271,10 @@ def _break_begun(
     her phone reported it (`api.offline_events.ShiftState.breaks`, on the service's clock),
     else as the plan she was told has it (``told``, the stored plan: a silent phone is
     taken to follow it, as `optimizer.live.state_at` does). A running break reported
-    without its end lasts its planned length, or 30 minutes."""
+    without its end lasts its planned length, or 30 minutes; one resumed after an
+    interruption (break ended, begun again) lasts what is left of that length: she is on
+    it by her phone's last report (review s27: the first part alone was read, and she was
+    sent to a visit while on the rest)."""
     if moment is None:
         return None
     planned = None
@@ -282,13 +285,19 @@ def _break_begun(
         )
     length = planned.end - planned.start if planned is not None else 30 * 60
     if reported:
-        began, ended = reported[0]
-        start = min(moment, max(0, nights.seconds_since_start(night, began)))
-        if ended is not None:
-            return breaks.Begun(
-                start=start, end=min(moment, nights.seconds_since_start(night, ended))
+        parts = [
+            (
+                min(moment, max(0, nights.seconds_since_start(night, began))),
+                None if ended is None else min(moment, nights.seconds_since_start(night, ended)),
             )
-        return breaks.Begun(start=start, end=start + length)
+            for began, ended in reported
+        ]
+        first = parts[0][0]
+        start, end = parts[-1]
+        if end is not None:
+            return breaks.Begun(start=first, end=max(start, end))
+        rested = sum(max(0, e - b) for b, e in parts[:-1] if e is not None)
+        return breaks.Begun(start=first, end=start + max(0, length - rested))
     if planned is not None and planned.start <= moment:
         return breaks.Begun(start=planned.start, end=planned.end)
     return None

@@ -1,0 +1,125 @@
+"""Review of "breaks keep their place" (s27): a break begun stays begun across every
+re-plan of the night, whatever the phone or the stored plan says of it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, timedelta
+from itertools import pairwise
+from typing import Any
+
+from tests.api.conftest import NIGHT, World
+from tests.api.invariants import settle
+from tests.api.phone_helpers import fresh, published_night, register_phone
+from tests.api.test_break_kept import (
+    EVENTS,
+    MINUTE,
+    _at,
+    _break,
+    _check_kept,
+    _plan,
+    _steps,
+    before_version,
+)
+from tests.api.test_planner import reoptimise
+
+
+def _visits_during(plan: dict[str, Any], nurse: str, now: int, until: int) -> list[Any]:
+    return [
+        s
+        for s in _steps(plan, nurse)
+        if s["type"] == "visit" and now <= s["start"] < until - MINUTE
+    ]
+
+
+def _join(world: World, code: str) -> None:
+    """Nurse ``code`` joins tonight's team, 23:00-07:00."""
+    made = world.client.post(
+        "/admin/nurses",
+        json={"code": code, "display_name": f"Nachtzuster {code}", "skills": ["basic"]},
+        headers=world.token("admin"),
+    )
+    assert made.status_code == 201, made.text
+    joins = world.client.put(
+        f"/nurses/{made.json()['id']}/shifts",
+        json={"night_date": NIGHT.isoformat(), "start": "23:00", "end": "07:00"},
+        headers=world.token("planner"),
+    )
+    assert joins.status_code == 204, joins.text
+    settle(world)
+
+
+def test_a_break_begun_before_a_replan_stays_begun_when_a_colleague_joins(
+    world: World,
+) -> None:
+    """N1 is 5 minutes into her break (the plan she was told has it; her phone is silent)
+    when a re-plan stores routes without it (taken, it is no step); 5 minutes later N0
+    joins and the slots are cut again, N1's later. N1 must stay on her break: no visit
+    before it ends, no second break owed."""
+    published_night(world, visits=30)
+    before = _plan(world)
+    rest = _break(before, "N1")
+    assert rest is not None
+    _at(world, rest[0] + 5 * MINUTE)
+    reoptimise(world, before_version(world))
+    assert _break(_plan(world), "N1") is None  # taken: the stored plan has no step for it
+    now = rest[0] + 10 * MINUTE
+    _at(world, now)
+    _join(world, "N0")
+    after = _plan(world)
+    assert not _visits_during(after, "N1", now, rest[1]), (rest, _steps(after, "N1"))
+    again = _break(after, "N1")
+    assert again is None or again[0] <= now, ("owed a second break", rest, again)
+
+
+def _report_break(
+    world: World, phone: dict[str, str], phase: str, *, ago: int = 0, sent: bool = True
+) -> None:
+    """Her phone sends a break ``phase`` it recorded ``ago`` seconds before now (with the
+    batch's ``sent_at`` unless ``sent`` is false, as an old client sends it)."""
+    now = world.clock().astimezone(UTC)
+    event = {
+        "type": "break",
+        "event_id": str(uuid.uuid4()),
+        "device_time": (now - timedelta(seconds=ago)).isoformat(),
+        "phase": phase,
+    }
+    body: dict[str, Any] = {"events": [event]}
+    if sent:
+        body["sent_at"] = now.isoformat()
+    answer = world.client.post(EVENTS, json=body, headers=fresh(world, phone))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["results"][0]["outcome"] == "accepted", answer.text
+
+
+def _busy_moment(plan: dict[str, Any], nurse: str) -> int:
+    """A moment after 00:00 when ``nurse`` ends a visit and the plan has her next one
+    within 10 minutes (so a nurse taken as free keeps it)."""
+    visits = [s for s in _steps(plan, nurse) if s["type"] == "visit"]
+    moment: int = next(
+        a["end"]
+        for a, b in pairwise(visits)
+        if a["end"] >= 3600 and b["start"] - a["end"] <= 10 * MINUTE
+    )
+    return moment
+
+
+def test_a_break_resumed_after_an_interruption_keeps_her_on_it(world: World) -> None:
+    """N2's phone: break begun, ended 2 minutes later (a phone call), begun again a
+    minute after. 2 minutes on, she is on her break (the phone says so): the re-plan
+    gives her no visit before it ends and no second break ahead."""
+    published_night(world, visits=30)
+    before = _plan(world)
+    begun = _busy_moment(before, "N2")
+    phone = register_phone(world, "nurse-n2")
+    _at(world, begun)
+    _report_break(world, phone, "start")
+    _at(world, begun + 2 * MINUTE)
+    _report_break(world, phone, "end")
+    _at(world, begun + 3 * MINUTE)
+    _report_break(world, phone, "start")
+    _at(world, begun + 5 * MINUTE)
+    reoptimise(world, before_version(world))
+    after = _plan(world)
+    now = ((begun + 5 * MINUTE) // MINUTE) * MINUTE
+    _check_kept(before, after, "N2", (begun + 3 * MINUTE, begun + 33 * MINUTE), now)
