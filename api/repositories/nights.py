@@ -337,9 +337,14 @@ def keep_if_unchanged(
     return True
 
 
-def _sequence(steps: list[StoredStep]) -> list[tuple[str, int | None]]:
-    # A nurse's route "changes" when her stops change, not when an ETA shifts a minute.
-    return [(s.type, s.visit_id) for s in steps if s.type in (StepType.VISIT, StepType.RESTOCK)]
+def _sequence(steps: list[StoredStep]) -> tuple[list[tuple[str, int | None]], bool]:
+    # A nurse's route "changes" when her stops change, not when an ETA shifts a minute; and
+    # when her break comes or goes: taken early (her phone said so), it left the plan but
+    # stayed on her phone, a second break to take while the plan sent her to visits (s27).
+    stops: list[tuple[str, int | None]] = [
+        (s.type, s.visit_id) for s in steps if s.type in (StepType.VISIT, StepType.RESTOCK)
+    ]
+    return stops, any(s.type == StepType.BREAK for s in steps)
 
 
 def latest_route(session: Session, night: Night, nurse_id: int) -> RouteVersion | None:

@@ -123,3 +123,24 @@ def test_a_break_resumed_after_an_interruption_keeps_her_on_it(world: World) -> 
     after = _plan(world)
     now = ((begun + 5 * MINUTE) // MINUTE) * MINUTE
     _check_kept(before, after, "N2", (begun + 3 * MINUTE, begun + 33 * MINUTE), now)
+
+
+def test_her_phone_shows_no_second_break_after_she_took_hers_early(world: World) -> None:
+    """N2's phone reports her break at 01:00, two hours before her slot; once re-planned,
+    the route her phone shows must not still hold the 03:00 break (she would take a
+    second one, the service counting on her for visits then)."""
+    published_night(world, visits=30)
+    before = _plan(world)
+    rest = _break(before, "N2")
+    assert rest is not None and rest[0] > 2 * 3600 + 30 * MINUTE
+    phone = register_phone(world, "nurse-n2")
+    _at(world, 2 * 3600)
+    _report_break(world, phone, "start")
+    settle(world)
+    reoptimise(world, before_version(world))
+    settle(world)
+    assert _break(_plan(world), "N2") is None  # the plan: taken
+    shown = world.client.get("/mobile/v1/me/route", headers=fresh(world, phone))
+    assert shown.status_code == 200, shown.text
+    ahead = [s for s in shown.json()["steps"] if s["type"] == "break"]
+    assert not ahead, ("her phone still shows a break to take", ahead)
