@@ -287,7 +287,7 @@ def _break_begun(
     if reported:
         parts = [
             (
-                min(moment, max(0, nights.seconds_since_start(night, began))),
+                _placed(nights.seconds_since_start(night, began), moment),
                 None if ended is None else min(moment, nights.seconds_since_start(night, ended)),
             )
             for began, ended in reported
@@ -301,6 +301,15 @@ def _break_begun(
     if planned is not None and planned.start <= moment:
         return breaks.Begun(start=planned.start, end=planned.end)
     return None
+
+
+def _placed(second: int, moment: int) -> int:
+    """A break's reported start (seconds of the night) as taken at ``moment``: never after
+    it; before the night, a phone clock that is wrong (an old client sends no ``sent_at``
+    to correct it), taken as ``moment``, so she rests until it ends or for its length
+    from now. Taken as the night's start, a break begun at 01:00 by a clock two hours slow
+    was over at 23:30 and she was sent to a visit while on it (review s27)."""
+    return moment if second < 0 else min(moment, second)
 
 
 def _held_by_failed_first_care(

@@ -144,3 +144,23 @@ def test_her_phone_shows_no_second_break_after_she_took_hers_early(world: World)
     assert shown.status_code == 200, shown.text
     ahead = [s for s in shown.json()["steps"] if s["type"] == "break"]
     assert not ahead, ("her phone still shows a break to take", ahead)
+
+
+def test_a_break_begun_by_a_phone_clock_before_the_night_does_not_free_her(
+    world: World,
+) -> None:
+    """N2's phone (an old client: no ``sent_at``, so no clock offset) reports a break begun
+    at 22:00 by its clock, hours slow, just as she ends a visit after midnight; she is on
+    her break (the phone says so, no end reported). Taken as begun at 23:00, it was over
+    by 23:30 and she kept her next visit minutes away."""
+    published_night(world, visits=30)
+    before = _plan(world)
+    begun = _busy_moment(before, "N2")
+    phone = register_phone(world, "nurse-n2")
+    _at(world, begun)
+    _report_break(world, phone, "start", ago=begun + 3600, sent=False)
+    _at(world, begun + 2 * MINUTE)
+    reoptimise(world, before_version(world))
+    after = _plan(world)
+    now = ((begun + 2 * MINUTE) // MINUTE) * MINUTE
+    assert not _visits_during(after, "N2", now, begun + 25 * MINUTE), _steps(after, "N2")
