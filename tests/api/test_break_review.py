@@ -164,3 +164,43 @@ def test_a_break_begun_by_a_phone_clock_before_the_night_does_not_free_her(
     after = _plan(world)
     now = ((begun + 2 * MINUTE) // MINUTE) * MINUTE
     assert not _visits_during(after, "N2", now, begun + 25 * MINUTE), _steps(after, "N2")
+
+
+def _report(world: World, phone: dict[str, str], kind: str, **fields: Any) -> None:
+    now = world.clock().astimezone(UTC)
+    event = {"type": kind, "event_id": str(uuid.uuid4()), "device_time": now.isoformat()}
+    body = {"sent_at": now.isoformat(), "events": [{**event, **fields}]}
+    answer = world.client.post(EVENTS, json=body, headers=fresh(world, phone))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["results"][0]["outcome"] == "accepted", answer.text
+
+
+def test_a_nurse_whose_phone_shows_her_working_through_her_break_still_has_it(
+    world: World,
+) -> None:
+    """N2's phone reports what she does, never a break: at her planned break she begins
+    her next visit instead (running late). Her phone is not silent, so she is not taken to
+    follow the plan's break: it is still hers to take, later, not counted as taken."""
+    published_night(world, visits=30)
+    before = _plan(world)
+    rest = _break(before, "N2")
+    assert rest is not None
+    phone = register_phone(world, "nurse-n2")
+    route = world.client.get("/mobile/v1/me/route", headers=phone).json()
+    planned = [s for s in _steps(before, "N2") if s["type"] == "visit"]
+    after_break = next(s for s in planned if s["start"] >= rest[1])
+    shown = [s for s in route["steps"] if s["type"] == "visit"]
+    visit_id = shown[planned.index(after_break)]["visit_id"]
+    _at(world, rest[0] + 2 * MINUTE)
+    _report(world, phone, "arrived", visit_id=visit_id)
+    _report(world, phone, "visit_started", visit_id=visit_id)
+    now = rest[0] + 5 * MINUTE
+    _at(world, now)
+    reoptimise(world, before_version(world))
+    after = _plan(world)
+    again = _break(after, "N2")
+    assert again is not None and again[0] >= (now // MINUTE) * MINUTE, (
+        "her break counted as taken while she worked",
+        rest,
+        _steps(after, "N2"),
+    )
