@@ -434,21 +434,24 @@ def _purge_throttle(session: Session, *, now: datetime, limits: security.SignInL
     would start it again anyway, `_take_places`) and addresses not signed in from within
     ``limits.known_address`` (rows of no failures). Run at each success, so the table holds
     only the current window's failures and a month of known addresses, however many
-    usernames and addresses were tried before (it grew without end). Committed."""
+    usernames and addresses were tried before (it grew without end). Committed.
+
+    Only rows no other transaction holds are deleted (``SKIP LOCKED``; a held row goes at a
+    later purge): a try counts its keys one by one in one transaction (`_take_places`),
+    and a purge waiting for one of them while holding the next deadlocked with it, one of
+    the two sign-ins answered 500 (review s27)."""
     table = cast(Table, SignInThrottle.__table__)
     moment_type = table.c.window_started_at.type
-    session.execute(
-        delete(table).where(
-            or_(
-                and_(
-                    table.c.failures > 0,
-                    table.c.window_started_at <= literal(now - limits.window, moment_type),
-                ),
-                table.c.window_started_at
-                <= literal(now - max(limits.window, limits.known_address), moment_type),
-            )
-        )
+    ended = or_(
+        and_(
+            table.c.failures > 0,
+            table.c.window_started_at <= literal(now - limits.window, moment_type),
+        ),
+        table.c.window_started_at
+        <= literal(now - max(limits.window, limits.known_address), moment_type),
     )
+    free = select(table.c.key).where(ended).with_for_update(skip_locked=True)
+    session.execute(delete(table).where(table.c.key.in_(free), ended))
     session.commit()
 
 

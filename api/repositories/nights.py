@@ -337,9 +337,14 @@ def keep_if_unchanged(
     return True
 
 
-def _sequence(steps: list[StoredStep]) -> list[tuple[str, int | None]]:
-    # A nurse's route "changes" when her stops change, not when an ETA shifts a minute.
-    return [(s.type, s.visit_id) for s in steps if s.type in (StepType.VISIT, StepType.RESTOCK)]
+def _sequence(steps: list[StoredStep]) -> tuple[list[tuple[str, int | None]], bool]:
+    # A nurse's route "changes" when her stops change, not when an ETA shifts a minute; and
+    # when her break comes or goes: taken early (her phone said so), it left the plan but
+    # stayed on her phone, a second break to take while the plan sent her to visits (s27).
+    stops: list[tuple[str, int | None]] = [
+        (s.type, s.visit_id) for s in steps if s.type in (StepType.VISIT, StepType.RESTOCK)
+    ]
+    return stops, any(s.type == StepType.BREAK for s in steps)
 
 
 def latest_route(session: Session, night: Night, nurse_id: int) -> RouteVersion | None:
@@ -515,6 +520,24 @@ def delays(session: Session, night: Night) -> dict[int, datetime]:
     ):
         if event.nurse_id is not None and event.delay_minutes:
             result[event.nurse_id] = event.at + timedelta(minutes=event.delay_minutes)
+    return result
+
+
+#: A night event: the plan had a nurse begin her break (``at``: its start), recorded when a
+#: re-plan stores routes without it (`api.services.planning.record_breaks`).
+BREAK_BEGUN = "break_begun"
+
+
+def breaks_begun(session: Session, night: Night) -> dict[int, datetime]:
+    """Per nurse, when a stored plan had her break begin (`BREAK_BEGUN`; the first)."""
+    result: dict[int, datetime] = {}
+    for nurse_id, at in session.execute(
+        select(NightEvent.nurse_id, NightEvent.at)
+        .where(NightEvent.night_id == night.id, NightEvent.kind == BREAK_BEGUN)
+        .order_by(NightEvent.at, NightEvent.id)
+    ):
+        if nurse_id is not None:
+            result.setdefault(nurse_id, at)
     return result
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from optimizer import model as om
 
-__all__ = ["BREAK_SLOT_ROOM", "Begun", "break_rule", "kept", "staggered"]
+__all__ = ["BREAK_SLOT_ROOM", "Begun", "break_rule", "kept", "staggered", "with_room"]
 
 #: The least room a nurse's break keeps to move within her share of the break window.
 BREAK_SLOT_ROOM = 15 * 60
@@ -95,6 +95,9 @@ class Begun:
 
     start: int
     end: int
+    #: Begun as a stored plan had it (her phone silent), not yet recorded as such: a re-plan
+    #: storing routes without it records it (`api.services.planning.record_breaks`).
+    by_plan: bool = False
 
 
 def kept(
@@ -131,3 +134,25 @@ def kept(
         duration_seconds=rule.duration_seconds, window=om.TimeWindow(start=start, end=end)
     )
     return nurse.model_copy(update={"break_rule": ahead})
+
+
+def with_room(nurse: om.Nurse, own: om.BreakRule | None, now: int) -> om.Nurse:
+    """``nurse`` as the live night has her at ``now`` (`optimizer.live.state_at`: free at
+    ``available_at``): a break still owed that she can no longer begin in her slot (busy
+    past its last start) may be taken in what is left of her own window ``own``. Left to
+    the slot, the break was missed and her night went on without one (review s27, R6: at
+    her break she began a visit running late)."""
+    rule = nurse.break_rule
+    if rule is None or nurse.break_taken or own is None:
+        return nurse
+    free = max(now + 60, nurse.available_at or 0)
+    if free <= rule.latest_start or own.window.end <= rule.window.end:
+        return nurse
+    start = max(rule.window.start, min(free, own.latest_start))
+    if own.window.end - start < rule.duration_seconds:
+        return nurse
+    wider = om.BreakRule(
+        duration_seconds=rule.duration_seconds,
+        window=om.TimeWindow(start=start, end=own.window.end),
+    )
+    return nurse.model_copy(update={"break_rule": wider})

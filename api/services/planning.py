@@ -82,6 +82,10 @@ class NightProblem:
     visits: dict[str, Visit]
     nurses: dict[str, Nurse]
     extra_locations: list[int] = field(default_factory=list)
+    #: Nurse code -> the break her shift owes, before it was cut into slots (`breaks`).
+    own_breaks: dict[str, om.BreakRule | None] = field(default_factory=dict)
+    #: Nurse code -> her break begun by ``now`` (`_break_begun`).
+    breaks_begun: dict[str, breaks.Begun] = field(default_factory=dict)
     #: Nurse code -> second of the night her break, begun by ``now``, ends (only breaks
     #: still running then): she is free from that second (`live_problem`).
     resting_until: dict[str, int] = field(default_factory=dict)
@@ -123,13 +127,22 @@ def build_problem(
     moment = nights.seconds_since_start(night, now) if now is not None else None
     stored = nights.current_plan_version(session, night)
     told = plan_of(stored) if stored is not None and moment is not None else None
+    recorded = nights.breaks_begun(session, night) if moment is not None else {}
     opt_nurses, owed, begun = [], [], {}
     for nurse, shift in team:
         window = _shift_window(region, night, shift)
         # What her phone says is left in the bag (bag check, materials used); full if silent.
         state = derive_state(events.get(str(nurse.id), []))
         heard = max((e.at for e in events.get(str(nurse.id), [])), default=None)
-        rest = _break_begun(night, state.breaks, heard, told, nurse.code, moment)
+        rest = _break_begun(
+            night,
+            state.breaks,
+            heard,
+            recorded.get(nurse.id),
+            told,
+            nurse.code,
+            moment,
+        )
         if rest is not None:
             begun[nurse.code] = rest
         owed.append(breaks.break_rule(window))
@@ -253,6 +266,8 @@ def build_problem(
         visits=by_ref,
         nurses={n.code: n for n in nurse_by_id.values()},
         extra_locations=extra,
+        breaks_begun=begun,
+        own_breaks={n.id: rule for n, rule in zip(opt_nurses, owed, strict=True)},
         resting_until={
             code: rest.end
             for code, rest in begun.items()
@@ -265,18 +280,22 @@ def _break_begun(
     night: Night,
     reported: tuple[tuple[datetime, datetime | None], ...],
     heard: datetime | None,
+    recorded: datetime | None,
     told: Plan | None,
     code: str,
     moment: int | None,
 ) -> breaks.Begun | None:
     """The break nurse ``code`` has begun by ``moment`` (seconds of the night), if any: as
     her phone reported it (`api.offline_events.ShiftState.breaks`, on the service's clock),
-    else as the plan she was told has it (``told``, the stored plan), unless her phone has
-    spoken since its start (``heard``: her last event's moment) without a break: she was
-    busy, and it is still to come (the phone's queue keeps its order, so a break begun would
-    have come first). A silent phone is taken to follow the plan, as
-    `optimizer.live.state_at` does. A running break reported without its end lasts its
-    planned length, or 30 minutes."""
+    else as a plan began it (``recorded``: once a stored plan counted it begun, `record_breaks`;
+    ``told``, the stored plan, for one begun since), unless her phone has spoken since its
+    start (``heard``: her last event's moment) without a break: she was busy, and it is
+    still to come (the phone's queue keeps its order, so a break begun would have come
+    first). A silent phone is taken to follow the plan, as `optimizer.live.state_at` does.
+    A running break reported without its end lasts its planned length, or 30 minutes; one
+    resumed after an interruption (break ended, begun again) lasts what is left of that
+    length: she is on it by her phone's last report (review s27: the first part alone was
+    read, and she was sent to a visit while on the rest)."""
     if moment is None:
         return None
     planned = None
@@ -287,21 +306,57 @@ def _break_begun(
         )
     length = planned.end - planned.start if planned is not None else 30 * 60
     if reported:
-        began, ended = reported[0]
-        start = min(moment, max(0, nights.seconds_since_start(night, began)))
-        if ended is not None:
-            return breaks.Begun(
-                start=start, end=min(moment, nights.seconds_since_start(night, ended))
+        parts = [
+            (
+                _placed(nights.seconds_since_start(night, began), moment),
+                None if ended is None else min(moment, nights.seconds_since_start(night, ended)),
             )
-        return breaks.Begun(start=start, end=start + length)
-    spoken = (
-        heard is not None
-        and planned is not None
-        and (nights.seconds_since_start(night, heard) > planned.start)
-    )
-    if planned is not None and planned.start <= moment and not spoken:
-        return breaks.Begun(start=planned.start, end=planned.end)
-    return None
+            for began, ended in reported
+        ]
+        first = parts[0][0]
+        start, end = parts[-1]
+        if end is not None:
+            return breaks.Begun(start=first, end=max(start, end))
+        rested = sum(max(0, e - b) for b, e in parts[:-1] if e is not None)
+        return breaks.Begun(start=first, end=start + max(0, length - rested))
+    by_plan = None
+    if recorded is not None:
+        start = _placed(nights.seconds_since_start(night, recorded), moment)
+        by_plan = breaks.Begun(start=start, end=start + length)
+    elif planned is not None and planned.start <= moment:
+        by_plan = breaks.Begun(start=planned.start, end=planned.end, by_plan=True)
+    if by_plan is None or (
+        heard is not None and nights.seconds_since_start(night, heard) > by_plan.start
+    ):
+        return None
+    return by_plan
+
+
+def _placed(second: int, moment: int) -> int:
+    """A break's reported start (seconds of the night) as taken at ``moment``: never after
+    it; before the night, a phone clock that is wrong (an old client sends no ``sent_at``
+    to correct it), taken as ``moment``, so she rests until it ends or for its length
+    from now. Taken as the night's start, a break begun at 01:00 by a clock two hours slow
+    was over at 23:30 and she was sent to a visit while on it (review s27)."""
+    return moment if second < 0 else min(moment, second)
+
+
+def record_breaks(session: Session, night_problem: NightProblem, *, now: datetime) -> None:
+    """Record each break a stored plan began (`NightProblem.breaks_begun`, ``by_plan``) as a
+    night event, before a plan without it is stored (not committed). The new plan's routes
+    have no step for a taken break, so the next re-plan found it nowhere and, with the slots
+    cut again (a colleague joining), owed her a second one (review s27, R1)."""
+    for code, rest in night_problem.breaks_begun.items():
+        nurse = night_problem.nurses.get(code)
+        if rest.by_plan and nurse is not None:
+            nights.add_event(
+                session,
+                night_problem.night,
+                kind=nights.BREAK_BEGUN,
+                at=night_problem.night.starts_at + timedelta(seconds=rest.start),
+                nurse_id=nurse.id,
+                received_at=now,
+            )
 
 
 def _held_by_failed_first_care(
@@ -532,6 +587,7 @@ def live_problem(
     )
     late = nights.delays(session, night_problem.night)
     if not late:
+        live = _break_room(live, night_problem.own_breaks, moment)
         return _held_to_what_was_told(live, plan if stored is not None else None)
     nurses = []
     held_up: set[str] = set()
@@ -553,7 +609,19 @@ def live_problem(
         for visit in live.visits
     ]
     live = live.model_copy(update={"nurses": nurses, "visits": visits})
+    live = _break_room(live, night_problem.own_breaks, moment)
     return _held_to_what_was_told(live, plan if stored is not None else None)
+
+
+def _break_room(
+    problem: om.Problem, own: dict[str, om.BreakRule | None], moment: int
+) -> om.Problem:
+    """``problem`` with each break still owed given what is left of the nurse's own window
+    (``own``) when she cannot begin it in her slot any more (`breaks.with_room`)."""
+    nurses = [breaks.with_room(n, own.get(n.id), moment) for n in problem.nurses]
+    if all(a is b for a, b in zip(nurses, problem.nurses, strict=True)):
+        return problem
+    return problem.model_copy(update={"nurses": nurses})
 
 
 def _resting(problem: om.Problem, until: dict[str, int]) -> om.Problem:
@@ -889,6 +957,7 @@ def store_solved(
             seconds=round(time.perf_counter() - solved.began, 3),
             plan=plan,
         )
+    record_breaks(session, solved.night_problem, now=now)
     version, affected = nights.save_plan_version(
         session,
         night,
@@ -1356,6 +1425,7 @@ def move_visit(
         return MoveResult(
             plan=plan, before=before, version=None, affected_nurses=[], warnings=warnings
         )
+    record_breaks(session, night_problem, now=now)
     version, affected = nights.save_plan_version(
         session,
         night,
