@@ -28,14 +28,15 @@ def _lateness(plan: Plan) -> int:
 
 
 def _soft_cost(problem: Problem, plan: Plan) -> int:
-    """Cost per minute x seconds past each visit's soft bound (`timeline.soft_end`)."""
+    """What ``plan``'s starts cost past their soft bounds (`timeline.soft_end`), in the
+    quote's units (sixtieths of the objective's: 60 x cost per second x seconds)."""
     total = 0
     for route in plan.routes:
         for step in route.steps:
             if step.type == StepType.VISIT and step.visit_id is not None:
                 bound = soft_end(problem, problem.visit(step.visit_id))
                 if bound is not None and step.start > bound[0]:
-                    total += bound[1] * (step.start - bound[0])
+                    total += 60 * bound[1] * (step.start - bound[0])
     return total
 
 
