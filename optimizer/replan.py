@@ -365,7 +365,7 @@ def insert_new_calls(problem: Problem, current: Plan | None) -> Plan:
     new = [v for v in problem.visits if v.id in open_ids and v.id not in placed]
     new.sort(key=_answer_order(problem))
     answer = _answer(problem, routes, hints, plan, new, spare_tolerance=False)
-    if len(new) > 1 and _answer_cost(problem, answer) > (0, 0):
+    if _spared_may_help(problem, plan, new, answer):
         # Calls put in one by one, each pricing planned care's tolerance against its own
         # minutes, can spend on the first the tolerance a later one needed, and leave
         # planned care out or a call late (a session 24 case: three calls at 23:00, one
@@ -376,8 +376,29 @@ def insert_new_calls(problem: Problem, current: Plan | None) -> Plan:
     return answer
 
 
-def _answer_cost(problem: Problem, answer: Plan) -> tuple[int, int]:
-    """(visits left out, seconds calls start past their urgency targets) of ``answer``."""
+def _spared_may_help(problem: Problem, start: Plan, new: list[Visit], answer: Plan) -> bool:
+    """Whether `_answer` with ``spare_tolerance`` could do better than ``answer`` (its
+    first pass over ``new``, put into the routes laid out as ``start``): only for calls that
+    come together, only where open planned care has a tolerance (without one both ranks are
+    the same, and so are both passes), and only when ``answer`` leaves out a visit the passes
+    place, makes a call late, or breaks more rules than ``start``. A two-person visit is
+    placed by neither pass (the search does): counted as left out, every batch with one ran
+    the second pass for nothing."""
+    if len(new) < 2 or not any(
+        problem.is_planned_care(v) and v.late_tolerance_seconds > 0 and not v.is_locked
+        for v in problem.visits
+    ):
+        return False
+    broken, _, late = _answer_cost(problem, answer)
+    never = {v.id for v in new if v.nurses_needed != 1}
+    left_out = any(u.visit_id not in never for u in answer.unassigned)
+    return left_out or late > 0 or broken > len(start.violations)
+
+
+def _answer_cost(problem: Problem, answer: Plan) -> tuple[int, int, int]:
+    """(rules broken, visits left out, seconds calls start past their urgency targets) of
+    ``answer``, to compare answers by: one that breaks a rule never wins over one that
+    does not, however much more that one leaves out."""
     late = sum(
         step.lateness_seconds
         for route in answer.routes
@@ -386,7 +407,7 @@ def _answer_cost(problem: Problem, answer: Plan) -> tuple[int, int]:
         and step.visit_id is not None
         and not problem.is_planned_care(problem.visit(step.visit_id))
     )
-    return len(answer.unassigned), late
+    return len(answer.violations), len(answer.unassigned), late
 
 
 def _answer(
