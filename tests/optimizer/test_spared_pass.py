@@ -14,7 +14,7 @@ from optimizer import replan
 from optimizer.evaluate import evaluate
 from optimizer.live import with_visit
 from optimizer.model import Problem, Visit
-from optimizer.replan import insert_new_calls
+from optimizer.replan import insert_new_calls, quick_replan
 
 from .conftest import HOUR, MINUTE, line_problem, nurse, planned, unplanned
 
@@ -98,3 +98,26 @@ def test_the_second_pass_runs_when_a_call_of_the_batch_is_late(
     assert not first.unassigned
     assert replan._answer_cost(problem, first)[-1] > 0  # a call late
     assert passes == [False, True]
+
+
+def test_care_left_out_before_that_the_pass_was_not_given_does_not_run_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The live answer (`quick_replan`) puts in only the new calls, not the care its plan
+    left out before (X, whose window closed while she was on her way): X still out is no
+    reason for a second pass over two calls that are both in time."""
+    night = _night(
+        unplanned("A", 5, 0, "acute"),
+        unplanned("B", 6, 0, "acute"),
+    )
+    gone = Visit.model_validate(planned("X", 30, 0, 0))
+    problem = night.model_copy(update={"visits": [*night.visits, gone]})
+    current = evaluate(problem, {"N1": ["P"]}, explain=False)
+    assert {u.visit_id for u in current.unassigned} == {"A", "B", "X"}
+    current = current.model_copy(
+        update={"unassigned": [u for u in current.unassigned if u.visit_id == "X"]}
+    )
+    passes = _passes(monkeypatch)
+    live = quick_replan(problem, current, [v for v in problem.visits if v.id != "X"], [])
+    assert live is not None and {"A", "B"} <= set(live.assignments())
+    assert passes == [False]
