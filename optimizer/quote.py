@@ -40,7 +40,8 @@ class InsertionOption:
     reason: str = ""
     #: What the option adds past the objective's soft bounds (`timeline.soft_end`: the new
     #: visit's past its aim, her other stops' past theirs, such as planned care into its
-    #: tolerance), in cost per minute x seconds (`_cost`'s units).
+    #: tolerance), in sixtieths of the objective's units (`_cost`'s): 60 x its cost per
+    #: second x seconds.
     soft_cost: int = 0
     #: Of ``added_lateness_others_seconds``, the seconds other calls are pushed past their
     #: urgency targets (the rest is planned care pushed into its tolerance).
@@ -1151,13 +1152,13 @@ def _response_cost(problem: Problem, visit: Visit) -> int:
 
 def _past_soft_bounds(timed: Sequence[timeline.TimedStop]) -> tuple[int, int]:
     """`_Layout`'s ``(soft_cost, calls_late)`` in one pass over ``timed``: what its starts
-    cost past their soft bounds (`timeline.soft_end`, in cost per minute x seconds), and the
+    cost past their soft bounds (`timeline.soft_end`, in `_cost`'s units), and the
     seconds its calls start past their urgency targets."""
     soft = late = 0
     for item in timed:
         stop, start = item.stop, item.start
         if stop.soft_end is not None and start > stop.soft_end:
-            soft += stop.soft_cost_per_minute * (start - stop.soft_end)
+            soft += 60 * stop.soft_cost_per_second * (start - stop.soft_end)
         if stop.is_call and stop.target is not None and start > stop.target:
             late += start - stop.target
     return soft, late
@@ -1167,7 +1168,7 @@ def _own_soft_cost(stop: timeline.Stop, start: int) -> int:
     """What ``stop`` starting at ``start`` costs past its soft bound (`_past_soft_bounds`)."""
     if stop.soft_end is None or start <= stop.soft_end:
         return 0
-    return stop.soft_cost_per_minute * (start - stop.soft_end)
+    return 60 * stop.soft_cost_per_second * (start - stop.soft_end)
 
 
 def _cost(added_travel: int, start: int, response: int) -> int:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from optimizer import timeline
-from optimizer.assemble import explain, in_step, summarise, with_own_check
+from optimizer.assemble import explain, in_step, summarise
 from optimizer.eligibility import eligible_nurses
 from optimizer.evaluate import evaluate
 from optimizer.model import Problem, Visit, VisitState
@@ -110,11 +109,13 @@ def _insert_new_visits(
 
 def break_starts_of(problem: Problem, plan: Plan) -> dict[str, int]:
     """Nurse id -> when ``plan`` has her break start, for the breaks not yet taken."""
+    on_shift = {n.id: n for n in problem.nurses}
     return {
         route.nurse_id: step.start
         for route in plan.routes
+        if route.nurse_id in on_shift and not on_shift[route.nurse_id].break_taken
         for step in route.steps
-        if step.type == StepType.BREAK and not problem.nurse(route.nurse_id).break_taken
+        if step.type == StepType.BREAK
     }
 
 
@@ -269,54 +270,48 @@ def place(
 def quick_replan(
     problem: Problem, warm_start: Plan, open_visits: list[Visit], excluded: list[Unassigned]
 ) -> Plan | None:
-    """The current plan with tonight's new calls put at their best feasible place, laid out
-    without any search; ``None`` when a new call does not fit or a rule would break.
+    """The current plan with tonight's new calls put in, laid out without any search;
+    ``None`` when a new call does not fit or a rule would break. ``open_visits``: the
+    visits a plan may have; ``excluded``: the others, with why.
 
     This is the live re-plan's first answer: milliseconds, whatever the size of the night.
+    It puts the calls in as the partner's first answer does (`_first_answer`, what triage
+    promised): with a pass of its own (without the partner's second pass, its checks of
+    each place, its re-placing of care left out to make room) it sent a nurse elsewhere
+    than triage had said (review F4). Unlike the partner's answer it does not try again the
+    care ``warm_start`` left out, so the two differ where such care, put in first, would
+    have taken a call's place. A call that answer leaves out (triage promised no nurse) it
+    puts in by leaving out less urgent care, late (`_room_for_the_rest`).
     """
     sequences = warm_sequences(problem, warm_start, {v.id for v in open_visits})
     hints = break_starts_of(problem, warm_start)
     known = set(warm_start.assignments()) | {u.visit_id for u in warm_start.unassigned}
     new = [v for v in open_visits if v.id not in known]
-    new.sort(key=_answer_order(problem))
-    plan = warm_start
-    displaced: dict[str, Unassigned] = {}
-    held: dict[str, int] = {}  # each call put in here, held while the next are (as below)
-    for count, visit in enumerate(new, 1):
-        if visit.nurses_needed != 1:
+    if any(v.nurses_needed != 1 for v in new):
+        return None  # no insertion places a two-person visit: the search does
+    # Only the new visits: care the current plan left out is not tried again here (the
+    # fill after the search is), unlike the partner's answer. Tried again, at 10 x 200
+    # (39 such visits) it took 0.37 s, against 0.01 s, of a 0.9 s live re-plan; at
+    # 50 x 1000 (164) 5.4 s.
+    answer = _first_answer(problem, sequences, hints, new)
+    if not {v.id for v in new} <= set(answer.plan.assignments()):
+        made = _room_for_the_rest(problem, answer, new)
+        if made is None:
             return None
-        options = _quoted(problem, held, plan, visit)[1]
-        best = promised(problem, visit, options)
-        room = None
-        if best is None or _past_target(problem, visit, best.start):
-            # As the partner's first answer (`insert_new_calls`, what triage said): a call
-            # that fits only late is put in by its target with less urgent care left out.
-            room = _timely_room(_held_to_target(problem, held, visit), sequences, hints, visit)
-            if room is None and best is None:
-                room = _make_room(problem, sequences, visit, options[:_ROOM_TRIES], hints)
-                if room is None:
-                    return None
-        if room is not None:
-            sequences, left = room
-            displaced.update(left)
-        elif best is not None:
-            place(sequences, hints, visit.id, best)
-        if count < len(new):
-            # The next call is quoted on the plan with this one in (a layout is all the
-            # quote needs); after the last call the plan is laid out and checked once, below.
-            plan = in_step(problem, sequences, hints)
-            _hold_call(problem, plan, visit, held)
-    plan = with_own_check(problem, in_step(problem, sequences, hints))
+        answer = made
+    plan = answer.plan
     if plan.violations:
         return None
     earlier = {u.visit_id: u for u in warm_start.unassigned}
-    reasons = {**earlier, **displaced, **{u.visit_id: u for u in excluded}}
+    reasons = {**earlier, **answer.displaced, **{u.visit_id: u for u in excluded}}
     # Only a visit no earlier answer explains is looked into (`assemble.explain`): the
     # current plan's left-out visits keep their reasons (looking again for all of them was a
     # quarter of this answer's time at 50 x 1000).
     fresh = [u for u in plan.unassigned if u.visit_id not in reasons]
     if fresh:
-        asked = explain(problem, plan.model_copy(update={"unassigned": fresh}), sequences, hints)
+        asked = explain(
+            problem, plan.model_copy(update={"unassigned": fresh}), answer.routes, answer.hints
+        )
         reasons.update({u.visit_id: u for u in asked.unassigned})
     left_out = [reasons.get(u.visit_id, u) for u in plan.unassigned]
     return plan.model_copy(
@@ -324,11 +319,37 @@ def quick_replan(
     )
 
 
+def _room_for_the_rest(problem: Problem, answer: _Answer, new: list[Visit]) -> _Answer | None:
+    """``answer`` with each of ``new`` it left out put in by leaving out less urgent care
+    (`_make_room` at the nurses its quote ranks first, most urgent first); ``None`` when one
+    finds no room. Every call ``answer`` placed keeps its place: each is held where it is
+    (`_hold_call`), as triage promised it. The search would be next, and at 50 x 1000 it
+    took close to a second for its first answer, which could still leave an acute alarm out
+    that no nurse could reach in time (tests/optimizer/test_live.py)."""
+    plan, routes, displaced = answer.plan, answer.routes, dict(answer.displaced)
+    held: dict[str, int] = {}
+    for visit in new:
+        _hold_call(problem, plan, visit, held)
+    holding = _holding(problem, held)
+    missing = [v for v in new if v.id not in set(plan.assignments())]
+    missing.sort(key=_answer_order(problem))
+    for visit in missing:
+        options = quote(holding, plan, visit)
+        tries = [o.nurse_id for o in options[:_ROOM_TRIES]]
+        room = _make_room(holding, routes, visit, tries, answer.hints)
+        if room is None:
+            return None
+        routes, left = room
+        displaced.update(left)
+        plan = evaluate(problem, routes, break_starts=answer.hints, explain=False)
+    return _Answer(routes, answer.hints, plan, displaced)
+
+
 def insert_new_calls(problem: Problem, current: Plan | None) -> Plan:
     """The routes of ``current`` laid out on ``problem``, with each visit they lack put at
-    its best feasible place (most urgent first); what fits nowhere is unassigned with its
-    reason. The service's first answer to a partner's call, and its fallback when a search
-    fails (`api.services.planning.keep_with_new_calls`).
+    its best feasible place (most urgent first, `_first_answer`); what fits nowhere is
+    unassigned with its reason. The service's first answer to a partner's call, and its
+    fallback when a search fails (`api.services.planning.keep_with_new_calls`).
 
     The trial layouts are not explained (nobody reads their reasons, and explaining one lays
     every left-out visit out at every nurse and position); the routes chosen are, once. With
@@ -337,47 +358,89 @@ def insert_new_calls(problem: Problem, current: Plan | None) -> Plan:
 
     Every call ``current`` answered is held to its promise (`hold_promises`): a new call
     as urgent goes where it pushes none past it."""
+    open_visits = [v for v in problem.visits if not v.is_locked]
+    routes: dict[str, list[str]] = {}
+    hints: dict[str, int] = {}
     if current is not None:
         problem, _ = hold_promises(problem, current)
-    open_ids = {v.id for v in problem.visits if not v.is_locked}
-    nurse_ids = {n.id for n in problem.nurses}
-    routes = {
-        route.nurse_id: [
-            step.visit_id if step.type == StepType.VISIT and step.visit_id else RESTOCK
-            for step in route.steps
-            if (step.type == StepType.VISIT and step.visit_id in open_ids)
-            or step.type == StepType.RESTOCK
-        ]
-        for route in (current.routes if current else [])
-        if route.nurse_id in nurse_ids
-    }
-    # Each break where the current plan has it, as the quote lays her route out (taken as
-    # soon as its window opens instead, every route with a break moved).
-    hints = {
-        route.nurse_id: step.start
-        for route in (current.routes if current else [])
-        if route.nurse_id in nurse_ids and not problem.nurse(route.nurse_id).break_taken
-        for step in route.steps
-        if step.type == StepType.BREAK
-    }
+        routes = warm_sequences(problem, current, {v.id for v in open_visits})
+        # Each break where the current plan has it, as the quote lays her route out (taken
+        # as soon as its window opens instead, every route with a break moved).
+        hints = break_starts_of(problem, current)
+    answer = _first_answer(problem, routes, hints, open_visits)
+    laid = evaluate(problem, answer.routes, break_starts=answer.hints)
+    if not answer.displaced:
+        return laid
+    left_out = [answer.displaced.get(u.visit_id, u) for u in laid.unassigned]
+    return laid.model_copy(
+        update={"unassigned": left_out, "summary": summarise(problem, laid.routes, left_out)}
+    )
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A first answer: the routes (nurse id -> open stops) and break starts (nurse id ->
+    second) with the new visits put in, their layout (``plan``, its left-out visits not
+    explained), and the visits left out to make room for a call, with why."""
+
+    routes: dict[str, list[str]]
+    hints: dict[str, int]
+    plan: Plan
+    displaced: dict[str, Unassigned]
+
+
+def _first_answer(
+    problem: Problem,
+    routes: dict[str, list[str]],
+    hints: dict[str, int],
+    visits: list[Visit],
+) -> _Answer:
+    """``routes`` (nurse id -> open stops; ``hints``: their break starts) with each of
+    ``visits`` they lack put in, most urgent first, each at the place its quote ranks best.
+    The one first answer to new calls: the partner's (`insert_new_calls`, what triage
+    promises) and the live re-plan's (`quick_replan`, what the nurses are sent) both give
+    this one, so no nurse is sent elsewhere than triage said. ``problem`` holds every call
+    answered before to its promise (`hold_promises`)."""
     plan = evaluate(problem, routes, break_starts=hints, explain=False)
     placed = set(plan.assignments())
-    new = [v for v in problem.visits if v.id in open_ids and v.id not in placed]
+    new = [v for v in visits if v.id not in placed]
     new.sort(key=_answer_order(problem))
     answer = _answer(problem, routes, hints, plan, new, spare_tolerance=False)
-    if len(new) > 1 and _answer_cost(problem, answer) > (0, 0):
+    if _spared_may_help(problem, plan, new, answer.plan):
         # Calls put in one by one, each pricing planned care's tolerance against its own
         # minutes, can spend on the first the tolerance a later one needed, and leave
         # planned care out or a call late (a session 24 case: three calls at 23:00, one
         # visit left out). Ranked to spare the tolerance they may do better.
         spared = _answer(problem, routes, hints, plan, new, spare_tolerance=True)
-        if _answer_cost(problem, spared) < _answer_cost(problem, answer):
+        if _answer_cost(problem, spared.plan) < _answer_cost(problem, answer.plan):
             return spared
     return answer
 
 
-def _answer_cost(problem: Problem, answer: Plan) -> tuple[int, int]:
-    """(visits left out, seconds calls start past their urgency targets) of ``answer``."""
+def _spared_may_help(problem: Problem, start: Plan, new: list[Visit], answer: Plan) -> bool:
+    """Whether `_answer` with ``spare_tolerance`` could do better than ``answer`` (its
+    first pass over ``new``, put into the routes laid out as ``start``): only for calls that
+    come together, only where open planned care has a tolerance (without one both ranks are
+    the same, and so are both passes), and only when ``answer`` leaves out a visit the passes
+    could have had in (one of ``new`` they place, or one ``start`` has), makes a call late,
+    or breaks more rules than ``start``. A two-person visit is placed by neither pass (the
+    search does), nor is care left out before that they were not given: counted as left
+    out, every batch with one ran the second pass for nothing."""
+    if len(new) < 2 or not any(
+        problem.is_planned_care(v) and v.late_tolerance_seconds > 0 and not v.is_locked
+        for v in problem.visits
+    ):
+        return False
+    broken, _, late = _answer_cost(problem, answer)
+    could = {v.id for v in new if v.nurses_needed == 1} | set(start.assignments())
+    left_out = any(u.visit_id in could for u in answer.unassigned)
+    return left_out or late > 0 or broken > len(start.violations)
+
+
+def _answer_cost(problem: Problem, answer: Plan) -> tuple[int, int, int]:
+    """(rules broken, visits left out, seconds calls start past their urgency targets) of
+    ``answer``, to compare answers by: one that breaks a rule never wins over one that
+    does not, however much more that one leaves out."""
     late = sum(
         step.lateness_seconds
         for route in answer.routes
@@ -386,7 +449,7 @@ def _answer_cost(problem: Problem, answer: Plan) -> tuple[int, int]:
         and step.visit_id is not None
         and not problem.is_planned_care(problem.visit(step.visit_id))
     )
-    return len(answer.unassigned), late
+    return len(answer.violations), len(answer.unassigned), late
 
 
 def _answer(
@@ -397,8 +460,8 @@ def _answer(
     new: list[Visit],
     *,
     spare_tolerance: bool,
-) -> Plan:
-    """`insert_new_calls`'s answer: ``new`` (most urgent first) put into ``routes`` (laid
+) -> _Answer:
+    """One pass of `_first_answer`: ``new`` (most urgent first) put into ``routes`` (laid
     out as ``plan``), each call at the place its quote ranks best (`quote.quote`, with
     ``spare_tolerance``)."""
     # Each call put in here is held to the start it got (or its target, if later) while
@@ -426,11 +489,11 @@ def _answer(
             # is at or after where its call now starts (`_hold_call`).
             found = _insert_call(problem, routes, hints, plan, visit, options)
         if _late_or_out(problem, visit, found):
-            # No place in time: leave less urgent care out for it, as the search's first
-            # answer does (`quick_replan`); triage asks this answer, and it said "no" to 16
-            # of 35 acute calls on 10 simulated nights with 2 nurses (a nurse could be
-            # there first once the planned visit went to later or to the back-up).
-            room = _room_for_call(problem, held, routes, hints, plan, visit)
+            # No place in time: leave less urgent care out for it; triage asks this answer,
+            # and it said "no" to 16 of 35 acute calls on 10 simulated nights with 2 nurses
+            # (a nurse could be there first once the planned visit went to later or to the
+            # back-up).
+            room = _room_for_call(problem, held, routes, hints, plan, visit, spare_tolerance)
             if room is not None:
                 found, left = room
                 displaced.update(left)
@@ -438,13 +501,8 @@ def _answer(
             continue
         routes, hints, plan = found
         _hold_call(problem, plan, visit, held)
-    laid = evaluate(problem, routes, break_starts=hints)
-    if not displaced:
-        return laid
-    left_out = [displaced.get(u.visit_id, u) for u in laid.unassigned]
-    return laid.model_copy(
-        update={"unassigned": left_out, "summary": summarise(problem, laid.routes, left_out)}
-    )
+    # ``plan`` is ``routes`` laid out (each place tried was, with `evaluate`).
+    return _Answer(routes, hints, plan, displaced)
 
 
 def _past_target(problem: Problem, visit: Visit, start: int | None) -> bool:
@@ -489,7 +547,7 @@ def _timely_room(
         drive = timely.matrix(nurse.profile)[leave.location][visit.location]
         if leave.time + drive <= target:
             bounds.append((leave.time + drive, nurse.id))
-    tries = [_Tried(nurse_id) for _, nurse_id in sorted(bounds)[:_CALL_ROOM_TRIES]]
+    tries = [nurse_id for _, nurse_id in sorted(bounds)[:_CALL_ROOM_TRIES]]
     if not tries:
         return None
     everyone = {n.id: list(sequences.get(n.id, [])) for n in timely.nurses}
@@ -503,10 +561,13 @@ def _room_for_call(
     hints: dict[str, int],
     plan: Plan,
     visit: Visit,
+    spare_tolerance: bool = False,
 ) -> tuple[tuple[dict[str, list[str]], dict[str, int], Plan], dict[str, Unassigned]] | None:
     """``routes`` with ``visit`` (a call) on site by its target by leaving out less urgent
     visits no partner was told a time for (`_timely_room`), and what was left out; ``None``
-    when no such place breaks no more rules than ``plan`` and keeps every promise."""
+    when no such place breaks no more rules than ``plan`` and keeps every promise. What was
+    left out is put back where its quote (ranked with ``spare_tolerance``, as the pass
+    that calls) finds a place."""
     target = problem.target(visit).end
     timely = _held_to_target(problem, held, visit)
     room = _timely_room(timely, routes, hints, visit)
@@ -521,20 +582,13 @@ def _room_for_call(
     for key in list(left):
         # What was left out goes to another place if one keeps the call in time (the
         # other nurse's route), as the search would put it; else it stays for the back-up.
-        options = quote(timely, laid, timely.visit(key))
+        options = quote(timely, laid, timely.visit(key), spare_tolerance=spare_tolerance)
         back = _insert_call(timely, trial, moved, laid, timely.visit(key), options)
         if back is not None:
             trial, moved, laid = back
             del left[key]
     laid = evaluate(problem, trial, break_starts=moved, explain=False)
     return (trial, moved, laid), left
-
-
-@dataclass(frozen=True)
-class _Tried:
-    """A nurse `_make_room` tries (it reads only the id of a quote's option)."""
-
-    nurse_id: str
 
 
 def _hold_call(problem: Problem, plan: Plan, visit: Visit, held: dict[str, int]) -> None:
@@ -666,10 +720,11 @@ def first_answer_arrival(
 _PLACES_TRIED = 3
 
 
-_ROOM_TRIES = 3  # nurses tried when a new call only fits by leaving out less urgent care
 _ROOM_REMOVALS = 4  # visits at most that one new call may push out of a route
 #: Nurses `insert_new_calls` tries to make room with for a call (each every place of hers).
 _CALL_ROOM_TRIES = 4
+#: Nurses `quick_replan` tries to make room with for a call the first answer left out.
+_ROOM_TRIES = 3
 #: Places at most whose tied routes are laid out (tens of milliseconds each at 50 x 1000).
 _TIED_TRIES = 6
 
@@ -752,23 +807,23 @@ def _make_room(
     problem: Problem,
     sequences: dict[str, list[str]],
     visit: Visit,
-    options: list[Any],
+    nurse_ids: list[str],
     hints: dict[str, int],
 ) -> tuple[dict[str, list[str]], dict[str, Unassigned]] | None:
-    """Insert ``visit`` where it fits by leaving out visits less urgent than it, the fewest
-    and least urgent first, without breaking a rule on a route tied to hers
-    (`_tied_violations`); ``None`` if no tried place works."""
+    """Insert ``visit`` where it fits in the routes of ``nurse_ids`` by leaving out visits
+    less urgent than it, the fewest and least urgent first, without breaking a rule on a
+    route tied to hers (`_tied_violations`); ``None`` if no tried place works."""
     urgency = problem.urgency_classes
     rank = urgency[visit.urgency].omission_penalty
     fitting: list[tuple[int, int, str, dict[str, list[str]], list[str]]] = []
     places = [
-        (option.nurse_id, position)
-        for option in options
+        (nurse_id, position)
+        for nurse_id in nurse_ids
         for position in range(
             # Not before the visit she is driving to (the checker's ``en_route_moved``):
             # chosen first as the cheapest, that place made the whole answer fail.
-            _driving_to(problem, sequences[option.nurse_id]),
-            len(sequences[option.nurse_id]) + 1,
+            _driving_to(problem, sequences[nurse_id]),
+            len(sequences[nurse_id]) + 1,
         )
     ]
     # What her route already breaks (a break whose window went by untaken, care already

@@ -23,7 +23,6 @@ The model, briefly (why each part is shaped as it is):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -220,7 +219,7 @@ class NightModel:
                 cumul = time_dim.CumulVar(index)
                 cumul.SetRange(stop.earliest, max(stop.earliest, latest))
                 if soft is not None:
-                    time_dim.SetCumulVarSoftUpperBound(index, soft[0], math.ceil(soft[1] / 60))
+                    time_dim.SetCumulVarSoftUpperBound(index, soft[0], soft[1])
                 routing.AddVariableMinimizedByFinalizer(cumul)
         for node in self.restock_nodes:
             routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(self.index(node)))
@@ -261,7 +260,7 @@ class NightModel:
                 total += classes[visit.urgency].omission_penalty * copies
             soft = timeline.soft_end(problem, visit)  # the one soft bound `_time_windows` sets
             if soft is not None:
-                total += math.ceil(soft[1] / 60) * horizon * copies
+                total += soft[1] * horizon * copies
         published = sum(1 for v in self.visits if v.published_nurse is not None)
         total += len(problem.nurses) * problem.night.stability_cost * (published + 1)
         return min(total, 2**62 // max(1, kept))

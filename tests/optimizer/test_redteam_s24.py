@@ -17,7 +17,7 @@ from optimizer.quote import InsertionOption, _rank, _response_cost, quote
 from optimizer.replan import hold_promises, insert_new_calls
 from optimizer.timeline import soft_end
 
-from .conftest import MINUTE, line_problem, nurse, planned, unplanned
+from .conftest import MINUTE, line_problem, nurse, planned, three_calls_at_once, unplanned
 
 CALL = "CALL"
 
@@ -28,14 +28,15 @@ def _lateness(plan: Plan) -> int:
 
 
 def _soft_cost(problem: Problem, plan: Plan) -> int:
-    """Cost per minute x seconds past each visit's soft bound (`timeline.soft_end`)."""
+    """What ``plan``'s starts cost past their soft bounds (`timeline.soft_end`), in the
+    quote's units (sixtieths of the objective's: 60 x cost per second x seconds)."""
     total = 0
     for route in plan.routes:
         for step in route.steps:
             if step.type == StepType.VISIT and step.visit_id is not None:
                 bound = soft_end(problem, problem.visit(step.visit_id))
                 if bound is not None and step.start > bound[0]:
-                    total += bound[1] * (step.start - bound[0])
+                    total += 60 * bound[1] * (step.start - bound[0])
     return total
 
 
@@ -212,33 +213,8 @@ def test_three_calls_at_once_leave_no_planned_care_out_where_all_fit_in_time() -
     out (``displaced``): the calls go in one by one at their soonest arrival, so the first
     spent tolerance the later ones needed (4 of 446 random three-call nights, 3 better).
     With no gain measured on 30 simulated nights it was taken out; this guards the case."""
-    tolerant = {"late_tolerance_seconds": 15 * MINUTE, "late_cost_per_minute": 1000}
-    night = line_problem(
-        [nurse("N1", start_location=7), nurse("N2", start_location=5)],
-        [
-            planned("P0", 11, 5 * MINUTE, 22 * MINUTE, **tolerant),
-            planned("P1", 16, 29 * MINUTE, 43 * MINUTE, service_seconds=19 * MINUTE, **tolerant),
-            planned(
-                "P2",
-                3,
-                39 * MINUTE,
-                47 * MINUTE,
-                service_seconds=17 * MINUTE,
-                late_tolerance_seconds=10 * MINUTE,
-                late_cost_per_minute=1000,
-            ),
-        ],
-        now=0,
-    )
-    current = evaluate(night, {"N1": ["P0", "P1"], "N2": ["P2"]})
+    problem, current = three_calls_at_once()
     assert current.violations == []
-    problem = night
-    for call in (
-        unplanned("C0", 12, 0, "acute", service_seconds=22 * MINUTE),
-        unplanned("C1", 18, 0, "acute", service_seconds=5 * MINUTE),
-        unplanned("C2", 8, 0, "urgent", service_seconds=30 * MINUTE),
-    ):
-        problem = with_visit(problem, Visit.model_validate(call))
     kept = evaluate(problem, {"N1": ["P0", "P1", "C2"], "N2": ["C1", "C0", "P2"]})
     assert kept.violations == [] and _lateness(kept) == 8 * MINUTE  # P2's tolerance only
     first = insert_new_calls(problem, current)
