@@ -280,9 +280,12 @@ def save_plan_version(
     session.add(version)
     affected: list[int] = []
     newest = {route.nurse_id: route for route in latest_routes(session, night)}
+    moment = seconds_since_start(night, now)
     for nurse_id, steps in routes.items():
         latest = newest.get(nurse_id)
-        if latest is not None and _sequence(route_of(latest)) == _sequence(stored_steps(steps)):
+        if latest is not None and _sequence(route_of(latest), moment) == _sequence(
+            stored_steps(steps), moment
+        ):
             continue
         affected.append(nurse_id)
         session.add(
@@ -337,14 +340,15 @@ def keep_if_unchanged(
     return True
 
 
-def _sequence(steps: list[StoredStep]) -> tuple[list[tuple[str, int | None]], bool]:
+def _sequence(steps: list[StoredStep], moment: int) -> tuple[list[tuple[str, int | None]], bool]:
     # A nurse's route "changes" when her stops change, not when an ETA shifts a minute; and
-    # when her break comes or goes: taken early (her phone said so), it left the plan but
-    # stayed on her phone, a second break to take while the plan sent her to visits (s27).
+    # when a break not begun by ``moment`` comes or goes: taken early (her phone said so),
+    # it left the plan but stayed on her phone, a second break to take while the plan sent
+    # her to visits (s27). One begun leaves the plan as taken: no news for her phone.
     stops: list[tuple[str, int | None]] = [
         (s.type, s.visit_id) for s in steps if s.type in (StepType.VISIT, StepType.RESTOCK)
     ]
-    return stops, any(s.type == StepType.BREAK for s in steps)
+    return stops, any(s.type == StepType.BREAK and s.start > moment for s in steps)
 
 
 def latest_route(session: Session, night: Night, nurse_id: int) -> RouteVersion | None:
