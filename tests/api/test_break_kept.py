@@ -11,7 +11,7 @@ from typing import Any
 from tests.api.conftest import NIGHT, World
 from tests.api.invariants import settle
 from tests.api.phone_helpers import fresh, published_night, register_phone
-from tests.api.test_planner import PLAN
+from tests.api.test_planner import PLAN, reoptimise
 
 MINUTE = 60
 EVENTS = "/mobile/v1/me/events"
@@ -76,6 +76,23 @@ def test_a_colleague_sent_home_moves_no_begun_break_and_owes_none_twice(world: W
     assert not missed, missed
 
 
+def join(world: World, code: str) -> None:
+    """Nurse ``code`` joins tonight's team, 23:00-07:00 (the service re-plans the night)."""
+    made = world.client.post(
+        "/admin/nurses",
+        json={"code": code, "display_name": f"Nachtzuster {code}", "skills": ["basic"]},
+        headers=world.token("admin"),
+    )
+    assert made.status_code == 201, made.text
+    joins = world.client.put(
+        f"/nurses/{made.json()['id']}/shifts",
+        json={"night_date": NIGHT.isoformat(), "start": "23:00", "end": "07:00"},
+        headers=world.token("planner"),
+    )
+    assert joins.status_code == 204, joins.text
+    settle(world)
+
+
 def _check_kept(
     before: dict[str, Any], after: dict[str, Any], nurse: str, rest: tuple[int, int], now: int
 ) -> None:
@@ -100,19 +117,7 @@ def test_a_colleague_added_mid_night_moves_no_begun_break(world: World) -> None:
     assert rest is not None
     begun = rest[0] + 5 * MINUTE
     _at(world, begun)
-    made = world.client.post(
-        "/admin/nurses",
-        json={"code": "N0", "display_name": "Nachtzuster Nul", "skills": ["basic"]},
-        headers=world.token("admin"),
-    )
-    assert made.status_code == 201, made.text
-    joins = world.client.put(
-        f"/nurses/{made.json()['id']}/shifts",
-        json={"night_date": NIGHT.isoformat(), "start": "23:00", "end": "07:00"},
-        headers=world.token("planner"),
-    )
-    assert joins.status_code == 204, joins.text
-    settle(world)
+    join(world, "N0")
     after = _plan(world)
     _check_kept(before, after, "N1", rest, (begun // MINUTE) * MINUTE)
 
@@ -129,19 +134,7 @@ def test_a_colleague_added_late_leaves_every_nurse_one_break(world: World) -> No
     start, _end = breaks[last] or (0, 0)
     now = start - 10 * MINUTE
     _at(world, now)
-    made = world.client.post(
-        "/admin/nurses",
-        json={"code": "N9", "display_name": "Nachtzuster Negen", "skills": ["basic"]},
-        headers=world.token("admin"),
-    )
-    assert made.status_code == 201, made.text
-    joins = world.client.put(
-        f"/nurses/{made.json()['id']}/shifts",
-        json={"night_date": NIGHT.isoformat(), "start": "23:00", "end": "07:00"},
-        headers=world.token("planner"),
-    )
-    assert joins.status_code == 204, joins.text
-    settle(world)
+    join(world, "N9")
     after = _plan(world)
     for nurse, rest in breaks.items():
         assert rest is not None
@@ -175,14 +168,7 @@ def test_a_break_her_phone_reports_is_hers_wherever_the_plan_had_it(world: World
     )
     assert sent.status_code == 200, sent.text
     assert sent.json()["results"][0]["outcome"] == "accepted"
-    # A partner's new request makes the service re-plan the night now.
-    replan = world.client.post(
-        f"{PLAN}/reoptimise",
-        json={"time_limit_seconds": 0.5},
-        headers={**world.token("planner"), "If-Match": f'"{before_version(world)}"'},
-    )
-    assert replan.status_code == 202, replan.text
-    world.client.app.state.job_runner.wait(replan.json()["id"], timeout=60)
+    reoptimise(world, before_version(world))
     after = _plan(world)
     _check_kept(before, after, "N2", (2 * 3600, 2 * 3600 + 30 * MINUTE), 2 * 3600)
 
@@ -214,13 +200,7 @@ def test_a_break_not_begun_when_its_time_came_is_still_owed(world: World) -> Non
         EVENTS, json={"sent_at": now.isoformat(), "events": [event]}, headers=fresh(world, phone)
     )
     assert sent.status_code == 200, sent.text
-    replan = world.client.post(
-        f"{PLAN}/reoptimise",
-        json={"time_limit_seconds": 0.5},
-        headers={**world.token("planner"), "If-Match": f'"{before_version(world)}"'},
-    )
-    assert replan.status_code == 202, replan.text
-    world.client.app.state.job_runner.wait(replan.json()["id"], timeout=60)
+    reoptimise(world, before_version(world))
     after = _plan(world)
     ahead = _break(after, "N2")
     moment = ((rest[0] + 10 * MINUTE) // MINUTE) * MINUTE

@@ -8,7 +8,7 @@ from datetime import UTC, timedelta
 from itertools import pairwise
 from typing import Any
 
-from tests.api.conftest import NIGHT, World
+from tests.api.conftest import World
 from tests.api.invariants import settle
 from tests.api.phone_helpers import fresh, published_night, register_phone
 from tests.api.test_break_kept import (
@@ -20,6 +20,7 @@ from tests.api.test_break_kept import (
     _plan,
     _steps,
     before_version,
+    join,
 )
 from tests.api.test_planner import reoptimise
 
@@ -30,23 +31,6 @@ def _visits_during(plan: dict[str, Any], nurse: str, now: int, until: int) -> li
         for s in _steps(plan, nurse)
         if s["type"] == "visit" and now <= s["start"] < until - MINUTE
     ]
-
-
-def _join(world: World, code: str) -> None:
-    """Nurse ``code`` joins tonight's team, 23:00-07:00."""
-    made = world.client.post(
-        "/admin/nurses",
-        json={"code": code, "display_name": f"Nachtzuster {code}", "skills": ["basic"]},
-        headers=world.token("admin"),
-    )
-    assert made.status_code == 201, made.text
-    joins = world.client.put(
-        f"/nurses/{made.json()['id']}/shifts",
-        json={"night_date": NIGHT.isoformat(), "start": "23:00", "end": "07:00"},
-        headers=world.token("planner"),
-    )
-    assert joins.status_code == 204, joins.text
-    settle(world)
 
 
 def test_a_break_begun_before_a_replan_stays_begun_when_a_colleague_joins(
@@ -65,7 +49,7 @@ def test_a_break_begun_before_a_replan_stays_begun_when_a_colleague_joins(
     assert _break(_plan(world), "N1") is None  # taken: the stored plan has no step for it
     now = rest[0] + 10 * MINUTE
     _at(world, now)
-    _join(world, "N0")
+    join(world, "N0")
     after = _plan(world)
     assert not _visits_during(after, "N1", now, rest[1]), (rest, _steps(after, "N1"))
     again = _break(after, "N1")
