@@ -764,6 +764,22 @@ class ServiceNight:
                 return dict(step)
         return None
 
+    def _sent_away(self, nurse: Nurse, job: Job, now: float) -> bool:
+        """Whether the nurse waiting at ``job``'s door leaves it: the visit is closed (a
+        colleague began it, or it went to the back-up), or her phone, with signal, shows it
+        is no longer hers (the app does: she does not report a visit moved to a colleague).
+        Before, she waited out the key-safe minutes and reported ``could_not_get_in`` on it,
+        refused as not her visit or in a state that no longer allows it (s27, 30 nights)."""
+        if job.status != "open":
+            return True
+        if now < nurse.offline_until or nurse.route is None:
+            return False
+        return all(
+            str(step.get("visit_id")) != str(job.visit_id)
+            for step in nurse.route.get("steps", [])
+            if step["type"] == "visit"
+        )
+
     def _next_break(self, nurse: Nurse) -> dict[str, Any] | None:
         """The break her route shows before her next open visit, if she has not had one."""
         if nurse.rested:
@@ -903,6 +919,9 @@ class ServiceNight:
                 self._begin(nurse, job, nurse.start_at)
             elif nurse.state == "door" and nurse.door_reason == "no_code" and now < nurse.until:
                 job = self.by_visit[int(nurse.target or 0)]
+                if self._sent_away(nurse, job, now):
+                    nurse.state, nurse.last_end = "idle", now
+                    continue
                 if self._may_ask(nurse, now):
                     self._ask_code(nurse, job, now)
                 if not self._has_code(nurse, now):
@@ -910,6 +929,9 @@ class ServiceNight:
                 self._begin(nurse, job, now)  # the code came: she opens the key safe now
             elif nurse.state == "door" and now >= nurse.until:
                 job = self.by_visit[int(nurse.target or 0)]
+                if self._sent_away(nurse, job, now):
+                    nurse.state, nurse.last_end = "idle", nurse.until
+                    continue
                 job.status = "could_not_get_in"
                 if nurse.door_reason == "no_code":
                     extra = {"reason": "other", "note": "no key-safe code on the phone"}
