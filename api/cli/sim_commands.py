@@ -260,8 +260,15 @@ def _play(args: argparse.Namespace) -> int:
 
     network = None if args.network.lower() == "none" else args.network
     data_dir = Path(_settings().data_dir)
-    if network is not None:
+    # The served process runs there: on a fresh machine (no demo run yet) it did not exist
+    # and `--network none` died on a traceback starting the service (session 28).
+    try:
         data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserInputError(
+            f"NACHTROUTE_DATA_DIR {data_dir}: cannot make the folder ({error.strerror})"
+        ) from None
+    if network is not None:
         _demo_network(network, data_dir)  # imports the bundled extract once, or says why not
     from api.simulation.metrics import chart, summarise, table
     from api.simulation.runner import Options, build_world, simulate_team

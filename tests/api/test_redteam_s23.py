@@ -90,7 +90,10 @@ def test_r23_03_sigterm_mid_run_stops_the_service_it_started_and_leaves_no_temp_
     Python at once: no ``finally`` ran, so the ``nachtroute serve`` it started lived on
     (re-parented to init, holding its port) and its temporary folder (the SQLite database,
     the server log) stayed in the temp dir. It must stop what it started, as on Ctrl-C."""
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    # A data folder not made yet, as on a fresh machine where no demo ran: the simulator
+    # died starting its service there (FileNotFoundError, session 28's first run).
+    data_dir = tmp_path / "home" / "nachtroute"
+    env = {**os.environ, "TMPDIR": str(tmp_path), "NACHTROUTE_DATA_DIR": str(data_dir)}
     env.pop("NACHTROUTE_DATABASE_URL", None)
     err = (tmp_path / "simulate.err").open("wb")
     command = ["simulate", "--nights", "1", "--network", "none", "--quiet"]
