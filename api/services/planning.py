@@ -89,6 +89,9 @@ class NightProblem:
     #: Nurse code -> second of the night her break, begun by ``now``, ends (only breaks
     #: still running then): she is free from that second (`live_problem`).
     resting_until: dict[str, int] = field(default_factory=dict)
+    #: Plan version -> that stored plan, parsed (`stored_plan_of`): a re-plan read and
+    #: parsed the same version up to four times (session 27's review).
+    stored_plans: dict[int, Plan | None] = field(default_factory=dict, repr=False)
 
     def nurse_by_id(self, nurse_id: int) -> Nurse | None:
         """The nurse with database id ``nurse_id``, if on shift."""
@@ -125,8 +128,10 @@ def build_problem(
     bag = full_bag(template)
     events = phone_repo.SqlEventStore(session, night.id).for_night()
     moment = nights.seconds_since_start(night, now) if now is not None else None
-    stored = nights.current_plan_version(session, night)
-    told = plan_of(stored) if stored is not None and moment is not None else None
+    stored_plans: dict[int, Plan | None] = {}
+    if moment is not None:
+        stored_plans[night.plan_version] = stored_plan(session, night)
+    told = stored_plans.get(night.plan_version)
     recorded = nights.breaks_begun(session, night) if moment is not None else {}
     opt_nurses, owed, begun = [], [], {}
     for nurse, shift in team:
@@ -273,7 +278,17 @@ def build_problem(
             for code, rest in begun.items()
             if moment is not None and rest.end > moment
         },
+        stored_plans=stored_plans,
     )
+
+
+def stored_plan_of(session: Session, night_problem: NightProblem) -> Plan | None:
+    """The night's current plan exactly as stored, read and parsed once per plan version
+    for ``night_problem`` (a stored version never changes; a new one has a new number)."""
+    version = night_problem.night.plan_version
+    if version not in night_problem.stored_plans:
+        night_problem.stored_plans[version] = stored_plan(session, night_problem.night)
+    return night_problem.stored_plans[version]
 
 
 def _break_begun(
@@ -517,10 +532,9 @@ def current_plan(
     """The stored current plan, laid out again on tonight's facts (cancelled visits gone);
     ``explain=False``: what it leaves out (the new calls among them) keeps its general
     reason, for a caller that reads only its routes, times and violations."""
-    stored = nights.current_plan_version(session, night_problem.night)
-    if stored is None:
+    plan = stored_plan_of(session, night_problem)
+    if plan is None:
         return None
-    plan = plan_of(stored)
     problem = night_problem.problem
     known = {v.id for v in problem.visits}
     nurses = {n.id for n in problem.nurses}
@@ -578,9 +592,9 @@ def live_problem(
     moment = nights.seconds_since_start(night_problem.night, now)
     if plan is None or not problem.nurses or not 0 <= moment < problem.night.horizon:
         return problem
-    stored = nights.current_plan_version(session, night_problem.night)
+    stored = stored_plan_of(session, night_problem)
     if stored is not None:
-        plan = as_followed(problem, plan, plan_of(stored))
+        plan = as_followed(problem, plan, stored)
     live = _resting(
         released_from_shifts_ended(state_at(problem, plan, moment), moment, plan),
         night_problem.resting_until,
@@ -659,11 +673,10 @@ def reached_live_problem(
     nothing new until her phone reads her route; returns the problem and ``plan`` without
     the calls she has not seen (the warm start of a re-plan), and the `Reach` (a visit added
     to the problem later is barred from the silent nurses by ``reach.problem``)."""
-    stored = nights.current_plan_version(session, night_problem.night)
     reach = phone_reach(
         session,
         night_problem.night,
-        plan_of(stored) if stored is not None else None,
+        stored_plan_of(session, night_problem),
         nurse_ids={code: nurse.id for code, nurse in night_problem.nurses.items()},
         visit_rows=night_problem.visits,
         now=now,
@@ -1057,8 +1070,8 @@ def quick_replan(
     # What the stored plan left out, not `current.unassigned`: laid out again on tonight's
     # problem, that lists every new call as unassigned too, and the first answer told a
     # partner "no_capacity" for a call the search plans (or leaves out for another reason).
-    stored = nights.current_plan_version(session, night)
-    left_out = {u.visit_id for u in plan_of(stored).unassigned} if stored is not None else set()
+    stored = stored_plan_of(session, night_problem)
+    left_out = {u.visit_id for u in stored.unassigned} if stored is not None else set()
     # Care the insertion left out to have a call on site in time (`ReasonCode.DISPLACED`)
     # is stored as such: the call is then held to that time in the search that follows
     # (`hold_promises`). Left to the search alone, a call's lateness (100,000 a minute)
