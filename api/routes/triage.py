@@ -14,6 +14,7 @@ from api.repositories.clients import check_in_area
 from api.schemas.accounts import Skill
 from api.schemas.clients import Lat, Lon
 from api.schemas.common import NotBool, Strict
+from api.schemas.requests import CareTask
 from api.services.triage import capacity
 from optimizer.model import Location
 
@@ -30,6 +31,14 @@ class CapacityQuestion(Strict):
     urgency: Literal["acute", "urgent", "soon"] = "acute"
     service_minutes: Annotated[int, Field(ge=1, le=240), NotBool] = 20
     required_skills: list[Skill] = Field(default_factory=list)
+    care_task: CareTask | None = Field(
+        default=None,
+        description=(
+            "the call's care task, as the visit request will name it: what it takes from the "
+            "night bag is counted (a nurse whose bag lacks it restocks first); left out, the "
+            "answer counts nothing and may name a nurse the call then cannot have"
+        ),
+    )
 
 
 class CapacityAnswerPublic(BaseModel):
@@ -70,6 +79,7 @@ def ask_capacity(
         urgency=body.urgency,
         service_minutes=body.service_minutes,
         required_skills=list(body.required_skills),
+        care_task=body.care_task,
         now=clock(),
     )
     return CapacityAnswerPublic.model_validate(answer, from_attributes=True)

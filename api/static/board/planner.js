@@ -112,6 +112,10 @@ async function api(method, path, body, headers = {}) {
     Authorization: "Bearer " + token, ...headers}, body: body ? JSON.stringify(body) : undefined});
   const data = await r.json().catch(() => ({}));
   if (r.status === 401) signOut(token);
+  // An answer to a sign-in that has ended (signed out while it was under way, by the stream
+  // or another call) is not read: drawn, it brought her board back onto the signed-out page
+  // and put its message over the sign-out's (red team s28).
+  if (state.token !== token) throw new HttpError(401, {detail: t("signed_out")});
   if (!r.ok) throw new HttpError(r.status, data);
   return data;
 }
@@ -401,7 +405,8 @@ $("reopt").onclick = async () => {
     const follow = async () => {
       let j;
       try { j = await api("GET", `/jobs/${job.id}`); } catch (e) {
-        $("progress-wrap").hidden = true; state.busy = false; $("reopt").disabled = false;
+        $("progress-wrap").hidden = true; state.busy = false;
+        $("reopt").disabled = unauthorised(e);  // signed out: nothing to re-optimise
         handleError(e); return;
       }
       if (j.status === "succeeded" || j.status === "failed") {
@@ -523,8 +528,23 @@ async function stream() {
   }
 }
 
+// The night as the last sign-in saw it leaves the page: clients' names, care tasks, times
+// and places are health data, not for whoever stands at the screen next (red team s28: a
+// refused sign-in after hers showed her whole board again).
+function forget() {
+  state.board = null; state.selected = null; state.pending = null; state.fitted = false;
+  for (const id of ["timeline", "unassigned", "preview-body", "urgent-client", "urgent-list",
+    "stale-changes", "legend"]) $(id).replaceChildren();
+  $("detail").replaceChildren(el("p", {class: "muted"}, t("select_hint")));
+  $("stale-text").textContent = "";
+  $("plan-version").textContent = "–";
+  if (state.layers) state.layers.clearLayers();
+  for (const id of ["reopt", "publish", "urgent-open"]) $(id).disabled = true;
+  for (const id of ["preview", "stale", "urgent", "progress-wrap", "board"]) $(id).hidden = true;
+}
+
 // A 401 (token expired, login deactivated, tokens revoked) or the stream's ": signed out":
-// the board stops asking, says so and shows the form; what it shows stays, marked stale.
+// the board stops asking, says so, forgets the night it showed and shows the form.
 // Only for the token that was refused: an answer to a call made before a new sign-in
 // does not sign the new one out.
 function signOut(token) {
@@ -535,8 +555,8 @@ function signOut(token) {
   state.streamStop = null;
   state.live = "signed-out";
   $("app").dataset.live = "signed-out";
-  state.pending = null; state.busy = false;
-  for (const id of ["preview", "stale", "urgent", "progress-wrap"]) $(id).hidden = true;
+  state.busy = false;
+  forget();
   $("board").inert = true;
   $("pass").value = "";
   $("login").hidden = false;
@@ -637,7 +657,13 @@ $("login").onsubmit = async (e) => {
     state.poll = setInterval(pollVersion, 3000);
     stream();
   } catch (err) {
-    if (!unauthorised(err)) say(`${t("sign_in_failed")}: ${err.message}`);
+    if (unauthorised(err)) return;
+    // Signed in but not allowed to read the board (a 403), or it failed: no board is shown
+    // and the form is back for another sign-in.
+    state.token = null;
+    forget();
+    $("login").hidden = false;
+    say(`${t("sign_in_failed")}: ${err.message}`);
   }
 };
 const params = new URLSearchParams(location.search);
