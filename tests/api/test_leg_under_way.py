@@ -1,9 +1,10 @@
-"""The drive a nurse is on when the night is re-planned keeps its minutes (session 28).
+"""A leg's minutes go with its kilometres (session 28).
 
 The live state puts a nurse on her way to a visit at its door, so a re-plan laid that step
 out with no drive left: her phone read "0 min, 3.2 km" for the leg she was driving, the
-board drew no travel before the visit, and the route's travel left it out. Straight lines
-here (no road network), so a leg is as long on every read of it.
+board drew no travel before the visit, and the route's travel left it out. Her phone also
+drew a break taken at a door as taken where she was: "10 min, 0 km", then "0 min, 7.8 km".
+Straight lines here (no road network), so a leg is as long on every read of it.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from api.db.models import Night
-from tests.api.conftest import NIGHT, World
-from tests.api.invariants import visits_placed_after_each_test  # noqa: F401
+from api.db.models import Night, Visit
+from tests.api.conftest import NIGHT, World, new_client, planned_body
+from tests.api.invariants import settle, visits_placed_after_each_test  # noqa: F401
 from tests.api.phone_helpers import fresh, published_night, register_phone
 from tests.api.test_planner import PLAN
 
@@ -93,3 +94,46 @@ def test_the_drive_she_is_on_keeps_its_minutes_on_her_phone_and_the_board(
     # Every total is what its steps carry, the leg under way among them.
     assert drawn["travel_seconds"] == sum(s["travel_seconds"] for s in drawn["steps"])
     assert mine["summary"]["travel_seconds"] == drawn["travel_seconds"]
+
+
+def test_a_break_taken_at_the_next_door_has_the_drive_there_on_her_phone(world: World) -> None:
+    """N2 is free from 01:55 and her break's slot opens at 03:00; a visit from 03:10 is put
+    last on her route: she drives there, takes the break at the door and begins the visit
+    after it. On her phone the break's leg is that drive, minutes and kilometres, and the
+    visit's leg is none; no leg has minutes without kilometres or the other way round."""
+    published_night(world, visits=12)
+    org = world.seeded.home_care[0]
+    client_id = new_client(world, org, number=41)
+    asked = world.client.post(
+        "/partner/v1/visit-requests",
+        json=planned_body(client_id, start="03:10", end="04:30"),
+        headers=world.key(org),
+    )
+    assert asked.status_code == 201, asked.text
+    settle(world)
+    before = _plan(world)
+    with world.sessions()() as session:
+        new = f"V{session.scalars(select(Visit.id).where(Visit.client_id == client_id)).one()}"
+    moved = world.client.post(
+        f"{PLAN}/moves",
+        json={"visit_id": int(new[1:]), "nurse": "N2"},
+        headers={**world.token("planner"), "If-Match": f'"{before["version"]}"'},
+    )
+    assert moved.status_code == 200, moved.text
+    [route] = [r for r in _plan(world)["plan"]["routes"] if r["nurse_id"] == "N2"]
+    kinds = [(s["type"], s["visit_id"]) for s in route["steps"]]
+    at = kinds.index(("visit", new))
+    rest, visit = route["steps"][at - 1], route["steps"][at]
+    assert rest["type"] == "break" and rest["location"] == visit["location"], route["steps"]
+    assert rest["travel_seconds"] > 0 and visit["travel_seconds"] == 0, (rest, visit)
+
+    phone = register_phone(world, "nurse-n2")
+    mine = world.client.get(ROUTE, headers=fresh(world, phone)).json()
+    shown = {s.get("visit_id"): s for s in mine["steps"]}
+    [drive] = [s["leg"] for s in mine["steps"] if s["type"] == "break"]
+    assert drive["travel_seconds"] == rest["travel_seconds"] and drive["distance_metres"] > 0
+    assert shown[new[1:]]["leg"]["distance_metres"] == 0, shown[new[1:]]["leg"]
+    for step in mine["steps"][1:]:
+        leg = step["leg"]
+        assert (leg["travel_seconds"] > 0) == (leg["distance_metres"] > 0), step
+    assert mine["summary"]["travel_seconds"] == route["travel_seconds"]
