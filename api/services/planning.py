@@ -624,6 +624,15 @@ def _break_room(
     return problem.model_copy(update={"nurses": nurses})
 
 
+def _as_it_is(night_problem: NightProblem) -> om.Problem:
+    """Tonight's problem without its live state, for the paths that plan when the live state
+    cannot be made (`solve_night`, `fallback_replan`): each nurse on a break begun by now is
+    still free only when it ends (`NightProblem.resting_until`). The problem alone has her
+    break taken (`breaks.kept`) and her free from her shift's start or last begun visit:
+    such a plan sent her to a visit halfway through her break (review s27)."""
+    return _resting(night_problem.problem, night_problem.resting_until)
+
+
 def _resting(problem: om.Problem, until: dict[str, int]) -> om.Problem:
     """``problem`` with each nurse on her break (``until``: code -> second it ends) free only
     once it ends: her break is taken (`breaks.kept`), so the plan has no step for it."""
@@ -844,7 +853,7 @@ def solve_night(
     except Exception as error:  # the night must go on: plan it without the live state
         name = type(error).__name__
         logger.warning("the live state of the night failed (%s); planning it as it is", name)
-        problem = night_problem.problem
+        problem = _as_it_is(night_problem)
         # Not the solver's plan of the night as it stands: the planner must see that.
         degraded = f"the night's live state failed ({name}): planned without it"
     report(f"planning {len(problem.visits)} visits for {len(problem.nurses)} nurses")
@@ -1102,7 +1111,7 @@ def fallback_replan(
         try:
             problem = live_problem(session, night_problem, current, now)
         except Exception:  # the insertion works on the night as it stands without it
-            problem = night_problem.problem
+            problem = _as_it_is(night_problem)
         plan = keep_with_new_calls(problem, current)
         solved = Solved(night_problem, plan, why[:200], began, night.replan_requested)
         return store_solved(
