@@ -577,7 +577,9 @@ def live_problem(
     problem = night_problem.problem
     moment = nights.seconds_since_start(night_problem.night, now)
     if plan is None or not problem.nurses or not 0 <= moment < problem.night.horizon:
-        return problem
+        # No plan to follow (the night's first): the night as it is, yet a nurse on a break
+        # her phone reported is on it until it ends (she was sent to a visit on it).
+        return _as_it_is(night_problem)
     stored = nights.current_plan_version(session, night_problem.night)
     if stored is not None:
         plan = as_followed(problem, plan, plan_of(stored))
@@ -625,11 +627,12 @@ def _break_room(
 
 
 def _as_it_is(night_problem: NightProblem) -> om.Problem:
-    """Tonight's problem without its live state, for the paths that plan when the live state
-    cannot be made (`solve_night`, `fallback_replan`): each nurse on a break begun by now is
-    still free only when it ends (`NightProblem.resting_until`). The problem alone has her
-    break taken (`breaks.kept`) and her free from her shift's start or last begun visit:
-    such a plan sent her to a visit halfway through her break (review s27)."""
+    """Tonight's problem without its live state, for the paths that plan without one (no
+    plan to follow yet, `live_problem`; the live state failed, `solve_night` and
+    `fallback_replan`): each nurse on a break begun by now is still free only when it ends
+    (`NightProblem.resting_until`). The problem alone has her break taken (`breaks.kept`)
+    and her free from her shift's start or last begun visit: such a plan sent her to a
+    visit halfway through her break (review s27)."""
     return _resting(night_problem.problem, night_problem.resting_until)
 
 

@@ -15,7 +15,7 @@ from api.services.planning import fallback_replan
 from tests.api.conftest import NIGHT, World
 from tests.api.invariants import settle
 from tests.api.phone_helpers import fresh, published_night, register_phone
-from tests.api.test_planner import PLAN, reoptimise
+from tests.api.test_planner import PLAN, reoptimise, seed_night
 
 MINUTE = 60
 EVENTS = "/mobile/v1/me/events"
@@ -303,4 +303,16 @@ def test_the_fallback_without_the_live_state_keeps_her_break_to_its_end(world: W
         )
         session.commit()
     assert result.fallback and "new calls inserted" in result.fallback, result.fallback
+    _kept_to_its_end(_plan(world), rest)
+
+
+def test_a_nights_first_plan_keeps_her_break_to_its_end(world: World) -> None:
+    """No plan yet at 01:25 when N2's phone reports her break begun: the night's first plan
+    (no plan to follow, so no live state) gives her no visit before it ends at 01:55
+    (before, she was given V10 at 01:30)."""
+    seed_night(world, visits=12)
+    rest = (2 * 3600 + 25 * MINUTE, 2 * 3600 + 55 * MINUTE)
+    _at(world, rest[0])
+    _break_reported(world, "nurse-n2")
+    reoptimise(world)
     _kept_to_its_end(_plan(world), rest)
