@@ -40,8 +40,9 @@ class StepType(StrEnum):
 class Step(_Frozen):
     """One step: travel to ``location``, maybe wait, then spend ``start``..``end`` there.
 
-    ``travel_seconds`` is the drive from the previous step's location; ``lateness_seconds``
-    is past the urgency target (unplanned care) or past the window (a violation).
+    ``travel_seconds`` is the drive from the previous step's location, also one she was on
+    when a live plan was made (begun before it); ``lateness_seconds`` is past the urgency
+    target (unplanned care) or past the window (a violation).
     """
 
     type: StepType

@@ -508,9 +508,36 @@ def route(
                 nurse_id=nurse.id,
             )
         )
+    steps, travel_total = _with_drives_under_way(matrix, steps, travel_total)
     visits = sum(1 for s in steps if s.type == StepType.VISIT)
     result = Route(nurse_id=nurse.id, steps=steps, travel_seconds=travel_total, visit_count=visits)
     return result, violations
+
+
+def _with_drives_under_way(
+    matrix: Sequence[Sequence[float]], steps: list[Step], travel_total: int
+) -> tuple[list[Step], int]:
+    """``steps`` with each step laid out as reached without a drive, though its place is not
+    the previous step's, given the drive from there (seconds, the matrix's), and the route's
+    travel with it.
+
+    The live state puts a nurse on her way to a visit at its door (`optimizer.live.state_at`)
+    and one on her way home at home, so the layout finds no drive left; yet a step's
+    ``travel_seconds`` is the drive from the previous step's place, the leg the phone and the
+    board draw. With 0 there her phone read "0 min, 3.2 km" for the drive she was on, the
+    board drew no travel before the visit, and the route's travel left it out. Its times are
+    unchanged: she set out before the re-plan, so ``arrival - travel_seconds`` may lie before
+    the moment it was made."""
+    result = steps[:1]
+    for step in steps[1:]:
+        origin = result[-1].location
+        if step.travel_seconds == 0 and step.location != origin:
+            drive = math.ceil(matrix[origin][step.location])
+            if drive > 0:
+                step = step.model_copy(update={"travel_seconds": drive})
+                travel_total += drive
+        result.append(step)
+    return result, travel_total
 
 
 def _break_step(

@@ -167,14 +167,25 @@ def _address(client: Client) -> Address:
     )
 
 
+@dataclass(frozen=True)
+class _Planned:
+    """A route step as the plan it was made from has it: the drive to it (seconds) and its
+    place (the plan's location index: the same index is the same place)."""
+
+    travel_seconds: int
+    location: int
+
+
 #: Per published route version (immutable, fixed by its plan version): the drive to each
-#: step. Filled on the first read, so a phone's poll does not load the night's whole plan.
-_TRAVEL_CACHE: dict[tuple[object, ...], list[int] | None] = {}
+#: step and its place. Filled on the first read, so a phone's poll does not load the
+#: night's whole plan.
+_TRAVEL_CACHE: dict[tuple[object, ...], list[_Planned] | None] = {}
 _TRAVEL_CACHE_SIZE = 512
 
 
-def _travel_seconds(session: Session, nn: NurseNight) -> list[int] | None:
-    """Per step, the drive to it, from the plan the route was made from (None if unknown)."""
+def _planned_steps(session: Session, nn: NurseNight) -> list[_Planned] | None:
+    """Per step, the drive to it and its place, from the plan the route was made from
+    (None if unknown)."""
     assert nn.route is not None
     # The database, the row and when it was written: a row id alone repeats across databases.
     key = (
@@ -185,7 +196,7 @@ def _travel_seconds(session: Session, nn: NurseNight) -> list[int] | None:
     )
     if key in _TRAVEL_CACHE:
         return _TRAVEL_CACHE[key]
-    found: list[int] | None = None
+    found: list[_Planned] | None = None
     try:
         stored = nights.get_plan_version(session, nn.night, nn.route.plan_version)
     except ProblemError:
@@ -193,7 +204,7 @@ def _travel_seconds(session: Session, nn: NurseNight) -> list[int] | None:
     for route in plan_of(stored).routes:
         if route.nurse_id == nn.nurse.code:
             if len(route.steps) == len(nn.route.steps):
-                found = [step.travel_seconds for step in route.steps]
+                found = [_Planned(step.travel_seconds, step.location) for step in route.steps]
             break
     if len(_TRAVEL_CACHE) >= _TRAVEL_CACHE_SIZE:
         _TRAVEL_CACHE.pop(next(iter(_TRAVEL_CACHE)))  # oldest first (insertion order)
@@ -274,9 +285,29 @@ def build_route(
     partners = _colleagues(
         session, nn, {v.id for v in visits.values() if (v.nurses_needed or 1) > 1}
     )
-    travel = _travel_seconds(session, nn)
+    planned = _planned_steps(session, nn)
     bag_now = remaining(template, state)
     linked = _linked_visits(session, night, visits, requests)
+
+    def place_of(step: StoredStep) -> tuple[float, float] | None:
+        """Where the step is: a visit's door, the base, or nowhere of its own (a break, or
+        a visit whose client is gone: the route leaves it out)."""
+        if step.type == "break":
+            return None
+        if step.type != "visit":
+            return base
+        visit = visits.get(step.visit_id) if step.visit_id is not None else None
+        client = clients.get(visit.client_id) if visit is not None else None
+        return (client.lon, client.lat) if client is not None else None
+
+    # A break is taken wherever she is, but the plan may have her drive to a door first and
+    # take it there while she waits: the drive is then the break's and the visit after it
+    # has none. Drawn from where she was, that leg read "10 min, 0 km" and the visit's
+    # "0 min, 7.8 km". The plan's place index names the door (session 28).
+    places: dict[int, tuple[float, float]] = {}
+    for step, at in zip(raw, planned or [], strict=False):
+        if (spot := place_of(step)) is not None:
+            places.setdefault(at.location, spot)
 
     steps: list[Any] = []
     shown: list[Client] = []
@@ -286,17 +317,13 @@ def build_route(
         kind = step.type
         visit = visits.get(step.visit_id) if step.visit_id is not None else None
         client = clients.get(visit.client_id) if visit is not None else None
-        location: tuple[float, float] | None
-        if kind == "visit" and client is not None:
-            location = (client.lon, client.lat)
-        elif kind == "break":
-            location = None
-        else:
-            location = base
+        location = place_of(step)
+        if location is None and planned is not None:
+            location = places.get(planned[index].location)
         leg = None
         if index > 0:
             here = location or previous
-            seconds = travel[index] if travel is not None else 0
+            seconds = planned[index].travel_seconds if planned is not None else 0
             # Along the roads when the service has a network (the planner's board draws the
             # same lines); otherwise the straight line, its length stretched by the detour.
             points, on_roads = (

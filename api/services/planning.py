@@ -591,7 +591,9 @@ def live_problem(
     problem = night_problem.problem
     moment = nights.seconds_since_start(night_problem.night, now)
     if plan is None or not problem.nurses or not 0 <= moment < problem.night.horizon:
-        return problem
+        # No plan to follow (the night's first): the night as it is, yet a nurse on a break
+        # her phone reported is on it until it ends (she was sent to a visit on it).
+        return _as_it_is(night_problem)
     stored = stored_plan_of(session, night_problem)
     if stored is not None:
         plan = as_followed(problem, plan, stored)
@@ -636,6 +638,16 @@ def _break_room(
     if all(a is b for a, b in zip(nurses, problem.nurses, strict=True)):
         return problem
     return problem.model_copy(update={"nurses": nurses})
+
+
+def _as_it_is(night_problem: NightProblem) -> om.Problem:
+    """Tonight's problem without its live state, for the paths that plan without one (no
+    plan to follow yet, `live_problem`; the live state failed, `solve_night` and
+    `fallback_replan`): each nurse on a break begun by now is still free only when it ends
+    (`NightProblem.resting_until`). The problem alone has her break taken (`breaks.kept`)
+    and her free from her shift's start or last begun visit: such a plan sent her to a
+    visit halfway through her break (review s27)."""
+    return _resting(night_problem.problem, night_problem.resting_until)
 
 
 def _resting(problem: om.Problem, until: dict[str, int]) -> om.Problem:
@@ -857,7 +869,7 @@ def solve_night(
     except Exception as error:  # the night must go on: plan it without the live state
         name = type(error).__name__
         logger.warning("the live state of the night failed (%s); planning it as it is", name)
-        problem = night_problem.problem
+        problem = _as_it_is(night_problem)
         # Not the solver's plan of the night as it stands: the planner must see that.
         degraded = f"the night's live state failed ({name}): planned without it"
     report(f"planning {len(problem.visits)} visits for {len(problem.nurses)} nurses")
@@ -1115,7 +1127,7 @@ def fallback_replan(
         try:
             problem = live_problem(session, night_problem, current, now)
         except Exception:  # the insertion works on the night as it stands without it
-            problem = night_problem.problem
+            problem = _as_it_is(night_problem)
         plan = keep_with_new_calls(problem, current)
         solved = Solved(night_problem, plan, why[:200], began, night.replan_requested)
         return store_solved(

@@ -816,8 +816,8 @@ class ServiceNight:
 
     def _drive(self, nurse: Nurse, step: dict[str, Any], rest: dict[str, Any] | None) -> float:
         """Minutes to ``step`` from where she is, as the planner reckons them: the travel
-        matrix (the route's leg is 0 where a live re-plan took her as already on her way,
-        and she drove no time at all), else the route's legs."""
+        matrix (a route's leg is the drive from the step before, which is not where she is
+        once a re-plan took her as on her way or at a door), else the route's legs."""
         if self.travel is not None:
             return self.travel(nurse.place, self.by_visit[int(step["visit_id"])].spec.place)
         return self._leg(step) + (self._leg(rest) if rest is not None else 0.0)

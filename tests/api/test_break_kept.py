@@ -8,10 +8,14 @@ import uuid
 from datetime import UTC, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
+from api.db.models import Night, NightEvent, Nurse, Region
+from api.services.planning import fallback_replan
 from tests.api.conftest import NIGHT, World
 from tests.api.invariants import settle
 from tests.api.phone_helpers import fresh, published_night, register_phone
-from tests.api.test_planner import PLAN, reoptimise
+from tests.api.test_planner import PLAN, reoptimise, seed_night
 
 MINUTE = 60
 EVENTS = "/mobile/v1/me/events"
@@ -207,3 +211,108 @@ def test_a_break_not_begun_when_its_time_came_is_still_owed(world: World) -> Non
     assert ahead is not None and ahead[0] >= moment, ("her break is lost", rest, ahead)
     missed = [v for v in after.get("violations", []) if "break" in str(v)]
     assert not missed, missed
+
+
+def _live_state_unreadable(world: World) -> None:
+    """A delay report no date can hold (10**10 minutes), written straight to the table (no
+    API takes it: they bound a delay to 240 minutes). It stands for any fault in making the
+    live state: `planning.live_problem` adds it to a date and fails, so every re-plan takes
+    its degraded path. SQLite holds the number; PostgreSQL's integer column would refuse it."""
+    with world.sessions()() as session:
+        night = session.scalars(select(Night)).one()
+        nurse = session.scalars(select(Nurse).where(Nurse.code == "N1")).one()
+        at = night.starts_at + timedelta(hours=1)
+        session.add(
+            NightEvent(
+                night_id=night.id,
+                kind="delayed",
+                nurse_id=nurse.id,
+                delay_minutes=10**10,
+                at=at,
+                received_at=at,
+            )
+        )
+        session.commit()
+
+
+def _break_reported(world: World, username: str) -> None:
+    """Her phone says her break begins now."""
+    phone = register_phone(world, username)
+    now = world.clock().astimezone(UTC)
+    event = {
+        "type": "break",
+        "event_id": str(uuid.uuid4()),
+        "device_time": now.isoformat(),
+        "phase": "start",
+    }
+    sent = world.client.post(
+        EVENTS, json={"sent_at": now.isoformat(), "events": [event]}, headers=fresh(world, phone)
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["results"][0]["outcome"] == "accepted"
+
+
+def _on_break_during_a_visit(world: World) -> tuple[int, int]:
+    """A published night whose live state cannot be made; at 01:25 N2's phone reports her
+    break begun, five minutes before the plan has her begin V10: the break's start and end
+    (seconds from 23:00)."""
+    published_night(world, visits=12)
+    rest = (2 * 3600 + 25 * MINUTE, 2 * 3600 + 55 * MINUTE)
+    planned = [s for s in _steps(_plan(world), "N2") if s["type"] == "visit"]
+    assert any(rest[0] < s["start"] < rest[1] for s in planned), planned
+    _live_state_unreadable(world)
+    _at(world, rest[0])
+    _break_reported(world, "nurse-n2")
+    return rest
+
+
+def _kept_to_its_end(plan: dict[str, Any], rest: tuple[int, int]) -> None:
+    visits = [s for s in _steps(plan, "N2") if s["type"] == "visit"]
+    during = [s for s in visits if s["end"] > rest[0] and s["start"] < rest[1]]
+    assert not during, ("sent to a visit on her break", rest, during)
+    assert _break(plan, "N2") is None, "owed a second break"
+
+
+def test_a_plan_made_without_the_live_state_keeps_her_break_to_its_end(world: World) -> None:
+    """The live state of the night cannot be made, so the re-plan plans the night as it is
+    (`solve_night`'s degraded path): N2, on the break her phone reported at 01:25, is given
+    no visit before it ends at 01:55 (before, she kept V10 at 01:30, halfway through it)."""
+    rest = _on_break_during_a_visit(world)
+    reoptimise(world, before_version(world))
+    got = world.client.get(PLAN, headers=world.token("planner")).json()
+    assert "live state failed" in (got["fallback"] or ""), got["fallback"]
+    _kept_to_its_end(got["plan"], rest)
+
+
+def test_the_fallback_without_the_live_state_keeps_her_break_to_its_end(world: World) -> None:
+    """A re-plan failed and its fallback (`fallback_replan`: the last good routes with the
+    new calls inserted) cannot make the live state either: N2, on the break her phone
+    reported at 01:25, is given no visit before it ends at 01:55."""
+    rest = _on_break_during_a_visit(world)
+    with world.sessions()() as session:
+        night = session.scalars(select(Night)).one()
+        region = session.get(Region, night.region_id)
+        assert region is not None
+        result = fallback_replan(
+            session,
+            region,
+            night,
+            failure=RuntimeError("the re-plan failed"),
+            reason="test: re-plan failed",
+            now=world.clock(),
+        )
+        session.commit()
+    assert result.fallback and "new calls inserted" in result.fallback, result.fallback
+    _kept_to_its_end(_plan(world), rest)
+
+
+def test_a_nights_first_plan_keeps_her_break_to_its_end(world: World) -> None:
+    """No plan yet at 01:25 when N2's phone reports her break begun: the night's first plan
+    (no plan to follow, so no live state) gives her no visit before it ends at 01:55
+    (before, she was given V10 at 01:30)."""
+    seed_night(world, visits=12)
+    rest = (2 * 3600 + 25 * MINUTE, 2 * 3600 + 55 * MINUTE)
+    _at(world, rest[0])
+    _break_reported(world, "nurse-n2")
+    reoptimise(world)
+    _kept_to_its_end(_plan(world), rest)

@@ -125,6 +125,29 @@ def test_a_nurse_is_en_route_only_once_she_must_have_left() -> None:
     assert late.nurse("N1").current_location == 10
 
 
+def test_the_drive_she_is_on_stays_on_her_route_after_a_replan() -> None:
+    """Re-planned on her way from A to B, she is at B's door in the live state, yet B's step
+    carries the drive from A (five minutes on the line), and so does her route's travel;
+    likewise the drive home once B is done (session 28: her phone said "0 min" beside the
+    leg's kilometres)."""
+    from .conftest import line_problem, nurse, planned
+
+    problem = line_problem(
+        [nurse("N1")],
+        [planned("A", 5, 10 * MINUTE, 20 * MINUTE), planned("B", 10, 3 * HOUR, 3 * HOUR)],
+    )
+    plan = solve(problem, time_limit=0.5)
+    for now, where in ((3 * HOUR - 2 * MINUTE, "B"), (3 * HOUR + 12 * MINUTE, None)):
+        live = state_at(problem, plan, now)
+        replanned = solve(live, time_limit=0.5, warm_start=plan)
+        assert check(live, replanned) == []
+        [route] = replanned.routes
+        assert route.visit_ids() == ["A", "B"]
+        [step] = [s for s in route.steps if s.visit_id == where] if where else route.steps[-1:]
+        assert step.travel_seconds == (5 if where else 10) * MINUTE, (now, step)
+        assert route.travel_seconds == sum(s.travel_seconds for s in route.steps) == 20 * MINUTE
+
+
 def test_an_empty_bag_between_visits_means_a_restock_before_the_next() -> None:
     """Her bag ran out at the first visit and the next one is hours away: the re-plan sends
     her to restock first, instead of holding her to a visit she cannot do (issue 9 kind:
