@@ -58,6 +58,10 @@ class _Nurse:
     planned: list[Planned]
     calls: list[Call] = field(default_factory=list)
     free_at: float = 0.0
+    #: When the team expects her free (busy): her job's start plus its nominal care
+    #: minutes, a break's or a hold's end. What a dispatcher can know; ``free_at`` is when
+    #: she is, care running over or short included (the noise nobody knows in advance).
+    expected_free: float = 0.0
     at: int = -1
     busy: bool = False
     #: The evening plan's break (start, end), minutes from 23:00; ``None``: none or taken.
@@ -130,8 +134,10 @@ def play_baseline(
         push(minute, "hold", who % len(nurses))
 
     def eta(nurse: _Nurse, now: float, call: Call) -> float:
-        # Not busy, she is free now (waiting for her next visit's window, she can go).
-        moment = max(nurse.free_at, now) if nurse.busy else now
+        # Not busy, she is free now (waiting for her next visit's window, she can go). Busy,
+        # when she is expected free: the baselines chose by the care's actual minutes, known
+        # to no dispatcher, which the service's answers cannot know either (session 28).
+        moment = max(nurse.expected_free, now) if nurse.busy else now
         where, rested = nurse.at, False
         for job in [*nurse.calls, call]:
             if not rested and (due := nurse.rest_due(moment)):
@@ -152,7 +158,7 @@ def play_baseline(
         on nominal drives and care, walking her night as `next_job` will: her break once
         free after its start (or while she waits), calls past their deadline and planned
         care past its own handed off, a wait until she must leave for a window."""
-        moment = max(nurse.free_at, now) if nurse.busy else now
+        moment = max(nurse.expected_free, now) if nurse.busy else now
         where, rest, late = nurse.at, nurse.rest, 0
         jobs: list[Call | Planned] = [*nurse.calls, *([call] if call else []), *nurse.planned]
         for job in jobs:
@@ -196,6 +202,7 @@ def play_baseline(
             end = start + job.actual_minutes
             outcome.start = start
         nurse.free_at, nurse.busy, nurse.worked_until = end, True, end
+        nurse.expected_free = start + job.service_minutes
         push(end, "free", nurse.index)
 
     def next_job(nurse: _Nurse, now: float) -> None:
@@ -206,6 +213,7 @@ def play_baseline(
         if rest:
             nurse.rest = None
             nurse.free_at, nurse.busy, nurse.resting = now + rest, True, True
+            nurse.expected_free = nurse.free_at
             push(now + rest, "free", nurse.index)
             return
         while True:
@@ -285,12 +293,14 @@ def play_baseline(
                     moved = delay
                     nurse.worked_until = nurse.free_at + delay
                 nurse.free_at += moved
+                nurse.expected_free += moved  # her phone said she is held up
                 for i, event in enumerate(events):
                     if event[2] == "free" and event[3] == payload:
                         events[i] = (event[0] + moved, event[1], event[2], event[3])
                 heapq.heapify(events)
             else:
                 nurse.busy, nurse.free_at = True, now + delay
+                nurse.expected_free = nurse.free_at
                 nurse.worked_until = max(nurse.worked_until, now + delay)
                 push(now + delay, "free", payload)
         elif kind == "free":
