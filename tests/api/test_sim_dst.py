@@ -11,7 +11,7 @@ import pytest
 
 from api.simulation.generate import NIGHT_MINUTES, make_world, night_minutes, wall_minutes
 from api.simulation.params import SimParams
-from api.simulation.play import clock_time, night_start
+from api.simulation.play import agreed_time, clock_time, night_start
 from api.simulation.policies import play_baseline
 from api.simulation.runner import Options, build_world, simulate_team
 from tests.api.test_simulate import BUSY
@@ -90,3 +90,26 @@ def test_the_autumn_night_plays_nine_hours_through_the_service(
     # in the night with two nurses the service may well say no: their shifts end at 07:00).
     for key in ninth:
         assert (outcomes[key].start is not None) != outcomes[key].handed_off, outcomes[key]
+
+
+@pytest.mark.parametrize("first", [AUTUMN, SPRING, PLAIN])
+def test_recurring_care_is_agreed_at_the_clock_times_its_nights_have_it(first: date) -> None:
+    """The recurring care the partners post once (`play.setup_clients`) is agreed at the
+    wall-clock times the generated nights have it, whichever night the run begins on: read
+    on a first night the clocks change, it was agreed an hour off from 02:00 on, and the
+    service had it due an hour early (autumn) or late (spring) every night of the run."""
+    params = SimParams(recurring_clients=12)
+    world = make_world(params, nights=2, seed=3, first_night=first, centre=(41.15, -8.61))
+    agreed = {r.key: (agreed_time(r.window[0]), agreed_time(r.window[1])) for r in world.recurring}
+    for spec in world.nights:
+        start = night_start(spec.night_date)
+        for planned in spec.planned:
+            if not planned.recurring:
+                continue
+            shown = (clock_time(start, planned.window[0]), clock_time(start, planned.window[1]))
+            # The hour the spring clocks skip: a time in it comes at its first moment after.
+            expect = tuple(
+                "03:00" if spec.night_date == SPRING and t.startswith("02:") else t
+                for t in agreed[planned.key]
+            )
+            assert shown == expect, (spec.night_date, planned.key)
