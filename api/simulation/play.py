@@ -88,6 +88,14 @@ def clock_time(start: datetime, minute: float) -> str:
     return instant(start, minute).astimezone(ZONE).strftime("%H:%M")
 
 
+def agreed_time(minute: float) -> str:
+    """``HH:MM`` of a recurring care's window: its template's minutes are a standard night's
+    wall clock from 23:00 (`generate.wall_minutes`), the same clock time every night. Read
+    on the run's first night, a run beginning the evening the clocks change agreed the care
+    an hour off from 02:00 on (its nights then had it due an hour early, or late)."""
+    return (datetime(2000, 1, 1, 23) + timedelta(minutes=minute)).strftime("%H:%M")
+
+
 @dataclass
 class Region:
     """The credentials of a seeded region (fictional, a throw-away database)."""
@@ -1302,7 +1310,6 @@ def setup_clients(
     requests: dict[str, int] = {}
     for planned in world.recurring:
         place = world.places[planned.place]
-        start = night_start(first_night)
         answer = http.call(
             "POST",
             "/partner/v1/visit-requests",
@@ -1314,8 +1321,8 @@ def setup_clients(
                 "required_skills": list(planned.skills),
                 "night": first_night.isoformat(),
                 "window": {
-                    "start": clock_time(start, planned.window[0]),
-                    "end": clock_time(start, planned.window[1]),
+                    "start": agreed_time(planned.window[0]),
+                    "end": agreed_time(planned.window[1]),
                 },
                 "recurrence": {"weekdays": None, "until": last_night.isoformat()},
             },

@@ -18,9 +18,9 @@ from api.db.models import AccessLogEntry, Night, Visit
 from api.services.board import ROAD_RADIUS_STEPS_M, _road_lines, road_radius_step
 from api.services.legs import leg_points
 from api.travel import road_network, use_network
-from geo.network import DEMO_EXTRACT, import_network
 from tests.api.conftest import NIGHT, World
 from tests.api.test_planner import PLAN, reoptimise, seed_night
+from tests.conftest import copy_roads
 
 BOARD = f"/nights/{NIGHT.isoformat()}/board"
 
@@ -141,9 +141,8 @@ def test_page_and_assets_are_served_and_nothing_else(world: World) -> None:
 
 
 @pytest.fixture(scope="module")
-def porto_roads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    folder: Path = tmp_path_factory.mktemp("porto")
-    import_network(DEMO_EXTRACT, name="porto-demo", data_dir_path=folder)
+def porto_roads(tmp_path_factory: pytest.TempPathFactory, porto_demo_roads: Path) -> Iterator[Path]:
+    folder = copy_roads(porto_demo_roads, tmp_path_factory.mktemp("porto"))
     use_network("porto-demo", data_dir=folder)
     yield folder
     use_network(None)

@@ -1,7 +1,10 @@
 """A night the clocks change plays its real length: 9 hours on the last Sunday of October,
 7 on the last Sunday of March (23:00-07:00 on the wall clock). Before, every night played
 480 minutes: calls stopped at 06:00 wall clock on the long night, and planned care agreed for
-06:00-06:30 on the short one was never due (issue 11)."""
+06:00-06:30 on the short one was never due (issue 11).
+
+The autumn night through the real service is `test_simulate.py`'s busy night (played once
+for the checks there and `test_the_autumn_night_plays_nine_hours_through_the_service`)."""
 
 from __future__ import annotations
 
@@ -11,10 +14,8 @@ import pytest
 
 from api.simulation.generate import NIGHT_MINUTES, make_world, night_minutes, wall_minutes
 from api.simulation.params import SimParams
-from api.simulation.play import clock_time, night_start
+from api.simulation.play import agreed_time, clock_time, night_start
 from api.simulation.policies import play_baseline
-from api.simulation.runner import Options, build_world, simulate_team
-from tests.api.test_simulate import BUSY
 
 #: The evenings before the clocks change in the demo region (Europe/Amsterdam).
 AUTUMN, SPRING, PLAIN = date(2026, 10, 24), date(2027, 3, 27), date(2026, 11, 2)
@@ -60,33 +61,24 @@ def test_a_baseline_plays_the_long_nights_last_hour() -> None:
     assert set(late) & reached
 
 
-@pytest.mark.slow
-def test_the_autumn_night_plays_nine_hours_through_the_service(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    """One busy autumn night through the real service: calls in its ninth hour are posted
-    and end visited or handed to the back-up, and every invariant holds (before, the night
-    ended at minute 480 and drew no call after 460)."""
-    options = Options(
-        nights=1,
-        seed=5,
-        nurses=2,
-        network=None,
-        # Calls in the last wall-clock hour (06:00-07:00, the ninth real hour) too.
-        params=BUSY.model_copy(update={"calls_by_hour": [3.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 3.0]}),
-        keep_database=tmp_path_factory.mktemp("dst"),
-        first_night=AUTUMN,
-    )
-    world, road, centre = build_world(options)
-    spec = world.nights[0]
-    assert spec.minutes == 540
-    ninth = {c.key for c in spec.calls if c.minute > NIGHT_MINUTES}
-    assert ninth
-    result = simulate_team(options, world=world, network=road, centre=centre)
-    night = result.records["nachtroute"][0]
-    assert night.violations == []
-    outcomes = {c.key: c for c in night.calls}
-    # Each was posted and ended visited or handed off (unplayed, it would be neither; late
-    # in the night with two nurses the service may well say no: their shifts end at 07:00).
-    for key in ninth:
-        assert (outcomes[key].start is not None) != outcomes[key].handed_off, outcomes[key]
+@pytest.mark.parametrize("first", [AUTUMN, SPRING, PLAIN])
+def test_recurring_care_is_agreed_at_the_clock_times_its_nights_have_it(first: date) -> None:
+    """The recurring care the partners post once (`play.setup_clients`) is agreed at the
+    wall-clock times the generated nights have it, whichever night the run begins on: read
+    on a first night the clocks change, it was agreed an hour off from 02:00 on, and the
+    service had it due an hour early (autumn) or late (spring) every night of the run."""
+    params = SimParams(recurring_clients=12)
+    world = make_world(params, nights=2, seed=3, first_night=first, centre=(41.15, -8.61))
+    agreed = {r.key: (agreed_time(r.window[0]), agreed_time(r.window[1])) for r in world.recurring}
+    for spec in world.nights:
+        start = night_start(spec.night_date)
+        for planned in spec.planned:
+            if not planned.recurring:
+                continue
+            shown = (clock_time(start, planned.window[0]), clock_time(start, planned.window[1]))
+            # The hour the spring clocks skip: a time in it comes at its first moment after.
+            expect = tuple(
+                "03:00" if spec.night_date == SPRING and t.startswith("02:") else t
+                for t in agreed[planned.key]
+            )
+            assert shown == expect, (spec.night_date, planned.key)

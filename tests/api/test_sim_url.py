@@ -41,6 +41,11 @@ def test_simulate_plays_a_night_against_a_running_service(
     }
     for name in ("NACHTROUTE_CLOCK", "NACHTROUTE_CLOCK_SPEED", "NACHTROUTE_NETWORK"):
         env.pop(name, None)
+    # A light night (10 planned visits, not the defaults' 28: each costs re-plans and route
+    # reads all night) with the service restart drawn, which is not ours to play.
+    params = tmp_path / "params.json"
+    light = {"recurring_clients": 8, "one_off_planned": 2, "calls_by_hour": [1.0] * 8}
+    params.write_text(json.dumps(light | {"restart": 1.0}), encoding="utf-8")
     with (tmp_path / "server.log").open("ab") as log:
         server = subprocess.Popen(
             [bin_path("nachtroute"), "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -63,6 +68,8 @@ def test_simulate_plays_a_night_against_a_running_service(
                 "2",
                 "--network",
                 "none",
+                "--params",
+                str(params),
                 "--url",
                 url,
                 "--database-url",
@@ -78,7 +85,8 @@ def test_simulate_plays_a_night_against_a_running_service(
         figures = json.loads(out.strip().splitlines()[-1])
         assert figures["nights"] == 1
         assert figures["invariant_violations"] == 0
-        # Still ours and still serving: the simulator did not stop it.
+        # Still ours and still serving: the simulator did not stop it (nor for the night's
+        # restart fault).
         assert server.poll() is None
         # It stepped the service's clock through the night (past 07:00).
         moved = datetime.fromisoformat(clock.read_text().strip())

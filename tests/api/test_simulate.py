@@ -1,5 +1,11 @@
-"""`nachtroute simulate`: a short night against the real service on SQLite (no mocks), the
-baselines' invariants (hypothesis), and bad options."""
+"""`nachtroute simulate`: nights against the real service on SQLite (no mocks), the
+baselines' invariants (hypothesis), and bad options.
+
+The busy night is the night the clocks go back (540 real minutes), so that one night played
+through the service serves both the invariant checks here and the autumn night's ninth hour
+(`test_the_autumn_night_plays_nine_hours_through_the_service`): each night played costs a
+worker most of a minute. Plain 480-minute nights go through the service in the quiet night
+below and in `test_sim_url.py`."""
 
 from __future__ import annotations
 
@@ -22,28 +28,37 @@ from api.db.models import AccessLogEntry, Client, Nurse, RouteVersion, Visit
 from api.db.phone_models import PhoneEvent
 from api.main import create_app
 from api.services.reports import month_report
-from api.simulation.generate import Call, Faults, NightSpec, Planned, make_world, night_minutes
+from api.simulation.generate import (
+    NIGHT_MINUTES,
+    Call,
+    Faults,
+    NightSpec,
+    Planned,
+    make_world,
+    night_minutes,
+)
 from api.simulation.metrics import JSON_KEYS, summarise
 from api.simulation.params import SimParams
 from api.simulation.play import night_start
 from api.simulation.policies import BASELINES, play_baseline
 from api.simulation.records import NightRecord
 from api.simulation.runner import (
-    FIRST_NIGHT,
     Options,
     TeamResult,
     build_world,
     simulate_team,
 )
 from tests.api.invariants import assert_visits_placed, pending_nights
+from tests.api.test_sim_dst import AUTUMN
 
 #: The month report's moment: every night of the played month has ended.
 AFTER_THE_MONTH = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-#: A busy short night with every fault on, so each path is played.
+#: A busy short night with every fault on, so each path is played; calls in the last
+#: wall-clock hour (06:00-07:00, the autumn night's ninth real hour) too.
 BUSY = SimParams(
     recurring_clients=8,
     one_off_planned=2,
-    calls_by_hour=[3.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+    calls_by_hour=[3.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 3.0],
     key_safe_fails=0.3,
     nurse_delayed=1.0,
     phone_offline=1.0,
@@ -53,7 +68,8 @@ BUSY = SimParams(
 
 @pytest.fixture(scope="module")
 def played(tmp_path_factory: pytest.TempPathFactory) -> tuple[NightSpec, TeamResult]:
-    """One busy night played through the real service (SQLite), kept for the checks."""
+    """One busy night played through the real service (SQLite), kept for the checks: the
+    autumn night (the clocks go back, 540 minutes)."""
     options = Options(
         nights=1,
         seed=5,
@@ -61,6 +77,7 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> tuple[NightSpec, TeamRes
         network=None,  # and the default stepped clock (NACHTROUTE_CLOCK_FILE)
         params=BUSY,
         keep_database=tmp_path_factory.mktemp("sim"),
+        first_night=AUTUMN,
     )
     world, road, centre = build_world(options)
     spec = world.nights[0]
@@ -157,13 +174,34 @@ def test_a_simulated_night_through_the_service_keeps_every_invariant(
 
 
 @pytest.mark.slow
+def test_the_autumn_night_plays_nine_hours_through_the_service(
+    played: tuple[NightSpec, TeamResult],
+) -> None:
+    """One busy autumn night through the real service: calls in its ninth hour are posted
+    and end visited or handed to the back-up, and every invariant holds (before, the night
+    ended at minute 480 and drew no call after 460). Moved here from `test_sim_dst.py` to
+    assert on the busy night played once (issue 11)."""
+    spec, result = played
+    assert spec.night_date == AUTUMN and spec.minutes == 540
+    ninth = {c.key for c in spec.calls if c.minute > NIGHT_MINUTES}
+    assert ninth
+    night = result.records["nachtroute"][0]
+    assert night.violations == []
+    outcomes = {c.key: c for c in night.calls}
+    # Each was posted and ended visited or handed off (unplayed, it would be neither; late
+    # in the night with two nurses the service may well say no: their shifts end at 07:00).
+    for key in ninth:
+        assert (outcomes[key].start is not None) != outcomes[key].handed_off, outcomes[key]
+
+
+@pytest.mark.slow
 def test_the_month_report_of_the_night_reconciles_with_the_database(
     played: tuple[NightSpec, TeamResult], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, result = played
+    spec, result = played
     url = result.database_url
     assert url is not None
-    month = FIRST_NIGHT.strftime("%Y-%m")
+    month = spec.night_date.strftime("%Y-%m")
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
         visits = list(session.scalars(select(Visit)))
@@ -175,7 +213,7 @@ def test_the_month_report_of_the_night_reconciles_with_the_database(
         sum(o.care_minutes_done for o in report.organisations),
         sum(v.service_seconds for v in done) / 60,
     )
-    assert report.nights == [FIRST_NIGHT.isoformat()]
+    assert report.nights == [spec.night_date.isoformat()]
     assert round(sum(o.cost_share_eur for o in report.organisations), 2) == report.total_cost_eur
     assert report.total_cost_eur == Settings().cost_per_night_eur
     # The command line writes the same figures as HTML and CSV.
@@ -192,11 +230,11 @@ def test_the_month_report_of_the_night_reconciles_with_the_database(
 def test_a_partner_reads_its_own_month_only_and_the_read_is_logged(
     played: tuple[NightSpec, TeamResult],
 ) -> None:
-    _, result = played
+    spec, result = played
     url = result.database_url
     assert url is not None
     app = create_app(Settings(database_url=url, migrate_on_start=False))
-    month = FIRST_NIGHT.strftime("%Y-%m")
+    month = spec.night_date.strftime("%Y-%m")
     engine = make_engine(url)
     with TestClient(app) as client:
         seen = {}

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from api.travel import RoadNetwork
-from geo.network import DEMO_EXTRACT, Network, import_network
+from geo.network import Network, load_network
 from optimizer.model import Location
+from tests.conftest import copy_roads
 
 #: On Porto's roads (the demo's base and two clients' streets).
 ON_ROAD = [
@@ -28,11 +29,11 @@ OFF_ROAD = Location(lat=41.5, lon=-8.5)
 
 
 @pytest.fixture(scope="module")
-def porto(tmp_path_factory: pytest.TempPathFactory) -> Network:
-    folder: Path = tmp_path_factory.mktemp("porto-travel")
+def porto(tmp_path_factory: pytest.TempPathFactory, porto_demo_roads: Path) -> Network:
+    folder = copy_roads(porto_demo_roads, tmp_path_factory.mktemp("porto-travel"))
     import geo
 
-    network = import_network(DEMO_EXTRACT, name="porto-travel", data_dir_path=folder)
+    network = load_network("porto-demo", data_dir_path=folder)
     geo.prepare_routing(network)
     return network
 

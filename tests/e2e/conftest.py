@@ -28,8 +28,8 @@ from api.main import create_app
 from api.repositories import accounts, nights
 from api.seed import PORTO_CENTRE, Seeded, seed_region, seed_requests
 from api.services.planning import replan
-from geo.network import DEMO_EXTRACT, import_network
 from mobile_contract.dpop_client import DPoPAuth, PhoneKey
+from tests.conftest import copy_roads
 
 CHROMIUM = "/usr/bin/chromium"
 NIGHT = date(2026, 11, 23)
@@ -142,11 +142,9 @@ def reopened(open_stream: Callable[[], httpx.Response], held: ExitStack) -> http
 
 
 @pytest.fixture(scope="session")
-def porto_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder with the demo's Porto network imported (once per session)."""
-    folder = tmp_path_factory.mktemp("board-data")
-    import_network(DEMO_EXTRACT, name="porto-demo", data_dir_path=folder)
-    return folder
+def porto_data(tmp_path_factory: pytest.TempPathFactory, porto_demo_roads: Path) -> Path:
+    """A data folder with the demo's Porto network imported (once per run)."""
+    return copy_roads(porto_demo_roads, tmp_path_factory.mktemp("board-data"))
 
 
 @pytest.fixture(scope="session")

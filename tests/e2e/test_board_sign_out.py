@@ -96,6 +96,10 @@ def test_a_deactivated_planner_is_told_and_a_new_sign_in_resumes(
     and the board follows a colleague's change again through one stream."""
     board = watchful_board
     calls = Calls(page)
+    # The page's timers on a clock the test can run ahead (it runs at real speed until
+    # then): the look for what must not come below covers the board's poll and its
+    # stream's reconnection without waiting them out in real time.
+    page.clock.install()
     page.goto(f"{board.url}/planner?night={board.night.isoformat()}")
     sign_in(page, board)
     app, status = page.locator("#app"), page.locator("#status")
@@ -112,9 +116,11 @@ def test_a_deactivated_planner_is_told_and_a_new_sign_in_resumes(
     serious = serious_axe_violations(page)
     assert serious == [], json.dumps(serious, indent=1)
     # Neither polling (every 3 s) nor the stream's reconnection (after 10 s) goes on: a
-    # bounded look for what must not come.
+    # bounded look for what must not come, 12 s of the page's timers run at once, then a
+    # real moment for a request they would make to show.
     asked = len(calls.asked)
-    page.wait_for_timeout(12_000)
+    page.clock.run_for(12_000)
+    page.wait_for_timeout(1_000)
     assert calls.asked[asked:] == []
     assert not calls.streams
 
@@ -145,11 +151,13 @@ def test_a_401_to_the_boards_polling_signs_her_out(page: Page, watchful_board: B
     is signed out rather than being ignored."""
     board = watchful_board
     page.route("**/board/stream*", lambda route: route.abort())
+    page.clock.install()  # at real speed; run ahead to the next poll below
     page.goto(f"{board.url}/planner?night={board.night.isoformat()}")
     sign_in(page, board)
     expect(page.get_by_test_id("timeline-row")).to_have_count(3, timeout=TIMEOUT)
     expect(page.locator("#app")).to_have_attribute("data-live", "poll", timeout=TIMEOUT)
     admin(board, "planner", "deactivate")
+    page.clock.run_for(3_000)
     expect(page.locator("#status")).to_have_text(SIGNED_OUT_NL, timeout=TIMEOUT)
     expect(page.locator("#app")).to_have_attribute("data-live", "signed-out")
     expect(page.get_by_test_id("login-username")).to_be_visible()
