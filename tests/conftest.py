@@ -75,6 +75,8 @@ def copy_roads(roads: Path, data_dir: Path) -> Path:
 
 #: argon2id at its lowest cost: one pass over 8 KiB, one lane.
 CHEAP_PASSWORDS = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+#: The service's hasher (`api.core.security`): the library's defaults.
+SERVICE_PASSWORDS = PasswordHasher()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -92,15 +94,11 @@ def cheap_password_hashing() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _password_cost(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A test marked ``password_cost``: hashes and verifications at the service's cost
-    (`hash_at_service_cost` for a user seeded before it)."""
+    """A test marked ``password_cost``: hashes and verifications at the service's cost (a
+    user seeded before it keeps her cheap hash: the test hashes hers again)."""
     if request.node.get_closest_marker("password_cost") is None:
         return
     from api.core import security
 
     monkeypatch.setattr(security, "_hasher", SERVICE_PASSWORDS)
     monkeypatch.setattr(security, "_DUMMY_HASH", SERVICE_PASSWORDS.hash("not-a-real-password"))
-
-
-#: The service's hasher (`api.core.security`): the library's defaults.
-SERVICE_PASSWORDS = PasswordHasher()
