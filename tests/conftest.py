@@ -10,6 +10,12 @@ A CI run (``CI`` set, as `.ci/run` is run) draws the same examples every time
 the examples that did find faults stay as explicit tests. Anywhere else each run draws new
 examples, which is how they are found (``HYPOTHESIS_PROFILE=ci`` repeats CI's draw).
 
+Passwords are hashed with argon2id at its lowest cost (`cheap_password_hashing`): at the
+service's cost (the library's defaults, 3 passes over 64 MiB) each hash and each verification
+took 0.19 s, and the suite seeds dozens of users and tries hundreds of passwords (one file
+spent 74 s in them). Same algorithm and code; a test whose bug lies in a verification's
+duration (a race) is marked ``password_cost`` and runs at the service's cost.
+
 `porto_demo_roads`: the demo's Porto roads, imported and their routing index built once
 for the whole run (every xdist worker takes the first one's), for the tests that route on
 them rather than test the import.
@@ -20,9 +26,11 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from hypothesis import HealthCheck, settings
 
 _COMMON: dict[str, object] = {
@@ -63,3 +71,34 @@ def copy_roads(roads: Path, data_dir: Path) -> Path:
     """``data_dir`` with `porto_demo_roads`' networks copied in (19 MB); returns it."""
     shutil.copytree(roads / "networks", data_dir / "networks", dirs_exist_ok=True)
     return data_dir
+
+
+#: argon2id at its lowest cost: one pass over 8 KiB, one lane.
+CHEAP_PASSWORDS = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+#: The service's hasher (`api.core.security`): the library's defaults.
+SERVICE_PASSWORDS = PasswordHasher()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Every password hashed and verified in this process at `CHEAP_PASSWORDS`' cost (a
+    hash says its own cost: one made here verifies as cheaply in a served process)."""
+    from api.core import security
+
+    service = security._hasher, security._DUMMY_HASH
+    security._hasher = CHEAP_PASSWORDS
+    security._DUMMY_HASH = CHEAP_PASSWORDS.hash("not-a-real-password")
+    yield
+    security._hasher, security._DUMMY_HASH = service
+
+
+@pytest.fixture(autouse=True)
+def _password_cost(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test marked ``password_cost``: hashes and verifications at the service's cost (a
+    user seeded before it keeps her cheap hash: the test hashes hers again)."""
+    if request.node.get_closest_marker("password_cost") is None:
+        return
+    from api.core import security
+
+    monkeypatch.setattr(security, "_hasher", SERVICE_PASSWORDS)
+    monkeypatch.setattr(security, "_DUMMY_HASH", SERVICE_PASSWORDS.hash("not-a-real-password"))

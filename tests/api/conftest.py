@@ -54,7 +54,8 @@ class FakeClock:
 
 
 def _seed(url: str, tmp_path: Path) -> Seeded:
-    # Seeding hashes a dozen passwords with argon2 (~0.5 s each): once per worker, not per test.
+    # Seeding hashes a dozen passwords (at the service's argon2 cost ~0.2-0.5 s each, at the
+    # suite's a millisecond: tests/conftest.py): once per worker, not per test.
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
         seeded = seed_region(
