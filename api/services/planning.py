@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -242,13 +242,7 @@ def build_problem(
                     data, request_rows.get(visit.request_id), unplaced_first
                 )
             # What it takes from the bag; a begun visit's use is in bag_now already.
-            data["materials"] = {
-                item: quantity
-                for item, quantity in phone_repo.CARE_TASK_MATERIALS.get(
-                    tasks.get(visit.request_id, ""), {}
-                ).items()
-                if item in bag
-            }
+            data["materials"] = care_materials(tasks.get(visit.request_id), bag)
         opt_visits.append(om.Visit(**data))
         by_ref[data["id"]] = visit
     extra = []
@@ -289,6 +283,16 @@ def stored_plan_of(session: Session, night_problem: NightProblem) -> Plan | None
     if version not in night_problem.stored_plans:
         night_problem.stored_plans[version] = stored_plan(session, night_problem.night)
     return night_problem.stored_plans[version]
+
+
+def care_materials(care_task: str | None, carried: Collection[str]) -> dict[str, int]:
+    """Item -> quantity ``care_task`` takes from the night bag (`phone.CARE_TASK_MATERIALS`),
+    of the items the bag holds (``carried``); nothing for no task or one that takes none."""
+    return {
+        item: quantity
+        for item, quantity in phone_repo.CARE_TASK_MATERIALS.get(care_task or "", {}).items()
+        if item in carried
+    }
 
 
 def _break_begun(

@@ -13,8 +13,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from api.repositories import nights
-from api.repositories.phone import CARE_TASK_MATERIALS
-from api.services.planning import build_problem, current_plan, reached_live_problem
+from api.services.planning import (
+    build_problem,
+    care_materials,
+    current_plan,
+    reached_live_problem,
+)
 from optimizer import model as om
 from optimizer.eligibility import eligible_nurses
 from optimizer.live import with_visit
@@ -84,7 +88,9 @@ def capacity(
         required_skills=frozenset(required_skills),
         urgency=urgency,
         call_time=moment,
-        materials=_materials(problem, care_task),
+        # What the posted call will take, as `build_problem` gives it: asked without it,
+        # triage promised a nurse whose bag check said no gloves (red team s28 R2).
+        materials=care_materials(care_task, {item for n in problem.nurses for item in n.bag}),
     )
     trial = reach.problem(with_visit(problem, visit), plan)
     if plan is None:
@@ -138,16 +144,3 @@ def capacity(
     return CapacityAnswer(
         False, "no_capacity", "no nurse can fit this in without breaking her shift or planned care"
     )
-
-
-def _materials(problem: om.Problem, care_task: str | None) -> dict[str, int]:
-    """Item -> quantity ``care_task`` takes from the bag, of the items the team's bag holds
-    (as `planning.build_problem` gives the posted call): asked without it, triage promised a
-    nurse whose bag check said no gloves, and the call posted as medication went to a
-    colleague (red team s28 R2)."""
-    carried = {item for nurse in problem.nurses for item in nurse.bag}
-    return {
-        item: quantity
-        for item, quantity in CARE_TASK_MATERIALS.get(care_task or "", {}).items()
-        if item in carried
-    }
