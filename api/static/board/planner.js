@@ -479,12 +479,15 @@ $("urgent-take").onclick = () => ownChange(async () => {
 
 // ---------------------------------------------------------------- live: the stream, else polling
 async function seen(r) {
-  if (!state.board || state.busy || state.acting || r.version === state.board.version) return;
+  if (state.busy || state.acting) return;
+  // No board yet (no plan when she signed in): drawn once the night has one.
+  if (!state.board) { if (r.version > 0) await load(`${t("updated")} ${r.version}`); return; }
+  if (r.version === state.board.version) return;
   if (state.pending) { say(t("changed_since", {v: r.version})); return; }  // keep the preview: confirming explains
   await load(`${t("updated")} ${r.version}`);
 }
 async function pollVersion() {
-  if (!state.token || !state.board || state.live === "stream") return;
+  if (!state.token || state.live === "stream") return;
   // A 401 signs her out (api); anything else: next time.
   try { await seen(await api("GET", `/nights/${night()}/board/version`)); } catch (e) { /* next time */ }
 }
@@ -650,8 +653,11 @@ $("login").onsubmit = async (e) => {
     $("login").hidden = true; $("board").hidden = false; $("board").inert = false;
     say(t("loading"));
     try { await load(""); } catch (err) {
-      if (err instanceof HttpError && err.status === 404) { say(t("no_plan")); $("reopt").disabled = false; return; }
-      throw err;
+      if (!(err instanceof HttpError && err.status === 404)) throw err;
+      // No plan for this night yet. The board still listens: it returned here before
+      // polling and streaming, so the night she then planned stayed on the screen, never
+      // updated and never signed out (red team s29).
+      say(t("no_plan")); $("reopt").disabled = false;
     }
     clearInterval(state.poll);
     state.poll = setInterval(pollVersion, 3000);
